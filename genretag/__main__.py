@@ -1,0 +1,6 @@
+"""``python -m genretag``."""
+
+from .cli import app
+
+if __name__ == "__main__":
+    app()

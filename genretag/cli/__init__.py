@@ -1,0 +1,53 @@
+"""The ``genretag`` command line: one module per command, each a thin layer over the core."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from typing import Annotated
+
+import typer
+
+from .. import __version__
+from . import tag as _tag
+from . import train as _train
+from .common import state
+
+app = typer.Typer(
+    name="genretag",
+    help="Tag movies with their genres from a synopsis: train a LoRA tagger, evaluate it, tag CSV files.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"genretag {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show debug logs.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors and results; no progress.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    """genretag: multi-label movie genre tagging with a LoRA-adapted language model."""
+    state.quiet = quiet
+    if not verbose:
+        # Deprecation notices from transformers/peft internals are not the user's to act on.
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    logging.basicConfig(level=level, format="%(message)s")
+    # Library chatter (hub, tokenizers) is noise for a CLI user unless asked.
+    for noisy in ("transformers", "peft", "huggingface_hub", "httpx", "urllib3", "filelock"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.ERROR)
+
+
+app.command("train")(_train.train_cli)
+app.command("tag")(_tag.tag_cli)

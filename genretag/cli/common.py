@@ -1,0 +1,68 @@
+"""What every command shares: the consoles, error handling, progress and model lookup."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from dataclasses import dataclass
+
+import typer
+from rich.console import Console
+
+from ..errors import GenretagError
+
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
+
+
+@dataclass
+class _State:
+    quiet: bool = False
+
+
+state = _State()
+
+
+def fail(message: str, code: int = 1) -> None:
+    """Print one red line on stderr and exit with ``code``."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def handle_errors(func):
+    """Turn user-facing exceptions into one red line and an exit code (no traceback)."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except GenretagError as exc:
+            fail(str(exc), exc.exit_code)
+        except ValueError as exc:  # config validation (TrainConfig.__post_init__)
+            fail(str(exc), 2)
+        except KeyboardInterrupt:
+            fail("interrupted; finished outputs are intact, nothing half-written was kept", 130)
+        except MemoryError:
+            fail("out of memory; lower --batch-size (or --max-length)", 1)
+
+    return wrapper
+
+
+def show_progress() -> bool:
+    """Progress bars only on a terminal and when not ``--quiet``."""
+    return not state.quiet and sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
+
+
+def info(message: str) -> None:
+    """A status line on stderr (hidden by ``--quiet``), so stdout stays for results."""
+    if not state.quiet:
+        err_console.print(message, highlight=False, soft_wrap=True)
+
+
+def split_list(values: list[str] | None) -> list[str] | None:
+    """Accept ``--x a,b`` and ``--x a --x b`` alike."""
+    if not values:
+        return None
+    out = [v.strip() for value in values for v in value.split(",") if v.strip()]
+    return out or None

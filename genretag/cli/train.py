@@ -1,0 +1,119 @@
+"""``genretag train``: fine-tune a LoRA genre tagger on a labelled CSV."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ..config import TrainConfig
+from .common import console, handle_errors, info, show_progress, split_list
+
+
+class TrainProgress:
+    """Training events → a rich progress bar on a terminal, plain lines elsewhere."""
+
+    def __init__(self, live: bool):
+        self.live = live
+        self.progress = None
+        self.task = None
+        self.total = 0
+
+    def __call__(self, event: str, data: dict) -> None:
+        if event == "start":
+            self.total = data["total_steps"]
+            info(
+                f"training on {data['train_rows']} rows ({data['validation_rows']} for validation), "
+                f"{len(data['labels'])} genres, {data['epochs']} epochs, device {data['device']}, "
+                f"LoRA on {', '.join(data['lora_targets'])}, {data['pooling']} pooling"
+            )
+            if self.live:
+                from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+                self.progress = Progress(
+                    TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("loss {task.fields[loss]:.4f}"), TimeElapsedColumn(), TextColumn("ETA"),
+                    TimeRemainingColumn(), transient=True, console=console,
+                )
+                self.progress.start()
+                self.task = self.progress.add_task("train", total=self.total, epoch=1, loss=float("nan"))
+        elif event == "step" and self.progress is not None:
+            self.progress.update(self.task, completed=data["step"], epoch=data["epoch"], loss=data["loss"])
+        elif event == "epoch":
+            line = (
+                f"epoch {data['epoch']}: train loss {data['train_loss']:.4f}, val loss {data['val_loss']:.4f}, "
+                f"val micro-F1 {data['val_micro_f1']:.4f}, macro-F1 {data['val_macro_f1']:.4f} "
+                f"({data['epoch_seconds']:.0f} s, {data['train_rows_per_second']:.1f} rows/s)"
+            )
+            if self.progress is not None:
+                self.progress.console.print(line, highlight=False)
+            else:
+                info(line)
+        elif event == "done" and self.progress is not None:
+            self.progress.stop()
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+@handle_errors
+def train_cli(
+    data: Annotated[Path, typer.Option("--data", "-d", help="CSV with synopses and genres.")],
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run directory [default: runs/<backbone>-<time>].")] = None,
+    backbone: Annotated[str, typer.Option(help="qwen3-0.6b, minilm, a Hugging Face model id or a local folder.")] = "qwen3-0.6b",
+    text_col: Annotated[Optional[list[str]], typer.Option("--text-col", help="Text column(s) to join, e.g. title,overview.")] = None,
+    genres_col: Annotated[Optional[str], typer.Option("--genres-col", help="Genre column.")] = None,
+    sample: Annotated[Optional[int], typer.Option(help="Train on a seeded random sample of N usable rows.")] = None,
+    split: Annotated[str, typer.Option(help="Train/validation/test fractions.")] = "0.7,0.15,0.15",
+    min_support: Annotated[int, typer.Option(help="Drop genres with fewer training examples than this.")] = 1,
+    lr: Annotated[float, typer.Option("--lr", help="Peak learning rate (AdamW).")] = 5e-4,
+    batch_size: Annotated[int, typer.Option("--batch-size", "--batch", help="Rows per step.")] = 16,
+    epochs: Annotated[int, typer.Option(help="Passes over the training split.")] = 4,
+    max_length: Annotated[int, typer.Option(help="Tokens per synopsis.")] = 128,
+    weight_decay: Annotated[float, typer.Option(help="AdamW weight decay.")] = 0.01,
+    warmup_ratio: Annotated[float, typer.Option(help="Fraction of steps to warm up.")] = 0.06,
+    schedule: Annotated[str, typer.Option(help="linear, cosine or constant decay after warm-up.")] = "linear",
+    grad_clip: Annotated[float, typer.Option(help="Gradient-norm clip (0: off).")] = 1.0,
+    lora_r: Annotated[int, typer.Option(help="LoRA rank.")] = 8,
+    lora_alpha: Annotated[int, typer.Option(help="LoRA alpha.")] = 16,
+    lora_dropout: Annotated[float, typer.Option(help="LoRA dropout.")] = 0.05,
+    lora_targets: Annotated[Optional[list[str]], typer.Option(help="Modules to adapt [default: q/v projections].")] = None,
+    pooling: Annotated[str, typer.Option(help="auto, last, mean or cls.")] = "auto",
+    threshold: Annotated[float, typer.Option(help="Decision threshold.")] = 0.5,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
+    device: Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:1 ... [default: cuda if present].")] = None,
+    trust_remote_code: Annotated[bool, typer.Option(help="Run model code shipped with a hub model.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing --out.")] = False,
+) -> None:
+    """Fine-tune a LoRA genre tagger and write a self-describing run directory."""
+    from ..training import train
+
+    config = TrainConfig(
+        data=str(data), text_cols=split_list(text_col), genres_col=genres_col, sample=sample,
+        split=_fractions(split), min_support=min_support, backbone=backbone, pooling=pooling,
+        max_length=max_length, lora_r=lora_r, lora_alpha=lora_alpha, lora_dropout=lora_dropout,
+        lora_targets=split_list(lora_targets), trust_remote_code=trust_remote_code, lr=lr,
+        batch_size=batch_size, epochs=epochs, weight_decay=weight_decay, warmup_ratio=warmup_ratio,
+        schedule=schedule, grad_clip=grad_clip, threshold=threshold, seed=seed,
+    )
+    progress = TrainProgress(show_progress())
+    try:
+        result = train(config, out, force=force, callback=progress, device=device)
+    finally:
+        progress.close()
+    m = result.metrics
+    console.print(
+        f"saved run [bold]{result.path}[/] (best epoch {result.best_epoch}): validation micro-F1 "
+        f"{m['micro_f1']:.4f}, macro-F1 {m['macro_f1']:.4f}, precision {m['micro_precision']:.4f}, "
+        f"recall {m['micro_recall']:.4f}",
+        highlight=False,
+    )
+
+
+def _fractions(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(x) for x in text.split(","))
+    except ValueError:
+        raise ValueError(f"--split must be three fractions such as 0.7,0.15,0.15, got '{text}'") from None

@@ -1,0 +1,123 @@
+"""Training configuration: one validated dataclass, saved as JSON in every run."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+from .modeling import DEFAULT_BACKBONE, POOLINGS
+
+LOSSES = ("bce",)
+SCHEDULES = ("linear", "cosine", "constant")
+
+
+@dataclass
+class TrainConfig:
+    """Everything `train()` needs; the resolved copy is saved as the run's ``config.json``."""
+
+    data: str = ""
+    """CSV with synopses and genres."""
+    text_cols: list[str] | None = None
+    """Text columns joined as the input (None: detect one)."""
+    genres_col: str | None = None
+    """Genre column (None: detect)."""
+    sample: int | None = None
+    """Use a seeded random sample of this many usable rows."""
+    split: tuple[float, float, float] = (0.7, 0.15, 0.15)
+    """Train / validation / test fractions."""
+    min_support: int = 1
+    """Drop genres with fewer training examples than this."""
+
+    backbone: str = DEFAULT_BACKBONE
+    """Preset (qwen3-0.6b, minilm), Hugging Face model id or local folder."""
+    pooling: str = "auto"
+    """last (decoder default), mean (encoder default) or cls."""
+    max_length: int = 128
+    """Tokens per synopsis; longer ones are truncated."""
+    lora_r: int = 8
+    """LoRA rank."""
+    lora_alpha: int = 16
+    """LoRA scaling numerator (scale = alpha / r)."""
+    lora_dropout: float = 0.05
+    """Dropout on the LoRA branch."""
+    lora_targets: list[str] | None = None
+    """Modules to adapt (None: q/v projections detected from the backbone)."""
+    head_dropout: float = 0.1
+    """Dropout before the linear head."""
+    trust_remote_code: bool = False
+    """Run model code shipped with a hub model (off unless asked)."""
+
+    lr: float = 5e-4
+    """Peak learning rate of AdamW."""
+    batch_size: int = 16
+    """Rows per optimiser step."""
+    epochs: int = 4
+    """Passes over the training split."""
+    weight_decay: float = 0.01
+    """AdamW weight decay (the report's value)."""
+    warmup_ratio: float = 0.06
+    """Fraction of steps with a linear warm-up."""
+    schedule: str = "linear"
+    """Decay after warm-up: linear, cosine or constant."""
+    grad_clip: float = 1.0
+    """Clip the gradient norm to this (0: off)."""
+    loss: str = "bce"
+    """Training loss."""
+    threshold: float = 0.5
+    """Decision threshold on the sigmoid outputs."""
+    seed: int = 42
+    """Seed for sampling, splitting, initialisation and shuffling."""
+    bucket: bool = True
+    """Group rows of similar length in a batch (less padding, same data)."""
+    eval_batch_size: int = 64
+    """Rows per batch when predicting."""
+
+    def __post_init__(self):
+        self.split = tuple(float(x) for x in self.split)
+        checks = [
+            (self.lr > 0 and math.isfinite(self.lr), f"learning rate must be positive, got {self.lr}"),
+            (self.batch_size >= 1, f"batch size must be at least 1, got {self.batch_size}"),
+            (self.epochs >= 1, f"epochs must be at least 1, got {self.epochs}"),
+            (self.max_length >= 8, f"max length must be at least 8 tokens, got {self.max_length}"),
+            (self.lora_r >= 1, f"LoRA rank must be at least 1, got {self.lora_r}"),
+            (self.lora_alpha > 0, f"LoRA alpha must be positive, got {self.lora_alpha}"),
+            (0 <= self.lora_dropout < 1, f"LoRA dropout must be in [0, 1), got {self.lora_dropout}"),
+            (0 <= self.head_dropout < 1, f"head dropout must be in [0, 1), got {self.head_dropout}"),
+            (self.weight_decay >= 0, f"weight decay must be >= 0, got {self.weight_decay}"),
+            (0 <= self.warmup_ratio < 1, f"warm-up ratio must be in [0, 1), got {self.warmup_ratio}"),
+            (self.grad_clip >= 0, f"gradient clip must be >= 0, got {self.grad_clip}"),
+            (0 < self.threshold < 1, f"threshold must be in (0, 1), got {self.threshold}"),
+            (self.schedule in SCHEDULES, f"unknown schedule '{self.schedule}'; choose {', '.join(SCHEDULES)}"),
+            (self.loss in LOSSES, f"unknown loss '{self.loss}'; choose {', '.join(LOSSES)}"),
+            (self.pooling in POOLINGS, f"unknown pooling '{self.pooling}'; choose {', '.join(POOLINGS)}"),
+            (self.min_support >= 1, f"min support must be at least 1, got {self.min_support}"),
+            (self.sample is None or self.sample >= 10, f"sample must be at least 10 rows, got {self.sample}"),
+            (len(self.split) == 3 and all(x >= 0 for x in self.split) and abs(sum(self.split) - 1) < 1e-6
+             and self.split[0] > 0 and self.split[1] > 0,
+             f"split must be three fractions summing to 1 with train and validation > 0, got {self.split}"),
+            (self.eval_batch_size >= 1, f"eval batch size must be at least 1, got {self.eval_batch_size}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict of every field."""
+        out = dataclasses.asdict(self)
+        out["split"] = list(self.split)
+        return out
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrainConfig":
+        """Rebuild from `to_dict` output; unknown keys are an error (a newer genretag wrote it)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise ValueError(f"unknown config keys: {', '.join(unknown)}")
+        return cls(**values)
+
+
+def replace(config: TrainConfig, **changes) -> TrainConfig:
+    """A validated copy of ``config`` with some fields changed."""
+    return dataclasses.replace(config, **changes)

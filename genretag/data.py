@@ -1,0 +1,903 @@
+"""CSV reading, genre parsing, row filtering and multi-label splits.
+
+Everything here works on plain Python lists and pandas frames so that training,
+evaluation and tagging share one reading path: the same encoding and delimiter
+detection, the same column choice, the same genre canonicalisation.
+"""
+
+from __future__ import annotations
+
+import ast
+import bz2
+import codecs
+import csv
+import gzip
+import hashlib
+import io
+import json
+import logging
+import lzma
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from genretag.errors import DataError
+
+logger = logging.getLogger(__name__)
+
+# Column names are compared after lower-casing and turning runs of spaces, "_" and "-"
+# into "_", so "Plot Summary", "plot_summary" and "PLOT-SUMMARY" are one name.
+TEXT_COLUMN_CANDIDATES: tuple[str, ...] = (
+    "overview",
+    "synopsis",
+    "plot_synopsis",
+    "plot",
+    "plot_summary",
+    "description",
+    "summary",
+    "storyline",
+    "text",
+)
+GENRE_COLUMN_CANDIDATES: tuple[str, ...] = (
+    "genres",
+    "generes",  # the IMDb 25k data set's spelling
+    "genre",
+    "genre_ids",
+    "genre_names",
+    "genre_list",
+    "labels",
+    "tags",
+)
+TITLE_COLUMN_CANDIDATES: tuple[str, ...] = (
+    "title",
+    "movie_title",
+    "original_title",
+    "primary_title",
+    "movie_name",
+    "name",
+)
+
+# A whole cell (or one genre piece) equal to one of these, ignoring case, means "no value".
+# Spreadsheets and OMDb exports write "N/A"; pandas round-trips write "nan".
+_NULL_TOKENS = frozenset({"", "nan", "none", "null", "n/a", "na", "#n/a", "[]", "()", "{}"})
+
+# Separators for genre strings. "/" and "&" are deliberately absent: names such as
+# "Sci-Fi/Fantasy" or "Action & Adventure" (TMDB TV) contain them.
+_GENRE_SPLIT = re.compile(r"[,|;\t\r\n]+")
+_GENRE_STRIP = " \t\r\n'\"[](){}"
+# Recovers names from a truncated TMDB JSON cell such as '[{"id": 28, "name": "Acti'.
+_JSON_NAME = re.compile(r"""["']name["']\s*:\s*["']([^"']*)["']?""")
+# A word for title-casing: letters/digits, with inner apostrophes ("children's").
+_WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*")
+# Words that keep their capitals when an all-lower or ALL-UPPER name is title-cased.
+_ACRONYMS = {"tv": "TV"}
+# More brackets than this and a cell is not a genre list; skipping the literal parse
+# also keeps ast.literal_eval away from pathological nesting.
+_MAX_BRACKETS = 1000
+
+_DELIMITERS = (",", "\t", ";", "|")
+_SNIFF_BYTES = 1 << 20
+_BLOCK_BYTES = 1 << 20
+_OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+_COMPRESSION = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz"}  # pandas' names
+
+
+# --------------------------------------------------------------------------- genres
+
+
+def canonical_genre(name: str) -> str:
+    """Return the canonical spelling of one genre name.
+
+    Whitespace is stripped and collapsed. An all-lower or ALL-UPPER name becomes
+    Title Case ("science fiction" -> "Science Fiction", "TV MOVIE" -> "TV Movie");
+    a mixed-case name ("Sci-Fi", "TV Movie") is kept as written.
+
+    Args:
+        name: A genre name.
+
+    Returns:
+        The canonical name, or "" for a blank name.
+    """
+    name = " ".join(str(name).split())
+    if name.islower() or name.isupper():
+        name = _WORD.sub(_title_word, name.lower())
+    return name
+
+
+def _title_word(match: re.Match) -> str:
+    word = match.group(0)
+    # str.title() would give "Children'S"; capitalise whole words instead.
+    # title() rather than upper() on the first letter: "ß" -> "Ss", not "SS" (which
+    # would itself be ALL-UPPER, so canonical_genre would not be idempotent).
+    return _ACRONYMS.get(word, word[:1].title() + word[1:])
+
+
+def parse_genres(cell: Any) -> list[str]:
+    """Parse one genre cell into canonical genre names.
+
+    Accepted forms: a Python-list string ``"['Action', 'Drama']"``, a JSON list of
+    strings or of TMDB ``{"id": .., "name": ..}`` objects, a real list or tuple, and
+    text separated by ``,`` ``|`` ``;`` (or tabs/newlines) such as ``"Action|Drama"``.
+    ``/`` and ``&`` are not separators because genre names contain them. Missing
+    values (None, NaN, "", "[]", "N/A") give ``[]``. A malformed cell never raises:
+    its text is split after brackets and quotes are stripped.
+
+    Args:
+        cell: The raw cell value.
+
+    Returns:
+        Canonical genre names in their original order, without duplicates.
+    """
+    return _dedupe(canonical_genre(n) for n in _raw_genres(cell))
+
+
+def _raw_genres(cell: Any) -> Iterator[str]:
+    if isinstance(cell, np.ndarray):
+        cell = cell.tolist()
+    if isinstance(cell, (list, tuple)):
+        yield from _names_from_object(cell)
+        return
+    if not isinstance(cell, str):
+        if _is_missing(cell):
+            return
+        yield from _names_from_object(cell)
+        return
+    text = cell.strip()
+    if text.lower() in _NULL_TOKENS:
+        return
+    if text[0] in "[{(" and text.count("[") + text.count("{") <= _MAX_BRACKETS:
+        parsed = _parse_literal(text)
+        if parsed is not None:
+            yield from _names_from_object(parsed)
+            return
+    names = _JSON_NAME.findall(text)
+    if names:
+        yield from names
+        return
+    for piece in _GENRE_SPLIT.split(text):
+        yield piece.strip(_GENRE_STRIP)
+
+
+def _parse_literal(text: str) -> Any:
+    """JSON first (TMDB), then a Python literal (pandas str() of a list); None if neither."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    try:
+        return ast.literal_eval(text)  # never eval(): the cell is untrusted input
+    except Exception:  # SyntaxError, ValueError, RecursionError, MemoryError, ...
+        return None
+
+
+def _names_from_object(obj: Any) -> Iterator[str]:
+    if isinstance(obj, str):
+        yield obj
+    elif isinstance(obj, dict):
+        name = obj.get("name", obj.get("genre"))
+        if name is not None:
+            yield from _names_from_object(name)
+    elif isinstance(obj, (list, tuple, set, frozenset)):
+        items = sorted(obj, key=str) if isinstance(obj, (set, frozenset)) else obj
+        for item in items:
+            yield from _names_from_object(item)
+    elif isinstance(obj, bool) or _is_missing(obj):
+        return
+    elif isinstance(obj, (int, np.integer)):
+        yield str(int(obj))
+    elif isinstance(obj, (float, np.floating)):
+        yield str(int(obj)) if float(obj).is_integer() else str(obj)
+    else:
+        yield str(obj)
+
+
+def _is_missing(value: Any) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # pd.isna of an odd object can be an array or fail
+        return False
+
+
+def _dedupe(names: Iterable[str]) -> list[str]:
+    seen: dict[str, None] = {}
+    for name in names:
+        if name.lower() not in _NULL_TOKENS:
+            seen.setdefault(name, None)
+    return list(seen)
+
+
+def rare_genres(train_genres: list[list[str]], min_support: int) -> list[str]:
+    """List the genres with fewer than ``min_support`` training examples.
+
+    Only genres that occur in ``train_genres`` can be listed; build the label set from
+    the training split so that a genre seen only in validation or test never becomes
+    a label.
+
+    Args:
+        train_genres: Genre names per training row.
+        min_support: Smallest number of training examples a genre needs.
+
+    Returns:
+        The rare genre names, sorted.
+
+    Raises:
+        ValueError: If ``min_support`` is negative.
+    """
+    if min_support < 0:
+        raise ValueError(f"min_support must be >= 0, got {min_support}")
+    counts = Counter(g for row in train_genres for g in row)
+    return sorted(g for g, c in counts.items() if c < min_support)
+
+
+def drop_genres(genres: list[list[str]], drop: Iterable[str]) -> list[list[str]]:
+    """Remove the given genres from every row.
+
+    A row whose genres are all removed keeps its place (and its text, in the caller):
+    it becomes an all-negative example rather than disappearing from the split.
+
+    Args:
+        genres: Genre names per row.
+        drop: Genre names to remove.
+
+    Returns:
+        New lists, order kept.
+    """
+    drop = set(drop)
+    return [[g for g in row if g not in drop] for row in genres]
+
+
+# --------------------------------------------------------------------------- CSV files
+
+
+@dataclass(frozen=True)
+class _CsvFormat:
+    encoding: str
+    sep: str
+    columns: list[str]
+    compression: str | None
+
+
+def read_csv(path: str | Path, *, nrows: int | None = None) -> pd.DataFrame:
+    """Read a CSV file with every column as ``str`` and empty cells as "".
+
+    The encoding (UTF-8 with or without BOM, UTF-16 with BOM, else cp1252, else
+    latin-1, with a logged warning) and the delimiter (``,`` tab ``;`` ``|``; tab for
+    ``.tsv``) are detected. Quoted fields may contain newlines. Column names are
+    stripped of spaces and a BOM. ``.gz``, ``.bz2`` and ``.xz`` files are read as is.
+
+    Args:
+        path: The CSV file.
+        nrows: Read at most this many data rows (0 reads only the header).
+
+    Returns:
+        The data, indexed by data-row number (0 = first row after the header).
+
+    Raises:
+        DataError: If the file is missing, a directory, empty, has only a header, has
+            duplicate column names or cannot be parsed.
+    """
+    fmt = _sniff(path)
+    try:
+        df = pd.read_csv(path, nrows=nrows, **_pandas_options(fmt))
+    except (pd.errors.ParserError, csv.Error, UnicodeError, ValueError) as e:
+        raise _parse_error(path, e) from e
+    except OSError as e:
+        raise _os_error(path, e) from e
+    if df.empty and nrows != 0:
+        raise DataError(f"{path} has a header but no data rows; add rows below the header")
+    return _name_columns(df, fmt)
+
+
+def iter_csv_chunks(path: str | Path, *, chunksize: int = 10_000) -> Iterator[pd.DataFrame]:
+    """Yield a CSV file as DataFrames of at most ``chunksize`` rows.
+
+    Parsing follows :func:`read_csv` (encoding and delimiter are detected once), and
+    each chunk's index continues the data-row numbering, so memory stays bounded on
+    files of millions of rows.
+
+    Args:
+        path: The CSV file.
+        chunksize: Largest number of rows per chunk.
+
+    Yields:
+        DataFrames with every column as ``str``.
+
+    Raises:
+        DataError: As :func:`read_csv`, also when a later chunk cannot be parsed.
+    """
+    if chunksize < 1:
+        raise ValueError(f"chunksize must be >= 1, got {chunksize}")
+    fmt = _sniff(path)
+    any_rows = False
+    try:
+        with pd.read_csv(path, chunksize=chunksize, **_pandas_options(fmt)) as reader:
+            for chunk in reader:
+                if chunk.empty:
+                    continue
+                any_rows = True
+                yield _name_columns(chunk, fmt)
+    except (pd.errors.ParserError, csv.Error, UnicodeError, ValueError) as e:
+        raise _parse_error(path, e) from e
+    except OSError as e:
+        raise _os_error(path, e) from e
+    if not any_rows:
+        raise DataError(f"{path} has a header but no data rows; add rows below the header")
+
+
+def _name_columns(df: pd.DataFrame, fmt: _CsvFormat) -> pd.DataFrame:
+    # Our own header parse has the stripped, un-mangled names; fall back to stripping
+    # pandas' names should the two parses ever disagree on the column count.
+    if len(df.columns) == len(fmt.columns):
+        df.columns = fmt.columns
+    else:
+        df.columns = [str(c).strip().lstrip("\ufeff").strip() for c in df.columns]
+    return df
+
+
+def _pandas_options(fmt: _CsvFormat) -> dict[str, Any]:
+    # na_filter=False keeps every cell a str: "" for empty, and a synopsis that reads
+    # "NA" or "null" is not silently turned into NaN.
+    return {
+        "sep": fmt.sep,
+        "encoding": fmt.encoding,
+        "compression": fmt.compression,
+        "dtype": str,
+        "na_filter": False,
+        "engine": "c",
+    }
+
+
+def _open_binary(path: Path):
+    opener = _OPENERS.get(path.suffix.lower(), open)
+    return opener(path, "rb")
+
+
+def _sniff(path: str | Path) -> _CsvFormat:
+    """Check the file and detect its encoding, delimiter and column names."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"file not found: {path}; check the path")
+    if path.is_dir():
+        raise DataError(f"{path} is a directory, not a CSV file; pass the path of a file")
+    if path.suffix.lower() == ".zip":
+        raise DataError(f"{path} is a zip archive; unzip it and pass the CSV inside")
+    try:
+        with _open_binary(path) as f:
+            head = f.read(_SNIFF_BYTES)
+        encoding = _detect_encoding(path, head)
+    except OSError as e:
+        raise _os_error(path, e) from e
+    if not head.strip():
+        raise DataError(f"{path} is empty; expected a header row and data rows")
+
+    truncated = len(head) == _SNIFF_BYTES
+    text = codecs.getincrementaldecoder(encoding)(errors="replace").decode(head, final=not truncated)
+    if path.suffix.lower() in (".tsv", ".tab"):
+        sep = "\t"
+    else:
+        sep = _detect_delimiter(text, truncated)
+    header = _first_record(text, sep)
+    if not header:
+        raise DataError(f"{path} is empty; expected a header row and data rows")
+    columns = [c.strip().lstrip("\ufeff").strip() for c in header]
+    dupes = sorted(c for c, n in Counter(columns).items() if n > 1)
+    if dupes:
+        # pandas would silently rename them to "x.1"; a user means one column per name.
+        raise DataError(f"{path} has duplicate column names: {', '.join(dupes)}; rename them so each is unique")
+
+    compression = _COMPRESSION.get(path.suffix.lower())
+    return _CsvFormat(encoding=encoding, sep=sep, columns=columns, compression=compression)
+
+
+def _detect_encoding(path: Path, head: bytes) -> str:
+    """Pick the first codec that decodes the whole file, streaming it in blocks."""
+    if head.startswith(codecs.BOM_UTF8):
+        candidates = ["utf-8-sig"]
+    elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    else:
+        candidates = ["utf-8"]
+    candidates.append("cp1252")
+    for encoding in candidates:
+        if _decodes(path, encoding):
+            if encoding == "cp1252":
+                logger.warning("%s is not valid UTF-8; reading it as Windows-1252 (cp1252)", path)
+            return encoding
+    # latin-1 maps every byte, so it cannot fail; the text may still be partly wrong.
+    logger.warning("%s is neither UTF-8 nor Windows-1252; reading it as latin-1", path)
+    return "latin-1"
+
+
+def _decodes(path: Path, encoding: str) -> bool:
+    decoder = codecs.getincrementaldecoder(encoding)()
+    try:
+        with _open_binary(path) as f:
+            while block := f.read(_BLOCK_BYTES):
+                decoder.decode(block)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _records(text: str, sep: str, limit: int) -> list[list[str]]:
+    rows: list[list[str]] = []
+    try:
+        for row in csv.reader(io.StringIO(text, newline=""), delimiter=sep):
+            if row:
+                rows.append(row)
+            if len(rows) >= limit:
+                break
+    except csv.Error:  # a truncated quoted field at the end of the sample
+        pass
+    return rows
+
+
+def _first_record(text: str, sep: str) -> list[str]:
+    rows = _records(text, sep, limit=1)
+    return rows[0] if rows else []
+
+
+def _detect_delimiter(text: str, truncated: bool) -> str:
+    """Choose the delimiter that splits the header widest with consistent rows after it.
+
+    csv.Sniffer guesses badly on synopses full of commas and quotes; counting fields per
+    record over the first rows is simpler and sees quoted newlines correctly.
+    """
+    best, best_key = ",", (False, 1)
+    for sep in _DELIMITERS:
+        rows = _records(text, sep, limit=51)
+        if truncated and len(rows) > 1:
+            rows = rows[:-1]  # the last record may be cut off
+        if not rows or len(rows[0]) < 2:
+            continue
+        width = len(rows[0])
+        key = (all(len(r) == width for r in rows[1:]), width)
+        if key > best_key:  # ties keep the earlier, more common delimiter
+            best, best_key = sep, key
+    return best
+
+
+def _parse_error(path: str | Path, error: Exception) -> DataError:
+    detail = " ".join(str(error).split()) or type(error).__name__
+    return DataError(f"cannot parse {path}: {detail}; check the delimiter and quoting")
+
+
+def _os_error(path: str | Path, error: OSError) -> DataError:
+    return DataError(f"cannot read {path}: {error.strerror or error}; check the file")
+
+
+def file_fingerprint(path: str | Path) -> str:
+    """Return the sha256 hex digest of a file, read in 1 MiB blocks.
+
+    Raises:
+        DataError: If the file cannot be read.
+    """
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            while block := f.read(_BLOCK_BYTES):
+                digest.update(block)
+    except FileNotFoundError as e:
+        raise DataError(f"file not found: {path}; check the path") from e
+    except OSError as e:
+        raise _os_error(path, e) from e
+    return digest.hexdigest()
+
+
+# --------------------------------------------------------------------------- columns
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[\s_\-]+", "_", str(name).strip().lower()).strip("_")
+
+
+def _column_list(columns: list[str], limit: int = 20) -> str:
+    shown = ", ".join(str(c) for c in columns[:limit])
+    if len(columns) > limit:
+        shown += f", ... ({len(columns) - limit} more)"
+    return shown or "none"
+
+
+def _resolve(name: str, columns: list[str], option: str) -> str:
+    """Find a user-given column: exact name first, then a unique case-insensitive match."""
+    if name in columns:
+        return name
+    matches = [c for c in columns if _norm(c) == _norm(name)]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        found = ", ".join(matches)
+        raise DataError(f"column '{name}' given by {option} matches several columns: {found}; use the exact name")
+    raise DataError(f"column '{name}' given by {option} not found (columns: {_column_list(columns)}); check the name")
+
+
+def _candidates(columns: list[str], candidates: tuple[str, ...], exclude: Iterable[str] = ()) -> list[str]:
+    exclude = set(exclude)
+    rank = {c: i for i, c in enumerate(candidates)}
+    found = [c for c in columns if _norm(c) in rank and c not in exclude]
+    return sorted(found, key=lambda c: rank[_norm(c)])
+
+
+def detect_columns(
+    columns: list[str],
+    *,
+    text_cols: list[str] | None = None,
+    genres_col: str | None = None,
+    need_genres: bool = True,
+) -> tuple[list[str], str | None]:
+    """Choose the synopsis column(s) and the genre column.
+
+    Given names are checked (a unique case-insensitive match is accepted). Otherwise a
+    column is detected when its name matches one of ``TEXT_COLUMN_CANDIDATES`` /
+    ``GENRE_COLUMN_CANDIDATES`` ignoring case, spaces, "_" and "-". When two columns
+    match, the choice is left to the user rather than guessed from a priority list:
+    "plot" and "summary" in one file may well hold different things.
+
+    Args:
+        columns: Column names of the file.
+        text_cols: Columns to join into the text, e.g. ``["title", "overview"]``.
+        genres_col: The genre column.
+        need_genres: If False (tagging), a missing or ambiguous genre column gives None.
+
+    Returns:
+        ``(text columns, genre column or None)``.
+
+    Raises:
+        DataError: If a given column does not exist, no or several synopsis columns
+            are found, or the genre column is missing or ambiguous while needed.
+    """
+    columns = [str(c) for c in columns]
+    genres = _resolve(genres_col, columns, "--genres-col") if genres_col is not None else None
+
+    if text_cols:
+        texts = list(dict.fromkeys(_resolve(c, columns, "--text-col") for c in text_cols))
+    else:
+        found = _candidates(columns, TEXT_COLUMN_CANDIDATES, exclude=[genres] if genres else [])
+        if not found:
+            raise DataError(f"no synopsis column found (columns: {_column_list(columns)}); pass --text-col NAME")
+        if len(found) > 1:
+            raise DataError(f"several possible synopsis columns: {', '.join(found)}; pass --text-col NAME to choose")
+        texts = found
+
+    if genres is None:
+        found = _candidates(columns, GENRE_COLUMN_CANDIDATES, exclude=texts)
+        if len(found) == 1:
+            genres = found[0]
+        elif need_genres and not found:
+            raise DataError(f"no genre column found (columns: {_column_list(columns)}); pass --genres-col NAME")
+        elif need_genres:
+            raise DataError(f"several possible genre columns: {', '.join(found)}; pass --genres-col NAME to choose")
+
+    if genres is not None and genres in texts:
+        # The labels would leak into the model's input.
+        raise DataError(f"column '{genres}' is used both as text and as genres; choose different columns")
+    return texts, genres
+
+
+def detect_title_column(columns: list[str]) -> str | None:
+    """Return the best title column (for reports), or None; never raises."""
+    found = _candidates([str(c) for c in columns], TITLE_COLUMN_CANDIDATES)
+    return found[0] if found else None
+
+
+def _clean_cell(value: Any) -> str:
+    if not isinstance(value, str):
+        if value is None or _is_missing(value):
+            return ""
+        value = str(value)
+    value = " ".join(value.split())  # also turns CR/LF inside quoted fields into spaces
+    return "" if value.lower() in _NULL_TOKENS else value
+
+
+def join_text(df: pd.DataFrame, text_cols: list[str]) -> pd.Series:
+    """Join text columns into one cleaned string per row.
+
+    Whitespace (CR/LF included) is collapsed to single spaces, missing or "N/A" cells
+    count as empty, and non-empty parts are joined with ". " (just " " when the part
+    before already ends in punctuation, e.g. a title "Who?").
+
+    Args:
+        df: The data.
+        text_cols: Columns to join, in order.
+
+    Returns:
+        A str Series on ``df``'s index; "" where every part is empty.
+    """
+    parts = [[_clean_cell(v) for v in df[c].tolist()] for c in text_cols]
+    joined = []
+    for row in zip(*parts):
+        text = ""
+        for part in row:
+            if not part:
+                continue
+            if text:
+                text += " " if text[-1] in ".!?…:;" else ". "
+            text += part
+        joined.append(text)
+    return pd.Series(joined, index=df.index, dtype=object)
+
+
+# --------------------------------------------------------------------------- labelled data
+
+
+@dataclass
+class DropReport:
+    """How many rows ``load_labelled`` read, dropped and kept.
+
+    Each dropped row is counted under the first reason that applies, in field order,
+    so ``total == empty_text + no_genres + duplicate_text + sampled_out + kept``.
+    """
+
+    total: int
+    """Data rows read from the file."""
+    empty_text: int
+    """Rows whose joined text is empty."""
+    no_genres: int
+    """Rows with text but an empty (or unparseable) genre cell."""
+    duplicate_text: int
+    """Rows whose text repeats an earlier kept row's text."""
+    kept: int
+    """Rows returned."""
+    sampled_out: int = 0
+    """Usable rows left out by ``sample``."""
+
+    def lines(self) -> list[str]:
+        """Return a short human summary, one line per non-zero count."""
+        out = [f"read {_rows(self.total)}"]
+        if self.empty_text:
+            out.append(f"dropped {_rows(self.empty_text)} with an empty synopsis")
+        if self.no_genres:
+            out.append(f"dropped {_rows(self.no_genres)} with no genres")
+        if self.duplicate_text:
+            out.append(f"dropped {_rows(self.duplicate_text)} repeating an earlier synopsis")
+        if self.sampled_out:
+            out.append(f"left out {_rows(self.sampled_out)} by sampling")
+        out.append(f"kept {_rows(self.kept)}")
+        return out
+
+
+def _rows(n: int) -> str:
+    return f"{n} row" if n == 1 else f"{n} rows"
+
+
+@dataclass
+class LabelledData:
+    """Texts with their genres, aligned row by row."""
+
+    texts: list[str]
+    """Model input per row."""
+    genres: list[list[str]]
+    """Canonical genre names per row."""
+    row_ids: list[int]
+    """Data-row number in the original CSV (0 = first row after the header)."""
+    titles: list[str] | None = None
+    """Titles for reports, when the file has a title column."""
+
+    def __post_init__(self) -> None:
+        n = len(self.texts)
+        if len(self.genres) != n or len(self.row_ids) != n or (self.titles is not None and len(self.titles) != n):
+            raise ValueError("texts, genres, row_ids and titles must have the same length")
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def genre_counts(self) -> dict[str, int]:
+        """Return rows per genre, most frequent first (ties by name)."""
+        counts = Counter(g for row in self.genres for g in row)
+        return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+    def subset(self, idx: Iterable[int] | np.ndarray) -> LabelledData:
+        """Return the rows at the given positions (or where a boolean mask is True)."""
+        idx = np.asarray(idx)
+        if idx.dtype == bool:
+            idx = np.flatnonzero(idx)
+        pos = [int(i) for i in idx]
+        return LabelledData(
+            texts=[self.texts[i] for i in pos],
+            genres=[list(self.genres[i]) for i in pos],
+            row_ids=[self.row_ids[i] for i in pos],
+            titles=None if self.titles is None else [self.titles[i] for i in pos],
+        )
+
+
+def load_labelled(
+    path: str | Path,
+    *,
+    text_cols: list[str] | None = None,
+    genres_col: str | None = None,
+    sample: int | None = None,
+    seed: int = 42,
+) -> tuple[LabelledData, DropReport]:
+    """Read a labelled CSV and keep the usable rows.
+
+    Rows are dropped, in this order, for an empty text, for no genres, and for a text
+    equal to an earlier kept row's (the first is kept). Then, if ``sample`` is given,
+    ``sample`` rows are drawn without replacement with ``numpy.random.default_rng(seed)``
+    and returned in file order. A ``sample`` larger than the usable rows keeps them all
+    with a warning.
+
+    Args:
+        path: The CSV file.
+        text_cols: Text columns to join (detected when None).
+        genres_col: The genre column (detected when None).
+        sample: Number of rows to draw, or None for all.
+        seed: Seed for the sample.
+
+    Returns:
+        The kept rows and a report of what was dropped.
+
+    Raises:
+        DataError: If the file cannot be used or no row survives.
+    """
+    if sample is not None and sample < 1:
+        raise DataError(f"sample must be a positive number of rows, got {sample}")
+    df = read_csv(path)
+    texts_cols, genres_col = detect_columns(list(df.columns), text_cols=text_cols, genres_col=genres_col)
+    texts = join_text(df, texts_cols).tolist()
+    genres = [parse_genres(c) for c in df[genres_col].tolist()]
+    title_col = detect_title_column(list(df.columns))
+    titles = [_clean_cell(t) for t in df[title_col].tolist()] if title_col else None
+    total = len(df)
+    del df
+
+    empty_text = no_genres = duplicate_text = 0
+    seen: set[str] = set()
+    keep: list[int] = []
+    for i, (text, row_genres) in enumerate(zip(texts, genres)):
+        if not text:
+            empty_text += 1
+        elif not row_genres:
+            no_genres += 1
+        elif text in seen:
+            duplicate_text += 1
+        else:
+            seen.add(text)
+            keep.append(i)
+    if not keep:
+        raise DataError(
+            f"no usable rows in {path}: {empty_text} with empty text, {no_genres} without genres; "
+            f"check --text-col and --genres-col (using {', '.join(texts_cols)} and {genres_col})"
+        )
+
+    sampled_out = 0
+    if sample is not None:
+        if sample > len(keep):
+            logger.warning("asked for a sample of %d rows but only %d are usable; using all", sample, len(keep))
+        elif sample < len(keep):
+            chosen = np.random.default_rng(seed).choice(len(keep), size=sample, replace=False)
+            sampled_out = len(keep) - sample
+            # File order, not draw order: the same rows always come in the same order.
+            keep = [keep[i] for i in np.sort(chosen)]
+
+    data = LabelledData(
+        texts=[texts[i] for i in keep],
+        genres=[genres[i] for i in keep],
+        row_ids=keep,
+        titles=None if titles is None else [titles[i] for i in keep],
+    )
+    report = DropReport(
+        total=total,
+        empty_text=empty_text,
+        no_genres=no_genres,
+        duplicate_text=duplicate_text,
+        kept=len(keep),
+        sampled_out=sampled_out,
+    )
+    return data, report
+
+
+# --------------------------------------------------------------------------- splits
+
+
+SPLIT_NAMES: tuple[str, ...] = ("train", "validation", "test")
+
+
+def _split_sizes(n: int, ratios: tuple[float, ...]) -> np.ndarray:
+    """Largest-remainder rounding: sizes sum to n, each within 1 of n * ratio."""
+    exact = np.array(ratios, dtype=float) * n
+    sizes = np.floor(exact).astype(int)
+    remainder = n - int(sizes.sum())
+    # Stable sort keeps the earlier split first when fractional parts tie.
+    order = np.argsort(-(exact - sizes), kind="stable")
+    sizes[order[:remainder]] += 1
+    return sizes
+
+
+def split_indices(
+    genres: list[list[str]],
+    *,
+    ratios: tuple[float, float, float] = (0.7, 0.15, 0.15),
+    seed: int = 42,
+) -> dict[str, np.ndarray]:
+    """Split rows into train, validation and test, stratified over all genres.
+
+    Iterative stratification (Sechidis, Tsoumakas & Vlahavas, 2011): the rarest genre
+    is placed first, each of its rows going to the split that most lacks that genre.
+    Two changes to the paper: a split that is full is never chosen, so sizes equal the
+    ratios up to rounding (5000 rows -> 3500/750/750); and a genre with at least one
+    row per non-empty split first gives each split one row, so a genre with 3 or more
+    rows is present everywhere. Ties are broken with ``numpy.random.default_rng(seed)``.
+
+    Args:
+        genres: Genre names per row.
+        ratios: Fractions for train, validation and test.
+        seed: Seed for tie-breaking.
+
+    Returns:
+        ``{"train", "validation", "test"}`` -> sorted, disjoint row positions that
+        together cover every row.
+
+    Raises:
+        ValueError: If ``ratios`` are not 3 non-negative numbers summing to 1.
+    """
+    ratios = tuple(float(r) for r in ratios)
+    if len(ratios) != 3 or not all(math.isfinite(r) and r >= 0 for r in ratios) or abs(sum(ratios) - 1) > 1e-6:
+        raise ValueError(f"ratios must be 3 non-negative numbers summing to 1, got {ratios}")
+    n = len(genres)
+    rng = np.random.default_rng(seed)
+    capacity = _split_sizes(n, ratios)
+    n_active = int((capacity > 0).sum())
+
+    names = sorted({g for row in genres for g in row})
+    label_id = {g: i for i, g in enumerate(names)}
+    row_labels = [sorted({label_id[g] for g in row}) for row in genres]
+    rows_of: list[list[int]] = [[] for _ in names]
+    for i, labels in enumerate(row_labels):
+        for lab in labels:
+            rows_of[lab].append(i)
+
+    counts = np.array([len(r) for r in rows_of], dtype=float)
+    wanted = counts[:, None] * np.array(ratios)[None, :]  # examples each split still lacks
+    have = np.zeros((len(names), 3), dtype=int)
+    remaining = counts.astype(int)
+    assign = np.full(n, -1, dtype=int)
+
+    while remaining.any():
+        open_labels = np.flatnonzero(remaining > 0)
+        fewest = open_labels[remaining[open_labels] == remaining[open_labels].min()]
+        lab = int(rng.choice(fewest))
+        cover = counts[lab] >= n_active
+        for i in rng.permutation(rows_of[lab]):
+            if assign[i] >= 0:
+                continue
+            open_splits = np.flatnonzero(capacity > 0)
+            key = np.stack([
+                (have[lab, open_splits] == 0) & cover,
+                wanted[lab, open_splits],
+                capacity[open_splits],
+            ])
+            best = open_splits[_argmax_rows(key, rng)]
+            assign[i] = best
+            capacity[best] -= 1
+            for other in row_labels[i]:
+                wanted[other, best] -= 1
+                have[other, best] += 1
+                remaining[other] -= 1
+
+    # Rows without any genre only fill the space left.
+    for i in rng.permutation(np.flatnonzero(assign < 0)):
+        open_splits = np.flatnonzero(capacity > 0)
+        best = open_splits[_argmax_rows(capacity[open_splits][None, :], rng)]
+        assign[i] = best
+        capacity[best] -= 1
+
+    return {name: np.flatnonzero(assign == j) for j, name in enumerate(SPLIT_NAMES)}
+
+
+def _argmax_rows(keys: np.ndarray, rng: np.random.Generator) -> int:
+    """Index of the column that is largest by keys[0], then keys[1], ...; random on ties."""
+    cand = np.arange(keys.shape[1])
+    for row in keys:
+        values = row[cand].astype(float)
+        cand = cand[values >= values.max() - 1e-9]
+        if len(cand) == 1:
+            return int(cand[0])
+    return int(rng.choice(cand))

@@ -1,0 +1,284 @@
+"""Run directories: what `train` writes and what every other command loads.
+
+A run directory explains itself::
+
+    config.json        the resolved TrainConfig (reproduces the run)
+    labels.json        ordered genre list; index = output column of the head
+    thresholds.json    one decision threshold per genre
+    adapter/           LoRA adapter (peft: adapter_config.json + adapter_model.safetensors)
+    head.safetensors   the linear head (weight, bias)
+    split.json         data fingerprint and the row ids of train / validation / test
+    history.jsonl      one JSON line per epoch (losses, validation scores, seconds)
+    metrics.json       validation scores of the kept epoch
+    meta.json          genretag and library versions, backbone signature, times
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import __version__
+from .config import TrainConfig
+from .errors import ModelError
+
+logger = logging.getLogger(__name__)
+
+CONFIG_FILE = "config.json"
+LABELS_FILE = "labels.json"
+THRESHOLDS_FILE = "thresholds.json"
+ADAPTER_DIR = "adapter"
+HEAD_FILE = "head.safetensors"
+SPLIT_FILE = "split.json"
+HISTORY_FILE = "history.jsonl"
+METRICS_FILE = "metrics.json"
+META_FILE = "meta.json"
+
+REQUIRED_FILES = (CONFIG_FILE, LABELS_FILE, HEAD_FILE, META_FILE, f"{ADAPTER_DIR}/adapter_config.json")
+RUN_FORMAT = 1
+DEFAULT_RUNS_DIR = "runs"
+
+
+@dataclass
+class Run:
+    """A trained model loaded from its run directory, ready to predict."""
+
+    path: Path
+    config: TrainConfig
+    labels: list[str]
+    thresholds: np.ndarray
+    model: torch.nn.Module
+    tokenizer: object
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def pad_id(self) -> int:
+        """Token id used for padding."""
+        return self.tokenizer.pad_token_id
+
+    def predict_proba(self, texts, *, batch_size: int | None = None, on_batch=None) -> np.ndarray:
+        """Probabilities ``[rows, genres]`` for raw synopses, in input order."""
+        from .predict import encode, predict_logits, sigmoid
+
+        encoded = encode(self.tokenizer, texts, self.config.max_length)
+        logits = predict_logits(
+            self.model, encoded, self.pad_id, batch_size=batch_size or self.config.eval_batch_size, on_batch=on_batch
+        )
+        return sigmoid(logits)
+
+    def split(self) -> dict:
+        """The saved split (``fingerprint``, ``data``, and row ids per part)."""
+        return read_json(self.path / SPLIT_FILE)
+
+
+def read_json(path: Path):
+    """Read a JSON file of a run, with a one-line error when it is missing or broken."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelError(f"run file missing: {path}; the run directory is incomplete, train it again") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelError(f"run file {path} is corrupt ({exc.__class__.__name__}); train the run again") from None
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries that shape a run's numbers."""
+    import peft
+    import sklearn
+    import transformers
+
+    return {
+        "genretag": __version__,
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "peft": peft.__version__,
+        "scikit-learn": sklearn.__version__,
+        "numpy": np.__version__,
+    }
+
+
+def save_run(
+    path: Path,
+    *,
+    config: TrainConfig,
+    labels: list[str],
+    thresholds: np.ndarray,
+    model,
+    split: dict,
+    history: list[dict],
+    metrics: dict,
+    meta: dict,
+) -> None:
+    """Write every file of a run directory into ``path`` (a fresh folder)."""
+    from safetensors.torch import save_file
+
+    from .modeling import backbone_signature
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    model.backbone.save_pretrained(str(path / ADAPTER_DIR))
+    head = {k: v.detach().cpu().contiguous() for k, v in model.head.state_dict().items()}
+    save_file(head, str(path / HEAD_FILE))
+    _dump(path / CONFIG_FILE, config.to_dict())
+    _dump(path / LABELS_FILE, list(labels))
+    _dump(path / THRESHOLDS_FILE, {label: float(t) for label, t in zip(labels, thresholds)})
+    _dump(path / SPLIT_FILE, split)
+    _dump(path / METRICS_FILE, metrics)
+    with open(path / HISTORY_FILE, "w", encoding="utf-8") as fh:
+        for record in history:
+            fh.write(json.dumps(record) + "\n")
+    full_meta = {
+        "format": RUN_FORMAT,
+        "versions": library_versions(),
+        "backbone_signature": backbone_signature(model),
+        "pooling": model.pooling,
+        **meta,
+    }
+    _dump(path / META_FILE, full_meta)
+
+
+def _dump(path: Path, data) -> None:
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def check_run_dir(path: str | Path) -> Path:
+    """Check that ``path`` is a complete run directory; return it as a Path."""
+    path = Path(path)
+    if not path.exists():
+        raise ModelError(f"model {path} not found; pass --model with a run directory written by genretag train")
+    if not path.is_dir():
+        raise ModelError(f"model {path} is not a directory; pass --model with a run directory")
+    missing = [name for name in REQUIRED_FILES if not (path / name).is_file()]
+    if missing:
+        raise ModelError(f"{path} is not a complete genretag run (missing {', '.join(missing)}); train it again")
+    return path
+
+
+def load_run(path: str | Path, *, backbone: str | None = None, device: str | torch.device | None = None) -> Run:
+    """Load a trained run: config, labels, thresholds, backbone + LoRA + head.
+
+    Args:
+        path: The run directory.
+        backbone: Load this backbone instead of the one in the config (a moved local folder).
+        device: Where to put the model (default: CUDA when present, else CPU).
+
+    Returns:
+        A `Run` in eval mode.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from .modeling import ModelSpec, backbone_signature, build_model
+    from .predict import pick_device
+
+    path = check_run_dir(path)
+    meta = read_json(path / META_FILE)
+    if not isinstance(meta, dict) or meta.get("format") != RUN_FORMAT:
+        raise ModelError(
+            f"{path} was written by an incompatible genretag (run format {meta.get('format') if isinstance(meta, dict) else '?'}, "
+            f"this genretag reads {RUN_FORMAT}); retrain it with this version"
+        )
+    try:
+        config = TrainConfig.from_dict(read_json(path / CONFIG_FILE))
+    except (TypeError, ValueError) as exc:
+        raise ModelError(f"{path / CONFIG_FILE} is not a valid genretag config: {exc}") from None
+    labels = read_json(path / LABELS_FILE)
+    if not isinstance(labels, list) or not labels or not all(isinstance(x, str) for x in labels):
+        raise ModelError(f"{path / LABELS_FILE} must be a non-empty list of genre names")
+    try:
+        head = load_file(str(path / HEAD_FILE))
+    except (SafetensorError, OSError) as exc:
+        raise ModelError(f"{path / HEAD_FILE} is corrupt ({exc}); train the run again") from None
+    if head.get("weight") is None or head["weight"].shape[0] != len(labels):
+        raise ModelError(
+            f"{path} is inconsistent: the head has {tuple(head['weight'].shape)[0] if 'weight' in head else 0} outputs "
+            f"but labels.json lists {len(labels)} genres"
+        )
+    thresholds = _load_thresholds(path, labels, config.threshold)
+
+    spec = ModelSpec(
+        backbone=backbone or config.backbone,
+        num_labels=len(labels),
+        pooling=meta.get("pooling", config.pooling),
+        lora_r=config.lora_r,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        lora_targets=config.lora_targets,
+        head_dropout=config.head_dropout,
+        trust_remote_code=config.trust_remote_code,
+    )
+    try:
+        model, tokenizer = build_model(spec, adapter_dir=path / ADAPTER_DIR)
+    except ModelError:
+        raise
+    except (RuntimeError, ValueError, OSError) as exc:
+        raise ModelError(f"cannot load the adapter in {path / ADAPTER_DIR}: {str(exc).splitlines()[0][:200]}") from None
+    expected = meta.get("backbone_signature")
+    if expected and expected != backbone_signature(model):
+        raise ModelError(
+            f"{path} was trained on a different backbone ({expected.get('model_type')}, hidden "
+            f"{expected.get('hidden_size')}) than {spec.backbone}; pass --backbone with the one it was trained on"
+        )
+    try:
+        model.head.load_state_dict(head)
+    except RuntimeError as exc:
+        raise ModelError(f"{path / HEAD_FILE} does not fit the backbone: {str(exc).splitlines()[0]}") from None
+    model.to(pick_device(str(device) if device else None))
+    model.eval()
+    return Run(path=path, config=config, labels=labels, thresholds=thresholds, model=model, tokenizer=tokenizer, meta=meta)
+
+
+def _load_thresholds(path: Path, labels: list[str], default: float) -> np.ndarray:
+    file = path / THRESHOLDS_FILE
+    if not file.exists():
+        return np.full(len(labels), default, dtype=np.float32)
+    saved = read_json(file)
+    if not isinstance(saved, dict):
+        raise ModelError(f"{file} must map each genre to a threshold")
+    return np.array([float(saved.get(label, default)) for label in labels], dtype=np.float32)
+
+
+def newest_run(runs_dir: str | Path = DEFAULT_RUNS_DIR) -> Path | None:
+    """The most recently finished complete run under ``runs_dir`` (searched recursively, 2 levels).
+
+    Runs are ordered by the ``finished`` time in their meta.json, so copying or touching
+    folders does not change which one is newest.
+    """
+    root = Path(runs_dir)
+    if not root.is_dir():
+        return None
+    best, best_key = None, None
+    candidates = [p.parent for p in root.glob(f"*/{META_FILE}")] + [p.parent for p in root.glob(f"*/*/{META_FILE}")]
+    for run in candidates:
+        if run.name.startswith(".") or any(not (run / f).is_file() for f in REQUIRED_FILES):
+            continue
+        try:
+            finished = json.loads((run / META_FILE).read_text(encoding="utf-8")).get("finished", "")
+        except (OSError, json.JSONDecodeError):
+            continue
+        key = (str(finished), os.path.getmtime(run / META_FILE))
+        if best_key is None or key > best_key:
+            best, best_key = run, key
+    return best
+
+
+def bundled_model() -> Path | None:
+    """The default model shipped inside the package, when there is one."""
+    path = Path(__file__).resolve().parent / "default_model"
+    return path if (path / META_FILE).is_file() else None
+
+
+def resolve_model(model: str | Path | None, runs_dir: str | Path = DEFAULT_RUNS_DIR) -> Path:
+    """The run to use: ``model`` if given, else the newest under ``./runs``, else the bundled one."""
+    if model:
+        return Path(model)
+    found = newest_run(runs_dir) or bundled_model()
+    if found is None:
+        raise ModelError(f"no trained model found under ./{runs_dir}; train one with 'genretag train' or pass --model RUN")
+    return found

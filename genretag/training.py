@@ -1,0 +1,258 @@
+"""The training loop (the only one): data → split → LoRA model → AdamW → best epoch → run dir."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import data as data_mod
+from .config import TrainConfig
+from .errors import DataError
+from .metrics import micro_f1, summary_scores
+from .modeling import ModelSpec, build_model
+from .outputs import atomic_path
+from .predict import bucketed_batches, collate, decide, encode, pick_device, predict_logits, sigmoid
+from .runs import DEFAULT_RUNS_DIR, save_run
+
+logger = logging.getLogger(__name__)
+
+#: ``callback(event, info)`` receives "start", "step", "epoch" and "done" events.
+Callback = Callable[[str, dict], None]
+
+
+@dataclass
+class Prepared:
+    """A data set read, cleaned, split and binarised once; reusable across trials."""
+
+    data: "data_mod.LabelledData"
+    split: dict[str, np.ndarray]
+    labels: list[str]
+    targets: np.ndarray  # [rows, genres] 0/1 over all kept rows
+    fingerprint: str
+    dropped: list[str]
+    rare: list[str]
+    encoded: dict = field(default_factory=dict)  # (backbone, max_length) -> token ids
+
+    def encoded_for(self, tokenizer, key: tuple, max_length: int) -> list[list[int]]:
+        """Token ids of every row, computed once per (backbone, max length)."""
+        if key not in self.encoded:
+            self.encoded[key] = encode(tokenizer, self.data.texts, max_length)
+        return self.encoded[key]
+
+
+@dataclass
+class TrainResult:
+    """What `train` returns: where the run went and how it did."""
+
+    path: Path
+    labels: list[str]
+    history: list[dict]
+    metrics: dict
+    best_epoch: int
+
+
+def prepare(config: TrainConfig) -> Prepared:
+    """Read, clean, sample, split and binarise the training CSV described by ``config``."""
+    if not config.data:
+        raise DataError("no training data given; pass --data movies.csv")
+    data, report = data_mod.load_labelled(
+        config.data, text_cols=config.text_cols, genres_col=config.genres_col, sample=config.sample, seed=config.seed
+    )
+    if len(data.texts) < 10:
+        raise DataError(f"{config.data} has only {len(data.texts)} usable rows; genretag needs at least 10 to train")
+    split = data_mod.split_indices(data.genres, ratios=config.split, seed=config.seed)
+    train_genres = [data.genres[i] for i in split["train"]]
+    rare = data_mod.rare_genres(train_genres, config.min_support)
+    genres = data_mod.drop_genres(data.genres, set(rare)) if rare else data.genres
+    labels = sorted({g for i in split["train"] for g in genres[i]})
+    if not labels:
+        raise DataError("no genre is left in the training split; lower --min-support")
+    index = {g: j for j, g in enumerate(labels)}
+    targets = np.zeros((len(genres), len(labels)), dtype=np.float32)
+    for i, row in enumerate(genres):
+        for g in row:
+            if g in index:  # a genre seen only outside the training split cannot be learnt
+                targets[i, index[g]] = 1.0
+    return Prepared(
+        data=data,
+        split=split,
+        labels=labels,
+        targets=targets,
+        fingerprint=data_mod.file_fingerprint(config.data),
+        dropped=report.lines(),
+        rare=rare,
+    )
+
+
+def default_run_name(config: TrainConfig) -> str:
+    """``<backbone>-<UTC time>``, e.g. ``minilm-20261126-101500``."""
+    short = Path(config.backbone.rstrip("/")).name.lower() or "model"
+    return f"{short}-{datetime.now(timezone.utc).strftime('%Y%m%d-%H%M%S')}"
+
+
+def _scheduler(optimizer, config: TrainConfig, total_steps: int):
+    from transformers import get_scheduler
+
+    name = {"linear": "linear", "cosine": "cosine", "constant": "constant_with_warmup"}[config.schedule]
+    return get_scheduler(name, optimizer, num_warmup_steps=int(config.warmup_ratio * total_steps), num_training_steps=total_steps)
+
+
+def _trainable_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.named_parameters() if v.requires_grad}
+
+
+def train(
+    config: TrainConfig,
+    out: str | Path | None = None,
+    *,
+    force: bool = False,
+    prepared: Prepared | None = None,
+    callback: Callback | None = None,
+    device: str | None = None,
+) -> TrainResult:
+    """Fine-tune a LoRA genre tagger and write its run directory.
+
+    Args:
+        config: Validated training configuration.
+        out: Run directory to write (default ``runs/<backbone>-<time>``).
+        force: Replace an existing ``out``.
+        prepared: Data already prepared by `prepare` (tuning reuses it across trials).
+        callback: Receives progress events (see `Callback`).
+        device: ``cpu``, ``cuda`` ... (default: CUDA when present).
+
+    Returns:
+        A `TrainResult` for the run written to ``out``.
+    """
+    emit = callback or (lambda event, info: None)
+    out = Path(out) if out else Path(DEFAULT_RUNS_DIR) / default_run_name(config)
+    with atomic_path(out, force=force, directory=True) as tmp:
+        prep = prepared or prepare(config)
+        started = datetime.now(timezone.utc)
+        t0 = time.perf_counter()
+        dev = pick_device(device)
+        torch.manual_seed(config.seed)
+        rng = np.random.default_rng(config.seed)
+        spec = ModelSpec(
+            backbone=config.backbone,
+            num_labels=len(prep.labels),
+            pooling=config.pooling,
+            lora_r=config.lora_r,
+            lora_alpha=config.lora_alpha,
+            lora_dropout=config.lora_dropout,
+            lora_targets=config.lora_targets,
+            head_dropout=config.head_dropout,
+            trust_remote_code=config.trust_remote_code,
+        )
+        model, tokenizer = build_model(spec)
+        config = copy.copy(config)
+        config.lora_targets, config.pooling = list(spec.lora_targets), spec.pooling
+        model.to(dev)
+        encoded = prep.encoded_for(tokenizer, (config.backbone, config.max_length), config.max_length)
+        pad_id = tokenizer.pad_token_id
+        tr_idx, va_idx = prep.split["train"], prep.split["validation"]
+        train_ids = [encoded[i] for i in tr_idx]
+        val_ids = [encoded[i] for i in va_idx]
+        y_train = torch.from_numpy(prep.targets[tr_idx])
+        y_val = prep.targets[va_idx]
+
+        params = [p for p in model.parameters() if p.requires_grad]
+        optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+        steps_per_epoch = -(-len(train_ids) // config.batch_size)
+        total_steps = steps_per_epoch * config.epochs
+        scheduler = _scheduler(optimizer, config, total_steps)
+        loss_fn = torch.nn.BCEWithLogitsLoss()
+        lengths = [len(r) for r in train_ids]
+        emit("start", {"total_steps": total_steps, "epochs": config.epochs, "train_rows": len(train_ids),
+                       "validation_rows": len(val_ids), "labels": prep.labels, "device": str(dev),
+                       "lora_targets": config.lora_targets, "pooling": config.pooling})
+
+        history: list[dict] = []
+        best = {"score": -1.0, "loss": float("inf"), "epoch": 0, "state": None}
+        step = 0
+        for epoch in range(1, config.epochs + 1):
+            model.train()
+            t_epoch = time.perf_counter()
+            if config.bucket:
+                batches = bucketed_batches(lengths, config.batch_size, rng)
+            else:
+                order = rng.permutation(len(train_ids))
+                batches = [order[i : i + config.batch_size] for i in range(0, len(order), config.batch_size)]
+            running, seen = 0.0, 0
+            for idx in batches:
+                ids, mask = collate([train_ids[i] for i in idx], pad_id)
+                logits = model(ids.to(dev), mask.to(dev))
+                loss = loss_fn(logits.float(), y_train[idx].to(dev))
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if config.grad_clip > 0:
+                    torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
+                optimizer.step()
+                scheduler.step()
+                step += 1
+                running += loss.item() * len(idx)
+                seen += len(idx)
+                emit("step", {"step": step, "epoch": epoch, "loss": loss.item(), "lr": scheduler.get_last_lr()[0]})
+            train_seconds = time.perf_counter() - t_epoch
+            val_logits = predict_logits(model, val_ids, pad_id, batch_size=config.eval_batch_size, device=dev)
+            val_loss = float(loss_fn(torch.from_numpy(val_logits), torch.from_numpy(y_val)).item())
+            val_pred = decide(sigmoid(val_logits), config.threshold)
+            scores = summary_scores(y_val, val_pred)
+            record = {
+                "epoch": epoch,
+                "train_loss": running / max(seen, 1),
+                "val_loss": val_loss,
+                "val_micro_f1": scores["micro_f1"],
+                "val_macro_f1": scores["macro_f1"],
+                "val_micro_precision": scores["micro_precision"],
+                "val_micro_recall": scores["micro_recall"],
+                "train_seconds": round(train_seconds, 2),
+                "epoch_seconds": round(time.perf_counter() - t_epoch, 2),
+                "train_rows_per_second": round(seen / max(train_seconds, 1e-9), 2),
+            }
+            history.append(record)
+            if (scores["micro_f1"], -val_loss) > (best["score"], -best["loss"]):
+                best.update(score=scores["micro_f1"], loss=val_loss, epoch=epoch, state=_trainable_state(model))
+            emit("epoch", record)
+
+        model.load_state_dict(best["state"], strict=False)
+        val_logits = predict_logits(model, val_ids, pad_id, batch_size=config.eval_batch_size, device=dev)
+        thresholds = np.full(len(prep.labels), config.threshold, dtype=np.float32)
+        val_scores = summary_scores(y_val, decide(sigmoid(val_logits), thresholds))
+        metrics = {"split": "validation", "epoch": best["epoch"], "rows": len(va_idx), "threshold": config.threshold, **val_scores}
+        finished = datetime.now(timezone.utc)
+        data_rows = prep.data.row_ids
+        split_record = {
+            "data": str(Path(config.data).resolve()),
+            "fingerprint": prep.fingerprint,
+            "text_cols": config.text_cols,
+            "genres_col": config.genres_col,
+            "sample": config.sample,
+            "seed": config.seed,
+            **{part: [int(data_rows[i]) for i in idx] for part, idx in prep.split.items()},
+        }
+        meta = {
+            "name": out.name,
+            "started": started.isoformat(timespec="seconds"),
+            "finished": finished.isoformat(timespec="microseconds"),
+            "seconds": round(time.perf_counter() - t0, 2),
+            "device": str(dev),
+            "best_epoch": best["epoch"],
+            "data_fingerprint": prep.fingerprint,
+            "dropped_rows": prep.dropped,
+            "rare_genres_dropped": prep.rare,
+        }
+        save_run(tmp, config=config, labels=prep.labels, thresholds=thresholds, model=model, split=split_record,
+                 history=history, metrics=metrics, meta=meta)
+    emit("done", {"path": str(out), "best_epoch": best["epoch"], "metrics": metrics})
+    return TrainResult(path=out, labels=prep.labels, history=history, metrics=metrics, best_epoch=best["epoch"])
+
+
+__all__ = ["Prepared", "TrainResult", "prepare", "train", "micro_f1"]
