@@ -6,9 +6,9 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
+from .losses import LOSSES
 from .modeling import DEFAULT_BACKBONE, POOLINGS
-
-LOSSES = ("bce",)
+from .thresholds import MODES as THRESHOLD_MODES
 SCHEDULES = ("linear", "cosine", "constant")
 
 
@@ -63,9 +63,21 @@ class TrainConfig:
     grad_clip: float = 1.0
     """Clip the gradient norm to this (0: off)."""
     loss: str = "bce"
-    """Training loss."""
+    """Training loss: bce (the report), weighted-bce, focal or asl (asymmetric)."""
+    pos_weight_power: float = 0.5
+    """weighted-bce: pos_weight = (negatives / positives) ** power."""
+    pos_weight_cap: float = 10.0
+    """weighted-bce: upper bound of pos_weight."""
+    oversample: bool = False
+    """Repeat training rows of rare genres (up to 4x) each epoch."""
+    thresholds: str = "per-genre"
+    """Decision thresholds: fixed (= threshold), global or per-genre (tuned on validation)."""
     threshold: float = 0.5
-    """Decision threshold on the sigmoid outputs."""
+    """The fixed threshold (and the start for tuning)."""
+    at_least_one: bool = True
+    """Give a movie its most likely genre when no genre passes its threshold."""
+    max_genres: int | None = None
+    """At most this many genres per movie."""
     seed: int = 42
     """Seed for sampling, splitting, initialisation and shuffling."""
     bucket: bool = True
@@ -89,6 +101,11 @@ class TrainConfig:
             (self.grad_clip >= 0, f"gradient clip must be >= 0, got {self.grad_clip}"),
             (0 < self.threshold < 1, f"threshold must be in (0, 1), got {self.threshold}"),
             (self.schedule in SCHEDULES, f"unknown schedule '{self.schedule}'; choose {', '.join(SCHEDULES)}"),
+            (self.thresholds in THRESHOLD_MODES,
+             f"unknown threshold mode '{self.thresholds}'; choose {', '.join(THRESHOLD_MODES)}"),
+            (self.max_genres is None or self.max_genres >= 1, f"max genres must be at least 1, got {self.max_genres}"),
+            (self.pos_weight_power >= 0 and self.pos_weight_cap >= 1,
+             "pos_weight power must be >= 0 and its cap >= 1"),
             (self.loss in LOSSES, f"unknown loss '{self.loss}'; choose {', '.join(LOSSES)}"),
             (self.pooling in POOLINGS, f"unknown pooling '{self.pooling}'; choose {', '.join(POOLINGS)}"),
             (self.min_support >= 1, f"min support must be at least 1, got {self.min_support}"),

@@ -72,6 +72,13 @@ class Run:
         )
         return sigmoid(logits)
 
+    def decide(self, probs: np.ndarray, thresholds: np.ndarray | float | None = None) -> np.ndarray:
+        """0/1 decisions with the run's own rule (thresholds, at-least-one, max genres)."""
+        from .predict import decide
+
+        limits = self.thresholds if thresholds is None else thresholds
+        return decide(probs, limits, at_least_one=self.config.at_least_one, max_genres=self.config.max_genres)
+
     def split(self) -> dict:
         """The saved split (``fingerprint``, ``data``, and row ids per part)."""
         return read_json(self.path / SPLIT_FILE)
@@ -127,7 +134,7 @@ def save_run(
     save_file(head, str(path / HEAD_FILE))
     _dump(path / CONFIG_FILE, config.to_dict())
     _dump(path / LABELS_FILE, list(labels))
-    _dump(path / THRESHOLDS_FILE, {label: float(t) for label, t in zip(labels, thresholds)})
+    _dump(path / THRESHOLDS_FILE, {label: round(float(t), 4) for label, t in zip(labels, thresholds)})
     _dump(path / SPLIT_FILE, split)
     _dump(path / METRICS_FILE, metrics)
     with open(path / HISTORY_FILE, "w", encoding="utf-8") as fh:

@@ -71,7 +71,7 @@ def tag_csv(
     force: bool = False,
     text_cols: list[str] | None = None,
     thresholds: np.ndarray | float | None = None,
-    at_least_one: bool = False,
+    at_least_one: bool | None = None,
     max_genres: int | None = None,
     scores: bool = True,
     chunksize: int = 10_000,
@@ -86,8 +86,9 @@ def tag_csv(
         force: Overwrite an existing output.
         text_cols: Text columns to join (default: detected).
         thresholds: Override the run's thresholds (one value or one per genre).
-        at_least_one: Give each row with a synopsis its most likely genre when none passes.
-        max_genres: At most this many genres per row.
+        at_least_one: Give each row with a synopsis its most likely genre when none passes
+            (default: the run's setting).
+        max_genres: At most this many genres per row (default: the run's setting).
         scores: Add a ``score_<genre>`` column per genre.
         chunksize: Rows read, predicted and written at a time (bounds memory).
         on_rows: Called with the number of rows finished after each chunk.
@@ -100,6 +101,8 @@ def tag_csv(
     if out.resolve() == path.resolve():
         raise DataError(f"output {out} is the input file; choose another --out")
     limits = run.thresholds if thresholds is None else thresholds
+    at_least_one = run.config.at_least_one if at_least_one is None else at_least_one
+    max_genres = run.config.max_genres if max_genres is None else max_genres
     summary = TagSummary(source=path, output=out)
     counts = np.zeros(len(run.labels), dtype=np.int64)
     t0 = time.perf_counter()
@@ -116,6 +119,7 @@ def tag_csv(
             if has_text.any():
                 probs[has_text] = run.predict_proba(texts[has_text].tolist())
             chosen = decide(np.nan_to_num(probs, nan=0.0), limits, at_least_one=at_least_one, max_genres=max_genres)
+
             chosen[~has_text] = 0
             counts += chosen.sum(axis=0)
             chunk = chunk.copy()

@@ -16,11 +16,13 @@ import torch
 from . import data as data_mod
 from .config import TrainConfig
 from .errors import DataError
-from .metrics import micro_f1, summary_scores
+from .losses import MultiLabelLoss, positive_weights
+from .metrics import summary_scores
 from .modeling import ModelSpec, build_model
 from .outputs import atomic_path
 from .predict import bucketed_batches, collate, decide, encode, pick_device, predict_logits, sigmoid
 from .runs import DEFAULT_RUNS_DIR, save_run
+from .thresholds import tune_thresholds
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +94,18 @@ def prepare(config: TrainConfig) -> Prepared:
     )
 
 
+def oversample_rows(targets: np.ndarray, max_repeat: int = 4) -> np.ndarray:
+    """Row indices with rows of rare genres repeated: a row is repeated
+    sqrt(most frequent count / count of its rarest genre) times, rounded, at most ``max_repeat``."""
+    counts = targets.sum(0)
+    top = counts.max() if counts.size else 1.0
+    safe = np.where(counts > 0, counts, np.inf)
+    rarest = np.where(targets > 0, safe[None, :], np.inf).min(1)
+    repeat = np.where(np.isfinite(rarest), np.sqrt(top / np.where(np.isfinite(rarest), rarest, 1.0)), 1.0)
+    repeat = np.clip(np.rint(repeat), 1, max_repeat).astype(int)
+    return np.repeat(np.arange(len(targets)), repeat)
+
+
 def default_run_name(config: TrainConfig) -> str:
     """``<backbone>-<UTC time>``, e.g. ``minilm-20261126-101500``."""
     short = Path(config.backbone.rstrip("/")).name.lower() or "model"
@@ -103,6 +117,10 @@ def _scheduler(optimizer, config: TrainConfig, total_steps: int):
 
     name = {"linear": "linear", "cosine": "cosine", "constant": "constant_with_warmup"}[config.schedule]
     return get_scheduler(name, optimizer, num_warmup_steps=int(config.warmup_ratio * total_steps), num_training_steps=total_steps)
+
+
+def _decide(probs: np.ndarray, thresholds: np.ndarray, config: TrainConfig) -> np.ndarray:
+    return decide(probs, thresholds, at_least_one=config.at_least_one, max_genres=config.max_genres)
 
 
 def _trainable_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -158,6 +176,8 @@ def train(
         encoded = prep.encoded_for(tokenizer, (config.backbone, config.max_length), config.max_length)
         pad_id = tokenizer.pad_token_id
         tr_idx, va_idx = prep.split["train"], prep.split["validation"]
+        if config.oversample:
+            tr_idx = tr_idx[oversample_rows(prep.targets[tr_idx])]
         train_ids = [encoded[i] for i in tr_idx]
         val_ids = [encoded[i] for i in va_idx]
         y_train = torch.from_numpy(prep.targets[tr_idx])
@@ -168,14 +188,17 @@ def train(
         steps_per_epoch = -(-len(train_ids) // config.batch_size)
         total_steps = steps_per_epoch * config.epochs
         scheduler = _scheduler(optimizer, config, total_steps)
-        loss_fn = torch.nn.BCEWithLogitsLoss()
+        pos_weight = positive_weights(torch.from_numpy(prep.targets[prep.split["train"]]),
+                                      power=config.pos_weight_power, cap=config.pos_weight_cap)
+        loss_fn = MultiLabelLoss(config.loss, pos_weight=pos_weight).to(dev)
+        val_loss_fn = torch.nn.BCEWithLogitsLoss()  # comparable across losses
         lengths = [len(r) for r in train_ids]
         emit("start", {"total_steps": total_steps, "epochs": config.epochs, "train_rows": len(train_ids),
                        "validation_rows": len(val_ids), "labels": prep.labels, "device": str(dev),
                        "lora_targets": config.lora_targets, "pooling": config.pooling})
 
         history: list[dict] = []
-        best = {"score": -1.0, "loss": float("inf"), "epoch": 0, "state": None}
+        best = {"score": -1.0, "loss": float("inf"), "epoch": 0, "state": None, "thresholds": None}
         step = 0
         for epoch in range(1, config.epochs + 1):
             model.train()
@@ -202,9 +225,12 @@ def train(
                 emit("step", {"step": step, "epoch": epoch, "loss": loss.item(), "lr": scheduler.get_last_lr()[0]})
             train_seconds = time.perf_counter() - t_epoch
             val_logits = predict_logits(model, val_ids, pad_id, batch_size=config.eval_batch_size, device=dev)
-            val_loss = float(loss_fn(torch.from_numpy(val_logits), torch.from_numpy(y_val)).item())
-            val_pred = decide(sigmoid(val_logits), config.threshold)
-            scores = summary_scores(y_val, val_pred)
+            val_loss = float(val_loss_fn(torch.from_numpy(val_logits), torch.from_numpy(y_val)).item())
+            val_probs = sigmoid(val_logits)
+            at_half = summary_scores(y_val, decide(val_probs, 0.5))
+            # The epoch is chosen by the score of the decision rule the run will ship with.
+            thresholds = tune_thresholds(y_val, val_probs, config.thresholds, fixed=config.threshold)
+            scores = summary_scores(y_val, _decide(val_probs, thresholds, config))
             record = {
                 "epoch": epoch,
                 "train_loss": running / max(seen, 1),
@@ -213,20 +239,23 @@ def train(
                 "val_macro_f1": scores["macro_f1"],
                 "val_micro_precision": scores["micro_precision"],
                 "val_micro_recall": scores["micro_recall"],
+                "val_micro_f1_at_0.5": at_half["micro_f1"],
                 "train_seconds": round(train_seconds, 2),
                 "epoch_seconds": round(time.perf_counter() - t_epoch, 2),
                 "train_rows_per_second": round(seen / max(train_seconds, 1e-9), 2),
             }
             history.append(record)
             if (scores["micro_f1"], -val_loss) > (best["score"], -best["loss"]):
-                best.update(score=scores["micro_f1"], loss=val_loss, epoch=epoch, state=_trainable_state(model))
+                best.update(score=scores["micro_f1"], loss=val_loss, epoch=epoch, state=_trainable_state(model),
+                            thresholds=thresholds)
             emit("epoch", record)
 
         model.load_state_dict(best["state"], strict=False)
-        val_logits = predict_logits(model, val_ids, pad_id, batch_size=config.eval_batch_size, device=dev)
-        thresholds = np.full(len(prep.labels), config.threshold, dtype=np.float32)
-        val_scores = summary_scores(y_val, decide(sigmoid(val_logits), thresholds))
-        metrics = {"split": "validation", "epoch": best["epoch"], "rows": len(va_idx), "threshold": config.threshold, **val_scores}
+        thresholds = best["thresholds"]
+        val_probs = sigmoid(predict_logits(model, val_ids, pad_id, batch_size=config.eval_batch_size, device=dev))
+        val_scores = summary_scores(y_val, _decide(val_probs, thresholds, config))
+        metrics = {"split": "validation", "epoch": best["epoch"], "rows": len(va_idx), "thresholds": config.thresholds,
+                   **val_scores, "at_0.5": summary_scores(y_val, decide(val_probs, 0.5))}
         finished = datetime.now(timezone.utc)
         data_rows = prep.data.row_ids
         split_record = {
@@ -255,4 +284,3 @@ def train(
     return TrainResult(path=out, labels=prep.labels, history=history, metrics=metrics, best_epoch=best["epoch"])
 
 
-__all__ = ["Prepared", "TrainResult", "prepare", "train", "micro_f1"]

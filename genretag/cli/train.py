@@ -81,7 +81,14 @@ def train_cli(
     lora_dropout: Annotated[float, typer.Option(help="LoRA dropout.")] = 0.05,
     lora_targets: Annotated[Optional[list[str]], typer.Option(help="Modules to adapt [default: q/v projections].")] = None,
     pooling: Annotated[str, typer.Option(help="auto, last, mean or cls.")] = "auto",
-    threshold: Annotated[float, typer.Option(help="Decision threshold.")] = 0.5,
+    loss: Annotated[str, typer.Option(help="bce (the report), weighted-bce, focal or asl.")] = "bce",
+    pos_weight_power: Annotated[float, typer.Option(help="weighted-bce: (neg/pos) ** power.")] = 0.5,
+    pos_weight_cap: Annotated[float, typer.Option(help="weighted-bce: cap on pos_weight.")] = 10.0,
+    oversample: Annotated[bool, typer.Option("--oversample", help="Repeat rows of rare genres (up to 4x).")] = False,
+    thresholds: Annotated[str, typer.Option(help="fixed, global or per-genre (tuned on validation).")] = "per-genre",
+    threshold: Annotated[float, typer.Option(help="The fixed threshold (--thresholds fixed).")] = 0.5,
+    at_least_one: Annotated[bool, typer.Option("--at-least-one/--no-at-least-one", help="Every movie gets its most likely genre when none passes.")] = True,
+    max_genres: Annotated[Optional[int], typer.Option(help="At most this many genres per movie.")] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
     device: Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:1 ... [default: cuda if present].")] = None,
     trust_remote_code: Annotated[bool, typer.Option(help="Run model code shipped with a hub model.")] = False,
@@ -96,7 +103,9 @@ def train_cli(
         max_length=max_length, lora_r=lora_r, lora_alpha=lora_alpha, lora_dropout=lora_dropout,
         lora_targets=split_list(lora_targets), trust_remote_code=trust_remote_code, lr=lr,
         batch_size=batch_size, epochs=epochs, weight_decay=weight_decay, warmup_ratio=warmup_ratio,
-        schedule=schedule, grad_clip=grad_clip, threshold=threshold, seed=seed,
+        schedule=schedule, grad_clip=grad_clip, loss=loss, pos_weight_power=pos_weight_power,
+        pos_weight_cap=pos_weight_cap, oversample=oversample, thresholds=thresholds, threshold=threshold,
+        at_least_one=at_least_one, max_genres=max_genres, seed=seed,
     )
     progress = TrainProgress(show_progress())
     try:
