@@ -1,0 +1,102 @@
+"""The command line end to end: train on a small CSV, then tag another."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+from typer.testing import CliRunner
+
+from genretag.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, movies_csv, tiny_qwen):
+    out = tmp_path_factory.mktemp("cli") / "runs" / "tiny"
+    result = runner.invoke(app, ["train", "--data", str(movies_csv), "--backbone", str(tiny_qwen), "--epochs", "1",
+                                 "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "saved run" in result.output and "validation micro-F1" in result.output
+    return out
+
+
+def _read(path):
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_tag_keeps_columns_and_order_and_adds_genres(trained, tmp_path):
+    src = tmp_path / "to_tag.csv"
+    rows = [
+        {"id": "007", "title": "A", "synopsis": "A cowboy and a sheriff ride a horse in the desert.", "genres": "Western"},
+        {"id": "2", "title": "B", "synopsis": "", "genres": ""},
+        {"id": "3", "title": "C", "synopsis": "A ghost haunts a house; a scream at night.", "genres": "x"},
+    ]
+    with open(src, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    result = runner.invoke(app, ["tag", str(src), "--model", str(trained)])
+    assert result.exit_code == 0, result.output
+    assert f"model: {trained}" in result.output
+    assert "3 rows, 2 tagged, 1 with an empty synopsis" in result.output
+    out = _read(tmp_path / "to_tag.tagged.csv")
+    labels = ["Action", "Comedy", "Drama", "Horror", "Romance", "Western"]
+    assert list(out[0]) == ["id", "title", "synopsis", "genres", "predicted_genres"] + [f"score_{g}" for g in labels]
+    assert [r["id"] for r in out] == ["007", "2", "3"]  # order and leading zeros kept
+    assert [r["genres"] for r in out] == ["Western", "", "x"]  # the existing genres column is untouched
+    assert out[1]["predicted_genres"] == "" and out[1]["score_Drama"] == ""
+    for row in (out[0], out[2]):
+        assert row["predicted_genres"]  # at-least-one rule: every synopsis gets a genre
+        assert set(row["predicted_genres"].split("|")) <= set(labels)
+        assert all(0 <= float(row[f"score_{g}"]) <= 1 for g in labels)
+
+
+def test_tag_refuses_to_overwrite_without_force(trained, tmp_path, movies_csv):
+    out = tmp_path / "out.csv"
+    out.write_text("precious\n")
+    result = runner.invoke(app, ["tag", str(movies_csv), "--model", str(trained), "--out", str(out)])
+    assert result.exit_code == 4 and "--force" in result.output
+    assert out.read_text() == "precious\n"
+    result = runner.invoke(app, ["tag", str(movies_csv), "--model", str(trained), "--out", str(out), "--force",
+                                 "--no-scores", "--threshold", "0.5"])
+    assert result.exit_code == 0, result.output
+    tagged = _read(out)
+    assert len(tagged) == 120 and "score_Action" not in tagged[0]
+
+
+def test_never_clobbers_an_existing_prediction_column(trained, tmp_path):
+    src = tmp_path / "m.csv"
+    src.write_text("overview,predicted_genres\nA cowboy rides.,keep me\n", encoding="utf-8")
+    result = runner.invoke(app, ["tag", str(src), "--model", str(trained), "--max-genres", "1"])
+    assert result.exit_code == 0, result.output
+    row = _read(tmp_path / "m.tagged.csv")[0]
+    assert row["predicted_genres"] == "keep me" and len(row["predicted_genres_2"].split("|")) == 1
+
+
+def test_model_defaults_to_newest_run(trained, tmp_path, movies_csv, monkeypatch):
+    monkeypatch.chdir(trained.parent.parent)  # the folder holding ./runs/tiny
+    result = runner.invoke(app, ["tag", str(movies_csv), "--out", str(tmp_path / "o.csv")])
+    assert result.exit_code == 0, result.output
+    assert "model: runs/tiny" in result.output
+
+
+def test_user_mistakes_are_one_line_errors(tmp_path, movies_csv, tiny_bert, trained):
+    cases = [
+        (["train", "--data", str(tmp_path / "nope.csv"), "--backbone", str(tiny_bert)], 2, "not found"),
+        (["train", "--data", str(movies_csv), "--backbone", str(tiny_bert), "--lr", "-1"], 2, "learning rate"),
+        (["tag", str(movies_csv), "--model", str(tmp_path / "no-run")], 3, "not found"),
+        (["tag", str(tmp_path / "nope.csv"), "--model", str(trained)], 2, "not found"),
+    ]
+    for args, code, words in cases:
+        result = runner.invoke(app, args)
+        assert result.exit_code == code, (args, result.output)
+        assert words in result.output and "Traceback" not in result.output
+        assert result.output.strip().count("\n") == 0 or "model:" in result.output
+
+
+def test_version():
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output.startswith("genretag ")
