@@ -1,0 +1,161 @@
+"""TOML config files for ``train --config run.toml``: file values under command-line options.
+
+A config file holds `TrainConfig` fields at its top level, e.g.::
+
+    data = "movies.csv"          # relative paths are relative to this file
+    backbone = "minilm"
+    epochs = 8
+    text_cols = ["title", "overview"]
+    split = [0.7, 0.15, 0.15]
+
+An option given on the command line wins over the file, the file wins over the option's
+default, and the merged `TrainConfig` is what the run saves in its ``config.json``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+from .config import TrainConfig
+from .errors import DataError
+
+#: TrainConfig fields whose command-line option has another parameter name.
+CLI_PARAMS = {"text_cols": "text_col"}
+#: Fields holding a path, resolved against the config file's folder.
+PATH_FIELDS = ("data", "backbone")
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    """Read and check a TOML config file.
+
+    Args:
+        path: The ``.toml`` file.
+
+    Returns:
+        Field name → value, typed as `TrainConfig` expects; ``data`` (and ``backbone``
+        when it names an existing folder) made absolute against the file's folder.
+
+    Raises:
+        DataError: Missing or malformed file, unknown key or wrongly typed value.
+    """
+    path = Path(path)
+    tomllib = _toml_reader()
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"config file {path} not found; pass --config with a TOML file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"cannot read config file {path}: {exc.__class__.__name__}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise DataError(f"config file {path} is not valid TOML: {exc}") from None
+    hints = typing.get_type_hints(TrainConfig)
+    names = [f.name for f in dataclasses.fields(TrainConfig)]
+    values = {}
+    for key, value in raw.items():
+        if key not in hints:
+            close = difflib.get_close_matches(key, names, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise DataError(f"{path}: unknown key '{key}'{hint}; keys are the options of 'genretag train', with _ for -")
+        values[key] = _coerce(path, key, value, hints[key])
+    base = path.resolve().parent
+    if values.get("data"):
+        values["data"] = str(base / Path(values["data"]).expanduser())
+    if values.get("backbone") and (base / values["backbone"]).is_dir():
+        values["backbone"] = str(base / values["backbone"])
+    return values
+
+
+def _toml_reader():
+    try:
+        import tomllib  # Python >= 3.11
+    except ImportError:  # pragma: no cover - Python 3.10
+        try:
+            import tomli as tomllib
+        except ImportError:
+            raise DataError("--config needs Python 3.11+, or on 3.10: pip install tomli") from None
+    return tomllib
+
+
+def apply_config_file(ctx, config_file: str | Path | None, config: TrainConfig, *, params: dict[str, str] | None = None) -> TrainConfig:
+    """Merge a config file under the options given on the command line.
+
+    Args:
+        ctx: The click/typer context of the command (tells which options were typed).
+        config_file: The ``--config`` file, or None.
+        config: The config built from the command's options (defaults included).
+        params: Field → option parameter name where they differ (default `CLI_PARAMS`).
+
+    Returns:
+        A validated `TrainConfig`: typed options > file values > option defaults.
+    """
+    params = {**CLI_PARAMS, **(params or {})}
+    from_file = load_config_file(config_file) if config_file else {}
+    changes = {key: value for key, value in from_file.items() if not _given(ctx, params.get(key, key))}
+    if ctx.params.get("data") is None and not from_file.get("data"):
+        where = f" or data = \"...\" in {config_file}" if config_file else ""
+        raise DataError(f"no training data given; pass --data movies.csv{where}")
+    return dataclasses.replace(config, **changes) if changes else config
+
+
+def _given(ctx, param: str) -> bool:
+    """True when the user typed the option (or set it through the environment)."""
+    source = ctx.get_parameter_source(param)
+    # By name: typer >= 0.20 vendors its own click, whose enum is not click's.
+    return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
+
+
+def _coerce(path: Path, key: str, value, hint):
+    """Check one TOML value against the field's type; returns it as the field wants it."""
+    options = [a for a in typing.get_args(hint) if a is not type(None)] if _is_union(hint) else [hint]
+    for option in options:
+        ok, converted = _convert(value, option)
+        if ok:
+            return converted
+    wanted = " or ".join(_describe(o) for o in options)
+    raise DataError(f"{path}: '{key}' must be {wanted}, got {value!r}")
+
+
+def _is_union(hint) -> bool:
+    return typing.get_origin(hint) in (typing.Union, types.UnionType)
+
+
+def _convert(value, hint) -> tuple[bool, Any]:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is bool:
+        return isinstance(value, bool), value
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool), value
+    if hint is float:
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return number, float(value) if number else value
+    if hint is str:
+        return isinstance(value, str), value
+    if origin is list and args == (str,):
+        if isinstance(value, str):  # "title,overview", as on the command line
+            items = [v.strip() for v in value.split(",") if v.strip()]
+            return bool(items), items
+        return isinstance(value, list) and all(isinstance(v, str) for v in value), value
+    if origin is tuple:
+        numbers = isinstance(value, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+        return numbers, tuple(float(v) for v in value) if numbers else value
+    return False, value
+
+
+def _describe(hint) -> str:
+    origin = typing.get_origin(hint)
+    if hint is bool:
+        return "true or false"
+    if hint in (int, float):
+        return "a whole number" if hint is int else "a number"
+    if hint is str:
+        return "a string"
+    if origin is list:
+        return "a list of strings"
+    if origin is tuple:
+        return "a list of numbers"
+    return str(hint)
