@@ -1,9 +1,27 @@
-"""Multi-label scores computed from 0/1 matrices and probabilities."""
+"""Multi-label scores computed from 0/1 matrices and probabilities.
+
+Every function takes ``[rows, genres]`` arrays and returns plain Python numbers
+(``None`` where a score is undefined, e.g. ROC-AUC of a genre with no positive row),
+so results go straight into JSON and templates.
+"""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
-from sklearn.metrics import f1_score, hamming_loss, precision_score, recall_score
+from sklearn.metrics import (
+    average_precision_score,
+    f1_score,
+    hamming_loss,
+    precision_recall_curve,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+)
+
+#: Thresholds at which `f1_by_threshold` scores the predictions (0.02 ... 0.98).
+THRESHOLD_GRID = np.round(np.arange(0.02, 0.99, 0.02), 2)
 
 
 def summary_scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
@@ -30,3 +48,222 @@ def summary_scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
 def micro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     """Micro-averaged F1 (pooled over every row × genre decision)."""
     return float(f1_score(np.asarray(y_true, dtype=int), np.asarray(y_pred, dtype=int), average="micro", zero_division=0))
+
+
+def _int2d(a: np.ndarray) -> np.ndarray:
+    a = np.asarray(a, dtype=int)
+    if a.ndim != 2:
+        raise ValueError(f"expected a [rows, genres] matrix, got shape {a.shape}")
+    return a
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """num / den elementwise, 0 where den is 0 (scikit-learn's ``zero_division=0``)."""
+    num, den = np.asarray(num, dtype=float), np.asarray(den, dtype=float)
+    return np.divide(num, den, out=np.zeros(np.broadcast(num, den).shape), where=den > 0)
+
+
+def multilabel_scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+    """Every set-based score of a 0/1 prediction matrix.
+
+    Computed from the counts directly (the same definitions as scikit-learn with
+    ``zero_division=0``, which would read a one-genre matrix as binary): undefined
+    ratios count as 0, so a row with no true and no predicted genre scores 0 in the
+    per-sample averages.
+
+    Args:
+        y_true: ``[rows, genres]`` 0/1 truth.
+        y_pred: ``[rows, genres]`` 0/1 predictions.
+
+    Returns:
+        ``{micro,macro,weighted,samples}_{precision,recall,f1}``, ``hamming_loss``,
+        ``subset_accuracy`` (exact set match), ``jaccard`` (per-sample mean
+        intersection over union), ``micro_jaccard``, ``rows``, and the mean number
+        of true and predicted genres per row.
+    """
+    y_true, y_pred = _int2d(y_true), _int2d(y_pred)
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"truth {y_true.shape} and predictions {y_pred.shape} differ in shape")
+    if y_true.shape[0] == 0:
+        raise ValueError("no rows to score")
+    both = y_true & y_pred
+    out: dict[str, float] = {}
+    # Per genre (columns), then averaged three ways.
+    tp, n_pred, n_true = both.sum(axis=0), y_pred.sum(axis=0), y_true.sum(axis=0)
+    genre = {"precision": _ratio(tp, n_pred), "recall": _ratio(tp, n_true), "f1": _ratio(2 * tp, n_pred + n_true)}
+    tp_all, pred_all, true_all = tp.sum(), n_pred.sum(), n_true.sum()
+    micro = {"precision": _ratio(tp_all, pred_all), "recall": _ratio(tp_all, true_all), "f1": _ratio(2 * tp_all, pred_all + true_all)}
+    # Per movie (rows).
+    hit, r_pred, r_true = both.sum(axis=1), y_pred.sum(axis=1), y_true.sum(axis=1)
+    sample = {"precision": _ratio(hit, r_pred), "recall": _ratio(hit, r_true), "f1": _ratio(2 * hit, r_pred + r_true)}
+    for name in ("precision", "recall", "f1"):
+        out[f"micro_{name}"] = float(micro[name])
+        out[f"macro_{name}"] = float(genre[name].mean())
+        out[f"weighted_{name}"] = float(_ratio((genre[name] * n_true).sum(), true_all))
+        out[f"samples_{name}"] = float(sample[name].mean())
+    out["hamming_loss"] = float((y_true != y_pred).mean())
+    out["subset_accuracy"] = float(np.all(y_true == y_pred, axis=1).mean())
+    out["jaccard"] = float(_ratio(hit, (y_true | y_pred).sum(axis=1)).mean())
+    out["micro_jaccard"] = float(_ratio(tp_all, pred_all + true_all - tp_all))
+    out["rows"] = int(y_true.shape[0])
+    out["true_genres_per_row"] = float(r_true.mean())
+    out["predicted_genres_per_row"] = float(r_pred.mean())
+    return out
+
+
+def ranking_scores(y_true: np.ndarray, probs: np.ndarray) -> dict[str, float | None]:
+    """Threshold-free scores: how well the probabilities rank positives above negatives.
+
+    Macro averages are taken over the genres where the score is defined (ROC-AUC needs
+    both classes, average precision at least one positive).
+
+    Returns:
+        ``micro_average_precision``, ``macro_average_precision``, ``micro_roc_auc``,
+        ``macro_roc_auc`` (``None`` when undefined for every genre).
+    """
+    y_true = _int2d(y_true)
+    probs = np.asarray(probs, dtype=float)
+    ap = [average_precision(y_true[:, j], probs[:, j]) for j in range(y_true.shape[1])]
+    auc = [roc_auc(y_true[:, j], probs[:, j]) for j in range(y_true.shape[1])]
+    flat_true, flat_prob = y_true.ravel(), probs.ravel()
+    return {
+        "micro_average_precision": average_precision(flat_true, flat_prob),
+        "macro_average_precision": _mean_defined(ap),
+        "micro_roc_auc": roc_auc(flat_true, flat_prob),
+        "macro_roc_auc": _mean_defined(auc),
+    }
+
+
+def _mean_defined(values: list[float | None]) -> float | None:
+    kept = [v for v in values if v is not None]
+    return float(np.mean(kept)) if kept else None
+
+
+def roc_auc(y_true: np.ndarray, scores: np.ndarray) -> float | None:
+    """ROC-AUC of one genre; ``None`` when the rows hold only one class."""
+    y_true = np.asarray(y_true, dtype=int)
+    if y_true.min(initial=0) == y_true.max(initial=0):
+        return None
+    return float(roc_auc_score(y_true, scores))
+
+
+def average_precision(y_true: np.ndarray, scores: np.ndarray) -> float | None:
+    """Average precision (area under the precision–recall steps); ``None`` without positives."""
+    y_true = np.asarray(y_true, dtype=int)
+    if not y_true.any():
+        return None
+    return float(average_precision_score(y_true, scores))
+
+
+def per_genre_scores(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    probs: np.ndarray | None,
+    labels: list[str],
+    thresholds: np.ndarray | float,
+) -> list[dict]:
+    """One record per genre: precision, recall, F1, support, counts, threshold, ROC-AUC, AP.
+
+    Args:
+        y_true: ``[rows, genres]`` 0/1 truth.
+        y_pred: ``[rows, genres]`` 0/1 predictions.
+        probs: ``[rows, genres]`` probabilities (ROC-AUC and AP are ``None`` without them).
+        labels: Genre names, one per column.
+        thresholds: The threshold(s) that produced ``y_pred``.
+
+    Returns:
+        A list in column order; ``tp``/``fp``/``fn``/``tn`` are the 2×2 confusion counts.
+    """
+    y_true, y_pred = _int2d(y_true), _int2d(y_pred)
+    limits = np.broadcast_to(np.asarray(thresholds, dtype=float), (len(labels),))
+    # Counted directly: scikit-learn reads a one-column matrix as binary, not multi-label.
+    tps = (y_true & y_pred).sum(axis=0)
+    fps = ((1 - y_true) & y_pred).sum(axis=0)
+    fns = (y_true & (1 - y_pred)).sum(axis=0)
+    tns = ((1 - y_true) & (1 - y_pred)).sum(axis=0)
+    out = []
+    for j, label in enumerate(labels):
+        tp, fp, fn, tn = int(tps[j]), int(fps[j]), int(fns[j]), int(tns[j])
+        precision = tp / (tp + fp) if tp + fp else 0.0
+        recall = tp / (tp + fn) if tp + fn else 0.0
+        f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0
+        out.append({
+            "genre": label,
+            "precision": float(precision),
+            "recall": float(recall),
+            "f1": float(f1),
+            "support": int(tp + fn),
+            "predicted": int(tp + fp),
+            "threshold": float(limits[j]),
+            "tp": int(tp), "fp": int(fp), "fn": int(fn), "tn": int(tn),
+            "roc_auc": None if probs is None else roc_auc(y_true[:, j], probs[:, j]),
+            "average_precision": None if probs is None else average_precision(y_true[:, j], probs[:, j]),
+        })
+    return out
+
+
+def pr_curve(y_true: np.ndarray, scores: np.ndarray, *, max_points: int | None = 400) -> dict[str, list[float]] | None:
+    """Precision–recall curve of one genre (``None`` without positives).
+
+    Args:
+        y_true: 0/1 truth of one genre.
+        scores: Its probabilities.
+        max_points: Keep at most this many points, evenly spaced along the curve with
+            both ends kept (enough to draw; bounds the JSON on large files).
+
+    Returns:
+        ``precision``, ``recall`` and ``thresholds`` lists of equal length, in order of
+        increasing threshold (scikit-learn's final (precision 1, recall 0) point is dropped).
+    """
+    y_true = np.asarray(y_true, dtype=int)
+    if not y_true.any():
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        precision, recall, thresholds = precision_recall_curve(y_true, scores)
+    precision, recall = precision[:-1], recall[:-1]
+    if max_points and len(thresholds) > max_points:
+        keep = np.unique(np.linspace(0, len(thresholds) - 1, max_points).round().astype(int))
+        precision, recall, thresholds = precision[keep], recall[keep], thresholds[keep]
+    return {
+        "precision": [round(float(x), 6) for x in precision],
+        "recall": [round(float(x), 6) for x in recall],
+        "thresholds": [round(float(x), 6) for x in thresholds],
+    }
+
+
+def f1_by_threshold(y_true: np.ndarray, probs: np.ndarray, grid: np.ndarray = THRESHOLD_GRID) -> dict[str, list[float]]:
+    """Micro- and macro-F1 with one threshold for every genre, over ``grid``.
+
+    Returns:
+        ``thresholds``, ``micro_f1`` and ``macro_f1`` lists of equal length.
+    """
+    y_true = _int2d(y_true)
+    probs = np.asarray(probs, dtype=float)
+    micro, macro = [], []
+    for t in grid:
+        pred = (probs >= t).astype(int)
+        micro.append(float(f1_score(y_true, pred, average="micro", zero_division=0)))
+        macro.append(float(f1_score(y_true, pred, average="macro", zero_division=0)))
+    return {"thresholds": [float(t) for t in grid], "micro_f1": micro, "macro_f1": macro}
+
+
+def confusion_between_genres(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    """How often a movie of true genre ``i`` gets predicted genre ``j``.
+
+    Returns:
+        ``[genres, genres]`` floats: entry ``(i, j)`` is the fraction of rows with true
+        genre ``i`` that were predicted ``j`` (all zeros for a genre no row has).
+        The diagonal is each genre's recall; off-diagonal mass shows the confusions.
+    """
+    y_true, y_pred = _int2d(y_true), _int2d(y_pred)
+    counts = y_true.T @ y_pred  # rows of true i predicted j
+    support = y_true.sum(axis=0)[:, None]
+    return np.divide(counts, support, out=np.zeros(counts.shape, dtype=float), where=support > 0)
+
+
+def genres_per_row(y: np.ndarray, max_count: int | None = None) -> list[int]:
+    """Histogram of genres per row: element ``k`` = rows with exactly ``k`` genres."""
+    per_row = _int2d(y).sum(axis=1)
+    size = max(int(per_row.max(initial=0)), max_count or 0) + 1
+    return [int(c) for c in np.bincount(per_row, minlength=size)]

@@ -1,0 +1,119 @@
+"""``genretag evaluate``: score a run on labelled movies; an HTML report and a JSON of every number."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .common import console, handle_errors, info, show_progress, split_list
+
+
+@handle_errors
+def evaluate_cli(
+    model: Annotated[Optional[Path], typer.Option("--model", "-m", help="Run directory \\[default: newest under ./runs, else the bundled model].")] = None,
+    report: Annotated[Optional[Path], typer.Option("--report", "-r", help="Write the self-contained HTML report here.")] = None,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Write every number as JSON here.")] = None,
+    data: Annotated[Optional[Path], typer.Option("--data", "-d", help="Labelled CSV \\[default: the run's own data file and saved split].")] = None,
+    split: Annotated[Optional[str], typer.Option(help="test, validation or all \\[default: test on the run's own data, all on another file].")] = None,
+    text_col: Annotated[Optional[list[str]], typer.Option("--text-col", help="Text column(s) to join \\[default: the run's own, else detected].")] = None,
+    genres_col: Annotated[Optional[str], typer.Option("--genres-col", help="Genre column \\[default: detected].")] = None,
+    baseline: Annotated[bool, typer.Option("--baseline/--no-baseline", help="Fit and score the TF-IDF baseline on the run's training rows.")] = True,
+    backbone: Annotated[Optional[str], typer.Option(help="Backbone to load instead of the run's own (a moved folder).")] = None,
+    batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Rows per forward pass.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing --report / --json files.")] = False,
+) -> None:
+    """Score a trained run on labelled movies and write an HTML report and/or a JSON of every number."""
+    from ..errors import DataError
+    from ..evaluation import SPLITS, evaluate
+    from ..outputs import ensure_new, write_json
+    from ..report import write_report
+    from .tag import load_model_for_cli
+
+    if split is not None and split not in SPLITS:
+        raise DataError(f"--split must be one of {', '.join(SPLITS)}, got '{split}'")
+    if batch_size is not None and batch_size < 1:
+        raise DataError(f"--batch-size must be at least 1, got {batch_size}")
+    if report and json_out and report.resolve() == json_out.resolve():
+        raise DataError("--report and --json name the same file; give them different paths")
+    for target in (report, json_out):
+        if target is not None:
+            ensure_new(target, force)  # fail before the slow part
+    if data is not None and not data.exists():
+        raise DataError(f"{data} not found; give the path of a labelled CSV")
+    run = load_model_for_cli(model, backbone)
+
+    progress = None
+    on_batch = None
+    if show_progress():
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        progress = Progress(TextColumn("predicting"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True)
+        task = progress.add_task("predict", total=None)
+        progress.start()
+        on_batch = lambda n: progress.advance(task, n)  # noqa: E731
+    try:
+        results = evaluate(
+            run, data=data, split=split, text_cols=split_list(text_col), genres_col=genres_col,
+            baseline=baseline, batch_size=batch_size, on_stage=info, on_batch=on_batch,
+        )
+    finally:
+        if progress is not None:
+            progress.stop()
+
+    _print_summary(results)
+    if json_out is not None:
+        write_json(json_out, results, force=force)
+        console.print(f"wrote [bold]{json_out}[/]", highlight=False)
+    if report is not None:
+        write_report(results, report, force=force)
+        console.print(f"wrote [bold]{report}[/]", highlight=False)
+
+
+_ROWS = (
+    ("micro_f1", "micro F1"), ("micro_precision", "micro precision"), ("micro_recall", "micro recall"),
+    ("macro_f1", "macro F1"), ("weighted_f1", "weighted F1"), ("samples_f1", "per-sample F1"),
+    ("jaccard", "Jaccard"), ("subset_accuracy", "subset accuracy"), ("hamming_loss", "Hamming loss"),
+)
+_RANKING = (("micro_average_precision", "micro avg precision"), ("macro_roc_auc", "macro ROC-AUC"))
+
+
+def _print_summary(results: dict) -> None:
+    from rich.table import Table
+
+    def fmt(x):
+        return "–" if x is None else f"{x:.4f}"
+
+    d = results["data"]
+    two = results["decision"]["differs_from_fixed"]
+    base = results["baseline"]
+    columns = [("model @0.5", results["scores"]["at_0.5"])]
+    if two:
+        columns.append(("model, run's rule", results["scores"]["at_run_thresholds"]))
+    if base.get("available"):
+        columns.append(("TF-IDF baseline @0.5", base["scores"]["at_0.5"]))
+        if two:
+            columns.append(("baseline, own thresholds", base["scores"]["at_own_thresholds"]))
+    table = Table(title=f"{results['model']['name']} on {d['rows']} rows ({d['split']} split of {Path(d['path']).name})")
+    table.add_column("metric")
+    for name, _ in columns:
+        table.add_column(name, justify="right")
+    for key, label in _ROWS:
+        table.add_row(label, *(fmt(block["summary"][key]) for _, block in columns))
+    for key, label in _RANKING:
+        # Threshold-free: one value per model, shown in its first column.
+        cells = [fmt(results["ranking"][key])] + ([""] if two else [])
+        if base.get("available"):
+            cells += [fmt(base["ranking"][key])] + ([""] if two else [])
+        table.add_row(label, *cells)
+    console.print(table)
+    unknown = results["unknown_genres"]
+    if unknown["genres"]:
+        listed = ", ".join(f"{g} ({n})" for g, n in unknown["genres"].items())
+        more = f"; {unknown['rows_left_out']} rows with only such genres left out" if unknown["rows_left_out"] else ""
+        console.print(f"genres the model does not know, left out of the scores: {listed}{more}", highlight=False)
+    if not base.get("available"):
+        console.print(f"no baseline: {base['reason']}", highlight=False)
+    if d.get("train_overlap"):
+        console.print(f"warning: {d['train_overlap']} rows were in the run's training split", style="yellow", highlight=False)

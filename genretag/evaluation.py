@@ -1,0 +1,463 @@
+"""Evaluating a run: load rows → predict → score at 0.5 and under the run's rule → baseline.
+
+`evaluate` returns one JSON-ready dict holding every number; `genretag.report` renders
+the HTML page from that same dict, so the page and ``--json`` can never disagree.
+"The run's rule" is what `tag` applies: the run's thresholds plus its decision options
+(at least one genre per movie, at most N); the plain 0.5 is shown beside it.
+
+Rows come from the run's saved split (``split.json``: the data file, its fingerprint and
+the row ids of each part) or from any labelled CSV given with ``data=``. Genres in the
+file that the model does not know are counted and left out of the scores; a row whose
+genres are all unknown is left out too (its truth over the known genres is unknowable).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from . import data as data_mod
+from . import metrics
+from .errors import DataError, ModelError
+from .predict import decide
+from .runs import SPLIT_FILE, Run
+
+logger = logging.getLogger(__name__)
+
+SPLITS: tuple[str, ...] = ("test", "validation", "all")
+#: Movies listed under "worst false positives" and "worst false negatives".
+TOP_ERRORS = 10
+FIXED_THRESHOLD = 0.5
+#: Decimal places kept for scores in the results (the JSON stays readable and small).
+DIGITS = 6
+
+
+@dataclass
+class EvalRows:
+    """The rows to score, binarised over the model's genres."""
+
+    texts: list[str]
+    titles: list[str] | None
+    row_ids: list[int]
+    genres: list[list[str]]
+    """Every genre of the row as read (known and unknown)."""
+    y: np.ndarray
+    """``[rows, labels]`` 0/1 truth over the model's genres."""
+    data_path: Path
+    fingerprint: str
+    split: str
+    own_data: bool
+    """The file is the one the run was trained on (same fingerprint)."""
+    unknown_genres: dict[str, int] = field(default_factory=dict)
+    """Genres the model does not know → rows that have them."""
+    unknown_only_rows: int = 0
+    """Rows left out because every genre they have is unknown."""
+    read_report: list[str] = field(default_factory=list)
+    train_overlap: int = 0
+    """Rows that were also in the run's training split (``all`` on the run's own file)."""
+
+
+def load_rows(
+    run: Run,
+    *,
+    data: str | Path | None = None,
+    split: str | None = None,
+    text_cols: list[str] | None = None,
+    genres_col: str | None = None,
+) -> tuple[EvalRows, data_mod.LabelledData | None]:
+    """Pick the rows to evaluate.
+
+    Args:
+        run: A loaded run.
+        data: A labelled CSV (default: the file the run was trained on).
+        split: ``test``, ``validation`` or ``all``. Default: ``test`` on the run's own
+            file, ``all`` on any other file.
+        text_cols: Text columns (default: the run's own on its file, else detected).
+        genres_col: Genre column (default: the run's own on its file, else detected).
+
+    Returns:
+        The rows, and every usable row of the run's own file when it was read (the
+        baseline trains on it), else None.
+
+    Raises:
+        DataError: The file is missing or changed, or the split cannot be used with it.
+    """
+    if split is not None and split not in SPLITS:
+        raise DataError(f"--split must be one of {', '.join(SPLITS)}, got '{split}'")
+    saved = run.split() if (run.path / SPLIT_FILE).is_file() else None
+    run_file = Path(saved["data"]) if saved and saved.get("data") else None
+    if data is None:
+        if saved is None or run_file is None:
+            raise DataError(f"{run.path} has no saved split ({SPLIT_FILE}); pass --data CSV with labelled movies")
+        if not run_file.is_file():
+            raise DataError(f"the run's data file {run_file} is not on this machine; pass --data CSV to evaluate on")
+    path = Path(data) if data is not None else run_file
+    fingerprint = data_mod.file_fingerprint(path)
+    own = saved is not None and fingerprint == saved.get("fingerprint")
+    if data is None and not own:
+        raise DataError(
+            f"{path} changed since the run was trained (fingerprint differs), so its saved split no longer applies; "
+            f"restore the original file, or evaluate it as new data with --data {path} --split all"
+        )
+    split = split or ("test" if own else "all")
+    if split != "all" and not own:
+        raise DataError(
+            f"--split {split} needs the file the run was trained on ({run_file or 'unknown'}), and {path} is a "
+            f"different file (fingerprint differs); use --split all to evaluate every row of it"
+        )
+    if own:
+        text_cols = text_cols or saved.get("text_cols")
+        genres_col = genres_col or saved.get("genres_col")
+    full, report = data_mod.load_labelled(path, text_cols=text_cols, genres_col=genres_col)
+    if split == "all":
+        chosen = full
+    else:
+        chosen = full.subset(_positions(full, saved.get(split) or [], run, split))
+        if not len(chosen):
+            raise DataError(f"the run has no {split} rows (trained with split {run.config.split}); use --split validation or --split all")
+    rows = _binarise(chosen, run.labels, path=path, fingerprint=fingerprint, split=split, own=own)
+    rows.read_report = report.lines()
+    if own and split == "all":
+        train_ids = set(saved.get("train") or [])
+        rows.train_overlap = sum(1 for r in rows.row_ids if r in train_ids)
+    return rows, (full if own else None)
+
+
+def _positions(full: data_mod.LabelledData, ids: list[int], run: Run, part: str) -> list[int]:
+    where = {row_id: i for i, row_id in enumerate(full.row_ids)}
+    missing = [r for r in ids if r not in where]
+    if missing:
+        raise ModelError(
+            f"{run.path / SPLIT_FILE} lists {len(missing)} {part} rows that are not usable rows of the data "
+            f"(first: data row {missing[0]}); the run and its data disagree, train it again"
+        )
+    return [where[r] for r in ids]
+
+
+def _binarise(chosen: data_mod.LabelledData, labels: list[str], **info) -> EvalRows:
+    index = {g: j for j, g in enumerate(labels)}
+    unknown = Counter(g for row in chosen.genres for g in row if g not in index)
+    keep = [i for i, row in enumerate(chosen.genres) if any(g in index for g in row)]
+    if not keep:
+        raise DataError(
+            f"no row of {info['path']} has a genre the model knows ({', '.join(labels[:8])}"
+            f"{', ...' if len(labels) > 8 else ''}); check --genres-col or evaluate another model"
+        )
+    kept = chosen.subset(keep)
+    y = np.zeros((len(kept), len(labels)), dtype=np.int8)
+    for i, row in enumerate(kept.genres):
+        for g in row:
+            if g in index:
+                y[i, index[g]] = 1
+    return EvalRows(
+        texts=kept.texts, titles=kept.titles, row_ids=kept.row_ids, genres=kept.genres, y=y,
+        data_path=Path(info["path"]), fingerprint=info["fingerprint"], split=info["split"], own_data=info["own"],
+        unknown_genres=dict(sorted(unknown.items(), key=lambda kv: (-kv[1], kv[0]))),
+        unknown_only_rows=len(chosen) - len(keep),
+    )
+
+
+def run_split_rows(run: Run, own_full: data_mod.LabelledData | None) -> dict[str, tuple[list[str], np.ndarray]] | str:
+    """Texts and 0/1 targets of the run's train and validation rows, or why they cannot be had.
+
+    Args:
+        run: A loaded run.
+        own_full: Every usable row of the run's own file when already read (saves a read).
+
+    Returns:
+        ``{"train": (texts, y), "validation": (texts, y)}`` over the run's genres, or a
+        one-line reason (no saved split, data file missing or changed).
+    """
+    saved = run.split() if (run.path / SPLIT_FILE).is_file() else None
+    if not saved or not saved.get("train"):
+        return f"the run has no saved training split ({SPLIT_FILE})"
+    full = own_full
+    if full is None:
+        run_file = Path(saved.get("data") or "")
+        if not run_file.is_file():
+            return f"the run's training data {run_file} is not on this machine"
+        if data_mod.file_fingerprint(run_file) != saved.get("fingerprint"):
+            return f"the run's training data {run_file} changed since training"
+        full, _ = data_mod.load_labelled(run_file, text_cols=saved.get("text_cols"), genres_col=saved.get("genres_col"))
+    index = {g: j for j, g in enumerate(run.labels)}
+    out = {}
+    for part in ("train", "validation"):
+        rows = full.subset(_positions(full, saved.get(part) or [], run, part))
+        y = np.zeros((len(rows), len(run.labels)), dtype=np.int8)
+        for i, genres in enumerate(rows.genres):
+            for g in genres:
+                if g in index:
+                    y[i, index[g]] = 1
+        out[part] = (rows.texts, y)
+    return out
+
+
+def decision_rule(run: Run) -> dict:
+    """How the run turns probabilities into genres besides its thresholds (as `tag` does)."""
+    return {
+        "at_least_one": bool(getattr(run.config, "at_least_one", False)),
+        "max_genres": getattr(run.config, "max_genres", None),
+    }
+
+
+def evaluate(
+    run: Run,
+    *,
+    data: str | Path | None = None,
+    split: str | None = None,
+    text_cols: list[str] | None = None,
+    genres_col: str | None = None,
+    baseline: bool = True,
+    batch_size: int | None = None,
+    top_errors: int = TOP_ERRORS,
+    on_stage: Callable[[str], None] | None = None,
+    on_batch: Callable[[int], None] | None = None,
+) -> dict:
+    """Score a run on labelled rows and return every number as a JSON-ready dict.
+
+    Args:
+        run: A loaded run (`genretag.runs.load_run`).
+        data: A labelled CSV (default: the run's own file and saved split).
+        split: ``test``, ``validation`` or ``all`` (see `load_rows`).
+        text_cols: Text columns to join (default: the run's own / detected).
+        genres_col: Genre column (default: the run's own / detected).
+        baseline: Also fit and score the TF-IDF baseline on the run's training rows.
+        batch_size: Rows per forward pass (default: the run's eval batch size).
+        top_errors: Movies to list as worst false positives and false negatives.
+        on_stage: Called with a short status line before each slow step.
+        on_batch: Called with the rows done after each prediction batch.
+
+    Returns:
+        A dict with ``model``, ``data``, ``labels``, ``thresholds``, ``decision``,
+        ``scores`` (``at_0.5``: plain threshold 0.5; ``at_run_thresholds``: the run's
+        thresholds and decision rule, as `tag` applies them), ``ranking`` (threshold-free),
+        ``baseline`` (the same blocks at 0.5 and at its own tuned thresholds), ``curves``,
+        ``genres_per_movie``, ``unknown_genres``, ``worst``, ``movies`` and ``timing``.
+    """
+    stage = on_stage or (lambda message: None)
+    t0 = time.perf_counter()
+    rows, own_full = load_rows(run, data=data, split=split, text_cols=text_cols, genres_col=genres_col)
+    t_read = time.perf_counter() - t0
+
+    stage(f"predicting {len(rows.texts)} rows ({rows.split} split of {rows.data_path.name})")
+    t1 = time.perf_counter()
+    probs = run.predict_proba(rows.texts, batch_size=batch_size, on_batch=on_batch)
+    t_predict = time.perf_counter() - t1
+
+    labels = list(run.labels)
+    run_limits = np.asarray(run.thresholds, dtype=float)
+    tuned = bool(not np.allclose(run_limits, FIXED_THRESHOLD))
+    rule = decision_rule(run)
+    # The fixed 0.5 is the plain reference; the run's own rule is what `tag` would output.
+    pred_fixed = decide(probs, FIXED_THRESHOLD)
+    pred_run = decide(probs, run_limits, **rule)
+
+    baseline_block, t_baseline = {"available": False, "reason": "not asked for (--no-baseline)"}, 0.0
+    if baseline:
+        stage("fitting the TF-IDF baseline on the run's training rows")
+        t2 = time.perf_counter()
+        baseline_block = _baseline(run, rows, own_full, rule)
+        t_baseline = time.perf_counter() - t2
+
+    results = {
+        "genretag_version": __version__,
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "model": _model_info(run),
+        "data": _data_info(rows),
+        "labels": labels,
+        "thresholds": {
+            "fixed": FIXED_THRESHOLD,
+            "run": {g: round(float(t), 4) for g, t in zip(labels, run_limits)},
+            "tuned": tuned,
+            "mode": getattr(run.config, "thresholds", "fixed") if tuned else "fixed",
+        },
+        "decision": {
+            **rule,
+            "differs_from_fixed": bool(tuned or rule["at_least_one"] or rule["max_genres"] is not None),
+        },
+        "scores": {
+            "at_0.5": _block(rows.y, pred_fixed, probs, labels, FIXED_THRESHOLD),
+            "at_run_thresholds": _block(rows.y, pred_run, probs, labels, run_limits),
+        },
+        "ranking": _rounded(metrics.ranking_scores(rows.y, probs)),
+        "baseline": baseline_block,
+        "curves": {
+            "precision_recall": {g: metrics.pr_curve(rows.y[:, j], probs[:, j]) for j, g in enumerate(labels)},
+            "f1_by_threshold": _rounded(metrics.f1_by_threshold(rows.y, probs)),
+        },
+        "genres_per_movie": _genres_per_movie(rows.y, pred_run, baseline_block),
+        "unknown_genres": {"genres": rows.unknown_genres, "rows_left_out": rows.unknown_only_rows},
+        "worst": _worst(rows, probs, pred_run, labels, run_limits, top_errors),
+        "movies": _movies(rows, pred_run, labels),
+        "timing": {
+            "read_seconds": round(t_read, 3),
+            "predict_seconds": round(t_predict, 3),
+            "rows_per_second": round(len(rows.texts) / max(t_predict, 1e-9), 2),
+            "baseline_seconds": round(t_baseline, 3),
+            "total_seconds": round(time.perf_counter() - t0, 3),
+        },
+    }
+    return results
+
+
+def _block(y: np.ndarray, pred: np.ndarray, probs: np.ndarray, labels: list[str], limits) -> dict:
+    """Set-based scores, per-genre records and the genre-to-genre confusion at one decision rule."""
+    return {
+        "summary": _rounded(metrics.multilabel_scores(y, pred)),
+        "per_genre": [_rounded(r) for r in metrics.per_genre_scores(y, pred, probs, labels, limits)],
+        "confusion_between_genres": np.round(metrics.confusion_between_genres(y, pred), 4).tolist(),
+    }
+
+
+def _baseline(run: Run, rows: EvalRows, own_full, rule: dict) -> dict:
+    """Fit the TF-IDF baseline on the run's training rows and score it on ``rows``.
+
+    It is scored twice, like the model: at the plain 0.5, and under the run's own rule
+    with thresholds tuned on the run's validation rows the way the run's were (same
+    mode), so the comparison is like for like.
+    """
+    from .baseline import NAME, TfidfBaseline
+    from .thresholds import tune_thresholds
+
+    parts = run_split_rows(run, own_full)
+    if isinstance(parts, str):
+        logger.warning("no baseline: %s", parts)
+        return {"available": False, "reason": parts}
+    (texts, y_train), (val_texts, y_val) = parts["train"], parts["validation"]
+    model = TfidfBaseline(seed=run.config.seed)
+    try:
+        model.fit(texts, y_train)
+    except ValueError as exc:  # e.g. an empty vocabulary on a degenerate training split
+        return {"available": False, "reason": f"the baseline could not be fitted: {exc}"}
+    probs = model.predict_proba(rows.texts)
+    # Tune the baseline only as far as the run was tuned: an untuned run (all thresholds
+    # equal to its fixed one, e.g. trained before tuning existed) keeps the fixed value.
+    tuned = not np.allclose(run.thresholds, run.config.threshold)
+    mode = getattr(run.config, "thresholds", "fixed") if tuned else "fixed"
+    try:
+        own = tune_thresholds(y_val, model.predict_proba(val_texts), mode, fixed=run.config.threshold)
+    except ValueError:  # a mode this genretag does not know: keep the run's fixed threshold
+        own = np.full(len(run.labels), run.config.threshold, dtype=np.float32)
+    pred_own = decide(probs, own, **rule)
+    return {
+        "available": True,
+        "name": NAME,
+        "params": model.params,
+        "train_rows": len(texts),
+        "validation_rows": len(val_texts),
+        "thresholds": {g: round(float(t), 4) for g, t in zip(run.labels, own)},
+        "scores": {
+            "at_0.5": _block(rows.y, decide(probs, FIXED_THRESHOLD), probs, run.labels, FIXED_THRESHOLD),
+            "at_own_thresholds": _block(rows.y, pred_own, probs, run.labels, own),
+        },
+        "ranking": _rounded(metrics.ranking_scores(rows.y, probs)),
+        "f1_by_threshold": _rounded(metrics.f1_by_threshold(rows.y, probs)),
+        "genres_per_movie": metrics.genres_per_row(pred_own),
+    }
+
+
+def _model_info(run: Run) -> dict:
+    meta = run.meta or {}
+    return {
+        "path": str(Path(run.path).resolve()),
+        "name": meta.get("name", Path(run.path).name),
+        "backbone": run.config.backbone,
+        "pooling": meta.get("pooling", run.config.pooling),
+        "trained": meta.get("finished"),
+        "best_epoch": meta.get("best_epoch"),
+        "max_length": run.config.max_length,
+        "versions": meta.get("versions", {}),
+    }
+
+
+def _data_info(rows: EvalRows) -> dict:
+    return {
+        "path": str(rows.data_path.resolve()),
+        "fingerprint": rows.fingerprint,
+        "split": rows.split,
+        "own_data": rows.own_data,
+        "rows": len(rows.texts),
+        "read": rows.read_report,
+        "train_overlap": rows.train_overlap,
+        "has_titles": rows.titles is not None,
+    }
+
+
+def _genres_per_movie(y: np.ndarray, pred: np.ndarray, baseline_block: dict) -> dict:
+    top = max(int(y.sum(axis=1).max(initial=0)), int(pred.sum(axis=1).max(initial=0)))
+    if baseline_block.get("available"):
+        top = max(top, len(baseline_block["genres_per_movie"]) - 1)
+    out = {"true": metrics.genres_per_row(y, top), "predicted": metrics.genres_per_row(pred, top)}
+    if baseline_block.get("available"):
+        counts = baseline_block["genres_per_movie"]
+        out["baseline"] = counts + [0] * (top + 1 - len(counts))
+    return out
+
+
+def _title(rows: EvalRows, i: int) -> str:
+    title = rows.titles[i] if rows.titles is not None else ""
+    return title or f"data row {rows.row_ids[i]}"
+
+
+def _worst(rows: EvalRows, probs, pred, labels, limits, top: int) -> dict:
+    """The movies with the most confident wrong genre and the most missed true genre."""
+    y = rows.y.astype(bool)
+    chosen = pred.astype(bool)
+    fp_score = np.where(chosen & ~y, probs, -1.0).max(axis=1)
+    fn_score = np.where(~chosen & y, probs, 2.0).min(axis=1)
+    limits = np.broadcast_to(np.asarray(limits, dtype=float), (len(labels),))
+    known = set(labels)
+
+    def entry(i: int, genres_mask: np.ndarray) -> dict:
+        return {
+            "row_id": int(rows.row_ids[i]),
+            "title": _title(rows, i),
+            "text": rows.texts[i],
+            "errors": [
+                {"genre": labels[j], "probability": round(float(probs[i, j]), 4), "threshold": round(float(limits[j]), 4)}
+                for j in np.argsort(-probs[i]) if genres_mask[j]
+            ],
+            "true": [g for g in rows.genres[i] if g in known],
+            "unknown": [g for g in rows.genres[i] if g not in known],
+            "predicted": [labels[j] for j in np.flatnonzero(chosen[i])],
+        }
+
+    fps = [int(i) for i in np.argsort(-fp_score, kind="stable") if fp_score[i] >= 0][:top]
+    fns = [int(i) for i in np.argsort(fn_score, kind="stable") if fn_score[i] <= 1][:top]
+    return {
+        "false_positives": [entry(i, chosen[i] & ~y[i]) for i in fps],
+        "false_negatives": [entry(i, ~chosen[i] & y[i]) for i in fns],
+    }
+
+
+def _movies(rows: EvalRows, pred, labels) -> list[dict]:
+    """True vs predicted genres (at the run's thresholds) of every evaluated movie."""
+    known = set(labels)
+    return [
+        {
+            "row_id": int(rows.row_ids[i]),
+            "title": _title(rows, i),
+            "true": [g for g in rows.genres[i] if g in known],
+            "unknown": [g for g in rows.genres[i] if g not in known],
+            "predicted": [labels[j] for j in np.flatnonzero(pred[i])],
+        }
+        for i in range(len(rows.texts))
+    ]
+
+
+def _rounded(obj):
+    if isinstance(obj, float):
+        return round(obj, DIGITS)
+    if isinstance(obj, dict):
+        return {k: _rounded(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_rounded(v) for v in obj]
+    return obj
