@@ -33,11 +33,10 @@ TEST_SUBSTITUTIONS = {"train": ["--epochs", "1"]}
 
 
 def walkthrough_text() -> str:
-    """The marked section of README.md (docs/walkthrough.md until the README carries it)."""
-    for source in (ROOT / "README.md", ROOT / "docs" / "walkthrough.md"):
-        text = source.read_text(encoding="utf-8") if source.is_file() else ""
-        if START in text and END in text:
-            return text.split(START, 1)[1].split(END, 1)[0]
+    """The marked section of README.md."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    if START in text and END in text:
+        return text.split(START, 1)[1].split(END, 1)[0]
     pytest.fail(f"no walk-through between {START} and {END} in README.md")
 
 

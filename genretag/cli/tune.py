@@ -1,0 +1,304 @@
+"""``genretag tune``: the report's grid search (lr × batch size × epochs), resumable.
+
+Every option of ``genretag train`` is accepted here too (its definitions are reused, not
+copied): ``--lr``, ``--batch`` and ``--epochs`` become comma lists, the rest is shared by
+all trials.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from . import train as train_cmd
+from .common import console, err_console, handle_errors, info, show_progress
+
+#: train's options that tune does not take: it resumes interrupted trials by itself.
+_NOT_SHARED = ("resume",)
+
+
+def _tune_options(
+    lr: Annotated[Optional[list[str]], typer.Option("--lr", help="Learning rates to try, e.g. 1e-4,5e-4 or --lr 1e-4 --lr 5e-4 \\[default: 1e-4,5e-4,1e-5].")] = None,
+    batch_size: Annotated[Optional[list[str]], typer.Option("--batch", "--batch-size", help="Batch sizes to try \\[default: 8,12,16].")] = None,
+    epochs: Annotated[Optional[list[str]], typer.Option("--epochs", help="Epoch counts to try \\[default: 4,8].")] = None,
+    metric: Annotated[str, typer.Option(help="Validation score that ranks the trials: micro_f1, macro_f1, micro_precision, micro_recall, macro_precision, macro_recall or hamming_loss.")] = "micro_f1",
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Tuning folder \\[default: runs/tune-<time>]; rerun with the same --out to resume.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Discard the trials already in --out and start over.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List the trials, what is reused and the epochs to train; train nothing.")] = False,
+) -> None:
+    """Declares tune's own options; `_signature` merges them into train's."""
+
+
+def _signature() -> inspect.Signature:
+    """train's parameters with the grid axes and out/force replaced by tune's, all keyword-only."""
+    own = inspect.signature(_tune_options, eval_str=True).parameters
+    shared = inspect.signature(train_cmd.train_cli, eval_str=True).parameters
+    params = [own.get(name, p) for name, p in shared.items() if name not in _NOT_SHARED]
+    params += [p for name, p in own.items() if name not in {p.name for p in params}]
+    return inspect.Signature([p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in params], return_annotation=None)
+
+
+@handle_errors
+def tune_cli(**options) -> None:
+    """Grid-search learning rate × batch size × epochs; pick the best run by validation score.
+
+    Rerun the same command to resume: finished trials are kept.
+
+    With --schedule constant and --warmup-ratio 0, shorter trials are read from longer ones.
+    """
+    from ..configfile import apply_config_file
+    from ..tuning import check_metric, default_out, grid_cost, parse_grid, plan_tune, tune
+
+    grid = parse_grid(options.pop("lr"), options.pop("batch_size"), options.pop("epochs"))
+    metric = check_metric(options.pop("metric"))
+    out, force, dry_run = options.pop("out"), options.pop("force"), options.pop("dry_run")
+    device = options.pop("device", None)
+    ctx, config_file = options.pop("ctx", None), options.pop("config_file", None)
+    # The grid's first values only make the base config valid; each trial replaces them, so
+    # lr, batch_size and epochs in a --config file do not count here: the grid axes do.
+    axes = {"lr": grid.lr[0], "batch_size": grid.batch_size[0], "epochs": grid.epochs[0]}
+    base = train_cmd.config_from_options({**options, **axes})
+    if ctx is not None:
+        base = apply_config_file(ctx, config_file, base)
+    if dry_run:
+        _print_plan(plan_tune(base, grid, out) if out else _fresh_plan(grid, base))
+        return
+    out = out or default_out()
+    progress = TuneProgress(show_progress())
+    try:
+        result = tune(base, grid, out, metric=metric, force=force, device=device, callback=progress)
+    finally:
+        progress.close()
+    _print_result(result, grid_cost(grid, reuse=result.plan.reuse))
+
+
+def _fresh_plan(grid, base):
+    from ..training import epochs_reusable
+    from ..tuning import make_plan
+
+    return make_plan(grid, set(), reuse=epochs_reusable(base))
+
+
+tune_cli.__signature__ = _signature()
+
+
+class TuneProgress:
+    """Tuning events → a live table of trials on a terminal, plain status lines elsewhere."""
+
+    def __init__(self, live: bool):
+        self.live = None
+        self.want_live = live
+        self.rows: dict[str, dict] = {}
+        self.plan = None
+        self.metric = "micro_f1"
+        self.train_rows = 0
+        self.current: dict = {}
+        self.rows_done = 0  # training rows processed by finished trainings
+        self.t_start = None
+        self.best = None
+
+    # ---- events
+    def __call__(self, event: str, data: dict) -> None:
+        handler = getattr(self, f"on_{event}", None)
+        if handler:
+            handler(data)
+        if self.live is not None:
+            self.live.refresh()
+
+    def on_note(self, data):
+        self._say(data["message"])
+
+    def on_plan(self, data):
+        plan, self.metric = data["plan"], data["metric"]
+        self.plan = plan
+        for t in plan.trials:
+            self.rows[t.id] = {"trial": t, "status": "pending", "score": None, "seconds": None, "detail": ""}
+        for t in plan.finished:
+            self.rows[t.id]["status"] = "kept"
+        for run in plan.runs:
+            for s in run.snapshots:
+                self.rows[s.id]["detail"] = f"from {run.trial.id}"
+        naive = f" ({plan.epochs_naive} if each trial trained alone)" if plan.epochs_naive > plan.epochs_to_train else ""
+        self._say(
+            f"tuning {len(plan.trials)} trials in {data['out']} by validation {self.metric}: "
+            f"{len(plan.finished)} finished earlier, {len(plan.runs)} trainings, "
+            f"{plan.epochs_to_train} epochs to train{naive}"
+            + (f"; rerun with --out {data['out']} to resume" if plan.runs else "")
+        )
+        if self.want_live and plan.runs:
+            from rich.live import Live
+
+            self.live = Live(get_renderable=self._table, console=err_console, refresh_per_second=4, transient=True)
+            self.live.start()
+
+    def on_prepared(self, data):
+        self.train_rows = data["train_rows"]
+        self._say(f"data: {data['train_rows']} training rows, {data['validation_rows']} validation rows, "
+                  f"{len(data['labels'])} genres (read and split once for every trial)")
+
+    def on_trial_start(self, data):
+        self.t_start = self.t_start or time.perf_counter()
+        self.current = {"trial": data["trial"], "step": 0, "total": 0, "epoch": 0, "epochs": data["epochs"],
+                        "batch": self.rows[data["trial"]]["trial"].batch_size}
+        self.rows[data["trial"]]["status"] = "running"
+        also = f" (its first epochs give {', '.join(data['snapshots'])})" if data["snapshots"] else ""
+        self._say(f"[{data['index'] + 1}/{data['runs']}] training {data['trial']}{also}", plain_only=True)
+
+    def on_start(self, data):
+        self.current["total"] = data["total_steps"]
+        self.train_rows = data["train_rows"]
+
+    def on_step(self, data):
+        self.current["step"] = data["step"]
+
+    def on_epoch(self, data):
+        self.current["epoch"] = data["epoch"]
+        self._say(f"  {data['trial']} epoch {data['epoch']}/{self.current['epochs']}: val micro-F1 "
+                  f"{data['val_micro_f1']:.4f} ({data['epoch_seconds']:.0f} s)", plain_only=True)
+
+    def on_trial_done(self, data):
+        row = data["row"]
+        state = self.rows[row["trial"]]
+        state.update(status=row["status"], score=row["score"], seconds=row["seconds"])
+        if row["status"] == "trained":
+            self.rows_done += self.current.get("epochs", 0) * self.train_rows
+            self.current = {}
+        if row["score"] is not None and (self.best is None or self._better(row["score"], self.best["score"])):
+            self.best = row
+        self._say(f"  {row['trial']}: {row['status']}, val {self.metric} {row['score']:.4f}; best so far "
+                  f"{self.best['trial']} {self.best['score']:.4f}", plain_only=True)
+
+    def on_trial_failed(self, data):
+        self.rows[data["trial"]]["status"] = "failed"
+        self.current = {}
+        self._say(f"{data['trial']} failed: {data['error']}; going on with the rest of the grid")
+
+    # ---- display
+    def _better(self, a, b) -> bool:
+        from ..tuning import higher_is_better
+
+        return a > b if higher_is_better(self.metric) else a < b
+
+    def _say(self, message: str, plain_only: bool = False) -> None:
+        if self.live is not None:
+            if not plain_only:
+                self.live.console.print(message, highlight=False)
+        else:
+            info(message)
+
+    def eta(self) -> float | None:
+        """Seconds left, from training rows processed per second so far."""
+        if not self.plan or self.t_start is None:
+            return None
+        current_done = self.current.get("step", 0) * self.current.get("batch", 0)
+        done = self.rows_done + current_done
+        elapsed = time.perf_counter() - self.t_start
+        if done <= 0 or elapsed <= 0:
+            return None
+        total = sum(r.trial.epochs for r in self.plan.runs) * self.train_rows
+        return max(total - done, 0) / (done / elapsed)
+
+    def _table(self):
+        from rich.table import Table
+
+        from ..tuning import format_lr
+
+        done = sum(1 for r in self.rows.values() if r["status"] in ("trained", "reused", "kept"))
+        eta = self.eta()
+        best = f"{self.best['trial']} {self.best['score']:.4f}" if self.best else "–"
+        table = Table(title=f"genretag tune · {done}/{len(self.rows)} trials done · best so far {best} · "
+                            f"ETA {_duration(eta) if eta is not None else '–'}", title_justify="left")
+        for name, justify in (("trial", "left"), ("lr", "right"), ("batch", "right"), ("epochs", "right"),
+                              ("status", "left"), (f"val {self.metric}", "right"), ("seconds", "right")):
+            table.add_column(name, justify=justify, no_wrap=name == "trial")
+        for trial_id, r in self.rows.items():
+            t = r["trial"]
+            status = r["status"]
+            if status == "running" and self.current.get("trial") == trial_id:
+                c = self.current
+                status = f"epoch {max(c['epoch'], 1)}/{c['epochs']} · step {c['step']}/{c['total']}"
+            elif status == "pending" and r["detail"]:
+                status = f"pending ({r['detail']})"
+            style = "bold green" if self.best and self.best["trial"] == trial_id else None
+            table.add_row(trial_id, format_lr(t.lr), str(t.batch_size), str(t.epochs), status,
+                          "" if r["score"] is None else f"{r['score']:.4f}",
+                          "" if r["seconds"] is None else f"{r['seconds']:.0f}", style=style)
+        return table
+
+    def close(self) -> None:
+        if self.live is not None:
+            self.live.stop()
+            self.live = None
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+def _print_plan(plan) -> None:
+    from rich.table import Table
+
+    from ..tuning import format_lr
+
+    source = {s.id: r.trial.id for r in plan.runs for s in r.snapshots}
+    trained = {r.trial.id for r in plan.runs}
+    finished = {t.id for t in plan.finished}
+    table = Table(title="genretag tune --dry-run", title_justify="left")
+    for name in ("trial", "lr", "batch", "epochs", "action"):
+        table.add_column(name, justify="left" if name in ("trial", "action") else "right")
+    for t in plan.trials:
+        action = ("finished earlier" if t.id in finished else "train" if t.id in trained
+                  else f"read from {source[t.id]}")
+        table.add_row(t.id, format_lr(t.lr), str(t.batch_size), str(t.epochs), action)
+    console.print(table)
+    console.print(
+        f"{len(plan.runs)} trainings, {plan.epochs_to_train} epochs to train; each unfinished trial from scratch: "
+        f"{plan.epochs_naive} epochs"
+        + ("" if plan.reuse else " (no epoch reuse: it needs --schedule constant and --warmup-ratio 0)"),
+        highlight=False,
+    )
+
+
+def _print_result(result, cost: dict) -> None:
+    from rich.table import Table
+
+    from ..tuning import format_lr
+
+    extra = [k for k in ("micro_f1", "macro_f1") if k != result.metric]
+    table = Table(title=f"leaderboard (validation {result.metric})", title_justify="left")
+    for name in ("#", "trial", "lr", "batch", "epochs", result.metric, *extra, "seconds", "status", "read from"):
+        text = name in ("trial", "status", "read from")
+        table.add_column(name, justify="left" if text else "right", no_wrap=name == "trial")
+    for r in result.rows:
+        table.add_row(
+            "" if r["rank"] is None else str(r["rank"]), r["trial"], format_lr(r["lr"]), str(r["batch"]),
+            str(r["epochs"]),
+            _f(r["score"]), *[_f(r[k]) for k in extra], "" if r["seconds"] is None else f"{r['seconds']:.0f}",
+            r["status"], r["reused_from"], style="bold green" if r is result.best else None,
+        )
+    console.print(table)
+    best = result.best
+    plan = result.plan
+    console.print(
+        f"best: [bold]{best['trial']}[/] (validation {result.metric} {best['score']:.4f}, "
+        f"kept epoch {best['best_epoch']}) "
+        f"→ [bold]{result.best_path}[/]\nwrote {result.out}/leaderboard.csv, leaderboard.json and summary.html; "
+        f"this run: {len(plan.runs)} trainings, {plan.epochs_to_train} epochs (each trial alone: {plan.epochs_naive}), "
+        f"{len(plan.finished)} trials kept from earlier, {_duration(result.seconds)}; "
+        f"whole grid: {cost['epochs']} epochs "
+        f"with reuse vs {cost['epochs_naive']} naive",
+        highlight=False,
+    )
+
+
+def _f(value) -> str:
+    return "" if value is None else f"{value:.4f}"
