@@ -161,6 +161,8 @@ def _raw_genres(cell: Any) -> Iterator[str]:
     if names:
         yield from names
         return
+    if re.match(r"\[\s*\{", text):
+        return  # a cut-off object list with no complete "name": its keys and ids are not genres
     for piece in _GENRE_SPLIT.split(text):
         yield piece.strip(_GENRE_STRIP)
 
@@ -175,6 +177,22 @@ def _parse_literal(text: str) -> Any:
         return ast.literal_eval(text)  # never eval(): the cell is untrusted input
     except Exception:  # SyntaxError, ValueError, RecursionError, MemoryError, ...
         return None
+
+
+def is_malformed_list(cell: Any) -> bool:
+    """True for a cell that starts like a list (``[`` or ``{``) but is not a well-formed one.
+
+    Such a cell (a truncated export, say) is still read, by splitting its text; callers
+    count these to warn that some genre names may be cut off.
+    """
+    if not isinstance(cell, str):
+        return False
+    text = cell.strip()
+    if not text or text[0] not in "[{" or text.lower() in _NULL_TOKENS:
+        return False
+    if text.count("[") + text.count("{") > _MAX_BRACKETS:
+        return True
+    return _parse_literal(text) is None
 
 
 def _names_from_object(obj: Any) -> Iterator[str]:
@@ -408,11 +426,26 @@ def _detect_encoding(path: Path, head: bytes) -> str:
     for encoding in candidates:
         if _decodes(path, encoding):
             if encoding == "cp1252":
-                logger.warning("%s is not valid UTF-8; reading it as Windows-1252 (cp1252)", path)
+                _warn_once(path, "%s is not valid UTF-8; reading it as Windows-1252 (cp1252)")
             return encoding
     # latin-1 maps every byte, so it cannot fail; the text may still be partly wrong.
-    logger.warning("%s is neither UTF-8 nor Windows-1252; reading it as latin-1", path)
+    _warn_once(path, "%s is neither UTF-8 nor Windows-1252; reading it as latin-1")
     return "latin-1"
+
+
+_warned: set[tuple] = set()
+
+
+def _warn_once(path: Path, message: str) -> None:
+    """Log an encoding warning once per version of a file (a command may sniff it twice)."""
+    try:
+        st = path.stat()
+        key = (str(path.resolve()), st.st_size, st.st_mtime_ns, message)
+    except OSError:
+        key = (str(path), message)
+    if key not in _warned:
+        _warned.add(key)
+        logger.warning(message, path)
 
 
 def _decodes(path: Path, encoding: str) -> bool:
@@ -648,6 +681,8 @@ class DropReport:
     """Rows returned."""
     sampled_out: int = 0
     """Usable rows left out by ``sample``."""
+    malformed_genres: int = 0
+    """Rows (kept or not) whose genre cell looked like a list but was broken; not a drop reason."""
 
     def lines(self) -> list[str]:
         """Return a short human summary, one line per non-zero count."""
@@ -661,6 +696,8 @@ class DropReport:
         if self.sampled_out:
             out.append(f"left out {_rows(self.sampled_out)} by sampling")
         out.append(f"kept {_rows(self.kept)}")
+        if self.malformed_genres:
+            out.append(f"{_rows(self.malformed_genres)} had a broken genre list, read as plain text")
         return out
 
 
@@ -742,7 +779,14 @@ def load_labelled(
     df = read_csv(path)
     texts_cols, genres_col = detect_columns(list(df.columns), text_cols=text_cols, genres_col=genres_col)
     texts = join_text(df, texts_cols).tolist()
-    genres = [parse_genres(c) for c in df[genres_col].tolist()]
+    cells = df[genres_col].tolist()
+    genres = [parse_genres(c) for c in cells]
+    malformed = sum(is_malformed_list(c) for c in cells)
+    if malformed:
+        logger.warning(
+            "%s: %d genre cells look like broken lists (e.g. cut off); read them as plain text, "
+            "check the labels.json of the run", path, malformed
+        )
     title_col = detect_title_column(list(df.columns))
     titles = [_clean_cell(t) for t in df[title_col].tolist()] if title_col else None
     total = len(df)
@@ -790,6 +834,7 @@ def load_labelled(
         duplicate_text=duplicate_text,
         kept=len(keep),
         sampled_out=sampled_out,
+        malformed_genres=malformed,
     )
     return data, report
 

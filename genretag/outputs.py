@@ -8,13 +8,22 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import OutputExistsError
+from .errors import GenretagError, OutputExistsError
+
+try:  # POSIX only; elsewhere two writers of one output are not detected
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None
+
+logger = logging.getLogger(__name__)
 
 
 def ensure_new(target: str | Path, force: bool) -> Path:
@@ -35,7 +44,7 @@ def atomic_path(target: str | Path, *, force: bool = False, directory: bool = Fa
         directory: Yield an (empty, created) folder instead of a file name.
     """
     target = ensure_new(target, force)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    _make_parent(target)
     # Same folder as the target, so the final rename stays on one file system.
     if directory:
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
@@ -43,20 +52,26 @@ def atomic_path(target: str | Path, *, force: bool = False, directory: bool = Fa
         fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
         os.close(fd)
         tmp = Path(name)
+    # mkstemp/mkdtemp make private (0600/0700) entries; outputs get the usual umask mode.
+    os.chmod(tmp, (0o777 if directory else 0o666) & ~_umask())
     try:
         yield tmp
-        if directory:
-            if target.exists():
-                shutil.rmtree(target) if target.is_dir() else target.unlink()
-            os.replace(tmp, target)
-        else:
-            os.replace(tmp, target)
+        _replace(tmp, target)
     except BaseException:
         if tmp.is_dir():
             shutil.rmtree(tmp, ignore_errors=True)
         elif tmp.exists():
             tmp.unlink()
         raise
+
+
+def _make_parent(target: Path) -> None:
+    for folder in (target.parent, *target.parent.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                raise GenretagError(f"cannot write {target}: {folder} is a file, not a folder; choose another path")
+            break
+    target.parent.mkdir(parents=True, exist_ok=True)
 
 
 def write_text(target: str | Path, text: str, *, force: bool = True) -> None:
@@ -68,3 +83,153 @@ def write_text(target: str | Path, text: str, *, force: bool = True) -> None:
 def write_json(target: str | Path, data, *, force: bool = True) -> None:
     """Write JSON atomically, pretty-printed, keys in insertion order."""
     write_text(target, json.dumps(data, indent=2, ensure_ascii=False) + "\n", force=force)
+
+
+def write_record(path: str | Path, data) -> None:
+    """Replace a small JSON progress record atomically, through the fixed name ``<path>.tmp``.
+
+    A fixed name, unlike `write_json`'s random one, means a kill mid-write leaves no stray
+    file that nobody would clean up: the next write or `resumable_path` replaces it.
+    """
+    path = Path(path)
+    tmp = _record_tmp(path)
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _record_tmp(path: Path) -> Path:
+    return path.with_name(path.name + ".tmp")
+
+
+def partial_path(target: str | Path) -> Path:
+    """The stable temporary name of ``target`` while it is written: ``.<name>.partial`` beside it."""
+    target = Path(target)
+    return target.with_name(f".{target.name}.partial")
+
+
+@dataclass
+class Partial:
+    """What `resumable_path` yields: where to write, and whether earlier work is being continued."""
+
+    path: Path
+    resumed: bool
+
+
+@contextlib.contextmanager
+def resumable_path(
+    target: str | Path,
+    *,
+    marker: Callable[[Path], Path],
+    force: bool = False,
+    resume: bool = False,
+    directory: bool = False,
+) -> Iterator[Partial]:
+    """Like `atomic_path`, but under a stable name that survives a crash, so work can resume.
+
+    The partial output lives at `partial_path` (``.<name>.partial``). The caller records its
+    progress in ``marker(partial)``; a partial with a marker is kept when the work stops
+    (Ctrl-C, a kill, a full disk), so a later call with ``resume=True`` continues it; a
+    user error (`GenretagError`) discards a fresh partial, whose input must change anyway.
+    Without ``resume`` a leftover partial is replaced, with a warning. On success the
+    partial is renamed onto ``target`` and the marker removed.
+
+    Args:
+        target: Final file or folder.
+        marker: Maps the partial path to the progress file that makes it resumable.
+        force: Allow replacing an existing ``target``.
+        resume: Continue a leftover partial when there is one.
+        directory: The output is a folder (created empty unless resumed).
+
+    Raises:
+        OutputExistsError: ``target`` exists without ``force``, or another process is
+            writing the same output right now.
+    """
+    target = ensure_new(target, force)
+    _make_parent(target)
+    tmp = partial_path(target)
+    with _exclusive(tmp, target):
+        progress = marker(tmp)
+        resumed = resume and tmp.exists() and progress.is_file()
+        if resumed:
+            logger.info("resuming the interrupted output in %s", tmp)
+        else:
+            if tmp.exists() or progress.exists():
+                hint = "; it could not be resumed" if resume else " (pass --resume to continue it instead)"
+                logger.warning("replacing %s left by an interrupted run%s", tmp, hint)
+            elif resume:
+                logger.warning("nothing to resume for %s; starting from the beginning", target)
+            _remove(tmp)
+            _remove(progress)
+            _remove(_record_tmp(progress))
+            if directory:
+                tmp.mkdir()
+        try:
+            yield Partial(path=tmp, resumed=resumed)
+            _replace(tmp, target)
+            _remove(marker(target) if directory else progress)
+            _remove(_record_tmp(progress))
+        except BaseException as exc:
+            if isinstance(exc, GenretagError):
+                # Bad input: its fix changes the input, so a fresh partial could not be
+                # resumed anyway; a resumed one is kept (the message says what to do).
+                if not resumed:
+                    _remove(tmp)
+                    _remove(progress)
+                    _remove(_record_tmp(progress))
+            elif progress.is_file():
+                logger.warning("kept the unfinished output in %s; rerun with --resume to continue it", tmp)
+            else:
+                _remove(tmp)  # nothing worth resuming yet
+            raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _replace(tmp: Path, target: Path) -> None:
+    """Rename ``tmp`` onto ``target``; an old folder is moved aside first, so some
+    complete version exists at every moment (``os.replace`` cannot replace a folder)."""
+    if target.is_dir() and not target.is_symlink():
+        old = target.with_name(f".{target.name}.old")
+        _remove(old)
+        os.replace(target, old)
+        os.replace(tmp, target)
+        _remove(old)
+    else:
+        os.replace(tmp, target)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+@contextlib.contextmanager
+def _exclusive(partial: Path, target: Path) -> Iterator[None]:
+    """Hold a lock beside ``partial``, so two processes never write one partial output.
+
+    The kernel drops the lock when its process dies, so a killed run never blocks the next.
+    """
+    if fcntl is None:  # pragma: no cover
+        yield
+        return
+    lock = partial.with_name(partial.name + ".lock")
+    fh = open(lock, "a+")
+    try:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise OutputExistsError(
+                f"another genretag process is writing {target} right now; wait for it or choose another output"
+            ) from None
+        try:
+            yield
+        finally:
+            lock.unlink(missing_ok=True)
+    finally:
+        fh.close()

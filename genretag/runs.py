@@ -40,7 +40,10 @@ HISTORY_FILE = "history.jsonl"
 METRICS_FILE = "metrics.json"
 META_FILE = "meta.json"
 
-REQUIRED_FILES = (CONFIG_FILE, LABELS_FILE, HEAD_FILE, META_FILE, f"{ADAPTER_DIR}/adapter_config.json")
+ADAPTER_WEIGHTS = f"{ADAPTER_DIR}/adapter_model.safetensors"
+# The adapter weights must be safetensors: given only a pickled adapter_model.bin, peft
+# would unpickle it, and a run directory may come from anyone.
+REQUIRED_FILES = (CONFIG_FILE, LABELS_FILE, HEAD_FILE, META_FILE, f"{ADAPTER_DIR}/adapter_config.json", ADAPTER_WEIGHTS)
 RUN_FORMAT = 1
 DEFAULT_RUNS_DIR = "runs"
 
@@ -163,17 +166,32 @@ def check_run_dir(path: str | Path) -> Path:
         raise ModelError(f"model {path} is not a directory; pass --model with a run directory")
     missing = [name for name in REQUIRED_FILES if not (path / name).is_file()]
     if missing:
+        if path.name.startswith(".") and path.name.endswith(".partial"):
+            raise ModelError(
+                f"{path} is an unfinished training, not a run; finish it with genretag train --resume "
+                f"--out {path.with_name(path.name[1:-len('.partial')])}"
+            )
         raise ModelError(f"{path} is not a complete genretag run (missing {', '.join(missing)}); train it again")
     return path
 
 
-def load_run(path: str | Path, *, backbone: str | None = None, device: str | torch.device | None = None) -> Run:
+def load_run(
+    path: str | Path,
+    *,
+    backbone: str | None = None,
+    device: str | torch.device | None = None,
+    trust_remote_code: bool = False,
+) -> Run:
     """Load a trained run: config, labels, thresholds, backbone + LoRA + head.
+
+    Only JSON and safetensors files are read from the run directory.
 
     Args:
         path: The run directory.
         backbone: Load this backbone instead of the one in the config (a moved local folder).
         device: Where to put the model (default: CUDA when present, else CPU).
+        trust_remote_code: Allow a run trained with ``trust_remote_code`` to run its
+            backbone's own code; a run directory alone cannot switch it on.
 
     Returns:
         A `Run` in eval mode.
@@ -194,7 +212,9 @@ def load_run(path: str | Path, *, backbone: str | None = None, device: str | tor
     try:
         config = TrainConfig.from_dict(read_json(path / CONFIG_FILE))
     except (TypeError, ValueError) as exc:
-        raise ModelError(f"{path / CONFIG_FILE} is not a valid genretag config: {exc}") from None
+        raise ModelError(
+            f"{path / CONFIG_FILE} is not a valid genretag config ({exc}); train the run again with this genretag"
+        ) from None
     labels = read_json(path / LABELS_FILE)
     if not isinstance(labels, list) or not labels or not all(isinstance(x, str) for x in labels):
         raise ModelError(f"{path / LABELS_FILE} must be a non-empty list of genre names")
@@ -208,6 +228,18 @@ def load_run(path: str | Path, *, backbone: str | None = None, device: str | tor
             f"but labels.json lists {len(labels)} genres"
         )
     thresholds = _load_thresholds(path, labels, config.threshold)
+    if config.trust_remote_code and not trust_remote_code:
+        raise ModelError(
+            f"{path} was trained with trust_remote_code, so loading it runs code shipped with its backbone "
+            f"({config.backbone}); pass --trust-remote-code if you trust that code"
+        )
+    source = backbone or config.backbone
+    if not backbone and _looks_like_path(source) and not Path(source).expanduser().exists():
+        raise ModelError(
+            f"{path} was trained on the backbone folder {source}, which is not there any more; "
+            "pass --backbone with its new location"
+        )
+    _check_backbone(path, meta.get("backbone_signature"), source, config.trust_remote_code)
 
     spec = ModelSpec(
         backbone=backbone or config.backbone,
@@ -224,8 +256,11 @@ def load_run(path: str | Path, *, backbone: str | None = None, device: str | tor
         model, tokenizer = build_model(spec, adapter_dir=path / ADAPTER_DIR)
     except ModelError:
         raise
-    except (RuntimeError, ValueError, OSError) as exc:
-        raise ModelError(f"cannot load the adapter in {path / ADAPTER_DIR}: {str(exc).splitlines()[0][:200]}") from None
+    except (SafetensorError, RuntimeError, ValueError, OSError, KeyError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise ModelError(
+            f"cannot load the adapter in {path / ADAPTER_DIR} ({first}); the run is corrupt, train it again"
+        ) from None
     expected = meta.get("backbone_signature")
     if expected and expected != backbone_signature(model):
         raise ModelError(
@@ -246,9 +281,40 @@ def _load_thresholds(path: Path, labels: list[str], default: float) -> np.ndarra
     if not file.exists():
         return np.full(len(labels), default, dtype=np.float32)
     saved = read_json(file)
-    if not isinstance(saved, dict):
-        raise ModelError(f"{file} must map each genre to a threshold")
-    return np.array([float(saved.get(label, default)) for label in labels], dtype=np.float32)
+    try:
+        if not isinstance(saved, dict):
+            raise TypeError
+        values = np.array([float(saved.get(label, default)) for label in labels], dtype=np.float32)
+    except (TypeError, ValueError):
+        raise ModelError(f"{file} must map each genre to a number between 0 and 1; train the run again") from None
+    if not np.all((values >= 0) & (values <= 1)):
+        raise ModelError(f"{file} has thresholds outside [0, 1]; train the run again")
+    return values
+
+
+def _looks_like_path(name: str) -> bool:
+    return name.startswith(("/", "./", "../", "~")) or "\\" in name
+
+
+def _check_backbone(path: Path, expected: dict | None, source: str, trust_remote_code: bool) -> None:
+    """Refuse a backbone other than the run's before peft fails on it with a cryptic message."""
+    if not expected:
+        return
+    from transformers import AutoConfig
+
+    from .modeling import resolve_backbone
+
+    try:
+        cfg = AutoConfig.from_pretrained(resolve_backbone(source), trust_remote_code=trust_remote_code)
+    except Exception:  # noqa: BLE001 - build_model reports an unloadable backbone in its own words
+        return
+    found = {key: getattr(cfg, key, None) for key in expected}
+    if found != expected:
+        raise ModelError(
+            f"{path} was trained on a different backbone ({expected.get('model_type')}, hidden size "
+            f"{expected.get('hidden_size')}) than {source} ({found.get('model_type')}, hidden size "
+            f"{found.get('hidden_size')}); pass --backbone with the one it was trained on"
+        )
 
 
 def newest_run(runs_dir: str | Path = DEFAULT_RUNS_DIR) -> Path | None:

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
 from . import data as data_mod
-from .errors import DataError
-from .outputs import atomic_path
+from .errors import DataError, ModelError
+from .outputs import resumable_path, write_record
 from .predict import decide
-from .runs import Run
+from .runs import ADAPTER_DIR, CONFIG_FILE, HEAD_FILE, LABELS_FILE, THRESHOLDS_FILE, Run
 
 logger = logging.getLogger(__name__)
 
@@ -21,6 +25,7 @@ GENRES_COLUMN = "predicted_genres"
 SCORE_PREFIX = "score_"
 # A cell starting with one of these is run as a formula by spreadsheet programs.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+PROGRESS_FORMAT = 1
 
 
 @dataclass
@@ -35,11 +40,12 @@ class TagSummary:
     seconds: float = 0.0
     genres_column: str = GENRES_COLUMN
     genre_counts: dict[str, int] = field(default_factory=dict)
+    resumed_rows: int = 0
 
     @property
     def rows_per_second(self) -> float:
-        """Throughput over the whole command (reading, predicting, writing)."""
-        return self.rows / self.seconds if self.seconds > 0 else 0.0
+        """Throughput over the whole command (reading, predicting, writing) of this call."""
+        return (self.rows - self.resumed_rows) / self.seconds if self.seconds > 0 else 0.0
 
 
 def default_output(path: str | Path) -> Path:
@@ -63,6 +69,12 @@ def safe_cell(text: str) -> str:
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
+def progress_file(partial: str | Path) -> Path:
+    """The progress record beside a partial output: ``.<out>.partial.json``."""
+    partial = Path(partial)
+    return partial.with_name(partial.name + ".json")
+
+
 def tag_csv(
     run: Run,
     path: str | Path,
@@ -76,8 +88,14 @@ def tag_csv(
     scores: bool = True,
     chunksize: int = 10_000,
     on_rows: Callable[[int], None] | None = None,
+    resume: bool = False,
 ) -> TagSummary:
     """Tag every row of a CSV with genres; all input columns and the row order are kept.
+
+    Chunks are appended to ``.<out>.partial`` and counted in ``.<out>.partial.json``;
+    the finished file is renamed onto ``out``. An interrupted run leaves both, and
+    ``resume=True`` continues after the last complete chunk once it has checked that
+    the input, the model and the options are unchanged.
 
     Args:
         run: A loaded run (`genretag.runs.load_run`).
@@ -90,8 +108,10 @@ def tag_csv(
             (default: the run's setting).
         max_genres: At most this many genres per row (default: the run's setting).
         scores: Add a ``score_<genre>`` column per genre.
-        chunksize: Rows read, predicted and written at a time (bounds memory).
+        chunksize: Rows read, predicted and written at a time (bounds memory); a resumed
+            run keeps the interrupted run's value, so its chunks and output are the same.
         on_rows: Called with the number of rows finished after each chunk.
+        resume: Continue an interrupted run of the same command.
 
     Returns:
         A `TagSummary`.
@@ -104,15 +124,40 @@ def tag_csv(
     at_least_one = run.config.at_least_one if at_least_one is None else at_least_one
     max_genres = run.config.max_genres if max_genres is None else max_genres
     summary = TagSummary(source=path, output=out)
-    counts = np.zeros(len(run.labels), dtype=np.int64)
     t0 = time.perf_counter()
-    with atomic_path(out, force=force) as tmp:
+    # Fail on an unusable file or column choice before any partial output exists.
+    data_mod.detect_columns(list(data_mod.read_csv(path, nrows=0).columns), text_cols=text_cols, need_genres=False)
+    with resumable_path(out, marker=progress_file, force=force, resume=resume) as partial:
+        tmp, record_path = partial.path, progress_file(partial.path)
+        identity = {
+            "format": PROGRESS_FORMAT,
+            "input_fingerprint": data_mod.file_fingerprint(path),
+            "model_fingerprint": run_fingerprint(run.path),
+            "options": {
+                "text_cols": text_cols,
+                "thresholds": None if thresholds is None else np.round(np.asarray(thresholds, dtype=float), 6).tolist(),
+                "at_least_one": at_least_one,
+                "max_genres": max_genres,
+                "scores": scores,
+            },
+        }
+        record = {**identity, "chunksize": chunksize, "chunks": 0, "rows": 0, "bytes": 0, "tagged": 0,
+                  "empty_text": 0, "counts": [0] * len(run.labels)}
+        if partial.resumed:
+            record = _resume_record(record_path, identity, tmp, path)
+            summary.resumed_rows = record["rows"]
+            chunksize = record["chunksize"]
+        counts = np.asarray(record["counts"], dtype=np.int64)
         cols = None
         for i, chunk in enumerate(data_mod.iter_csv_chunks(path, chunksize=chunksize)):
             if cols is None:
                 cols, _ = data_mod.detect_columns(list(chunk.columns), text_cols=text_cols, need_genres=False)
                 summary.genres_column = free_column(chunk.columns, GENRES_COLUMN)
                 score_names = [free_column(chunk.columns, SCORE_PREFIX + label) for label in run.labels]
+            if i < record["chunks"]:  # written before the interruption
+                if on_rows:
+                    on_rows(len(chunk))
+                continue
             texts = data_mod.join_text(chunk, cols)
             has_text = (texts.str.len() > 0).to_numpy()
             probs = np.full((len(chunk), len(run.labels)), np.nan, dtype=np.float32)
@@ -130,14 +175,63 @@ def tag_csv(
                 rounded = np.round(probs, 4)
                 for j, name in enumerate(score_names):
                     chunk[name] = rounded[:, j]
-            chunk.to_csv(tmp, mode="w" if i == 0 else "a", header=i == 0, index=False)
-            summary.rows += len(chunk)
-            summary.tagged += int(has_text.sum())
-            summary.empty_text += int((~has_text).sum())
+            with open(tmp, "a", encoding="utf-8", newline="") as fh:
+                # CRLF (RFC 4180): with "\n" a cell holding a bare "\r" would be written unquoted
+                # and read back as a line break; with CRLF every cell round-trips.
+                chunk.to_csv(fh, header=i == 0, index=False, lineterminator="\r\n")
+                fh.flush()
+                os.fsync(fh.fileno())  # the rows are on disk before the record says so
+            record.update(
+                chunks=i + 1,
+                rows=record["rows"] + len(chunk),
+                bytes=tmp.stat().st_size,
+                tagged=record["tagged"] + int(has_text.sum()),
+                empty_text=record["empty_text"] + int((~has_text).sum()),
+                counts=counts.tolist(),
+            )
+            write_record(record_path, record)
             if on_rows:
                 on_rows(len(chunk))
         if cols is None:
             raise DataError(f"{path} has a header but no rows; nothing to tag")
+    summary.rows, summary.tagged, summary.empty_text = record["rows"], record["tagged"], record["empty_text"]
     summary.seconds = time.perf_counter() - t0
     summary.genre_counts = {label: int(c) for label, c in zip(run.labels, counts)}
     return summary
+
+
+def _resume_record(record_path: Path, identity: dict, tmp: Path, source: Path) -> dict:
+    """Check an interrupted run's progress record and cut the partial output to its last chunk."""
+    fix = "rerun without --resume to start over"
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise DataError(f"the progress record {record_path} is unreadable; {fix}") from None
+    if not isinstance(record, dict) or record.get("format") != PROGRESS_FORMAT:
+        raise DataError(f"{record_path} was written by an incompatible genretag; {fix}")
+    if record.get("input_fingerprint") != identity["input_fingerprint"]:
+        raise DataError(f"cannot resume: {source} changed since the interrupted run; {fix}")
+    if record.get("model_fingerprint") != identity["model_fingerprint"]:
+        raise ModelError(f"cannot resume: the interrupted run used another model; pass the same --model, or {fix}")
+    changed = sorted(k for k, v in identity["options"].items() if record.get("options", {}).get(k) != v)
+    if changed:
+        raise DataError(
+            f"cannot resume with other options ({', '.join(changed)}); repeat the interrupted command's, or {fix}"
+        )
+    size = tmp.stat().st_size
+    if size < record["bytes"]:
+        raise DataError(f"the partial output {tmp} is shorter than its progress record; {fix}")
+    # Rows appended after the last record (a kill between the two writes) are written again.
+    os.truncate(tmp, record["bytes"])
+    logger.info("resuming after %d rows already tagged", record["rows"])
+    return record
+
+
+def run_fingerprint(path: str | Path) -> str:
+    """sha256 over the files of a run that decide its predictions."""
+    digest = hashlib.sha256()
+    for name in (LABELS_FILE, THRESHOLDS_FILE, CONFIG_FILE, HEAD_FILE, f"{ADAPTER_DIR}/adapter_model.safetensors"):
+        file = Path(path) / name
+        digest.update(name.encode())
+        digest.update(data_mod.file_fingerprint(file).encode() if file.is_file() else b"-")
+    return digest.hexdigest()

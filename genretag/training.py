@@ -13,13 +13,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import checkpoints
 from . import data as data_mod
 from .config import TrainConfig
 from .errors import DataError
 from .losses import MultiLabelLoss, positive_weights
 from .metrics import summary_scores
 from .modeling import ModelSpec, build_model
-from .outputs import atomic_path
+from .outputs import atomic_path, resumable_path
 from .predict import bucketed_batches, collate, decide, encode, pick_device, predict_logits, sigmoid
 from .runs import DEFAULT_RUNS_DIR, save_run
 from .thresholds import tune_thresholds
@@ -127,6 +128,47 @@ def _trainable_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in model.named_parameters() if v.requires_grad}
 
 
+def epochs_reusable(config: TrainConfig) -> bool:
+    """True when the first k epochs of this training are exactly a k-epoch training.
+
+    That holds when the learning rate at a step does not depend on the total number of
+    steps: a constant schedule without warm-up (warm-up is a fraction of the total).
+    Seed, initialisation, batch order and dropout stream are the same either way.
+    """
+    return config.schedule == "constant" and config.warmup_ratio == 0
+
+
+def _save_snapshot(target: Path, epochs: int, *, source: str, config: TrainConfig, prep: Prepared, model, best: dict,
+                   history: list[dict], val_ids, y_val: np.ndarray, pad_id: int, dev, started: datetime,
+                   t0: float) -> None:
+    """Write, from inside a longer training, the run dir an ``epochs``-epoch training writes.
+
+    Valid only when `epochs_reusable`. The model's current weights are put back afterwards
+    and nothing here draws random numbers, so the longer run continues unchanged.
+    """
+    current = _trainable_state(model)
+    model.load_state_dict(best["state"], strict=False)
+    config = copy.copy(config)
+    config.epochs = epochs
+    val_probs = sigmoid(predict_logits(model, val_ids, pad_id, batch_size=config.eval_batch_size, device=dev))
+    metrics = {"split": "validation", "epoch": best["epoch"], "rows": len(val_ids), "thresholds": config.thresholds,
+               **summary_scores(y_val, _decide(val_probs, best["thresholds"], config)),
+               "at_0.5": summary_scores(y_val, decide(val_probs, 0.5))}
+    rows = prep.data.row_ids
+    split_record = {"data": str(Path(config.data).resolve()), "fingerprint": prep.fingerprint,
+                    "text_cols": config.text_cols, "genres_col": config.genres_col, "sample": config.sample,
+                    "seed": config.seed, **{part: [int(rows[i]) for i in idx] for part, idx in prep.split.items()}}
+    meta = {"name": Path(target).name, "started": started.isoformat(timespec="seconds"),
+            "finished": datetime.now(timezone.utc).isoformat(timespec="microseconds"),
+            "seconds": round(time.perf_counter() - t0, 2), "device": str(dev), "best_epoch": best["epoch"],
+            "data_fingerprint": prep.fingerprint, "dropped_rows": prep.dropped, "rare_genres_dropped": prep.rare,
+            "snapshot_of": source}
+    with atomic_path(target, force=True, directory=True) as tmp:
+        save_run(tmp, config=config, labels=prep.labels, thresholds=best["thresholds"], model=model,
+                 split=split_record, history=history[:epochs], metrics=metrics, meta=meta)
+    model.load_state_dict(current, strict=False)
+
+
 def train(
     config: TrainConfig,
     out: str | Path | None = None,
@@ -135,6 +177,8 @@ def train(
     prepared: Prepared | None = None,
     callback: Callback | None = None,
     device: str | None = None,
+    snapshots: dict[int, str | Path] | None = None,
+    resume: bool = False,
 ) -> TrainResult:
     """Fine-tune a LoRA genre tagger and write its run directory.
 
@@ -145,13 +189,23 @@ def train(
         prepared: Data already prepared by `prepare` (tuning reuses it across trials).
         callback: Receives progress events (see `Callback`).
         device: ``cpu``, ``cuda`` ... (default: CUDA when present).
+        snapshots: ``{k: run_dir}``: also write the run a k-epoch training would give, read
+            from this run's first k epochs (`tune` uses it; needs `epochs_reusable`).
+        resume: Continue an interrupted training of ``out`` from its last epoch checkpoint
+            (kept in ``.<out>.partial``); the result equals an uninterrupted run's.
 
     Returns:
         A `TrainResult` for the run written to ``out``.
     """
     emit = callback or (lambda event, info: None)
+    if snapshots and not epochs_reusable(config):
+        raise ValueError("epoch snapshots need --schedule constant and --warmup-ratio 0")
+    if resume and not out:
+        raise DataError("--resume needs --out: the run directory of the interrupted training")
     out = Path(out) if out else Path(DEFAULT_RUNS_DIR) / default_run_name(config)
-    with atomic_path(out, force=force, directory=True) as tmp:
+    # A stable partial name (not a random one) so that a rerun with resume finds the checkpoint.
+    with resumable_path(out, marker=checkpoints.marker, force=force, resume=resume, directory=True) as partial:
+        tmp = partial.path
         prep = prepared or prepare(config)
         started = datetime.now(timezone.utc)
         t0 = time.perf_counter()
@@ -195,12 +249,18 @@ def train(
         lengths = [len(r) for r in train_ids]
         emit("start", {"total_steps": total_steps, "epochs": config.epochs, "train_rows": len(train_ids),
                        "validation_rows": len(val_ids), "labels": prep.labels, "device": str(dev),
-                       "lora_targets": config.lora_targets, "pooling": config.pooling})
+                       "lora_targets": config.lora_targets, "pooling": config.pooling,
+                       "data_report": prep.dropped})
 
         history: list[dict] = []
         best = {"score": -1.0, "loss": float("inf"), "epoch": 0, "state": None, "thresholds": None}
         step = 0
-        for epoch in range(1, config.epochs + 1):
+        done = 0
+        if partial.resumed:
+            restored = checkpoints.load(tmp, config=config, fingerprint=prep.fingerprint, labels=prep.labels,
+                                        model=model, optimizer=optimizer, scheduler=scheduler, rng=rng)
+            done, step, history, best = restored.epoch, restored.step, restored.history, restored.best
+        for epoch in range(done + 1, config.epochs + 1):
             model.train()
             t_epoch = time.perf_counter()
             if config.bucket:
@@ -248,6 +308,14 @@ def train(
             if (scores["micro_f1"], -val_loss) > (best["score"], -best["loss"]):
                 best.update(score=scores["micro_f1"], loss=val_loss, epoch=epoch, state=_trainable_state(model),
                             thresholds=thresholds)
+            if snapshots and epoch in snapshots and epoch < config.epochs:
+                # Before the checkpoint, so a run resumed after epoch k has already written snapshot k.
+                _save_snapshot(Path(snapshots[epoch]), epoch, source=out.name, config=config, prep=prep, model=model,
+                               best=best, history=history, val_ids=val_ids, y_val=y_val, pad_id=pad_id, dev=dev,
+                               started=started, t0=t0)
+            checkpoints.save(tmp, epoch=epoch, step=step, config=config, fingerprint=prep.fingerprint,
+                             labels=prep.labels, model=model, optimizer=optimizer, scheduler=scheduler, rng=rng,
+                             history=history, best=best)
             emit("epoch", record)
 
         model.load_state_dict(best["state"], strict=False)
@@ -280,6 +348,7 @@ def train(
         }
         save_run(tmp, config=config, labels=prep.labels, thresholds=thresholds, model=model, split=split_record,
                  history=history, metrics=metrics, meta=meta)
+        checkpoints.remove(tmp)  # optimizer state is for resuming, not part of a finished run
     emit("done", {"path": str(out), "best_epoch": best["epoch"], "metrics": metrics})
     return TrainResult(path=out, labels=prep.labels, history=history, metrics=metrics, best_epoch=best["epoch"])
 

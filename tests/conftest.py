@@ -12,6 +12,8 @@ import pytest
 # No network in tests: a hub lookup must fail at once instead of waiting on timeouts.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# Tiny models run fastest on one thread; more only adds contention (subprocesses inherit it).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 REAL_CSV = SHARED_DATA / "tmdb-movie-genres-9k.csv"

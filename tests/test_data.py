@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections import Counter
@@ -22,6 +23,7 @@ from genretag.data import (
     detect_columns,
     drop_genres,
     file_fingerprint,
+    is_malformed_list,
     iter_csv_chunks,
     join_text,
     load_labelled,
@@ -562,3 +564,84 @@ def test_real_tmdb_file_reference_protocol():
     check_partition(splits, 5000)
     for idx in splits.values():
         assert len(Counter(g for i in idx for g in sampled.genres[i])) == 18
+
+
+# --------------------------------------------------------------------------- more properties
+# The parser meets whatever a user's export holds; these state what must hold for any cell.
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(), st.text(alphabet="[]{}()'\",|;: nameAa01\\")))
+def test_parse_genres_is_idempotent(cell):
+    names = parse_genres(cell)
+    assert parse_genres(names) == names  # its own output (a list) reads back as itself
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(safe_names, min_size=1, max_size=6, unique=True), st.sampled_from([",", "|", ";", "\t", " | ", ", "]))
+def test_parse_genres_every_format_gives_the_same_names(names, sep):
+    forms = [
+        sep.join(names),  # separated text
+        json.dumps(names),  # JSON list
+        json.dumps([{"id": i, "name": n} for i, n in enumerate(names)]),  # TMDB objects
+        str(names),  # pandas' str() of a list
+        tuple(names),  # a real sequence
+        np.array(names, dtype=object),
+    ]
+    for form in forms:
+        assert parse_genres(form) == names, form
+
+
+def test_parse_genres_cut_off_object_lists_and_postgres_arrays():
+    assert parse_genres('[{"id": 28, "na') == []  # no complete name: nothing, not "Id: 28"
+    assert parse_genres('[{"i') == parse_genres("[ {") == []
+    assert parse_genres('{Action,"Science Fiction"}') == ["Action", "Science Fiction"]  # a Postgres array
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.sampled_from(["", "nan", "NaN", "None", "null", "N/A", "na", "#N/A", "[]", "()", "{}"]),
+    st.text(alphabet=" \t", max_size=3),
+)
+def test_parse_genres_missing_values_are_empty(token, pad):
+    assert parse_genres(pad + token + pad) == []
+    assert parse_genres(None) == parse_genres(float("nan")) == []
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(safe_names, min_size=1, max_size=5, unique=True), st.data())
+def test_cut_off_lists_are_flagged_and_read_as_name_prefixes(names, data):
+    whole = data.draw(st.sampled_from([str(names), json.dumps([{"id": 1, "name": n} for n in names])]))
+    assert not is_malformed_list(whole)
+    cut = whole[: data.draw(st.integers(1, len(whole) - 1))]
+    assert is_malformed_list(cut)
+    lowered = [n.lower() for n in names]
+    for name in parse_genres(cut):  # never raises; yields at most cut-off versions of real names
+        assert any(full.startswith(name.lower()) for full in lowered), (cut, name)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@given(others=other_columns, pair=st.sets(st.sampled_from(TEXT_COLUMN_CANDIDATES), min_size=2, max_size=2),
+       data=st.data())
+def test_detect_columns_never_guesses_between_two_synopsis_columns(others, pair, data):
+    columns = list(others)
+    for name in sorted(pair):
+        columns.insert(data.draw(st.integers(0, len(columns))), name.upper())
+    with pytest.raises(DataError, match="--text-col") as err:
+        detect_columns(columns + ["genres"])
+    assert all(name.upper() in str(err.value) for name in pair)
+    chosen = sorted(pair)[0]
+    assert detect_columns(columns + ["genres"], text_cols=[chosen]) == ([chosen.upper()], "genres")
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@given(others=other_columns.filter(lambda cols: 0 < len(cols) <= 20))
+def test_detect_columns_without_candidates_lists_every_column(others):
+    with pytest.raises(DataError) as err:
+        detect_columns(others)
+    message = str(err.value)
+    assert "no synopsis column found" in message and "--text-col" in message
+    assert message.count(",") >= len(others) - 1 and all(c in message for c in others)
+    with pytest.raises(DataError, match="no genre column found") as err:
+        detect_columns(others + ["overview"])
+    assert all(c in str(err.value) for c in others)

@@ -26,7 +26,10 @@ state = _State()
 
 def fail(message: str, code: int = 1) -> None:
     """Print one red line on stderr and exit with ``code``."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    from rich.markup import escape
+
+    message = " ".join(str(message).split())  # one line, whatever the exception held
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -42,9 +45,16 @@ def handle_errors(func):
         except ValueError as exc:  # config validation (TrainConfig.__post_init__)
             fail(str(exc), 2)
         except KeyboardInterrupt:
-            fail("interrupted; finished outputs are intact, nothing half-written was kept", 130)
+            fail("interrupted; finished outputs are intact, nothing half-written replaced them", 130)
         except MemoryError:
             fail("out of memory; lower --batch-size (or --max-length)", 1)
+        except RuntimeError as exc:
+            if type(exc).__name__ != "OutOfMemoryError":  # torch's, without importing torch here
+                raise
+            fail("out of GPU memory; lower --batch-size (or --max-length), or pass --device cpu", 1)
+        except OSError as exc:  # a full disk, a read-only folder, a missing permission
+            where = f": {exc.filename}" if exc.filename else ""
+            fail(f"{exc.strerror or exc}{where}; check the path, its permissions and the free disk space", 1)
 
     return wrapper
 

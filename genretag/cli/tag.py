@@ -10,29 +10,31 @@ import typer
 from .common import console, handle_errors, info, show_progress, split_list
 
 
-def load_model_for_cli(model: Optional[Path], backbone: Optional[str] = None):
+def load_model_for_cli(model: Optional[Path], backbone: Optional[str] = None, trust_remote_code: bool = False):
     """Resolve ``--model`` (newest run, else bundled), load it, and say which one is used."""
     from ..runs import load_run, resolve_model
 
     path = resolve_model(model)
     info(f"model: {path}")
-    return load_run(path, backbone=backbone)
+    return load_run(path, backbone=backbone, trust_remote_code=trust_remote_code)
 
 
 @handle_errors
 def tag_cli(
     csv: Annotated[Path, typer.Argument(help="CSV of movies with a synopsis column.")],
-    model: Annotated[Optional[Path], typer.Option("--model", "-m", help="Run directory [default: newest under ./runs, else the bundled model].")] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output CSV [default: <input>.tagged.csv].")] = None,
-    text_col: Annotated[Optional[list[str]], typer.Option("--text-col", help="Text column(s) to join [default: detected].")] = None,
-    threshold: Annotated[Optional[float], typer.Option(help="One threshold for every genre [default: the run's own].")] = None,
-    at_least_one: Annotated[Optional[bool], typer.Option("--at-least-one/--no-at-least-one", help="Give each movie its most likely genre when none passes [default: the run's setting].")] = None,
-    max_genres: Annotated[Optional[int], typer.Option(help="At most this many genres per movie [default: the run's setting].")] = None,
+    model: Annotated[Optional[Path], typer.Option("--model", "-m", help="Run directory \\[default: newest under ./runs, else the bundled model].")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output CSV \\[default: <input>.tagged.csv].")] = None,
+    text_col: Annotated[Optional[list[str]], typer.Option("--text-col", help="Text column(s) to join \\[default: detected].")] = None,
+    threshold: Annotated[Optional[float], typer.Option(help="One threshold for every genre \\[default: the run's own].")] = None,
+    at_least_one: Annotated[Optional[bool], typer.Option("--at-least-one/--no-at-least-one", help="Give each movie its most likely genre when none passes \\[default: the run's setting].")] = None,
+    max_genres: Annotated[Optional[int], typer.Option(help="At most this many genres per movie \\[default: the run's setting].")] = None,
     scores: Annotated[bool, typer.Option("--scores/--no-scores", help="Add a score column per genre.")] = True,
     backbone: Annotated[Optional[str], typer.Option(help="Backbone to load instead of the run's own (a moved folder).")] = None,
     batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Rows per forward pass.")] = None,
     chunksize: Annotated[int, typer.Option(help="Rows read and written at a time.")] = 10_000,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing output.")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run of the same command after its last chunk.")] = False,
+    trust_remote_code: Annotated[bool, typer.Option(help="Allow a run trained with --trust-remote-code to run its backbone's code.")] = False,
 ) -> None:
     """Tag every row of a CSV with genres, keeping all columns and the row order."""
     from ..errors import DataError
@@ -46,7 +48,7 @@ def tag_cli(
     if not csv.exists():
         raise DataError(f"{csv} not found; give the path of a CSV file to tag")
     ensure_new(out or default_output(csv), force)  # fail before loading a model
-    run = load_model_for_cli(model, backbone)
+    run = load_model_for_cli(model, backbone, trust_remote_code)
     if batch_size:
         run.config.eval_batch_size = batch_size
     live = show_progress()
@@ -63,6 +65,7 @@ def tag_cli(
         summary = tag_csv(
             run, csv, out, force=force, text_cols=split_list(text_col), thresholds=threshold,
             at_least_one=at_least_one, max_genres=max_genres, scores=scores, chunksize=chunksize, on_rows=on_rows,
+            resume=resume,
         )
     finally:
         if progress is not None:
@@ -70,6 +73,7 @@ def tag_cli(
     console.print(
         f"wrote [bold]{summary.output}[/]: {summary.rows} rows, {summary.tagged} tagged, "
         f"{summary.empty_text} with an empty synopsis left untagged, "
-        f"{summary.rows_per_second:.1f} rows/s; genres in column '{summary.genres_column}'",
+        + (f"{summary.resumed_rows} rows kept from the interrupted run, " if summary.resumed_rows else "")
+        + f"{summary.rows_per_second:.1f} rows/s; genres in column '{summary.genres_column}'",
         highlight=False,
     )

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..config import TrainConfig
+from ..configfile import apply_config_file
 from .common import console, handle_errors, info, show_progress, split_list
 
 
@@ -23,6 +24,8 @@ class TrainProgress:
     def __call__(self, event: str, data: dict) -> None:
         if event == "start":
             self.total = data["total_steps"]
+            if data.get("data_report"):
+                info("data: " + ", ".join(data["data_report"]))
             info(
                 f"training on {data['train_rows']} rows ({data['validation_rows']} for validation), "
                 f"{len(data['labels'])} genres, {data['epochs']} epochs, device {data['device']}, "
@@ -60,8 +63,10 @@ class TrainProgress:
 
 @handle_errors
 def train_cli(
-    data: Annotated[Path, typer.Option("--data", "-d", help="CSV with synopses and genres.")],
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run directory [default: runs/<backbone>-<time>].")] = None,
+    ctx: typer.Context,
+    data: Annotated[Optional[Path], typer.Option("--data", "-d", help="CSV with synopses and genres.")] = None,
+    config_file: Annotated[Optional[Path], typer.Option("--config", help="TOML file of options; options typed here override it.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run directory \\[default: runs/<backbone>-<time>].")] = None,
     backbone: Annotated[str, typer.Option(help="qwen3-0.6b, minilm, a Hugging Face model id or a local folder.")] = "qwen3-0.6b",
     text_col: Annotated[Optional[list[str]], typer.Option("--text-col", help="Text column(s) to join, e.g. title,overview.")] = None,
     genres_col: Annotated[Optional[str], typer.Option("--genres-col", help="Genre column.")] = None,
@@ -79,7 +84,7 @@ def train_cli(
     lora_r: Annotated[int, typer.Option(help="LoRA rank.")] = 8,
     lora_alpha: Annotated[int, typer.Option(help="LoRA alpha.")] = 16,
     lora_dropout: Annotated[float, typer.Option(help="LoRA dropout.")] = 0.05,
-    lora_targets: Annotated[Optional[list[str]], typer.Option(help="Modules to adapt [default: q/v projections].")] = None,
+    lora_targets: Annotated[Optional[list[str]], typer.Option(help="Modules to adapt \\[default: q/v projections].")] = None,
     pooling: Annotated[str, typer.Option(help="auto, last, mean or cls.")] = "auto",
     loss: Annotated[str, typer.Option(help="bce (the report), weighted-bce, focal or asl.")] = "bce",
     pos_weight_power: Annotated[float, typer.Option(help="weighted-bce: (neg/pos) ** power.")] = 0.5,
@@ -90,26 +95,19 @@ def train_cli(
     at_least_one: Annotated[bool, typer.Option("--at-least-one/--no-at-least-one", help="Every movie gets its most likely genre when none passes.")] = True,
     max_genres: Annotated[Optional[int], typer.Option(help="At most this many genres per movie.")] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
-    device: Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:1 ... [default: cuda if present].")] = None,
+    device: Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:1 ... \\[default: cuda if present].")] = None,
     trust_remote_code: Annotated[bool, typer.Option(help="Run model code shipped with a hub model.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing --out.")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted training of --out from its last epoch.")] = False,
 ) -> None:
     """Fine-tune a LoRA genre tagger and write a self-describing run directory."""
+    config = config_from_options(locals())  # first statement: locals() are exactly the options
+    config = apply_config_file(ctx, config_file, config)
     from ..training import train
 
-    config = TrainConfig(
-        data=str(data), text_cols=split_list(text_col), genres_col=genres_col, sample=sample,
-        split=_fractions(split), min_support=min_support, backbone=backbone, pooling=pooling,
-        max_length=max_length, lora_r=lora_r, lora_alpha=lora_alpha, lora_dropout=lora_dropout,
-        lora_targets=split_list(lora_targets), trust_remote_code=trust_remote_code, lr=lr,
-        batch_size=batch_size, epochs=epochs, weight_decay=weight_decay, warmup_ratio=warmup_ratio,
-        schedule=schedule, grad_clip=grad_clip, loss=loss, pos_weight_power=pos_weight_power,
-        pos_weight_cap=pos_weight_cap, oversample=oversample, thresholds=thresholds, threshold=threshold,
-        at_least_one=at_least_one, max_genres=max_genres, seed=seed,
-    )
     progress = TrainProgress(show_progress())
     try:
-        result = train(config, out, force=force, callback=progress, device=device)
+        result = train(config, out, force=force, callback=progress, device=device, resume=resume)
     finally:
         progress.close()
     m = result.metrics
@@ -118,6 +116,21 @@ def train_cli(
         f"{m['micro_f1']:.4f}, macro-F1 {m['macro_f1']:.4f}, precision {m['micro_precision']:.4f}, "
         f"recall {m['micro_recall']:.4f}",
         highlight=False,
+    )
+
+
+def config_from_options(options: dict) -> TrainConfig:
+    """The TrainConfig for ``train_cli``'s options, by parameter name (``tune`` builds its configs here too)."""
+    o = options
+    return TrainConfig(
+        data=str(o["data"]), text_cols=split_list(o["text_col"]), genres_col=o["genres_col"], sample=o["sample"],
+        split=_fractions(o["split"]), min_support=o["min_support"], backbone=o["backbone"], pooling=o["pooling"],
+        max_length=o["max_length"], lora_r=o["lora_r"], lora_alpha=o["lora_alpha"], lora_dropout=o["lora_dropout"],
+        lora_targets=split_list(o["lora_targets"]), trust_remote_code=o["trust_remote_code"], lr=o["lr"],
+        batch_size=o["batch_size"], epochs=o["epochs"], weight_decay=o["weight_decay"], warmup_ratio=o["warmup_ratio"],
+        schedule=o["schedule"], grad_clip=o["grad_clip"], loss=o["loss"], pos_weight_power=o["pos_weight_power"],
+        pos_weight_cap=o["pos_weight_cap"], oversample=o["oversample"], thresholds=o["thresholds"],
+        threshold=o["threshold"], at_least_one=o["at_least_one"], max_genres=o["max_genres"], seed=o["seed"],
     )
 
 
