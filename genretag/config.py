@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from .losses import LOSSES
 from .modeling import DEFAULT_BACKBONE, POOLINGS
+from .predict import PRECISIONS
 from .thresholds import MODES as THRESHOLD_MODES
 SCHEDULES = ("linear", "cosine", "constant")
 
@@ -78,12 +79,18 @@ class TrainConfig:
     """Give a movie its most likely genre when no genre passes its threshold."""
     max_genres: int | None = None
     """At most this many genres per movie."""
+    blend_tfidf: bool = False
+    """Blend with a TF-IDF model; its weight (0 = none) is chosen on validation."""
     seed: int = 42
     """Seed for sampling, splitting, initialisation and shuffling."""
     bucket: bool = True
     """Group rows of similar length in a batch (less padding, same data)."""
     eval_batch_size: int = 64
     """Rows per batch when predicting."""
+    precision: str = "auto"
+    """Training arithmetic: auto (bf16 autocast on CUDA, fp32 on CPU), fp32 or bf16."""
+    gradient_checkpointing: bool = False
+    """Recompute activations in the backward pass: less memory, about 30% slower."""
 
     def __post_init__(self):
         self.split = tuple(float(x) for x in self.split)
@@ -114,6 +121,7 @@ class TrainConfig:
              and self.split[0] > 0 and self.split[1] > 0,
              f"split must be three fractions summing to 1 with train and validation > 0, got {self.split}"),
             (self.eval_batch_size >= 1, f"eval batch size must be at least 1, got {self.eval_batch_size}"),
+            (self.precision in PRECISIONS, f"unknown precision '{self.precision}'; choose {', '.join(PRECISIONS)}"),
         ]
         for ok, message in checks:
             if not ok:

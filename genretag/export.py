@@ -89,6 +89,13 @@ def export_run(
         raise DataError(f"output {out} is the run directory itself; choose another folder")
     # Merging rewrites the backbone's weights in place, so the run is loaded here, on the CPU.
     run = load_run(run_path, backbone=backbone, device="cpu")
+    if run.blend is not None:
+        # A transformers model cannot hold the TF-IDF half, and exporting the language model
+        # alone would silently change every probability; so it is refused, not degraded.
+        raise ModelError(
+            f"{run_path} blends the language model with TF-IDF (weight {run.blend.weight}), which a transformers "
+            "folder cannot hold; export a run trained without --blend-tfidf"
+        )
     with atomic_path(out, force=force, directory=True) as tmp:
         if adapter_only:
             _write_adapter(run, tmp)

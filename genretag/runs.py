@@ -59,21 +59,35 @@ class Run:
     model: torch.nn.Module
     tokenizer: object
     meta: dict = field(default_factory=dict)
+    blend: object | None = None  # blending.TfidfBlend when the run blends with TF-IDF
+    precision: str = "fp32"
+    """Prediction arithmetic: fp32 (exact, the default), bf16, or auto (bf16 after a parity check)."""
+    _predictor: object = field(default=None, init=False, repr=False)
 
     @property
     def pad_id(self) -> int:
         """Token id used for padding."""
         return self.tokenizer.pad_token_id
 
+    @property
+    def predictor(self):
+        """The `genretag.predict.Predictor` for ``precision`` (it keeps the precision it chose)."""
+        from .predict import Predictor
+
+        if self._predictor is None or self._predictor.requested != self.precision:
+            self._predictor = Predictor(self.model, self.pad_id, precision=self.precision, decide_fn=self.decide)
+        return self._predictor
+
     def predict_proba(self, texts, *, batch_size: int | None = None, on_batch=None) -> np.ndarray:
         """Probabilities ``[rows, genres]`` for raw synopses, in input order."""
-        from .predict import encode, predict_logits, sigmoid
+        from .predict import encode, sigmoid
 
         encoded = encode(self.tokenizer, texts, self.config.max_length)
-        logits = predict_logits(
-            self.model, encoded, self.pad_id, batch_size=batch_size or self.config.eval_batch_size, on_batch=on_batch
-        )
-        return sigmoid(logits)
+        logits = self.predictor.logits(encoded, batch_size=batch_size or self.config.eval_batch_size, on_batch=on_batch)
+        probs = sigmoid(logits)
+        if self.blend is not None:
+            probs = self.blend.mix(probs, list(texts))
+        return probs
 
     def decide(self, probs: np.ndarray, thresholds: np.ndarray | float | None = None) -> np.ndarray:
         """0/1 decisions with the run's own rule (thresholds, at-least-one, max genres)."""
@@ -273,7 +287,22 @@ def load_run(
         raise ModelError(f"{path / HEAD_FILE} does not fit the backbone: {str(exc).splitlines()[0]}") from None
     model.to(pick_device(str(device) if device else None))
     model.eval()
-    return Run(path=path, config=config, labels=labels, thresholds=thresholds, model=model, tokenizer=tokenizer, meta=meta)
+    return Run(path=path, config=config, labels=labels, thresholds=thresholds, model=model, tokenizer=tokenizer, meta=meta,
+               blend=_load_blend(path, len(labels)))
+
+
+def _load_blend(path: Path, n_labels: int):
+    from safetensors import SafetensorError
+
+    from .blending import TfidfBlend
+
+    try:
+        blend = TfidfBlend.load(path)
+    except (OSError, KeyError, ValueError, SafetensorError) as exc:
+        raise ModelError(f"the TF-IDF blend in {path} is corrupt ({exc.__class__.__name__}); train the run again") from None
+    if blend is not None and blend.coef.shape[0] != n_labels:
+        raise ModelError(f"the TF-IDF blend in {path} has {blend.coef.shape[0]} genres, the run {n_labels}")
+    return blend
 
 
 def _load_thresholds(path: Path, labels: list[str], default: float) -> np.ndarray:

@@ -17,6 +17,7 @@ from . import checkpoints
 from . import data as data_mod
 from .config import TrainConfig
 from .errors import DataError
+from .blending import fit_blend
 from .losses import MultiLabelLoss, positive_weights
 from .metrics import summary_scores
 from .modeling import ModelSpec, build_model
@@ -138,34 +139,70 @@ def epochs_reusable(config: TrainConfig) -> bool:
     return config.schedule == "constant" and config.warmup_ratio == 0
 
 
+def _choose(probs: np.ndarray, y_val: np.ndarray, config: TrainConfig) -> tuple[float, np.ndarray]:
+    """Tune thresholds the run's way and score the result: ``(micro-F1, thresholds)``."""
+    thresholds = tune_thresholds(y_val, probs, config.thresholds, fixed=config.threshold)
+    return summary_scores(y_val, _decide(probs, thresholds, config))["micro_f1"], thresholds
+
+
+def _write_run(target: Path, *, name: str, config: TrainConfig, prep: Prepared, model, best: dict,
+               history: list[dict], val_ids, pad_id: int, dev, started: datetime, t0: float,
+               extra_meta: dict | None = None) -> dict:
+    """Put the best epoch's weights in the model, finish its decision rule, write the run.
+
+    Shared by the end of `train` and by epoch snapshots, so both write the same files.
+    Returns the validation metrics written.
+    """
+    va_idx = prep.split["validation"]
+    y_val = prep.targets[va_idx]
+    model.load_state_dict(best["state"], strict=False)
+    thresholds = best["thresholds"]
+    val_probs = sigmoid(predict_logits(model, val_ids, pad_id, batch_size=config.eval_batch_size, device=dev))
+    lm_at_half = summary_scores(y_val, decide(val_probs, 0.5))
+    blend = None
+    if config.blend_tfidf:
+        tr_idx = prep.split["train"]
+        val_texts = [prep.data.texts[i] for i in va_idx]
+        blend, thresholds = fit_blend([prep.data.texts[i] for i in tr_idx], prep.targets[tr_idx], val_texts, y_val,
+                                      val_probs, lambda probs: _choose(probs, y_val, config))
+        if blend is not None:
+            val_probs = blend.mix(val_probs, val_texts)
+    metrics = {"split": "validation", "epoch": best["epoch"], "rows": len(va_idx), "thresholds": config.thresholds,
+               **summary_scores(y_val, _decide(val_probs, thresholds, config)),
+               "at_0.5": summary_scores(y_val, decide(val_probs, 0.5)),
+               "blend_weight": blend.weight if blend else 0.0}
+    if blend is not None:
+        metrics["language_model_at_0.5"] = lm_at_half
+    rows = prep.data.row_ids
+    split_record = {"data": str(Path(config.data).resolve()), "fingerprint": prep.fingerprint,
+                    "text_cols": config.text_cols, "genres_col": config.genres_col, "sample": config.sample,
+                    "seed": config.seed, **{part: [int(rows[i]) for i in idx] for part, idx in prep.split.items()}}
+    meta = {"name": name, "started": started.isoformat(timespec="seconds"),
+            "finished": datetime.now(timezone.utc).isoformat(timespec="microseconds"),
+            "seconds": round(time.perf_counter() - t0, 2), "device": str(dev), "best_epoch": best["epoch"],
+            "data_fingerprint": prep.fingerprint, "dropped_rows": prep.dropped, "rare_genres_dropped": prep.rare,
+            **(extra_meta or {})}
+    save_run(target, config=config, labels=prep.labels, thresholds=thresholds, model=model, split=split_record,
+             history=history, metrics=metrics, meta=meta)
+    if blend is not None:
+        blend.save(target)
+    return metrics
+
+
 def _save_snapshot(target: Path, epochs: int, *, source: str, config: TrainConfig, prep: Prepared, model, best: dict,
-                   history: list[dict], val_ids, y_val: np.ndarray, pad_id: int, dev, started: datetime,
-                   t0: float) -> None:
+                   history: list[dict], val_ids, pad_id: int, dev, started: datetime, t0: float) -> None:
     """Write, from inside a longer training, the run dir an ``epochs``-epoch training writes.
 
     Valid only when `epochs_reusable`. The model's current weights are put back afterwards
     and nothing here draws random numbers, so the longer run continues unchanged.
     """
     current = _trainable_state(model)
-    model.load_state_dict(best["state"], strict=False)
     config = copy.copy(config)
     config.epochs = epochs
-    val_probs = sigmoid(predict_logits(model, val_ids, pad_id, batch_size=config.eval_batch_size, device=dev))
-    metrics = {"split": "validation", "epoch": best["epoch"], "rows": len(val_ids), "thresholds": config.thresholds,
-               **summary_scores(y_val, _decide(val_probs, best["thresholds"], config)),
-               "at_0.5": summary_scores(y_val, decide(val_probs, 0.5))}
-    rows = prep.data.row_ids
-    split_record = {"data": str(Path(config.data).resolve()), "fingerprint": prep.fingerprint,
-                    "text_cols": config.text_cols, "genres_col": config.genres_col, "sample": config.sample,
-                    "seed": config.seed, **{part: [int(rows[i]) for i in idx] for part, idx in prep.split.items()}}
-    meta = {"name": Path(target).name, "started": started.isoformat(timespec="seconds"),
-            "finished": datetime.now(timezone.utc).isoformat(timespec="microseconds"),
-            "seconds": round(time.perf_counter() - t0, 2), "device": str(dev), "best_epoch": best["epoch"],
-            "data_fingerprint": prep.fingerprint, "dropped_rows": prep.dropped, "rare_genres_dropped": prep.rare,
-            "snapshot_of": source}
     with atomic_path(target, force=True, directory=True) as tmp:
-        save_run(tmp, config=config, labels=prep.labels, thresholds=best["thresholds"], model=model,
-                 split=split_record, history=history[:epochs], metrics=metrics, meta=meta)
+        _write_run(tmp, name=Path(target).name, config=config, prep=prep, model=model, best=best,
+                   history=history[:epochs], val_ids=val_ids, pad_id=pad_id, dev=dev, started=started, t0=t0,
+                   extra_meta={"snapshot_of": source})
     model.load_state_dict(current, strict=False)
 
 
@@ -311,43 +348,15 @@ def train(
             if snapshots and epoch in snapshots and epoch < config.epochs:
                 # Before the checkpoint, so a run resumed after epoch k has already written snapshot k.
                 _save_snapshot(Path(snapshots[epoch]), epoch, source=out.name, config=config, prep=prep, model=model,
-                               best=best, history=history, val_ids=val_ids, y_val=y_val, pad_id=pad_id, dev=dev,
+                               best=best, history=history, val_ids=val_ids, pad_id=pad_id, dev=dev,
                                started=started, t0=t0)
             checkpoints.save(tmp, epoch=epoch, step=step, config=config, fingerprint=prep.fingerprint,
                              labels=prep.labels, model=model, optimizer=optimizer, scheduler=scheduler, rng=rng,
                              history=history, best=best)
             emit("epoch", record)
 
-        model.load_state_dict(best["state"], strict=False)
-        thresholds = best["thresholds"]
-        val_probs = sigmoid(predict_logits(model, val_ids, pad_id, batch_size=config.eval_batch_size, device=dev))
-        val_scores = summary_scores(y_val, _decide(val_probs, thresholds, config))
-        metrics = {"split": "validation", "epoch": best["epoch"], "rows": len(va_idx), "thresholds": config.thresholds,
-                   **val_scores, "at_0.5": summary_scores(y_val, decide(val_probs, 0.5))}
-        finished = datetime.now(timezone.utc)
-        data_rows = prep.data.row_ids
-        split_record = {
-            "data": str(Path(config.data).resolve()),
-            "fingerprint": prep.fingerprint,
-            "text_cols": config.text_cols,
-            "genres_col": config.genres_col,
-            "sample": config.sample,
-            "seed": config.seed,
-            **{part: [int(data_rows[i]) for i in idx] for part, idx in prep.split.items()},
-        }
-        meta = {
-            "name": out.name,
-            "started": started.isoformat(timespec="seconds"),
-            "finished": finished.isoformat(timespec="microseconds"),
-            "seconds": round(time.perf_counter() - t0, 2),
-            "device": str(dev),
-            "best_epoch": best["epoch"],
-            "data_fingerprint": prep.fingerprint,
-            "dropped_rows": prep.dropped,
-            "rare_genres_dropped": prep.rare,
-        }
-        save_run(tmp, config=config, labels=prep.labels, thresholds=thresholds, model=model, split=split_record,
-                 history=history, metrics=metrics, meta=meta)
+        metrics = _write_run(tmp, name=out.name, config=config, prep=prep, model=model, best=best, history=history,
+                             val_ids=val_ids, pad_id=pad_id, dev=dev, started=started, t0=t0)
         checkpoints.remove(tmp)  # optimizer state is for resuming, not part of a finished run
     emit("done", {"path": str(out), "best_epoch": best["epoch"], "metrics": metrics})
     return TrainResult(path=out, labels=prep.labels, history=history, metrics=metrics, best_epoch=best["epoch"])

@@ -94,6 +94,7 @@ def train_cli(
     threshold: Annotated[float, typer.Option(help="The fixed threshold (--thresholds fixed).")] = 0.5,
     at_least_one: Annotated[bool, typer.Option("--at-least-one/--no-at-least-one", help="Every movie gets its most likely genre when none passes.")] = True,
     max_genres: Annotated[Optional[int], typer.Option(help="At most this many genres per movie.")] = None,
+    blend_tfidf: Annotated[bool, typer.Option("--blend-tfidf", help="Blend with a TF-IDF model; weight chosen on validation.")] = False,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
     device: Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:1 ... \\[default: cuda if present].")] = None,
     trust_remote_code: Annotated[bool, typer.Option(help="Run model code shipped with a hub model.")] = False,
@@ -131,6 +132,7 @@ def config_from_options(options: dict) -> TrainConfig:
         schedule=o["schedule"], grad_clip=o["grad_clip"], loss=o["loss"], pos_weight_power=o["pos_weight_power"],
         pos_weight_cap=o["pos_weight_cap"], oversample=o["oversample"], thresholds=o["thresholds"],
         threshold=o["threshold"], at_least_one=o["at_least_one"], max_genres=o["max_genres"], seed=o["seed"],
+        blend_tfidf=o["blend_tfidf"],
     )
 
 
