@@ -102,7 +102,7 @@ def tag_csv(
         path: Input CSV.
         out: Output CSV (default ``<input>.tagged.csv``).
         force: Overwrite an existing output.
-        text_cols: Text columns to join (default: detected).
+        text_cols: Text columns to join (default: the run's own when the CSV has them, else detected).
         thresholds: Override the run's thresholds (one value or one per genre).
         at_least_one: Give each row with a synopsis its most likely genre when none passes
             (default: the run's setting).
@@ -126,7 +126,10 @@ def tag_csv(
     summary = TagSummary(source=path, output=out)
     t0 = time.perf_counter()
     # Fail on an unusable file or column choice before any partial output exists.
-    data_mod.detect_columns(list(data_mod.read_csv(path, nrows=0).columns), text_cols=text_cols, need_genres=False)
+    header = list(data_mod.read_csv(path, nrows=0).columns)
+    if text_cols is None and run.config.text_cols and set(run.config.text_cols) <= set(header):
+        text_cols = list(run.config.text_cols)  # the input the model was trained on, e.g. title + overview
+    data_mod.detect_columns(header, text_cols=text_cols, need_genres=False)
     with resumable_path(out, marker=progress_file, force=force, resume=resume) as partial:
         tmp, record_path = partial.path, progress_file(partial.path)
         identity = {

@@ -100,3 +100,16 @@ def test_user_mistakes_are_one_line_errors(tmp_path, movies_csv, tiny_bert, trai
 def test_version():
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0 and result.output.startswith("genretag ")
+
+
+def test_tag_uses_the_runs_own_text_columns(tmp_path, movies_csv, tiny_bert):
+    run = tmp_path / "run"
+    result = runner.invoke(app, ["train", "--data", str(movies_csv), "--backbone", str(tiny_bert), "--epochs", "1",
+                                 "--text-col", "title,overview", "--out", str(run)])
+    assert result.exit_code == 0, result.output
+    implicit, explicit, overview_only = tmp_path / "a.csv", tmp_path / "b.csv", tmp_path / "c.csv"
+    for out, extra in ((implicit, []), (explicit, ["--text-col", "title,overview"]), (overview_only, ["--text-col", "overview"])):
+        result = runner.invoke(app, ["tag", str(movies_csv), "--model", str(run), "--out", str(out), *extra])
+        assert result.exit_code == 0, result.output
+    assert implicit.read_bytes() == explicit.read_bytes()
+    assert implicit.read_bytes() != overview_only.read_bytes()  # the title really is part of the input

@@ -24,7 +24,7 @@ def tag_cli(
     csv: Annotated[Path, typer.Argument(help="CSV of movies with a synopsis column.")],
     model: Annotated[Optional[Path], typer.Option("--model", "-m", help="Run directory \\[default: newest under ./runs, else the bundled model].")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output CSV \\[default: <input>.tagged.csv].")] = None,
-    text_col: Annotated[Optional[list[str]], typer.Option("--text-col", help="Text column(s) to join \\[default: detected].")] = None,
+    text_col: Annotated[Optional[list[str]], typer.Option("--text-col", help="Text column(s) to join \\[default: the run's own when present, else detected].")] = None,
     threshold: Annotated[Optional[float], typer.Option(help="One threshold for every genre \\[default: the run's own].")] = None,
     at_least_one: Annotated[Optional[bool], typer.Option("--at-least-one/--no-at-least-one", help="Give each movie its most likely genre when none passes \\[default: the run's setting].")] = None,
     max_genres: Annotated[Optional[int], typer.Option(help="At most this many genres per movie \\[default: the run's setting].")] = None,
