@@ -88,7 +88,7 @@ class TrainConfig:
     eval_batch_size: int = 64
     """Rows per batch when predicting."""
     precision: str = "auto"
-    """Training arithmetic: auto (bf16 autocast on CUDA, fp32 on CPU), fp32 or bf16."""
+    """Training arithmetic: auto (bf16 autocast where the device has native bf16, else fp32), fp32 or bf16."""
     gradient_checkpointing: bool = False
     """Recompute activations in the backward pass: less memory, about 30% slower."""
 

@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 
 logger = logging.getLogger(__name__)
+
+#: Arithmetic of the forward pass: ``auto`` (bf16 where the hardware has it and it keeps
+#: parity with fp32), ``fp32`` or ``bf16`` (forced, no parity check).
+PRECISIONS = ("auto", "fp32", "bf16")
+#: Parity of bf16 with fp32, checked on a sample of the rows before bf16 is used: every
+#: probability within PARITY_TOLERANCE and the same decisions on PARITY_AGREEMENT of rows,
+#: on PARITY_STAGES[0] rows, or on PARITY_STAGES[1] when the first is just short of the bar.
+PARITY_STAGES = (256, 1024)
+PARITY_TOLERANCE = 1e-2
+PARITY_AGREEMENT = 0.99
 
 
 def pick_device(name: str | None = None) -> torch.device:
@@ -16,6 +30,58 @@ def pick_device(name: str | None = None) -> torch.device:
     if name:
         return torch.device(name)
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def physical_cores() -> int:
+    """Physical CPU cores this process may run on (hyper-threads counted once)."""
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
+    cores = set()
+    for cpu in cpus:
+        topology = Path(f"/sys/devices/system/cpu/cpu{cpu}/topology")
+        try:
+            cores.add((topology.joinpath("physical_package_id").read_text().strip(),
+                       topology.joinpath("core_id").read_text().strip()))
+        except OSError:  # no sysfs (macOS, Windows, some containers): count logical CPUs
+            cores.add(("cpu", str(cpu)))
+    return max(1, len(cores))
+
+
+def set_threads(threads: int | None = None) -> int:
+    """Set torch's intra-op CPU threads and return the number used.
+
+    Args:
+        threads: Threads to use. None: keep ``OMP_NUM_THREADS`` when it is set (torchrun
+            and tests set it), else one per physical core: a second thread per core
+            (hyper-threading) only contends for the same matrix units.
+    """
+    if threads is None:
+        if os.environ.get("OMP_NUM_THREADS"):
+            return torch.get_num_threads()
+        threads = physical_cores()
+    if threads < 1:
+        raise ValueError(f"threads must be at least 1, got {threads}")
+    torch.set_num_threads(threads)
+    return threads
+
+
+def bf16_supported(device: torch.device | str) -> bool:
+    """True where bf16 matrix arithmetic is native: CUDA cards from Ampere on, CPUs with
+    AVX-512 BF16 or AMX. Elsewhere bf16 is emulated and slower than fp32."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+        return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
+    return False
+
+
+def autocast(device: torch.device | str, precision: str) -> contextlib.AbstractContextManager:
+    """The autocast context for ``precision`` (``fp32``: none) on ``device``."""
+    device = torch.device(device)
+    if precision != "bf16":
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16)
 
 
 def encode(tokenizer, texts: Sequence[str], max_length: int) -> list[list[int]]:
@@ -75,6 +141,7 @@ def predict_logits(
     batch_size: int = 64,
     device: torch.device | None = None,
     on_batch: Callable[[int], None] | None = None,
+    precision: str = "fp32",
 ) -> np.ndarray:
     """Logits ``[rows, genres]`` in input order for already tokenised rows.
 
@@ -85,7 +152,10 @@ def predict_logits(
         batch_size: Rows per forward pass.
         device: Where to run (default: where the model is).
         on_batch: Called with the number of rows done after each batch (progress bars).
+        precision: ``fp32`` or ``bf16`` (autocast); `choose_precision` resolves ``auto``.
     """
+    if precision not in ("fp32", "bf16"):
+        raise ValueError(f"precision must be fp32 or bf16 here, got '{precision}'; resolve auto with choose_precision")
     was_training = model.training
     model.eval()
     device = device or next(model.parameters()).device
@@ -93,7 +163,8 @@ def predict_logits(
     out = np.zeros((len(encoded), n_labels), dtype=np.float32)
     for idx in length_sorted_batches([len(r) for r in encoded], batch_size):
         ids, mask = collate([encoded[i] for i in idx], pad_id)
-        logits = model(ids.to(device), mask.to(device))
+        with autocast(device, precision):
+            logits = model(ids.to(device), mask.to(device))
         out[idx] = logits.float().cpu().numpy()
         if on_batch:
             on_batch(len(idx))
@@ -124,3 +195,104 @@ def decide(probs: np.ndarray, thresholds: np.ndarray | float, *, at_least_one: b
         empty = ~chosen.any(axis=1)
         chosen[empty, probs[empty].argmax(axis=1)] = True
     return chosen.astype(np.int8)
+
+
+@dataclass
+class PrecisionChoice:
+    """The arithmetic `Predictor` settled on, and the parity evidence for it."""
+
+    precision: str
+    """fp32 or bf16."""
+    reason: str
+    """Why, in a few words (for logs and benchmarks)."""
+    rows: int = 0
+    """Rows compared in the parity check (0: no check ran)."""
+    max_prob_diff: float | None = None
+    """Largest |bf16 - fp32| probability over the compared rows."""
+    agreement: float | None = None
+    """Share of compared rows whose decisions are the same in bf16 and fp32."""
+
+
+class Predictor:
+    """Batched prediction whose precision is chosen once, on the first large enough call.
+
+    With ``precision="auto"`` bf16 is used only where the hardware has it natively and a
+    parity check passes: rows spread evenly over the input are predicted in fp32 and in
+    bf16; bf16 is kept when every probability is within `PARITY_TOLERANCE` and the
+    decisions (``decide_fn``) agree on at least `PARITY_AGREEMENT` of the rows, else fp32 is
+    used with a warning. The check starts on 256 rows and extends to 1,024 when the
+    agreement is just short of the bar, so sampling noise alone rarely decides. The
+    compared rows' results are kept, so the check costs one extra fp32 pass over them.
+    Calls with fewer rows than the first stage run in fp32 and leave the choice open.
+    """
+
+    stages = PARITY_STAGES
+
+    def __init__(self, model: torch.nn.Module, pad_id: int, *, precision: str = "auto",
+                 device: torch.device | None = None, decide_fn: Callable[[np.ndarray], np.ndarray] | None = None):
+        if precision not in PRECISIONS:
+            raise ValueError(f"unknown precision '{precision}'; choose {', '.join(PRECISIONS)}")
+        self.model = model
+        self.pad_id = pad_id
+        self.device = device or next(model.parameters()).device
+        self.decide_fn = decide_fn or (lambda probs: decide(probs, 0.5))
+        self.requested = precision
+        self.choice: PrecisionChoice | None = None
+        if precision != "auto":
+            self.choice = PrecisionChoice(precision, "requested")
+        elif not bf16_supported(self.device):
+            self.choice = PrecisionChoice("fp32", f"no native bf16 on {self.device.type}")
+
+    def logits(self, encoded: Sequence[Sequence[int]], *, batch_size: int = 64,
+               on_batch: Callable[[int], None] | None = None) -> np.ndarray:
+        """Logits ``[rows, genres]`` in input order (see `predict_logits`)."""
+        run = lambda rows, precision, progress=None: predict_logits(  # noqa: E731
+            self.model, rows, self.pad_id, batch_size=batch_size, device=self.device, on_batch=progress,
+            precision=precision)
+        if self.choice is not None:
+            return run(encoded, self.choice.precision, on_batch)
+        if len(encoded) < self.stages[0]:
+            return run(encoded, "fp32", on_batch)
+        sample, fp32, bf16 = np.zeros(0, dtype=int), None, None
+        for stage in self.stages:
+            size = min(stage, len(encoded))
+            # Rows spread evenly over those not checked yet: the first rows of a file are
+            # often not typical of it. (Spacing >= 1, so the rounded positions are distinct.)
+            remaining = np.setdiff1d(np.arange(len(encoded)), sample)
+            new = remaining[np.linspace(0, len(remaining) - 1, size - len(sample)).round().astype(int)]
+            rows = [encoded[i] for i in new]
+            fp32 = _stack(fp32, run(rows, "fp32"))
+            bf16 = _stack(bf16, run(rows, "bf16"))
+            sample = np.concatenate([sample, new])
+            self.choice = self._judge(fp32, bf16)
+            # Only an agreement just short of the bar is worth a larger sample.
+            borderline = (self.choice.max_prob_diff <= PARITY_TOLERANCE
+                          and self.choice.agreement >= PARITY_AGREEMENT - 0.01)
+            if self.choice.precision == "bf16" or not borderline or size == len(encoded):
+                break
+        if self.choice.precision == "fp32":
+            logger.warning("bf16 changed predictions (%s); predicting in fp32, about 2-3x slower "
+                           "(pass --precision bf16 to use it anyway)", self.choice.reason)
+        else:
+            logger.info("predicting in bf16 (%s)", self.choice.reason)
+        out = np.zeros((len(encoded), self.model.head.out_features), dtype=np.float32)
+        out[sample] = bf16 if self.choice.precision == "bf16" else fp32
+        if on_batch:
+            on_batch(len(sample))
+        rest = np.setdiff1d(np.arange(len(encoded)), sample)
+        if len(rest):
+            out[rest] = run([encoded[i] for i in rest], self.choice.precision, on_batch)
+        return out
+
+    def _judge(self, fp32: np.ndarray, bf16: np.ndarray) -> PrecisionChoice:
+        p32, p16 = sigmoid(fp32), sigmoid(bf16)
+        diff = float(np.abs(p32 - p16).max())
+        agreement = float((self.decide_fn(p32) == self.decide_fn(p16)).all(axis=1).mean())
+        ok = diff <= PARITY_TOLERANCE and agreement >= PARITY_AGREEMENT
+        reason = (f"parity on {len(fp32)} rows: max |dp| {diff:.4f} (limit {PARITY_TOLERANCE}), "
+                  f"same decisions on {agreement:.1%} (need {PARITY_AGREEMENT:.0%})")
+        return PrecisionChoice("bf16" if ok else "fp32", reason, len(fp32), diff, agreement)
+
+
+def _stack(a: np.ndarray | None, b: np.ndarray) -> np.ndarray:
+    return b if a is None else np.concatenate([a, b])

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import logging
 import os
+import re
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,7 +18,7 @@ import numpy as np
 
 from . import data as data_mod
 from .errors import DataError, ModelError
-from .outputs import resumable_path, write_record
+from .outputs import atomic_path, resumable_path, write_json, write_record
 from .predict import decide
 from .runs import ADAPTER_DIR, CONFIG_FILE, HEAD_FILE, LABELS_FILE, THRESHOLDS_FILE, Run
 
@@ -41,6 +44,8 @@ class TagSummary:
     genres_column: str = GENRES_COLUMN
     genre_counts: dict[str, int] = field(default_factory=dict)
     resumed_rows: int = 0
+    shard: tuple[int, int] | None = None
+    input_rows: int = 0
 
     @property
     def rows_per_second(self) -> float:
@@ -52,6 +57,26 @@ def default_output(path: str | Path) -> Path:
     """``movies.csv`` → ``movies.tagged.csv`` beside the input."""
     path = Path(path)
     return path.with_name(f"{path.stem}.tagged{path.suffix or '.csv'}")
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"i/n"`` → ``(i, n)``: this process tags the rows whose index ``% n == i``."""
+    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text or "")
+    if not match or not int(match[1]) < int(match[2]):
+        raise DataError(f"--shard must be i/n with 0 <= i < n, such as 0/4, got '{text}'")
+    return int(match[1]), int(match[2])
+
+
+def shard_output(out: str | Path, shard: tuple[int, int]) -> Path:
+    """Where shard ``(i, n)`` of ``out`` goes: ``movies.tagged.shard-i-of-n.csv``."""
+    out = Path(out)
+    return out.with_name(f"{out.stem}.shard-{shard[0]}-of-{shard[1]}{out.suffix or '.csv'}")
+
+
+def shard_record(shard_csv: str | Path) -> Path:
+    """The record written beside a finished shard: ``<shard>.json`` (what `merge_shards` checks)."""
+    shard_csv = Path(shard_csv)
+    return shard_csv.with_name(shard_csv.name + ".json")
 
 
 def free_column(columns, base: str) -> str:
@@ -89,6 +114,7 @@ def tag_csv(
     chunksize: int = 10_000,
     on_rows: Callable[[int], None] | None = None,
     resume: bool = False,
+    shard: tuple[int, int] | None = None,
 ) -> TagSummary:
     """Tag every row of a CSV with genres; all input columns and the row order are kept.
 
@@ -112,12 +138,18 @@ def tag_csv(
             run keeps the interrupted run's value, so its chunks and output are the same.
         on_rows: Called with the number of rows finished after each chunk.
         resume: Continue an interrupted run of the same command.
+        shard: ``(i, n)``: tag only the rows whose 0-based index ``% n == i`` and write them to
+            `shard_output` (plus a `shard_record`); `merge_shards` puts the n shards back
+            together. Interleaved rows keep the shards equally long and need no row count
+            up front, so each process streams the file like an unsharded run.
 
     Returns:
         A `TagSummary`.
     """
     path = Path(path)
     out = Path(out) if out else default_output(path)
+    if shard is not None:
+        out = shard_output(out, shard)
     if out.resolve() == path.resolve():
         raise DataError(f"output {out} is the input file; choose another --out")
     limits = run.thresholds if thresholds is None else thresholds
@@ -142,6 +174,7 @@ def tag_csv(
                 "at_least_one": at_least_one,
                 "max_genres": max_genres,
                 "scores": scores,
+                "shard": list(shard) if shard else None,
             },
         }
         record = {**identity, "chunksize": chunksize, "chunks": 0, "rows": 0, "bytes": 0, "tagged": 0,
@@ -152,7 +185,11 @@ def tag_csv(
             chunksize = record["chunksize"]
         counts = np.asarray(record["counts"], dtype=np.int64)
         cols = None
+        input_rows = 0
         for i, chunk in enumerate(data_mod.iter_csv_chunks(path, chunksize=chunksize)):
+            input_rows += len(chunk)
+            if shard is not None:  # the index continues the data-row numbering across chunks
+                chunk = chunk[np.asarray(chunk.index) % shard[1] == shard[0]]
             if cols is None:
                 cols, _ = data_mod.detect_columns(list(chunk.columns), text_cols=text_cols, need_genres=False)
                 summary.genres_column = free_column(chunk.columns, GENRES_COLUMN)
@@ -198,6 +235,10 @@ def tag_csv(
         if cols is None:
             raise DataError(f"{path} has a header but no rows; nothing to tag")
     summary.rows, summary.tagged, summary.empty_text = record["rows"], record["tagged"], record["empty_text"]
+    summary.shard, summary.input_rows = shard, input_rows
+    if shard is not None:
+        write_json(shard_record(out), {**identity, "input": str(path.resolve()), "input_rows": input_rows,
+                                       "rows": record["rows"], "output": out.name})
     summary.seconds = time.perf_counter() - t0
     summary.genre_counts = {label: int(c) for label, c in zip(run.labels, counts)}
     return summary
@@ -238,3 +279,123 @@ def run_fingerprint(path: str | Path) -> str:
         digest.update(name.encode())
         digest.update(data_mod.file_fingerprint(file).encode() if file.is_file() else b"-")
     return digest.hexdigest()
+
+
+@dataclass
+class MergeSummary:
+    """What `merge_shards` did."""
+
+    output: Path
+    shards: list[Path]
+    rows: int
+
+
+_SHARD_NAME = re.compile(r"\.shard-(\d+)-of-(\d+)$")
+
+
+def find_shards(out: str | Path) -> list[Path]:
+    """The finished shard files of ``out`` (``<stem>.shard-i-of-n<suffix>``), by shard number."""
+    out = Path(out)
+    suffix = out.suffix or ".csv"
+    found = []
+    for file in out.parent.glob(f"{_glob_escape(out.stem)}.shard-*-of-*{suffix}"):
+        match = _SHARD_NAME.search(file.name[: -len(suffix)])
+        if match and file.name[: match.start()] == out.stem:
+            found.append((int(match[2]), int(match[1]), file))
+    return [file for _, _, file in sorted(found)]
+
+
+def _glob_escape(text: str) -> str:
+    """``text`` with glob's special characters taken literally."""
+    return re.sub(r"([*?\[])", r"[\1]", text)
+
+
+def merge_shards(out: str | Path, *, force: bool = False, remove_shards: bool = False) -> MergeSummary:
+    """Put the outputs of ``tag --shard i/n`` back together as ``out``, in the input's row order.
+
+    Checks before writing anything that all n shards are there, finished, and made from
+    the same input, model and options, and that each holds exactly the rows its shard
+    takes; checks while writing that rows out = rows in. Rows are copied as CSV records,
+    not re-parsed as numbers, so the result is the file one unsharded run writes.
+
+    Args:
+        out: The output the shards were made for (``--out`` of the ``tag`` commands).
+        force: Overwrite an existing ``out``.
+        remove_shards: Delete the shard files and their records after a successful merge.
+
+    Raises:
+        DataError: A shard is missing, unfinished, from another run, or has the wrong rows.
+    """
+    out = Path(out)
+    shards = find_shards(out)
+    if not shards:
+        raise DataError(f"no shards of {out} found (expected {shard_output(out, (0, 2)).name} ...); "
+                        "tag with --shard i/n --out the same file first")
+    counts = {int(_SHARD_NAME.search(Path(f).stem)[2]) for f in shards}
+    if len(counts) > 1:
+        raise DataError(f"shards of {out} from different splits ({', '.join(f'{n} shards' for n in sorted(counts))}) "
+                        "are mixed in one folder; remove those of the old split")
+    n = counts.pop()
+    missing = [str(i) for i in range(n) if shard_output(out, (i, n)) not in shards]
+    if missing:
+        raise DataError(f"shard(s) {', '.join(missing)} of {n} of {out} are missing; run "
+                        f"genretag tag ... --shard {missing[0]}/{n} for each, then merge again")
+    records = [_shard_record(shard_output(out, (i, n))) for i in range(n)]
+    first = records[0]
+    for i, record in enumerate(records):
+        for key in ("input_fingerprint", "model_fingerprint", "input_rows"):
+            if record.get(key) != first.get(key):
+                raise DataError(f"shard {i} of {out} was made from another {key.split('_')[0]} than shard 0; "
+                                "tag all shards with the same input, model and options")
+        if {k: v for k, v in record["options"].items() if k != "shard"} != \
+                {k: v for k, v in first["options"].items() if k != "shard"}:
+            raise DataError(f"shard {i} of {out} was tagged with other options than shard 0; tag all shards alike")
+        if record["options"].get("shard") != [i, n]:
+            raise DataError(f"{shard_output(out, (i, n)).name} holds shard {record['options'].get('shard')}, not {i}/{n} "
+                            "(renamed?); tag that shard again")
+        expected = len(range(i, first["input_rows"], n))
+        if record["rows"] != expected:
+            raise DataError(f"shard {i} of {out} holds {record['rows']} rows, not the {expected} its share of "
+                            f"{first['input_rows']} is; tag it again")
+    total = first["input_rows"]
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # a synopsis may exceed the 128 KiB default
+    paths = [shard_output(out, (i, n)) for i in range(n)]
+    with atomic_path(out, force=force) as tmp, open(tmp, "w", encoding="utf-8", newline="") as sink:
+        handles = [open(p, encoding="utf-8", newline="") for p in paths]
+        try:
+            readers = [csv.reader(h) for h in handles]
+            headers = [next(r, None) for r in readers]
+            if any(h != headers[0] for h in headers):
+                raise DataError(f"the shards of {out} have different columns; tag them all with the same options")
+            # The same dialect pandas wrote the shards with (minimal quoting, CRLF).
+            writer = csv.writer(sink, lineterminator="\r\n")
+            writer.writerow(headers[0])
+            for row in range(total):
+                record = next(readers[row % n], None)
+                if record is None:
+                    raise DataError(f"shard {row % n} of {out} ends early, at input row {row}; tag it again")
+                writer.writerow(record)
+            extra = [str(i) for i, r in enumerate(readers) if next(r, None) is not None]
+            if extra:
+                raise DataError(f"shard(s) {', '.join(extra)} of {out} hold more rows than recorded; tag them again")
+        finally:
+            for h in handles:
+                h.close()
+    if remove_shards:
+        for p in paths:
+            p.unlink(missing_ok=True)
+            shard_record(p).unlink(missing_ok=True)
+    return MergeSummary(output=out, shards=paths, rows=total)
+
+
+def _shard_record(shard_csv: Path) -> dict:
+    file = shard_record(shard_csv)
+    try:
+        record = json.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"{shard_csv} has no record {file.name}: it did not finish; tag that shard again") from None
+    except (OSError, ValueError):
+        raise DataError(f"the shard record {file} is unreadable; tag that shard again") from None
+    if not isinstance(record, dict) or record.get("format") != PROGRESS_FORMAT or "input_rows" not in record:
+        raise DataError(f"the shard record {file} was not written by this genretag; tag that shard again")
+    return record

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import time
@@ -15,14 +16,15 @@ import torch
 
 from . import checkpoints
 from . import data as data_mod
+from . import distributed
 from .config import TrainConfig
 from .errors import DataError
 from .blending import fit_blend
 from .losses import MultiLabelLoss, positive_weights
 from .metrics import summary_scores
 from .modeling import ModelSpec, build_model
-from .outputs import atomic_path, resumable_path
-from .predict import bucketed_batches, collate, decide, encode, pick_device, predict_logits, sigmoid
+from .outputs import Partial, atomic_path, partial_path, resumable_path
+from .predict import autocast, bucketed_batches, collate, decide, encode, predict_logits, sigmoid
 from .runs import DEFAULT_RUNS_DIR, save_run
 from .thresholds import tune_thresholds
 
@@ -233,20 +235,64 @@ def train(
 
     Returns:
         A `TrainResult` for the run written to ``out``.
+
+    Under ``torchrun``/``accelerate launch`` (``WORLD_SIZE`` > 1) every process calls this;
+    they train together with DistributedDataParallel and rank 0 writes the run (see
+    `genretag.distributed`). ``batch_size`` is then per process.
     """
-    emit = callback or (lambda event, info: None)
     if snapshots and not epochs_reusable(config):
         raise ValueError("epoch snapshots need --schedule constant and --warmup-ratio 0")
     if resume and not out:
         raise DataError("--resume needs --out: the run directory of the interrupted training")
-    out = Path(out) if out else Path(DEFAULT_RUNS_DIR) / default_run_name(config)
-    # A stable partial name (not a random one) so that a rerun with resume finds the checkpoint.
-    with resumable_path(out, marker=checkpoints.marker, force=force, resume=resume, directory=True) as partial:
+    ctx, dev = distributed.setup(device)
+    try:
+        result = _train(config, out, ctx=ctx, dev=dev, force=force, prepared=prepared, callback=callback,
+                        snapshots=snapshots, resume=resume)
+    except BaseException:
+        distributed.teardown(ctx, wait=False)  # the other ranks fail on the closed group, not hang
+        raise
+    distributed.teardown(ctx)
+    return result
+
+
+def training_precision(requested: str, device: torch.device) -> str:
+    """Resolve ``auto``: bf16 autocast where the device has native bf16, else fp32.
+
+    Native means CUDA cards from Ampere on and CPUs with AVX-512 BF16 or AMX; elsewhere
+    bf16 is emulated and slower. Weights, gradients and optimizer state stay fp32; only
+    the forward matmuls run in bf16. benchmarks/RESULTS.md has the speed and the
+    validation scores of both on the reference protocol.
+    """
+    from .predict import bf16_supported
+
+    if requested != "auto":
+        return requested
+    return "bf16" if bf16_supported(device) else "fp32"
+
+
+@contextlib.contextmanager
+def _run_folder(out: Path, ctx: distributed.Context, *, force: bool, resume: bool):
+    """Rank 0 owns the partial run directory; the other ranks learn where it is and whether it resumes."""
+    if ctx.is_main:
+        # A stable partial name (not a random one) so that a rerun with resume finds the checkpoint.
+        with resumable_path(out, marker=checkpoints.marker, force=force, resume=resume, directory=True) as partial:
+            distributed.broadcast(partial.resumed, ctx)
+            yield partial
+    else:
+        yield Partial(path=partial_path(out), resumed=distributed.broadcast(None, ctx))
+
+
+def _train(config: TrainConfig, out, *, ctx: distributed.Context, dev: torch.device, force: bool,
+           prepared: Prepared | None, callback: Callback | None, snapshots, resume: bool) -> TrainResult:
+    """`train` on one process of ``ctx`` (the whole training when it is the only one)."""
+    emit = (callback if ctx.is_main else None) or (lambda event, info: None)
+    # Every rank must name the same folder, and a default name holds the time.
+    out = Path(out) if out else Path(DEFAULT_RUNS_DIR) / distributed.broadcast(default_run_name(config), ctx)
+    with _run_folder(out, ctx, force=force, resume=resume) as partial:
         tmp = partial.path
         prep = prepared or prepare(config)
         started = datetime.now(timezone.utc)
         t0 = time.perf_counter()
-        dev = pick_device(device)
         torch.manual_seed(config.seed)
         rng = np.random.default_rng(config.seed)
         spec = ModelSpec(
@@ -264,6 +310,13 @@ def train(
         config = copy.copy(config)
         config.lora_targets, config.pooling = list(spec.lora_targets), spec.pooling
         model.to(dev)
+        if config.gradient_checkpointing:
+            _checkpoint_activations(model)
+        # DDP averages the gradients across ranks in backward; evaluation uses the bare model.
+        net = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[dev.index] if dev.type == "cuda" else None) if ctx.active else model
+        # Saved resolved, like the LoRA targets: the run says what it was trained with.
+        precision = config.precision = training_precision(config.precision, dev)
         encoded = prep.encoded_for(tokenizer, (config.backbone, config.max_length), config.max_length)
         pad_id = tokenizer.pad_token_id
         tr_idx, va_idx = prep.split["train"], prep.split["validation"]
@@ -276,7 +329,8 @@ def train(
 
         params = [p for p in model.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
-        steps_per_epoch = -(-len(train_ids) // config.batch_size)
+        batches_per_epoch = -(-len(train_ids) // config.batch_size)
+        steps_per_epoch = -(-batches_per_epoch // ctx.world)  # each rank takes one batch per step
         total_steps = steps_per_epoch * config.epochs
         scheduler = _scheduler(optimizer, config, total_steps)
         pos_weight = positive_weights(torch.from_numpy(prep.targets[prep.split["train"]]),
@@ -287,7 +341,7 @@ def train(
         emit("start", {"total_steps": total_steps, "epochs": config.epochs, "train_rows": len(train_ids),
                        "validation_rows": len(val_ids), "labels": prep.labels, "device": str(dev),
                        "lora_targets": config.lora_targets, "pooling": config.pooling,
-                       "data_report": prep.dropped})
+                       "data_report": prep.dropped, "precision": precision, "processes": ctx.world})
 
         history: list[dict] = []
         best = {"score": -1.0, "loss": float("inf"), "epoch": 0, "state": None, "thresholds": None}
@@ -298,18 +352,21 @@ def train(
                                         model=model, optimizer=optimizer, scheduler=scheduler, rng=rng)
             done, step, history, best = restored.epoch, restored.step, restored.history, restored.best
         for epoch in range(done + 1, config.epochs + 1):
-            model.train()
+            net.train()
             t_epoch = time.perf_counter()
             if config.bucket:
                 batches = bucketed_batches(lengths, config.batch_size, rng)
             else:
                 order = rng.permutation(len(train_ids))
                 batches = [order[i : i + config.batch_size] for i in range(0, len(order), config.batch_size)]
-            running, seen = 0.0, 0
-            for idx in batches:
+            running, seen, rows_seen = 0.0, 0, []
+            for idx, weight in distributed.shard_batches(batches, ctx):
                 ids, mask = collate([train_ids[i] for i in idx], pad_id)
-                logits = model(ids.to(dev), mask.to(dev))
+                with autocast(dev, precision):
+                    logits = net(ids.to(dev), mask.to(dev))
                 loss = loss_fn(logits.float(), y_train[idx].to(dev))
+                if weight != 1.0:
+                    loss = loss * weight
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 if config.grad_clip > 0:
@@ -317,10 +374,20 @@ def train(
                 optimizer.step()
                 scheduler.step()
                 step += 1
-                running += loss.item() * len(idx)
-                seen += len(idx)
+                n_rows = len(idx) if weight else 0
+                running += loss.item() * n_rows
+                seen += n_rows
+                if n_rows:
+                    rows_seen.append(idx)
                 emit("step", {"step": step, "epoch": epoch, "loss": loss.item(), "lr": scheduler.get_last_lr()[0]})
             train_seconds = time.perf_counter() - t_epoch
+            if logger.isEnabledFor(logging.DEBUG):  # how tests check that the ranks shared the rows
+                ids_seen = tr_idx[np.concatenate(rows_seen)] if rows_seen else []
+                logger.debug("rows seen: rank %d of %d, epoch %d: %s", ctx.rank, ctx.world, epoch,
+                             ",".join(str(prep.data.row_ids[i]) for i in ids_seen))
+            running, seen = distributed.all_sum([running, seen], ctx)
+            # Every rank validates (the weights are the same everywhere), so all agree on the
+            # best epoch without messages; only rank 0 writes.
             val_logits = predict_logits(model, val_ids, pad_id, batch_size=config.eval_batch_size, device=dev)
             val_loss = float(val_loss_fn(torch.from_numpy(val_logits), torch.from_numpy(y_val)).item())
             val_probs = sigmoid(val_logits)
@@ -345,20 +412,34 @@ def train(
             if (scores["micro_f1"], -val_loss) > (best["score"], -best["loss"]):
                 best.update(score=scores["micro_f1"], loss=val_loss, epoch=epoch, state=_trainable_state(model),
                             thresholds=thresholds)
-            if snapshots and epoch in snapshots and epoch < config.epochs:
+            if snapshots and epoch in snapshots and epoch < config.epochs and ctx.is_main:
                 # Before the checkpoint, so a run resumed after epoch k has already written snapshot k.
                 _save_snapshot(Path(snapshots[epoch]), epoch, source=out.name, config=config, prep=prep, model=model,
                                best=best, history=history, val_ids=val_ids, pad_id=pad_id, dev=dev,
                                started=started, t0=t0)
-            checkpoints.save(tmp, epoch=epoch, step=step, config=config, fingerprint=prep.fingerprint,
-                             labels=prep.labels, model=model, optimizer=optimizer, scheduler=scheduler, rng=rng,
-                             history=history, best=best)
+            if ctx.is_main:
+                checkpoints.save(tmp, epoch=epoch, step=step, config=config, fingerprint=prep.fingerprint,
+                                 labels=prep.labels, model=model, optimizer=optimizer, scheduler=scheduler, rng=rng,
+                                 history=history, best=best)
             emit("epoch", record)
 
-        metrics = _write_run(tmp, name=out.name, config=config, prep=prep, model=model, best=best, history=history,
-                             val_ids=val_ids, pad_id=pad_id, dev=dev, started=started, t0=t0)
-        checkpoints.remove(tmp)  # optimizer state is for resuming, not part of a finished run
+        metrics = None
+        if ctx.is_main:
+            metrics = _write_run(tmp, name=out.name, config=config, prep=prep, model=model, best=best,
+                                 history=history, val_ids=val_ids, pad_id=pad_id, dev=dev, started=started, t0=t0)
+            checkpoints.remove(tmp)  # optimizer state is for resuming, not part of a finished run
+    metrics = distributed.broadcast(metrics, ctx)  # after the rename: the run exists when any rank returns
     emit("done", {"path": str(out), "best_epoch": best["epoch"], "metrics": metrics})
     return TrainResult(path=out, labels=prep.labels, history=history, metrics=metrics, best_epoch=best["epoch"])
 
 
+def _checkpoint_activations(model) -> None:
+    """Recompute each layer's activations in backward instead of keeping them (less memory)."""
+    base = model.backbone.get_base_model()
+    if not getattr(base, "supports_gradient_checkpointing", False):
+        raise DataError(f"{type(base).__name__} does not support --gradient-checkpointing; train without it")
+    # Non-reentrant checkpointing works with frozen inputs (LoRA) and with DDP.
+    if hasattr(base, "activation_checkpointing_enable"):  # transformers >= 5.x
+        base.activation_checkpointing_enable({"use_reentrant": False})
+    else:
+        base.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})

@@ -12,6 +12,7 @@ from .. import __version__
 from . import evaluate as _evaluate
 from . import export as _export
 from . import info as _info
+from . import merge as _merge
 from . import tag as _tag
 from . import train as _train
 from . import tune as _tune
@@ -56,6 +57,7 @@ def main(
 app.command("train")(_train.train_cli)
 app.command("tune")(_tune.tune_cli)
 app.command("tag")(_tag.tag_cli)
+app.command("merge-shards")(_merge.merge_cli)
 app.command("evaluate")(_evaluate.evaluate_cli)
 app.command("export")(_export.export_cli)
 app.command("info")(_info.info_cli)

@@ -35,20 +35,32 @@ def tag_cli(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing output.")] = False,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run of the same command after its last chunk.")] = False,
     trust_remote_code: Annotated[bool, typer.Option(help="Allow a run trained with --trust-remote-code to run its backbone's code.")] = False,
+    shard: Annotated[Optional[str], typer.Option(help="i/n: tag only rows i, i+n, i+2n ... into <out>.shard-i-of-n.csv; join the n shards with genretag merge-shards.")] = None,
+    precision: Annotated[str, typer.Option(help="auto (bf16 where the hardware has it and a parity check with fp32 passes), fp32 or bf16.")] = "auto",
+    threads: Annotated[Optional[int], typer.Option(help="CPU threads \\[default: OMP_NUM_THREADS, else one per physical core].")] = None,
 ) -> None:
     """Tag every row of a CSV with genres, keeping all columns and the row order."""
     from ..errors import DataError
     from ..outputs import ensure_new
-    from ..tagging import default_output, tag_csv
+    from ..predict import PRECISIONS, set_threads
+    from ..tagging import default_output, parse_shard, shard_output, tag_csv
 
     if threshold is not None and not 0 < threshold < 1:
         raise DataError(f"--threshold must be between 0 and 1, got {threshold}")
     if max_genres is not None and max_genres < 1:
         raise DataError(f"--max-genres must be at least 1, got {max_genres}")
+    if precision not in PRECISIONS:
+        raise DataError(f"--precision must be one of {', '.join(PRECISIONS)}, got '{precision}'")
+    if threads is not None and threads < 1:
+        raise DataError(f"--threads must be at least 1, got {threads}")
     if not csv.exists():
         raise DataError(f"{csv} not found; give the path of a CSV file to tag")
-    ensure_new(out or default_output(csv), force)  # fail before loading a model
+    parts = parse_shard(shard) if shard else None
+    target = out or default_output(csv)
+    ensure_new(shard_output(target, parts) if parts else target, force)  # fail before loading a model
+    set_threads(threads)
     run = load_model_for_cli(model, backbone, trust_remote_code)
+    run.precision = precision
     if batch_size:
         run.config.eval_batch_size = batch_size
     live = show_progress()
@@ -65,13 +77,17 @@ def tag_cli(
         summary = tag_csv(
             run, csv, out, force=force, text_cols=split_list(text_col), thresholds=threshold,
             at_least_one=at_least_one, max_genres=max_genres, scores=scores, chunksize=chunksize, on_rows=on_rows,
-            resume=resume,
+            resume=resume, shard=parts,
         )
     finally:
         if progress is not None:
             progress.stop()
+    choice = run.predictor.choice
+    info(f"precision: {choice.precision} ({choice.reason})" if choice else "precision: fp32 (too few rows to check bf16)")
     console.print(
-        f"wrote [bold]{summary.output}[/]: {summary.rows} rows, {summary.tagged} tagged, "
+        f"wrote [bold]{summary.output}[/]: {summary.rows} rows"
+        + (f" (shard {parts[0]}/{parts[1]} of {summary.input_rows})" if parts else "")
+        + f", {summary.tagged} tagged, "
         f"{summary.empty_text} with an empty synopsis left untagged, "
         + (f"{summary.resumed_rows} rows kept from the interrupted run, " if summary.resumed_rows else "")
         + f"{summary.rows_per_second:.1f} rows/s; genres in column '{summary.genres_column}'",

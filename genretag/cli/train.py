@@ -26,9 +26,12 @@ class TrainProgress:
             self.total = data["total_steps"]
             if data.get("data_report"):
                 info("data: " + ", ".join(data["data_report"]))
+            how = data.get("precision", "fp32")
+            if data.get("processes", 1) > 1:
+                how += f", {data['processes']} processes"
             info(
                 f"training on {data['train_rows']} rows ({data['validation_rows']} for validation), "
-                f"{len(data['labels'])} genres, {data['epochs']} epochs, device {data['device']}, "
+                f"{len(data['labels'])} genres, {data['epochs']} epochs, device {data['device']} ({how}), "
                 f"LoRA on {', '.join(data['lora_targets'])}, {data['pooling']} pooling"
             )
             if self.live:
@@ -97,6 +100,8 @@ def train_cli(
     blend_tfidf: Annotated[bool, typer.Option("--blend-tfidf", help="Blend with a TF-IDF model; weight chosen on validation.")] = False,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
     device: Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:1 ... \\[default: cuda if present].")] = None,
+    precision: Annotated[str, typer.Option(help="auto (bf16 autocast where the CPU or GPU has native bf16, else fp32), fp32 or bf16.")] = "auto",
+    gradient_checkpointing: Annotated[bool, typer.Option("--gradient-checkpointing", help="Recompute activations in backward: less memory, slower.")] = False,
     trust_remote_code: Annotated[bool, typer.Option(help="Run model code shipped with a hub model.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing --out.")] = False,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted training of --out from its last epoch.")] = False,
@@ -104,6 +109,7 @@ def train_cli(
     """Fine-tune a LoRA genre tagger and write a self-describing run directory."""
     config = config_from_options(locals())  # first statement: locals() are exactly the options
     config = apply_config_file(ctx, config_file, config)
+    from ..distributed import is_main_process
     from ..training import train
 
     progress = TrainProgress(show_progress())
@@ -111,6 +117,8 @@ def train_cli(
         result = train(config, out, force=force, callback=progress, device=device, resume=resume)
     finally:
         progress.close()
+    if not is_main_process():  # under torchrun, rank 0 reports for all
+        return
     m = result.metrics
     console.print(
         f"saved run [bold]{result.path}[/] (best epoch {result.best_epoch}): validation micro-F1 "
@@ -132,7 +140,7 @@ def config_from_options(options: dict) -> TrainConfig:
         schedule=o["schedule"], grad_clip=o["grad_clip"], loss=o["loss"], pos_weight_power=o["pos_weight_power"],
         pos_weight_cap=o["pos_weight_cap"], oversample=o["oversample"], thresholds=o["thresholds"],
         threshold=o["threshold"], at_least_one=o["at_least_one"], max_genres=o["max_genres"], seed=o["seed"],
-        blend_tfidf=o["blend_tfidf"],
+        blend_tfidf=o["blend_tfidf"], precision=o["precision"], gradient_checkpointing=o["gradient_checkpointing"],
     )
 
 

@@ -1,0 +1,375 @@
+"""Speed of genretag's paths against the plain way, measured side by side in one run.
+
+Four measurements, each in a fresh subprocess (so peak memory is its own, read from
+``getrusage`` at its end):
+
+- train, plain path: the textbook loop — tokenise every batch again, pad to ``max_length``,
+  batches in random order, fp32;
+- train, genretag path: ``genretag.training.train`` (tokenise once, length-bucketed
+  shuffling, dynamic padding, the precision asked for; one row per ``--train-precision``);
+- tag, plain path: read the CSV, pad every batch to ``max_length``, rows in file order,
+  fp32 under ``torch.no_grad`` (not inference mode), write the CSV;
+- tag, genretag path: ``genretag.tagging.tag_csv`` as ``genretag tag`` runs it (length-sorted
+  batches, dynamic padding, ``inference_mode``, thread settings, bf16 after a parity check).
+
+Both training paths use the same data, split, model initialisation, optimiser, schedule,
+loss and epoch choice, and report the validation micro-F1 of the epoch they keep (per-genre
+thresholds tuned on validation, as ``genretag train`` does). Rows/s of training count the
+training loop only (validation excluded); rows/s of tagging count reading, predicting and
+writing the CSV, not loading the model.
+
+Data: the reference protocol (../shared/data/README.md: sample 5,000 rows with seed 42,
+split 70/15/15) on tmdb-movie-genres-9k.csv. ``--train-rows`` keeps the first N rows of the
+training split and ``--val-rows`` the first N of validation, to fit a time budget.
+
+Usage::
+
+    python benchmarks/speed.py --quick                       # a minute: checks the script
+    python benchmarks/speed.py --json speed.json             # full: see benchmarks/RESULTS.md
+
+The machine's load average is printed before and after: numbers taken while other jobs
+run are not comparable with a quiet machine's (ratios from one run are more robust).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data" / "tmdb-movie-genres-9k.csv"
+MARK = "SPEED-RESULT "
+
+
+# --------------------------------------------------------------------------- workers
+
+
+def _peak_rss_mb() -> float:
+    # ru_maxrss is in KiB on Linux, bytes on macOS.
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def _prepared(spec: dict):
+    from genretag.config import TrainConfig
+    from genretag.training import prepare
+
+    config = TrainConfig(**spec["config"])
+    prep = prepare(config)
+    if spec.get("train_rows"):
+        prep.split["train"] = prep.split["train"][: spec["train_rows"]]
+    if spec.get("val_rows"):
+        prep.split["validation"] = prep.split["validation"][: spec["val_rows"]]
+    return config, prep
+
+
+def worker_train_genretag(spec: dict) -> dict:
+    """genretag's own training path."""
+    from genretag.training import train
+
+    config, prep = _prepared(spec)
+    t0 = time.perf_counter()
+    result = train(config, Path(spec["out"]), prepared=prep, force=True)
+    wall = time.perf_counter() - t0
+    rows = sum(len(prep.split["train"]) for _ in result.history)
+    seconds = sum(h["train_seconds"] for h in result.history)
+    return {"rows_per_s": rows / seconds, "train_seconds": seconds, "wall_s": wall,
+            "val_micro_f1": result.metrics["micro_f1"], "best_epoch": result.best_epoch,
+            "epoch_f1": [h["val_micro_f1"] for h in result.history]}
+
+
+def worker_train_plain(spec: dict) -> dict:
+    """The plain path: per-batch tokenising to max_length, random batch order, fp32."""
+    import numpy as np
+    import torch
+    from transformers import get_scheduler
+
+    from genretag.losses import MultiLabelLoss, positive_weights
+    from genretag.metrics import summary_scores
+    from genretag.modeling import ModelSpec, build_model
+    from genretag.predict import decide, sigmoid
+    from genretag.thresholds import tune_thresholds
+
+    config, prep = _prepared(spec)
+    t_start = time.perf_counter()
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    model, tokenizer = build_model(ModelSpec(
+        backbone=config.backbone, num_labels=len(prep.labels), pooling=config.pooling, lora_r=config.lora_r,
+        lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout, lora_targets=config.lora_targets,
+        head_dropout=config.head_dropout))
+    tr, va = prep.split["train"], prep.split["validation"]
+    texts = prep.data.texts
+    y_train, y_val = torch.from_numpy(prep.targets[tr]), prep.targets[va]
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    steps = -(-len(tr) // config.batch_size) * config.epochs
+    name = {"linear": "linear", "cosine": "cosine", "constant": "constant_with_warmup"}[config.schedule]
+    scheduler = get_scheduler(name, optimizer, num_warmup_steps=int(config.warmup_ratio * steps),
+                              num_training_steps=steps)
+    pos_weight = positive_weights(y_train, power=config.pos_weight_power, cap=config.pos_weight_cap)
+    loss_fn = MultiLabelLoss(config.loss, pos_weight=pos_weight)
+
+    def batch(rows):
+        enc = tokenizer([texts[i] for i in rows], padding="max_length", truncation=True,
+                        max_length=config.max_length, return_tensors="pt")
+        return enc["input_ids"], enc["attention_mask"]
+
+    train_seconds, best, epoch_f1 = 0.0, (-1.0, 0.0, 0), []
+    for epoch in range(1, config.epochs + 1):
+        model.train()
+        t0 = time.perf_counter()
+        order = rng.permutation(len(tr))
+        for start in range(0, len(order), config.batch_size):
+            pos = order[start : start + config.batch_size]
+            ids, mask = batch(tr[pos])
+            loss = loss_fn(model(ids, mask).float(), y_train[pos])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if config.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
+            optimizer.step()
+            scheduler.step()
+        train_seconds += time.perf_counter() - t0
+        model.eval()
+        logits = []
+        with torch.no_grad():
+            for start in range(0, len(va), config.eval_batch_size):
+                ids, mask = batch(va[start : start + config.eval_batch_size])
+                logits.append(model(ids, mask).float())
+        logits = torch.cat(logits)
+        val_loss = float(torch.nn.functional.binary_cross_entropy_with_logits(logits, torch.from_numpy(y_val)))
+        probs = sigmoid(logits.numpy())
+        thresholds = tune_thresholds(y_val, probs, config.thresholds, fixed=config.threshold)
+        chosen = decide(probs, thresholds, at_least_one=config.at_least_one, max_genres=config.max_genres)
+        f1 = summary_scores(y_val, chosen)["micro_f1"]
+        epoch_f1.append(f1)
+        if (f1, -val_loss) > best[:2]:  # genretag's epoch choice
+            best = (f1, -val_loss, epoch)
+    rows = len(tr) * config.epochs
+    return {"rows_per_s": rows / train_seconds, "train_seconds": train_seconds, "wall_s": time.perf_counter() - t_start,
+            "val_micro_f1": best[0], "best_epoch": best[2], "epoch_f1": epoch_f1}
+
+
+def worker_tag_genretag(spec: dict) -> dict:
+    """genretag's tagging path, as ``genretag tag`` runs it."""
+    from genretag.predict import set_threads
+    from genretag.runs import load_run
+    from genretag.tagging import tag_csv
+
+    threads = set_threads(spec.get("threads"))
+    run = load_run(spec["run"], device="cpu" if spec.get("cpu") else None)
+    run.precision = spec.get("precision", "auto")
+    t0 = time.perf_counter()
+    summary = tag_csv(run, spec["csv"], spec["out"], force=True)
+    seconds = time.perf_counter() - t0
+    choice = run.predictor.choice
+    return {"rows_per_s": summary.rows / seconds, "seconds": seconds, "rows": summary.rows, "threads": threads,
+            "precision": choice.precision if choice else "fp32",
+            "parity": choice.reason if choice else "too few rows to check bf16"}
+
+
+def worker_tag_plain(spec: dict) -> dict:
+    """The plain path: rows in file order, padded to max_length, fp32, torch.no_grad."""
+    import numpy as np
+    import pandas as pd
+    import torch
+
+    from genretag.data import detect_columns, join_text
+    from genretag.runs import load_run
+
+    run = load_run(spec["run"], device="cpu" if spec.get("cpu") else None)
+    device = next(run.model.parameters()).device
+    t0 = time.perf_counter()
+    frame = pd.read_csv(spec["csv"], dtype=str, keep_default_na=False)
+    cols, _ = detect_columns(list(frame.columns), need_genres=False)
+    texts = join_text(frame, cols).tolist()
+    size = run.config.eval_batch_size
+    probs = []
+    with torch.no_grad():
+        for start in range(0, len(texts), size):
+            enc = run.tokenizer(texts[start : start + size], padding="max_length", truncation=True,
+                                max_length=run.config.max_length, return_tensors="pt")
+            logits = run.model(enc["input_ids"].to(device), enc["attention_mask"].to(device))
+            probs.append(torch.sigmoid(logits.float()).cpu().numpy())
+    probs = np.concatenate(probs)
+    chosen = run.decide(probs)
+    frame["predicted_genres"] = ["|".join(run.labels[j] for j in np.flatnonzero(r)) for r in chosen]
+    for j, label in enumerate(run.labels):
+        frame[f"score_{label}"] = np.round(probs[:, j], 4)
+    frame.to_csv(spec["out"], index=False)
+    seconds = time.perf_counter() - t0
+    return {"rows_per_s": len(texts) / seconds, "seconds": seconds, "rows": len(texts), "threads": torch.get_num_threads(),
+            "precision": "fp32"}
+
+
+WORKERS = {"train-genretag": worker_train_genretag, "train-plain": worker_train_plain,
+           "tag-genretag": worker_tag_genretag, "tag-plain": worker_tag_plain}
+
+
+def run_worker(name: str, spec: dict, timeout: float | None = None) -> dict:
+    """Run one measurement in a fresh Python process and return its result."""
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    proc = subprocess.run([sys.executable, __file__, "--worker", name, "--spec", json.dumps(spec)],
+                          capture_output=True, text=True, env=env, timeout=timeout)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith(MARK)]
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(f"{name} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+    return json.loads(lines[-1][len(MARK):])
+
+
+# --------------------------------------------------------------------------- driver
+
+
+def machine() -> dict:
+    """What the numbers were measured on."""
+    import torch
+
+    from genretag.predict import bf16_supported, physical_cores
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    info = {"cpu": cpu, "logical_cpus": os.cpu_count(), "physical_cores": physical_cores(),
+            "cpu_bf16": bf16_supported("cpu"), "torch": torch.__version__, "python": platform.python_version(),
+            "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)}
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name()
+    return info
+
+
+def write_tag_csv(path: Path, rows: int) -> Path:
+    """The first ``rows`` synopses of the data (repeated when more are asked) as a title,overview CSV."""
+    import pandas as pd
+
+    from genretag.data import read_csv
+
+    frame = read_csv(DATA)[["title", "overview"]]
+    reps = -(-rows // len(frame))
+    pd.concat([frame] * reps, ignore_index=True).iloc[:rows].to_csv(path, index=False)
+    return path
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backbone", default="minilm")
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--epochs", type=int, default=None, help="training epochs (default: 4, the report's)")
+    parser.add_argument("--train-rows", type=int, default=None, help="first N training rows (default: all 3,500)")
+    parser.add_argument("--val-rows", type=int, default=None, help="first N validation rows (default: all 750)")
+    parser.add_argument("--train-precision", default="auto,fp32",
+                        help="genretag training rows to measure, by --precision (default: auto,fp32; one that "
+                             "resolves like an earlier one is skipped)")
+    parser.add_argument("--tag-rows", type=int, default=None, help="rows to tag (default: 5000)")
+    parser.add_argument("--tag-precision", default="auto", help="genretag tag --precision (default: auto)")
+    parser.add_argument("--run", type=Path, help="run to tag with (default: the genretag run trained here)")
+    parser.add_argument("--threads", type=int, default=None, help="genretag tag --threads")
+    parser.add_argument("--skip-train", action="store_true")
+    parser.add_argument("--skip-plain", action="store_true", help="measure genretag's paths only")
+    parser.add_argument("--skip-tag", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="64 rows, 1 epoch: checks the script, measures little")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
+    parser.add_argument("--spec", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.worker:
+        result = WORKERS[args.worker](json.loads(args.spec))
+        result["peak_rss_mb"] = round(_peak_rss_mb(), 1)
+        print(MARK + json.dumps(result), flush=True)
+        return 0
+    quick = {"train_rows": 64, "val_rows": 64, "epochs": 1, "tag_rows": 64}
+    full = {"train_rows": None, "val_rows": None, "epochs": 4, "tag_rows": 5000}
+    for key, value in (quick if args.quick else full).items():  # options given win
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    if not args.data.is_file():
+        print(f"data not found: {args.data} (see ../shared/data/README.md)", file=sys.stderr)
+        return 2
+    if args.skip_train and not args.run and not args.skip_tag:
+        print("--skip-train needs --run RUN to tag with", file=sys.stderr)
+        return 2
+
+    from genretag.training import training_precision
+
+    info = {"machine": machine(), "load_before": os.getloadavg(), "args": {k: str(v) for k, v in vars(args).items()
+                                                                          if k not in ("worker", "spec")}}
+    print(f"machine: {info['machine']}\nload average before: {info['load_before']}", flush=True)
+    config = {"data": str(args.data), "backbone": args.backbone, "sample": 5000, "seed": 42, "epochs": args.epochs}
+    results: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory(prefix="genretag-speed-") as tmp:
+        tmp = Path(tmp)
+        run = args.run
+        if not args.skip_train:
+            base = {"config": config, "train_rows": args.train_rows, "val_rows": args.val_rows}
+            if not args.skip_plain:
+                results["train plain (fp32, pad to max, unsorted)"] = _timed("train-plain", base)
+            import torch
+
+            device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+            done = set()
+            for requested in args.train_precision.split(","):
+                resolved = training_precision(requested.strip(), device)
+                if resolved in done:
+                    continue
+                done.add(resolved)
+                out = tmp / f"run-{resolved}"
+                spec = {**base, "config": {**config, "precision": requested.strip()}, "out": str(out)}
+                results[f"train genretag ({requested.strip()} = {resolved})"] = _timed("train-genretag", spec)
+                run = run or out  # tag with the default (auto) run
+        if not args.skip_tag:
+            csv_path = write_tag_csv(tmp / "tag.csv", args.tag_rows)
+            spec = {"run": str(run), "csv": str(csv_path), "threads": args.threads}
+            if not args.skip_plain:
+                results["tag plain (fp32, pad to max, file order, no_grad)"] = _timed(
+                    "tag-plain", {**spec, "out": str(tmp / "plain.csv")})
+            results[f"tag genretag ({args.tag_precision})"] = _timed(
+                "tag-genretag", {**spec, "out": str(tmp / "genretag.csv"), "precision": args.tag_precision})
+    info["load_after"] = os.getloadavg()
+    info["results"] = results
+    print(f"load average after: {info['load_after']}\n")
+    print(table(results))
+    if args.json:
+        args.json.write_text(json.dumps(info, indent=2) + "\n")
+        print(f"\nwrote {args.json}")
+    return 0
+
+
+def _timed(name: str, spec: dict) -> dict:
+    print(f"running {name} ...", flush=True)
+    result = run_worker(name, spec)
+    print(f"  {json.dumps(result)}", flush=True)
+    return result
+
+
+def table(results: dict[str, dict]) -> str:
+    """Markdown table with the ratio of each genretag row to the plain row of its kind."""
+    lines = ["| path | rows/s | × plain | val micro-F1 | Δ F1 vs plain | peak RSS (MB) | notes |",
+             "|---|---:|---:|---:|---:|---:|---|"]
+    plain = {name.split()[0]: r for name, r in results.items() if "plain" in name}
+    for name, r in results.items():
+        base = plain.get(name.split()[0])
+        ratio = (f"{r['rows_per_s'] / base['rows_per_s']:.2f}" if base is not r else "1.00") if base else ""
+        f1 = f"{r['val_micro_f1']:.4f}" if "val_micro_f1" in r else ""
+        delta = f"{r['val_micro_f1'] - base['val_micro_f1']:+.4f}" if base and "val_micro_f1" in r and base is not r else ""
+        notes = r.get("parity", "") if name.startswith("tag") else f"best epoch {r['best_epoch']}, {r['train_seconds']:.0f} s in the loop"
+        notes = notes.replace("|", "\\|")  # a parity note holds |dp|
+        lines.append(f"| {name} | {r['rows_per_s']:.1f} | {ratio} | {f1} | {delta} | {r['peak_rss_mb']:.0f} | {notes} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
