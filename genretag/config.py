@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 
 from .losses import LOSSES
-from .modeling import DEFAULT_BACKBONE, POOLINGS
+from .modeling import DEFAULT_BACKBONE, POOLINGS, ModelSpec
 from .predict import PRECISIONS
 from .thresholds import MODES as THRESHOLD_MODES
 SCHEDULES = ("linear", "cosine", "constant")
@@ -126,6 +126,14 @@ class TrainConfig:
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
+
+    def model_spec(self, num_labels: int, *, backbone: str | None = None, pooling: str | None = None) -> ModelSpec:
+        """The architecture these settings describe, for ``num_labels`` genres."""
+        return ModelSpec(
+            backbone=backbone or self.backbone, num_labels=num_labels, pooling=pooling or self.pooling,
+            lora_r=self.lora_r, lora_alpha=self.lora_alpha, lora_dropout=self.lora_dropout,
+            lora_targets=self.lora_targets, head_dropout=self.head_dropout, trust_remote_code=self.trust_remote_code,
+        )
 
     def to_dict(self) -> dict:
         """JSON-ready dict of every field."""

@@ -213,7 +213,7 @@ def load_run(
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    from .modeling import ModelSpec, backbone_signature, build_model
+    from .modeling import backbone_signature, build_model
     from .predict import pick_device
 
     path = check_run_dir(path)
@@ -255,17 +255,7 @@ def load_run(
         )
     _check_backbone(path, meta.get("backbone_signature"), source, config.trust_remote_code)
 
-    spec = ModelSpec(
-        backbone=backbone or config.backbone,
-        num_labels=len(labels),
-        pooling=meta.get("pooling", config.pooling),
-        lora_r=config.lora_r,
-        lora_alpha=config.lora_alpha,
-        lora_dropout=config.lora_dropout,
-        lora_targets=config.lora_targets,
-        head_dropout=config.head_dropout,
-        trust_remote_code=config.trust_remote_code,
-    )
+    spec = config.model_spec(len(labels), backbone=backbone, pooling=meta.get("pooling"))
     try:
         model, tokenizer = build_model(spec, adapter_dir=path / ADAPTER_DIR)
     except ModelError:

@@ -22,7 +22,7 @@ from .errors import DataError
 from .blending import fit_blend
 from .losses import MultiLabelLoss, positive_weights
 from .metrics import summary_scores
-from .modeling import ModelSpec, build_model
+from .modeling import build_model
 from .outputs import Partial, atomic_path, partial_path, resumable_path
 from .predict import autocast, bucketed_batches, collate, decide, encode, predict_logits, sigmoid
 from .runs import DEFAULT_RUNS_DIR, save_run
@@ -295,17 +295,7 @@ def _train(config: TrainConfig, out, *, ctx: distributed.Context, dev: torch.dev
         t0 = time.perf_counter()
         torch.manual_seed(config.seed)
         rng = np.random.default_rng(config.seed)
-        spec = ModelSpec(
-            backbone=config.backbone,
-            num_labels=len(prep.labels),
-            pooling=config.pooling,
-            lora_r=config.lora_r,
-            lora_alpha=config.lora_alpha,
-            lora_dropout=config.lora_dropout,
-            lora_targets=config.lora_targets,
-            head_dropout=config.head_dropout,
-            trust_remote_code=config.trust_remote_code,
-        )
+        spec = config.model_spec(len(prep.labels))
         model, tokenizer = build_model(spec)
         config = copy.copy(config)
         config.lora_targets, config.pooling = list(spec.lora_targets), spec.pooling
