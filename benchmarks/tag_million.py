@@ -181,7 +181,7 @@ def machine() -> dict:
 
 def report(result: dict) -> str:
     """A short markdown summary: throughput, peak memory, memory against rows done."""
-    lines = [f"| rows | rows out | rows/s (whole command) | rows/s (tag's own count) | peak RSS | precision |",
+    lines = ["| rows | rows out | rows/s (whole command) | rows/s (tag's own count) | peak RSS | precision |",
              "|---:|---:|---:|---:|---:|---|",
              f"| {result['rows']:,} | {result['rows_out']:,} | {result['rows_per_s']:.1f} | "
              f"{result['reported_rows_per_s'] or '?'} | {result['peak_rss_mb']:.0f} MB | {result['precision']} |",

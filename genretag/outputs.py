@@ -210,26 +210,26 @@ def _remove(path: Path) -> None:
 
 
 @contextlib.contextmanager
-def _exclusive(partial: Path, target: Path) -> Iterator[None]:
-    """Hold a lock beside ``partial``, so two processes never write one partial output.
+def exclusive_lock(lock: Path, busy: str) -> Iterator[None]:
+    """Hold an ``flock`` on ``lock`` (created, removed after), or raise `OutputExistsError` ``busy``.
 
     The kernel drops the lock when its process dies, so a killed run never blocks the next.
     """
-    if fcntl is None:  # pragma: no cover
+    if fcntl is None:  # pragma: no cover - not POSIX: two writers go undetected
         yield
         return
-    lock = partial.with_name(partial.name + ".lock")
-    fh = open(lock, "a+")
-    try:
+    with open(lock, "a+") as fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise OutputExistsError(
-                f"another genretag process is writing {target} right now; wait for it or choose another output"
-            ) from None
+            raise OutputExistsError(busy) from None
         try:
             yield
         finally:
             lock.unlink(missing_ok=True)
-    finally:
-        fh.close()
+
+
+def _exclusive(partial: Path, target: Path):
+    """A lock beside ``partial``, so two processes never write one partial output."""
+    return exclusive_lock(partial.with_name(partial.name + ".lock"),
+                          f"another genretag process is writing {target} right now; wait for it or choose another output")

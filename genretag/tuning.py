@@ -24,7 +24,6 @@ Nothing here reads the test split: the winner is chosen by the validation score 
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import functools
 import gc
@@ -34,7 +33,7 @@ import logging
 import math
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -44,7 +43,7 @@ import numpy as np
 from . import __version__
 from .config import TrainConfig, replace
 from .errors import ModelError, OutputExistsError
-from .outputs import atomic_path, write_json, write_text
+from .outputs import atomic_path, exclusive_lock, write_json, write_text
 from .runs import HISTORY_FILE, META_FILE, METRICS_FILE, check_run_dir, read_json
 
 logger = logging.getLogger(__name__)
@@ -315,30 +314,10 @@ def _grid_changes(saved: dict, grid: Grid) -> str | None:
     return "; ".join(parts) or None
 
 
-@contextlib.contextmanager
-def folder_lock(out: Path) -> Iterator[None]:
-    """One `tune` per folder: a second one would delete or continue the first one's unfinished trial.
-
-    An ``flock`` on ``tune.lock``: the kernel drops it when the process dies, so a killed
-    tune never blocks the next one.
-    """
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - not POSIX: two tunes of one folder go undetected
-        yield
-        return
-    path = out / LOCK_FILE
-    with open(path, "a+") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise OutputExistsError(
-                f"another genretag tune is writing to {out} right now; wait for it or pass another --out"
-            ) from None
-        try:
-            yield
-        finally:
-            path.unlink(missing_ok=True)
+def folder_lock(out: Path):
+    """One `tune` per folder: a second one would delete or continue the first one's unfinished trial."""
+    return exclusive_lock(out / LOCK_FILE,
+                          f"another genretag tune is writing to {out} right now; wait for it or pass another --out")
 
 
 def resumable_trials(out: Path, trials: list[Trial]) -> set[str]:
