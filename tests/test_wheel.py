@@ -53,3 +53,10 @@ def test_report_finds_templates_from_an_unpacked_wheel(wheel, tmp_path):
     package_file, template_file = proc.stdout.split()
     assert Path(package_file).resolve().is_relative_to(site.resolve())
     assert Path(template_file).resolve() == (site / "genretag" / "templates" / "report.html.j2").resolve()
+
+
+def test_wheel_ships_the_default_model(wheel):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for name in ("config.json", "labels.json", "thresholds.json", "head.safetensors", "meta.json",
+                 "adapter/adapter_config.json", "adapter/adapter_model.safetensors", "blend.json", "blend.safetensors"):
+        assert f"genretag/default_model/{name}" in names

@@ -1,0 +1,46 @@
+"""The default model shipped in the package: complete, small, offline, used without --model."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from genretag import runs
+from genretag.cli import app
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def test_bundled_model_is_a_complete_small_run():
+    path = runs.bundled_model()
+    assert path is not None and path.name == "default_model"
+    runs.check_run_dir(path)
+    size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    assert size < 6 * 2**20  # LoRA adapter + head + TF-IDF blend; the backbone comes from its own package
+    config = json.loads((path / runs.CONFIG_FILE).read_text())
+    assert config["backbone"] == "minilm"  # resolvable offline on any machine
+    assert len(json.loads((path / runs.LABELS_FILE).read_text())) == 18
+
+
+def test_tag_without_model_uses_the_bundled_one(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no ./runs here
+    src = tmp_path / "to_tag.csv"
+    src.write_bytes((EXAMPLES / "to_tag.csv").read_bytes())
+    result = CliRunner().invoke(app, ["tag", str(src)])
+    assert result.exit_code == 0, result.output
+    assert "default_model" in result.stderr
+    with open(src, newline="", encoding="utf-8") as fh:
+        original = list(csv.DictReader(fh))
+    with open(tmp_path / "to_tag.tagged.csv", newline="", encoding="utf-8") as fh:
+        tagged = list(csv.DictReader(fh))
+    labels = set(json.loads((runs.bundled_model() / runs.LABELS_FILE).read_text()))
+    assert len(tagged) == len(original)
+    for row, before in zip(tagged, original):
+        assert all(row[k] == v for k, v in before.items())
+        has_text = bool(before.get("overview", before.get("synopsis", "")).strip())
+        genres = row["predicted_genres"].split("|") if row["predicted_genres"] else []
+        assert set(genres) <= labels
+        assert bool(genres) == has_text  # at-least-one rule for every synopsis, nothing for an empty one
