@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
@@ -76,3 +77,20 @@ def split_list(values: list[str] | None) -> list[str] | None:
         return None
     out = [v.strip() for value in values for v in value.split(",") if v.strip()]
     return out or None
+
+
+@contextlib.contextmanager
+def row_progress(label: str):
+    """A rich bar counting rows (when `show_progress`); yields ``advance(n)`` or None."""
+    if not show_progress():
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    progress = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True)
+    task = progress.add_task(label, total=None)
+    progress.start()
+    try:
+        yield lambda n: progress.advance(task, n)
+    finally:
+        progress.stop()

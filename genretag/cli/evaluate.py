@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .common import console, handle_errors, info, show_progress, split_list
+from .common import console, handle_errors, info, row_progress, split_list
 
 
 @handle_errors
@@ -44,23 +44,11 @@ def evaluate_cli(
         raise DataError(f"{data} not found; give the path of a labelled CSV")
     run = load_model_for_cli(model, backbone)
 
-    progress = None
-    on_batch = None
-    if show_progress():
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        progress = Progress(TextColumn("predicting"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True)
-        task = progress.add_task("predict", total=None)
-        progress.start()
-        on_batch = lambda n: progress.advance(task, n)  # noqa: E731
-    try:
+    with row_progress("predicting") as on_batch:
         results = evaluate(
             run, data=data, split=split, text_cols=split_list(text_col), genres_col=genres_col,
             baseline=baseline, batch_size=batch_size, on_stage=info, on_batch=on_batch,
         )
-    finally:
-        if progress is not None:
-            progress.stop()
 
     _print_summary(results)
     if json_out is not None:

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .common import console, handle_errors, info, show_progress, split_list
+from .common import console, handle_errors, info, row_progress, split_list
 
 
 def load_model_for_cli(model: Optional[Path], backbone: Optional[str] = None, trust_remote_code: bool = False):
@@ -63,25 +63,12 @@ def tag_cli(
     run.precision = precision
     if batch_size:
         run.config.eval_batch_size = batch_size
-    live = show_progress()
-    progress = None
-    on_rows = None
-    if live:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        progress = Progress(TextColumn("tagging"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True)
-        task = progress.add_task("tag", total=None)
-        progress.start()
-        on_rows = lambda n: progress.advance(task, n)  # noqa: E731
-    try:
+    with row_progress("tagging") as on_rows:
         summary = tag_csv(
             run, csv, out, force=force, text_cols=split_list(text_col), thresholds=threshold,
             at_least_one=at_least_one, max_genres=max_genres, scores=scores, chunksize=chunksize, on_rows=on_rows,
             resume=resume, shard=parts,
         )
-    finally:
-        if progress is not None:
-            progress.stop()
     choice = run.predictor.choice
     info(f"precision: {choice.precision} ({choice.reason})" if choice else "precision: fp32 (too few rows to check bf16)")
     console.print(
