@@ -230,6 +230,7 @@ def main(argv=None) -> int:
         args.device, args.tiny, args.steps, args.warmup, args.tag_rows = "cpu", True, 2, 1, 32
         args.variants = "eager"  # compiling on a CPU takes minutes and checks nothing GPU-specific
 
+    import peft
     import torch
     import transformers
 
@@ -248,7 +249,7 @@ def main(argv=None) -> int:
     attn = getattr(model.backbone.config, "_attn_implementation", None)
     flops = flops_per_token(model, config, TOKENS)
     result = {"card": card, "device": str(device), "tiny": args.tiny, "peak_bf16_tflops": peak,
-              "torch": torch.__version__, "transformers": transformers.__version__,
+              "torch": torch.__version__, "transformers": transformers.__version__, "peft": peft.__version__,
               "cuda": torch.version.cuda, "attn_implementation": attn, "batch": BATCH, "tokens": TOKENS,
               "weights": args.weights,
               "flops": flops, "train": {}, "tag": {}}
@@ -283,7 +284,7 @@ def main(argv=None) -> int:
 def markdown(result: dict) -> str:
     """The numbers as a markdown table, with the card they came from."""
     lines = [f"Card: **{result['card']}** (peak dense bf16 {result['peak_bf16_tflops'] or '?'} TFLOPs), torch "
-             f"{result['torch']}, CUDA {result['cuda']}, transformers {result['transformers']}, attention "
+             f"{result['torch']}, CUDA {result['cuda']}, transformers {result['transformers']}, peft {result.get('peft')}, attention "
              f"{result['attn_implementation']}, {result['weights']} frozen weights"
              f"{', TINY stand-in model' if result['tiny'] else ''}.",
              f"Model: {result['flops']['n_total'] / 1e6:.1f} M parameters; {result['flops']['per_token'] / 1e9:.2f} "

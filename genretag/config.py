@@ -83,6 +83,9 @@ class TrainConfig:
     """Blend with a TF-IDF model; its weight (0 = none) is chosen on validation."""
     seed: int = 42
     """Seed for sampling, splitting, initialisation and shuffling."""
+    init_seed: int | None = None
+    """Seed for initialisation, dropout and batch order only (default: ``seed``): another value
+    trains a different model on the same split, e.g. a member of an ensemble."""
     bucket: bool = True
     """Group rows of similar length in a batch (less padding, same data)."""
     eval_batch_size: int = 64
@@ -126,6 +129,11 @@ class TrainConfig:
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
+
+    @property
+    def training_seed(self) -> int:
+        """The seed of initialisation, dropout and batch order."""
+        return self.seed if self.init_seed is None else self.init_seed
 
     def model_spec(self, num_labels: int, *, backbone: str | None = None, pooling: str | None = None) -> ModelSpec:
         """The architecture these settings describe, for ``num_labels`` genres."""

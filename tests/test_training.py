@@ -105,3 +105,17 @@ def test_newest_run_is_found_by_finish_time(movies_csv, tiny_bert, tmp_path):
     (tmp_path / "runs" / ".c.partial").mkdir()  # an interrupted run is never picked
     assert runs.newest_run(tmp_path / "runs") == second
     assert first.exists()
+
+
+def test_init_seed_changes_the_model_but_not_the_split(movies_csv, tiny_bert, tmp_path):
+    base = _config(movies_csv, tiny_bert, epochs=1)
+    first = train(base, tmp_path / "a")
+    same = train(base, tmp_path / "b")
+    other = train(TrainConfig.from_dict({**base.to_dict(), "init_seed": 7}), tmp_path / "c")
+    split = [json.loads((tmp_path / name / runs.SPLIT_FILE).read_text()) for name in "abc"]
+    assert split[0] == split[1] == split[2]
+    heads = [load_file(tmp_path / name / runs.HEAD_FILE)["weight"] for name in "abc"]
+    assert torch.equal(heads[0], heads[1])  # the default init seed is --seed: reproducible
+    assert not torch.allclose(heads[0], heads[2])
+    assert json.loads((tmp_path / "c" / runs.CONFIG_FILE).read_text())["init_seed"] == 7
+    assert first.path != other.path and same.labels == other.labels

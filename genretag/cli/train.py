@@ -99,6 +99,7 @@ def train_cli(
     max_genres: Annotated[Optional[int], typer.Option(help="At most this many genres per movie.")] = None,
     blend_tfidf: Annotated[bool, typer.Option("--blend-tfidf", help="Blend with a TF-IDF model; weight chosen on validation.")] = False,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
+    init_seed: Annotated[Optional[int], typer.Option(help="Seed for initialisation and batch order alone (default: --seed): another model on the same split.")] = None,
     device: Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:1 ... \\[default: cuda if present].")] = None,
     precision: Annotated[str, typer.Option(help="auto (bf16 autocast where the CPU or GPU has native bf16, else fp32), fp32 or bf16.")] = "auto",
     gradient_checkpointing: Annotated[bool, typer.Option("--gradient-checkpointing", help="Recompute activations in backward: less memory, slower.")] = False,
@@ -140,7 +141,7 @@ def config_from_options(options: dict) -> TrainConfig:
         schedule=o["schedule"], grad_clip=o["grad_clip"], loss=o["loss"], pos_weight_power=o["pos_weight_power"],
         pos_weight_cap=o["pos_weight_cap"], oversample=o["oversample"], thresholds=o["thresholds"],
         threshold=o["threshold"], at_least_one=o["at_least_one"], max_genres=o["max_genres"], seed=o["seed"],
-        blend_tfidf=o["blend_tfidf"], precision=o["precision"], gradient_checkpointing=o["gradient_checkpointing"],
+        init_seed=o.get("init_seed"), blend_tfidf=o["blend_tfidf"], precision=o["precision"], gradient_checkpointing=o["gradient_checkpointing"],
     )
 
 
