@@ -80,15 +80,18 @@ def export_run(
     Returns:
         An `ExportSummary`.
     """
-    from .runs import load_run
+    from .runs import is_ensemble, load_run
 
     if dtype not in DTYPES:
         raise DataError(f"unknown dtype '{dtype}'; choose {', '.join(DTYPES)}")
     out = ensure_new(out, force)  # fail before loading a model
     if Path(run_path).resolve() == out.resolve():
         raise DataError(f"output {out} is the run directory itself; choose another folder")
+    if is_ensemble(run_path):
+        raise ModelError(f"{run_path} is an ensemble of several models, which one Hugging Face model cannot hold; "
+                         f"export one of its members ({Path(run_path) / 'members' / '1'})")
     # Merging rewrites the backbone's weights in place, so the run is loaded here, on the CPU.
-    run = load_run(run_path, backbone=backbone, device="cpu")
+    run = load_run(run_path, backbone=backbone, device="cpu", merge=False)
     if run.blend is not None:
         # A transformers model cannot hold the TF-IDF half, and exporting the language model
         # alone would silently change every probability; so it is refused, not degraded.

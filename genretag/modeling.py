@@ -161,6 +161,11 @@ class GenreTagger(nn.Module):
         self.dropout = nn.Dropout(head_dropout)
         self.head = nn.Linear(hidden, num_labels)
 
+    @property
+    def num_labels(self) -> int:
+        """Outputs (genres) per row."""
+        return self.head.out_features
+
     def pool(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Reduce token states ``[batch, seq, hidden]`` to one vector per row."""
         if self.pooling == "last":

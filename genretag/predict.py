@@ -159,7 +159,7 @@ def predict_logits(
     was_training = model.training
     model.eval()
     device = device or next(model.parameters()).device
-    n_labels = model.head.out_features
+    n_labels = model.num_labels
     out = np.zeros((len(encoded), n_labels), dtype=np.float32)
     for idx in length_sorted_batches([len(r) for r in encoded], batch_size):
         ids, mask = collate([encoded[i] for i in idx], pad_id)
@@ -275,7 +275,7 @@ class Predictor:
                            "(pass --precision bf16 to use it anyway)", self.choice.reason)
         else:
             logger.info("predicting in bf16 (%s)", self.choice.reason)
-        out = np.zeros((len(encoded), self.model.head.out_features), dtype=np.float32)
+        out = np.zeros((len(encoded), self.model.num_labels), dtype=np.float32)
         out[sample] = bf16 if self.choice.precision == "bf16" else fp32
         if on_batch:
             on_batch(len(sample))

@@ -11,6 +11,9 @@ A run directory explains itself::
     history.jsonl      one JSON line per epoch (losses, validation scores, seconds)
     metrics.json       validation scores of the kept epoch
     meta.json          genretag and library versions, backbone signature, times
+
+An ensemble (`genretag ensemble`) is a run directory too: ``ensemble.json`` and
+``members/<k>/`` (each a complete run) take the place of ``adapter/`` and the head.
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ ADAPTER_WEIGHTS = f"{ADAPTER_DIR}/adapter_model.safetensors"
 # The adapter weights must be safetensors: given only a pickled adapter_model.bin, peft
 # would unpickle it, and a run directory may come from anyone.
 REQUIRED_FILES = (CONFIG_FILE, LABELS_FILE, HEAD_FILE, META_FILE, f"{ADAPTER_DIR}/adapter_config.json", ADAPTER_WEIGHTS)
+ENSEMBLE_FILE = "ensemble.json"
+ENSEMBLE_REQUIRED_FILES = (CONFIG_FILE, LABELS_FILE, META_FILE, ENSEMBLE_FILE)
 RUN_FORMAT = 1
 DEFAULT_RUNS_DIR = "runs"
 
@@ -171,6 +176,16 @@ def _dump(path: Path, data) -> None:
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
+def is_ensemble(path: str | Path) -> bool:
+    """True when ``path`` holds an ensemble of runs rather than one trained model."""
+    return (Path(path) / ENSEMBLE_FILE).is_file()
+
+
+def required_files(path: str | Path) -> tuple[str, ...]:
+    """The files a complete run (or ensemble) directory has."""
+    return ENSEMBLE_REQUIRED_FILES if is_ensemble(path) else REQUIRED_FILES
+
+
 def check_run_dir(path: str | Path) -> Path:
     """Check that ``path`` is a complete run directory; return it as a Path."""
     path = Path(path)
@@ -178,7 +193,7 @@ def check_run_dir(path: str | Path) -> Path:
         raise ModelError(f"model {path} not found; pass --model with a run directory written by genretag train")
     if not path.is_dir():
         raise ModelError(f"model {path} is not a directory; pass --model with a run directory")
-    missing = [name for name in REQUIRED_FILES if not (path / name).is_file()]
+    missing = [name for name in required_files(path) if not (path / name).is_file()]
     if missing:
         if path.name.startswith(".") and path.name.endswith(".partial"):
             raise ModelError(
@@ -195,6 +210,7 @@ def load_run(
     backbone: str | None = None,
     device: str | torch.device | None = None,
     trust_remote_code: bool = False,
+    merge: bool = True,
 ) -> Run:
     """Load a trained run: config, labels, thresholds, backbone + LoRA + head.
 
@@ -206,6 +222,9 @@ def load_run(
         device: Where to put the model (default: CUDA when present, else CPU).
         trust_remote_code: Allow a run trained with ``trust_remote_code`` to run its
             backbone's own code; a run directory alone cannot switch it on.
+        merge: Fold the LoRA matrices into the backbone's weights (W + BA): the same
+            function with fewer operations, 20-40% faster to predict on a CPU; logits move
+            by about 1e-5 in fp32. ``False`` keeps the peft model (to export or train on).
 
     Returns:
         A `Run` in eval mode.
@@ -232,6 +251,13 @@ def load_run(
     labels = read_json(path / LABELS_FILE)
     if not isinstance(labels, list) or not labels or not all(isinstance(x, str) for x in labels):
         raise ModelError(f"{path / LABELS_FILE} must be a non-empty list of genre names")
+    if is_ensemble(path):
+        from .ensemble import load_members
+
+        model, tokenizer = load_members(path, labels, backbone=backbone, device=device, trust_remote_code=trust_remote_code,
+                                        merge=merge)
+        return Run(path=path, config=config, labels=labels, thresholds=_load_thresholds(path, labels, config.threshold),
+                   model=model, tokenizer=tokenizer, meta=meta, blend=_load_blend(path, len(labels)))
     try:
         head = load_file(str(path / HEAD_FILE))
     except (SafetensorError, OSError) as exc:
@@ -275,6 +301,8 @@ def load_run(
         model.head.load_state_dict(head)
     except RuntimeError as exc:
         raise ModelError(f"{path / HEAD_FILE} does not fit the backbone: {str(exc).splitlines()[0]}") from None
+    if merge:
+        model.backbone = model.backbone.merge_and_unload()
     model.to(pick_device(str(device) if device else None))
     model.eval()
     return Run(path=path, config=config, labels=labels, thresholds=thresholds, model=model, tokenizer=tokenizer, meta=meta,
@@ -348,7 +376,7 @@ def newest_run(runs_dir: str | Path = DEFAULT_RUNS_DIR) -> Path | None:
     best, best_key = None, None
     candidates = [p.parent for p in root.glob(f"*/{META_FILE}")] + [p.parent for p in root.glob(f"*/*/{META_FILE}")]
     for run in candidates:
-        if run.name.startswith(".") or any(not (run / f).is_file() for f in REQUIRED_FILES):
+        if run.name.startswith(".") or any(not (run / f).is_file() for f in required_files(run)):
             continue
         try:
             finished = json.loads((run / META_FILE).read_text(encoding="utf-8")).get("finished", "")

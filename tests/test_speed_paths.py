@@ -32,6 +32,10 @@ class FakeModel(torch.nn.Module):
         super().__init__()
         self.head = torch.nn.Linear(4, labels)
 
+    @property
+    def num_labels(self) -> int:
+        return self.head.out_features
+
 
 @pytest.fixture
 def fake_forward(monkeypatch):

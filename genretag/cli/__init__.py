@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from .. import __version__
+from . import ensemble as _ensemble
 from . import evaluate as _evaluate
 from . import export as _export
 from . import info as _info
@@ -58,6 +59,7 @@ app.command("train")(_train.train_cli)
 app.command("tune")(_tune.tune_cli)
 app.command("tag")(_tag.tag_cli)
 app.command("merge-shards")(_merge.merge_cli)
+app.command("ensemble")(_ensemble.ensemble_cli)
 app.command("evaluate")(_evaluate.evaluate_cli)
 app.command("export")(_export.export_cli)
 app.command("info")(_info.info_cli)

@@ -30,7 +30,7 @@ def run_info(path: str | Path) -> dict:
         A JSON-ready dict.
     """
     from ..errors import ModelError
-    from ..runs import CONFIG_FILE, HISTORY_FILE, LABELS_FILE, META_FILE, SPLIT_FILE, THRESHOLDS_FILE, check_run_dir, read_json
+    from ..runs import CONFIG_FILE, ENSEMBLE_FILE, HISTORY_FILE, LABELS_FILE, META_FILE, SPLIT_FILE, THRESHOLDS_FILE, check_run_dir, read_json
 
     path = check_run_dir(path)
     split = read_json(path / SPLIT_FILE) if (path / SPLIT_FILE).is_file() else None
@@ -52,6 +52,7 @@ def run_info(path: str | Path) -> dict:
         "split": split,
         "metrics": metrics,
         "history": history,
+        "ensemble": read_json(path / ENSEMBLE_FILE) if (path / ENSEMBLE_FILE).is_file() else None,
     }
 
 
@@ -101,6 +102,10 @@ def _print_tables(details: dict) -> None:
         ("finished", f"{meta.get('finished', '-')} on {meta.get('device', '-')} in {meta.get('seconds', '-')} s"),
         ("versions", ", ".join(f"{k} {v}" for k, v in (meta.get("versions") or {}).items())),
     ]
+    if details.get("ensemble"):
+        members = details["ensemble"].get("members") or []
+        rows.insert(1, ("ensemble", f"mean probability of {len(members)} runs: {', '.join(members)} "
+                                    "(training row: the first member's recipe)"))
     for key, value in rows:
         overview.add_row(key, _fmt(value))
     console.print(overview)

@@ -1,0 +1,242 @@
+"""Ensembles: runs trained on the same split, their probabilities averaged.
+
+Models that differ only in their initialisation (``train --init-seed``) or their length of
+training make different mistakes, so the mean of their probabilities is better than each
+one. An ensemble is a run directory, so ``tag``, ``evaluate`` and ``info`` take it as
+they take any run::
+
+    ensemble.json      {"format": 1, "combine": "mean probability", "members": ["members/1", ...]}
+    members/<k>/       each member's complete run directory, as trained
+    config.json        the first member's settings (its decision rule is the ensemble's)
+    labels.json        the members' genres (all members have the same)
+    thresholds.json    thresholds tuned on validation for the averaged probabilities
+    split.json         the members' shared split
+    metrics.json       validation scores of the ensemble, and of each member alone
+    meta.json          versions, times, the members' backbone
+    blend.*            optional TF-IDF blend, its weight chosen on validation for the ensemble
+
+The members' own TF-IDF blends and thresholds are not used: the ensemble fits its own on
+the validation split, the way ``train`` does for one model. Each member runs its own
+backbone pass, so tagging costs grow with the number of members.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import runs as runs_mod
+from .errors import DataError, ModelError
+
+ENSEMBLE_FORMAT = 1
+MEMBERS_DIR = "members"
+
+
+class EnsembleTagger(nn.Module):
+    """Several `GenreTagger` models as one: the logit of their mean probability.
+
+    Returning logits keeps every consumer of a tagger (batching, bf16 parity checks,
+    sigmoid, thresholds) unchanged.
+    """
+
+    def __init__(self, members: list[nn.Module]):
+        super().__init__()
+        if not members:
+            raise ValueError("an ensemble needs at least one member")
+        self.members = nn.ModuleList(members)
+        self.pooling = members[0].pooling
+        self.decoder = members[0].decoder
+
+    @property
+    def num_labels(self) -> int:
+        """Outputs (genres) per row."""
+        return self.members[0].num_labels
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Logits ``[batch, num_labels]`` of the members' mean probability."""
+        probs = torch.stack([torch.sigmoid(m(input_ids, attention_mask).float()) for m in self.members]).mean(0)
+        probs = probs.clamp(1e-7, 1 - 1e-7)
+        return torch.log(probs) - torch.log1p(-probs)
+
+
+def member_paths(path: Path) -> list[Path]:
+    """The member folders an ensemble directory lists, checked to lie inside it."""
+    spec = runs_mod.read_json(path / runs_mod.ENSEMBLE_FILE)
+    if not isinstance(spec, dict) or spec.get("format") != ENSEMBLE_FORMAT:
+        raise ModelError(f"{path / runs_mod.ENSEMBLE_FILE} is not an ensemble this genretag reads (format "
+                         f"{spec.get('format') if isinstance(spec, dict) else '?'}, expected {ENSEMBLE_FORMAT})")
+    names = spec.get("members")
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        raise ModelError(f"{path / runs_mod.ENSEMBLE_FILE} must list its members")
+    root = path.resolve()
+    out = []
+    for name in names:
+        member = (path / name).resolve()
+        if root not in member.parents:  # a run directory may come from anyone: stay inside it
+            raise ModelError(f"{path / runs_mod.ENSEMBLE_FILE} names a member outside the ensemble ({name})")
+        out.append(member)
+    return out
+
+
+def load_members(path: Path, labels: list[str], *, backbone=None, device=None, trust_remote_code=False, merge=True):
+    """Load an ensemble's members: ``(EnsembleTagger, tokenizer)``."""
+    members = []
+    for member in member_paths(path):
+        if runs_mod.is_ensemble(member):
+            raise ModelError(f"{member} is itself an ensemble; an ensemble's members must be trained runs")
+        run = runs_mod.load_run(member, backbone=backbone, device=device, trust_remote_code=trust_remote_code, merge=merge)
+        if run.labels != labels:
+            raise ModelError(f"{member} has other genres than the ensemble {path}; build the ensemble again")
+        members.append(run)
+    _check_compatible(members)
+    model = EnsembleTagger([run.model for run in members])
+    model.eval()
+    return model, members[0].tokenizer
+
+
+def _check_compatible(members: list) -> None:
+    first = members[0]
+    for run in members[1:]:
+        if run.config.backbone != first.config.backbone or run.config.max_length != first.config.max_length:
+            raise ModelError(
+                f"{run.path} uses backbone {run.config.backbone} (max length {run.config.max_length}) but {first.path} "
+                f"{first.config.backbone} ({first.config.max_length}); ensemble members must share backbone and tokenizer"
+            )
+
+
+@dataclass
+class EnsembleResult:
+    """What `build_ensemble` wrote."""
+
+    path: Path
+    metrics: dict
+    members: list[dict]
+
+
+def _flatten(paths: list[Path]) -> list[Path]:
+    out = []
+    for p in paths:
+        p = runs_mod.check_run_dir(p)
+        out.extend(member_paths(p) if runs_mod.is_ensemble(p) else [p])
+    return out
+
+
+def _same_split(a: dict, b: dict) -> bool:
+    keys = ("fingerprint", "train", "validation", "test")
+    return all(a.get(k) == b.get(k) for k in keys)
+
+
+def build_ensemble(run_paths: list[str | Path], out: str | Path, *, force: bool = False, blend: bool | None = None,
+                   device: str | None = None) -> EnsembleResult:
+    """Combine trained runs into an ensemble run directory.
+
+    Args:
+        run_paths: Run directories trained on the same data and split (ensembles given
+            here contribute their members).
+        out: The ensemble directory to write.
+        force: Replace an existing ``out``.
+        blend: Fit a TF-IDF blend (weight chosen on validation); default: when the first
+            member was trained with one.
+        device: Where to predict (default: CUDA when present).
+
+    Raises:
+        ModelError: Fewer than two runs, or runs that differ in genres, split or backbone.
+        DataError: The training data of the runs is not on this machine or has changed.
+    """
+    from .blending import fit_blend
+    from .metrics import summary_scores
+    from .outputs import atomic_path, ensure_new
+    from .predict import decide, encode, predict_logits, sigmoid
+    from .thresholds import tune_thresholds
+
+    out = ensure_new(out, force)
+    paths = _flatten([Path(p) for p in run_paths])
+    if len(set(paths)) < 2:
+        raise ModelError("an ensemble needs at least two different runs")
+    if len(set(paths)) != len(paths):
+        raise ModelError("a run is listed twice; give each member once")
+    members = [runs_mod.load_run(p, device=device) for p in paths]
+    first = members[0]
+    split = first.split()
+    for run in members[1:]:
+        if run.labels != first.labels:
+            raise ModelError(f"{run.path} has other genres than {first.path}; ensemble members must share them")
+        if not _same_split(run.split(), split):
+            raise ModelError(f"{run.path} was trained on another split than {first.path}; train members with the same "
+                             "--data, --sample and --seed (vary --init-seed)")
+    _check_compatible(members)
+
+    from .evaluation import run_split_rows
+
+    rows = run_split_rows(first, None)
+    if isinstance(rows, str):
+        raise DataError(f"cannot build the ensemble: {rows}")
+    (train_texts, y_train), (val_texts, y_val) = rows["train"], rows["validation"]
+    if not val_texts:
+        raise DataError("the runs have no validation rows to tune the ensemble on")
+    val_ids = encode(first.tokenizer, val_texts, first.config.max_length)
+    member_probs = [sigmoid(predict_logits(run.model, val_ids, first.pad_id, batch_size=run.config.eval_batch_size))
+                    for run in members]
+    probs = np.mean(member_probs, axis=0)
+
+    config = copy.copy(first.config)
+    config.blend_tfidf = config.blend_tfidf if blend is None else blend
+
+    def rule(p, limits):
+        return decide(p, limits, at_least_one=config.at_least_one, max_genres=config.max_genres)
+
+    def choose(p):
+        limits = tune_thresholds(y_val, p, config.thresholds, fixed=config.threshold)
+        return summary_scores(y_val, rule(p, limits))["micro_f1"], limits
+
+    blend_model = None
+    lm_at_half = summary_scores(y_val, decide(probs, 0.5))
+    if config.blend_tfidf:
+        blend_model, thresholds = fit_blend(train_texts, y_train, val_texts, y_val, probs, choose)
+        if blend_model is not None:
+            probs = blend_model.mix(probs, val_texts)
+    else:
+        _, thresholds = choose(probs)
+    metrics = {"split": "validation", "rows": len(val_texts), "thresholds": config.thresholds,
+               **summary_scores(y_val, rule(probs, thresholds)), "at_0.5": summary_scores(y_val, decide(probs, 0.5)),
+               "blend_weight": blend_model.weight if blend_model else 0.0, "members_at_0.5": lm_at_half}
+    member_info = []
+    for k, run in enumerate(members, 1):
+        own = runs_mod.read_json(run.path / runs_mod.METRICS_FILE)
+        member_info.append({"member": f"{MEMBERS_DIR}/{k}", "source": str(run.path), "init_seed": run.config.training_seed,
+                            "epochs": run.config.epochs, "val_micro_f1": own.get("micro_f1"),
+                            "val_macro_f1": own.get("macro_f1")})
+    metrics["members"] = member_info
+
+    with atomic_path(out, force=force, directory=True) as tmp:
+        names = []
+        for k, run in enumerate(members, 1):
+            name = f"{MEMBERS_DIR}/{k}"
+            shutil.copytree(run.path, tmp / name, ignore=shutil.ignore_patterns(".*"))
+            names.append(name)
+        _dump = runs_mod._dump
+        _dump(tmp / runs_mod.ENSEMBLE_FILE, {"format": ENSEMBLE_FORMAT, "combine": "mean probability", "members": names})
+        _dump(tmp / runs_mod.CONFIG_FILE, config.to_dict())
+        _dump(tmp / runs_mod.LABELS_FILE, list(first.labels))
+        _dump(tmp / runs_mod.THRESHOLDS_FILE, {g: round(float(t), 4) for g, t in zip(first.labels, thresholds)})
+        _dump(tmp / runs_mod.SPLIT_FILE, split)
+        _dump(tmp / runs_mod.METRICS_FILE, metrics)
+        _dump(tmp / runs_mod.META_FILE, {
+            "format": runs_mod.RUN_FORMAT, "versions": runs_mod.library_versions(),
+            "backbone_signature": first.meta.get("backbone_signature"), "pooling": first.meta.get("pooling"),
+            "name": Path(out).name, "ensemble": len(members),
+            "finished": datetime.now(timezone.utc).isoformat(timespec="microseconds"),
+            "data_fingerprint": split.get("fingerprint"),
+        })
+        if blend_model is not None:
+            blend_model.save(tmp)
+    return EnsembleResult(path=Path(out), metrics=metrics, members=member_info)
+
