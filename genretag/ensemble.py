@@ -23,7 +23,6 @@ backbone pass, so tagging costs grow with the number of members.
 from __future__ import annotations
 
 import copy
-import json
 import shutil
 from dataclasses import dataclass
 from datetime import datetime, timezone

@@ -37,7 +37,7 @@ def ensemble(members):
 
 
 def test_ensemble_is_a_run_whose_probabilities_are_the_members_mean(members, ensemble):
-    root, paths, _ = members
+    _, paths, _ = members
     out = ensemble.path
     assert (out / runs.ENSEMBLE_FILE).is_file() and (out / "members" / "1" / runs.ADAPTER_WEIGHTS).is_file()
     assert json.loads((out / runs.ENSEMBLE_FILE).read_text())["members"] == ["members/1", "members/2"]
@@ -56,8 +56,7 @@ def test_ensemble_is_a_run_whose_probabilities_are_the_members_mean(members, ens
     assert not np.allclose(alone[0], alone[1])  # two init seeds: two different models
 
 
-def test_ensemble_thresholds_are_tuned_on_validation_and_scores_recorded(members, ensemble):
-    root, paths, _ = members
+def test_ensemble_thresholds_are_tuned_on_validation_and_scores_recorded(ensemble):
     metrics = json.loads((ensemble.path / runs.METRICS_FILE).read_text())
     assert metrics["split"] == "validation" and 0 <= metrics["micro_f1"] <= 1
     assert [m["init_seed"] for m in metrics["members"]] == [1, 2]
@@ -83,7 +82,7 @@ def test_tag_and_evaluate_take_an_ensemble(members, ensemble, movies_csv, tmp_pa
 
 
 def test_ensemble_cli_and_its_refusals(members, tmp_path):
-    root, paths, other = members
+    _, paths, other = members
     out = tmp_path / "e"
     result = runner.invoke(app, ["ensemble", str(paths[0]), str(paths[1]), "--out", str(out)])
     assert result.exit_code == 0, result.output

@@ -104,8 +104,8 @@ def _print_tables(details: dict) -> None:
     ]
     if details.get("ensemble"):
         members = details["ensemble"].get("members") or []
-        rows.insert(1, ("ensemble", f"mean probability of {len(members)} runs: {', '.join(members)} "
-                                    "(training row: the first member's recipe)"))
+        summary = f"mean probability of {len(members)} runs: {', '.join(members)} (training row: the first member's recipe)"
+        rows.insert(1, ("ensemble", summary))
     for key, value in rows:
         overview.add_row(key, _fmt(value))
     console.print(overview)
