@@ -52,7 +52,11 @@ class TfidfBlend:
 
     def mix(self, lm_probs: np.ndarray, texts: list[str]) -> np.ndarray:
         """``(1 - weight) * language model + weight * TF-IDF``."""
-        return ((1.0 - self.weight) * lm_probs + self.weight * self.predict_proba(texts)).astype(np.float32)
+        return self.combine(lm_probs, self.predict_proba(texts))
+
+    def combine(self, lm_probs: np.ndarray, tfidf_probs: np.ndarray) -> np.ndarray:
+        """`mix` with the TF-IDF probabilities already computed."""
+        return ((1.0 - self.weight) * lm_probs + self.weight * tfidf_probs).astype(np.float32)
 
     def save(self, run_dir: Path) -> None:
         """Write ``blend.json`` and ``blend.safetensors`` into a run directory."""

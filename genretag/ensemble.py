@@ -6,7 +6,7 @@ one. An ensemble is a run directory, so ``tag``, ``evaluate`` and ``info`` take 
 they take any run::
 
     ensemble.json      {"format": 1, "combine": "mean probability", "members": ["members/1", ...]}
-    members/<k>/       each member's complete run directory, as trained
+    members/<k>/       each member's run directory, as trained, less its own TF-IDF blend
     config.json        the first member's settings (its decision rule is the ensemble's)
     labels.json        the members' genres (all members have the same)
     thresholds.json    thresholds tuned on validation for the averaged probabilities
@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from . import runs as runs_mod
+from .blending import BLEND_FILE, BLEND_WEIGHTS_FILE
 from .errors import DataError, ModelError
 
 ENSEMBLE_FORMAT = 1
@@ -219,7 +220,8 @@ def build_ensemble(run_paths: list[str | Path], out: str | Path, *, force: bool 
         names = []
         for k, run in enumerate(members, 1):
             name = f"{MEMBERS_DIR}/{k}"
-            shutil.copytree(run.path, tmp / name, ignore=shutil.ignore_patterns(".*"))
+            # The members' own blends are not used (the ensemble fits one), so they are not copied.
+            shutil.copytree(run.path, tmp / name, ignore=shutil.ignore_patterns(".*", BLEND_FILE, BLEND_WEIGHTS_FILE))
             names.append(name)
         _dump = runs_mod._dump
         _dump(tmp / runs_mod.ENSEMBLE_FILE, {"format": ENSEMBLE_FORMAT, "combine": "mean probability", "members": names})

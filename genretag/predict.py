@@ -23,6 +23,12 @@ PRECISIONS = ("auto", "fp32", "bf16")
 PARITY_STAGES = (256, 1024)
 PARITY_TOLERANCE = 1e-2
 PARITY_AGREEMENT = 0.99
+#: ``auto`` predicts in bf16 and recomputes in fp32 the rows with a probability within
+#: PARITY_TOLERANCE of a decision boundary (see `near_boundary`), unless more than this
+#: share of the checked rows are that close (then fp32 alone is about as fast).
+MAX_REFINED_SHARE = 0.5
+#: `PrecisionChoice.precision` of that mixed arithmetic.
+MIXED = "bf16+fp32"
 
 
 def pick_device(name: str | None = None) -> torch.device:
@@ -197,12 +203,33 @@ def decide(probs: np.ndarray, thresholds: np.ndarray | float, *, at_least_one: b
     return chosen.astype(np.int8)
 
 
+def near_boundary(probs: np.ndarray, thresholds: np.ndarray | float, margin: float, *, at_least_one: bool = False,
+                  max_genres: int | None = None) -> np.ndarray:
+    """Rows whose `decide` result could change if any probability moved by less than ``margin``.
+
+    A row is safe when every probability is at least ``margin`` from its threshold and, for
+    the at-least-one and max-genres rules, the genres they rank are at least ``2 * margin``
+    apart where the ranking matters.
+    """
+    probs = np.asarray(probs)
+    limits = np.broadcast_to(np.asarray(thresholds, dtype=probs.dtype if probs.size else float), probs.shape)
+    near = (np.abs(probs - limits) < margin).any(axis=1)
+    if probs.shape[0] and probs.shape[1] > 1 and (at_least_one or max_genres is not None):
+        top = -np.sort(-probs, axis=1)
+        if at_least_one:
+            none_sure = ~(probs >= limits + margin).any(axis=1)
+            near |= none_sure & (top[:, 0] - top[:, 1] < 2 * margin)
+        if max_genres is not None and max_genres < probs.shape[1]:
+            near |= top[:, max_genres - 1] - top[:, max_genres] < 2 * margin
+    return near
+
+
 @dataclass
 class PrecisionChoice:
     """The arithmetic `Predictor` settled on, and the parity evidence for it."""
 
     precision: str
-    """fp32 or bf16."""
+    """fp32, bf16, or bf16+fp32 (bf16, rows near a decision boundary again in fp32)."""
     reason: str
     """Why, in a few words (for logs and benchmarks)."""
     rows: int = 0
@@ -210,7 +237,14 @@ class PrecisionChoice:
     max_prob_diff: float | None = None
     """Largest |bf16 - fp32| probability over the compared rows."""
     agreement: float | None = None
-    """Share of compared rows whose decisions are the same in bf16 and fp32."""
+    """Share of compared rows whose decisions are the same in the chosen arithmetic and fp32."""
+    refined: float | None = None
+    """bf16+fp32: share of compared rows recomputed in fp32."""
+
+    @property
+    def forward(self) -> str:
+        """The precision of the main forward pass (fp32 or bf16)."""
+        return "fp32" if self.precision == "fp32" else "bf16"
 
 
 class Predictor:
@@ -218,24 +252,36 @@ class Predictor:
 
     With ``precision="auto"`` bf16 is used only where the hardware has it natively and a
     parity check passes: rows spread evenly over the input are predicted in fp32 and in
-    bf16; bf16 is kept when every probability is within `PARITY_TOLERANCE` and the
-    decisions (``decide_fn``) agree on at least `PARITY_AGREEMENT` of the rows, else fp32 is
-    used with a warning. The check starts on 256 rows and extends to 1,024 when the
-    agreement is just short of the bar, so sampling noise alone rarely decides. The
-    compared rows' results are kept, so the check costs one extra fp32 pass over them.
-    Calls with fewer rows than the first stage run in fp32 and leave the choice open.
+    bf16, and every probability must be within `PARITY_TOLERANCE`. Given ``unsure_fn``
+    (which rows are within a margin of a decision boundary), the arithmetic is then
+    bf16+fp32: every row in bf16, and the rows with a probability within the tolerance
+    of a boundary again in fp32, so decisions are fp32's wherever bf16's error (as the
+    check measured it) could have changed them; it is kept when those rows are at most
+    `MAX_REFINED_SHARE` of the checked ones and its decisions agree with fp32 on at least
+    `PARITY_AGREEMENT` of them. Without ``unsure_fn``, plain bf16 must reach that
+    agreement. Otherwise fp32 is used, with a warning. The check starts on 256 rows and
+    extends to 1,024 when the agreement is just short of the bar, so sampling noise alone
+    rarely decides. The compared rows' results are kept, so the check costs one extra
+    fp32 pass over them. Calls with fewer rows than the first stage run in fp32 and leave
+    the choice open.
+
+    Decisions are judged on what the caller decides on: ``finish(probs, rows)`` turns the
+    model's probabilities for ``rows`` (positions in the call's input) into those, e.g. a
+    blend with another model; ``decide_fn`` and ``unsure_fn`` see its output.
     """
 
     stages = PARITY_STAGES
 
     def __init__(self, model: torch.nn.Module, pad_id: int, *, precision: str = "auto",
-                 device: torch.device | None = None, decide_fn: Callable[[np.ndarray], np.ndarray] | None = None):
+                 device: torch.device | None = None, decide_fn: Callable[[np.ndarray], np.ndarray] | None = None,
+                 unsure_fn: Callable[[np.ndarray, float], np.ndarray] | None = None):
         if precision not in PRECISIONS:
             raise ValueError(f"unknown precision '{precision}'; choose {', '.join(PRECISIONS)}")
         self.model = model
         self.pad_id = pad_id
         self.device = device or next(model.parameters()).device
         self.decide_fn = decide_fn or (lambda probs: decide(probs, 0.5))
+        self.unsure_fn = unsure_fn
         self.requested = precision
         self.choice: PrecisionChoice | None = None
         if precision != "auto":
@@ -244,12 +290,22 @@ class Predictor:
             self.choice = PrecisionChoice("fp32", f"no native bf16 on {self.device.type}")
 
     def logits(self, encoded: Sequence[Sequence[int]], *, batch_size: int = 64,
-               on_batch: Callable[[int], None] | None = None) -> np.ndarray:
-        """Logits ``[rows, genres]`` in input order (see `predict_logits`)."""
+               on_batch: Callable[[int], None] | None = None,
+               finish: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+               unsure_fn: Callable[[np.ndarray, float], np.ndarray] | None = None) -> np.ndarray:
+        """Logits ``[rows, genres]`` in input order (see `predict_logits`).
+
+        ``finish`` and ``unsure_fn`` (default: the predictor's) are described in the class
+        docstring; ``unsure_fn`` here lets a call protect other thresholds than the run's.
+        """
+        finish = finish or (lambda probs, rows: probs)
+        unsure_fn = unsure_fn or self.unsure_fn
         run = lambda rows, precision, progress=None: predict_logits(  # noqa: E731
             self.model, rows, self.pad_id, batch_size=batch_size, device=self.device, on_batch=progress,
             precision=precision)
         if self.choice is not None:
+            if self.choice.precision == MIXED:
+                return self._mixed(encoded, np.arange(len(encoded)), run, finish, unsure_fn, on_batch)
             return run(encoded, self.choice.precision, on_batch)
         if len(encoded) < self.stages[0]:
             return run(encoded, "fp32", on_batch)
@@ -264,34 +320,65 @@ class Predictor:
             fp32 = _stack(fp32, run(rows, "fp32"))
             bf16 = _stack(bf16, run(rows, "bf16"))
             sample = np.concatenate([sample, new])
-            self.choice = self._judge(fp32, bf16)
+            self.choice, checked = self._judge(fp32, bf16, sample, finish, unsure_fn)
             # Only an agreement just short of the bar is worth a larger sample.
             borderline = (self.choice.max_prob_diff <= PARITY_TOLERANCE
                           and self.choice.agreement >= PARITY_AGREEMENT - 0.01)
-            if self.choice.precision == "bf16" or not borderline or size == len(encoded):
+            if self.choice.precision != "fp32" or not borderline or size == len(encoded):
                 break
         if self.choice.precision == "fp32":
             logger.warning("bf16 changed predictions (%s); predicting in fp32, about 2-3x slower "
                            "(pass --precision bf16 to use it anyway)", self.choice.reason)
         else:
-            logger.info("predicting in bf16 (%s)", self.choice.reason)
+            logger.info("predicting in %s (%s)", self.choice.precision, self.choice.reason)
         out = np.zeros((len(encoded), self.model.num_labels), dtype=np.float32)
-        out[sample] = bf16 if self.choice.precision == "bf16" else fp32
+        out[sample] = checked
         if on_batch:
             on_batch(len(sample))
         rest = np.setdiff1d(np.arange(len(encoded)), sample)
         if len(rest):
-            out[rest] = run([encoded[i] for i in rest], self.choice.precision, on_batch)
+            rows = [encoded[i] for i in rest]
+            if self.choice.precision == MIXED:
+                out[rest] = self._mixed(rows, rest, run, finish, unsure_fn, on_batch)
+            else:
+                out[rest] = run(rows, self.choice.precision, on_batch)
         return out
 
-    def _judge(self, fp32: np.ndarray, bf16: np.ndarray) -> PrecisionChoice:
+    @staticmethod
+    def _mixed(rows, positions, run, finish, unsure_fn, on_batch) -> np.ndarray:
+        """bf16 logits for ``rows``, those near a boundary recomputed in fp32."""
+        out = run(rows, "bf16", on_batch)
+        if unsure_fn is None or not len(out):
+            return out
+        again = np.flatnonzero(unsure_fn(finish(sigmoid(out), positions), PARITY_TOLERANCE))
+        if len(again):
+            out[again] = run([rows[i] for i in again], "fp32")
+        return out
+
+    def _judge(self, fp32: np.ndarray, bf16: np.ndarray, rows: np.ndarray, finish, unsure_fn
+               ) -> tuple[PrecisionChoice, np.ndarray]:
+        """The arithmetic these parallel fp32/bf16 logits of ``rows`` justify, and its logits of them."""
         p32, p16 = sigmoid(fp32), sigmoid(bf16)
+        f32, f16 = finish(p32, rows), finish(p16, rows)
         diff = float(np.abs(p32 - p16).max())
-        agreement = float((self.decide_fn(p32) == self.decide_fn(p16)).all(axis=1).mean())
+        reference = self.decide_fn(f32)
+        head = f"parity on {len(fp32)} rows: max |dp| {diff:.4f} (limit {PARITY_TOLERANCE})"
+        if unsure_fn is not None:
+            again = np.asarray(unsure_fn(f16, PARITY_TOLERANCE), dtype=bool)
+            mixed = np.where(again[:, None], fp32, bf16)
+            f_mixed = np.where(again[:, None], f32, f16)
+            agreement = float((self.decide_fn(f_mixed) == reference).all(axis=1).mean())
+            share = float(again.mean())
+            ok = diff <= PARITY_TOLERANCE and agreement >= PARITY_AGREEMENT and share <= MAX_REFINED_SHARE
+            reason = (f"{head}; {share:.1%} of rows near a decision boundary recomputed in fp32 (at most "
+                      f"{MAX_REFINED_SHARE:.0%}); same decisions as fp32 on {agreement:.1%} (need {PARITY_AGREEMENT:.0%})")
+            choice = PrecisionChoice(MIXED if ok else "fp32", reason, len(fp32), diff, agreement, share)
+            return choice, (mixed if ok else fp32)
+        agreement = float((self.decide_fn(f16) == reference).all(axis=1).mean())
         ok = diff <= PARITY_TOLERANCE and agreement >= PARITY_AGREEMENT
-        reason = (f"parity on {len(fp32)} rows: max |dp| {diff:.4f} (limit {PARITY_TOLERANCE}), "
-                  f"same decisions on {agreement:.1%} (need {PARITY_AGREEMENT:.0%})")
-        return PrecisionChoice("bf16" if ok else "fp32", reason, len(fp32), diff, agreement)
+        reason = f"{head}, same decisions on {agreement:.1%} (need {PARITY_AGREEMENT:.0%})"
+        choice = PrecisionChoice("bf16" if ok else "fp32", reason, len(fp32), diff, agreement)
+        return choice, (bf16 if ok else fp32)
 
 
 def _stack(a: np.ndarray | None, b: np.ndarray) -> np.ndarray:

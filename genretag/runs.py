@@ -80,18 +80,42 @@ class Run:
         from .predict import Predictor
 
         if self._predictor is None or self._predictor.requested != self.precision:
-            self._predictor = Predictor(self.model, self.pad_id, precision=self.precision, decide_fn=self.decide)
+            self._predictor = Predictor(self.model, self.pad_id, precision=self.precision, decide_fn=self.decide,
+                                        unsure_fn=self._unsure_fn())
         return self._predictor
 
-    def predict_proba(self, texts, *, batch_size: int | None = None, on_batch=None) -> np.ndarray:
-        """Probabilities ``[rows, genres]`` for raw synopses, in input order."""
+    def _unsure_fn(self, thresholds=None, at_least_one=None, max_genres=None):
+        """Which rows' decisions a probability error below a margin could change (for bf16+fp32)."""
+        from .predict import near_boundary
+
+        limits = self.thresholds if thresholds is None else thresholds
+        rule = {"at_least_one": self.config.at_least_one if at_least_one is None else at_least_one,
+                "max_genres": self.config.max_genres if max_genres is None else max_genres}
+        # The blend moves a language-model error of e by (1 - weight) * e.
+        scale = 1.0 - self.blend.weight if self.blend is not None else 1.0
+        return lambda probs, margin: near_boundary(probs, limits, margin * scale, **rule)
+
+    def predict_proba(self, texts, *, batch_size: int | None = None, on_batch=None, thresholds=None,
+                      at_least_one: bool | None = None, max_genres: int | None = None) -> np.ndarray:
+        """Probabilities ``[rows, genres]`` for raw synopses, in input order.
+
+        ``thresholds``, ``at_least_one`` and ``max_genres`` name the decision rule the
+        caller will apply when it is not the run's own, so that bf16+fp32 prediction
+        protects the right decision boundaries.
+        """
         from .predict import encode, sigmoid
 
+        texts = list(texts)
         encoded = encode(self.tokenizer, texts, self.config.max_length)
-        logits = self.predictor.logits(encoded, batch_size=batch_size or self.config.eval_batch_size, on_batch=on_batch)
+        tfidf = self.blend.predict_proba(texts) if self.blend is not None and texts else None
+        finish = (lambda probs, rows: self.blend.combine(probs, tfidf[rows])) if tfidf is not None else None
+        custom = thresholds is not None or at_least_one is not None or max_genres is not None
+        logits = self.predictor.logits(encoded, batch_size=batch_size or self.config.eval_batch_size, on_batch=on_batch,
+                                       finish=finish, unsure_fn=self._unsure_fn(thresholds, at_least_one, max_genres)
+                                       if custom else None)
         probs = sigmoid(logits)
-        if self.blend is not None:
-            probs = self.blend.mix(probs, list(texts))
+        if tfidf is not None:
+            probs = self.blend.combine(probs, tfidf)
         return probs
 
     def decide(self, probs: np.ndarray, thresholds: np.ndarray | float | None = None) -> np.ndarray:

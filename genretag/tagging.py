@@ -202,7 +202,8 @@ def tag_csv(
             has_text = (texts.str.len() > 0).to_numpy()
             probs = np.full((len(chunk), len(run.labels)), np.nan, dtype=np.float32)
             if has_text.any():
-                probs[has_text] = run.predict_proba(texts[has_text].tolist())
+                probs[has_text] = run.predict_proba(texts[has_text].tolist(), thresholds=limits, at_least_one=at_least_one,
+                                                    max_genres=max_genres)
             chosen = decide(np.nan_to_num(probs, nan=0.0), limits, at_least_one=at_least_one, max_genres=max_genres)
 
             chosen[~has_text] = 0

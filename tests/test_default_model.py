@@ -6,9 +6,13 @@ import csv
 import json
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import real_csv_or_skip
 from typer.testing import CliRunner
 
-from genretag import runs
+from genretag import predict, runs
 from genretag.cli import app
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -44,3 +48,16 @@ def test_tag_without_model_uses_the_bundled_one(tmp_path, monkeypatch):
         genres = row["predicted_genres"].split("|") if row["predicted_genres"] else []
         assert set(genres) <= labels
         assert bool(genres) == has_text  # at-least-one rule for every synopsis, nothing for an empty one
+
+
+def test_auto_precision_keeps_the_fp32_decisions_on_real_synopses():
+    texts = pd.read_csv(real_csv_or_skip())["overview"].dropna().tolist()[:400]
+    if not predict.bf16_supported("cpu"):
+        pytest.skip("this CPU has no native bf16, so auto is plain fp32")
+    fast, exact = runs.load_run(runs.bundled_model()), runs.load_run(runs.bundled_model())
+    fast.precision, exact.precision = "auto", "fp32"
+    p_fast, p_exact = fast.predict_proba(texts), exact.predict_proba(texts)
+    assert fast.predictor.choice.precision == predict.MIXED, fast.predictor.choice.reason
+    assert 0 < fast.predictor.choice.refined < predict.MAX_REFINED_SHARE
+    np.testing.assert_array_equal(fast.decide(p_fast), exact.decide(p_exact))
+    assert np.abs(p_fast - p_exact).max() <= predict.PARITY_TOLERANCE
