@@ -176,11 +176,16 @@ def model_card(run, y_test, pred, result: dict, *, labels, counts, rows, sizes) 
     """Markdown model card: data, recipe, test scores overall and per genre, limits."""
     from sklearn.metrics import precision_recall_fscore_support
 
+    from genretag.runs import METRICS_FILE, is_ensemble, read_json
+
     c = run.config
     p, r, f, support = precision_recall_fscore_support(y_test, pred, average=None, zero_division=0)
+    members = read_json(run.path / METRICS_FILE).get("members") if is_ensemble(run.path) else None
+    what = (f"An ensemble of {len(members)} LoRA-adapted all-MiniLM-L6-v2 models (their probabilities averaged)"
+            if members else "A LoRA-adapted all-MiniLM-L6-v2")
     lines = [
         "# genretag default model", "",
-        "A LoRA-adapted all-MiniLM-L6-v2 that tags a movie synopsis (English) with up to 18 TMDB genres.",
+        f"{what} that tags a movie synopsis (English) with up to 18 TMDB genres.",
         "It is what `genretag tag movies.csv` uses when no `--model` is given and `./runs` holds no run.", "",
         "## Data", "",
         f"`tmdb-movie-genres-9k.csv` (public TMDB-based movie genre data, 9,400 rows), reference protocol: rows with an "
@@ -192,13 +197,27 @@ def model_card(run, y_test, pred, result: dict, *, labels, counts, rows, sizes) 
         f"- LoRA r={c.lora_r}, alpha={c.lora_alpha}, dropout {c.lora_dropout} on {', '.join(c.lora_targets or [])}; "
         f"linear head (dropout {c.head_dropout})",
         f"- AdamW lr {c.lr}, weight decay {c.weight_decay}, batch {c.batch_size}, {c.epochs} epochs ({c.schedule} decay, "
-        f"warm-up {c.warmup_ratio}), kept epoch {run.meta.get('best_epoch')} (best validation micro-F1)",
+        f"warm-up {c.warmup_ratio}), "
+        + (f"kept epoch {run.meta.get('best_epoch')} (best validation micro-F1)" if not members else
+           "each member keeping its best epoch by validation micro-F1"),
         f"- loss `{c.loss}` (pos_weight = (neg/pos)^{c.pos_weight_power}, capped at {c.pos_weight_cap})",
         f"- thresholds: `{c.thresholds}`, tuned on validation; at-least-one-genre rule: {c.at_least_one}",
         f"- TF-IDF blend: weight {run.blend.weight if run.blend else 0} (chosen on validation)", "",
+    ]
+    if members:
+        lines[-1:-1] = [
+            f"- ensemble: the mean probability of {len(members)} members that differ only in the seed of their "
+            "initialisation and batch order (`--init-seed`) and their number of epochs; thresholds and blend were "
+            "tuned again on validation for the mean (`genretag ensemble`). The recipe above is member 1's; a member's "
+            "score alone is its own run's (with its own TF-IDF blend when it was trained with one).", "",
+            "| member | init seed | epochs | validation micro-F1 alone | validation macro-F1 alone |", "|---|---:|---:|---:|---:|",
+            *(f"| {m['member']} | {m['init_seed']} | {m['epochs']} | {m['val_micro_f1']:.4f} | {m['val_macro_f1']:.4f} |"
+              for m in members),
+        ]
+    lines += [
         "Reproduce: `genretag train --config` with the saved `config.json` values, or the command in "
         "`benchmarks/RESULTS.md`.", "",
-        "## Test scores (750 movies, read once)", "",
+        "## Test scores (750 movies; every choice made on validation)", "",
         "| model | micro-F1 | macro-F1 | precision | recall | Hamming loss |", "|---|---:|---:|---:|---:|---:|",
     ]
     for r_ in rows:
