@@ -186,7 +186,8 @@ def worker_tag_plain(spec: dict) -> dict:
     from genretag.data import detect_columns, join_text
     from genretag.runs import load_run
 
-    run = load_run(spec["run"], device="cpu" if spec.get("cpu") else None)
+    # The textbook model: peft's LoRA layers as trained (genretag folds them into the weights).
+    run = load_run(spec["run"], device="cpu" if spec.get("cpu") else None, merge=False)
     device = next(run.model.parameters()).device
     t0 = time.perf_counter()
     frame = pd.read_csv(spec["csv"], dtype=str, keep_default_na=False)
@@ -201,6 +202,8 @@ def worker_tag_plain(spec: dict) -> dict:
             logits = run.model(enc["input_ids"].to(device), enc["attention_mask"].to(device))
             probs.append(torch.sigmoid(logits.float()).cpu().numpy())
     probs = np.concatenate(probs)
+    if run.blend is not None:  # the same model as genretag's path, TF-IDF blend included
+        probs = run.blend.mix(probs, texts)
     chosen = run.decide(probs)
     frame["predicted_genres"] = ["|".join(run.labels[j] for j in np.flatnonzero(r)) for r in chosen]
     for j, label in enumerate(run.labels):
@@ -274,7 +277,8 @@ def main(argv=None) -> int:
                         help="genretag training rows to measure, by --precision (default: auto,fp32; one that "
                              "resolves like an earlier one is skipped)")
     parser.add_argument("--tag-rows", type=int, default=None, help="rows to tag (default: 5000)")
-    parser.add_argument("--tag-precision", default="auto", help="genretag tag --precision (default: auto)")
+    parser.add_argument("--tag-precision", default="auto,fp32",
+                        help="genretag tag --precision values to measure, comma-separated (default: auto,fp32)")
     parser.add_argument("--run", type=Path, help="run to tag with (default: the genretag run trained here)")
     parser.add_argument("--threads", type=int, default=None, help="genretag tag --threads")
     parser.add_argument("--skip-train", action="store_true")
@@ -336,8 +340,9 @@ def main(argv=None) -> int:
             if not args.skip_plain:
                 results["tag plain (fp32, pad to max, file order, no_grad)"] = _timed(
                     "tag-plain", {**spec, "out": str(tmp / "plain.csv")})
-            results[f"tag genretag ({args.tag_precision})"] = _timed(
-                "tag-genretag", {**spec, "out": str(tmp / "genretag.csv"), "precision": args.tag_precision})
+            for precision in [p.strip() for p in args.tag_precision.split(",") if p.strip()]:
+                results[f"tag genretag ({precision})"] = _timed(
+                    "tag-genretag", {**spec, "out": str(tmp / "genretag.csv"), "precision": precision})
     info["load_after"] = os.getloadavg()
     info["results"] = results
     print(f"load average after: {info['load_after']}\n")

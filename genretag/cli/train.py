@@ -141,7 +141,7 @@ def config_from_options(options: dict) -> TrainConfig:
         schedule=o["schedule"], grad_clip=o["grad_clip"], loss=o["loss"], pos_weight_power=o["pos_weight_power"],
         pos_weight_cap=o["pos_weight_cap"], oversample=o["oversample"], thresholds=o["thresholds"],
         threshold=o["threshold"], at_least_one=o["at_least_one"], max_genres=o["max_genres"], seed=o["seed"],
-        init_seed=o.get("init_seed"), blend_tfidf=o["blend_tfidf"], precision=o["precision"], gradient_checkpointing=o["gradient_checkpointing"],
+        init_seed=o["init_seed"], blend_tfidf=o["blend_tfidf"], precision=o["precision"], gradient_checkpointing=o["gradient_checkpointing"],
     )
 
 
