@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -57,6 +58,12 @@ def test_report_finds_templates_from_an_unpacked_wheel(wheel, tmp_path):
 
 def test_wheel_ships_the_default_model(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
-    for name in ("config.json", "labels.json", "thresholds.json", "head.safetensors", "meta.json",
-                 "adapter/adapter_config.json", "adapter/adapter_model.safetensors", "blend.json", "blend.safetensors"):
+    for name in ("config.json", "labels.json", "thresholds.json", "meta.json", "ensemble.json", "blend.json",
+                 "blend.safetensors"):
         assert f"genretag/default_model/{name}" in names
+    members = json.loads(zipfile.ZipFile(wheel).read("genretag/default_model/ensemble.json"))["members"]
+    assert len(members) >= 2
+    for member in members:  # every member a complete run
+        for name in ("config.json", "labels.json", "head.safetensors", "meta.json", "adapter/adapter_config.json",
+                     "adapter/adapter_model.safetensors"):
+            assert f"genretag/default_model/{member}/{name}" in names
