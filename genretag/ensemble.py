@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import copy
 import shutil
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -158,6 +159,7 @@ def build_ensemble(run_paths: list[str | Path], out: str | Path, *, force: bool 
     from .thresholds import tune_thresholds
 
     out = ensure_new(out, force)
+    t0 = time.perf_counter()
     paths = _flatten([Path(p) for p in run_paths])
     if len(set(paths)) < 2:
         raise ModelError("an ensemble needs at least two different runs")
@@ -235,6 +237,7 @@ def build_ensemble(run_paths: list[str | Path], out: str | Path, *, force: bool 
             "backbone_signature": first.meta.get("backbone_signature"), "pooling": first.meta.get("pooling"),
             "name": Path(out).name, "ensemble": len(members),
             "finished": datetime.now(timezone.utc).isoformat(timespec="microseconds"),
+            "seconds": round(time.perf_counter() - t0, 2), "device": str(next(first.model.parameters()).device),
             "data_fingerprint": split.get("fingerprint"),
         })
         if blend_model is not None:
