@@ -156,7 +156,7 @@ def build_ensemble(run_paths: list[str | Path], out: str | Path, *, force: bool 
     from .metrics import summary_scores
     from .outputs import atomic_path, ensure_new
     from .predict import decide, encode, predict_logits, sigmoid
-    from .thresholds import tune_thresholds
+    from .training import choose_thresholds, decide_by_rule
 
     out = ensure_new(out, force)
     t0 = time.perf_counter()
@@ -192,23 +192,18 @@ def build_ensemble(run_paths: list[str | Path], out: str | Path, *, force: bool 
     config = copy.copy(first.config)
     config.blend_tfidf = config.blend_tfidf if blend is None else blend
 
-    def rule(p, limits):
-        return decide(p, limits, at_least_one=config.at_least_one, max_genres=config.max_genres)
-
-    def choose(p):
-        limits = tune_thresholds(y_val, p, config.thresholds, fixed=config.threshold)
-        return summary_scores(y_val, rule(p, limits))["micro_f1"], limits
-
     blend_model = None
     lm_at_half = summary_scores(y_val, decide(probs, 0.5))
     if config.blend_tfidf:
-        blend_model, thresholds = fit_blend(train_texts, y_train, val_texts, y_val, probs, choose)
+        blend_model, thresholds = fit_blend(train_texts, y_train, val_texts, y_val, probs,
+                                            lambda p: choose_thresholds(p, y_val, config))
         if blend_model is not None:
             probs = blend_model.mix(probs, val_texts)
     else:
-        _, thresholds = choose(probs)
+        _, thresholds = choose_thresholds(probs, y_val, config)
     metrics = {"split": "validation", "rows": len(val_texts), "thresholds": config.thresholds,
-               **summary_scores(y_val, rule(probs, thresholds)), "at_0.5": summary_scores(y_val, decide(probs, 0.5)),
+               **summary_scores(y_val, decide_by_rule(probs, thresholds, config)),
+               "at_0.5": summary_scores(y_val, decide(probs, 0.5)),
                "blend_weight": blend_model.weight if blend_model else 0.0, "members_at_0.5": lm_at_half}
     member_info = []
     for k, run in enumerate(members, 1):

@@ -123,7 +123,8 @@ def _scheduler(optimizer, config: TrainConfig, total_steps: int):
     return get_scheduler(name, optimizer, num_warmup_steps=int(config.warmup_ratio * total_steps), num_training_steps=total_steps)
 
 
-def _decide(probs: np.ndarray, thresholds: np.ndarray, config: TrainConfig) -> np.ndarray:
+def decide_by_rule(probs: np.ndarray, thresholds: np.ndarray, config: TrainConfig) -> np.ndarray:
+    """0/1 decisions under ``config``'s rule (thresholds, at-least-one, max genres)."""
     return decide(probs, thresholds, at_least_one=config.at_least_one, max_genres=config.max_genres)
 
 
@@ -141,10 +142,10 @@ def epochs_reusable(config: TrainConfig) -> bool:
     return config.schedule == "constant" and config.warmup_ratio == 0
 
 
-def _choose(probs: np.ndarray, y_val: np.ndarray, config: TrainConfig) -> tuple[float, np.ndarray]:
+def choose_thresholds(probs: np.ndarray, y_val: np.ndarray, config: TrainConfig) -> tuple[float, np.ndarray]:
     """Tune thresholds the run's way and score the result: ``(micro-F1, thresholds)``."""
     thresholds = tune_thresholds(y_val, probs, config.thresholds, fixed=config.threshold)
-    return summary_scores(y_val, _decide(probs, thresholds, config))["micro_f1"], thresholds
+    return summary_scores(y_val, decide_by_rule(probs, thresholds, config))["micro_f1"], thresholds
 
 
 def _write_run(target: Path, *, name: str, config: TrainConfig, prep: Prepared, model, best: dict,
@@ -166,11 +167,11 @@ def _write_run(target: Path, *, name: str, config: TrainConfig, prep: Prepared, 
         tr_idx = prep.split["train"]
         val_texts = [prep.data.texts[i] for i in va_idx]
         blend, thresholds = fit_blend([prep.data.texts[i] for i in tr_idx], prep.targets[tr_idx], val_texts, y_val,
-                                      val_probs, lambda probs: _choose(probs, y_val, config))
+                                      val_probs, lambda probs: choose_thresholds(probs, y_val, config))
         if blend is not None:
             val_probs = blend.mix(val_probs, val_texts)
     metrics = {"split": "validation", "epoch": best["epoch"], "rows": len(va_idx), "thresholds": config.thresholds,
-               **summary_scores(y_val, _decide(val_probs, thresholds, config)),
+               **summary_scores(y_val, decide_by_rule(val_probs, thresholds, config)),
                "at_0.5": summary_scores(y_val, decide(val_probs, 0.5)),
                "blend_weight": blend.weight if blend else 0.0}
     if blend is not None:
@@ -384,7 +385,7 @@ def _train(config: TrainConfig, out, *, ctx: distributed.Context, dev: torch.dev
             at_half = summary_scores(y_val, decide(val_probs, 0.5))
             # The epoch is chosen by the score of the decision rule the run will ship with.
             thresholds = tune_thresholds(y_val, val_probs, config.thresholds, fixed=config.threshold)
-            scores = summary_scores(y_val, _decide(val_probs, thresholds, config))
+            scores = summary_scores(y_val, decide_by_rule(val_probs, thresholds, config))
             record = {
                 "epoch": epoch,
                 "train_loss": running / max(seen, 1),
