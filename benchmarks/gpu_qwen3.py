@@ -11,8 +11,12 @@ in fp32, backward, gradient clipping at 1.0, AdamW. Attention runs through PyTor
 (transformers' default ``attn_implementation``; checked and recorded).
 
 Training is measured at batch 16 x 128 tokens (random token ids, no padding), after
-warm-up steps, eagerly and under ``torch.compile`` (``--variants``). MFU counts the FLOPs
-a LoRA step needs, per token:
+warm-up steps (``--variants``): eagerly; under ``torch.compile``; compiled with CUDA graphs
+around forward and backward; and ``step-graph``, the compiled model with the *whole* step
+(forward, loss, backward, clipping, a fused capturable AdamW) captured as one CUDA graph,
+which leaves no CPU work between steps, so its time is the GPU's. For step-graph, three
+steps are then profiled to split the GPU kernel time into matmuls, attention, compiled
+Triton kernels and the rest. MFU counts the FLOPs a LoRA step needs, per token:
 
     4 * N_frozen          forward (2N) + gradients w.r.t. activations (2N); frozen weights
                           get no weight gradient, so the usual 6N does not apply
@@ -28,9 +32,10 @@ tokens/s x FLOPs per token / the card's peak dense bf16 tensor FLOPs (H100 SXM a
 Tag rows/s: `genretag.predict.predict_logits` (length-sorted batches, dynamic padding,
 inference mode) over rows of 20 to 128 random tokens, in bf16 and in fp32.
 
-Usage on the GPU machine (about 3 minutes; writes JSON and markdown)::
+Usage on the GPU machine (each compiled variant spends 1.5 to 6 minutes compiling; writes
+JSON after each variant and markdown at the end)::
 
-    python benchmarks/gpu_qwen3.py --out gpu-results
+    python benchmarks/gpu_qwen3.py --weights bf16 --variants eager,step-graph,compile-graphs --out gpu-results
 
 Without a GPU, ``--device cpu --tiny`` runs the same code on a 2-layer config to check it.
 """
@@ -43,6 +48,7 @@ import math
 import platform
 import sys
 import time
+import traceback
 from pathlib import Path
 
 #: Qwen/Qwen3-0.6B's config.json (architecture fields), written out because nothing can
@@ -135,27 +141,36 @@ def flops_per_token(model, config, tokens: int) -> dict:
             "n_total": sum(p.numel() for p in model.parameters())}
 
 
+#: Training variants: how the step is run (see `train_speed`).
+MODES = {"eager": None, "compile": "default", "compile-graphs": "reduce-overhead",
+         "step-graph": "default", "step-graph-autotune": "max-autotune-no-cudagraphs"}
+
+
 def train_speed(model, config, device, *, steps: int, warmup: int, variant: str) -> dict:
     """Tokens/s of genretag's training step at BATCH x TOKENS.
 
     ``variant``: ``eager``; ``compile`` (torch.compile, default mode); ``compile-graphs``
-    (mode ``reduce-overhead``: CUDA graphs, which remove the per-kernel launch cost that
-    dominates a 0.6B model at 2,048 tokens per step).
+    (mode ``reduce-overhead``: CUDA graphs around the compiled forward and backward, which
+    remove the per-kernel launch cost that dominates a 0.6B model at 2,048 tokens per
+    step); ``step-graph`` (the model compiled in the default mode, then the *whole* step -
+    forward, loss, backward, clipping and a fused AdamW - recorded as one CUDA graph and
+    replayed, so no CPU work is left between steps); ``step-graph-autotune`` (the same with
+    ``max-autotune-no-cudagraphs``: matmul kernels picked by timing).
     """
     import torch
 
     from genretag.predict import autocast
 
-    modes = {"eager": None, "compile": "default", "compile-graphs": "reduce-overhead"}
-    if variant not in modes:
-        raise ValueError(f"unknown variant {variant}; choose {', '.join(modes)}")
-    net = torch.compile(model, mode=modes[variant]) if modes[variant] else model
+    name = variant
+    if name not in MODES:
+        raise ValueError(f"unknown variant {variant}; choose {', '.join(MODES)}")
+    torch._dynamo.reset()  # each variant compiles afresh, under its own mode
+    net = torch.compile(model, mode=MODES[name]) if MODES[name] else model
     params = [p for p in model.parameters() if p.requires_grad]
+    if name.startswith("step-graph"):
+        return _graphed_step(model, net, params, config, device, steps=steps, warmup=warmup)
     optimizer = torch.optim.AdamW(params, lr=1e-4, weight_decay=0.01)
-    gen = torch.Generator().manual_seed(0)
-    ids = torch.randint(0, config.vocab_size, (BATCH, TOKENS), generator=gen).to(device)
-    mask = torch.ones_like(ids)
-    target = (torch.rand(BATCH, GENRES, generator=gen) < 0.15).float().to(device)
+    ids, mask, target = _inputs(config, device)
     model.train()
 
     def step():
@@ -190,6 +205,113 @@ def train_speed(model, config, device, *, steps: int, warmup: int, variant: str)
     return out
 
 
+def _inputs(config, device):
+    import torch
+
+    gen = torch.Generator().manual_seed(0)
+    ids = torch.randint(0, config.vocab_size, (BATCH, TOKENS), generator=gen).to(device)
+    target = (torch.rand(BATCH, GENRES, generator=gen) < 0.15).float().to(device)
+    return ids, torch.ones_like(ids), target
+
+
+def _graphed_step(model, net, params, config, device, *, steps: int, warmup: int) -> dict:
+    """The whole training step as one CUDA graph (see `train_speed`), timed by replays.
+
+    The step is genretag's (bf16 autocast, BCE in fp32, backward, clipping at 1.0, AdamW
+    with weight decay 0.01); the optimizer is the fused, capturable AdamW so that its
+    update and step count live on the GPU. Warm-up (and compilation) runs on a side
+    stream, as graph capture requires. After the timing, three steps run outside the graph
+    under the profiler, to say where the GPU time goes.
+    """
+    import torch
+
+    from genretag.predict import autocast
+
+    if device.type != "cuda":
+        raise RuntimeError("step-graph needs a CUDA device")
+    optimizer = torch.optim.AdamW(params, lr=1e-4, weight_decay=0.01, fused=True, capturable=True)
+    ids, mask, target = _inputs(config, device)
+    model.train()
+
+    def step():
+        with autocast(device, "bf16"):
+            logits = net(ids, mask)
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits.float(), target)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0, foreach=True)
+        optimizer.step()
+        return loss.detach()
+
+    t0 = time.perf_counter()
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for _ in range(warmup):
+            optimizer.zero_grad(set_to_none=True)
+            step()
+    torch.cuda.current_stream().wait_stream(side)
+    torch.cuda.synchronize()
+    warm = time.perf_counter() - t0
+
+    graph = torch.cuda.CUDAGraph()
+    optimizer.zero_grad(set_to_none=True)  # backward in the graph writes fresh gradients every replay
+    with torch.cuda.graph(graph):
+        static_loss = step()
+    torch.cuda.synchronize()
+    graph.replay()
+    first = static_loss.item()
+    torch.cuda.reset_peak_memory_stats()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        graph.replay()
+    torch.cuda.synchronize()
+    seconds = time.perf_counter() - t0
+    last = static_loss.item()
+    peak = torch.cuda.max_memory_allocated() / 2**30
+    # After the timing, so that a profiler failure cannot touch it.
+    profile = _profile(lambda: (optimizer.zero_grad(set_to_none=True), step()), repeats=3)
+    if not (math.isfinite(first) and math.isfinite(last)):
+        raise RuntimeError("the loss is not finite; the measurement is void")
+    out = {"steps": steps, "seconds": seconds, "step_ms": 1000 * seconds / steps,
+           "tokens_per_s": steps * BATCH * TOKENS / seconds, "warmup_s": warm,
+           # The same batch every step: a falling loss shows the replayed graph really trains.
+           "loss_first_replay": first, "loss_last_replay": last, "peak_memory_gb": peak}
+    if profile:
+        out["profile"] = profile
+    return out
+
+
+def _profile(step, repeats: int) -> dict | None:
+    """GPU kernel time per step by kind (matmul, attention, compiled Triton, other); None if unavailable."""
+    import torch
+
+    try:
+        from torch.profiler import ProfilerActivity, profile
+
+        with profile(activities=[ProfilerActivity.CUDA]) as prof:
+            for _ in range(repeats):
+                step()
+            torch.cuda.synchronize()
+        kinds = {"matmul": 0.0, "attention": 0.0, "triton": 0.0, "other": 0.0}
+        kernels, launched = {}, 0
+        for e in prof.events():
+            if e.device_type != torch.autograd.DeviceType.CUDA:  # kernels only: no CPU ranges
+                continue
+            ms = e.time_range.elapsed_us() / repeats / 1000
+            key = e.name.lower()
+            kind = ("attention" if any(k in key for k in ("flash", "fmha", "attention", "sdpa")) else
+                    "matmul" if any(k in key for k in ("gemm", "xmma", "cutlass", "nvjet", "cublas", "sm90", "sm80"))
+                    else "triton" if key.startswith("triton") else "other")
+            kinds[kind] += ms
+            launched += 1
+            kernels[e.name[:80]] = kernels.get(e.name[:80], 0.0) + ms
+        top = sorted(kernels.items(), key=lambda kv: -kv[1])[:10]
+        return {"gpu_ms_per_step": sum(kinds.values()), "ms_by_kind": kinds,
+                "top_kernels_ms": dict(top), "kernels_per_step": launched / repeats}
+    except Exception as exc:  # noqa: BLE001 - a sandbox without CUPTI must not void the timing
+        return {"error": f"{type(exc).__name__}: {str(exc)[:200]}"}
+
+
 def tag_speed(model, config, device, *, rows: int, batch_size: int, precision: str) -> dict:
     """Rows/s of genretag's prediction path over random rows of 20-128 tokens."""
     import numpy as np
@@ -215,14 +337,18 @@ def main(argv=None) -> int:
     parser.add_argument("--device", default="cuda", help="cuda (default) or cpu (with --tiny, to check the script)")
     parser.add_argument("--tiny", action="store_true", help="a 2-layer stand-in of the same architecture")
     parser.add_argument("--dry-run", action="store_true", help="same as --device cpu --tiny with 2 steps")
-    parser.add_argument("--variants", default="eager,compile,compile-graphs",
-                        help="eager, compile (torch.compile), compile-graphs (torch.compile with CUDA graphs)")
+    parser.add_argument("--variants", default="eager,compile-graphs,step-graph",
+                        help="comma-separated: eager, compile, compile-graphs, step-graph, step-graph-autotune "
+                             "(see train_speed)")
+    parser.add_argument("--budget-s", type=float, default=0,
+                        help="start no further training variant after this many seconds (0: no limit)")
     parser.add_argument("--weights", choices=("fp32", "bf16"), default="fp32",
                         help="frozen backbone weights: fp32 masters (genretag's path) or bf16")
     parser.add_argument("--steps", type=int, default=30, help="timed training steps per variant")
     parser.add_argument("--warmup", type=int, default=5, help="untimed steps first (compilation happens here)")
     parser.add_argument("--tag-rows", type=int, default=4096)
-    parser.add_argument("--tag-batch", type=int, default=64, help="rows per forward pass (genretag's default: 64)")
+    parser.add_argument("--tag-batch", default="64",
+                        help="rows per forward pass, comma-separated to try several (genretag's default: 64)")
     parser.add_argument("--peak-tflops", type=float, help="the card's peak dense bf16 TFLOPs (default: from its name)")
     parser.add_argument("--out", type=Path, help="write <out>.json and <out>.md")
     args = parser.parse_args(argv)
@@ -255,22 +381,31 @@ def main(argv=None) -> int:
               "flops": flops, "train": {}, "tag": {}}
     print(f"{card}: {flops['n_total'] / 1e6:.0f} M parameters, {flops['n_frozen_matmul'] / 1e6:.0f} M in frozen "
           f"matmuls, {flops['n_trainable'] / 1e6:.2f} M trainable; attention: {attn}", flush=True)
+    started = time.perf_counter()
     for variant in [v.strip() for v in args.variants.split(",") if v.strip()]:
+        if args.budget_s and time.perf_counter() - started > args.budget_s:
+            result["train"][variant] = {"error": f"skipped: the {args.budget_s:.0f} s budget was spent"}
+            continue
         try:
             r = train_speed(model, config, device, steps=args.steps, warmup=args.warmup, variant=variant)
         except Exception as exc:  # noqa: BLE001 - one failed variant (e.g. no compiler) must not void the rest
             r = {"error": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300]}
+            print(traceback.format_exc()[-3000:], file=sys.stderr, flush=True)
         if "tokens_per_s" in r:
             r["model_tflops"] = r["tokens_per_s"] * flops["per_token"] / 1e12
             r["mfu"] = r["model_tflops"] / peak if peak else None
         result["train"][variant] = r
         print(f"train {variant}: {json.dumps(r)}", flush=True)
+        if args.out:  # a run cut short still leaves what it measured
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
     model.eval()
     # With bf16 weights there is no fp32 path to compare with.
     for precision in ("bf16", "fp32") if args.weights == "fp32" else ("bf16",):
-        r = tag_speed(model, config, device, rows=args.tag_rows, batch_size=args.tag_batch, precision=precision)
-        result["tag"][precision] = r
-        print(f"tag {precision}: {json.dumps(r)}", flush=True)
+        for batch in [int(b) for b in str(args.tag_batch).split(",")]:
+            r = tag_speed(model, config, device, rows=args.tag_rows, batch_size=batch, precision=precision)
+            result["tag"][f"{precision}/{batch}"] = r
+            print(f"tag {precision} batch {batch}: {json.dumps(r)}", flush=True)
     text = markdown(result)
     print("\n" + text)
     if args.out:
@@ -298,8 +433,14 @@ def markdown(result: dict) -> str:
         mem = f"{r['peak_memory_gb']:.1f} GB" if "peak_memory_gb" in r else ""
         lines.append(f"| LoRA train, bf16, {variant} | {r['tokens_per_s']:,.0f} tokens/s ({r['step_ms']:.1f} ms/step) "
                      f"| {mfu} | {mem} |")
-    for precision, r in result["tag"].items():
-        lines.append(f"| tag, {precision}, batch {r['batch_size']} | {r['rows_per_s']:,.0f} rows/s | | |")
+    for r in result["tag"].values():
+        lines.append(f"| tag, {r['precision']}, batch {r['batch_size']} | {r['rows_per_s']:,.0f} rows/s | | |")
+    for variant, r in result["train"].items():
+        prof = r.get("profile") or {}
+        if "gpu_ms_per_step" in prof:
+            kinds = ", ".join(f"{k} {v:.1f}" for k, v in prof["ms_by_kind"].items())
+            lines.append(f"\n{variant}: GPU kernel time per step (profiled outside the graph) {prof['gpu_ms_per_step']:.1f} ms "
+                         f"({kinds}); {prof['kernels_per_step']:.0f} kernels a step.")
     return "\n".join(lines)
 
 

@@ -247,7 +247,7 @@ def test_gpu_script_fails_clearly_without_cuda_and_runs_tiny_on_cpu(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     result = json.loads((tmp_path / "gpu.json").read_text())
     assert result["attn_implementation"] == "sdpa" and result["tiny"]
-    assert result["train"]["eager"]["tokens_per_s"] > 0 and result["tag"]["bf16"]["rows_per_s"] > 0
+    assert result["train"]["eager"]["tokens_per_s"] > 0 and result["tag"]["bf16/64"]["rows_per_s"] > 0
     assert "| LoRA train, bf16, eager |" in (tmp_path / "gpu.md").read_text()
 
 
