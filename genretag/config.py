@@ -6,10 +6,33 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-from .losses import LOSSES
-from .modeling import DEFAULT_BACKBONE, POOLINGS, ModelSpec
-from .predict import PRECISIONS
-from .thresholds import MODES as THRESHOLD_MODES
+# The choices live here, not in the modules that use them, so that reading a config (and
+# `genretag --help`) needs no torch.
+LOSSES = ("bce", "weighted-bce", "focal", "asl")
+"""Training losses (`genretag.losses`)."""
+PRECISIONS = ("auto", "fp32", "bf16")
+"""Arithmetic choices (`genretag.predict`)."""
+THRESHOLD_MODES = ("fixed", "global", "per-genre")
+"""Decision threshold modes (`genretag.thresholds`)."""
+DEFAULT_BACKBONE = "qwen3-0.6b"
+POOLINGS = ("auto", "last", "mean", "cls")
+
+
+@dataclass
+class ModelSpec:
+    """What is needed to rebuild the model architecture; saved in the run's config."""
+
+    backbone: str
+    num_labels: int
+    pooling: str = "auto"
+    lora_r: int = 8
+    lora_alpha: int = 16
+    lora_dropout: float = 0.05
+    lora_targets: list[str] | None = None
+    head_dropout: float = 0.1
+    trust_remote_code: bool = False
+
+
 SCHEDULES = ("linear", "cosine", "constant")
 
 

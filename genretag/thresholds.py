@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-MODES = ("fixed", "global", "per-genre")
+from .config import THRESHOLD_MODES as MODES
+
 GRID = np.round(np.arange(0.05, 0.951, 0.01), 2)
 
 

@@ -24,7 +24,8 @@ from .losses import MultiLabelLoss, positive_weights
 from .metrics import summary_scores
 from .modeling import build_model
 from .outputs import Partial, atomic_path, partial_path, resumable_path
-from .predict import autocast, bucketed_batches, collate, decide, encode, predict_logits, sigmoid
+from .predict import (autocast, bucketed_batches, collate, decide, default_batch_size, encode, predict_logits,
+                      sigmoid)
 from .runs import DEFAULT_RUNS_DIR, save_run
 from .thresholds import tune_thresholds
 
@@ -160,7 +161,8 @@ def _write_run(target: Path, *, name: str, config: TrainConfig, prep: Prepared, 
     y_val = prep.targets[va_idx]
     model.load_state_dict(best["state"], strict=False)
     thresholds = best["thresholds"]
-    val_probs = sigmoid(predict_logits(model, val_ids, pad_id, batch_size=config.eval_batch_size, device=dev))
+    eval_rows = default_batch_size(config.eval_batch_size, config.max_length, dev)
+    val_probs = sigmoid(predict_logits(model, val_ids, pad_id, batch_size=eval_rows, device=dev))
     lm_at_half = summary_scores(y_val, decide(val_probs, 0.5))
     blend = None
     if config.blend_tfidf:
@@ -379,7 +381,8 @@ def _train(config: TrainConfig, out, *, ctx: distributed.Context, dev: torch.dev
             running, seen = distributed.all_sum([running, seen], ctx)
             # Every rank validates (the weights are the same everywhere), so all agree on the
             # best epoch without messages; only rank 0 writes.
-            val_logits = predict_logits(model, val_ids, pad_id, batch_size=config.eval_batch_size, device=dev)
+            val_logits = predict_logits(model, val_ids, pad_id, device=dev,
+                                        batch_size=default_batch_size(config.eval_batch_size, config.max_length, dev))
             val_loss = float(val_loss_fn(torch.from_numpy(val_logits), torch.from_numpy(y_val)).item())
             val_probs = sigmoid(val_logits)
             at_half = summary_scores(y_val, decide(val_probs, 0.5))

@@ -113,3 +113,29 @@ def test_tag_uses_the_runs_own_text_columns(tmp_path, movies_csv, tiny_bert):
         assert result.exit_code == 0, result.output
     assert implicit.read_bytes() == explicit.read_bytes()
     assert implicit.read_bytes() != overview_only.read_bytes()  # the title really is part of the input
+
+
+def test_tag_batch_size_reaches_the_model_and_zero_is_refused(trained, movies_csv, tmp_path, monkeypatch):
+    from genretag import predict
+
+    sizes = []
+    real = predict.predict_logits
+
+    def spy(*args, batch_size=64, **kwargs):
+        sizes.append(batch_size)
+        return real(*args, batch_size=batch_size, **kwargs)
+
+    monkeypatch.setattr(predict, "predict_logits", spy)
+    result = runner.invoke(app, ["tag", str(movies_csv), "--model", str(trained), "--out", str(tmp_path / "a.csv"),
+                                 "--batch-size", "5", "--precision", "fp32"])
+    assert result.exit_code == 0, result.output
+    assert sizes and set(sizes) == {5}
+    sizes.clear()
+    result = runner.invoke(app, ["tag", str(movies_csv), "--model", str(trained), "--out", str(tmp_path / "b.csv"),
+                                 "--precision", "fp32"])
+    assert result.exit_code == 0, result.output
+    assert set(sizes) == {64}  # the run's eval batch size on a CPU
+    result = runner.invoke(app, ["tag", str(movies_csv), "--model", str(trained), "--out", str(tmp_path / "c.csv"),
+                                 "--batch-size", "0"])
+    assert result.exit_code != 0 and "--batch-size must be at least 1, got 0" in result.output
+    assert not (tmp_path / "c.csv").exists()

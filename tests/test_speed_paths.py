@@ -290,3 +290,13 @@ def test_speed_table_and_million_generator(tmp_path):
 
     frame = read_csv(path)
     assert list(frame.columns) == ["title", "year", "overview"] and (frame["overview"] == "").sum() == 2
+
+
+def test_default_batch_size_fills_a_gpu_and_keeps_the_run_s_own_on_a_cpu():
+    from genretag.predict import GPU_TOKENS_PER_BATCH, default_batch_size
+
+    cpu, gpu = torch.device("cpu"), torch.device("cuda", 0)
+    assert default_batch_size(64, 128, cpu) == 64
+    assert default_batch_size(64, 128, gpu) == GPU_TOKENS_PER_BATCH // 128 == 256
+    assert default_batch_size(64, 512, gpu) == 64  # long rows: no more rows than the run's own
+    assert default_batch_size(1000, 128, gpu) == 1000  # never fewer than the run asks for

@@ -21,7 +21,7 @@ def evaluate_cli(
     genres_col: Annotated[Optional[str], typer.Option("--genres-col", help="Genre column \\[default: detected].")] = None,
     baseline: Annotated[bool, typer.Option("--baseline/--no-baseline", help="Fit and score the TF-IDF baseline on the run's training rows.")] = True,
     backbone: Annotated[Optional[str], typer.Option(help="Backbone to load instead of the run's own (a moved folder).")] = None,
-    batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Rows per forward pass.")] = None,
+    batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Rows per forward pass \\[default: the run's own; on a GPU enough rows for 32,768 tokens].")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing --report / --json files.")] = False,
 ) -> None:
     """Score a trained run on labelled movies and write an HTML report and/or a JSON of every number."""

@@ -30,7 +30,7 @@ def tag_cli(
     max_genres: Annotated[Optional[int], typer.Option(help="At most this many genres per movie \\[default: the run's setting].")] = None,
     scores: Annotated[bool, typer.Option("--scores/--no-scores", help="Add a score column per genre.")] = True,
     backbone: Annotated[Optional[str], typer.Option(help="Backbone to load instead of the run's own (a moved folder).")] = None,
-    batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Rows per forward pass.")] = None,
+    batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Rows per forward pass \\[default: the run's own; on a GPU enough rows for 32,768 tokens].")] = None,
     chunksize: Annotated[int, typer.Option(help="Rows read and written at a time.")] = 10_000,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing output.")] = False,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run of the same command after its last chunk.")] = False,
@@ -51,6 +51,8 @@ def tag_cli(
         raise DataError(f"--max-genres must be at least 1, got {max_genres}")
     if precision not in PRECISIONS:
         raise DataError(f"--precision must be one of {', '.join(PRECISIONS)}, got '{precision}'")
+    if batch_size is not None and batch_size < 1:
+        raise DataError(f"--batch-size must be at least 1, got {batch_size}")
     if threads is not None and threads < 1:
         raise DataError(f"--threads must be at least 1, got {threads}")
     if not csv.exists():
@@ -61,8 +63,7 @@ def tag_cli(
     set_threads(threads)
     run = load_model_for_cli(model, backbone, trust_remote_code)
     run.precision = precision
-    if batch_size:
-        run.config.eval_batch_size = batch_size
+    run.batch_size = batch_size
     with row_progress("tagging") as on_rows:
         summary = tag_csv(
             run, csv, out, force=force, text_cols=split_list(text_col), thresholds=threshold,
