@@ -300,3 +300,10 @@ def test_default_batch_size_fills_a_gpu_and_keeps_the_run_s_own_on_a_cpu():
     assert default_batch_size(64, 128, gpu) == GPU_TOKENS_PER_BATCH // 128 == 256
     assert default_batch_size(64, 512, gpu) == 64  # long rows: no more rows than the run's own
     assert default_batch_size(1000, 128, gpu) == 1000  # never fewer than the run asks for
+
+
+def test_the_cli_starts_without_torch():
+    """`genretag --help` and option parsing load no torch (it takes seconds to import)."""
+    code = "import sys, genretag.cli, genretag.config; sys.exit('torch' in sys.modules)"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr or "torch was imported"
