@@ -159,7 +159,6 @@ def train_speed(model, config, device, *, steps: int, warmup: int, variant: str)
     """
     import torch
 
-    from genretag.predict import autocast
 
     name = variant
     if name not in MODES:
@@ -170,18 +169,8 @@ def train_speed(model, config, device, *, steps: int, warmup: int, variant: str)
     if name.startswith("step-graph"):
         return _graphed_step(model, net, params, config, device, steps=steps, warmup=warmup)
     optimizer = torch.optim.AdamW(params, lr=1e-4, weight_decay=0.01)
-    ids, mask, target = _inputs(config, device)
     model.train()
-
-    def step():
-        with autocast(device, "bf16"):
-            logits = net(ids, mask)
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits.float(), target)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        optimizer.step()
-        return loss
+    step = _step_fn(net, params, optimizer, _inputs(config, device), device, zero_grad=True)
 
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     t0 = time.perf_counter()
@@ -214,6 +203,28 @@ def _inputs(config, device):
     return ids, torch.ones_like(ids), target
 
 
+def _step_fn(net, params, optimizer, inputs, device, *, zero_grad: bool):
+    """genretag's training step: bf16 autocast forward, BCE in fp32, backward, clipping at 1.0, AdamW."""
+    import torch
+
+    from genretag.predict import autocast
+
+    ids, mask, target = inputs
+
+    def step():
+        with autocast(device, "bf16"):
+            logits = net(ids, mask)
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits.float(), target)
+        if zero_grad:
+            optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0, foreach=True)
+        optimizer.step()
+        return loss.detach()
+
+    return step
+
+
 def _graphed_step(model, net, params, config, device, *, steps: int, warmup: int) -> dict:
     """The whole training step as one CUDA graph (see `train_speed`), timed by replays.
 
@@ -225,22 +236,13 @@ def _graphed_step(model, net, params, config, device, *, steps: int, warmup: int
     """
     import torch
 
-    from genretag.predict import autocast
 
     if device.type != "cuda":
         raise RuntimeError("step-graph needs a CUDA device")
     optimizer = torch.optim.AdamW(params, lr=1e-4, weight_decay=0.01, fused=True, capturable=True)
-    ids, mask, target = _inputs(config, device)
     model.train()
-
-    def step():
-        with autocast(device, "bf16"):
-            logits = net(ids, mask)
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits.float(), target)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0, foreach=True)
-        optimizer.step()
-        return loss.detach()
+    # Gradients are cleared outside the graph: backward in it writes fresh ones every replay.
+    step = _step_fn(net, params, optimizer, _inputs(config, device), device, zero_grad=False)
 
     t0 = time.perf_counter()
     side = torch.cuda.Stream()
