@@ -1,3 +1,13 @@
 """genretag: tag movies with their genres from a synopsis (multi-label, LoRA)."""
 
+import os
+
 __version__ = "0.1.0"
+
+# oneDNN (torch's CPU kernels) caches up to 1,024 primitives, one set per input shape;
+# with dynamic padding every batch length is a new shape, and in bf16 the cache held
+# about 500 MB by the end of a MiniLM epoch. 32 keeps the speed with a peak of 1.8 GB
+# instead of 2.35 (benchmarks/onednn_cache.py, benchmarks/RESULTS.md). Read when
+# oneDNN first runs, so it must be set before any torch CPU work; a value already in
+# the environment wins.
+os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "32")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -307,3 +308,13 @@ def test_the_cli_starts_without_torch():
     code = "import sys, genretag.cli, genretag.config; sys.exit('torch' in sys.modules)"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr or "torch was imported"
+
+
+def test_onednn_cache_is_capped_unless_the_environment_says_otherwise():
+    code = "import os, genretag; print(os.environ['ONEDNN_PRIMITIVE_CACHE_CAPACITY'])"
+    env = {k: v for k, v in os.environ.items() if k != "ONEDNN_PRIMITIVE_CACHE_CAPACITY"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.strip() == "32"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**env, "ONEDNN_PRIMITIVE_CACHE_CAPACITY": "7"})
+    assert out.stdout.strip() == "7"
