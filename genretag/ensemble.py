@@ -155,7 +155,7 @@ def build_ensemble(run_paths: list[str | Path], out: str | Path, *, force: bool 
     from .blending import fit_blend
     from .metrics import summary_scores
     from .outputs import atomic_path, ensure_new
-    from .predict import decide, encode, predict_logits, sigmoid
+    from .predict import decide, default_batch_size, encode, predict_logits, sigmoid
     from .training import choose_thresholds, decide_by_rule
 
     out = ensure_new(out, force)
@@ -185,8 +185,8 @@ def build_ensemble(run_paths: list[str | Path], out: str | Path, *, force: bool 
     if not val_texts:
         raise DataError("the runs have no validation rows to tune the ensemble on")
     val_ids = encode(first.tokenizer, val_texts, first.config.max_length)
-    member_probs = [sigmoid(predict_logits(run.model, val_ids, first.pad_id, batch_size=run.config.eval_batch_size))
-                    for run in members]
+    member_probs = [sigmoid(predict_logits(run.model, val_ids, first.pad_id, batch_size=default_batch_size(
+        run.config.eval_batch_size, run.config.max_length, next(run.model.parameters()).device))) for run in members]
     probs = np.mean(member_probs, axis=0)
 
     config = copy.copy(first.config)
