@@ -159,14 +159,12 @@ def train_speed(model, config, device, *, steps: int, warmup: int, variant: str)
     """
     import torch
 
-
-    name = variant
-    if name not in MODES:
+    if variant not in MODES:
         raise ValueError(f"unknown variant {variant}; choose {', '.join(MODES)}")
     torch._dynamo.reset()  # each variant compiles afresh, under its own mode
-    net = torch.compile(model, mode=MODES[name]) if MODES[name] else model
+    net = torch.compile(model, mode=MODES[variant]) if MODES[variant] else model
     params = [p for p in model.parameters() if p.requires_grad]
-    if name.startswith("step-graph"):
+    if variant.startswith("step-graph"):
         return _graphed_step(model, net, params, config, device, steps=steps, warmup=warmup)
     optimizer = torch.optim.AdamW(params, lr=1e-4, weight_decay=0.01)
     model.train()
@@ -236,12 +234,10 @@ def _graphed_step(model, net, params, config, device, *, steps: int, warmup: int
     """
     import torch
 
-
     if device.type != "cuda":
         raise RuntimeError("step-graph needs a CUDA device")
     optimizer = torch.optim.AdamW(params, lr=1e-4, weight_decay=0.01, fused=True, capturable=True)
     model.train()
-    # Gradients are cleared outside the graph: backward in it writes fresh ones every replay.
     step = _step_fn(net, params, optimizer, _inputs(config, device), device, zero_grad=False)
 
     t0 = time.perf_counter()
@@ -278,13 +274,12 @@ def _graphed_step(model, net, params, config, device, *, steps: int, warmup: int
            "tokens_per_s": steps * BATCH * TOKENS / seconds, "warmup_s": warm,
            # The same batch every step: a falling loss shows the replayed graph really trains.
            "loss_first_replay": first, "loss_last_replay": last, "peak_memory_gb": peak}
-    if profile:
-        out["profile"] = profile
+    out["profile"] = profile
     return out
 
 
-def _profile(step, repeats: int) -> dict | None:
-    """GPU kernel time per step by kind (matmul, attention, compiled Triton, other); None if unavailable."""
+def _profile(step, repeats: int) -> dict:
+    """GPU kernel time per step by kind (matmul, attention, compiled Triton, other), or ``{"error": ...}``."""
     import torch
 
     try:
