@@ -87,13 +87,15 @@ def member_paths(path: Path) -> list[Path]:
     return out
 
 
-def load_members(path: Path, labels: list[str], *, backbone=None, device=None, trust_remote_code=False, merge=True):
+def load_members(path: Path, labels: list[str], *, backbone=None, device=None, trust_remote_code=False, merge=True,
+                 force_backbone=False):
     """Load an ensemble's members: ``(EnsembleTagger, tokenizer)``."""
     members = []
     for member in member_paths(path):
         if runs_mod.is_ensemble(member):
             raise ModelError(f"{member} is itself an ensemble; an ensemble's members must be trained runs")
-        run = runs_mod.load_run(member, backbone=backbone, device=device, trust_remote_code=trust_remote_code, merge=merge)
+        run = runs_mod.load_run(member, backbone=backbone, device=device, trust_remote_code=trust_remote_code, merge=merge,
+                                force_backbone=force_backbone)
         if run.labels != labels:
             raise ModelError(f"{member} has other genres than the ensemble {path}; build the ensemble again")
         members.append(run)

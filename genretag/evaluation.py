@@ -25,7 +25,7 @@ import numpy as np
 
 from . import __version__
 from . import data as data_mod
-from . import metrics
+from . import language, metrics
 from .errors import DataError, ModelError
 from .predict import decide
 from .runs import SPLIT_FILE, Run
@@ -305,6 +305,12 @@ def evaluate(
             "total_seconds": round(time.perf_counter() - t0, 3),
         },
     }
+    # Scores on synopses in a script the model never saw say little about the model.
+    known = language.known_scripts(run.meta)
+    results["data"]["other_script"] = language.count_by_script(language.script_warnings(rows.texts, known))
+    message = language.describe(results["data"]["other_script"], len(rows.texts), known)
+    if message:
+        logger.warning(message)
     return results
 
 

@@ -66,6 +66,7 @@ def export_run(
     force: bool = False,
     backbone: str | None = None,
     dtype: str = "float32",
+    force_backbone: bool = False,
 ) -> ExportSummary:
     """Export a run directory as a Hugging Face model folder (or its LoRA adapter alone).
 
@@ -76,6 +77,7 @@ def export_run(
         force: Replace an existing ``out``.
         backbone: Load this backbone instead of the run's own (a moved local folder).
         dtype: Weight dtype of the merged model: float32 (exact), bfloat16 or float16.
+        force_backbone: Accept a backbone with other weights than the run's (see `load_run`).
 
     Returns:
         An `ExportSummary`.
@@ -91,7 +93,7 @@ def export_run(
         raise ModelError(f"{run_path} is an ensemble of several models, which one Hugging Face model cannot hold; "
                          f"export one of its members ({Path(run_path) / 'members' / '1'})")
     # Merging rewrites the backbone's weights in place, so the run is loaded here, on the CPU.
-    run = load_run(run_path, backbone=backbone, device="cpu", merge=False)
+    run = load_run(run_path, backbone=backbone, device="cpu", merge=False, force_backbone=force_backbone)
     if run.blend is not None:
         # A transformers model cannot hold the TF-IDF half, and exporting the language model
         # alone would silently change every probability; so it is refused, not degraded.

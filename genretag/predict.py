@@ -80,11 +80,24 @@ def bf16_supported(device: torch.device | str) -> bool:
     AVX-512 BF16 or AMX. Elsewhere bf16 is emulated and slower than fp32."""
     device = torch.device(device)
     if device.type == "cuda":
-        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+        # torch counts emulated bf16 (pre-Ampere cards) as supported unless asked not to.
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False)
     if device.type == "cpu":
         checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
         return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
     return False
+
+
+def no_bf16_reason(device: torch.device | str) -> str:
+    """Why `bf16_supported` says no for ``device``, in a few words (for logs and warnings)."""
+    device = torch.device(device)
+    if device.type == "cuda" and torch.cuda.is_available():
+        major, minor = torch.cuda.get_device_capability(device)
+        return (f"no native bf16 on {torch.cuda.get_device_name(device)} (compute capability {major}.{minor}; "
+                "bf16 needs 8.0, Ampere, or newer)")
+    if device.type == "cpu":
+        return "no native bf16 on this CPU (it needs AVX-512 BF16 or AMX)"
+    return f"no native bf16 on {device.type}"
 
 
 def autocast(device: torch.device | str, precision: str) -> contextlib.AbstractContextManager:
@@ -257,6 +270,18 @@ class PrecisionChoice:
     refined: float | None = None
     """bf16+fp32: share of compared rows recomputed in fp32."""
 
+    def why_fp32(self) -> str:
+        """The parity check's failed condition, in words (for a choice of fp32 after a check)."""
+        n = f"{self.rows} checked rows"
+        if self.max_prob_diff is not None and self.max_prob_diff > PARITY_TOLERANCE:
+            return f"bf16 moved probabilities by up to {self.max_prob_diff:.4f} on {n} (limit {PARITY_TOLERANCE})"
+        if self.refined is not None and self.refined > MAX_REFINED_SHARE:
+            return (f"{self.refined:.0%} of {n} have a probability within {PARITY_TOLERANCE} of a decision "
+                    f"boundary, too many to recompute in fp32 (limit {MAX_REFINED_SHARE:.0%})")
+        if self.agreement is not None and self.agreement < PARITY_AGREEMENT:
+            return f"bf16 changed the genres of {1 - self.agreement:.1%} of {n} (limit {1 - PARITY_AGREEMENT:.0%})"
+        return self.reason
+
     @property
     def forward(self) -> str:
         """The precision of the main forward pass (fp32 or bf16)."""
@@ -303,7 +328,7 @@ class Predictor:
         if precision != "auto":
             self.choice = PrecisionChoice(precision, "requested")
         elif not bf16_supported(self.device):
-            self.choice = PrecisionChoice("fp32", f"no native bf16 on {self.device.type}")
+            self.choice = PrecisionChoice("fp32", no_bf16_reason(self.device))
 
     def logits(self, encoded: Sequence[Sequence[int]], *, batch_size: int = 64,
                on_batch: Callable[[int], None] | None = None,
@@ -343,8 +368,8 @@ class Predictor:
             if self.choice.precision != "fp32" or not borderline or size == len(encoded):
                 break
         if self.choice.precision == "fp32":
-            logger.warning("bf16 changed predictions (%s); predicting in fp32, about 2-3x slower "
-                           "(pass --precision bf16 to use it anyway)", self.choice.reason)
+            logger.warning("predicting in fp32, about 2-3x slower than bf16: %s (pass --precision bf16 to use "
+                           "bf16 anyway)", self.choice.why_fp32())
         else:
             logger.info("predicting in %s (%s)", self.choice.precision, self.choice.reason)
         out = np.zeros((len(encoded), self.model.num_labels), dtype=np.float32)

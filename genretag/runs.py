@@ -194,6 +194,7 @@ def save_run(
         "format": RUN_FORMAT,
         "versions": library_versions(),
         "backbone_signature": backbone_signature(model),
+        "backbone_fingerprint": getattr(model, "weights_fingerprint", None),
         "pooling": model.pooling,
         **meta,
     }
@@ -239,6 +240,7 @@ def load_run(
     device: str | torch.device | None = None,
     trust_remote_code: bool = False,
     merge: bool = True,
+    force_backbone: bool = False,
 ) -> Run:
     """Load a trained run: config, labels, thresholds, backbone + LoRA + head.
 
@@ -253,14 +255,21 @@ def load_run(
         merge: Fold the LoRA matrices into the backbone's weights (W + BA): the same
             function with fewer operations, 20-40% faster to predict on a CPU; logits move
             by about 1e-5 in fp32. ``False`` keeps the peft model (to export or train on).
+        force_backbone: Load a backbone whose weights differ from the ones the run was
+            trained on (same architecture, e.g. another fine-tune), with a warning.
 
     Returns:
-        A `Run` in eval mode.
+        A `Run` in eval mode. A ``max_length`` above what the backbone takes is lowered to
+        its limit, with a warning.
+
+    Raises:
+        ModelError: An incomplete, corrupt or incompatible run; a backbone other than the
+            run's (another architecture, a moved folder, or other weights unless ``force_backbone``).
     """
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    from .modeling import backbone_signature, build_model
+    from .modeling import backbone_signature, build_model, fit_max_length
     from .predict import pick_device
 
     path = check_run_dir(path)
@@ -283,7 +292,9 @@ def load_run(
         from .ensemble import load_members
 
         model, tokenizer = load_members(path, labels, backbone=backbone, device=device, trust_remote_code=trust_remote_code,
-                                        merge=merge)
+                                        merge=merge, force_backbone=force_backbone)
+        config.max_length = fit_max_length(config.max_length, model.members[0].backbone.config, config.backbone,
+                                           what=f"{path}'s max length")
         return Run(path=path, config=config, labels=labels, thresholds=_load_thresholds(path, labels, config.threshold),
                    model=model, tokenizer=tokenizer, meta=meta, blend=_load_blend(path, len(labels)))
     try:
@@ -325,6 +336,9 @@ def load_run(
             f"{path} was trained on a different backbone ({expected.get('model_type')}, hidden "
             f"{expected.get('hidden_size')}) than {spec.backbone}; pass --backbone with the one it was trained on"
         )
+    _check_weights(path, meta.get("backbone_fingerprint"), model.weights_fingerprint, spec.backbone, force_backbone)
+    config.max_length = fit_max_length(config.max_length, model.backbone.config, spec.backbone,
+                                       what=f"{path}'s max length")
     try:
         model.head.load_state_dict(head)
     except RuntimeError as exc:
@@ -390,6 +404,21 @@ def _check_backbone(path: Path, expected: dict | None, source: str, trust_remote
             f"{expected.get('hidden_size')}) than {source} ({found.get('model_type')}, hidden size "
             f"{found.get('hidden_size')}); pass --backbone with the one it was trained on"
         )
+
+
+def _check_weights(path: Path, expected: str | None, found: str | None, backbone: str, force: bool) -> None:
+    """Refuse a backbone of the right shapes but other weights: every score would move, silently."""
+    if not expected or not found or expected.split(":", 1)[0] != found.split(":", 1)[0] or expected == found:
+        return  # a run from before fingerprints, or another fingerprint method: nothing to compare
+    if force:
+        logger.warning("backbone %s has other weights than %s was trained on; its predictions will differ "
+                       "(--force-backbone)", backbone, path)
+        return
+    raise ModelError(
+        f"backbone {backbone} has the architecture {path} was trained on but other weights (another fine-tune, "
+        "seed or revision), so every score would change; pass --backbone with the model it was trained on, "
+        "or --force-backbone to use this one anyway"
+    )
 
 
 def newest_run(runs_dir: str | Path = DEFAULT_RUNS_DIR) -> Path | None:

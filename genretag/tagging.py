@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from . import data as data_mod
+from . import language
 from .errors import DataError, ModelError
 from .outputs import atomic_path, resumable_path, write_json, write_record
 from .predict import decide
@@ -25,6 +26,8 @@ from .runs import ADAPTER_DIR, CONFIG_FILE, HEAD_FILE, LABELS_FILE, THRESHOLDS_F
 logger = logging.getLogger(__name__)
 
 GENRES_COLUMN = "predicted_genres"
+#: Column flagging rows written in a script the model was not trained on (empty when fine).
+LANGUAGE_COLUMN = "language_warning"
 SCORE_PREFIX = "score_"
 # A cell starting with one of these is run as a formula by spreadsheet programs.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -46,6 +49,8 @@ class TagSummary:
     resumed_rows: int = 0
     shard: tuple[int, int] | None = None
     input_rows: int = 0
+    other_script: dict[str, int] = field(default_factory=dict)
+    """Rows not in a script the model was trained on, by script (flagged in `LANGUAGE_COLUMN`)."""
 
     @property
     def rows_per_second(self) -> float:
@@ -144,7 +149,8 @@ def tag_csv(
             up front, so each process streams the file like an unsharded run.
 
     Returns:
-        A `TagSummary`.
+        A `TagSummary`. Rows in a script the run was not trained on (`genretag.language`)
+        are flagged in a ``language_warning`` column, counted and warned about.
     """
     path = Path(path)
     out = Path(out) if out else default_output(path)
@@ -178,12 +184,14 @@ def tag_csv(
             },
         }
         record = {**identity, "chunksize": chunksize, "chunks": 0, "rows": 0, "bytes": 0, "tagged": 0,
-                  "empty_text": 0, "counts": [0] * len(run.labels)}
+                  "empty_text": 0, "counts": [0] * len(run.labels), "other_script": {}}
         if partial.resumed:
             record = _resume_record(record_path, identity, tmp, path)
             summary.resumed_rows = record["rows"]
             chunksize = record["chunksize"]
         counts = np.asarray(record["counts"], dtype=np.int64)
+        known = language.known_scripts(run.meta)
+        other_script = dict(record.get("other_script") or {})
         cols = None
         input_rows = 0
         for i, chunk in enumerate(data_mod.iter_csv_chunks(path, chunksize=chunksize)):
@@ -194,6 +202,7 @@ def tag_csv(
                 cols, _ = data_mod.detect_columns(list(chunk.columns), text_cols=text_cols, need_genres=False)
                 summary.genres_column = free_column(chunk.columns, GENRES_COLUMN)
                 score_names = [free_column(chunk.columns, SCORE_PREFIX + label) for label in run.labels]
+                language_column = free_column(list(chunk.columns) + score_names, LANGUAGE_COLUMN)
             if i < record["chunks"]:  # written before the interruption
                 if on_rows:
                     on_rows(len(chunk))
@@ -216,6 +225,10 @@ def tag_csv(
                 rounded = np.round(probs, 4)
                 for j, name in enumerate(score_names):
                     chunk[name] = rounded[:, j]
+            flags = language.script_warnings(texts.tolist(), known)
+            chunk[language_column] = flags
+            for script, n in language.count_by_script(flags).items():
+                other_script[script] = other_script.get(script, 0) + n
             with open(tmp, "a", encoding="utf-8", newline="") as fh:
                 # CRLF (RFC 4180): with "\n" a cell holding a bare "\r" would be written unquoted
                 # and read back as a line break; with CRLF every cell round-trips.
@@ -229,6 +242,7 @@ def tag_csv(
                 tagged=record["tagged"] + int(has_text.sum()),
                 empty_text=record["empty_text"] + int((~has_text).sum()),
                 counts=counts.tolist(),
+                other_script=other_script,
             )
             write_record(record_path, record)
             if on_rows:
@@ -242,6 +256,10 @@ def tag_csv(
                                        "rows": record["rows"], "output": out.name})
     summary.seconds = time.perf_counter() - t0
     summary.genre_counts = {label: int(c) for label, c in zip(run.labels, counts)}
+    summary.other_script = dict(sorted(other_script.items(), key=lambda x: -x[1]))
+    message = language.describe(summary.other_script, summary.tagged, known)
+    if message:
+        logger.warning("%s (column %s)", message, language_column)
     return summary
 
 

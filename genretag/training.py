@@ -22,7 +22,8 @@ from .errors import DataError
 from .blending import fit_blend
 from .losses import MultiLabelLoss, positive_weights
 from .metrics import summary_scores
-from .modeling import build_model
+from .language import text_profile
+from .modeling import backbone_identity, build_model, fit_max_length
 from .outputs import Partial, atomic_path, partial_path, resumable_path
 from .predict import (autocast, bucketed_batches, collate, decide, default_batch_size, encode, predict_logits,
                       sigmoid)
@@ -76,6 +77,7 @@ def prepare(config: TrainConfig) -> Prepared:
     if len(data.texts) < 10:
         raise DataError(f"{config.data} has only {len(data.texts)} usable rows; genretag needs at least 10 to train")
     split = data_mod.split_indices(data.genres, ratios=config.split, seed=config.seed)
+    check_split(split, config.split)
     train_genres = [data.genres[i] for i in split["train"]]
     rare = data_mod.rare_genres(train_genres, config.min_support)
     genres = data_mod.drop_genres(data.genres, set(rare)) if rare else data.genres
@@ -96,6 +98,26 @@ def prepare(config: TrainConfig) -> Prepared:
         fingerprint=data_mod.file_fingerprint(config.data),
         dropped=report.lines(),
         rare=rare,
+    )
+
+
+def check_split(split: dict[str, np.ndarray], ratios: tuple[float, float, float]) -> None:
+    """Refuse a split that leaves train, validation or a test asked for without rows.
+
+    Raises:
+        DataError: Naming ``--split``, the row count of each part and the smallest fraction that works.
+    """
+    counts = {part: len(split[part]) for part in ("train", "validation", "test")}
+    empty = [part for part, ratio in zip(counts, ratios) if counts[part] == 0 and (ratio > 0 or part != "test")]
+    if not empty:
+        return
+    n = sum(counts.values())
+    given = ",".join(f"{r:g}" for r in ratios)
+    parts = " and ".join(empty)
+    raise DataError(
+        f"--split {given} leaves the {parts} split{'s' if len(empty) > 1 else ''} empty ({n} usable rows: "
+        f"{counts['train']} train, {counts['validation']} validation, {counts['test']} test); give "
+        f"{'each' if len(empty) > 1 else 'it'} a fraction of at least {1 / n:.3f} (1 row in {n})"
     )
 
 
@@ -186,6 +208,7 @@ def _write_run(target: Path, *, name: str, config: TrainConfig, prep: Prepared, 
             "finished": datetime.now(timezone.utc).isoformat(timespec="microseconds"),
             "seconds": round(time.perf_counter() - t0, 2), "device": str(dev), "best_epoch": best["epoch"],
             "data_fingerprint": prep.fingerprint, "dropped_rows": prep.dropped, "rare_genres_dropped": prep.rare,
+            "text_profile": text_profile([prep.data.texts[i] for i in prep.split["train"]]),
             **(extra_meta or {})}
     save_run(target, config=config, labels=prep.labels, thresholds=thresholds, model=model, split=split_record,
              history=history, metrics=metrics, meta=meta)
@@ -266,11 +289,14 @@ def training_precision(requested: str, device: torch.device) -> str:
     the forward matmuls run in bf16. benchmarks/RESULTS.md has the speed and the
     validation scores of both on the reference protocol.
     """
-    from .predict import bf16_supported
+    from .predict import bf16_supported, no_bf16_reason
 
     if requested != "auto":
         return requested
-    return "bf16" if bf16_supported(device) else "fp32"
+    if bf16_supported(device):
+        return "bf16"
+    logger.info("training in fp32: %s", no_bf16_reason(device))
+    return "fp32"
 
 
 @contextlib.contextmanager
@@ -298,10 +324,13 @@ def _train(config: TrainConfig, out, *, ctx: distributed.Context, dev: torch.dev
         t0 = time.perf_counter()
         torch.manual_seed(config.training_seed)
         rng = np.random.default_rng(config.training_seed)
+        config = copy.copy(config)
+        # A local folder is saved as an absolute path: the run loads from any working directory.
+        config.backbone = backbone_identity(config.backbone)
         spec = config.model_spec(len(prep.labels))
         model, tokenizer = build_model(spec)
-        config = copy.copy(config)
         config.lora_targets, config.pooling = list(spec.lora_targets), spec.pooling
+        config.max_length = fit_max_length(config.max_length, model.backbone.config, config.backbone)
         model.to(dev)
         if config.gradient_checkpointing:
             _checkpoint_activations(model)

@@ -44,7 +44,9 @@ def test_tag_keeps_columns_and_order_and_adds_genres(trained, tmp_path):
     assert "3 rows, 2 tagged, 1 with an empty synopsis" in result.output
     out = _read(tmp_path / "to_tag.tagged.csv")
     labels = ["Action", "Comedy", "Drama", "Horror", "Romance", "Western"]
-    assert list(out[0]) == ["id", "title", "synopsis", "genres", "predicted_genres"] + [f"score_{g}" for g in labels]
+    assert list(out[0]) == (["id", "title", "synopsis", "genres", "predicted_genres"] + [f"score_{g}" for g in labels]
+                            + ["language_warning"])
+    assert [r["language_warning"] for r in out] == ["", "", ""]
     assert [r["id"] for r in out] == ["007", "2", "3"]  # order and leading zeros kept
     assert [r["genres"] for r in out] == ["Western", "", "x"]  # the existing genres column is untouched
     assert out[1]["predicted_genres"] == "" and out[1]["score_Drama"] == ""

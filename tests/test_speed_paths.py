@@ -86,7 +86,7 @@ def test_auto_falls_back_to_fp32_when_bf16_moves_probabilities(fake_forward, cap
     with caplog.at_level(logging.WARNING, logger="genretag.predict"):
         out = predictor.logits(_rows(1000))
     assert predictor.choice.precision == "fp32" and predictor.choice.rows == 256  # no use sampling more
-    assert "bf16 changed predictions" in caplog.text
+    assert "bf16 moved probabilities by up to 0.0500 on 256 checked rows (limit 0.01)" in caplog.text
     np.testing.assert_array_equal(out, fake_forward["base"][:1000])
 
 

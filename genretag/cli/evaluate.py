@@ -21,6 +21,7 @@ def evaluate_cli(
     genres_col: Annotated[Optional[str], typer.Option("--genres-col", help="Genre column \\[default: detected].")] = None,
     baseline: Annotated[bool, typer.Option("--baseline/--no-baseline", help="Fit and score the TF-IDF baseline on the run's training rows.")] = True,
     backbone: Annotated[Optional[str], typer.Option(help="Backbone to load instead of the run's own (a moved folder).")] = None,
+    force_backbone: Annotated[bool, typer.Option("--force-backbone", help="Accept a --backbone with the run's architecture but other weights (predictions change).")] = False,
     batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Rows per forward pass \\[default: the run's own; on a GPU enough rows for 32,768 tokens].")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing --report / --json files.")] = False,
 ) -> None:
@@ -42,7 +43,7 @@ def evaluate_cli(
             ensure_new(target, force)  # fail before the slow part
     if data is not None and not data.exists():
         raise DataError(f"{data} not found; give the path of a labelled CSV")
-    run = load_model_for_cli(model, backbone)
+    run = load_model_for_cli(model, backbone, force_backbone=force_backbone)
 
     with row_progress("predicting") as on_batch:
         results = evaluate(

@@ -18,12 +18,14 @@ def export_cli(
     dtype: Annotated[str, typer.Option(help="Weights of the merged model: float32 (exact), bfloat16 or float16.")] = "float32",
     backbone: Annotated[Optional[str], typer.Option(help="Backbone to load instead of the run's own (a moved folder).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing OUT.")] = False,
+    force_backbone: Annotated[bool, typer.Option("--force-backbone", help="Accept a --backbone with the run's architecture but other weights (predictions change).")] = False,
 ) -> None:
     """Export a run for transformers (merged model, trust_remote_code) or peft (--adapter-only)."""
     from ..export import export_run
 
     info(f"model: {run}")
-    summary = export_run(run, out, adapter_only=adapter_only, force=force, backbone=backbone, dtype=dtype)
+    summary = export_run(run, out, adapter_only=adapter_only, force=force, backbone=backbone, dtype=dtype,
+                         force_backbone=force_backbone)
     what = "LoRA adapter + head" if summary.kind == "adapter" else "merged model"
     console.print(
         f"wrote [bold]{summary.output}[/]: {what}, {len(summary.labels)} genres, "

@@ -10,13 +10,14 @@ import typer
 from .common import console, handle_errors, info, row_progress, split_list
 
 
-def load_model_for_cli(model: Optional[Path], backbone: Optional[str] = None, trust_remote_code: bool = False):
+def load_model_for_cli(model: Optional[Path], backbone: Optional[str] = None, trust_remote_code: bool = False,
+                       force_backbone: bool = False):
     """Resolve ``--model`` (newest run, else bundled), load it, and say which one is used."""
     from ..runs import load_run, resolve_model
 
     path = resolve_model(model)
     info(f"model: {path}")
-    return load_run(path, backbone=backbone, trust_remote_code=trust_remote_code)
+    return load_run(path, backbone=backbone, trust_remote_code=trust_remote_code, force_backbone=force_backbone)
 
 
 @handle_errors
@@ -30,6 +31,7 @@ def tag_cli(
     max_genres: Annotated[Optional[int], typer.Option(help="At most this many genres per movie \\[default: the run's setting].")] = None,
     scores: Annotated[bool, typer.Option("--scores/--no-scores", help="Add a score column per genre.")] = True,
     backbone: Annotated[Optional[str], typer.Option(help="Backbone to load instead of the run's own (a moved folder).")] = None,
+    force_backbone: Annotated[bool, typer.Option("--force-backbone", help="Accept a --backbone with the run's architecture but other weights (predictions change).")] = False,
     batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Rows per forward pass \\[default: the run's own; on a GPU enough rows for 32,768 tokens].")] = None,
     chunksize: Annotated[int, typer.Option(help="Rows read and written at a time.")] = 10_000,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing output.")] = False,
@@ -61,7 +63,7 @@ def tag_cli(
     target = out or default_output(csv)
     ensure_new(shard_output(target, parts) if parts else target, force)  # fail before loading a model
     set_threads(threads)
-    run = load_model_for_cli(model, backbone, trust_remote_code)
+    run = load_model_for_cli(model, backbone, trust_remote_code, force_backbone)
     run.precision = precision
     run.batch_size = batch_size
     with row_progress("tagging") as on_rows:

@@ -1,0 +1,120 @@
+"""Which writing system synopses are in, and whether it is one a run was trained on.
+
+A model trained on English synopses gives confident nonsense for Chinese ones (the same
+"Action|Drama" for every film). Telling languages apart needs a language model; telling
+scripts apart needs only the Unicode blocks of the letters, which is cheap enough to run
+on every row that is tagged. A run records the scripts of its training rows
+(`text_profile`, in ``meta.json``); rows written mostly in another script are flagged.
+Runs written before this record, and the bundled model, were trained on English: Latin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+PROFILE_METHOD = "scripts-v1"
+#: Scripts by Unicode block (letters only; punctuation blocks are left out).
+SCRIPT_RANGES = {
+    "Latin": ((0x41, 0x5A), (0x61, 0x7A), (0xC0, 0xD6), (0xD8, 0xF6), (0xF8, 0x24F), (0x1E00, 0x1EFF)),
+    "Greek": ((0x370, 0x3FF), (0x1F00, 0x1FFF)),
+    "Cyrillic": ((0x400, 0x52F),),
+    "Armenian": ((0x530, 0x58F),),
+    "Hebrew": ((0x5D0, 0x5FF),),
+    "Arabic": ((0x620, 0x6FF), (0x750, 0x77F)),
+    "Devanagari": ((0x900, 0x97F),),
+    "Bengali": ((0x980, 0x9FF),),
+    "Tamil": ((0xB80, 0xBFF),),
+    "Thai": ((0xE00, 0xE7F),),
+    "Georgian": ((0x10A0, 0x10FF),),
+    "Hangul": ((0x1100, 0x11FF), (0x3130, 0x318F), (0xAC00, 0xD7AF)),
+    "Kana": ((0x3040, 0x30FF),),
+    "Han": ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF)),
+}
+SCRIPTS = tuple(SCRIPT_RANGES)
+#: Characters read from the start of each row: enough to tell its script, and it bounds the cost.
+SAMPLE_CHARS = 200
+#: A row with fewer letters than this in known scripts is not judged (a title, a number).
+MIN_LETTERS = 3
+#: A script is one the run knows when at least this share of its training rows are in it.
+MIN_SHARE = 0.05
+#: What runs without a recorded profile (older runs, the bundled model) were trained on.
+DEFAULT_SCRIPTS = ("Latin",)
+
+# Script index of every code point of the Basic Multilingual Plane (-1: no listed script).
+_TABLE = np.full(0x10000, -1, dtype=np.int8)
+for _k, _name in enumerate(SCRIPTS):
+    for _lo, _hi in SCRIPT_RANGES[_name]:
+        _TABLE[_lo:_hi + 1] = _k
+
+
+def script_counts(texts: Sequence[str]) -> np.ndarray:
+    """Letters per script in each row's first `SAMPLE_CHARS` characters, ``[rows, len(SCRIPTS)]``.
+
+    One vectorised pass over all rows (about 40 ms per 1,000 rows of 200 characters).
+    """
+    texts = [t[:SAMPLE_CHARS] if isinstance(t, str) else "" for t in texts]
+    counts = np.zeros((len(texts), len(SCRIPTS)), dtype=np.int64)
+    if not texts:
+        return counts
+    codes = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    script = _TABLE[np.minimum(codes, 0xFFFF)].astype(np.int64)
+    script[codes > 0xFFFF] = -1
+    rows = np.repeat(np.arange(len(texts)), [len(t) for t in texts])
+    inside = script >= 0
+    flat = np.bincount(rows[inside] * len(SCRIPTS) + script[inside], minlength=counts.size)
+    return flat.reshape(counts.shape)
+
+
+def row_scripts(texts: Sequence[str]) -> list[str]:
+    """The script most of each row's letters are in; ``""`` when it has too few letters to tell."""
+    counts = script_counts(texts)
+    top = counts.argmax(axis=1)
+    enough = counts.sum(axis=1) >= MIN_LETTERS
+    return [SCRIPTS[k] if ok else "" for k, ok in zip(top, enough)]
+
+
+def text_profile(texts: Sequence[str]) -> dict:
+    """What a run records about its training text: the share of rows in each script.
+
+    Returns:
+        ``{"method", "rows", "scripts": {name: share of judged rows}}``, shares rounded to 4 places.
+    """
+    scripts = [s for s in row_scripts(texts) if s]
+    names, counts = np.unique(np.array(scripts, dtype=object), return_counts=True) if scripts else ((), ())
+    shares = {str(name): round(int(c) / len(scripts), 4) for name, c in sorted(zip(names, counts), key=lambda x: -x[1])}
+    return {"method": PROFILE_METHOD, "rows": len(texts), "scripts": shares}
+
+
+def known_scripts(meta: dict | None) -> tuple[str, ...]:
+    """The scripts a run was trained on (`MIN_SHARE` of its rows or more), from its ``meta.json``."""
+    profile = (meta or {}).get("text_profile")
+    if not isinstance(profile, dict) or profile.get("method") != PROFILE_METHOD:
+        return DEFAULT_SCRIPTS
+    known = tuple(name for name, share in profile.get("scripts", {}).items() if share >= MIN_SHARE)
+    return known or DEFAULT_SCRIPTS
+
+
+def script_warnings(texts: Sequence[str], known: Sequence[str]) -> list[str]:
+    """Per row, ``""`` or a note such as ``"Han script (model: Latin)"`` for a row in another script."""
+    model = "/".join(known)
+    return [f"{s} script (model: {model})" if s and s not in known else "" for s in row_scripts(texts)]
+
+
+def count_by_script(warnings: Sequence[str]) -> dict[str, int]:
+    """Flagged rows per script (most first), from `script_warnings` output."""
+    flagged = [w.split(" ", 1)[0] for w in warnings if w]
+    if not flagged:
+        return {}
+    names, counts = np.unique(np.array(flagged, dtype=object), return_counts=True)
+    return {str(name): int(n) for name, n in sorted(zip(names, counts), key=lambda x: -x[1])}
+
+
+def describe(by_script: dict[str, int], rows: int, known: Sequence[str]) -> str | None:
+    """One line counting the flagged rows by script, or None when none is flagged."""
+    if not by_script:
+        return None
+    listed = ", ".join(f"{n} {name}" for name, n in by_script.items())
+    return (f"{sum(by_script.values())} of {rows} synopses do not look like the model's language: they are not in "
+            f"the {'/'.join(known)} script it was trained on ({listed}); their genres are unreliable")
