@@ -621,13 +621,13 @@ def detect_title_column(columns: list[str]) -> str | None:
     return found[0] if found else None
 
 
-def _clean_cell(value: Any) -> str:
+def _clean_cell(value: Any, *, null_tokens: bool = True) -> str:
     if not isinstance(value, str):
         if value is None or _is_missing(value):
             return ""
         value = str(value)
     value = " ".join(value.split())  # also turns CR/LF inside quoted fields into spaces
-    return "" if value.lower() in _NULL_TOKENS else value
+    return "" if null_tokens and value.lower() in _NULL_TOKENS else value
 
 
 def join_text(df: pd.DataFrame, text_cols: list[str]) -> pd.Series:
@@ -635,7 +635,8 @@ def join_text(df: pd.DataFrame, text_cols: list[str]) -> pd.Series:
 
     Whitespace (CR/LF included) is collapsed to single spaces, missing or "N/A" cells
     count as empty, and non-empty parts are joined with ". " (just " " when the part
-    before already ends in punctuation, e.g. a title "Who?").
+    before already ends in punctuation, e.g. a title "Who?"). A title column's cells are
+    names, kept as written: films are called "NA", "None" or "Null".
 
     Args:
         df: The data.
@@ -644,7 +645,8 @@ def join_text(df: pd.DataFrame, text_cols: list[str]) -> pd.Series:
     Returns:
         A str Series on ``df``'s index; "" where every part is empty.
     """
-    parts = [[_clean_cell(v) for v in df[c].tolist()] for c in text_cols]
+    title = detect_title_column(list(text_cols))
+    parts = [[_clean_cell(v, null_tokens=c != title) for v in df[c].tolist()] for c in text_cols]
     joined = []
     for row in zip(*parts):
         text = ""
@@ -788,7 +790,7 @@ def load_labelled(
             "check the labels.json of the run", path, malformed
         )
     title_col = detect_title_column(list(df.columns))
-    titles = [_clean_cell(t) for t in df[title_col].tolist()] if title_col else None
+    titles = [_clean_cell(t, null_tokens=False) for t in df[title_col].tolist()] if title_col else None
     total = len(df)
     del df
 
