@@ -57,12 +57,16 @@ class TfidfBaseline:
         if self.vectorizer.min_df > 1 and len(texts) < 50:
             self.vectorizer.set_params(min_df=1)
         features = self.vectorizer.fit_transform(list(texts))
+        self.n_labels = y.shape[1]
+        if self.n_labels == 1:
+            # scikit-learn reads a one-column target as binary (two probability columns);
+            # an empty second genre keeps it multi-label, and is dropped when predicting.
+            y = np.hstack([y, np.zeros_like(y)])
         with warnings.catch_warnings():
             # A genre with no positive training row becomes a constant 0 predictor; that
             # is the right answer, not something the user must act on.
             warnings.filterwarnings("ignore", message="Label .* is present in all training examples")
             self.classifier.fit(features, y)
-        self.n_labels = y.shape[1]
         return self
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
@@ -72,4 +76,5 @@ class TfidfBaseline:
         if len(texts) == 0:
             return np.zeros((0, self.n_labels), dtype=np.float32)
         probs = self.classifier.predict_proba(self.vectorizer.transform(list(texts)))
-        return np.asarray(probs, dtype=np.float32).reshape(len(texts), self.n_labels)
+        # [:, :n_labels] drops the empty genre added for a one-genre fit.
+        return np.asarray(probs, dtype=np.float32).reshape(len(texts), -1)[:, : self.n_labels]

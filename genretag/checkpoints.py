@@ -191,7 +191,7 @@ def load(
                 "loss": float("inf") if best["loss"] is None else best["loss"],
                 "epoch": best["epoch"],
                 "state": best_state or None,
-                "thresholds": None if best["thresholds"] is None else np.asarray(best["thresholds"], dtype=np.float32),
+                "thresholds": None if best["thresholds"] is None else np.asarray(best["thresholds"], dtype=float),
             },
         )
     except (SafetensorError, OSError, KeyError, TypeError, ValueError, RuntimeError) as exc:

@@ -67,6 +67,8 @@ TITLE_COLUMN_CANDIDATES: tuple[str, ...] = (
 # A whole cell (or one genre piece) equal to one of these, ignoring case, means "no value".
 # Spreadsheets and OMDb exports write "N/A"; pandas round-trips write "nan".
 _NULL_TOKENS = frozenset({"", "nan", "none", "null", "n/a", "na", "#n/a", "[]", "()", "{}"})
+# Films are called "NA", "None" and "Null": in a title column those are names, not gaps.
+_TITLE_NULL_TOKENS = _NULL_TOKENS - {"na", "none", "null"}
 
 # Separators for genre strings. "/" and "&" are deliberately absent: names such as
 # "Sci-Fi/Fantasy" or "Action & Adventure" (TMDB TV) contain them.
@@ -621,13 +623,13 @@ def detect_title_column(columns: list[str]) -> str | None:
     return found[0] if found else None
 
 
-def _clean_cell(value: Any) -> str:
+def _clean_cell(value: Any, *, title: bool = False) -> str:
     if not isinstance(value, str):
         if value is None or _is_missing(value):
             return ""
         value = str(value)
     value = " ".join(value.split())  # also turns CR/LF inside quoted fields into spaces
-    return "" if value.lower() in _NULL_TOKENS else value
+    return "" if value.lower() in (_TITLE_NULL_TOKENS if title else _NULL_TOKENS) else value
 
 
 def join_text(df: pd.DataFrame, text_cols: list[str]) -> pd.Series:
@@ -635,7 +637,8 @@ def join_text(df: pd.DataFrame, text_cols: list[str]) -> pd.Series:
 
     Whitespace (CR/LF included) is collapsed to single spaces, missing or "N/A" cells
     count as empty, and non-empty parts are joined with ". " (just " " when the part
-    before already ends in punctuation, e.g. a title "Who?").
+    before already ends in punctuation, e.g. a title "Who?"). In a title column "NA",
+    "None" and "Null" are names, kept as written (films are called that).
 
     Args:
         df: The data.
@@ -644,7 +647,8 @@ def join_text(df: pd.DataFrame, text_cols: list[str]) -> pd.Series:
     Returns:
         A str Series on ``df``'s index; "" where every part is empty.
     """
-    parts = [[_clean_cell(v) for v in df[c].tolist()] for c in text_cols]
+    title = detect_title_column(list(text_cols))
+    parts = [[_clean_cell(v, title=c == title) for v in df[c].tolist()] for c in text_cols]
     joined = []
     for row in zip(*parts):
         text = ""
@@ -788,7 +792,7 @@ def load_labelled(
             "check the labels.json of the run", path, malformed
         )
     title_col = detect_title_column(list(df.columns))
-    titles = [_clean_cell(t) for t in df[title_col].tolist()] if title_col else None
+    titles = [_clean_cell(t, title=True) for t in df[title_col].tolist()] if title_col else None
     total = len(df)
     del df
 

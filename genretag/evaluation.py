@@ -7,8 +7,14 @@ the HTML page from that same dict, so the page and ``--json`` can never disagree
 
 Rows come from the run's saved split (``split.json``: the data file, its fingerprint and
 the row ids of each part) or from any labelled CSV given with ``data=``. Genres in the
-file that the model does not know are counted and left out of the scores; a row whose
-genres are all unknown is left out too (its truth over the known genres is unknowable).
+file that the model does not know are counted and left out of the scores; on another
+file a row whose genres are all unknown is left out too (its truth over the known
+genres is unknowable), while on the run's own file every row of the split is scored the
+way `train` scored it (a row whose only genres were dropped by ``--min-support`` has no
+true genre). Rows that were training examples of the model are counted and, unless
+asked for, left out: by row id on the run's own file, by synopsis (whitespace and case
+normalised) on any other file; when the run's training rows cannot be read the check is
+reported as not made.
 """
 
 from __future__ import annotations
@@ -38,6 +44,8 @@ TOP_ERRORS = 10
 FIXED_THRESHOLD = 0.5
 #: Decimal places kept for scores in the results (the JSON stays readable and small).
 DIGITS = 6
+#: Below this many scored rows, `evaluate` warns that the scores mean little.
+FEW_ROWS = 30
 
 
 @dataclass
@@ -61,8 +69,18 @@ class EvalRows:
     unknown_only_rows: int = 0
     """Rows left out because every genre they have is unknown."""
     read_report: list[str] = field(default_factory=list)
-    train_overlap: int = 0
-    """Rows that were also in the run's training split (``all`` on the run's own file)."""
+    training_rows: dict = field(default_factory=dict)
+    """The training-overlap check: ``checked``, ``found`` (rows that were training rows of the
+    model), ``of`` (rows before leaving them out), ``left_out``, ``by`` and ``reason``
+    (why it was not made)."""
+    without_known_genres: int = 0
+    """Rows scored with no true genre: on the run's own file, rows whose only genres the run
+    does not have (dropped by ``--min-support``, or seen only outside its training split)."""
+
+    @property
+    def train_overlap(self) -> int | None:
+        """Rows found to be training rows of the model; None when the check was not made."""
+        return self.training_rows.get("found") if self.training_rows.get("checked") else None
 
 
 def load_rows(
@@ -72,6 +90,7 @@ def load_rows(
     split: str | None = None,
     text_cols: list[str] | None = None,
     genres_col: str | None = None,
+    include_training_rows: bool = False,
 ) -> tuple[EvalRows, data_mod.LabelledData | None]:
     """Pick the rows to evaluate.
 
@@ -82,13 +101,16 @@ def load_rows(
             file, ``all`` on any other file.
         text_cols: Text columns (default: the run's own on its file, else detected).
         genres_col: Genre column (default: the run's own on its file, else detected).
+        include_training_rows: Keep rows that were training examples of the model
+            (they are always counted, in ``training_rows``).
 
     Returns:
         The rows, and every usable row of the run's own file when it was read (the
         baseline trains on it), else None.
 
     Raises:
-        DataError: The file is missing or changed, or the split cannot be used with it.
+        DataError: The file is missing or changed, the split cannot be used with it, or
+            every row was a training row (and ``include_training_rows`` is off).
     """
     if split is not None and split not in SPLITS:
         raise DataError(f"--split must be one of {', '.join(SPLITS)}, got '{split}'")
@@ -123,12 +145,67 @@ def load_rows(
         chosen = full.subset(_positions(full, saved.get(split) or [], run, split))
         if not len(chosen):
             raise DataError(f"the run has no {split} rows (trained with split {run.config.split}); use --split validation or --split all")
-    rows = _binarise(chosen, run.labels, path=path, fingerprint=fingerprint, split=split, own=own)
+    own_full = full if own else None
+    is_training, check = _training_rows(run, chosen, saved if own else None, own_full)
+    check.update(of=len(chosen), left_out=False)
+    if check["checked"] and check["found"] and not include_training_rows:
+        if check["found"] == len(chosen):
+            raise DataError(
+                f"all {len(chosen)} rows of {path} were training examples of the model, so their scores would say "
+                f"nothing about new movies; evaluate other rows, or pass --include-training-rows to score them anyway"
+            )
+        chosen = chosen.subset([i for i, hit in enumerate(is_training) if not hit])
+        check["left_out"] = True
+    # On the run's own file, score every row of the split as `train` did (a row whose genres
+    # the run dropped as rare has no true genre); elsewhere such a row's truth is unknowable.
+    rows = _binarise(chosen, run.labels, path=path, fingerprint=fingerprint, split=split, own=own, keep_all=own)
     rows.read_report = report.lines()
-    if own and split == "all":
+    rows.training_rows = check
+    return rows, own_full
+
+
+def normalised_synopsis(text: str) -> str:
+    """A synopsis compared for training overlap: whitespace collapsed, case folded."""
+    return " ".join(str(text).split()).casefold()
+
+
+def _training_rows(run: Run, chosen: data_mod.LabelledData, saved: dict | None,
+                   own_full: data_mod.LabelledData | None) -> tuple[list[bool], dict]:
+    """Which of ``chosen`` were training examples of the model, and how that was checked.
+
+    On the run's own file (``saved`` given) the saved row ids decide; on any other file a
+    row is a training row when its normalised synopsis is one of the run's training rows'.
+    """
+    if saved is not None:
         train_ids = set(saved.get("train") or [])
-        rows.train_overlap = sum(1 for r in rows.row_ids if r in train_ids)
-    return rows, (full if own else None)
+        hits = [r in train_ids for r in chosen.row_ids]
+        return hits, {"checked": True, "by": "row id", "found": sum(hits), "reason": None}
+    texts = training_synopses(run)
+    if isinstance(texts, str):
+        return [False] * len(chosen), {"checked": False, "by": None, "found": None, "reason": texts}
+    hits = [normalised_synopsis(t) in texts for t in chosen.texts]
+    return hits, {"checked": True, "by": "synopsis", "found": sum(hits), "reason": None}
+
+
+def training_synopses(run: Run) -> set[str] | str:
+    """The normalised synopses of the run's training rows, or why they cannot be had.
+
+    Read from the run's data file (``split.json`` names it, its fingerprint and the row
+    ids of the training rows), with the run's own text columns.
+
+    Returns:
+        A set of `normalised_synopsis` strings, or a one-line reason.
+    """
+    saved = run.split() if (run.path / SPLIT_FILE).is_file() else None
+    if not saved or not saved.get("train"):
+        return f"the run has no saved training split ({SPLIT_FILE})"
+    run_file = Path(saved.get("data") or "")
+    if not saved.get("data") or not run_file.is_file():
+        return f"the run's training data {run_file} is not on this machine"
+    if data_mod.file_fingerprint(run_file) != saved.get("fingerprint"):
+        return f"the run's training data {run_file} changed since training"
+    full, _ = data_mod.load_labelled(run_file, text_cols=saved.get("text_cols"), genres_col=saved.get("genres_col"))
+    return {normalised_synopsis(full.texts[i]) for i in _positions(full, saved["train"], run, "train")}
 
 
 def _positions(full: data_mod.LabelledData, ids: list[int], run: Run, part: str) -> list[int]:
@@ -142,11 +219,12 @@ def _positions(full: data_mod.LabelledData, ids: list[int], run: Run, part: str)
     return [where[r] for r in ids]
 
 
-def _binarise(chosen: data_mod.LabelledData, labels: list[str], **info) -> EvalRows:
+def _binarise(chosen: data_mod.LabelledData, labels: list[str], *, keep_all: bool = False, **info) -> EvalRows:
     index = {g: j for j, g in enumerate(labels)}
     unknown = Counter(g for row in chosen.genres for g in row if g not in index)
-    keep = [i for i, row in enumerate(chosen.genres) if any(g in index for g in row)]
-    if not keep:
+    known = [any(g in index for g in row) for row in chosen.genres]
+    keep = list(range(len(chosen))) if keep_all else [i for i, hit in enumerate(known) if hit]
+    if not any(known):
         raise DataError(
             f"no row of {info['path']} has a genre the model knows ({', '.join(labels[:8])}"
             f"{', ...' if len(labels) > 8 else ''}); check --genres-col or evaluate another model"
@@ -162,6 +240,7 @@ def _binarise(chosen: data_mod.LabelledData, labels: list[str], **info) -> EvalR
         data_path=Path(info["path"]), fingerprint=info["fingerprint"], split=info["split"], own_data=info["own"],
         unknown_genres=dict(sorted(unknown.items(), key=lambda kv: (-kv[1], kv[0]))),
         unknown_only_rows=len(chosen) - len(keep),
+        without_known_genres=sum(1 for i in keep if not known[i]),
     )
 
 
@@ -216,6 +295,7 @@ def evaluate(
     text_cols: list[str] | None = None,
     genres_col: str | None = None,
     baseline: bool = True,
+    include_training_rows: bool = False,
     batch_size: int | None = None,
     top_errors: int = TOP_ERRORS,
     on_stage: Callable[[str], None] | None = None,
@@ -230,6 +310,8 @@ def evaluate(
         text_cols: Text columns to join (default: the run's own / detected).
         genres_col: Genre column (default: the run's own / detected).
         baseline: Also fit and score the TF-IDF baseline on the run's training rows.
+        include_training_rows: Score rows that were training examples of the model too
+            (by default they are counted and left out).
         batch_size: Rows per forward pass (default: the run's eval batch size).
         top_errors: Movies to list as worst false positives and false negatives.
         on_stage: Called with a short status line before each slow step.
@@ -240,11 +322,14 @@ def evaluate(
         ``scores`` (``at_0.5``: plain threshold 0.5; ``at_run_thresholds``: the run's
         thresholds and decision rule, as `tag` applies them), ``ranking`` (threshold-free),
         ``baseline`` (the same blocks at 0.5 and at its own tuned thresholds), ``curves``,
-        ``genres_per_movie``, ``unknown_genres``, ``worst``, ``movies`` and ``timing``.
+        ``genres_per_movie``, ``unknown_genres``, ``worst``, ``movies``, ``timing`` and
+        ``warnings`` (one-line cautions about what the scores mean: few rows, training
+        rows, a check not made). Undefined scores are ``None``, never NaN.
     """
     stage = on_stage or (lambda message: None)
     t0 = time.perf_counter()
-    rows, own_full = load_rows(run, data=data, split=split, text_cols=text_cols, genres_col=genres_col)
+    rows, own_full = load_rows(run, data=data, split=split, text_cols=text_cols, genres_col=genres_col,
+                               include_training_rows=include_training_rows)
     t_read = time.perf_counter() - t0
 
     stage(f"predicting {len(rows.texts)} rows ({rows.split} split of {rows.data_path.name})")
@@ -304,6 +389,7 @@ def evaluate(
             "baseline_seconds": round(t_baseline, 3),
             "total_seconds": round(time.perf_counter() - t0, 3),
         },
+        "warnings": cautions(rows),
     }
     # Scores on synopses in a script the model never saw say little about the model.
     known = language.known_scripts(run.meta)
@@ -311,7 +397,29 @@ def evaluate(
     message = language.describe(results["data"]["other_script"], len(rows.texts), known)
     if message:
         logger.warning(message)
+    for line in results["warnings"]:
+        logger.debug("evaluate: %s", line)
     return results
+
+
+def cautions(rows: EvalRows) -> list[str]:
+    """One-line cautions about what scores on ``rows`` can say (shown by the CLI and the report)."""
+    out = []
+    n = len(rows.texts)
+    if n < FEW_ROWS:
+        out.append(f"only {n} row{'s' if n != 1 else ''} scored: scores from fewer than {FEW_ROWS} rows mean little "
+                   f"(one movie moves them a lot, and ranking scores may be not defined)")
+    check = rows.training_rows
+    if not check.get("checked"):
+        out.append(f"training overlap not checked: {check.get('reason')}; some rows may have been training "
+                   f"examples of the model")
+    elif check["found"]:
+        what = "left out" if check["left_out"] else "kept (--include-training-rows), so the scores are optimistic"
+        out.append(f"{check['found']} of {check['of']} rows were in the model's training split; {what}")
+    if rows.without_known_genres:
+        out.append(f"{rows.without_known_genres} rows have only genres the run does not score (dropped by "
+                   f"--min-support, or absent from its training split): scored with no true genre, as train scored them")
+    return out
 
 
 def _block(y: np.ndarray, pred: np.ndarray, probs: np.ndarray, labels: list[str], limits) -> dict:
@@ -393,6 +501,8 @@ def _data_info(rows: EvalRows) -> dict:
         "rows": len(rows.texts),
         "read": rows.read_report,
         "train_overlap": rows.train_overlap,
+        "training_rows": rows.training_rows,
+        "rows_without_known_genres": rows.without_known_genres,
         "has_titles": rows.titles is not None,
     }
 
@@ -461,7 +571,7 @@ def _movies(rows: EvalRows, pred, labels) -> list[dict]:
 
 def _rounded(obj):
     if isinstance(obj, float):
-        return round(obj, DIGITS)
+        return round(obj, DIGITS) if np.isfinite(obj) else None  # strict JSON has no NaN
     if isinstance(obj, dict):
         return {k: _rounded(v) for k, v in obj.items()}
     if isinstance(obj, list):

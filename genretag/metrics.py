@@ -3,6 +3,13 @@
 Every function takes ``[rows, genres]`` arrays and returns plain Python numbers
 (``None`` where a score is undefined, e.g. ROC-AUC of a genre with no positive row),
 so results go straight into JSON and templates.
+
+Set-based scores have one implementation, `multilabel_scores`, computed from the
+per-genre confusion counts of `confusion_counts`; `summary_scores` (what ``train``
+records and ``tune`` ranks), `micro_f1` and `f1_by_threshold` are projections of it,
+and threshold tuning uses the same `f1_from_counts`. scikit-learn's ``f1_score`` is not
+used for them: it reads a one-genre ``[rows, 1]`` matrix as a binary problem and then
+counts the negative class too (micro-F1 becomes accuracy).
 """
 
 from __future__ import annotations
@@ -10,44 +17,14 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from sklearn.metrics import (
-    average_precision_score,
-    f1_score,
-    hamming_loss,
-    precision_recall_curve,
-    precision_score,
-    recall_score,
-    roc_auc_score,
-)
+from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score
 
 #: Thresholds at which `f1_by_threshold` scores the predictions (0.02 ... 0.98).
 THRESHOLD_GRID = np.round(np.arange(0.02, 0.99, 0.02), 2)
-
-
-def summary_scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
-    """Headline scores of a 0/1 prediction matrix against the truth.
-
-    Args:
-        y_true: ``[rows, genres]`` 0/1 truth.
-        y_pred: ``[rows, genres]`` 0/1 predictions.
-
-    Returns:
-        Micro and macro precision/recall/F1 and the Hamming loss.
-    """
-    y_true = np.asarray(y_true, dtype=int)
-    y_pred = np.asarray(y_pred, dtype=int)
-    out = {}
-    for avg in ("micro", "macro"):
-        out[f"{avg}_precision"] = float(precision_score(y_true, y_pred, average=avg, zero_division=0))
-        out[f"{avg}_recall"] = float(recall_score(y_true, y_pred, average=avg, zero_division=0))
-        out[f"{avg}_f1"] = float(f1_score(y_true, y_pred, average=avg, zero_division=0))
-    out["hamming_loss"] = float(hamming_loss(y_true, y_pred))
-    return out
-
-
-def micro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """Micro-averaged F1 (pooled over every row × genre decision)."""
-    return float(f1_score(np.asarray(y_true, dtype=int), np.asarray(y_pred, dtype=int), average="micro", zero_division=0))
+#: The keys of `summary_scores` (a run's ``metrics.json`` and the tune leaderboard).
+SUMMARY_KEYS: tuple[str, ...] = (
+    "micro_precision", "micro_recall", "micro_f1", "macro_precision", "macro_recall", "macro_f1", "hamming_loss",
+)
 
 
 def _int2d(a: np.ndarray) -> np.ndarray:
@@ -63,13 +40,47 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     return np.divide(num, den, out=np.zeros(np.broadcast(num, den).shape), where=den > 0)
 
 
-def multilabel_scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
-    """Every set-based score of a 0/1 prediction matrix.
+def f1_from_counts(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
+    """F1 = 2·tp / (2·tp + fp + fn) elementwise, 0 where nothing is true or predicted.
 
-    Computed from the counts directly (the same definitions as scikit-learn with
-    ``zero_division=0``, which would read a one-genre matrix as binary): undefined
-    ratios count as 0, so a row with no true and no predicted genre scores 0 in the
-    per-sample averages.
+    Args:
+        tp, fp, fn: Counts of any (equal or broadcastable) shape.
+
+    Returns:
+        Float array of the broadcast shape.
+    """
+    tp = np.asarray(tp, dtype=float)
+    return _ratio(2 * tp, 2 * tp + np.asarray(fp, dtype=float) + np.asarray(fn, dtype=float))
+
+
+def confusion_counts(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-genre 2×2 confusion counts.
+
+    Args:
+        y_true: ``[rows, genres]`` 0/1 truth.
+        y_pred: ``[rows, genres]`` 0/1 predictions of the same shape.
+
+    Returns:
+        ``tp``, ``fp``, ``fn``, ``tn``: int arrays of length ``genres``.
+
+    Raises:
+        ValueError: The inputs are not two matrices of one shape.
+    """
+    y_true, y_pred = _int2d(y_true), _int2d(y_pred)
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"truth {y_true.shape} and predictions {y_pred.shape} differ in shape")
+    tp = (y_true & y_pred).sum(axis=0)
+    n_pred, n_true = y_pred.sum(axis=0), y_true.sum(axis=0)
+    fp, fn = n_pred - tp, n_true - tp
+    return {"tp": tp, "fp": fp, "fn": fn, "tn": y_true.shape[0] - tp - fp - fn}
+
+
+def multilabel_scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+    """Every set-based score of a 0/1 prediction matrix (the one implementation).
+
+    Computed from the counts directly, with the multi-label definitions even for a
+    one-genre matrix: undefined ratios count as 0 (scikit-learn's ``zero_division=0``),
+    so a row with no true and no predicted genre scores 0 in the per-sample averages.
 
     Args:
         y_true: ``[rows, genres]`` 0/1 truth.
@@ -80,35 +91,59 @@ def multilabel_scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float
         ``subset_accuracy`` (exact set match), ``jaccard`` (per-sample mean
         intersection over union), ``micro_jaccard``, ``rows``, and the mean number
         of true and predicted genres per row.
+
+    Raises:
+        ValueError: Shapes differ, are not 2-D, or there is no row.
     """
+    counts = confusion_counts(y_true, y_pred)
     y_true, y_pred = _int2d(y_true), _int2d(y_pred)
-    if y_true.shape != y_pred.shape:
-        raise ValueError(f"truth {y_true.shape} and predictions {y_pred.shape} differ in shape")
     if y_true.shape[0] == 0:
         raise ValueError("no rows to score")
-    both = y_true & y_pred
     out: dict[str, float] = {}
     # Per genre (columns), then averaged three ways.
-    tp, n_pred, n_true = both.sum(axis=0), y_pred.sum(axis=0), y_true.sum(axis=0)
-    genre = {"precision": _ratio(tp, n_pred), "recall": _ratio(tp, n_true), "f1": _ratio(2 * tp, n_pred + n_true)}
-    tp_all, pred_all, true_all = tp.sum(), n_pred.sum(), n_true.sum()
-    micro = {"precision": _ratio(tp_all, pred_all), "recall": _ratio(tp_all, true_all), "f1": _ratio(2 * tp_all, pred_all + true_all)}
+    tp, fp, fn = counts["tp"], counts["fp"], counts["fn"]
+    n_pred, n_true = tp + fp, tp + fn
+    genre = {"precision": _ratio(tp, n_pred), "recall": _ratio(tp, n_true), "f1": f1_from_counts(tp, fp, fn)}
+    tp_all, fp_all, fn_all = tp.sum(), fp.sum(), fn.sum()
+    micro = {"precision": _ratio(tp_all, tp_all + fp_all), "recall": _ratio(tp_all, tp_all + fn_all),
+             "f1": f1_from_counts(tp_all, fp_all, fn_all)}
     # Per movie (rows).
+    both = y_true & y_pred
     hit, r_pred, r_true = both.sum(axis=1), y_pred.sum(axis=1), y_true.sum(axis=1)
     sample = {"precision": _ratio(hit, r_pred), "recall": _ratio(hit, r_true), "f1": _ratio(2 * hit, r_pred + r_true)}
     for name in ("precision", "recall", "f1"):
         out[f"micro_{name}"] = float(micro[name])
-        out[f"macro_{name}"] = float(genre[name].mean())
-        out[f"weighted_{name}"] = float(_ratio((genre[name] * n_true).sum(), true_all))
+        out[f"macro_{name}"] = float(genre[name].mean()) if genre[name].size else 0.0
+        out[f"weighted_{name}"] = float(_ratio((genre[name] * n_true).sum(), n_true.sum()))
         out[f"samples_{name}"] = float(sample[name].mean())
-    out["hamming_loss"] = float((y_true != y_pred).mean())
+    out["hamming_loss"] = float((y_true != y_pred).mean()) if y_true.size else 0.0
     out["subset_accuracy"] = float(np.all(y_true == y_pred, axis=1).mean())
     out["jaccard"] = float(_ratio(hit, (y_true | y_pred).sum(axis=1)).mean())
-    out["micro_jaccard"] = float(_ratio(tp_all, pred_all + true_all - tp_all))
+    out["micro_jaccard"] = float(_ratio(tp_all, tp_all + fp_all + fn_all))
     out["rows"] = int(y_true.shape[0])
     out["true_genres_per_row"] = float(r_true.mean())
     out["predicted_genres_per_row"] = float(r_pred.mean())
     return out
+
+
+def summary_scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+    """Headline scores of a 0/1 prediction matrix: `multilabel_scores` cut to `SUMMARY_KEYS`.
+
+    Args:
+        y_true: ``[rows, genres]`` 0/1 truth.
+        y_pred: ``[rows, genres]`` 0/1 predictions.
+
+    Returns:
+        Micro and macro precision/recall/F1 and the Hamming loss.
+    """
+    scores = multilabel_scores(y_true, y_pred)
+    return {key: scores[key] for key in SUMMARY_KEYS}
+
+
+def micro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Micro-averaged F1 (pooled over every row × genre decision), as in `multilabel_scores`."""
+    counts = confusion_counts(y_true, y_pred)
+    return float(f1_from_counts(counts["tp"].sum(), counts["fp"].sum(), counts["fn"].sum()))
 
 
 def ranking_scores(y_true: np.ndarray, probs: np.ndarray) -> dict[str, float | None]:
@@ -140,9 +175,9 @@ def _mean_defined(values: list[float | None]) -> float | None:
 
 
 def roc_auc(y_true: np.ndarray, scores: np.ndarray) -> float | None:
-    """ROC-AUC of one genre; ``None`` when the rows hold only one class."""
+    """ROC-AUC of one genre; ``None`` (not defined) unless the rows hold both classes."""
     y_true = np.asarray(y_true, dtype=int)
-    if y_true.min(initial=0) == y_true.max(initial=0):
+    if np.unique(y_true).size < 2:  # no row, or every row the same: all positive or all negative
         return None
     return float(roc_auc_score(y_true, scores))
 
@@ -176,17 +211,14 @@ def per_genre_scores(
     """
     y_true, y_pred = _int2d(y_true), _int2d(y_pred)
     limits = np.broadcast_to(np.asarray(thresholds, dtype=float), (len(labels),))
-    # Counted directly: scikit-learn reads a one-column matrix as binary, not multi-label.
-    tps = (y_true & y_pred).sum(axis=0)
-    fps = ((1 - y_true) & y_pred).sum(axis=0)
-    fns = (y_true & (1 - y_pred)).sum(axis=0)
-    tns = ((1 - y_true) & (1 - y_pred)).sum(axis=0)
+    counts = confusion_counts(y_true, y_pred)
+    tps, fps, fns, tns = counts["tp"], counts["fp"], counts["fn"], counts["tn"]
     out = []
     for j, label in enumerate(labels):
         tp, fp, fn, tn = int(tps[j]), int(fps[j]), int(fns[j]), int(tns[j])
         precision = tp / (tp + fp) if tp + fp else 0.0
         recall = tp / (tp + fn) if tp + fn else 0.0
-        f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0
+        f1 = float(f1_from_counts(tp, fp, fn))
         out.append({
             "genre": label,
             "precision": float(precision),
@@ -242,9 +274,9 @@ def f1_by_threshold(y_true: np.ndarray, probs: np.ndarray, grid: np.ndarray = TH
     probs = np.asarray(probs, dtype=float)
     micro, macro = [], []
     for t in grid:
-        pred = (probs >= t).astype(int)
-        micro.append(float(f1_score(y_true, pred, average="micro", zero_division=0)))
-        macro.append(float(f1_score(y_true, pred, average="macro", zero_division=0)))
+        scores = multilabel_scores(y_true, (probs >= t).astype(int))
+        micro.append(scores["micro_f1"])
+        macro.append(scores["macro_f1"])
     return {"thresholds": [float(t) for t in grid], "micro_f1": micro, "macro_f1": macro}
 
 

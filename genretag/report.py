@@ -60,12 +60,13 @@ def environment():
         lstrip_blocks=True,
     )
     env.filters["num"] = _num
-    env.filters["pct"] = lambda x: "–" if x is None else f"{100 * x:.1f}%"
+    env.filters["pct"] = lambda x: "n/a" if x is None else f"{100 * x:.1f}%"
+    env.filters["sentence"] = lambda text: (text[:1].upper() + text[1:]).rstrip(".") + "."
     return env
 
 
 def _num(value, digits: int = 3) -> str:
-    return "–" if value is None else f"{value:.{digits}f}"
+    return "n/a" if value is None else f"{value:.{digits}f}"
 
 
 # --------------------------------------------------------------------------- figures

@@ -368,12 +368,14 @@ def _load_blend(path: Path, n_labels: int):
 def _load_thresholds(path: Path, labels: list[str], default: float) -> np.ndarray:
     file = path / THRESHOLDS_FILE
     if not file.exists():
-        return np.full(len(labels), default, dtype=np.float32)
+        return np.full(len(labels), float(default))
     saved = read_json(file)
     try:
         if not isinstance(saved, dict):
             raise TypeError
-        values = np.array([float(saved.get(label, default)) for label in labels], dtype=np.float32)
+        # float64: the values are the decimals written in the file, which is what a user
+        # re-applying thresholds.json to the written scores compares with.
+        values = np.array([float(saved.get(label, default)) for label in labels], dtype=float)
     except (TypeError, ValueError):
         raise ModelError(f"{file} must map each genre to a number between 0 and 1; train the run again") from None
     if not np.all((values >= 0) & (values <= 1)):

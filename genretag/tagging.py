@@ -29,6 +29,8 @@ GENRES_COLUMN = "predicted_genres"
 #: Column flagging rows written in a script the model was not trained on (empty when fine).
 LANGUAGE_COLUMN = "language_warning"
 SCORE_PREFIX = "score_"
+#: Decimal places of the written ``score_<genre>`` columns (more only where needed, see `written_scores`).
+SCORE_DIGITS = 4
 # A cell starting with one of these is run as a formula by spreadsheet programs.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 PROGRESS_FORMAT = 1
@@ -222,9 +224,9 @@ def tag_csv(
                 safe_cell("|".join(run.labels[j] for j in np.flatnonzero(row))) for row in chosen
             ]
             if scores:
-                rounded = np.round(probs, 4)
+                written = written_scores(probs, chosen, limits, at_least_one=at_least_one, max_genres=max_genres)
                 for j, name in enumerate(score_names):
-                    chunk[name] = rounded[:, j]
+                    chunk[name] = written[:, j]
             flags = language.script_warnings(texts.tolist(), known)
             chunk[language_column] = flags
             for script, n in language.count_by_script(flags).items():
@@ -261,6 +263,58 @@ def tag_csv(
     if message:
         logger.warning("%s (column %s)", message, language_column)
     return summary
+
+
+def written_scores(
+    probs: np.ndarray,
+    chosen: np.ndarray,
+    thresholds: np.ndarray | float,
+    *,
+    at_least_one: bool = False,
+    max_genres: int | None = None,
+    digits: int = SCORE_DIGITS,
+) -> np.ndarray:
+    """The scores to write beside the decisions, rounded without changing any decision.
+
+    Plain rounding can carry a probability just under its threshold up onto it (0.37116
+    → 0.3712 against a threshold of 0.3712), and a reader re-applying ``thresholds.json``
+    to the file would then see a genre the file does not list. Scores are rounded to
+    ``digits`` decimals, but never across a threshold; a row whose rounded scores would
+    still decide differently under the rule (a tie decided by the at-least-one or
+    max-genres rule) keeps its exact probabilities (shortest round-trip decimals).
+
+    Args:
+        probs: ``[rows, genres]`` probabilities (NaN for rows without a synopsis).
+        chosen: ``[rows, genres]`` 0/1 decisions made from ``probs`` by `predict.decide`.
+        thresholds: The thresholds (one, or one per genre) of those decisions.
+        at_least_one: The at-least-one rule of those decisions.
+        max_genres: The max-genres rule of those decisions.
+        digits: Decimal places.
+
+    Returns:
+        ``[rows, genres]`` float64 scores (NaN where ``probs`` is NaN) for which
+        `predict.decide` with the same thresholds and rule gives ``chosen`` again.
+    """
+    exact = np.asarray(probs).astype(float)
+    if exact.size == 0:
+        return exact
+    limits = np.broadcast_to(np.asarray(thresholds, dtype=float), exact.shape)
+    chosen = np.asarray(chosen).astype(bool)
+    step = 10.0 ** -digits
+    out = np.round(exact, digits)
+    below = exact < limits
+    # Largest multiple of ``step`` under the threshold / smallest one at or above it.
+    under = np.round(np.ceil(limits / step - 1e-6) * step - step, digits)
+    over = np.round(np.ceil(limits / step - 1e-6) * step, digits)
+    out = np.where(below & (out >= limits), np.minimum(under, exact), out)
+    out = np.where(~below & (out < limits), np.maximum(over, exact), out)
+    finite = np.isfinite(exact).all(axis=1)
+    if finite.any():
+        again = decide(np.nan_to_num(out[finite], nan=0.0), limits[finite], at_least_one=at_least_one,
+                       max_genres=max_genres).astype(bool)
+        differ = np.flatnonzero(finite)[(again != chosen[finite]).any(axis=1)]
+        out[differ] = exact[differ]
+    return out
 
 
 def _resume_record(record_path: Path, identity: dict, tmp: Path, source: Path) -> dict:

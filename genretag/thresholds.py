@@ -12,13 +12,12 @@ from __future__ import annotations
 import numpy as np
 
 from .config import THRESHOLD_MODES as MODES
+from .metrics import f1_from_counts
 
 GRID = np.round(np.arange(0.05, 0.951, 0.01), 2)
-
-
-def _f1(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
-    denom = 2 * tp + fp + fn
-    return np.where(denom > 0, 2 * tp / np.maximum(denom, 1), 0.0)
+#: Decimal places of a threshold. `tune_thresholds` rounds to them and ``thresholds.json``
+#: holds them, so the rule scored in training is exactly the one a run ships with.
+DIGITS = 4
 
 
 def best_global(y_true: np.ndarray, probs: np.ndarray, grid: np.ndarray = GRID) -> float:
@@ -28,7 +27,7 @@ def best_global(y_true: np.ndarray, probs: np.ndarray, grid: np.ndarray = GRID) 
     for t in grid:
         pred = probs >= t
         tp = np.sum(pred & y)
-        scores.append(_f1(np.array(tp), np.array(np.sum(pred & ~y)), np.array(np.sum(~pred & y))))
+        scores.append(f1_from_counts(tp, np.sum(pred & ~y), np.sum(~pred & y)))
     scores = np.array(scores)
     best = np.flatnonzero(scores >= scores.max() - 1e-12)
     return float(grid[best[np.argmin(np.abs(grid[best] - 0.5))]])
@@ -54,16 +53,19 @@ def tune_thresholds(
         min_positives: Genres with fewer validation positives keep the global threshold.
         shrink: Pseudo-count k: a genre with n positives gets n/(n+k) of its own optimum.
         grid: Candidate thresholds.
+
+    Returns:
+        ``[genres]`` float64 thresholds, rounded to `DIGITS` decimals (as saved).
     """
     if mode not in MODES:
         raise ValueError(f"unknown threshold mode '{mode}'; choose one of {', '.join(MODES)}")
     n_genres = probs.shape[1]
     if mode == "fixed" or len(y_true) == 0:
-        return np.full(n_genres, fixed, dtype=np.float32)
+        return np.full(n_genres, round(float(fixed), DIGITS))
     glob = best_global(y_true, probs, grid)
-    out = np.full(n_genres, glob, dtype=np.float32)
+    out = np.full(n_genres, glob)
     if mode == "global":
-        return out
+        return out.round(DIGITS)
     y = y_true.astype(bool)
     for j in range(n_genres):
         n_pos = int(y[:, j].sum())
@@ -71,9 +73,9 @@ def tune_thresholds(
             continue
         pred = probs[:, j][None, :] >= grid[:, None]
         tp = (pred & y[:, j]).sum(1)
-        f1 = _f1(tp, (pred & ~y[:, j]).sum(1), (~pred & y[:, j]).sum(1))
+        f1 = f1_from_counts(tp, (pred & ~y[:, j]).sum(1), (~pred & y[:, j]).sum(1))
         best = np.flatnonzero(f1 >= f1.max() - 1e-12)
         own = grid[best[np.argmin(np.abs(grid[best] - glob))]]
         weight = n_pos / (n_pos + shrink)
         out[j] = weight * own + (1 - weight) * glob
-    return out
+    return out.round(DIGITS)

@@ -136,9 +136,13 @@ def test_validation_and_all_splits(run, run_dir):
     saved = json.loads((run_dir / SPLIT_FILE).read_text())
     rows, _ = load_rows(run, split="validation")
     assert rows.row_ids == saved["validation"] and rows.split == "validation"
+    # Training rows are counted and left out by default, kept when asked for.
     rows, _ = load_rows(run, split="all")
+    assert sorted(rows.row_ids) == sorted(saved["validation"] + saved["test"])
+    assert rows.train_overlap == len(saved["train"]) and rows.training_rows["left_out"] is True
+    rows, _ = load_rows(run, split="all", include_training_rows=True)
     assert len(rows.row_ids) == len(saved["train"]) + len(saved["validation"]) + len(saved["test"])
-    assert rows.train_overlap == len(saved["train"])
+    assert rows.train_overlap == len(saved["train"]) and rows.training_rows["left_out"] is False
     with pytest.raises(DataError, match="--split"):
         load_rows(run, split="everything")
 

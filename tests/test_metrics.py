@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -46,7 +48,7 @@ def test_multilabel_scores_by_hand():
     assert s["predicted_genres_per_row"] == pytest.approx(5 / 4)
 
 
-def test_summary_scores_and_micro_f1_unchanged():
+def test_summary_scores_and_micro_f1_unchanged():  # the projection of multilabel_scores
     s = metrics.summary_scores(Y_TRUE, Y_PRED)
     assert set(s) == {"micro_precision", "micro_recall", "micro_f1", "macro_precision", "macro_recall", "macro_f1", "hamming_loss"}
     assert s["micro_f1"] == pytest.approx(8 / 12)
@@ -184,3 +186,80 @@ def test_single_genre_matrix():
     assert s["samples_f1"] == pytest.approx(0.25)  # only row 0 is right and non-empty
     per = metrics.per_genre_scores(y, p, None, ["Drama"], 0.5)
     assert (per[0]["tp"], per[0]["fp"], per[0]["fn"], per[0]["tn"]) == (1, 1, 1, 1)
+
+
+# One genre, 9 validation rows (the metrics-single-genre case): 7 true, all 9 predicted.
+# tp 7, fp 2, fn 0 -> micro-F1 = 14 / 16 = 0.875; scikit-learn's binary reading of the
+# [rows, 1] matrix gave the accuracy-like 7 / 9 = 0.778.
+ONE_TRUE = np.array([[1]] * 7 + [[0]] * 2)
+ONE_PRED = np.ones((9, 1), dtype=int)
+
+
+def test_one_genre_matrix_by_hand():
+    s = metrics.summary_scores(ONE_TRUE, ONE_PRED)
+    assert s["micro_f1"] == pytest.approx(0.875) and s["macro_f1"] == pytest.approx(0.875)
+    assert s["micro_precision"] == pytest.approx(7 / 9) and s["micro_recall"] == 1.0
+    assert s["hamming_loss"] == pytest.approx(2 / 9)
+    assert metrics.micro_f1(ONE_TRUE, ONE_PRED) == pytest.approx(0.875)
+    curve = metrics.f1_by_threshold(ONE_TRUE, np.full((9, 1), 0.9))
+    assert curve["micro_f1"][0] == pytest.approx(0.875)  # every threshold below 0.9 predicts all 9
+
+
+def test_all_positive_genre_by_hand():
+    # Genre 0 is in every row (the metrics-all-positive-genre case), genre 1 in one row.
+    y = np.array([[1, 0], [1, 1], [1, 0], [1, 0]])
+    probs = np.array([[0.9, 0.1], [0.4, 0.8], [0.7, 0.3], [0.2, 0.2]])
+    pred = (probs >= 0.5).astype(int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no library warning on the way
+        per = metrics.per_genre_scores(y, pred, probs, ["Horror", "Drama"], 0.5)
+        ranking = metrics.ranking_scores(y, probs)
+    assert per[0]["roc_auc"] is None  # not defined: no negative row
+    assert per[0]["average_precision"] == pytest.approx(1.0)  # every ranked row is a positive
+    assert (per[0]["tp"], per[0]["fp"], per[0]["fn"], per[0]["tn"]) == (2, 0, 2, 0)
+    assert per[0]["f1"] == pytest.approx(4 / 6)
+    # Genre 1: its one positive (.8) above the three negatives.
+    assert per[1]["roc_auc"] == 1.0
+    assert ranking["macro_roc_auc"] == 1.0  # the mean over the genres where it is defined
+    # Pooled: positives .9 .4 .7 .2 .8 against negatives .1 .3 .2: pairs in order 13 + 0.5 (tie) of 15.
+    assert ranking["micro_roc_auc"] == pytest.approx(13.5 / 15)
+    assert metrics.roc_auc(np.ones(3), np.array([0.1, 0.2, 0.3])) is None
+    assert metrics.roc_auc(np.zeros(0), np.zeros(0)) is None
+    # 5 true of 8 cells, 3 predicted and right: micro-F1 = 6 / (6 + 0 + 2).
+    assert metrics.summary_scores(y, pred)["micro_f1"] == pytest.approx(6 / 8)
+
+
+def test_every_summary_is_a_projection_of_multilabel_scores():
+    rng = np.random.default_rng(3)
+    for shape in [(7, 1), (5, 3), (1, 4)]:
+        y, p = rng.integers(0, 2, shape), rng.integers(0, 2, shape)
+        full = metrics.multilabel_scores(y, p)
+        assert metrics.summary_scores(y, p) == {k: full[k] for k in metrics.SUMMARY_KEYS}
+        assert metrics.micro_f1(y, p) == full["micro_f1"]
+        probs = rng.random(shape)
+        curve = metrics.f1_by_threshold(y, probs)
+        for t, micro in zip(curve["thresholds"], curve["micro_f1"]):
+            assert micro == metrics.multilabel_scores(y, (probs >= t).astype(int))["micro_f1"]
+        # The per-genre F1 of the records is the F1 of the counts.
+        counts = metrics.confusion_counts(y, p)
+        per = metrics.per_genre_scores(y, p, None, [str(j) for j in range(shape[1])], 0.5)
+        np.testing.assert_allclose([r["f1"] for r in per], metrics.f1_from_counts(counts["tp"], counts["fp"], counts["fn"]))
+
+
+def test_f1_from_counts_by_hand():
+    assert metrics.f1_from_counts(7, 2, 0) == pytest.approx(0.875)
+    assert metrics.f1_from_counts(0, 0, 0) == 0.0  # nothing true, nothing predicted
+    np.testing.assert_allclose(metrics.f1_from_counts(np.array([1, 0]), np.array([1, 3]), np.array([0, 1])), [2 / 3, 0.0])
+
+
+def test_threshold_tuning_scores_with_the_same_f1():
+    from genretag.thresholds import DIGITS, best_global, tune_thresholds
+
+    # One genre, probabilities .2 .4 .6 .8 for truth 0 1 1 1: a threshold in (.2, .4] finds all
+    # three and no negative (F1 1); the tie closest to 0.5 among them is 0.4.
+    y = np.array([[0], [1], [1], [1]])
+    probs = np.array([[0.2], [0.4], [0.6], [0.8]])
+    assert best_global(y, probs) == 0.4
+    limits = tune_thresholds(y, probs, "per-genre", min_positives=1, shrink=1.0)
+    assert limits.dtype == np.float64 and np.all(limits == np.round(limits, DIGITS))
+    assert metrics.micro_f1(y, (probs >= limits).astype(int)) == 1.0

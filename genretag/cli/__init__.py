@@ -53,6 +53,10 @@ def main(
     # Library chatter (hub, tokenizers) is noise for a CLI user unless asked.
     for noisy in ("transformers", "peft", "huggingface_hub", "httpx", "urllib3", "filelock"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.ERROR)
+    # Library warnings (scikit-learn, numpy, torch) become debug logs: what a user must know,
+    # genretag says itself in its own words; --verbose shows the raw ones.
+    logging.captureWarnings(True)
+    logging.getLogger("py.warnings").setLevel(logging.DEBUG if verbose else logging.ERROR)
 
 
 app.command("train")(_train.train_cli)

@@ -20,6 +20,7 @@ def evaluate_cli(
     text_col: Annotated[Optional[list[str]], typer.Option("--text-col", help="Text column(s) to join \\[default: the run's own, else detected].")] = None,
     genres_col: Annotated[Optional[str], typer.Option("--genres-col", help="Genre column \\[default: detected].")] = None,
     baseline: Annotated[bool, typer.Option("--baseline/--no-baseline", help="Fit and score the TF-IDF baseline on the run's training rows.")] = True,
+    include_training_rows: Annotated[bool, typer.Option("--include-training-rows", help="Also score rows that were training examples of the model (counted and left out by default).")] = False,
     backbone: Annotated[Optional[str], typer.Option(help="Backbone to load instead of the run's own (a moved folder).")] = None,
     force_backbone: Annotated[bool, typer.Option("--force-backbone", help="Accept a --backbone with the run's architecture but other weights (predictions change).")] = False,
     batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Rows per forward pass \\[default: the run's own; on a GPU enough rows for 32,768 tokens].")] = None,
@@ -48,7 +49,8 @@ def evaluate_cli(
     with row_progress("predicting") as on_batch:
         results = evaluate(
             run, data=data, split=split, text_cols=split_list(text_col), genres_col=genres_col,
-            baseline=baseline, batch_size=batch_size, on_stage=info, on_batch=on_batch,
+            baseline=baseline, include_training_rows=include_training_rows, batch_size=batch_size,
+            on_stage=info, on_batch=on_batch,
         )
 
     _print_summary(results)
@@ -72,7 +74,7 @@ def _print_summary(results: dict) -> None:
     from rich.table import Table
 
     def fmt(x):
-        return "–" if x is None else f"{x:.4f}"
+        return "n/a" if x is None else f"{x:.4f}"
 
     d = results["data"]
     two = results["decision"]["differs_from_fixed"]
@@ -104,5 +106,5 @@ def _print_summary(results: dict) -> None:
         console.print(f"genres the model does not know, left out of the scores: {listed}{more}", highlight=False)
     if not base.get("available"):
         console.print(f"no baseline: {base['reason']}", highlight=False)
-    if d.get("train_overlap"):
-        console.print(f"warning: {d['train_overlap']} rows were in the run's training split", style="yellow", highlight=False)
+    for line in results.get("warnings", []):
+        console.print(f"warning: {line}", style="yellow", highlight=False)

@@ -1,0 +1,294 @@
+"""Scores on edge cases (tests/cases/metrics-*): one genre, a genre in every row, genres
+dropped by --min-support, rows the model trained on, a file of one row, written scores.
+
+Runs use tiny random models, so these tests assert consistency (train, tune, evaluate and
+tag agree on the same rows and numbers) and shapes; exact values are asserted on the
+hand-checked matrices of tests/test_metrics.py.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import real_csv_or_skip, write_csv
+from typer.testing import CliRunner
+
+from genretag import metrics
+from genretag.cli import app
+from genretag.config import TrainConfig
+from genretag.errors import DataError
+from genretag.evaluation import evaluate, load_rows
+from genretag.predict import decide
+from genretag.runs import HISTORY_FILE, METRICS_FILE, SPLIT_FILE, THRESHOLDS_FILE, load_run
+from genretag.training import train
+
+CASES = Path(__file__).parent / "cases"
+runner = CliRunner()
+
+
+def _strict_json(text: str):
+    """json.loads that refuses NaN / Infinity, like strict parsers in other languages."""
+    def refuse(name):
+        raise ValueError(f"non-standard JSON constant {name}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def _train(tmp_path, data, backbone, **options) -> Path:
+    out = tmp_path / "run"
+    config = TrainConfig(data=str(data), backbone=str(backbone), epochs=1, batch_size=16, eval_batch_size=32, **options)
+    train(config, out)
+    return out
+
+
+def _validation_scores(run_dir: Path) -> dict:
+    """The run's own rule re-applied to its validation rows, scored with the one implementation."""
+    run = load_run(run_dir, device="cpu")
+    rows, _ = load_rows(run, split="validation")
+    pred = decide(run.predict_proba(rows.texts), run.thresholds, at_least_one=run.config.at_least_one,
+                  max_genres=run.config.max_genres)
+    return metrics.summary_scores(rows.y, pred)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory, movies_csv, tiny_qwen) -> Path:
+    """A run on the 6-genre synthetic file (Horror among them)."""
+    return _train(tmp_path_factory.mktemp("cases-metrics"), movies_csv, tiny_qwen)
+
+
+# --------------------------------------------------------------------------- metrics-single-genre
+
+
+def test_single_genre_train_tune_and_evaluate_agree(tmp_path, tiny_qwen):
+    data = CASES / "metrics-single-genre" / "input.csv"
+    run_dir = _train(tmp_path, data, tiny_qwen, min_support=20)
+    assert json.loads((run_dir / "labels.json").read_text()) == ["Drama"]
+    saved = json.loads((run_dir / METRICS_FILE).read_text())
+    history = [json.loads(line) for line in (run_dir / HISTORY_FILE).read_text().splitlines()]
+    # metrics.json and the history's epoch choice are multi-label scores of the shipped rule.
+    again = _validation_scores(run_dir)
+    for key in metrics.SUMMARY_KEYS:
+        assert saved[key] == pytest.approx(again[key], abs=1e-12)
+    assert history[saved["epoch"] - 1]["val_micro_f1"] == saved["micro_f1"]
+
+    # evaluate --split validation works (was "cannot reshape array") and scores the same rows.
+    result = runner.invoke(app, ["evaluate", "--model", str(run_dir), "--split", "validation",
+                                 "--json", str(tmp_path / "ev.json")])
+    assert result.exit_code == 0, result.output
+    ev = _strict_json((tmp_path / "ev.json").read_text())
+    assert ev["data"]["rows"] == saved["rows"]
+    summary = ev["scores"]["at_run_thresholds"]["summary"]
+    for key in metrics.SUMMARY_KEYS:
+        assert summary[key] == pytest.approx(saved[key], abs=1e-6)
+    assert ev["baseline"]["available"] is True
+    assert len(ev["baseline"]["scores"]["at_0.5"]["per_genre"]) == 1
+
+    # tune's leaderboard shows the same numbers as the trial's metrics.json.
+    from genretag.tuning import LEADERBOARD_JSON, TRIALS_DIR, parse_grid, tune
+
+    base = TrainConfig(data=str(data), backbone=str(tiny_qwen), epochs=1, batch_size=16, eval_batch_size=32,
+                       min_support=20)
+    tuned = tune(base, parse_grid(["1e-3"], ["16"], ["1"]), tmp_path / "tune", callback=lambda *a: None)
+    row = tuned.rows[0]
+    trial = json.loads((tmp_path / "tune" / TRIALS_DIR / row["trial"] / METRICS_FILE).read_text())
+    assert {k: row[k] for k in metrics.SUMMARY_KEYS} == {k: trial[k] for k in metrics.SUMMARY_KEYS}
+    board = json.loads((tmp_path / "tune" / LEADERBOARD_JSON).read_text())
+    assert json.dumps(board, allow_nan=False)  # strict JSON
+    assert trial["micro_f1"] == pytest.approx(saved["micro_f1"])  # the same training as above
+
+
+# --------------------------------------------------------------------------- metrics-min-support-rows
+
+
+def test_min_support_rows_are_scored_as_train_scored_them(tmp_path, tiny_qwen):
+    run_dir = _train(tmp_path, CASES / "metrics-min-support-rows" / "input.csv", tiny_qwen, min_support=9)
+    saved = json.loads((run_dir / METRICS_FILE).read_text())
+    split = json.loads((run_dir / SPLIT_FILE).read_text())
+    results = evaluate(load_run(run_dir, device="cpu"), split="validation", baseline=False)
+    assert results["data"]["rows"] == saved["rows"] == len(split["validation"])
+    assert [m["row_id"] for m in results["movies"]] == split["validation"]
+    summary = results["scores"]["at_run_thresholds"]["summary"]
+    for key in metrics.SUMMARY_KEYS:
+        assert summary[key] == pytest.approx(saved[key], abs=1e-6)
+    # The rows whose only genre was dropped are counted and said.
+    dropped = results["data"]["rows_without_known_genres"]
+    assert dropped == sum(1 for m in results["movies"] if not m["true"]) > 0
+    assert any(f"{dropped} rows have only genres the run does not score" in w for w in results["warnings"])
+
+
+# --------------------------------------------------------------------------- metrics-all-positive-genre
+
+
+def test_all_positive_genre_is_not_defined_not_nan(tiny_run, tmp_path):
+    data = CASES / "metrics-all-positive-genre" / "horror_catalogue.csv"
+    out = tmp_path / "ev.json"
+    result = runner.invoke(app, ["evaluate", "--model", str(tiny_run), "--data", str(data), "--json", str(out),
+                                 "--report", str(tmp_path / "ev.html")])
+    assert result.exit_code == 0, result.output
+    ev = _strict_json(out.read_text())  # no bare NaN
+    horror = next(r for r in ev["scores"]["at_run_thresholds"]["per_genre"] if r["genre"] == "Horror")
+    assert horror["support"] == 6 and horror["roc_auc"] is None
+    assert horror["average_precision"] == 1.0  # every row is a positive
+    # Action and Romance have no positive row: not defined either; the macro mean skips them.
+    per = {r["genre"]: r for r in ev["scores"]["at_run_thresholds"]["per_genre"]}
+    assert per["Action"]["roc_auc"] is None and per["Action"]["average_precision"] is None
+    defined = [per[g]["roc_auc"] for g in ("Comedy", "Drama", "Western")]
+    assert ev["ranking"]["macro_roc_auc"] == pytest.approx(np.mean(defined), abs=1e-5)
+    assert "nan" not in result.output.lower() and "warn(" not in result.output
+    assert "UndefinedMetricWarning" not in result.output
+    html = (tmp_path / "ev.html").read_text().lower()
+    assert ">n/a<" in html and ">nan<" not in html
+
+
+# --------------------------------------------------------------------------- metrics-tiny-file
+
+
+def test_one_row_file_warns_once_without_library_warnings(tiny_run, tmp_path):
+    data = CASES / "metrics-tiny-file" / "one_row.csv"
+    result = runner.invoke(app, ["evaluate", "--model", str(tiny_run), "--data", str(data), "--json",
+                                 str(tmp_path / "ev.json")])
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if "mean little" in line]
+    assert len(lines) == 1 and lines[0].startswith("warning: only 1 row scored")
+    assert "Warning" not in result.output and "nan" not in result.output.lower()
+    table = next(line for line in result.output.splitlines() if "macro ROC-AUC" in line)
+    assert "n/a" in table  # one row: no genre has both classes
+    ev = _strict_json((tmp_path / "ev.json").read_text())
+    assert ev["data"]["rows"] == 1 and ev["warnings"][0].startswith("only 1 row scored")
+    assert ev["ranking"]["macro_roc_auc"] is None
+
+
+# --------------------------------------------------------------------------- metrics-train-overlap
+
+
+@pytest.fixture(scope="module")
+def bundled():
+    from genretag.runs import bundled_model
+
+    real_csv_or_skip()
+    return load_run(bundled_model(), device="cpu")
+
+
+def _tmdb_rows(tmp_path, positions: list[int], name: str) -> Path:
+    """Rows of the shared TMDB file with the column names other TMDB-derived catalogues use."""
+    d = pd.read_csv(real_csv_or_skip()).iloc[positions]
+    out = d.rename(columns={"title": "name", "overview": "plot", "genre_ids": "genres"})[["name", "genres", "plot"]]
+    out.to_csv(tmp_path / name, index=False)
+    return tmp_path / name
+
+
+def test_training_rows_are_counted_reported_and_left_out(bundled, tmp_path):
+    saved = bundled.split()
+    train_rows, test_rows = [3, 4, 7, 8, 9], saved["test"][:2]
+    assert set(train_rows) <= set(saved["train"])  # the case's rows: training rows of the bundled model
+    only = _tmdb_rows(tmp_path, train_rows, "from_training_split.csv")
+    with pytest.raises(DataError, match=r"all 5 rows .* --include-training-rows"):
+        load_rows(bundled, data=only)
+    rows, _ = load_rows(bundled, data=only, include_training_rows=True)
+    assert len(rows.texts) == 5 and rows.train_overlap == 5
+    assert rows.training_rows == {"checked": True, "by": "synopsis", "found": 5, "reason": None, "of": 5,
+                                  "left_out": False}
+
+    # Whitespace and case do not hide a training row.
+    mixed = _tmdb_rows(tmp_path, train_rows + test_rows, "mixed.csv")
+    frame = pd.read_csv(mixed)
+    frame.loc[0, "plot"] = "  " + frame.loc[0, "plot"].upper().replace(" ", "\n  ")
+    frame.to_csv(mixed, index=False)
+    results = evaluate(bundled, data=mixed, baseline=False)
+    assert results["data"]["rows"] == 2 and results["data"]["train_overlap"] == 5
+    assert results["data"]["training_rows"]["left_out"] is True
+    assert "5 of 7 rows were in the model's training split; left out" in results["warnings"]
+    assert {m["title"] for m in results["movies"]} == set(frame["name"].iloc[5:])
+
+
+def test_training_overlap_not_checked_is_said(tiny_run, tmp_path):
+    copy = tmp_path / "run"
+    shutil.copytree(tiny_run, copy)
+    split = json.loads((copy / SPLIT_FILE).read_text())
+    split["data"] = str(tmp_path / "gone.csv")
+    (copy / SPLIT_FILE).write_text(json.dumps(split))
+    other = write_csv(tmp_path / "other.csv", [
+        {"title": "A", "overview": "A ghost haunts the night shift.", "genres": "Horror"},
+        {"title": "B", "overview": "A cowboy and a sheriff in the desert.", "genres": "Western"},
+    ])
+    results = evaluate(load_run(copy, device="cpu"), data=other, baseline=False)
+    assert results["data"]["train_overlap"] is None  # never 0 for a check that was not made
+    assert results["data"]["training_rows"]["checked"] is False
+    assert any(w.startswith("training overlap not checked: the run's training data") for w in results["warnings"])
+
+
+# --------------------------------------------------------------------------- titles
+
+
+def test_na_none_null_titles_are_kept(tiny_run, tmp_path):
+    rows = [{"title": t, "overview": f"A ghost haunts the night shift {i}.", "genres": "Horror"}
+            for i, t in enumerate(["NA", "None", "Null"])]
+    data = write_csv(tmp_path / "titles.csv", rows)
+    results = evaluate(load_run(tiny_run, device="cpu"), data=data, baseline=False)
+    assert [m["title"] for m in results["movies"]] == ["NA", "None", "Null"]
+    from genretag.data import join_text, load_labelled
+    from genretag.report import render_report
+
+    assert ">Null<" in render_report(results)
+    labelled, _ = load_labelled(data, text_cols=["title", "overview"])
+    assert labelled.titles == ["NA", "None", "Null"]
+    assert labelled.texts[0] == "NA. A ghost haunts the night shift 0."
+    # A synopsis that reads "N/A" or "None" is still an empty synopsis, and so is a title "N/A".
+    frame = pd.DataFrame({"title": ["None", "N/A"], "overview": ["N/A", "None"]})
+    assert join_text(frame, ["title", "overview"]).tolist() == ["None", ""]
+    assert join_text(frame, ["overview"]).tolist() == ["", ""]
+
+
+# --------------------------------------------------------------------------- tag: written scores
+
+
+def test_written_scores_never_cross_a_threshold():
+    from genretag.tagging import written_scores
+
+    # Plain rounding would write 0.3712 for 0.37116, on the threshold: the file would say "chosen".
+    probs = np.array([[0.37116, 0.2], [0.37125, 0.9]], dtype=np.float32)
+    limits = np.array([0.3712, 0.5])
+    chosen = decide(probs, limits)
+    out = written_scores(probs, chosen, limits)
+    assert out[0, 0] == 0.3711 and out[1, 0] == 0.3713 and out[1, 1] == 0.9
+    np.testing.assert_array_equal(decide(out, limits), chosen)
+    # At least one genre: a tie after rounding would pick the first genre, so the row keeps its exact values.
+    probs = np.array([[0.30001, 0.30004]], dtype=np.float32)
+    chosen = decide(probs, 0.5, at_least_one=True)
+    assert chosen.tolist() == [[0, 1]]
+    out = written_scores(probs, chosen, 0.5, at_least_one=True)
+    assert out.tolist() == probs.astype(float).tolist()
+    np.testing.assert_array_equal(decide(out, 0.5, at_least_one=True), chosen)
+    # Rows without a synopsis stay empty.
+    assert np.isnan(written_scores(np.full((1, 2), np.nan, dtype=np.float32), np.zeros((1, 2)), 0.5)).all()
+
+
+def test_tagged_file_reapplies_to_its_own_decisions(tiny_run, tmp_path, movies_csv):
+    from genretag.tagging import GENRES_COLUMN, SCORE_PREFIX, tag_csv
+
+    run = load_run(tiny_run, device="cpu")
+    texts = pd.read_csv(movies_csv)["overview"].tolist()
+    probs = run.predict_proba(texts)
+    # Thresholds placed where plain 4-decimal rounding crosses them: on the rounded value of a
+    # probability just under it (0.37116 under 0.3712).
+    rounded = np.round(probs.astype(float), 4)
+    limits = np.array([rounded[np.argmax(rounded[:, j] > probs[:, j]), j] for j in range(probs.shape[1])])
+    copy = tmp_path / "run"
+    shutil.copytree(tiny_run, copy)
+    (copy / THRESHOLDS_FILE).write_text(json.dumps(dict(zip(run.labels, limits.tolist()))))
+    run = load_run(copy, device="cpu")
+    out = tmp_path / "tagged.csv"
+    tag_csv(run, movies_csv, out)
+    tagged = pd.read_csv(out, keep_default_na=False)
+    saved = json.loads((copy / THRESHOLDS_FILE).read_text())
+    scores = np.array([[float(x) for x in tagged[SCORE_PREFIX + g]] for g in run.labels]).T
+    again = decide(scores, np.array([saved[g] for g in run.labels]), at_least_one=run.config.at_least_one,
+                   max_genres=run.config.max_genres)
+    written = [set(filter(None, cell.split("|"))) for cell in tagged[GENRES_COLUMN]]
+    assert [{run.labels[j] for j in np.flatnonzero(r)} for r in again] == written
+    assert ((probs < limits) & (rounded >= limits)).any(axis=0).all()  # every genre has a row on the edge
