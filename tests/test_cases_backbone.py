@@ -239,8 +239,9 @@ def test_evaluate_warns_about_synopses_in_another_script(tmp_path, tiny_qwen, mo
                           chinese.assign(genres=["Horror", "Romance", "Action", "Action", "Comedy"])])
     labelled.to_csv(tmp_path / "mixed.csv", index=False)
     out = tmp_path / "ev.json"
+    # the English rows are training rows of the run: kept so that the count covers all 10
     result = runner.invoke(app, ["evaluate", "--model", str(run), "--data", str(tmp_path / "mixed.csv"),
-                                 "--no-baseline", "--json", str(out)])
+                                 "--no-baseline", "--include-training-rows", "--json", str(out)])
     assert result.exit_code == 0, result.output
     assert "5 of 10 synopses do not look like the model's language" in caplog.text
     assert json.loads(out.read_text())["data"]["other_script"] == {"Han": 5}
