@@ -19,6 +19,8 @@ def evaluate_cli(
     split: Annotated[Optional[str], typer.Option(help="test, validation or all \\[default: test on the run's own data, all on another file].")] = None,
     text_col: Annotated[Optional[list[str]], typer.Option("--text-col", help="Text column(s) to join \\[default: the run's own, else detected].")] = None,
     genres_col: Annotated[Optional[str], typer.Option("--genres-col", help="Genre column \\[default: detected].")] = None,
+    genre_map: Annotated[Optional[Path], typer.Option("--genre-map", help='TOML file of genre aliases for --data: alias = "Genre" or "X" = ["A", "B"] per line.')] = None,
+    all_genres: Annotated[bool, typer.Option("--all-genres", help="Score every model genre, also those the file never uses \\[default: left out and listed].")] = False,
     baseline: Annotated[bool, typer.Option("--baseline/--no-baseline", help="Fit and score the TF-IDF baseline on the run's training rows.")] = True,
     backbone: Annotated[Optional[str], typer.Option(help="Backbone to load instead of the run's own (a moved folder).")] = None,
     batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Rows per forward pass \\[default: the run's own; on a GPU enough rows for 32,768 tokens].")] = None,
@@ -48,6 +50,7 @@ def evaluate_cli(
         results = evaluate(
             run, data=data, split=split, text_cols=split_list(text_col), genres_col=genres_col,
             baseline=baseline, batch_size=batch_size, on_stage=info, on_batch=on_batch,
+            genre_map=genre_map, all_genres=all_genres,
         )
 
     _print_summary(results)
@@ -96,12 +99,36 @@ def _print_summary(results: dict) -> None:
             cells += [fmt(base["ranking"][key])] + ([""] if two else [])
         table.add_row(label, *cells)
     console.print(table)
-    unknown = results["unknown_genres"]
-    if unknown["genres"]:
-        listed = ", ".join(f"{g} ({n})" for g, n in unknown["genres"].items())
-        more = f"; {unknown['rows_left_out']} rows with only such genres left out" if unknown["rows_left_out"] else ""
-        console.print(f"genres the model does not know, left out of the scores: {listed}{more}", highlight=False)
+    _print_genres(results)
     if not base.get("available"):
         console.print(f"no baseline: {base['reason']}", highlight=False)
     if d.get("train_overlap"):
         console.print(f"warning: {d['train_overlap']} rows were in the run's training split", style="yellow", highlight=False)
+
+
+def _print_genres(results: dict) -> None:
+    """What happened to the genres: mappings applied, genres scored as others, unscorable, unused."""
+    mappings = results.get("genre_mappings") or {}
+    for line in mappings.get("lines") or ():
+        console.print(line, highlight=False)
+    scored_as = mappings.get("scored_as") or {}
+    if scored_as:
+        listed = ", ".join(f"{g}: {a['how']} ({a['rows']} rows)" for g, a in scored_as.items())
+        console.print(f"file genres scored as model genres: {listed}", highlight=False)
+    unknown = results["unknown_genres"]
+    if unknown["genres"]:
+        hints = unknown.get("hints") or {}
+        listed = ", ".join(f"{g} ({n}{'; did you mean ' + hints[g] + '?' if g in hints else ''})"
+                           for g, n in unknown["genres"].items())
+        more = f"; {unknown['rows_left_out']} rows with only such genres left out" if unknown["rows_left_out"] else ""
+        console.print(f"genres the model has no genre for (unscorable), left out of the scores: {listed}{more}",
+                      highlight=False)
+    unused = results.get("unused_genres") or {}
+    if unused.get("genres"):
+        listed = ", ".join(f"{g} ({n})" for g, n in unused["genres"].items())
+        if unused.get("left_out"):
+            console.print(f"model genres the file never uses, left out of the scores (predictions they got): "
+                          f"{listed}; --all-genres scores them", highlight=False)
+        else:
+            console.print(f"model genres the file never uses, scored (--all-genres; predictions they got): {listed}",
+                          highlight=False)

@@ -26,6 +26,8 @@ class TrainProgress:
             self.total = data["total_steps"]
             if data.get("data_report"):
                 info("data: " + ", ".join(data["data_report"]))
+            for line in data.get("genre_report") or ():
+                info(line)
             how = data.get("precision", "fp32")
             if data.get("processes", 1) > 1:
                 how += f", {data['processes']} processes"
@@ -76,6 +78,7 @@ def train_cli(
     sample: Annotated[Optional[int], typer.Option(help="Train on a seeded random sample of N usable rows.")] = None,
     split: Annotated[str, typer.Option(help="Train/validation/test fractions.")] = "0.7,0.15,0.15",
     min_support: Annotated[int, typer.Option(help="Drop genres with fewer training examples than this.")] = 1,
+    genre_map: Annotated[Optional[Path], typer.Option("--genre-map", help='TOML file of genre aliases added to the bundled vocabulary: alias = "Genre" or "X" = ["A", "B"] per line.')] = None,
     lr: Annotated[float, typer.Option("--lr", help="Peak learning rate (AdamW).")] = 5e-4,
     batch_size: Annotated[int, typer.Option("--batch-size", "--batch", help="Rows per step.")] = 16,
     epochs: Annotated[int, typer.Option(help="Passes over the training split.")] = 4,
@@ -134,7 +137,8 @@ def config_from_options(options: dict) -> TrainConfig:
     o = options
     return TrainConfig(
         data=str(o["data"]), text_cols=split_list(o["text_col"]), genres_col=o["genres_col"], sample=o["sample"],
-        split=_fractions(o["split"]), min_support=o["min_support"], backbone=o["backbone"], pooling=o["pooling"],
+        split=_fractions(o["split"]), min_support=o["min_support"],
+        genre_map=str(Path(o["genre_map"]).resolve()) if o.get("genre_map") else None, backbone=o["backbone"], pooling=o["pooling"],
         max_length=o["max_length"], lora_r=o["lora_r"], lora_alpha=o["lora_alpha"], lora_dropout=o["lora_dropout"],
         lora_targets=split_list(o["lora_targets"]), trust_remote_code=o["trust_remote_code"], lr=o["lr"],
         batch_size=o["batch_size"], epochs=o["epochs"], weight_decay=o["weight_decay"], warmup_ratio=o["warmup_ratio"],
