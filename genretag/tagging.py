@@ -115,6 +115,7 @@ def tag_csv(
     on_rows: Callable[[int], None] | None = None,
     resume: bool = False,
     shard: tuple[int, int] | None = None,
+    names: list[str] | None = None,
 ) -> TagSummary:
     """Tag every row of a CSV with genres; all input columns and the row order are kept.
 
@@ -142,6 +143,9 @@ def tag_csv(
             `shard_output` (plus a `shard_record`); `merge_shards` puts the n shards back
             together. Interleaved rows keep the shards equally long and need no row count
             up front, so each process streams the file like an unsharded run.
+        names: The name to write for each of the run's genres, in ``predicted_genres`` and the
+            score columns (default: the run's own; `genretag.vocabulary.output_names` gives
+            IMDb's or MovieLens' names).
 
     Returns:
         A `TagSummary`.
@@ -156,6 +160,9 @@ def tag_csv(
     at_least_one = run.config.at_least_one if at_least_one is None else at_least_one
     max_genres = run.config.max_genres if max_genres is None else max_genres
     summary = TagSummary(source=path, output=out)
+    names = list(run.labels) if names is None else list(names)
+    if len(names) != len(run.labels):
+        raise ValueError(f"names must give one name per genre ({len(run.labels)}), got {len(names)}")
     t0 = time.perf_counter()
     # Fail on an unusable file or column choice before any partial output exists.
     header = list(data_mod.read_csv(path, nrows=0).columns)
@@ -175,6 +182,7 @@ def tag_csv(
                 "max_genres": max_genres,
                 "scores": scores,
                 "shard": list(shard) if shard else None,
+                **({"names": names} if names != list(run.labels) else {}),
             },
         }
         record = {**identity, "chunksize": chunksize, "chunks": 0, "rows": 0, "bytes": 0, "tagged": 0,
@@ -193,7 +201,7 @@ def tag_csv(
             if cols is None:
                 cols, _ = data_mod.detect_columns(list(chunk.columns), text_cols=text_cols, need_genres=False)
                 summary.genres_column = free_column(chunk.columns, GENRES_COLUMN)
-                score_names = [free_column(chunk.columns, SCORE_PREFIX + label) for label in run.labels]
+                score_names = [free_column(chunk.columns, SCORE_PREFIX + name) for name in names]
             if i < record["chunks"]:  # written before the interruption
                 if on_rows:
                     on_rows(len(chunk))
@@ -210,7 +218,7 @@ def tag_csv(
             counts += chosen.sum(axis=0)
             chunk = chunk.copy()
             chunk[summary.genres_column] = [
-                safe_cell("|".join(run.labels[j] for j in np.flatnonzero(row))) for row in chosen
+                safe_cell("|".join(names[j] for j in np.flatnonzero(row))) for row in chosen
             ]
             if scores:
                 rounded = np.round(probs, 4)
@@ -241,7 +249,7 @@ def tag_csv(
         write_json(shard_record(out), {**identity, "input": str(path.resolve()), "input_rows": input_rows,
                                        "rows": record["rows"], "output": out.name})
     summary.seconds = time.perf_counter() - t0
-    summary.genre_counts = {label: int(c) for label, c in zip(run.labels, counts)}
+    summary.genre_counts = {name: int(c) for name, c in zip(names, counts)}
     return summary
 
 

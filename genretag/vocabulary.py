@@ -421,7 +421,8 @@ def output_names(labels: list[str], vocabulary: str | Path) -> tuple[list[str], 
             lines (genres it does not list keep their name).
 
     Returns:
-        ``(name per label, labels written as they are because the vocabulary has no name for them)``.
+        ``(name per label, labels written as they are because the named vocabulary has no name
+        for them)``; with a file, genres it does not list keep their name and are not listed.
 
     Raises:
         DataError: Unknown vocabulary, unreadable file, a value that is not a name, or two
@@ -442,13 +443,15 @@ def output_names(labels: list[str], vocabulary: str | Path) -> tuple[list[str], 
         if bad:
             raise DataError(f"vocabulary {path}: '{bad[0]}' must be a genre name (\"Science Fiction\" = \"Sci-Fi\")")
         rename = {genre_key(k): " ".join(v.split()) for k, v in raw.items()}
+    named = str(vocabulary).lower() in OUTPUT_VOCABULARIES
     names, unnamed = [], []
     for label in labels:
         canonical = base.resolve(label)
         keys = [genre_key(label)] + ([genre_key(canonical[0])] if canonical and len(canonical) == 1 else [])
         name = next((rename[k] for k in keys if k in rename), None)
         if name is None:
-            unnamed.append(label)
+            if named:  # a user's file names only the genres it renames
+                unnamed.append(label)
             name = label
         names.append(name)
     clash = [n for n, c in Counter(names).items() if c > 1]
