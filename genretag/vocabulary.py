@@ -222,7 +222,7 @@ class Vocabulary:
             bad = ", ".join(unknown_ids[:6]) + (", ..." if len(unknown_ids) > 6 else "")
             raise DataError(
                 f"the genre cells{' of ' + where if where else ''} are numeric ids ({shown}), not genre names, and "
-                f"{bad} {'is' if len(unknown_ids) == 1 else 'are'} not TMDB genre ids; map the ids to genre names "
+                f"{bad} {'is not a TMDB genre id' if len(unknown_ids) == 1 else 'are not TMDB genre ids'}; map the ids to genre names "
                 "first (TMDB's ids are read as names), or pass --genres-col with a column of names"
             )
         applied: dict[str, dict] = {}
