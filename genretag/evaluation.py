@@ -311,6 +311,7 @@ def evaluate(
     # Decide over every genre, as `tag` does, then score only the genres the file uses.
     scored = [j for j, g in enumerate(labels) if all_genres or g in rows.file_labels]
     unused = {g: int(pred_run[:, j].sum()) for j, g in enumerate(labels) if g not in rows.file_labels}
+    unused = dict(sorted(unused.items(), key=lambda kv: (-kv[1], kv[0])))  # the most predicted first
     if len(scored) < len(labels):
         labels = [labels[j] for j in scored]
         probs, pred_fixed, pred_run, run_limits = probs[:, scored], pred_fixed[:, scored], pred_run[:, scored], run_limits[scored]
