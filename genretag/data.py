@@ -123,8 +123,11 @@ def parse_genres(cell: Any) -> list[str]:
     """Parse one genre cell into canonical genre names.
 
     Accepted forms: a Python-list string ``"['Action', 'Drama']"``, a JSON list of
-    strings or of TMDB ``{"id": .., "name": ..}`` objects, a real list or tuple, and
-    text separated by ``,`` ``|`` ``;`` (or tabs/newlines) such as ``"Action|Drama"``.
+    strings or of objects (TMDB ``{"id": .., "name": ..}``, or a ``genre``, ``genre_name``,
+    ``label`` … key), an id -> name map (CMU's Freebase ``{"/m/07s9rl0": "Drama"}``), a map
+    of flags (``{"Action": true}``), a real list or tuple, and text separated by ``,``
+    ``|`` ``;`` (or tabs/newlines) such as ``"Action|Drama"``. Names are only parsed here;
+    aliases, placeholders and TMDB ids are `genretag.vocabulary`'s job.
     ``/`` and ``&`` are not separators because genre names contain them. Missing
     values (None, NaN, "", "[]", "N/A") give ``[]``. A malformed cell never raises:
     its text is split after brackets and quotes are stripped.
@@ -803,7 +806,8 @@ def load_labelled(
         The kept rows and a report of what was dropped.
 
     Raises:
-        DataError: If the file cannot be used or no row survives.
+        DataError: If the file cannot be used or no row survives, or (with a vocabulary)
+            the genre cells are numeric ids that are not all TMDB's.
     """
     if sample is not None and sample < 1:
         raise DataError(f"sample must be a positive number of rows, got {sample}")

@@ -314,7 +314,8 @@ def evaluate(
     unused = dict(sorted(unused.items(), key=lambda kv: (-kv[1], kv[0])))  # the most predicted first
     if len(scored) < len(labels):
         labels = [labels[j] for j in scored]
-        probs, pred_fixed, pred_run, run_limits = probs[:, scored], pred_fixed[:, scored], pred_run[:, scored], run_limits[scored]
+        probs, pred_fixed, pred_run = probs[:, scored], pred_fixed[:, scored], pred_run[:, scored]
+        run_limits = run_limits[scored]
         rows.y = rows.y[:, scored]
 
     baseline_block, t_baseline = {"available": False, "reason": "not asked for (--no-baseline)"}, 0.0
@@ -351,10 +352,10 @@ def evaluate(
             "f1_by_threshold": _rounded(metrics.f1_by_threshold(rows.y, probs)),
         },
         "genres_per_movie": _genres_per_movie(rows.y, pred_run, baseline_block),
-        "unknown_genres": {"genres": rows.unknown_genres, "rows_left_out": rows.unknown_only_rows, "hints": rows.hints},
+        "unknown_genres": {"genres": rows.unknown_genres, "rows_left_out": rows.unknown_only_rows},
         "unused_genres": {"genres": unused, "left_out": not all_genres},
         "genre_mappings": {"read": rows.genre_applied, "lines": rows.genre_lines,
-                           "scored_as": _scored_as(rows)},
+                           "scored_as": _scored_as(rows), "did_you_mean": rows.hints},
         "worst": _worst(rows, probs, pred_run, labels, run_limits, top_errors),
         "movies": _movies(rows, pred_run, labels),
         "timing": {

@@ -222,7 +222,8 @@ class Vocabulary:
             bad = ", ".join(unknown_ids[:6]) + (", ..." if len(unknown_ids) > 6 else "")
             raise DataError(
                 f"the genre cells{' of ' + where if where else ''} are numeric ids ({shown}), not genre names, and "
-                f"{bad} {'is not a TMDB genre id' if len(unknown_ids) == 1 else 'are not TMDB genre ids'}; map the ids to genre names "
+                f"{bad} {'is not a TMDB genre id' if len(unknown_ids) == 1 else 'are not TMDB genre ids'}; "
+                "map the ids to genre names "
                 "first (TMDB's ids are read as names), or pass --genres-col with a column of names"
             )
         applied: dict[str, dict] = {}
@@ -437,7 +438,8 @@ def output_names(labels: list[str], vocabulary: str | Path) -> tuple[list[str], 
     else:
         path = Path(vocabulary)
         if not path.suffix and not path.exists():
-            raise DataError(f"unknown --vocabulary '{vocabulary}'; choose {', '.join(OUTPUT_VOCABULARIES)} or a TOML file")
+            raise DataError(f"unknown --vocabulary '{vocabulary}'; choose {', '.join(OUTPUT_VOCABULARIES)} "
+                            "or a TOML file")
         raw = _read_toml(path, "vocabulary")
         bad = [k for k, v in raw.items() if not isinstance(v, str) or not v.strip()]
         if bad:
@@ -457,5 +459,6 @@ def output_names(labels: list[str], vocabulary: str | Path) -> tuple[list[str], 
     clash = [n for n, c in Counter(names).items() if c > 1]
     if clash:
         both = [label for label, n in zip(labels, names) if n == clash[0]]
-        raise DataError(f"--vocabulary gives {' and '.join(both)} the same name '{clash[0]}'; give each genre its own name")
+        raise DataError(f"--vocabulary gives {' and '.join(both)} the same name '{clash[0]}'; "
+                        "give each genre its own name")
     return names, unnamed

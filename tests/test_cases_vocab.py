@@ -211,7 +211,7 @@ def test_unknown_genres_get_a_did_you_mean(bundled, tmp_path):
                    .replace("Sci-Fi", "Sci-Fy").replace("Drama,", "Documentary,"), encoding="utf-8")
     results = evaluate(bundled, data=src, baseline=False)
     assert results["unknown_genres"]["genres"] == {"Sci-Fy": 3, "Documentary": 2}
-    assert results["unknown_genres"]["hints"] == {"Sci-Fy": "Science Fiction"}  # Documentary: known, not in the model
+    assert results["genre_mappings"]["did_you_mean"] == {"Sci-Fy": "Science Fiction"}  # Documentary: known, not in the model
 
 
 # --------------------------------------------------------------------------- vocab-file-subset

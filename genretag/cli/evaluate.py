@@ -117,7 +117,7 @@ def _print_genres(results: dict) -> None:
         console.print(f"file genres scored as model genres: {listed}", highlight=False)
     unknown = results["unknown_genres"]
     if unknown["genres"]:
-        hints = unknown.get("hints") or {}
+        hints = mappings.get("did_you_mean") or {}
         listed = ", ".join(f"{g} ({n}{'; did you mean ' + hints[g] + '?' if g in hints else ''})"
                            for g, n in unknown["genres"].items())
         more = f"; {unknown['rows_left_out']} rows with only such genres left out" if unknown["rows_left_out"] else ""
