@@ -137,8 +137,7 @@ def config_from_options(options: dict) -> TrainConfig:
     o = options
     return TrainConfig(
         data=str(o["data"]), text_cols=split_list(o["text_col"]), genres_col=o["genres_col"], sample=o["sample"],
-        split=_fractions(o["split"]), min_support=o["min_support"],
-        genre_map=str(Path(o["genre_map"]).resolve()) if o.get("genre_map") else None, backbone=o["backbone"], pooling=o["pooling"],
+        split=_fractions(o["split"]), min_support=o["min_support"], backbone=o["backbone"], pooling=o["pooling"],
         max_length=o["max_length"], lora_r=o["lora_r"], lora_alpha=o["lora_alpha"], lora_dropout=o["lora_dropout"],
         lora_targets=split_list(o["lora_targets"]), trust_remote_code=o["trust_remote_code"], lr=o["lr"],
         batch_size=o["batch_size"], epochs=o["epochs"], weight_decay=o["weight_decay"], warmup_ratio=o["warmup_ratio"],
@@ -146,6 +145,7 @@ def config_from_options(options: dict) -> TrainConfig:
         pos_weight_cap=o["pos_weight_cap"], oversample=o["oversample"], thresholds=o["thresholds"],
         threshold=o["threshold"], at_least_one=o["at_least_one"], max_genres=o["max_genres"], seed=o["seed"],
         init_seed=o["init_seed"], blend_tfidf=o["blend_tfidf"], precision=o["precision"], gradient_checkpointing=o["gradient_checkpointing"],
+        genre_map=str(Path(o["genre_map"]).resolve()) if o["genre_map"] else None,
     )
 
 
