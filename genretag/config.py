@@ -52,6 +52,8 @@ class TrainConfig:
     """Train / validation / test fractions."""
     min_support: int = 1
     """Drop genres with fewer training examples than this."""
+    genre_map: str | None = None
+    """TOML file of genre aliases added to the bundled vocabulary (``alias = "Genre"`` lines)."""
 
     backbone: str = DEFAULT_BACKBONE
     """Preset (qwen3-0.6b, minilm), Hugging Face model id or local folder."""

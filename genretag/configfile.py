@@ -27,7 +27,7 @@ from .errors import DataError
 #: TrainConfig fields whose command-line option has another parameter name.
 CLI_PARAMS = {"text_cols": "text_col"}
 #: Fields holding a path, resolved against the config file's folder.
-PATH_FIELDS = ("data", "backbone")
+PATH_FIELDS = ("data", "backbone", "genre_map")
 
 
 def load_config_file(path: str | Path) -> dict[str, Any]:
@@ -65,6 +65,8 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     base = path.resolve().parent
     if values.get("data"):
         values["data"] = str(base / Path(values["data"]).expanduser())
+    if values.get("genre_map"):
+        values["genre_map"] = str(base / Path(values["genre_map"]).expanduser())
     if values.get("backbone") and (base / values["backbone"]).is_dir():
         values["backbone"] = str(base / values["backbone"])
     return values

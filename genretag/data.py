@@ -125,8 +125,11 @@ def parse_genres(cell: Any) -> list[str]:
     """Parse one genre cell into canonical genre names.
 
     Accepted forms: a Python-list string ``"['Action', 'Drama']"``, a JSON list of
-    strings or of TMDB ``{"id": .., "name": ..}`` objects, a real list or tuple, and
-    text separated by ``,`` ``|`` ``;`` (or tabs/newlines) such as ``"Action|Drama"``.
+    strings or of objects (TMDB ``{"id": .., "name": ..}``, or a ``genre``, ``genre_name``,
+    ``label`` … key), an id -> name map (CMU's Freebase ``{"/m/07s9rl0": "Drama"}``), a map
+    of flags (``{"Action": true}``), a real list or tuple, and text separated by ``,``
+    ``|`` ``;`` (or tabs/newlines) such as ``"Action|Drama"``. Names are only parsed here;
+    aliases, placeholders and TMDB ids are `genretag.vocabulary`'s job.
     ``/`` and ``&`` are not separators because genre names contain them. Missing
     values (None, NaN, "", "[]", "N/A") give ``[]``. A malformed cell never raises:
     its text is split after brackets and quotes are stripped.
@@ -197,13 +200,16 @@ def is_malformed_list(cell: Any) -> bool:
     return _parse_literal(text) is None
 
 
+# Keys that hold the name in a genre object, in the order they are tried (case-insensitive):
+# TMDB/MAL {"id", "name"}, AniList {"genre"}, Wikidata-style {"label"}, {"genre_name"}, ...
+_NAME_KEYS = ("name", "genre", "genre_name", "genrename", "label", "title", "value", "text", "tag")
+
+
 def _names_from_object(obj: Any) -> Iterator[str]:
     if isinstance(obj, str):
         yield obj
     elif isinstance(obj, dict):
-        name = obj.get("name", obj.get("genre"))
-        if name is not None:
-            yield from _names_from_object(name)
+        yield from _names_from_dict(obj)
     elif isinstance(obj, (list, tuple, set, frozenset)):
         items = sorted(obj, key=str) if isinstance(obj, (set, frozenset)) else obj
         for item in items:
@@ -216,6 +222,28 @@ def _names_from_object(obj: Any) -> Iterator[str]:
         yield str(int(obj)) if float(obj).is_integer() else str(obj)
     else:
         yield str(obj)
+
+
+def _names_from_dict(obj: dict) -> Iterator[str]:
+    """One genre object (``{"id": 28, "name": "Action"}``), or a map of several genres."""
+    by_key = {str(k).strip().lower(): v for k, v in obj.items()}
+    for key in _NAME_KEYS:
+        if key in by_key and by_key[key] is not None:
+            yield from _names_from_object(by_key[key])
+            return
+    for key, value in by_key.items():  # {"genreName": ...}, {"movie_genre_name": ...}
+        if key.endswith("name") and isinstance(value, str):
+            yield value
+            return
+    values = list(obj.values())
+    if values and all(isinstance(v, bool) for v in values):
+        # {"Action": true, "Drama": false}: the keys are the genres, the flags say which apply.
+        yield from (str(k) for k, v in obj.items() if v)
+    elif values and all(isinstance(v, str) for v in values) and not {"id", "slug", "url", "type"} & set(by_key):
+        # An id -> name map, e.g. CMU's Freebase {"/m/07s9rl0": "Drama", "/m/01z4y": "Comedy"}.
+        yield from values
+    elif "id" in by_key:
+        yield from _names_from_object(by_key["id"])  # {"id": 28}: a TMDB id, named by the vocabulary
 
 
 def _is_missing(value: Any) -> bool:
@@ -687,6 +715,8 @@ class DropReport:
     """Usable rows left out by ``sample``."""
     malformed_genres: int = 0
     """Rows (kept or not) whose genre cell looked like a list but was broken; not a drop reason."""
+    genres: Any = None
+    """The `genretag.vocabulary.GenreReport` of the genre names mapped, when a vocabulary was applied."""
 
     def lines(self) -> list[str]:
         """Return a short human summary, one line per non-zero count."""
@@ -756,6 +786,7 @@ def load_labelled(
     genres_col: str | None = None,
     sample: int | None = None,
     seed: int = 42,
+    vocabulary: Any = None,
 ) -> tuple[LabelledData, DropReport]:
     """Read a labelled CSV and keep the usable rows.
 
@@ -771,12 +802,16 @@ def load_labelled(
         genres_col: The genre column (detected when None).
         sample: Number of rows to draw, or None for all.
         seed: Seed for the sample.
+        vocabulary: A `genretag.vocabulary.Vocabulary` to map genre names with (aliases,
+            placeholders, TMDB ids, one spelling per genre); None keeps the names as parsed.
+            A row whose genres are all placeholders counts as without genres.
 
     Returns:
         The kept rows and a report of what was dropped.
 
     Raises:
-        DataError: If the file cannot be used or no row survives.
+        DataError: If the file cannot be used or no row survives, or (with a vocabulary)
+            the genre cells are numeric ids that are not all TMDB's.
     """
     if sample is not None and sample < 1:
         raise DataError(f"sample must be a positive number of rows, got {sample}")
@@ -785,6 +820,9 @@ def load_labelled(
     texts = join_text(df, texts_cols).tolist()
     cells = df[genres_col].tolist()
     genres = [parse_genres(c) for c in cells]
+    genre_report = None
+    if vocabulary is not None:
+        genres, genre_report = vocabulary.apply(genres, where=f"{path} column '{genres_col}'")
     malformed = sum(is_malformed_list(c) for c in cells)
     if malformed:
         logger.warning(
@@ -839,6 +877,7 @@ def load_labelled(
         kept=len(keep),
         sampled_out=sampled_out,
         malformed_genres=malformed,
+        genres=genre_report,
     )
     return data, report
 

@@ -100,6 +100,14 @@ def load_members(path: Path, labels: list[str], *, backbone=None, device=None, t
             raise ModelError(f"{member} has other genres than the ensemble {path}; build the ensemble again")
         members.append(run)
     _check_compatible(members)
+    from .vocabulary import RUN_VOCABULARY_FILE, load_run_vocabulary
+
+    # The split's rows were read with the members' genre vocabulary; the ensemble reads them the same way.
+    vocabularies = [load_run_vocabulary(run.path) for run in members]
+    for run, vocabulary in zip(members[1:], vocabularies[1:]):
+        if vocabulary != vocabularies[0]:
+            raise ModelError(f"{run.path} was trained with another genre vocabulary than {first.path}; train members "
+                             "with the same --genre-map")
     model = EnsembleTagger([run.model for run in members])
     model.eval()
     return model, members[0].tokenizer
@@ -177,6 +185,14 @@ def build_ensemble(run_paths: list[str | Path], out: str | Path, *, force: bool 
             raise ModelError(f"{run.path} was trained on another split than {first.path}; train members with the same "
                              "--data, --sample and --seed (vary --init-seed)")
     _check_compatible(members)
+    from .vocabulary import RUN_VOCABULARY_FILE, load_run_vocabulary
+
+    # The split's rows were read with the members' genre vocabulary; the ensemble reads them the same way.
+    vocabularies = [load_run_vocabulary(run.path) for run in members]
+    for run, vocabulary in zip(members[1:], vocabularies[1:]):
+        if vocabulary != vocabularies[0]:
+            raise ModelError(f"{run.path} was trained with another genre vocabulary than {first.path}; train members "
+                             "with the same --genre-map")
 
     from .evaluation import run_split_rows
 
@@ -239,5 +255,7 @@ def build_ensemble(run_paths: list[str | Path], out: str | Path, *, force: bool 
         })
         if blend_model is not None:
             blend_model.save(tmp)
+        if vocabularies[0] is not None:
+            shutil.copyfile(first.path / RUN_VOCABULARY_FILE, tmp / RUN_VOCABULARY_FILE)
     return EnsembleResult(path=Path(out), metrics=metrics, members=member_info)
 

@@ -35,6 +35,7 @@ from . import language, metrics
 from .errors import DataError, ModelError
 from .predict import decide
 from .runs import SPLIT_FILE, Run
+from .vocabulary import LabelMatch, current_vocabulary, load_run_vocabulary, match_labels
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +82,16 @@ class EvalRows:
     def train_overlap(self) -> int | None:
         """Rows found to be training rows of the model; None when the check was not made."""
         return self.training_rows.get("found") if self.training_rows.get("checked") else None
+    match: LabelMatch | None = None
+    """How each genre of the file is scored against the model's genres."""
+    file_labels: set[str] = field(default_factory=set)
+    """The model genres the file uses (in any usable row, not only the chosen split)."""
+    genre_lines: list[str] = field(default_factory=list)
+    """The genre mappings applied while reading, one line per kind."""
+    genre_applied: dict = field(default_factory=dict)
+    """The same as data: name as read → what it became, its kind and rows."""
+    hints: dict[str, str] = field(default_factory=dict)
+    """Unknown file genre → the model genre it may be a misspelling of."""
 
 
 def load_rows(
@@ -91,8 +102,13 @@ def load_rows(
     text_cols: list[str] | None = None,
     genres_col: str | None = None,
     include_training_rows: bool = False,
+    genre_map: str | Path | None = None,
 ) -> tuple[EvalRows, data_mod.LabelledData | None]:
     """Pick the rows to evaluate.
+
+    The run's own file is read with the genre vocabulary the run was trained with (none for
+    runs written before vocabularies), so its saved split applies unchanged; any other file
+    with that vocabulary (else the bundled one) plus ``genre_map``.
 
     Args:
         run: A loaded run.
@@ -103,6 +119,7 @@ def load_rows(
         genres_col: Genre column (default: the run's own on its file, else detected).
         include_training_rows: Keep rows that were training examples of the model
             (they are always counted, in ``training_rows``).
+        genre_map: A ``--genre-map`` TOML file of genre aliases (other files only).
 
     Returns:
         The rows, and every usable row of the run's own file when it was read (the
@@ -135,10 +152,17 @@ def load_rows(
             f"--split {split} needs the file the run was trained on ({run_file or 'unknown'}), and {path} is a "
             f"different file (fingerprint differs); use --split all to evaluate every row of it"
         )
+    vocabulary = load_run_vocabulary(run.path)
     if own:
         text_cols = text_cols or saved.get("text_cols")
         genres_col = genres_col or saved.get("genres_col")
-    full, report = data_mod.load_labelled(path, text_cols=text_cols, genres_col=genres_col)
+        if genre_map:
+            logger.warning("--genre-map is not applied to the run's own data: it is read as in training")
+    else:
+        vocabulary = vocabulary or current_vocabulary()
+        if genre_map:
+            vocabulary = vocabulary.with_genre_map(genre_map)
+    full, report = data_mod.load_labelled(path, text_cols=text_cols, genres_col=genres_col, vocabulary=vocabulary)
     if split == "all":
         chosen = full
     else:
@@ -158,8 +182,11 @@ def load_rows(
         check["left_out"] = True
     # On the run's own file, score every row of the split as `train` did (a row whose genres
     # the run dropped as rare has no true genre); elsewhere such a row's truth is unknowable.
-    rows = _binarise(chosen, run.labels, path=path, fingerprint=fingerprint, split=split, own=own, keep_all=own)
+    rows = _binarise(chosen, run.labels, vocabulary=vocabulary, file_genres=full.genres, path=path,
+                     fingerprint=fingerprint, split=split, own=own, keep_all=own)
     rows.read_report = report.lines()
+    if report.genres is not None:
+        rows.genre_lines, rows.genre_applied = report.genres.lines(), report.genres.to_dict()
     rows.training_rows = check
     return rows, own_full
 
@@ -204,7 +231,8 @@ def training_synopses(run: Run) -> set[str] | str:
         return f"the run's training data {run_file} is not on this machine"
     if data_mod.file_fingerprint(run_file) != saved.get("fingerprint"):
         return f"the run's training data {run_file} changed since training"
-    full, _ = data_mod.load_labelled(run_file, text_cols=saved.get("text_cols"), genres_col=saved.get("genres_col"))
+    full, _ = data_mod.load_labelled(run_file, text_cols=saved.get("text_cols"), genres_col=saved.get("genres_col"),
+                                     vocabulary=load_run_vocabulary(run.path))
     return {normalised_synopsis(full.texts[i]) for i in _positions(full, saved["train"], run, "train")}
 
 
@@ -219,28 +247,40 @@ def _positions(full: data_mod.LabelledData, ids: list[int], run: Run, part: str)
     return [where[r] for r in ids]
 
 
-def _binarise(chosen: data_mod.LabelledData, labels: list[str], *, keep_all: bool = False, **info) -> EvalRows:
+def _binarise(chosen: data_mod.LabelledData, labels: list[str], *, vocabulary=None, file_genres=None,
+              keep_all: bool = False, **info) -> EvalRows:
     index = {g: j for j, g in enumerate(labels)}
-    unknown = Counter(g for row in chosen.genres for g in row if g not in index)
-    known = [any(g in index for g in row) for row in chosen.genres]
+    file_genres = chosen.genres if file_genres is None else file_genres
+    match = match_labels((g for row in file_genres for g in row), labels, vocabulary)
+    unknown = Counter(g for row in chosen.genres for g in row if not match.scored_as.get(g))
+    row_labels = [match.labels_of(row) for row in chosen.genres]
+    known = [bool(row) for row in row_labels]
     keep = list(range(len(chosen))) if keep_all else [i for i, hit in enumerate(known) if hit]
     if not any(known):
+        hints = {g: vocabulary.suggest(g, labels) for g in unknown} if vocabulary is not None else {}
+        seen = ", ".join(f"{g} (did you mean {hints[g]}?)" if hints.get(g) else g for g in list(unknown)[:5])
         raise DataError(
             f"no row of {info['path']} has a genre the model knows ({', '.join(labels[:8])}"
-            f"{', ...' if len(labels) > 8 else ''}); check --genres-col or evaluate another model"
+            f"{', ...' if len(labels) > 8 else ''}; the file has {seen or 'none'}); check --genres-col, "
+            "add the file's names with --genre-map, or evaluate another model"
         )
     kept = chosen.subset(keep)
     y = np.zeros((len(kept), len(labels)), dtype=np.int8)
-    for i, row in enumerate(kept.genres):
-        for g in row:
-            if g in index:
-                y[i, index[g]] = 1
+    for i, pos in enumerate(keep):
+        for g in row_labels[pos]:
+            y[i, index[g]] = 1
+    hints = {}
+    if vocabulary is not None:
+        hints = {g: h for g in unknown if (h := vocabulary.suggest(g, labels))}
     return EvalRows(
         texts=kept.texts, titles=kept.titles, row_ids=kept.row_ids, genres=kept.genres, y=y,
         data_path=Path(info["path"]), fingerprint=info["fingerprint"], split=info["split"], own_data=info["own"],
         unknown_genres=dict(sorted(unknown.items(), key=lambda kv: (-kv[1], kv[0]))),
         unknown_only_rows=len(chosen) - len(keep),
         without_known_genres=sum(1 for i in keep if not known[i]),
+        match=match,
+        file_labels={label for targets in match.scored_as.values() for label in targets},
+        hints=hints,
     )
 
 
@@ -265,7 +305,8 @@ def run_split_rows(run: Run, own_full: data_mod.LabelledData | None) -> dict[str
             return f"the run's training data {run_file} is not on this machine"
         if data_mod.file_fingerprint(run_file) != saved.get("fingerprint"):
             return f"the run's training data {run_file} changed since training"
-        full, _ = data_mod.load_labelled(run_file, text_cols=saved.get("text_cols"), genres_col=saved.get("genres_col"))
+        full, _ = data_mod.load_labelled(run_file, text_cols=saved.get("text_cols"), genres_col=saved.get("genres_col"),
+                                         vocabulary=load_run_vocabulary(run.path))
     index = {g: j for j, g in enumerate(run.labels)}
     out = {}
     for part in ("train", "validation"):
@@ -300,6 +341,8 @@ def evaluate(
     top_errors: int = TOP_ERRORS,
     on_stage: Callable[[str], None] | None = None,
     on_batch: Callable[[int], None] | None = None,
+    genre_map: str | Path | None = None,
+    all_genres: bool = False,
 ) -> dict:
     """Score a run on labelled rows and return every number as a JSON-ready dict.
 
@@ -316,20 +359,25 @@ def evaluate(
         top_errors: Movies to list as worst false positives and false negatives.
         on_stage: Called with a short status line before each slow step.
         on_batch: Called with the rows done after each prediction batch.
+        genre_map: A TOML file of genre aliases for reading ``data`` (see `load_rows`).
+        all_genres: Score every model genre. By default the genres the file never uses
+            (no "Animation" label in a file of anime) are left out of every score and
+            listed under ``unused_genres`` with the predictions they got.
 
     Returns:
         A dict with ``model``, ``data``, ``labels``, ``thresholds``, ``decision``,
         ``scores`` (``at_0.5``: plain threshold 0.5; ``at_run_thresholds``: the run's
         thresholds and decision rule, as `tag` applies them), ``ranking`` (threshold-free),
         ``baseline`` (the same blocks at 0.5 and at its own tuned thresholds), ``curves``,
-        ``genres_per_movie``, ``unknown_genres``, ``worst``, ``movies``, ``timing`` and
-        ``warnings`` (one-line cautions about what the scores mean: few rows, training
-        rows, a check not made). Undefined scores are ``None``, never NaN.
+        ``genres_per_movie``, ``unknown_genres``, ``unused_genres``, ``genre_mappings``,
+        ``worst``, ``movies``, ``timing`` and ``warnings`` (one-line cautions about what the
+        scores mean: few rows, training rows, a check not made). ``labels`` and every
+        per-genre block hold the scored genres only. Undefined scores are ``None``, never NaN.
     """
     stage = on_stage or (lambda message: None)
     t0 = time.perf_counter()
     rows, own_full = load_rows(run, data=data, split=split, text_cols=text_cols, genres_col=genres_col,
-                               include_training_rows=include_training_rows)
+                               include_training_rows=include_training_rows, genre_map=genre_map)
     t_read = time.perf_counter() - t0
 
     stage(f"predicting {len(rows.texts)} rows ({rows.split} split of {rows.data_path.name})")
@@ -344,12 +392,21 @@ def evaluate(
     # The fixed 0.5 is the plain reference; the run's own rule is what `tag` would output.
     pred_fixed = decide(probs, FIXED_THRESHOLD)
     pred_run = decide(probs, run_limits, **rule)
+    # Decide over every genre, as `tag` does, then score only the genres the file uses.
+    scored = [j for j, g in enumerate(labels) if all_genres or g in rows.file_labels]
+    unused = {g: int(pred_run[:, j].sum()) for j, g in enumerate(labels) if g not in rows.file_labels}
+    unused = dict(sorted(unused.items(), key=lambda kv: (-kv[1], kv[0])))  # the most predicted first
+    if len(scored) < len(labels):
+        labels = [labels[j] for j in scored]
+        probs, pred_fixed, pred_run = probs[:, scored], pred_fixed[:, scored], pred_run[:, scored]
+        run_limits = run_limits[scored]
+        rows.y = rows.y[:, scored]
 
     baseline_block, t_baseline = {"available": False, "reason": "not asked for (--no-baseline)"}, 0.0
     if baseline:
         stage("fitting the TF-IDF baseline on the run's training rows")
         t2 = time.perf_counter()
-        baseline_block = _baseline(run, rows, own_full, rule)
+        baseline_block = _baseline(run, rows, own_full, rule, scored)
         t_baseline = time.perf_counter() - t2
 
     results = {
@@ -380,6 +437,9 @@ def evaluate(
         },
         "genres_per_movie": _genres_per_movie(rows.y, pred_run, baseline_block),
         "unknown_genres": {"genres": rows.unknown_genres, "rows_left_out": rows.unknown_only_rows},
+        "unused_genres": {"genres": unused, "left_out": not all_genres},
+        "genre_mappings": {"read": rows.genre_applied, "lines": rows.genre_lines,
+                           "scored_as": _scored_as(rows), "did_you_mean": rows.hints},
         "worst": _worst(rows, probs, pred_run, labels, run_limits, top_errors),
         "movies": _movies(rows, pred_run, labels),
         "timing": {
@@ -431,12 +491,22 @@ def _block(y: np.ndarray, pred: np.ndarray, probs: np.ndarray, labels: list[str]
     }
 
 
-def _baseline(run: Run, rows: EvalRows, own_full, rule: dict) -> dict:
+def _scored_as(rows: EvalRows) -> dict:
+    """File genres counted as another model genre: ``{genre: {"as": [...], "how": ..., "rows": n}}``."""
+    if rows.match is None:
+        return {}
+    counts = Counter(g for row in rows.genres for g in row)
+    return {g: {"as": rows.match.scored_as[g], "how": how, "rows": counts[g]}
+            for g, how in rows.match.notes.items() if counts[g]}
+
+
+def _baseline(run: Run, rows: EvalRows, own_full, rule: dict, columns: list[int] | None = None) -> dict:
     """Fit the TF-IDF baseline on the run's training rows and score it on ``rows``.
 
     It is scored twice, like the model: at the plain 0.5, and under the run's own rule
     with thresholds tuned on the run's validation rows the way the run's were (same
-    mode), so the comparison is like for like.
+    mode), so the comparison is like for like. It decides over every genre, then only
+    ``columns`` (the scored genres, default all) are scored, as for the model.
     """
     from .baseline import NAME, TfidfBaseline
     from .thresholds import tune_thresholds
@@ -461,16 +531,20 @@ def _baseline(run: Run, rows: EvalRows, own_full, rule: dict) -> dict:
     except ValueError:  # a mode this genretag does not know: keep the run's fixed threshold
         own = np.full(len(run.labels), run.config.threshold, dtype=np.float32)
     pred_own = decide(probs, own, **rule)
+    pred_fixed = decide(probs, FIXED_THRESHOLD)
+    columns = list(range(len(run.labels))) if columns is None else list(columns)
+    labels = [run.labels[j] for j in columns]
+    probs, pred_own, pred_fixed, own = probs[:, columns], pred_own[:, columns], pred_fixed[:, columns], own[columns]
     return {
         "available": True,
         "name": NAME,
         "params": model.params,
         "train_rows": len(texts),
         "validation_rows": len(val_texts),
-        "thresholds": {g: round(float(t), 4) for g, t in zip(run.labels, own)},
+        "thresholds": {g: round(float(t), 4) for g, t in zip(labels, own)},
         "scores": {
-            "at_0.5": _block(rows.y, decide(probs, FIXED_THRESHOLD), probs, run.labels, FIXED_THRESHOLD),
-            "at_own_thresholds": _block(rows.y, pred_own, probs, run.labels, own),
+            "at_0.5": _block(rows.y, pred_fixed, probs, labels, FIXED_THRESHOLD),
+            "at_own_thresholds": _block(rows.y, pred_own, probs, labels, own),
         },
         "ranking": _rounded(metrics.ranking_scores(rows.y, probs)),
         "f1_by_threshold": _rounded(metrics.f1_by_threshold(rows.y, probs)),
@@ -530,8 +604,6 @@ def _worst(rows: EvalRows, probs, pred, labels, limits, top: int) -> dict:
     fp_score = np.where(chosen & ~y, probs, -1.0).max(axis=1)
     fn_score = np.where(~chosen & y, probs, 2.0).min(axis=1)
     limits = np.broadcast_to(np.asarray(limits, dtype=float), (len(labels),))
-    known = set(labels)
-
     def entry(i: int, genres_mask: np.ndarray) -> dict:
         return {
             "row_id": int(rows.row_ids[i]),
@@ -541,8 +613,8 @@ def _worst(rows: EvalRows, probs, pred, labels, limits, top: int) -> dict:
                 {"genre": labels[j], "probability": round(float(probs[i, j]), 4), "threshold": round(float(limits[j]), 4)}
                 for j in np.argsort(-probs[i]) if genres_mask[j]
             ],
-            "true": [g for g in rows.genres[i] if g in known],
-            "unknown": [g for g in rows.genres[i] if g not in known],
+            "true": [labels[j] for j in np.flatnonzero(y[i])],
+            "unknown": _unscorable(rows, i),
             "predicted": [labels[j] for j in np.flatnonzero(chosen[i])],
         }
 
@@ -556,17 +628,23 @@ def _worst(rows: EvalRows, probs, pred, labels, limits, top: int) -> dict:
 
 def _movies(rows: EvalRows, pred, labels) -> list[dict]:
     """True vs predicted genres (at the run's thresholds) of every evaluated movie."""
-    known = set(labels)
     return [
         {
             "row_id": int(rows.row_ids[i]),
             "title": _title(rows, i),
-            "true": [g for g in rows.genres[i] if g in known],
-            "unknown": [g for g in rows.genres[i] if g not in known],
+            "true": [labels[j] for j in np.flatnonzero(rows.y[i])],
+            "unknown": _unscorable(rows, i),
             "predicted": [labels[j] for j in np.flatnonzero(pred[i])],
         }
         for i in range(len(rows.texts))
     ]
+
+
+def _unscorable(rows: EvalRows, i: int) -> list[str]:
+    """The genres of row ``i`` that no model genre stands for."""
+    if rows.match is None:
+        return []
+    return [g for g in rows.genres[i] if not rows.match.scored_as.get(g)]
 
 
 def _rounded(obj):

@@ -122,6 +122,7 @@ def tag_csv(
     on_rows: Callable[[int], None] | None = None,
     resume: bool = False,
     shard: tuple[int, int] | None = None,
+    names: list[str] | None = None,
 ) -> TagSummary:
     """Tag every row of a CSV with genres; all input columns and the row order are kept.
 
@@ -149,6 +150,9 @@ def tag_csv(
             `shard_output` (plus a `shard_record`); `merge_shards` puts the n shards back
             together. Interleaved rows keep the shards equally long and need no row count
             up front, so each process streams the file like an unsharded run.
+        names: The name to write for each of the run's genres, in ``predicted_genres`` and the
+            score columns (default: the run's own; `genretag.vocabulary.output_names` gives
+            IMDb's or MovieLens' names).
 
     Returns:
         A `TagSummary`. Rows in a script the run was not trained on (`genretag.language`)
@@ -164,6 +168,9 @@ def tag_csv(
     at_least_one = run.config.at_least_one if at_least_one is None else at_least_one
     max_genres = run.config.max_genres if max_genres is None else max_genres
     summary = TagSummary(source=path, output=out)
+    names = list(run.labels) if names is None else list(names)
+    if len(names) != len(run.labels):
+        raise ValueError(f"names must give one name per genre ({len(run.labels)}), got {len(names)}")
     t0 = time.perf_counter()
     # Fail on an unusable file or column choice before any partial output exists.
     header = list(data_mod.read_csv(path, nrows=0).columns)
@@ -183,6 +190,7 @@ def tag_csv(
                 "max_genres": max_genres,
                 "scores": scores,
                 "shard": list(shard) if shard else None,
+                **({"names": names} if names != list(run.labels) else {}),
             },
         }
         record = {**identity, "chunksize": chunksize, "chunks": 0, "rows": 0, "bytes": 0, "tagged": 0,
@@ -203,7 +211,7 @@ def tag_csv(
             if cols is None:
                 cols, _ = data_mod.detect_columns(list(chunk.columns), text_cols=text_cols, need_genres=False)
                 summary.genres_column = free_column(chunk.columns, GENRES_COLUMN)
-                score_names = [free_column(chunk.columns, SCORE_PREFIX + label) for label in run.labels]
+                score_names = [free_column(chunk.columns, SCORE_PREFIX + name) for name in names]
                 language_column = free_column(list(chunk.columns) + score_names, LANGUAGE_COLUMN)
             if i < record["chunks"]:  # written before the interruption
                 if on_rows:
@@ -221,7 +229,7 @@ def tag_csv(
             counts += chosen.sum(axis=0)
             chunk = chunk.copy()
             chunk[summary.genres_column] = [
-                safe_cell("|".join(run.labels[j] for j in np.flatnonzero(row))) for row in chosen
+                safe_cell("|".join(names[j] for j in np.flatnonzero(row))) for row in chosen
             ]
             if scores:
                 written = written_scores(probs, chosen, limits, at_least_one=at_least_one, max_genres=max_genres)
@@ -257,7 +265,7 @@ def tag_csv(
         write_json(shard_record(out), {**identity, "input": str(path.resolve()), "input_rows": input_rows,
                                        "rows": record["rows"], "output": out.name})
     summary.seconds = time.perf_counter() - t0
-    summary.genre_counts = {label: int(c) for label, c in zip(run.labels, counts)}
+    summary.genre_counts = {name: int(c) for name, c in zip(names, counts)}
     summary.other_script = dict(sorted(other_script.items(), key=lambda x: -x[1]))
     message = language.describe(summary.other_script, summary.tagged, known)
     if message:

@@ -29,6 +29,7 @@ from .predict import (autocast, bucketed_batches, collate, decide, default_batch
                       sigmoid)
 from .runs import DEFAULT_RUNS_DIR, save_run
 from .thresholds import tune_thresholds
+from .vocabulary import GenreReport, Vocabulary, current_vocabulary, save_run_vocabulary
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,8 @@ class Prepared:
     fingerprint: str
     dropped: list[str]
     rare: list[str]
+    vocabulary: "Vocabulary | None" = None  # the genre table the rows were read with
+    genre_report: "GenreReport | None" = None  # what it changed
     encoded: dict = field(default_factory=dict)  # (backbone, max_length) -> token ids
 
     def encoded_for(self, tokenizer, key: tuple, max_length: int) -> list[list[int]]:
@@ -71,8 +74,10 @@ def prepare(config: TrainConfig) -> Prepared:
     """Read, clean, sample, split and binarise the training CSV described by ``config``."""
     if not config.data:
         raise DataError("no training data given; pass --data movies.csv")
+    vocabulary = current_vocabulary(config.genre_map)
     data, report = data_mod.load_labelled(
-        config.data, text_cols=config.text_cols, genres_col=config.genres_col, sample=config.sample, seed=config.seed
+        config.data, text_cols=config.text_cols, genres_col=config.genres_col, sample=config.sample, seed=config.seed,
+        vocabulary=vocabulary,
     )
     if len(data.texts) < 10:
         raise DataError(f"{config.data} has only {len(data.texts)} usable rows; genretag needs at least 10 to train")
@@ -98,6 +103,8 @@ def prepare(config: TrainConfig) -> Prepared:
         fingerprint=data_mod.file_fingerprint(config.data),
         dropped=report.lines(),
         rare=rare,
+        vocabulary=vocabulary,
+        genre_report=report.genres,
     )
 
 
@@ -214,6 +221,8 @@ def _write_run(target: Path, *, name: str, config: TrainConfig, prep: Prepared, 
              history=history, metrics=metrics, meta=meta)
     if blend is not None:
         blend.save(target)
+    if prep.vocabulary is not None:
+        save_run_vocabulary(target, prep.vocabulary, prep.genre_report)
     return metrics
 
 
@@ -363,7 +372,8 @@ def _train(config: TrainConfig, out, *, ctx: distributed.Context, dev: torch.dev
         emit("start", {"total_steps": total_steps, "epochs": config.epochs, "train_rows": len(train_ids),
                        "validation_rows": len(val_ids), "labels": prep.labels, "device": str(dev),
                        "lora_targets": config.lora_targets, "pooling": config.pooling,
-                       "data_report": prep.dropped, "precision": precision, "processes": ctx.world})
+                       "data_report": prep.dropped,
+                       "genre_report": prep.genre_report.lines() if prep.genre_report else [], "precision": precision, "processes": ctx.world})
 
         history: list[dict] = []
         best = {"score": -1.0, "loss": float("inf"), "epoch": 0, "state": None, "thresholds": None}

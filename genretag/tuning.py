@@ -500,7 +500,7 @@ def _run_plan(plan: Plan, base: TrainConfig, out: Path, metric: str, status: dic
 
     prep = prepare(base)  # read, split and binarise once; token ids are cached on it per backbone
     emit("prepared", {"train_rows": len(prep.split["train"]), "validation_rows": len(prep.split["validation"]),
-                      "labels": prep.labels})
+                      "labels": prep.labels, "genre_report": prep.genre_report.lines() if prep.genre_report else []})
     trials_dir = out / TRIALS_DIR
     queue = list(plan.runs)
     index = 0

@@ -13,10 +13,11 @@ from genretag import runs
 from genretag.config import TrainConfig
 from genretag.modeling import ModelSpec, build_model
 from genretag.training import oversample_rows, prepare, train
+from genretag.vocabulary import RUN_VOCABULARY_FILE
 
 RUN_FILES = {
     runs.CONFIG_FILE, runs.LABELS_FILE, runs.THRESHOLDS_FILE, runs.HEAD_FILE, runs.SPLIT_FILE,
-    runs.HISTORY_FILE, runs.METRICS_FILE, runs.META_FILE, runs.ADAPTER_DIR,
+    runs.HISTORY_FILE, runs.METRICS_FILE, runs.META_FILE, runs.ADAPTER_DIR, RUN_VOCABULARY_FILE,
 }
 
 

@@ -67,3 +67,17 @@ def test_wheel_ships_the_default_model(wheel):
         for name in ("config.json", "labels.json", "head.safetensors", "meta.json", "adapter/adapter_config.json",
                      "adapter/adapter_model.safetensors"):
             assert f"genretag/default_model/{member}/{name}" in names
+
+
+def test_wheel_ships_the_genre_vocabulary(wheel, tmp_path):
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    assert (site / "genretag" / "vocabulary.toml").is_file()
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); from genretag.vocabulary import Vocabulary, VOCABULARY_TOML;"
+            "print(VOCABULARY_TOML); print(Vocabulary.bundled().resolve('Sci-Fi')[0])")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = subprocess.run([sys.executable, "-c", code, str(site)], capture_output=True, text=True, cwd=tmp_path, env=env,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    toml_path, name = proc.stdout.splitlines()
+    assert Path(toml_path).resolve().is_relative_to(site.resolve()) and name == "Science Fiction"

@@ -19,6 +19,8 @@ def evaluate_cli(
     split: Annotated[Optional[str], typer.Option(help="test, validation or all \\[default: test on the run's own data, all on another file].")] = None,
     text_col: Annotated[Optional[list[str]], typer.Option("--text-col", help="Text column(s) to join \\[default: the run's own, else detected].")] = None,
     genres_col: Annotated[Optional[str], typer.Option("--genres-col", help="Genre column \\[default: detected].")] = None,
+    genre_map: Annotated[Optional[Path], typer.Option("--genre-map", help='TOML file of genre aliases for --data: alias = "Genre" or "X" = ["A", "B"] per line.')] = None,
+    all_genres: Annotated[bool, typer.Option("--all-genres", help="Score every model genre, also those the file never uses \\[default: left out and listed].")] = False,
     baseline: Annotated[bool, typer.Option("--baseline/--no-baseline", help="Fit and score the TF-IDF baseline on the run's training rows.")] = True,
     include_training_rows: Annotated[bool, typer.Option("--include-training-rows", help="Also score rows that were training examples of the model (counted and left out by default).")] = False,
     backbone: Annotated[Optional[str], typer.Option(help="Backbone to load instead of the run's own (a moved folder).")] = None,
@@ -50,7 +52,7 @@ def evaluate_cli(
         results = evaluate(
             run, data=data, split=split, text_cols=split_list(text_col), genres_col=genres_col,
             baseline=baseline, include_training_rows=include_training_rows, batch_size=batch_size,
-            on_stage=info, on_batch=on_batch,
+            on_stage=info, on_batch=on_batch, genre_map=genre_map, all_genres=all_genres,
         )
 
     _print_summary(results)
@@ -99,12 +101,36 @@ def _print_summary(results: dict) -> None:
             cells += [fmt(base["ranking"][key])] + ([""] if two else [])
         table.add_row(label, *cells)
     console.print(table)
-    unknown = results["unknown_genres"]
-    if unknown["genres"]:
-        listed = ", ".join(f"{g} ({n})" for g, n in unknown["genres"].items())
-        more = f"; {unknown['rows_left_out']} rows with only such genres left out" if unknown["rows_left_out"] else ""
-        console.print(f"genres the model does not know, left out of the scores: {listed}{more}", highlight=False)
+    _print_genres(results)
     if not base.get("available"):
         console.print(f"no baseline: {base['reason']}", highlight=False)
     for line in results.get("warnings", []):
         console.print(f"warning: {line}", style="yellow", highlight=False)
+
+
+def _print_genres(results: dict) -> None:
+    """What happened to the genres: mappings applied, genres scored as others, unscorable, unused."""
+    mappings = results.get("genre_mappings") or {}
+    for line in mappings.get("lines") or ():
+        console.print(line, highlight=False)
+    scored_as = mappings.get("scored_as") or {}
+    if scored_as:
+        listed = ", ".join(f"{g}: {a['how']} ({a['rows']} rows)" for g, a in scored_as.items())
+        console.print(f"file genres scored as model genres: {listed}", highlight=False)
+    unknown = results["unknown_genres"]
+    if unknown["genres"]:
+        hints = mappings.get("did_you_mean") or {}
+        listed = ", ".join(f"{g} ({n}{'; did you mean ' + hints[g] + '?' if g in hints else ''})"
+                           for g, n in unknown["genres"].items())
+        more = f"; {unknown['rows_left_out']} rows with only such genres left out" if unknown["rows_left_out"] else ""
+        console.print(f"genres the model has no genre for (unscorable), left out of the scores: {listed}{more}",
+                      highlight=False)
+    unused = results.get("unused_genres") or {}
+    if unused.get("genres"):
+        listed = ", ".join(f"{g} ({n})" for g, n in unused["genres"].items())
+        if unused.get("left_out"):
+            console.print(f"model genres the file never uses, left out of the scores (predictions they got): "
+                          f"{listed}; --all-genres scores them", highlight=False)
+        else:
+            console.print(f"model genres the file never uses, scored (--all-genres; predictions they got): {listed}",
+                          highlight=False)

@@ -20,7 +20,9 @@ def run_info(path: str | Path) -> dict:
     Each section is the content of one file, unchanged: ``config`` (config.json),
     ``labels``, ``thresholds`` (None when absent), ``meta``, ``history`` (history.jsonl
     as a list), ``metrics`` (file name → content, for metrics.json and any other
-    ``*metrics*.json`` such as a test-set evaluation). ``split`` is split.json with each
+    ``*metrics*.json`` such as a test-set evaluation), ``vocabulary`` (vocabulary.json: the
+    genre table the run was trained with and what it mapped; None for runs written before
+    vocabularies). ``split`` is split.json with each
     part's row-id list replaced by its length (the ids are thousands of numbers).
 
     Args:
@@ -31,6 +33,8 @@ def run_info(path: str | Path) -> dict:
     """
     from ..errors import ModelError
     from ..runs import CONFIG_FILE, ENSEMBLE_FILE, HISTORY_FILE, LABELS_FILE, META_FILE, SPLIT_FILE, THRESHOLDS_FILE, check_run_dir, read_json
+
+    from ..vocabulary import RUN_VOCABULARY_FILE
 
     path = check_run_dir(path)
     split = read_json(path / SPLIT_FILE) if (path / SPLIT_FILE).is_file() else None
@@ -53,6 +57,7 @@ def run_info(path: str | Path) -> dict:
         "metrics": metrics,
         "history": history,
         "ensemble": read_json(path / ENSEMBLE_FILE) if (path / ENSEMBLE_FILE).is_file() else None,
+        "vocabulary": read_json(path / RUN_VOCABULARY_FILE) if (path / RUN_VOCABULARY_FILE).is_file() else None,
     }
 
 
@@ -106,6 +111,7 @@ def _print_tables(details: dict) -> None:
         members = details["ensemble"].get("members") or []
         summary = f"mean probability of {len(members)} runs: {', '.join(members)} (training row: the first member's recipe)"
         rows.insert(1, ("ensemble", summary))
+    rows.append(("genre vocabulary", _vocabulary_summary(details.get("vocabulary"))))
     for key, value in rows:
         overview.add_row(key, _fmt(value))
     console.print(overview)
@@ -122,6 +128,17 @@ def _print_tables(details: dict) -> None:
     for name, scores in details["metrics"].items():
         if isinstance(scores, dict):
             console.print(_scores_table(name, scores))
+
+
+def _vocabulary_summary(vocabulary: dict | None) -> str:
+    """The run's genre vocabulary in a few lines: its sources and what it mapped in training."""
+    if not vocabulary:
+        return "none (run written before genre vocabularies: genres read as written)"
+    from ..vocabulary import GenreReport
+
+    lines = [" + ".join(vocabulary.get("sources") or ["?"])]
+    lines += GenreReport(vocabulary.get("applied") or {}).lines() or ["no genre name of the training data was mapped"]
+    return "\n".join(lines)
 
 
 def _is_number(value) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -39,6 +40,7 @@ def tag_cli(
     trust_remote_code: Annotated[bool, typer.Option(help="Allow a run trained with --trust-remote-code to run its backbone's code.")] = False,
     shard: Annotated[Optional[str], typer.Option(help="i/n: tag only rows i, i+n, i+2n ... into <out>.shard-i-of-n.csv; join the n shards with genretag merge-shards.")] = None,
     precision: Annotated[str, typer.Option(help="auto (bf16 where the hardware has it and a parity check with fp32 passes), fp32 or bf16.")] = "auto",
+    vocabulary: Annotated[Optional[str], typer.Option("--vocabulary", help='Write genre names of another vocabulary: tmdb, imdb, movielens, or a TOML file of "Model genre" = "Name" lines \\[default: the model\'s own names].')] = None,
     threads: Annotated[Optional[int], typer.Option(help="CPU threads \\[default: OMP_NUM_THREADS, else one per physical core].")] = None,
 ) -> None:
     """Tag every row of a CSV with genres, keeping all columns and the row order."""
@@ -59,6 +61,11 @@ def tag_cli(
         raise DataError(f"--threads must be at least 1, got {threads}")
     if not csv.exists():
         raise DataError(f"{csv} not found; give the path of a CSV file to tag")
+    if vocabulary is not None:
+        from ..vocabulary import OUTPUT_VOCABULARIES
+
+        if vocabulary.lower() not in OUTPUT_VOCABULARIES and not Path(vocabulary).is_file():
+            raise DataError(f"unknown --vocabulary '{vocabulary}'; choose {', '.join(OUTPUT_VOCABULARIES)} or a TOML file")
     parts = parse_shard(shard) if shard else None
     target = out or default_output(csv)
     ensure_new(shard_output(target, parts) if parts else target, force)  # fail before loading a model
@@ -66,11 +73,21 @@ def tag_cli(
     run = load_model_for_cli(model, backbone, trust_remote_code, force_backbone)
     run.precision = precision
     run.batch_size = batch_size
+    names = None
+    if vocabulary is not None:
+        from ..vocabulary import output_names
+
+        names, unnamed = output_names(run.labels, vocabulary)
+        renamed = [f"{label} → {name}" for label, name in zip(run.labels, names) if label != name]
+        info(f"genre names of vocabulary {vocabulary}: {', '.join(renamed) or 'the same as the model'}")
+        if unnamed:
+            logging.getLogger(__name__).warning(
+                "vocabulary %s has no name for %s; written as the model names them", vocabulary, ", ".join(unnamed))
     with row_progress("tagging") as on_rows:
         summary = tag_csv(
             run, csv, out, force=force, text_cols=split_list(text_col), thresholds=threshold,
             at_least_one=at_least_one, max_genres=max_genres, scores=scores, chunksize=chunksize, on_rows=on_rows,
-            resume=resume, shard=parts,
+            resume=resume, shard=parts, names=names,
         )
     choice = run.predictor.choice
     info(f"precision: {choice.precision} ({choice.reason})" if choice else "precision: fp32 (too few rows to check bf16)")

@@ -26,6 +26,8 @@ class TrainProgress:
             self.total = data["total_steps"]
             if data.get("data_report"):
                 info("data: " + ", ".join(data["data_report"]))
+            for line in data.get("genre_report") or ():
+                info(line)
             how = data.get("precision", "fp32")
             if data.get("processes", 1) > 1:
                 how += f", {data['processes']} processes"
@@ -76,6 +78,7 @@ def train_cli(
     sample: Annotated[Optional[int], typer.Option(help="Train on a seeded random sample of N usable rows.")] = None,
     split: Annotated[str, typer.Option(help="Train/validation/test fractions.")] = "0.7,0.15,0.15",
     min_support: Annotated[int, typer.Option(help="Drop genres with fewer training examples than this.")] = 1,
+    genre_map: Annotated[Optional[Path], typer.Option("--genre-map", help='TOML file of genre aliases added to the bundled vocabulary: alias = "Genre" or "X" = ["A", "B"] per line.')] = None,
     lr: Annotated[float, typer.Option("--lr", help="Peak learning rate (AdamW).")] = 5e-4,
     batch_size: Annotated[int, typer.Option("--batch-size", "--batch", help="Rows per step.")] = 16,
     epochs: Annotated[int, typer.Option(help="Passes over the training split.")] = 4,
@@ -142,6 +145,7 @@ def config_from_options(options: dict) -> TrainConfig:
         pos_weight_cap=o["pos_weight_cap"], oversample=o["oversample"], thresholds=o["thresholds"],
         threshold=o["threshold"], at_least_one=o["at_least_one"], max_genres=o["max_genres"], seed=o["seed"],
         init_seed=o["init_seed"], blend_tfidf=o["blend_tfidf"], precision=o["precision"], gradient_checkpointing=o["gradient_checkpointing"],
+        genre_map=str(Path(o["genre_map"]).resolve()) if o["genre_map"] else None,
     )
 
 

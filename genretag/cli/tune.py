@@ -139,6 +139,8 @@ class TuneProgress:
         self.train_rows = data["train_rows"]
         self._say(f"data: {data['train_rows']} training rows, {data['validation_rows']} validation rows, "
                   f"{len(data['labels'])} genres (read and split once for every trial)")
+        for line in data.get("genre_report") or ():
+            self._say(line)
 
     def on_trial_start(self, data):
         self.t_start = self.t_start or time.perf_counter()

@@ -1,0 +1,464 @@
+"""Genre vocabularies: one canonical name per genre, and the spellings of other sources.
+
+The table is data, ``genretag/vocabulary.toml`` (read once, shipped in the wheel); a user's
+``--genre-map FILE`` adds or overrides entries. A `Vocabulary` is used at three places:
+
+- reading labelled rows (`apply`): aliases, Wikipedia-style compounds ("romantic comedy"),
+  placeholders that mean "no genre" (``unknown``, ``(no genres listed)``, ``\\N``), TMDB's
+  numeric genre ids, and one spelling per genre whatever its case;
+- scoring a file against a model (`match_labels`): a file genre is scored as the model genre
+  of the same canonical name, or a related one where the model has none (said);
+- writing genres in another vocabulary (`output_names`, ``tag --vocabulary imdb``).
+
+A run saves the vocabulary it was trained with as ``vocabulary.json``, so its own data is read
+back the same way even after this file changes; runs written before vocabularies have none
+and are read as before (`load_run_vocabulary` returns None).
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import json
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import DataError
+
+#: The bundled table.
+VOCABULARY_TOML = Path(__file__).with_name("vocabulary.toml")
+#: The vocabulary a run was trained with, in its run directory.
+RUN_VOCABULARY_FILE = "vocabulary.json"
+#: Names accepted by ``tag --vocabulary`` besides a file.
+OUTPUT_VOCABULARIES: tuple[str, ...] = ("tmdb", "imdb", "movielens")
+FORMAT = 1
+
+# "-" or "_" between two letters is a space: "Sci-Fi" = "sci fi", "comedy-drama" = "comedy drama".
+_INNER_DASH = re.compile(r"(?<=\w)[-_](?=\w)")
+_COMPOUND_SPLIT = re.compile(r"[\s&/+,]+")
+#: Kinds of mapping, in the order they are reported.
+KINDS = ("tmdb id", "alias", "spelling", "placeholder")
+
+
+def genre_key(name: str) -> str:
+    """The identity of a genre name: case-folded, inner dashes as spaces, spaces collapsed.
+
+    ``"Sci-Fi"``, ``"sci fi"`` and ``"SCI_FI"`` share the key ``"sci fi"``; ``"-"`` stays ``"-"``.
+    """
+    text = " ".join(str(name).replace("\u2019", "'").split()).casefold()
+    return _INNER_DASH.sub(" ", text)
+
+
+@dataclass
+class GenreReport:
+    """What `Vocabulary.apply` changed: name as read → ``{"to": [...], "kind": ..., "rows": n}``.
+
+    ``kind`` is one of `KINDS`; ``rows`` counts the rows holding the name.
+    """
+
+    applied: dict[str, dict] = field(default_factory=dict)
+
+    def lines(self) -> list[str]:
+        """One human line per kind of mapping that happened, with row counts."""
+        heads = {
+            "tmdb id": "TMDB genre ids read as names",
+            "alias": "genres mapped",
+            "spelling": "spellings merged",
+            "placeholder": "placeholders read as no genre",
+        }
+        out = []
+        for kind in KINDS:
+            items = [(name, a) for name, a in self.applied.items() if a["kind"] == kind]
+            if not items:
+                continue
+            items.sort(key=lambda kv: (-kv[1]["rows"], kv[0]))
+            if kind == "placeholder":
+                parts = [f"{name} ({_rows(a['rows'])})" for name, a in items]
+            else:
+                parts = [f"{name} → {' + '.join(a['to'])} ({_rows(a['rows'])})" for name, a in items]
+            out.append(f"{heads[kind]}: {', '.join(parts)}")
+        return out
+
+    def to_dict(self) -> dict:
+        """JSON-ready copy."""
+        return {name: dict(a) for name, a in self.applied.items()}
+
+
+def _rows(n: int) -> str:
+    return f"{n} row" if n == 1 else f"{n} rows"
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """A genre table: canonical names, aliases, placeholders, related genres and TMDB ids."""
+
+    names: dict[str, tuple[str, ...]]
+    """`genre_key` of a name → the canonical genres it means (``()``: a placeholder, no genre)."""
+    related: dict[str, str] = field(default_factory=dict)
+    """Key of a canonical genre → the genre to score it as where a model lacks it."""
+    tmdb_ids: dict[str, str] = field(default_factory=dict)
+    """TMDB genre id (as text) → TMDB's name."""
+    ignore: frozenset[str] = frozenset()
+    """Words skipped when a compound label is split ("film", "and")."""
+    sources: tuple[str, ...] = ()
+    """Where the entries came from (the bundled table, genre-map files)."""
+
+    # ------------------------------------------------------------------ building
+
+    @classmethod
+    def bundled(cls) -> Vocabulary:
+        """The table shipped in ``genretag/vocabulary.toml``."""
+        return _bundled()
+
+    def with_genre_map(self, path: str | Path) -> Vocabulary:
+        """This vocabulary with the entries of a ``--genre-map`` TOML file added or overriding.
+
+        Each line is ``alias = "Canonical"``, ``"X" = ["A", "B"]`` (one file genre, several
+        genres) or ``"X" = []`` (a placeholder: no genre). A value is itself read through this
+        vocabulary ("Sci-Fi" on the right means Science Fiction) unless it is the alias itself.
+
+        Raises:
+            DataError: The file is missing, not TOML, or a value is not a name or a list of names.
+        """
+        path = Path(path)
+        raw = _read_toml(path, "genre map")
+        names = dict(self.names)
+        for alias, value in raw.items():
+            values = [value] if isinstance(value, str) else value
+            if not isinstance(values, list) or not all(isinstance(v, str) and v.strip() for v in values):
+                raise DataError(f"genre map {path}: '{alias}' must be a genre name or a list of names "
+                                f"(\"X\" = \"A\" or \"X\" = [\"A\", \"B\"]), got {value!r}")
+            key = genre_key(alias)
+            if not key:
+                raise DataError(f"genre map {path}: an empty genre name on the left; quote it, e.g. \"-\" = []")
+            target: list[str] = []
+            for v in values:
+                v = " ".join(v.split())
+                target.extend((v,) if genre_key(v) == key else (self.resolve(v) or (v,)))
+            names[key] = tuple(dict.fromkeys(target))
+        return Vocabulary(names=names, related=self.related, tmdb_ids=self.tmdb_ids, ignore=self.ignore,
+                          sources=self.sources + (str(path.resolve()),))
+
+    def to_dict(self) -> dict:
+        """JSON-ready form, the content of a run's ``vocabulary.json`` (with `GenreReport` beside it)."""
+        return {
+            "format": FORMAT,
+            "sources": list(self.sources),
+            "names": {k: list(v) for k, v in sorted(self.names.items())},
+            "related": dict(sorted(self.related.items())),
+            "tmdb_ids": dict(sorted(self.tmdb_ids.items(), key=lambda kv: int(kv[0]))),
+            "ignore": sorted(self.ignore),
+        }
+
+    @classmethod
+    def from_dict(cls, values: dict) -> Vocabulary:
+        """Rebuild from `to_dict` output.
+
+        Raises:
+            ValueError: Not a vocabulary of a format this genretag reads.
+        """
+        if not isinstance(values, dict) or values.get("format") != FORMAT or not isinstance(values.get("names"), dict):
+            raise ValueError("not a genretag vocabulary of format 1")
+        return cls(
+            names={k: tuple(v) for k, v in values["names"].items()},
+            related=dict(values.get("related") or {}),
+            tmdb_ids={str(k): v for k, v in (values.get("tmdb_ids") or {}).items()},
+            ignore=frozenset(values.get("ignore") or ()),
+            sources=tuple(values.get("sources") or ()),
+        )
+
+    # ------------------------------------------------------------------ reading
+
+    def resolve(self, name: str) -> tuple[str, ...] | None:
+        """The canonical genres a name means: ``("Science Fiction",)`` for "sci-fi", ``()`` for a
+        placeholder, the genres of each word for a compound ("romantic comedy" → Romance,
+        Comedy), None for a name the table does not know."""
+        key = genre_key(name)
+        if key in self.names:
+            return self.names[key]
+        return self._compound(key)
+
+    def _compound(self, key: str) -> tuple[str, ...] | None:
+        words = [w for w in _COMPOUND_SPLIT.split(key) if w and w not in self.ignore]
+        found: list[str] = []
+        i = 0
+        while i < len(words):
+            for j in range(len(words), i, -1):  # the longest phrase first: "science fiction", not "science"
+                genres = self.names.get(" ".join(words[i:j]))
+                if genres:
+                    found.extend(genres)
+                    i = j
+                    break
+            else:
+                return None  # a word that is no genre: not a compound of genres, keep the name
+        return tuple(dict.fromkeys(found)) or None
+
+    def apply(self, rows: list[list[str]], *, where: str = "") -> tuple[list[list[str]], GenreReport]:
+        """Map every row's genre names to canonical ones.
+
+        Known names become their canonical genres; placeholders disappear (a row left with
+        none has no genres); TMDB numeric ids become TMDB's names; names the table does not
+        know are merged case-insensitively under their most frequent spelling (first seen
+        on a tie). Row order and length are kept; each row is de-duplicated.
+
+        Args:
+            rows: Genre names per row (as `genretag.data.parse_genres` gives them).
+            where: Named in errors, e.g. ``"movies.csv column 'genre_ids'"``.
+
+        Returns:
+            The mapped rows and a `GenreReport` of what changed.
+
+        Raises:
+            DataError: Numeric genre cells that are not all TMDB genre ids.
+        """
+        rows_with = Counter(n for row in rows for n in dict.fromkeys(row))
+        ids = sorted((n for n in rows_with if n.isdigit()), key=int)
+        unknown_ids = [i for i in ids if str(int(i)) not in self.tmdb_ids]
+        if unknown_ids:
+            shown = ", ".join(ids[:6]) + (", ..." if len(ids) > 6 else "")
+            bad = ", ".join(unknown_ids[:6]) + (", ..." if len(unknown_ids) > 6 else "")
+            raise DataError(
+                f"the genre cells{' of ' + where if where else ''} are numeric ids ({shown}), not genre names, and "
+                f"{bad} {'is not a TMDB genre id' if len(unknown_ids) == 1 else 'are not TMDB genre ids'}; "
+                "map the ids to genre names "
+                "first (TMDB's ids are read as names), or pass --genres-col with a column of names"
+            )
+        applied: dict[str, dict] = {}
+        result: dict[str, tuple[str, ...]] = {}
+        unknown: dict[str, list[str]] = {}  # key -> spellings, first seen first
+        for name in rows_with:
+            kind = None
+            if name.isdigit():
+                tmdb = self.tmdb_ids[str(int(name))]
+                genres, kind = self.resolve(tmdb) or (tmdb,), "tmdb id"
+            else:
+                genres = self.resolve(name)
+                if genres is None:
+                    unknown.setdefault(genre_key(name), []).append(name)
+                    continue
+                if genres == ():
+                    kind = "placeholder"
+                elif genres != (name,):
+                    same = len(genres) == 1 and genre_key(genres[0]) == genre_key(name)
+                    kind = "spelling" if same else "alias"
+            result[name] = genres
+            if kind:
+                applied[name] = {"to": list(genres), "kind": kind, "rows": rows_with[name]}
+        for spellings in unknown.values():
+            chosen = max(spellings, key=lambda s: rows_with[s])  # max keeps the first on ties
+            for name in spellings:
+                result[name] = (chosen,)
+                if name != chosen:
+                    applied[name] = {"to": [chosen], "kind": "spelling", "rows": rows_with[name]}
+        mapped = [list(dict.fromkeys(g for n in row for g in result[n])) for row in rows]
+        return mapped, GenreReport(applied)
+
+    # ------------------------------------------------------------------ scoring
+
+    def known(self, name: str) -> bool:
+        """True when the table knows the name (as a genre, alias, compound or placeholder)."""
+        return self.resolve(name) is not None
+
+    def suggest(self, name: str, labels: Iterable[str]) -> str | None:
+        """A "did you mean" for a name neither the model nor the table knows: a close model genre."""
+        labels = list(labels)
+        if self.known(name):
+            return None
+        by_key: dict[str, str] = {genre_key(l): l for l in labels}
+        for key, genres in self.names.items():
+            if len(genres) == 1 and genre_key(genres[0]) in by_key:
+                by_key.setdefault(key, by_key[genre_key(genres[0])])
+        close = difflib.get_close_matches(genre_key(name), list(by_key), n=1, cutoff=0.75)
+        return by_key[close[0]] if close else None
+
+
+@functools.lru_cache(maxsize=1)
+def _bundled() -> Vocabulary:
+    raw = _read_toml(VOCABULARY_TOML, "genre vocabulary")
+    names: dict[str, tuple[str, ...]] = {}
+    for group in raw["genres"].values():
+        for name in group:
+            names[genre_key(name)] = (name,)
+    for alias, value in raw["aliases"].items():
+        names[genre_key(alias)] = tuple([value] if isinstance(value, str) else value)
+    related = {genre_key(k): v for k, v in raw.get("related", {}).items()}
+    ids = {str(int(k)): v for k, v in raw.get("tmdb_ids", {}).items()}
+    ignore = frozenset(genre_key(w) for w in raw.get("compound", {}).get("ignore", ()))
+    return Vocabulary(names=names, related=related, tmdb_ids=ids, ignore=ignore, sources=("bundled vocabulary.toml",))
+
+
+@functools.lru_cache(maxsize=1)
+def _output_tables() -> dict[str, dict]:
+    return _read_toml(VOCABULARY_TOML, "genre vocabulary").get("output", {})
+
+
+def _read_toml(path: Path, what: str) -> dict:
+    try:
+        import tomllib  # Python >= 3.11
+    except ImportError:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"{what} {path} not found; check the path") from None
+    except IsADirectoryError:
+        raise DataError(f"{what} {path} is a directory; pass a TOML file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"cannot read {what} {path}: {exc.__class__.__name__}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise DataError(f"{what} {path} is not valid TOML ({exc}); write one alias = \"Genre\" per line") from None
+
+
+def current_vocabulary(genre_map: str | Path | None = None) -> Vocabulary:
+    """The bundled vocabulary, with ``genre_map``'s entries when given."""
+    vocabulary = Vocabulary.bundled()
+    return vocabulary.with_genre_map(genre_map) if genre_map else vocabulary
+
+
+# --------------------------------------------------------------------------- runs
+
+
+def save_run_vocabulary(run_dir: str | Path, vocabulary: Vocabulary, report: GenreReport | None) -> Path:
+    """Write ``vocabulary.json`` (the table and what it changed in the training data) into a run."""
+    path = Path(run_dir) / RUN_VOCABULARY_FILE
+    content = {**vocabulary.to_dict(), "applied": report.to_dict() if report else {}}
+    path.write_text(json.dumps(content, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
+def load_run_vocabulary(run_dir: str | Path) -> Vocabulary | None:
+    """The vocabulary a run was trained with, or None for a run written before vocabularies.
+
+    Raises:
+        DataError: The file exists but is not a vocabulary.
+    """
+    path = Path(run_dir) / RUN_VOCABULARY_FILE
+    if not path.is_file():
+        return None
+    try:
+        return Vocabulary.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError) as exc:
+        from .errors import ModelError
+
+        raise ModelError(f"run file {path} is corrupt ({exc.__class__.__name__}); train the run again") from None
+
+
+# --------------------------------------------------------------------------- model genres
+
+
+@dataclass
+class LabelMatch:
+    """How the genres of a file are scored against a model's genres."""
+
+    scored_as: dict[str, list[str]]
+    """File genre → the model genres it counts as ([]: none, unscorable)."""
+    notes: dict[str, str]
+    """File genre → how it was matched, where not under its own name."""
+
+    def labels_of(self, row: Iterable[str]) -> list[str]:
+        """The model genres of one row, each once."""
+        return list(dict.fromkeys(label for g in row for label in self.scored_as.get(g, ())))
+
+
+def match_labels(genres: Iterable[str], labels: list[str], vocabulary: Vocabulary | None) -> LabelMatch:
+    """Match file genres to a model's genres.
+
+    Without a vocabulary (a run's own data, for runs written before vocabularies) a genre
+    counts only under its exact name. With one, a genre counts as the model genre of the
+    same canonical name, whatever either is spelled ("Sci-Fi" as a model's "Science
+    Fiction", and as "Sci-Fi" for a model trained on IMDb names); where the model has no
+    such genre, as its related genre (Musical as Music), said in ``notes``.
+    """
+    exact = set(labels)
+    scored: dict[str, list[str]] = {}
+    notes: dict[str, str] = {}
+    if vocabulary is None:
+        for g in dict.fromkeys(genres):
+            scored[g] = [g] if g in exact else []
+        return LabelMatch(scored, notes)
+    index: dict[str, str] = {}
+    for label in labels:
+        index.setdefault(genre_key(label), label)
+    for label in labels:
+        canonical = vocabulary.resolve(label)
+        if canonical and len(canonical) == 1:
+            index.setdefault(genre_key(canonical[0]), label)
+    for g in dict.fromkeys(genres):
+        if g in exact:
+            scored[g] = [g]
+            continue
+        found, missing, via = [], [], []
+        for c in vocabulary.resolve(g) or (g,):
+            label = index.get(genre_key(c))
+            related = vocabulary.related.get(genre_key(c))
+            if label is None and related is not None and genre_key(related) in index:
+                label = index[genre_key(related)]
+                via.append(f"{c} as {label} (the model has no {c})")
+            if label is None:
+                missing.append(c)
+            else:
+                found.append(label)
+        scored[g] = list(dict.fromkeys(found))
+        if found:
+            how = via[:] or [f"scored as {' + '.join(scored[g])}"]
+            if missing:
+                how.append(f"the model has no {', '.join(missing)}")
+            notes[g] = "; ".join(how)
+    return LabelMatch(scored, notes)
+
+
+# --------------------------------------------------------------------------- output vocabularies
+
+
+def output_names(labels: list[str], vocabulary: str | Path) -> tuple[list[str], list[str]]:
+    """Names to write for a model's genres in another vocabulary (``tag --vocabulary``).
+
+    Args:
+        labels: The model's genres.
+        vocabulary: ``tmdb``, ``imdb``, ``movielens``, or a TOML file of ``"Model genre" = "Name"``
+            lines (genres it does not list keep their name).
+
+    Returns:
+        ``(name per label, labels written as they are because the named vocabulary has no name
+        for them)``; with a file, genres it does not list keep their name and are not listed.
+
+    Raises:
+        DataError: Unknown vocabulary, unreadable file, a value that is not a name, or two
+            genres given the same name.
+    """
+    base = Vocabulary.bundled()
+    tables = _output_tables()
+    if str(vocabulary).lower() in OUTPUT_VOCABULARIES:
+        table = tables[str(vocabulary).lower()]
+        rename = {genre_key(n): n for n in table.get("genres", ())}
+        rename.update({genre_key(k): v for k, v in table.get("rename", {}).items()})
+    else:
+        path = Path(vocabulary)
+        if not path.suffix and not path.exists():
+            raise DataError(f"unknown --vocabulary '{vocabulary}'; choose {', '.join(OUTPUT_VOCABULARIES)} "
+                            "or a TOML file")
+        raw = _read_toml(path, "vocabulary")
+        bad = [k for k, v in raw.items() if not isinstance(v, str) or not v.strip()]
+        if bad:
+            raise DataError(f"vocabulary {path}: '{bad[0]}' must be a genre name (\"Science Fiction\" = \"Sci-Fi\")")
+        rename = {genre_key(k): " ".join(v.split()) for k, v in raw.items()}
+    named = str(vocabulary).lower() in OUTPUT_VOCABULARIES
+    names, unnamed = [], []
+    for label in labels:
+        canonical = base.resolve(label)
+        keys = [genre_key(label)] + ([genre_key(canonical[0])] if canonical and len(canonical) == 1 else [])
+        name = next((rename[k] for k in keys if k in rename), None)
+        if name is None:
+            if named:  # a user's file names only the genres it renames
+                unnamed.append(label)
+            name = label
+        names.append(name)
+    clash = [n for n, c in Counter(names).items() if c > 1]
+    if clash:
+        both = [label for label, n in zip(labels, names) if n == clash[0]]
+        raise DataError(f"--vocabulary gives {' and '.join(both)} the same name '{clash[0]}'; "
+                        "give each genre its own name")
+    return names, unnamed
