@@ -127,8 +127,9 @@ def test_min_support_rows_are_scored_as_train_scored_them(tmp_path, tiny_qwen):
 def test_all_positive_genre_is_not_defined_not_nan(tiny_run, tmp_path):
     data = CASES / "metrics-all-positive-genre" / "horror_catalogue.csv"
     out = tmp_path / "ev.json"
+    # --all-genres: genres in no row of the file are scored too (left out by default)
     result = runner.invoke(app, ["evaluate", "--model", str(tiny_run), "--data", str(data), "--json", str(out),
-                                 "--report", str(tmp_path / "ev.html")])
+                                 "--report", str(tmp_path / "ev.html"), "--all-genres"])
     assert result.exit_code == 0, result.output
     ev = _strict_json(out.read_text())  # no bare NaN
     horror = next(r for r in ev["scores"]["at_run_thresholds"]["per_genre"] if r["genre"] == "Horror")

@@ -116,7 +116,7 @@ def test_tag_writes_another_vocabulary(case_run, tmp_path, caplog):
     assert "vocabulary imdb has no name for TV Movie; written as the model names them" in caplog.text
     with open(tmp_path / "to_tag.tagged.csv", newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
-    assert list(rows[0])[3:] == ["score_Comedy", "score_Sci-Fi", "score_TV Movie"]
+    assert list(rows[0])[3:] == ["score_Comedy", "score_Sci-Fi", "score_TV Movie", "language_warning"]
     for row in rows:
         assert row["predicted_genres"] and set(row["predicted_genres"].split("|")) <= {"Comedy", "Sci-Fi", "TV Movie"}
     bad = runner.invoke(app, ["tag", str(src), "--model", str(out), "--vocabulary", "letterboxd", "--force"])
