@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from . import data as data_mod
+from . import formats
 from .errors import DataError, ModelError
 from .outputs import atomic_path, resumable_path, write_json, write_record
 from .predict import decide
@@ -53,10 +54,28 @@ class TagSummary:
         return (self.rows - self.resumed_rows) / self.seconds if self.seconds > 0 else 0.0
 
 
-def default_output(path: str | Path) -> Path:
-    """``movies.csv`` → ``movies.tagged.csv`` beside the input."""
-    path = Path(path)
-    return path.with_name(f"{path.stem}.tagged{path.suffix or '.csv'}")
+def default_output(path: str | Path, source: formats.FileFormat | None = None) -> Path:
+    """``movies.csv`` → ``movies.tagged.csv`` beside the input, in the input's format
+    (``movies.tsv.gz`` → ``movies.tagged.tsv.gz``; see `genretag.formats.default_output`)."""
+    return formats.default_output(path, source)
+
+
+def check_output(out: str | Path, *, source: formats.FileFormat | None = None, resume: bool = False,
+                 shard: tuple[int, int] | None = None) -> formats.OutputFormat:
+    """The format ``tag`` writes to ``out``, or a `DataError` for a combination it cannot write.
+
+    Checked before a model is loaded: a ``.zip`` output, ``--resume`` of a Parquet output (a
+    Parquet file cannot be appended to) and ``--shard`` into anything but plain CSV/TSV or
+    JSON Lines (what `merge_shards` joins) are refused.
+    """
+    fmt = formats.output_format(out, source)
+    if resume and not fmt.appendable:
+        raise DataError(f"--resume is not available for Parquet output ({Path(out).name}): a Parquet file cannot "
+                        "be appended to; rerun without --resume, or write .csv/.jsonl to be able to resume")
+    if shard is not None and (fmt.kind == formats.PARQUET or fmt.compression):
+        raise DataError(f"--shard writes plain CSV, TSV or JSON Lines shards, not {Path(out).name}; "
+                        "pass --out NAME.csv (or .tsv, .jsonl) and compress or convert the merged file")
+    return fmt
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -90,7 +109,10 @@ def free_column(columns, base: str) -> str:
 
 
 def safe_cell(text: str) -> str:
-    """Quote a value genretag writes so that no spreadsheet runs it as a formula."""
+    """Quote a value genretag writes so that no spreadsheet runs it as a formula.
+
+    Only for spreadsheet formats (CSV, TSV): JSON Lines and Parquet get the value as is.
+    """
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
@@ -115,8 +137,12 @@ def tag_csv(
     on_rows: Callable[[int], None] | None = None,
     resume: bool = False,
     shard: tuple[int, int] | None = None,
+    read: formats.ReadOptions | None = None,
 ) -> TagSummary:
-    """Tag every row of a CSV with genres; all input columns and the row order are kept.
+    """Tag every row of a catalogue file with genres; all input columns and the row order are kept.
+
+    Any format `genretag.formats.sniff` reads is accepted; the output's suffix chooses
+    the format written (`genretag.formats.output_format`), by default the input's own.
 
     Chunks are appended to ``.<out>.partial`` and counted in ``.<out>.partial.json``;
     the finished file is renamed onto ``out``. An interrupted run leaves both, and
@@ -125,8 +151,8 @@ def tag_csv(
 
     Args:
         run: A loaded run (`genretag.runs.load_run`).
-        path: Input CSV.
-        out: Output CSV (default ``<input>.tagged.csv``).
+        path: Input file.
+        out: Output file (default `default_output`: ``<input>.tagged.<input's suffix>``).
         force: Overwrite an existing output.
         text_cols: Text columns to join (default: the run's own when the CSV has them, else detected).
         thresholds: Override the run's thresholds (one value or one per genre).
@@ -142,12 +168,16 @@ def tag_csv(
             `shard_output` (plus a `shard_record`); `merge_shards` puts the n shards back
             together. Interleaved rows keep the shards equally long and need no row count
             up front, so each process streams the file like an unsharded run.
+        read: Separator and header options for the input, when detection cannot know.
 
     Returns:
         A `TagSummary`.
     """
     path = Path(path)
-    out = Path(out) if out else default_output(path)
+    # Fail on an unusable file or column choice before any partial output exists.
+    source = formats.sniff(path, read)
+    out = Path(out) if out else default_output(path, source)
+    out_format = check_output(out, source=source, resume=resume, shard=shard)
     if shard is not None:
         out = shard_output(out, shard)
     if out.resolve() == path.resolve():
@@ -157,11 +187,10 @@ def tag_csv(
     max_genres = run.config.max_genres if max_genres is None else max_genres
     summary = TagSummary(source=path, output=out)
     t0 = time.perf_counter()
-    # Fail on an unusable file or column choice before any partial output exists.
-    header = list(data_mod.read_csv(path, nrows=0).columns)
-    if text_cols is None and run.config.text_cols and set(run.config.text_cols) <= set(header):
-        text_cols = list(run.config.text_cols)  # the input the model was trained on, e.g. title + overview
+    header = list(source.columns)
+    text_cols = run_text_columns(run.config.text_cols, header) if text_cols is None else text_cols
     data_mod.detect_columns(header, text_cols=text_cols, need_genres=False)
+    schema = formats.parquet_schema(path) if source.kind == formats.PARQUET and out_format.kind == formats.PARQUET else None
     with resumable_path(out, marker=progress_file, force=force, resume=resume) as partial:
         tmp, record_path = partial.path, progress_file(partial.path)
         identity = {
@@ -186,53 +215,55 @@ def tag_csv(
         counts = np.asarray(record["counts"], dtype=np.int64)
         cols = None
         input_rows = 0
-        for i, chunk in enumerate(data_mod.iter_csv_chunks(path, chunksize=chunksize)):
-            input_rows += len(chunk)
-            if shard is not None:  # the index continues the data-row numbering across chunks
-                chunk = chunk[np.asarray(chunk.index) % shard[1] == shard[0]]
-            if cols is None:
-                cols, _ = data_mod.detect_columns(list(chunk.columns), text_cols=text_cols, need_genres=False)
-                summary.genres_column = free_column(chunk.columns, GENRES_COLUMN)
-                score_names = [free_column(chunk.columns, SCORE_PREFIX + label) for label in run.labels]
-            if i < record["chunks"]:  # written before the interruption
+        writer = formats.TableWriter(tmp, out_format, schema=schema)
+        try:
+            for i, chunk in enumerate(formats.iter_tables(path, read, chunksize=chunksize, fmt=source)):
+                input_rows += len(chunk)
+                if shard is not None:  # the index continues the data-row numbering across chunks
+                    chunk = chunk[np.asarray(chunk.index) % shard[1] == shard[0]]
+                if cols is None:
+                    cols, _ = data_mod.detect_columns(list(chunk.columns), text_cols=text_cols, need_genres=False)
+                    summary.genres_column = free_column(chunk.columns, GENRES_COLUMN)
+                    score_names = [free_column(chunk.columns, SCORE_PREFIX + label) for label in run.labels]
+                if i < record["chunks"]:  # written before the interruption
+                    if on_rows:
+                        on_rows(len(chunk))
+                    continue
+                texts = data_mod.join_text(chunk, cols)
+                has_text = (texts.str.len() > 0).to_numpy()
+                probs = np.full((len(chunk), len(run.labels)), np.nan, dtype=np.float32)
+                if has_text.any():
+                    probs[has_text] = run.predict_proba(texts[has_text].tolist(), thresholds=limits, at_least_one=at_least_one,
+                                                        max_genres=max_genres)
+                chosen = decide(np.nan_to_num(probs, nan=0.0), limits, at_least_one=at_least_one, max_genres=max_genres)
+
+                chosen[~has_text] = 0
+                counts += chosen.sum(axis=0)
+                chunk = chunk.copy()
+                cell = safe_cell if out_format.spreadsheet else str
+                chunk[summary.genres_column] = [
+                    cell("|".join(run.labels[j] for j in np.flatnonzero(row))) for row in chosen
+                ]
+                if scores:
+                    # Rounded in float64, so that 0.1234 is written as 0.1234 in every format.
+                    rounded = np.round(probs.astype(np.float64), 4)
+                    for j, name in enumerate(score_names):
+                        chunk[name] = rounded[:, j]
+                writer.write(chunk, header=i == 0)
+                record.update(
+                    chunks=i + 1,
+                    rows=record["rows"] + len(chunk),
+                    bytes=tmp.stat().st_size,
+                    tagged=record["tagged"] + int(has_text.sum()),
+                    empty_text=record["empty_text"] + int((~has_text).sum()),
+                    counts=counts.tolist(),
+                )
+                if out_format.appendable:  # a Parquet partial cannot be resumed: no record keeps it
+                    write_record(record_path, record)
                 if on_rows:
                     on_rows(len(chunk))
-                continue
-            texts = data_mod.join_text(chunk, cols)
-            has_text = (texts.str.len() > 0).to_numpy()
-            probs = np.full((len(chunk), len(run.labels)), np.nan, dtype=np.float32)
-            if has_text.any():
-                probs[has_text] = run.predict_proba(texts[has_text].tolist(), thresholds=limits, at_least_one=at_least_one,
-                                                    max_genres=max_genres)
-            chosen = decide(np.nan_to_num(probs, nan=0.0), limits, at_least_one=at_least_one, max_genres=max_genres)
-
-            chosen[~has_text] = 0
-            counts += chosen.sum(axis=0)
-            chunk = chunk.copy()
-            chunk[summary.genres_column] = [
-                safe_cell("|".join(run.labels[j] for j in np.flatnonzero(row))) for row in chosen
-            ]
-            if scores:
-                rounded = np.round(probs, 4)
-                for j, name in enumerate(score_names):
-                    chunk[name] = rounded[:, j]
-            with open(tmp, "a", encoding="utf-8", newline="") as fh:
-                # CRLF (RFC 4180): with "\n" a cell holding a bare "\r" would be written unquoted
-                # and read back as a line break; with CRLF every cell round-trips.
-                chunk.to_csv(fh, header=i == 0, index=False, lineterminator="\r\n")
-                fh.flush()
-                os.fsync(fh.fileno())  # the rows are on disk before the record says so
-            record.update(
-                chunks=i + 1,
-                rows=record["rows"] + len(chunk),
-                bytes=tmp.stat().st_size,
-                tagged=record["tagged"] + int(has_text.sum()),
-                empty_text=record["empty_text"] + int((~has_text).sum()),
-                counts=counts.tolist(),
-            )
-            write_record(record_path, record)
-            if on_rows:
-                on_rows(len(chunk))
+        finally:
+            writer.close()
         if cols is None:
             raise DataError(f"{path} has a header but no rows; nothing to tag")
     summary.rows, summary.tagged, summary.empty_text = record["rows"], record["tagged"], record["empty_text"]
@@ -270,6 +301,17 @@ def _resume_record(record_path: Path, identity: dict, tmp: Path, source: Path) -
     os.truncate(tmp, record["bytes"])
     logger.info("resuming after %d rows already tagged", record["rows"])
     return record
+
+
+def run_text_columns(saved: list[str] | None, columns: list[str]) -> list[str] | None:
+    """The text columns a run was trained on, when ``columns`` (the file's) has them all, else None."""
+    if not saved:
+        return None
+    try:
+        texts, _ = data_mod.detect_columns(columns, text_cols=list(saved), need_genres=False)
+    except DataError:
+        return None
+    return texts
 
 
 def run_fingerprint(path: str | Path) -> str:
@@ -361,16 +403,23 @@ def merge_shards(out: str | Path, *, force: bool = False, remove_shards: bool = 
     total = first["input_rows"]
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # a synopsis may exceed the 128 KiB default
     paths = [shard_output(out, (i, n)) for i in range(n)]
+    out_format = check_output(out, shard=(0, n))
     with atomic_path(out, force=force) as tmp, open(tmp, "w", encoding="utf-8", newline="") as sink:
         handles = [open(p, encoding="utf-8", newline="") for p in paths]
         try:
-            readers = [csv.reader(h) for h in handles]
-            headers = [next(r, None) for r in readers]
+            if out_format.kind == formats.JSONL:
+                readers = [iter(h) for h in handles]  # one row per line: no header, lines copied as they are
+                headers = [None]
+                writer = _LineWriter(sink)
+            else:
+                readers = [csv.reader(h, delimiter=out_format.sep) for h in handles]
+                headers = [next(r, None) for r in readers]
+                # The same dialect pandas wrote the shards with (minimal quoting, CRLF).
+                writer = csv.writer(sink, delimiter=out_format.sep, lineterminator="\r\n")
             if any(h != headers[0] for h in headers):
                 raise DataError(f"the shards of {out} have different columns; tag them all with the same options")
-            # The same dialect pandas wrote the shards with (minimal quoting, CRLF).
-            writer = csv.writer(sink, lineterminator="\r\n")
-            writer.writerow(headers[0])
+            if headers[0] is not None:
+                writer.writerow(headers[0])
             for row in range(total):
                 record = next(readers[row % n], None)
                 if record is None:
@@ -387,6 +436,16 @@ def merge_shards(out: str | Path, *, force: bool = False, remove_shards: bool = 
             p.unlink(missing_ok=True)
             shard_record(p).unlink(missing_ok=True)
     return MergeSummary(output=out, shards=paths, rows=total)
+
+
+class _LineWriter:
+    """`csv.writer`'s ``writerow`` for JSON Lines shards: each record is one whole line."""
+
+    def __init__(self, sink):
+        self.sink = sink
+
+    def writerow(self, line: str) -> None:
+        self.sink.write(line)
 
 
 def _shard_record(shard_csv: Path) -> dict:
