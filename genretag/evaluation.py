@@ -72,6 +72,8 @@ def load_rows(
     split: str | None = None,
     text_cols: list[str] | None = None,
     genres_col: str | None = None,
+    read: data_mod.ReadOptions | None = None,
+    title_col: str | None = None,
 ) -> tuple[EvalRows, data_mod.LabelledData | None]:
     """Pick the rows to evaluate.
 
@@ -82,6 +84,8 @@ def load_rows(
             file, ``all`` on any other file.
         text_cols: Text columns (default: the run's own on its file, else detected).
         genres_col: Genre column (default: the run's own on its file, else detected).
+        read: Separator and header options (default: the run's own on its file, else detected).
+        title_col: Title column for the report (default: detected).
 
     Returns:
         The rows, and every usable row of the run's own file when it was read (the
@@ -116,7 +120,9 @@ def load_rows(
     if own:
         text_cols = text_cols or saved.get("text_cols")
         genres_col = genres_col or saved.get("genres_col")
-    full, report = data_mod.load_labelled(path, text_cols=text_cols, genres_col=genres_col)
+        read = read or data_mod.ReadOptions.of(run.config)
+    full, report = data_mod.load_labelled(path, text_cols=text_cols, genres_col=genres_col, read=read,
+                                          title_col=title_col)
     if split == "all":
         chosen = full
     else:
@@ -186,7 +192,8 @@ def run_split_rows(run: Run, own_full: data_mod.LabelledData | None) -> dict[str
             return f"the run's training data {run_file} is not on this machine"
         if data_mod.file_fingerprint(run_file) != saved.get("fingerprint"):
             return f"the run's training data {run_file} changed since training"
-        full, _ = data_mod.load_labelled(run_file, text_cols=saved.get("text_cols"), genres_col=saved.get("genres_col"))
+        full, _ = data_mod.load_labelled(run_file, text_cols=saved.get("text_cols"), genres_col=saved.get("genres_col"),
+                                         read=data_mod.ReadOptions.of(run.config))
     index = {g: j for j, g in enumerate(run.labels)}
     out = {}
     for part in ("train", "validation"):
@@ -215,6 +222,8 @@ def evaluate(
     split: str | None = None,
     text_cols: list[str] | None = None,
     genres_col: str | None = None,
+    read: data_mod.ReadOptions | None = None,
+    title_col: str | None = None,
     baseline: bool = True,
     batch_size: int | None = None,
     top_errors: int = TOP_ERRORS,
@@ -229,6 +238,8 @@ def evaluate(
         split: ``test``, ``validation`` or ``all`` (see `load_rows`).
         text_cols: Text columns to join (default: the run's own / detected).
         genres_col: Genre column (default: the run's own / detected).
+        read: Separator and header options of ``data`` (default: the run's own / detected).
+        title_col: Title column for the report (default: detected).
         baseline: Also fit and score the TF-IDF baseline on the run's training rows.
         batch_size: Rows per forward pass (default: the run's eval batch size).
         top_errors: Movies to list as worst false positives and false negatives.
@@ -244,7 +255,8 @@ def evaluate(
     """
     stage = on_stage or (lambda message: None)
     t0 = time.perf_counter()
-    rows, own_full = load_rows(run, data=data, split=split, text_cols=text_cols, genres_col=genres_col)
+    rows, own_full = load_rows(run, data=data, split=split, text_cols=text_cols, genres_col=genres_col, read=read,
+                               title_col=title_col)
     t_read = time.perf_counter() - t0
 
     stage(f"predicting {len(rows.texts)} rows ({rows.split} split of {rows.data_path.name})")

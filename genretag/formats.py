@@ -310,7 +310,7 @@ def _zip_member(path: Path) -> str:
             names = [i.filename for i in archive.infolist() if not i.is_dir()
                      and not i.filename.startswith("__MACOSX/") and not Path(i.filename).name.startswith(".")]
     except zipfile.BadZipFile:
-        raise DataError(f"{path} is not a readable zip archive; check the file") from None
+        raise DataError(f"{path} is not a readable zip archive (damaged or cut off?); test it with unzip -t") from None
     if len(names) != 1:
         listed = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
         raise DataError(f"{path} holds {len(names)} files ({listed or 'none'}); genretag reads a zip with one file: "

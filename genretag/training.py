@@ -71,7 +71,8 @@ def prepare(config: TrainConfig) -> Prepared:
     if not config.data:
         raise DataError("no training data given; pass --data movies.csv")
     data, report = data_mod.load_labelled(
-        config.data, text_cols=config.text_cols, genres_col=config.genres_col, sample=config.sample, seed=config.seed
+        config.data, text_cols=config.text_cols, genres_col=config.genres_col, sample=config.sample, seed=config.seed,
+        read=data_mod.ReadOptions.of(config),
     )
     if len(data.texts) < 10:
         raise DataError(f"{config.data} has only {len(data.texts)} usable rows; genretag needs at least 10 to train")

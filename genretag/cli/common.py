@@ -91,19 +91,25 @@ def column_values(values: list[str] | None) -> list[str] | None:
     return out or None
 
 
-def read_options(sep: str | None, no_header: bool, columns: list[str] | None):
-    """The `genretag.formats.ReadOptions` of ``--sep``, ``--no-header`` and ``--columns``.
+def separator(sep: str | None) -> str | None:
+    """``--sep`` as meant: ``'\\t'`` (a backslash and a t, as shells pass it) and ``tab`` mean a tab."""
+    return "\t" if sep in ("\\t", "tab", "TAB") else sep
 
-    ``--sep '\\t'`` (a backslash and a t, as shells pass it) and ``--sep tab`` mean a tab.
-    """
+
+def field_names(columns: list[str] | None) -> list[str] | None:
+    """``--columns id,title`` (or repeated, or with a quoted name holding a comma) as a list of names."""
     import csv as csv_module
 
+    names = [n.strip() for value in columns or [] for row in csv_module.reader([value]) for n in row]
+    return names or None
+
+
+def read_options(sep: str | None, no_header: bool, columns: list[str] | None):
+    """The `genretag.formats.ReadOptions` of ``--sep``, ``--no-header`` and ``--columns`` (checked)."""
     from ..formats import ReadOptions
 
-    if sep in ("\\t", "tab", "TAB"):
-        sep = "\t"
-    names = [n.strip() for value in columns or [] for row in csv_module.reader([value]) for n in row] or None
-    return ReadOptions(sep=sep, header=not no_header, columns=tuple(names) if names else None)
+    names = field_names(columns)
+    return ReadOptions(sep=separator(sep), header=not no_header, columns=tuple(names) if names else None)
 
 
 def saved_text_cols(model) -> list[str] | None:
