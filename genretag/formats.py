@@ -436,7 +436,8 @@ def _sniff_delimited(path: Path, base: FileFormat, text: str, truncated: bool, o
         _check_unique(path, columns)
     else:
         columns = list(options.columns)
-        if len(header) != len(columns):
+        # Split on a long separator, the last field takes the rest of the line (see _split_chunks).
+        if len(header) != len(columns) and not (len(sep) > 1 and len(header) > len(columns)):
             raise DataError(f"--columns gives {len(columns)} names but the first row of {path} has {len(header)} "
                             f"fields (separator {sep!r}); give one name per field, or pass --sep")
     return FileFormat(**{**base.__dict__, "kind": CSV, "columns": columns, "sep": sep, "header": options.header,
@@ -471,13 +472,16 @@ def _first_record(text: str, sep: str) -> list[str]:
 
 
 def _detect_long_separator(text: str, truncated: bool) -> str | None:
-    """A multi-character separator that every sampled line holds equally often, or None."""
+    """A multi-character separator that every sampled line holds, or None.
+
+    Only known ones are tried (`` ::: ``), so ordinary text is never split on a guess.
+    """
     lines = [line for line in text.splitlines() if line.strip()][:_SAMPLE_LINES]
     if truncated and len(lines) > 1:
         lines = lines[:-1]
     for sep in _LONG_SEPARATORS:
-        counts = {line.count(sep) for line in lines}
-        if len(counts) == 1 and counts.pop() >= 1:
+        # Every line, not an equal count: a synopsis may itself hold the separator.
+        if lines and all(sep in line for line in lines):
             return sep
     return None
 
