@@ -213,3 +213,16 @@ def test_evaluate_checks_the_file_before_the_model(tmp_path):
     data.write_text("overview,kind\nA film.,Drama\n", encoding="utf-8")
     error = _one_error(runner.invoke(app, ["evaluate", "--model", str(tmp_path / "no-such-run"), "--data", str(data)]))
     assert "no genre column found" in error
+
+
+@pytest.mark.parametrize("suffix", [".tsv", ".jsonl"])
+def test_shards_of_tsv_and_jsonl_merge_into_the_unsharded_file(run_dir, tmp_path, suffix):
+    src = write_csv(tmp_path / "movies.csv", synthetic_movies(9, seed=4))
+    whole, out = tmp_path / f"whole{suffix}", tmp_path / f"out{suffix}"
+    assert _tag(src, "--model", run_dir, "--out", whole).exit_code == 0
+    for shard in ("0/2", "1/2"):
+        result = _tag(src, "--model", run_dir, "--out", out, "--shard", shard)
+        assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["merge-shards", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes() == whole.read_bytes()
