@@ -563,6 +563,8 @@ def check_input(
         try:
             detect_columns(columns, genres_col=genres_col, need_genres=False)
         except DataError as detection:
+            if looks_like_data(columns):  # a data row: no run's column names can match it
+                raise
             saved = run_text_cols()
             try:
                 usable = bool(saved) and detect_columns(columns, text_cols=saved, need_genres=False)

@@ -357,7 +357,7 @@ def sniff(path: str | Path, options: ReadOptions | None = None) -> FileFormat:
     kind = _KIND_SUFFIXES.get(suffix)
     if kind is None and head.startswith(b"PAR1"):
         kind = PARQUET
-    if kind is None and head.lstrip()[:1] == b"{" and options.sep is None and options.header:
+    if kind is None and options.sep is None and options.header and _starts_with_json_object(head):
         kind = JSONL
     if kind == PARQUET:
         return _sniff_parquet(path, base)
@@ -372,6 +372,17 @@ def sniff(path: str | Path, options: ReadOptions | None = None) -> FileFormat:
     if kind == JSONL:
         return _sniff_jsonl(path, base, text, truncated)
     return _sniff_delimited(path, base, text, truncated, options)
+
+
+def _starts_with_json_object(head: bytes) -> bool:
+    """The first line is a JSON object (a JSON Lines file under another suffix)."""
+    first = head.lstrip().split(b"\n", 1)[0]
+    if not first.startswith(b"{"):
+        return False
+    try:
+        return isinstance(json.loads(first.decode("utf-8", errors="replace")), dict)
+    except ValueError:
+        return False
 
 
 def _sniff_parquet(path: Path, base: FileFormat) -> FileFormat:
@@ -820,6 +831,24 @@ def default_output(path: str | Path, source: FileFormat | None = None) -> Path:
         kind = source.kind if source else CSV
         ext = {JSONL: ".jsonl", PARQUET: ".parquet"}.get(kind, ".tsv" if source and source.sep == "\t" else ".csv")
     return path.with_name(f"{stem}.tagged{ext}{packed}")
+
+
+def check_output(out: str | Path, *, source: FileFormat | None = None, resume: bool = False,
+                 shard: tuple[int, int] | None = None) -> OutputFormat:
+    """The format ``tag`` writes to ``out``, or a `DataError` for a combination it cannot write.
+
+    Checked before a model is loaded: a ``.zip`` output, ``--resume`` of a Parquet output (a
+    Parquet file cannot be appended to) and ``--shard`` into anything but plain CSV/TSV or
+    JSON Lines (what `merge_shards` joins) are refused.
+    """
+    fmt = output_format(out, source)
+    if resume and not fmt.appendable:
+        raise DataError(f"--resume is not available for Parquet output ({Path(out).name}): a Parquet file cannot "
+                        "be appended to; rerun without --resume, or write .csv/.jsonl to be able to resume")
+    if shard is not None and (fmt.kind == PARQUET or fmt.compression):
+        raise DataError(f"--shard writes plain CSV, TSV or JSON Lines shards, not {Path(out).name}; "
+                        "pass --out NAME.csv (or .tsv, .jsonl) and compress or convert the merged file")
+    return fmt
 
 
 class TableWriter:

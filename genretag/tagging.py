@@ -60,24 +60,6 @@ def default_output(path: str | Path, source: formats.FileFormat | None = None) -
     return formats.default_output(path, source)
 
 
-def check_output(out: str | Path, *, source: formats.FileFormat | None = None, resume: bool = False,
-                 shard: tuple[int, int] | None = None) -> formats.OutputFormat:
-    """The format ``tag`` writes to ``out``, or a `DataError` for a combination it cannot write.
-
-    Checked before a model is loaded: a ``.zip`` output, ``--resume`` of a Parquet output (a
-    Parquet file cannot be appended to) and ``--shard`` into anything but plain CSV/TSV or
-    JSON Lines (what `merge_shards` joins) are refused.
-    """
-    fmt = formats.output_format(out, source)
-    if resume and not fmt.appendable:
-        raise DataError(f"--resume is not available for Parquet output ({Path(out).name}): a Parquet file cannot "
-                        "be appended to; rerun without --resume, or write .csv/.jsonl to be able to resume")
-    if shard is not None and (fmt.kind == formats.PARQUET or fmt.compression):
-        raise DataError(f"--shard writes plain CSV, TSV or JSON Lines shards, not {Path(out).name}; "
-                        "pass --out NAME.csv (or .tsv, .jsonl) and compress or convert the merged file")
-    return fmt
-
-
 def parse_shard(text: str) -> tuple[int, int]:
     """``"i/n"`` → ``(i, n)``: this process tags the rows whose index ``% n == i``."""
     match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text or "")
@@ -177,7 +159,7 @@ def tag_csv(
     # Fail on an unusable file or column choice before any partial output exists.
     source = formats.sniff(path, read)
     out = Path(out) if out else default_output(path, source)
-    out_format = check_output(out, source=source, resume=resume, shard=shard)
+    out_format = formats.check_output(out, source=source, resume=resume, shard=shard)
     if shard is not None:
         out = shard_output(out, shard)
     if out.resolve() == path.resolve():
@@ -403,7 +385,7 @@ def merge_shards(out: str | Path, *, force: bool = False, remove_shards: bool = 
     total = first["input_rows"]
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # a synopsis may exceed the 128 KiB default
     paths = [shard_output(out, (i, n)) for i in range(n)]
-    out_format = check_output(out, shard=(0, n))
+    out_format = formats.check_output(out, shard=(0, n))
     with atomic_path(out, force=force) as tmp, open(tmp, "w", encoding="utf-8", newline="") as sink:
         handles = [open(p, encoding="utf-8", newline="") for p in paths]
         try:

@@ -31,13 +31,8 @@ def evaluate_cli(
 ) -> None:
     """Score a trained run on labelled movies and write an HTML report and/or a JSON of every number."""
     from ..errors import DataError
-    from ..evaluation import SPLITS, evaluate
     from ..outputs import ensure_new, write_json
-    from ..report import write_report
-    from .tag import load_model_for_cli
 
-    if split is not None and split not in SPLITS:
-        raise DataError(f"--split must be one of {', '.join(SPLITS)}, got '{split}'")
     if batch_size is not None and batch_size < 1:
         raise DataError(f"--batch-size must be at least 1, got {batch_size}")
     if report and json_out and report.resolve() == json_out.resolve():
@@ -54,6 +49,12 @@ def evaluate_cli(
 
         check_input(data, read=read, text_cols=text_cols, genres_col=genres_col, title_col=title_col,
                     run_text_cols=lambda: saved_text_cols(model))
+    from ..evaluation import SPLITS, evaluate  # torch: after the quick checks
+    from ..report import write_report
+    from .tag import load_model_for_cli
+
+    if split is not None and split not in SPLITS:
+        raise DataError(f"--split must be one of {', '.join(SPLITS)}, got '{split}'")
     run = load_model_for_cli(model, backbone)
 
     with row_progress("predicting") as on_batch:

@@ -44,11 +44,10 @@ def tag_cli(
     columns: Annotated[Optional[list[str]], typer.Option("--columns", help=COLUMNS_HELP)] = None,
 ) -> None:
     """Tag every row of a catalogue file with genres, keeping all columns and the row order."""
+    from ..config import PRECISIONS
+    from ..data import check_input
     from ..errors import DataError
     from ..outputs import ensure_new
-    from ..predict import PRECISIONS, set_threads
-    from ..data import check_input
-    from ..tagging import check_output, default_output, parse_shard, shard_output, tag_csv
 
     if threshold is not None and not 0 < threshold < 1:
         raise DataError(f"--threshold must be between 0 and 1, got {threshold}")
@@ -62,14 +61,22 @@ def tag_cli(
         raise DataError(f"--threads must be at least 1, got {threads}")
     if not csv.exists():
         raise DataError(f"{csv} not found; give the path of a CSV file to tag")
-    parts = parse_shard(shard) if shard else None
     read = read_options(sep, no_header, columns)
     text_cols = column_values(text_col)
-    # Fail on an unusable file, column or output before loading a model (20-30 s).
+    # Fail on an unusable file, column or output before importing torch and loading a model (20-30 s).
     source = check_input(csv, read=read, text_cols=text_cols, need_genres=False,
                          run_text_cols=lambda: saved_text_cols(model))
+    from ..formats import check_output, default_output
+
+    parts = None
+    if shard:
+        from ..tagging import parse_shard
+
+        parts = parse_shard(shard)
     target = out or default_output(csv, source)
     check_output(target, source=source, resume=resume, shard=parts)
+    from ..predict import set_threads
+    from ..tagging import shard_output, tag_csv
     ensure_new(shard_output(target, parts) if parts else target, force)
     set_threads(threads)
     run = load_model_for_cli(model, backbone, trust_remote_code)
