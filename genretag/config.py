@@ -46,6 +46,12 @@ class TrainConfig:
     """Text columns joined as the input (None: detect one)."""
     genres_col: str | None = None
     """Genre column (None: detect)."""
+    sep: str | None = None
+    """Field separator of the data file, e.g. " ::: " (None: detect)."""
+    no_header: bool = False
+    """The data file has no header row; ``columns`` names its fields."""
+    columns: list[str] | None = None
+    """Field names of a data file without a header row, in order."""
     sample: int | None = None
     """Use a seeded random sample of this many usable rows."""
     split: tuple[float, float, float] = (0.7, 0.15, 0.15)

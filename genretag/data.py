@@ -8,19 +8,14 @@ detection, the same column choice, the same genre canonicalisation.
 from __future__ import annotations
 
 import ast
-import bz2
-import codecs
 import csv
-import gzip
 import hashlib
-import io
 import json
 import logging
-import lzma
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from genretag.errors import DataError
+from genretag.formats import FileFormat, ReadOptions, example_columns, iter_tables, looks_like_data, os_error, read_table, sniff
 
 logger = logging.getLogger(__name__)
 
@@ -58,10 +54,15 @@ GENRE_COLUMN_CANDIDATES: tuple[str, ...] = (
 TITLE_COLUMN_CANDIDATES: tuple[str, ...] = (
     "title",
     "movie_title",
+    "series_title",  # IMDb top-1000
+    "primary_title",  # IMDb title.basics ("primaryTitle")
     "original_title",
-    "primary_title",
+    "film_title",
     "movie_name",
+    "film_name",
     "name",
+    "movie",
+    "film",
 )
 
 # A whole cell (or one genre piece) equal to one of these, ignoring case, means "no value".
@@ -84,11 +85,7 @@ _ACRONYMS = {"tv": "TV"}
 # also keeps ast.literal_eval away from pathological nesting.
 _MAX_BRACKETS = 1000
 
-_DELIMITERS = (",", "\t", ";", "|")
-_SNIFF_BYTES = 1 << 20
 _BLOCK_BYTES = 1 << 20
-_OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
-_COMPRESSION = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz"}  # pandas' names
 
 
 # --------------------------------------------------------------------------- genres
@@ -304,25 +301,21 @@ def drop_genres(genres: list[list[str]], drop: Iterable[str]) -> list[list[str]]
 # --------------------------------------------------------------------------- CSV files
 
 
-@dataclass(frozen=True)
-class _CsvFormat:
-    encoding: str
-    sep: str
-    columns: list[str]
-    compression: str | None
+def read_csv(path: str | Path, *, nrows: int | None = None, read: ReadOptions | None = None) -> pd.DataFrame:
+    """Read a catalogue file: delimited text with every column as ``str`` and empty cells as "".
 
-
-def read_csv(path: str | Path, *, nrows: int | None = None) -> pd.DataFrame:
-    """Read a CSV file with every column as ``str`` and empty cells as "".
-
-    The encoding (UTF-8 with or without BOM, UTF-16 with BOM, else cp1252, else
-    latin-1, with a logged warning) and the delimiter (``,`` tab ``;`` ``|``; tab for
-    ``.tsv``) are detected. Quoted fields may contain newlines. Column names are
-    stripped of spaces and a BOM. ``.gz``, ``.bz2`` and ``.xz`` files are read as is.
+    The encoding (UTF-8 with or without BOM, UTF-16 with BOM; a mostly-UTF-8 file has only
+    its invalid bytes read as cp1252; else cp1252, else latin-1, with a logged warning) and
+    the delimiter (``,`` tab ``;`` ``|`` `` ::: ``; tab for ``.tsv``; an Excel ``sep=``
+    line) are detected. Quoted fields may contain newlines. Column names are stripped of
+    spaces and a BOM. ``.gz``, ``.bz2``, ``.xz`` and one-file ``.zip`` files are read as
+    is; JSON Lines and Parquet files too, keeping their values' types
+    (`genretag.formats.read_table`).
 
     Args:
-        path: The CSV file.
+        path: The file.
         nrows: Read at most this many data rows (0 reads only the header).
+        read: Separator and header options, when detection cannot know.
 
     Returns:
         The data, indexed by data-row number (0 = first row after the header).
@@ -331,210 +324,28 @@ def read_csv(path: str | Path, *, nrows: int | None = None) -> pd.DataFrame:
         DataError: If the file is missing, a directory, empty, has only a header, has
             duplicate column names or cannot be parsed.
     """
-    fmt = _sniff(path)
-    try:
-        df = pd.read_csv(path, nrows=nrows, **_pandas_options(fmt))
-    except (pd.errors.ParserError, csv.Error, UnicodeError, ValueError) as e:
-        raise _parse_error(path, e) from e
-    except OSError as e:
-        raise _os_error(path, e) from e
-    if df.empty and nrows != 0:
-        raise DataError(f"{path} has a header but no data rows; add rows below the header")
-    return _name_columns(df, fmt)
+    return read_table(path, read, nrows=nrows)
 
 
-def iter_csv_chunks(path: str | Path, *, chunksize: int = 10_000) -> Iterator[pd.DataFrame]:
-    """Yield a CSV file as DataFrames of at most ``chunksize`` rows.
+def iter_csv_chunks(path: str | Path, *, chunksize: int = 10_000, read: ReadOptions | None = None) -> Iterator[pd.DataFrame]:
+    """Yield a catalogue file as DataFrames of at most ``chunksize`` rows.
 
-    Parsing follows :func:`read_csv` (encoding and delimiter are detected once), and
-    each chunk's index continues the data-row numbering, so memory stays bounded on
-    files of millions of rows.
+    Parsing follows :func:`read_csv` (the format is detected once), and each chunk's
+    index continues the data-row numbering, so memory stays bounded on files of
+    millions of rows.
 
     Args:
-        path: The CSV file.
+        path: The file.
         chunksize: Largest number of rows per chunk.
+        read: Separator and header options, when detection cannot know.
 
     Yields:
-        DataFrames with every column as ``str``.
+        DataFrames (every column ``str`` for delimited text).
 
     Raises:
         DataError: As :func:`read_csv`, also when a later chunk cannot be parsed.
     """
-    if chunksize < 1:
-        raise ValueError(f"chunksize must be >= 1, got {chunksize}")
-    fmt = _sniff(path)
-    any_rows = False
-    try:
-        with pd.read_csv(path, chunksize=chunksize, **_pandas_options(fmt)) as reader:
-            for chunk in reader:
-                if chunk.empty:
-                    continue
-                any_rows = True
-                yield _name_columns(chunk, fmt)
-    except (pd.errors.ParserError, csv.Error, UnicodeError, ValueError) as e:
-        raise _parse_error(path, e) from e
-    except OSError as e:
-        raise _os_error(path, e) from e
-    if not any_rows:
-        raise DataError(f"{path} has a header but no data rows; add rows below the header")
-
-
-def _name_columns(df: pd.DataFrame, fmt: _CsvFormat) -> pd.DataFrame:
-    # Our own header parse has the stripped, un-mangled names; fall back to stripping
-    # pandas' names should the two parses ever disagree on the column count.
-    if len(df.columns) == len(fmt.columns):
-        df.columns = fmt.columns
-    else:
-        df.columns = [str(c).strip().lstrip("\ufeff").strip() for c in df.columns]
-    return df
-
-
-def _pandas_options(fmt: _CsvFormat) -> dict[str, Any]:
-    # na_filter=False keeps every cell a str: "" for empty, and a synopsis that reads
-    # "NA" or "null" is not silently turned into NaN.
-    return {
-        "sep": fmt.sep,
-        "encoding": fmt.encoding,
-        "compression": fmt.compression,
-        "dtype": str,
-        "na_filter": False,
-        "engine": "c",
-    }
-
-
-def _open_binary(path: Path):
-    opener = _OPENERS.get(path.suffix.lower(), open)
-    return opener(path, "rb")
-
-
-def _sniff(path: str | Path) -> _CsvFormat:
-    """Check the file and detect its encoding, delimiter and column names."""
-    path = Path(path)
-    if not path.exists():
-        raise DataError(f"file not found: {path}; check the path")
-    if path.is_dir():
-        raise DataError(f"{path} is a directory, not a CSV file; pass the path of a file")
-    if path.suffix.lower() == ".zip":
-        raise DataError(f"{path} is a zip archive; unzip it and pass the CSV inside")
-    try:
-        with _open_binary(path) as f:
-            head = f.read(_SNIFF_BYTES)
-        encoding = _detect_encoding(path, head)
-    except OSError as e:
-        raise _os_error(path, e) from e
-    if not head.strip():
-        raise DataError(f"{path} is empty; expected a header row and data rows")
-
-    truncated = len(head) == _SNIFF_BYTES
-    text = codecs.getincrementaldecoder(encoding)(errors="replace").decode(head, final=not truncated)
-    if path.suffix.lower() in (".tsv", ".tab"):
-        sep = "\t"
-    else:
-        sep = _detect_delimiter(text, truncated)
-    header = _first_record(text, sep)
-    if not header:
-        raise DataError(f"{path} is empty; expected a header row and data rows")
-    columns = [c.strip().lstrip("\ufeff").strip() for c in header]
-    dupes = sorted(c for c, n in Counter(columns).items() if n > 1)
-    if dupes:
-        # pandas would silently rename them to "x.1"; a user means one column per name.
-        raise DataError(f"{path} has duplicate column names: {', '.join(dupes)}; rename them so each is unique")
-
-    compression = _COMPRESSION.get(path.suffix.lower())
-    return _CsvFormat(encoding=encoding, sep=sep, columns=columns, compression=compression)
-
-
-def _detect_encoding(path: Path, head: bytes) -> str:
-    """Pick the first codec that decodes the whole file, streaming it in blocks."""
-    if head.startswith(codecs.BOM_UTF8):
-        candidates = ["utf-8-sig"]
-    elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    else:
-        candidates = ["utf-8"]
-    candidates.append("cp1252")
-    for encoding in candidates:
-        if _decodes(path, encoding):
-            if encoding == "cp1252":
-                _warn_once(path, "%s is not valid UTF-8; reading it as Windows-1252 (cp1252)")
-            return encoding
-    # latin-1 maps every byte, so it cannot fail; the text may still be partly wrong.
-    _warn_once(path, "%s is neither UTF-8 nor Windows-1252; reading it as latin-1")
-    return "latin-1"
-
-
-_warned: set[tuple] = set()
-
-
-def _warn_once(path: Path, message: str) -> None:
-    """Log an encoding warning once per version of a file (a command may sniff it twice)."""
-    try:
-        st = path.stat()
-        key = (str(path.resolve()), st.st_size, st.st_mtime_ns, message)
-    except OSError:
-        key = (str(path), message)
-    if key not in _warned:
-        _warned.add(key)
-        logger.warning(message, path)
-
-
-def _decodes(path: Path, encoding: str) -> bool:
-    decoder = codecs.getincrementaldecoder(encoding)()
-    try:
-        with _open_binary(path) as f:
-            while block := f.read(_BLOCK_BYTES):
-                decoder.decode(block)
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
-def _records(text: str, sep: str, limit: int) -> list[list[str]]:
-    rows: list[list[str]] = []
-    try:
-        for row in csv.reader(io.StringIO(text, newline=""), delimiter=sep):
-            if row:
-                rows.append(row)
-            if len(rows) >= limit:
-                break
-    except csv.Error:  # a truncated quoted field at the end of the sample
-        pass
-    return rows
-
-
-def _first_record(text: str, sep: str) -> list[str]:
-    rows = _records(text, sep, limit=1)
-    return rows[0] if rows else []
-
-
-def _detect_delimiter(text: str, truncated: bool) -> str:
-    """Choose the delimiter that splits the header widest with consistent rows after it.
-
-    csv.Sniffer guesses badly on synopses full of commas and quotes; counting fields per
-    record over the first rows is simpler and sees quoted newlines correctly.
-    """
-    best, best_key = ",", (False, 1)
-    for sep in _DELIMITERS:
-        rows = _records(text, sep, limit=51)
-        if truncated and len(rows) > 1:
-            rows = rows[:-1]  # the last record may be cut off
-        if not rows or len(rows[0]) < 2:
-            continue
-        width = len(rows[0])
-        key = (all(len(r) == width for r in rows[1:]), width)
-        if key > best_key:  # ties keep the earlier, more common delimiter
-            best, best_key = sep, key
-    return best
-
-
-def _parse_error(path: str | Path, error: Exception) -> DataError:
-    detail = " ".join(str(error).split()) or type(error).__name__
-    return DataError(f"cannot parse {path}: {detail}; check the delimiter and quoting")
-
-
-def _os_error(path: str | Path, error: OSError) -> DataError:
-    return DataError(f"cannot read {path}: {error.strerror or error}; check the file")
+    return iter_tables(path, read, chunksize=chunksize)
 
 
 def file_fingerprint(path: str | Path) -> str:
@@ -551,7 +362,7 @@ def file_fingerprint(path: str | Path) -> str:
     except FileNotFoundError as e:
         raise DataError(f"file not found: {path}; check the path") from e
     except OSError as e:
-        raise _os_error(path, e) from e
+        raise os_error(path, e) from e
     return digest.hexdigest()
 
 
@@ -560,6 +371,11 @@ def file_fingerprint(path: str | Path) -> str:
 
 def _norm(name: str) -> str:
     return re.sub(r"[\s_\-]+", "_", str(name).strip().lower()).strip("_")
+
+
+def _norm_words(name: str) -> str:
+    """`_norm` with camelCase split into words: "primaryTitle" -> "primary_title"."""
+    return _norm(re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", str(name).strip()))
 
 
 def _column_list(columns: list[str], limit: int = 20) -> str:
@@ -585,8 +401,10 @@ def _resolve(name: str, columns: list[str], option: str) -> str:
 def _candidates(columns: list[str], candidates: tuple[str, ...], exclude: Iterable[str] = ()) -> list[str]:
     exclude = set(exclude)
     rank = {c: i for i, c in enumerate(candidates)}
-    found = [c for c in columns if _norm(c) in rank and c not in exclude]
-    return sorted(found, key=lambda c: rank[_norm(c)])
+    # A camelCase name counts by its words only when its plain form matches nothing.
+    key = {c: _norm(c) if _norm(c) in rank else _norm_words(c) for c in columns}
+    found = [c for c in columns if key[c] in rank and c not in exclude]
+    return sorted(found, key=lambda c: rank[key[c]])
 
 
 def detect_columns(
@@ -621,11 +439,11 @@ def detect_columns(
     genres = _resolve(genres_col, columns, "--genres-col") if genres_col is not None else None
 
     if text_cols:
-        texts = list(dict.fromkeys(_resolve(c, columns, "--text-col") for c in text_cols))
+        texts = list(dict.fromkeys(_resolve(c, columns, "--text-col") for c in split_columns(text_cols, columns)))
     else:
         found = _candidates(columns, TEXT_COLUMN_CANDIDATES, exclude=[genres] if genres else [])
         if not found:
-            raise DataError(f"no synopsis column found (columns: {_column_list(columns)}); pass --text-col NAME")
+            raise DataError(_no_synopsis_message(columns))
         if len(found) > 1:
             raise DataError(f"several possible synopsis columns: {', '.join(found)}; pass --text-col NAME to choose")
         texts = found
@@ -645,9 +463,54 @@ def detect_columns(
     return texts, genres
 
 
-def detect_title_column(columns: list[str]) -> str | None:
-    """Return the best title column (for reports), or None; never raises."""
-    found = _candidates([str(c) for c in columns], TITLE_COLUMN_CANDIDATES)
+def split_columns(values: Iterable[str], columns: Iterable[str]) -> list[str]:
+    """Column names from ``--text-col`` values: a value naming a column is kept whole (even with a
+    comma in it); any other is split at commas, honouring double quotes (``'"Plot, short",title'``).
+
+    Args:
+        values: The option's values, as typed (each may list several names).
+        columns: The file's column names.
+
+    Returns:
+        The names, in order (not yet checked against ``columns``).
+    """
+    known = {_norm(c) for c in columns} | {str(c).lower() for c in columns}
+    out: list[str] = []
+    for value in values:
+        value = str(value).strip()
+        if value in known or _norm(value) in known or value.lower() in known:
+            out.append(value)
+            continue
+        for row in csv.reader([value], skipinitialspace=True):
+            out.extend(piece.strip() for piece in row if piece.strip())
+    return out
+
+
+def _no_synopsis_message(columns: list[str]) -> str:
+    reason = looks_like_data(columns)
+    if reason is None:
+        return f"no synopsis column found (columns: {_column_list(columns)}); pass --text-col NAME"
+    names = ",".join(example_columns(columns))
+    shown = _column_list([c if len(c) <= 40 else c[:39] + "…" for c in columns])
+    return (f"no synopsis column found (columns: {shown}): the first row looks like data, not column names "
+            f"({reason}); if the file has no header row, pass --no-header and one name per field "
+            f"({len(columns)}), e.g. --no-header --columns {names}; else pass --text-col NAME")
+
+
+def detect_title_column(columns: list[str], title_col: str | None = None) -> str | None:
+    """Return the title column (for reports), or None.
+
+    Args:
+        columns: Column names of the file.
+        title_col: The column named by ``--title-col``; checked like ``--text-col``.
+
+    Raises:
+        DataError: Only when ``title_col`` is given and names no column.
+    """
+    columns = [str(c) for c in columns]
+    if title_col is not None:
+        return _resolve(title_col, columns, "--title-col")
+    found = _candidates(columns, TITLE_COLUMN_CANDIDATES)
     return found[0] if found else None
 
 
@@ -688,6 +551,70 @@ def join_text(df: pd.DataFrame, text_cols: list[str]) -> pd.Series:
             text += part
         joined.append(text)
     return pd.Series(joined, index=df.index, dtype=object)
+
+
+def check_input(
+    path: str | Path,
+    *,
+    read: ReadOptions | None = None,
+    text_cols: list[str] | None = None,
+    genres_col: str | None = None,
+    title_col: str | None = None,
+    need_genres: bool = True,
+    run_text_cols: Callable[[], list[str] | None] | None = None,
+    rows: int = 200,
+) -> FileFormat:
+    """Check a file before anything slow (loading a model) starts: about a second on any file.
+
+    The file is sniffed (format, encoding, separator, header), its first ``rows`` rows are
+    parsed, the columns are chosen as `detect_columns` and `load_labelled` will, and with
+    ``need_genres`` at least one of those rows must hold a readable genre.
+
+    Args:
+        path: The file.
+        read: Separator and header options.
+        text_cols: ``--text-col`` values (detected when None).
+        genres_col: ``--genres-col`` (detected when None).
+        title_col: ``--title-col`` (checked when given).
+        need_genres: The command needs genres (train, evaluate), not just text (tag).
+        run_text_cols: Called only when no text column can be detected: the text columns of
+            the model that will be used (they apply when the file has them), or None.
+        rows: Rows to parse.
+
+    Returns:
+        The file's format.
+
+    Raises:
+        DataError: The file cannot be read or parsed, a column is missing or ambiguous, or no
+            sampled row has a genre.
+    """
+    fmt = sniff(path, read)
+    head = read_table(path, read, nrows=rows, fmt=fmt)
+    columns = list(fmt.columns)
+    if not text_cols and run_text_cols is not None:
+        try:
+            detect_columns(columns, genres_col=genres_col, need_genres=False)
+        except DataError as detection:
+            if looks_like_data(columns):  # a data row: no run's column names can match it
+                raise
+            saved = run_text_cols()
+            try:
+                usable = bool(saved) and detect_columns(columns, text_cols=saved, need_genres=False)
+            except DataError:
+                usable = False
+            if not usable:
+                raise detection
+            text_cols = saved
+    texts, genres = detect_columns(columns, text_cols=text_cols, genres_col=genres_col, need_genres=need_genres)
+    detect_title_column(columns, title_col)
+    if need_genres and genres is not None:
+        cells = head[genres].tolist()
+        if not any(parse_genres(c) for c in cells):
+            filled = [str(c) for c in cells if not _is_missing(c) and str(c).strip()]
+            example = f" (e.g. '{filled[0][:60]}')" if filled else " (all empty)"
+            raise DataError(f"none of the first {len(cells)} rows of {path} has a readable genre in column "
+                            f"'{genres}'{example}; check --genres-col")
+    return fmt
 
 
 # --------------------------------------------------------------------------- labelled data
@@ -787,8 +714,10 @@ def load_labelled(
     sample: int | None = None,
     seed: int = 42,
     vocabulary: Any = None,
+    read: ReadOptions | None = None,
+    title_col: str | None = None,
 ) -> tuple[LabelledData, DropReport]:
-    """Read a labelled CSV and keep the usable rows.
+    """Read a labelled catalogue file (any format `read_csv` reads) and keep the usable rows.
 
     Rows are dropped, in this order, for an empty text, for no genres, and for a text
     equal to an earlier kept row's (the first is kept). Then, if ``sample`` is given,
@@ -805,6 +734,8 @@ def load_labelled(
         vocabulary: A `genretag.vocabulary.Vocabulary` to map genre names with (aliases,
             placeholders, TMDB ids, one spelling per genre); None keeps the names as parsed.
             A row whose genres are all placeholders counts as without genres.
+        read: Separator and header options, when detection cannot know.
+        title_col: The title column for reports (detected when None).
 
     Returns:
         The kept rows and a report of what was dropped.
@@ -815,7 +746,7 @@ def load_labelled(
     """
     if sample is not None and sample < 1:
         raise DataError(f"sample must be a positive number of rows, got {sample}")
-    df = read_csv(path)
+    df = read_csv(path, read=read)
     texts_cols, genres_col = detect_columns(list(df.columns), text_cols=text_cols, genres_col=genres_col)
     texts = join_text(df, texts_cols).tolist()
     cells = df[genres_col].tolist()
@@ -829,7 +760,7 @@ def load_labelled(
             "%s: %d genre cells look like broken lists (e.g. cut off); read them as plain text, "
             "check the labels.json of the run", path, malformed
         )
-    title_col = detect_title_column(list(df.columns))
+    title_col = detect_title_column(list(df.columns), title_col)
     titles = [_clean_cell(t, title=True) for t in df[title_col].tolist()] if title_col else None
     total = len(df)
     del df

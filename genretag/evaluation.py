@@ -103,6 +103,8 @@ def load_rows(
     genres_col: str | None = None,
     include_training_rows: bool = False,
     genre_map: str | Path | None = None,
+    read: data_mod.ReadOptions | None = None,
+    title_col: str | None = None,
 ) -> tuple[EvalRows, data_mod.LabelledData | None]:
     """Pick the rows to evaluate.
 
@@ -120,6 +122,8 @@ def load_rows(
         include_training_rows: Keep rows that were training examples of the model
             (they are always counted, in ``training_rows``).
         genre_map: A ``--genre-map`` TOML file of genre aliases (other files only).
+        read: Separator and header options (default: the run's own on its file, else detected).
+        title_col: Title column for the report (default: detected).
 
     Returns:
         The rows, and every usable row of the run's own file when it was read (the
@@ -156,13 +160,15 @@ def load_rows(
     if own:
         text_cols = text_cols or saved.get("text_cols")
         genres_col = genres_col or saved.get("genres_col")
+        read = read or data_mod.ReadOptions.of(run.config)
         if genre_map:
             logger.warning("--genre-map is not applied to the run's own data: it is read as in training")
     else:
         vocabulary = vocabulary or current_vocabulary()
         if genre_map:
             vocabulary = vocabulary.with_genre_map(genre_map)
-    full, report = data_mod.load_labelled(path, text_cols=text_cols, genres_col=genres_col, vocabulary=vocabulary)
+    full, report = data_mod.load_labelled(path, text_cols=text_cols, genres_col=genres_col, vocabulary=vocabulary,
+                                          read=read, title_col=title_col)
     if split == "all":
         chosen = full
     else:
@@ -232,7 +238,7 @@ def training_synopses(run: Run) -> set[str] | str:
     if data_mod.file_fingerprint(run_file) != saved.get("fingerprint"):
         return f"the run's training data {run_file} changed since training"
     full, _ = data_mod.load_labelled(run_file, text_cols=saved.get("text_cols"), genres_col=saved.get("genres_col"),
-                                     vocabulary=load_run_vocabulary(run.path))
+                                     vocabulary=load_run_vocabulary(run.path), read=data_mod.ReadOptions.of(run.config))
     return {normalised_synopsis(full.texts[i]) for i in _positions(full, saved["train"], run, "train")}
 
 
@@ -306,7 +312,7 @@ def run_split_rows(run: Run, own_full: data_mod.LabelledData | None) -> dict[str
         if data_mod.file_fingerprint(run_file) != saved.get("fingerprint"):
             return f"the run's training data {run_file} changed since training"
         full, _ = data_mod.load_labelled(run_file, text_cols=saved.get("text_cols"), genres_col=saved.get("genres_col"),
-                                         vocabulary=load_run_vocabulary(run.path))
+                                         vocabulary=load_run_vocabulary(run.path), read=data_mod.ReadOptions.of(run.config))
     index = {g: j for j, g in enumerate(run.labels)}
     out = {}
     for part in ("train", "validation"):
@@ -335,6 +341,8 @@ def evaluate(
     split: str | None = None,
     text_cols: list[str] | None = None,
     genres_col: str | None = None,
+    read: data_mod.ReadOptions | None = None,
+    title_col: str | None = None,
     baseline: bool = True,
     include_training_rows: bool = False,
     batch_size: int | None = None,
@@ -352,6 +360,8 @@ def evaluate(
         split: ``test``, ``validation`` or ``all`` (see `load_rows`).
         text_cols: Text columns to join (default: the run's own / detected).
         genres_col: Genre column (default: the run's own / detected).
+        read: Separator and header options of ``data`` (default: the run's own / detected).
+        title_col: Title column for the report (default: detected).
         baseline: Also fit and score the TF-IDF baseline on the run's training rows.
         include_training_rows: Score rows that were training examples of the model too
             (by default they are counted and left out).
@@ -376,8 +386,8 @@ def evaluate(
     """
     stage = on_stage or (lambda message: None)
     t0 = time.perf_counter()
-    rows, own_full = load_rows(run, data=data, split=split, text_cols=text_cols, genres_col=genres_col,
-                               include_training_rows=include_training_rows, genre_map=genre_map)
+    rows, own_full = load_rows(run, data=data, split=split, text_cols=text_cols, genres_col=genres_col, read=read,
+                               title_col=title_col, include_training_rows=include_training_rows, genre_map=genre_map)
     t_read = time.perf_counter() - t0
 
     stage(f"predicting {len(rows.texts)} rows ({rows.split} split of {rows.data_path.name})")

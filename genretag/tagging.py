@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from . import data as data_mod
-from . import language
+from . import formats, language
 from .errors import DataError, ModelError
 from .outputs import atomic_path, resumable_path, write_json, write_record
 from .predict import decide
@@ -60,10 +60,10 @@ class TagSummary:
         return (self.rows - self.resumed_rows) / self.seconds if self.seconds > 0 else 0.0
 
 
-def default_output(path: str | Path) -> Path:
-    """``movies.csv`` → ``movies.tagged.csv`` beside the input."""
-    path = Path(path)
-    return path.with_name(f"{path.stem}.tagged{path.suffix or '.csv'}")
+def default_output(path: str | Path, source: formats.FileFormat | None = None) -> Path:
+    """``movies.csv`` → ``movies.tagged.csv`` beside the input, in the input's format
+    (``movies.tsv.gz`` → ``movies.tagged.tsv.gz``; see `genretag.formats.default_output`)."""
+    return formats.default_output(path, source)
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -97,7 +97,10 @@ def free_column(columns, base: str) -> str:
 
 
 def safe_cell(text: str) -> str:
-    """Quote a value genretag writes so that no spreadsheet runs it as a formula."""
+    """Quote a value genretag writes so that no spreadsheet runs it as a formula.
+
+    Only for spreadsheet formats (CSV, TSV): JSON Lines and Parquet get the value as is.
+    """
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
@@ -123,8 +126,12 @@ def tag_csv(
     resume: bool = False,
     shard: tuple[int, int] | None = None,
     names: list[str] | None = None,
+    read: formats.ReadOptions | None = None,
 ) -> TagSummary:
-    """Tag every row of a CSV with genres; all input columns and the row order are kept.
+    """Tag every row of a catalogue file with genres; all input columns and the row order are kept.
+
+    Any format `genretag.formats.sniff` reads is accepted; the output's suffix chooses
+    the format written (`genretag.formats.output_format`), by default the input's own.
 
     Chunks are appended to ``.<out>.partial`` and counted in ``.<out>.partial.json``;
     the finished file is renamed onto ``out``. An interrupted run leaves both, and
@@ -133,8 +140,8 @@ def tag_csv(
 
     Args:
         run: A loaded run (`genretag.runs.load_run`).
-        path: Input CSV.
-        out: Output CSV (default ``<input>.tagged.csv``).
+        path: Input file.
+        out: Output file (default `default_output`: ``<input>.tagged.<input's suffix>``).
         force: Overwrite an existing output.
         text_cols: Text columns to join (default: the run's own when the CSV has them, else detected).
         thresholds: Override the run's thresholds (one value or one per genre).
@@ -153,13 +160,17 @@ def tag_csv(
         names: The name to write for each of the run's genres, in ``predicted_genres`` and the
             score columns (default: the run's own; `genretag.vocabulary.output_names` gives
             IMDb's or MovieLens' names).
+        read: Separator and header options for the input, when detection cannot know.
 
     Returns:
         A `TagSummary`. Rows in a script the run was not trained on (`genretag.language`)
         are flagged in a ``language_warning`` column, counted and warned about.
     """
     path = Path(path)
-    out = Path(out) if out else default_output(path)
+    # Fail on an unusable file or column choice before any partial output exists.
+    source = formats.sniff(path, read)
+    out = Path(out) if out else default_output(path, source)
+    out_format = formats.check_output(out, source=source, resume=resume, shard=shard)
     if shard is not None:
         out = shard_output(out, shard)
     if out.resolve() == path.resolve():
@@ -172,11 +183,10 @@ def tag_csv(
     if len(names) != len(run.labels):
         raise ValueError(f"names must give one name per genre ({len(run.labels)}), got {len(names)}")
     t0 = time.perf_counter()
-    # Fail on an unusable file or column choice before any partial output exists.
-    header = list(data_mod.read_csv(path, nrows=0).columns)
-    if text_cols is None and run.config.text_cols and set(run.config.text_cols) <= set(header):
-        text_cols = list(run.config.text_cols)  # the input the model was trained on, e.g. title + overview
+    header = list(source.columns)
+    text_cols = run_text_columns(run.config.text_cols, header) if text_cols is None else text_cols
     data_mod.detect_columns(header, text_cols=text_cols, need_genres=False)
+    schema = formats.parquet_schema(path) if source.kind == formats.PARQUET and out_format.kind == formats.PARQUET else None
     with resumable_path(out, marker=progress_file, force=force, resume=resume) as partial:
         tmp, record_path = partial.path, progress_file(partial.path)
         identity = {
@@ -204,59 +214,61 @@ def tag_csv(
         other_script = dict(record.get("other_script") or {})
         cols = None
         input_rows = 0
-        for i, chunk in enumerate(data_mod.iter_csv_chunks(path, chunksize=chunksize)):
-            input_rows += len(chunk)
-            if shard is not None:  # the index continues the data-row numbering across chunks
-                chunk = chunk[np.asarray(chunk.index) % shard[1] == shard[0]]
-            if cols is None:
-                cols, _ = data_mod.detect_columns(list(chunk.columns), text_cols=text_cols, need_genres=False)
-                summary.genres_column = free_column(chunk.columns, GENRES_COLUMN)
-                score_names = [free_column(chunk.columns, SCORE_PREFIX + name) for name in names]
-                language_column = free_column(list(chunk.columns) + score_names, LANGUAGE_COLUMN)
-            if i < record["chunks"]:  # written before the interruption
+        writer = formats.TableWriter(tmp, out_format, schema=schema)
+        try:
+            for i, chunk in enumerate(formats.iter_tables(path, read, chunksize=chunksize, fmt=source)):
+                input_rows += len(chunk)
+                if shard is not None:  # the index continues the data-row numbering across chunks
+                    chunk = chunk[np.asarray(chunk.index) % shard[1] == shard[0]]
+                if cols is None:
+                    cols, _ = data_mod.detect_columns(list(chunk.columns), text_cols=text_cols, need_genres=False)
+                    summary.genres_column = free_column(chunk.columns, GENRES_COLUMN)
+                    score_names = [free_column(chunk.columns, SCORE_PREFIX + name) for name in names]
+                    language_column = free_column(list(chunk.columns) + score_names, LANGUAGE_COLUMN)
+                if i < record["chunks"]:  # written before the interruption
+                    if on_rows:
+                        on_rows(len(chunk))
+                    continue
+                texts = data_mod.join_text(chunk, cols)
+                has_text = (texts.str.len() > 0).to_numpy()
+                probs = np.full((len(chunk), len(run.labels)), np.nan, dtype=np.float32)
+                if has_text.any():
+                    probs[has_text] = run.predict_proba(texts[has_text].tolist(), thresholds=limits, at_least_one=at_least_one,
+                                                        max_genres=max_genres)
+                chosen = decide(np.nan_to_num(probs, nan=0.0), limits, at_least_one=at_least_one, max_genres=max_genres)
+
+                chosen[~has_text] = 0
+                counts += chosen.sum(axis=0)
+                chunk = chunk.copy()
+                cell = safe_cell if out_format.spreadsheet else str
+                chunk[summary.genres_column] = [
+                    cell("|".join(names[j] for j in np.flatnonzero(row))) for row in chosen
+                ]
+                if scores:
+                    # float64, so that 0.1234 is written as 0.1234 in every format
+                    written = written_scores(probs, chosen, limits, at_least_one=at_least_one, max_genres=max_genres)
+                    for j, name in enumerate(score_names):
+                        chunk[name] = written[:, j]
+                flags = language.script_warnings(texts.tolist(), known)
+                chunk[language_column] = flags
+                for script, n in language.count_by_script(flags).items():
+                    other_script[script] = other_script.get(script, 0) + n
+                writer.write(chunk, header=i == 0)
+                record.update(
+                    chunks=i + 1,
+                    rows=record["rows"] + len(chunk),
+                    bytes=tmp.stat().st_size,
+                    tagged=record["tagged"] + int(has_text.sum()),
+                    empty_text=record["empty_text"] + int((~has_text).sum()),
+                    counts=counts.tolist(),
+                    other_script=other_script,
+                )
+                if out_format.appendable:  # a Parquet partial cannot be resumed: no record keeps it
+                    write_record(record_path, record)
                 if on_rows:
                     on_rows(len(chunk))
-                continue
-            texts = data_mod.join_text(chunk, cols)
-            has_text = (texts.str.len() > 0).to_numpy()
-            probs = np.full((len(chunk), len(run.labels)), np.nan, dtype=np.float32)
-            if has_text.any():
-                probs[has_text] = run.predict_proba(texts[has_text].tolist(), thresholds=limits, at_least_one=at_least_one,
-                                                    max_genres=max_genres)
-            chosen = decide(np.nan_to_num(probs, nan=0.0), limits, at_least_one=at_least_one, max_genres=max_genres)
-
-            chosen[~has_text] = 0
-            counts += chosen.sum(axis=0)
-            chunk = chunk.copy()
-            chunk[summary.genres_column] = [
-                safe_cell("|".join(names[j] for j in np.flatnonzero(row))) for row in chosen
-            ]
-            if scores:
-                written = written_scores(probs, chosen, limits, at_least_one=at_least_one, max_genres=max_genres)
-                for j, name in enumerate(score_names):
-                    chunk[name] = written[:, j]
-            flags = language.script_warnings(texts.tolist(), known)
-            chunk[language_column] = flags
-            for script, n in language.count_by_script(flags).items():
-                other_script[script] = other_script.get(script, 0) + n
-            with open(tmp, "a", encoding="utf-8", newline="") as fh:
-                # CRLF (RFC 4180): with "\n" a cell holding a bare "\r" would be written unquoted
-                # and read back as a line break; with CRLF every cell round-trips.
-                chunk.to_csv(fh, header=i == 0, index=False, lineterminator="\r\n")
-                fh.flush()
-                os.fsync(fh.fileno())  # the rows are on disk before the record says so
-            record.update(
-                chunks=i + 1,
-                rows=record["rows"] + len(chunk),
-                bytes=tmp.stat().st_size,
-                tagged=record["tagged"] + int(has_text.sum()),
-                empty_text=record["empty_text"] + int((~has_text).sum()),
-                counts=counts.tolist(),
-                other_script=other_script,
-            )
-            write_record(record_path, record)
-            if on_rows:
-                on_rows(len(chunk))
+        finally:
+            writer.close()
         if cols is None:
             raise DataError(f"{path} has a header but no rows; nothing to tag")
     summary.rows, summary.tagged, summary.empty_text = record["rows"], record["tagged"], record["empty_text"]
@@ -352,6 +364,17 @@ def _resume_record(record_path: Path, identity: dict, tmp: Path, source: Path) -
     return record
 
 
+def run_text_columns(saved: list[str] | None, columns: list[str]) -> list[str] | None:
+    """The text columns a run was trained on, when ``columns`` (the file's) has them all, else None."""
+    if not saved:
+        return None
+    try:
+        texts, _ = data_mod.detect_columns(columns, text_cols=list(saved), need_genres=False)
+    except DataError:
+        return None
+    return texts
+
+
 def run_fingerprint(path: str | Path) -> str:
     """sha256 over the files of a run that decide its predictions."""
     digest = hashlib.sha256()
@@ -441,16 +464,23 @@ def merge_shards(out: str | Path, *, force: bool = False, remove_shards: bool = 
     total = first["input_rows"]
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # a synopsis may exceed the 128 KiB default
     paths = [shard_output(out, (i, n)) for i in range(n)]
+    out_format = formats.check_output(out, shard=(0, n))
     with atomic_path(out, force=force) as tmp, open(tmp, "w", encoding="utf-8", newline="") as sink:
         handles = [open(p, encoding="utf-8", newline="") for p in paths]
         try:
-            readers = [csv.reader(h) for h in handles]
-            headers = [next(r, None) for r in readers]
+            if out_format.kind == formats.JSONL:
+                readers = [iter(h) for h in handles]  # one row per line: no header, lines copied as they are
+                headers = [None]
+                writer = _LineWriter(sink)
+            else:
+                readers = [csv.reader(h, delimiter=out_format.sep) for h in handles]
+                headers = [next(r, None) for r in readers]
+                # The same dialect pandas wrote the shards with (minimal quoting, CRLF).
+                writer = csv.writer(sink, delimiter=out_format.sep, lineterminator="\r\n")
             if any(h != headers[0] for h in headers):
                 raise DataError(f"the shards of {out} have different columns; tag them all with the same options")
-            # The same dialect pandas wrote the shards with (minimal quoting, CRLF).
-            writer = csv.writer(sink, lineterminator="\r\n")
-            writer.writerow(headers[0])
+            if headers[0] is not None:
+                writer.writerow(headers[0])
             for row in range(total):
                 record = next(readers[row % n], None)
                 if record is None:
@@ -467,6 +497,16 @@ def merge_shards(out: str | Path, *, force: bool = False, remove_shards: bool = 
             p.unlink(missing_ok=True)
             shard_record(p).unlink(missing_ok=True)
     return MergeSummary(output=out, shards=paths, rows=total)
+
+
+class _LineWriter:
+    """`csv.writer`'s ``writerow`` for JSON Lines shards: each record is one whole line."""
+
+    def __init__(self, sink):
+        self.sink = sink
+
+    def writerow(self, line: str) -> None:
+        self.sink.write(line)
 
 
 def _shard_record(shard_csv: Path) -> dict:

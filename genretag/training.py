@@ -77,7 +77,7 @@ def prepare(config: TrainConfig) -> Prepared:
     vocabulary = current_vocabulary(config.genre_map)
     data, report = data_mod.load_labelled(
         config.data, text_cols=config.text_cols, genres_col=config.genres_col, sample=config.sample, seed=config.seed,
-        vocabulary=vocabulary,
+        vocabulary=vocabulary, read=data_mod.ReadOptions.of(config),
     )
     if len(data.texts) < 10:
         raise DataError(f"{config.data} has only {len(data.texts)} usable rows; genretag needs at least 10 to train")

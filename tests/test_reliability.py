@@ -78,10 +78,10 @@ def files_in(folder: Path) -> set[str]:
 
 def read_rows(path: Path) -> list[list[str]]:
     """A CSV as the csv module reads it (header first), with its encoding detected as genretag does."""
-    from genretag.data import _sniff
+    from genretag.formats import open_text, sniff
 
-    fmt = _sniff(path)
-    with open(path, newline="", encoding=fmt.encoding) as fh:
+    fmt = sniff(path)
+    with open_text(path, fmt) as fh:
         return list(csv.reader(fh, delimiter=fmt.sep))
 
 

@@ -79,6 +79,62 @@ def split_list(values: list[str] | None) -> list[str] | None:
     return out or None
 
 
+SEP_HELP = "Field separator, such as ';' or ' ::: ' or tab \\[default: detected]."
+NO_HEADER_HELP = "The file has no header row: its first row is data (name the fields with --columns)."
+COLUMNS_HELP = "Names of the fields of a file without a header row, in order, e.g. id,title,genres,overview."
+
+
+def column_values(values: list[str] | None) -> list[str] | None:
+    """``--text-col`` values as typed: the core splits them once it knows the file's columns, so a
+    column whose name holds a comma can be named whole (`genretag.data.split_columns`)."""
+    out = [v.strip() for v in values or [] if v.strip()]
+    return out or None
+
+
+def separator(sep: str | None) -> str | None:
+    """``--sep`` as meant: ``'\\t'`` (a backslash and a t, as shells pass it) and ``tab`` mean a tab."""
+    return "\t" if sep in ("\\t", "tab", "TAB") else sep
+
+
+def field_names(columns: list[str] | None) -> list[str] | None:
+    """``--columns id,title`` (or repeated, or with a quoted name holding a comma) as a list of names."""
+    import csv as csv_module
+
+    names = [n.strip() for value in columns or [] for row in csv_module.reader([value]) for n in row]
+    return names or None
+
+
+def read_options(sep: str | None, no_header: bool, columns: list[str] | None):
+    """The `genretag.formats.ReadOptions` of ``--sep``, ``--no-header`` and ``--columns`` (checked)."""
+    from ..formats import ReadOptions
+
+    names = field_names(columns)
+    return ReadOptions(sep=separator(sep), header=not no_header, columns=tuple(names) if names else None)
+
+
+def saved_text_cols(model) -> list[str] | None:
+    """The text columns of the run ``tag``/``evaluate`` will load, read without loading it (or torch).
+
+    Only asked when a file's text column cannot be detected; None when unknown.
+    """
+    import json
+    from pathlib import Path
+
+    if model is None:
+        from ..runs import resolve_model  # imports torch: only on this rare path
+
+        try:
+            model = resolve_model(None)
+        except Exception:
+            return None
+    try:
+        config = json.loads((Path(model) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    cols = config.get("text_cols") if isinstance(config, dict) else None
+    return list(cols) if isinstance(cols, list) and cols else None
+
+
 @contextlib.contextmanager
 def row_progress(label: str):
     """A rich bar counting rows (when `show_progress`); yields ``advance(n)`` or None."""

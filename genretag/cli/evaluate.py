@@ -7,7 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from .common import console, handle_errors, info, row_progress, split_list
+from .common import (COLUMNS_HELP, NO_HEADER_HELP, SEP_HELP, column_values, console, handle_errors, info, read_options,
+                     row_progress, saved_text_cols)
 
 
 @handle_errors
@@ -15,7 +16,7 @@ def evaluate_cli(
     model: Annotated[Optional[Path], typer.Option("--model", "-m", help="Run directory \\[default: newest under ./runs, else the bundled model].")] = None,
     report: Annotated[Optional[Path], typer.Option("--report", "-r", help="Write the self-contained HTML report here.")] = None,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Write every number as JSON here.")] = None,
-    data: Annotated[Optional[Path], typer.Option("--data", "-d", help="Labelled CSV \\[default: the run's own data file and saved split].")] = None,
+    data: Annotated[Optional[Path], typer.Option("--data", "-d", help="Labelled movies: CSV/TSV (also compressed), JSON Lines or Parquet \\[default: the run's own data file and saved split].")] = None,
     split: Annotated[Optional[str], typer.Option(help="test, validation or all \\[default: test on the run's own data, all on another file].")] = None,
     text_col: Annotated[Optional[list[str]], typer.Option("--text-col", help="Text column(s) to join \\[default: the run's own, else detected].")] = None,
     genres_col: Annotated[Optional[str], typer.Option("--genres-col", help="Genre column \\[default: detected].")] = None,
@@ -27,16 +28,15 @@ def evaluate_cli(
     force_backbone: Annotated[bool, typer.Option("--force-backbone", help="Accept a --backbone with the run's architecture but other weights (predictions change).")] = False,
     batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Rows per forward pass \\[default: the run's own; on a GPU enough rows for 32,768 tokens].")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing --report / --json files.")] = False,
+    title_col: Annotated[Optional[str], typer.Option("--title-col", help="Title column shown in the report \\[default: detected].")] = None,
+    sep: Annotated[Optional[str], typer.Option("--sep", help=SEP_HELP)] = None,
+    no_header: Annotated[bool, typer.Option("--no-header", help=NO_HEADER_HELP)] = False,
+    columns: Annotated[Optional[list[str]], typer.Option("--columns", help=COLUMNS_HELP)] = None,
 ) -> None:
     """Score a trained run on labelled movies and write an HTML report and/or a JSON of every number."""
     from ..errors import DataError
-    from ..evaluation import SPLITS, evaluate
     from ..outputs import ensure_new, write_json
-    from ..report import write_report
-    from .tag import load_model_for_cli
 
-    if split is not None and split not in SPLITS:
-        raise DataError(f"--split must be one of {', '.join(SPLITS)}, got '{split}'")
     if batch_size is not None and batch_size < 1:
         raise DataError(f"--batch-size must be at least 1, got {batch_size}")
     if report and json_out and report.resolve() == json_out.resolve():
@@ -46,11 +46,24 @@ def evaluate_cli(
             ensure_new(target, force)  # fail before the slow part
     if data is not None and not data.exists():
         raise DataError(f"{data} not found; give the path of a labelled CSV")
+    read = read_options(sep, no_header, columns) if (sep or no_header or columns) else None
+    text_cols = column_values(text_col)
+    if data is not None:  # fail on the file before loading a model (20-30 s)
+        from ..data import check_input
+
+        check_input(data, read=read, text_cols=text_cols, genres_col=genres_col, title_col=title_col,
+                    run_text_cols=lambda: saved_text_cols(model))
+    from ..evaluation import SPLITS, evaluate  # torch: after the quick checks
+    from ..report import write_report
+    from .tag import load_model_for_cli
+
+    if split is not None and split not in SPLITS:
+        raise DataError(f"--split must be one of {', '.join(SPLITS)}, got '{split}'")
     run = load_model_for_cli(model, backbone, force_backbone=force_backbone)
 
     with row_progress("predicting") as on_batch:
         results = evaluate(
-            run, data=data, split=split, text_cols=split_list(text_col), genres_col=genres_col,
+            run, data=data, split=split, text_cols=text_cols, genres_col=genres_col, read=read, title_col=title_col,
             baseline=baseline, include_training_rows=include_training_rows, batch_size=batch_size,
             on_stage=info, on_batch=on_batch, genre_map=genre_map, all_genres=all_genres,
         )

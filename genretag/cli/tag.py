@@ -8,7 +8,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from .common import console, handle_errors, info, row_progress, split_list
+from .common import (COLUMNS_HELP, NO_HEADER_HELP, SEP_HELP, column_values, console, handle_errors, info, read_options,
+                     row_progress, saved_text_cols)
 
 
 def load_model_for_cli(model: Optional[Path], backbone: Optional[str] = None, trust_remote_code: bool = False,
@@ -23,9 +24,9 @@ def load_model_for_cli(model: Optional[Path], backbone: Optional[str] = None, tr
 
 @handle_errors
 def tag_cli(
-    csv: Annotated[Path, typer.Argument(help="CSV of movies with a synopsis column.")],
+    csv: Annotated[Path, typer.Argument(help="Movies with a synopsis column: CSV/TSV (also .gz, .bz2, .xz, .zip), JSON Lines or Parquet.")],
     model: Annotated[Optional[Path], typer.Option("--model", "-m", help="Run directory \\[default: newest under ./runs, else the bundled model].")] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output CSV \\[default: <input>.tagged.csv].")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output file; its suffix chooses the format (.csv, .tsv, .jsonl, .parquet, + .gz/.bz2/.xz) \\[default: <input>.tagged.<input's suffix>].")] = None,
     text_col: Annotated[Optional[list[str]], typer.Option("--text-col", help="Text column(s) to join \\[default: the run's own when present, else detected].")] = None,
     threshold: Annotated[Optional[float], typer.Option(help="One threshold for every genre \\[default: the run's own].")] = None,
     at_least_one: Annotated[Optional[bool], typer.Option("--at-least-one/--no-at-least-one", help="Give each movie its most likely genre when none passes \\[default: the run's setting].")] = None,
@@ -42,12 +43,15 @@ def tag_cli(
     precision: Annotated[str, typer.Option(help="auto (bf16 where the hardware has it and a parity check with fp32 passes), fp32 or bf16.")] = "auto",
     vocabulary: Annotated[Optional[str], typer.Option("--vocabulary", help='Write genre names of another vocabulary: tmdb, imdb, movielens, or a TOML file of "Model genre" = "Name" lines \\[default: the model\'s own names].')] = None,
     threads: Annotated[Optional[int], typer.Option(help="CPU threads \\[default: OMP_NUM_THREADS, else one per physical core].")] = None,
+    sep: Annotated[Optional[str], typer.Option("--sep", help=SEP_HELP)] = None,
+    no_header: Annotated[bool, typer.Option("--no-header", help=NO_HEADER_HELP)] = False,
+    columns: Annotated[Optional[list[str]], typer.Option("--columns", help=COLUMNS_HELP)] = None,
 ) -> None:
-    """Tag every row of a CSV with genres, keeping all columns and the row order."""
+    """Tag every row of a catalogue file with genres, keeping all columns and the row order."""
+    from ..config import PRECISIONS
+    from ..data import check_input
     from ..errors import DataError
     from ..outputs import ensure_new
-    from ..predict import PRECISIONS, set_threads
-    from ..tagging import default_output, parse_shard, shard_output, tag_csv
 
     if threshold is not None and not 0 < threshold < 1:
         raise DataError(f"--threshold must be between 0 and 1, got {threshold}")
@@ -66,9 +70,23 @@ def tag_cli(
 
         if vocabulary.lower() not in OUTPUT_VOCABULARIES and not Path(vocabulary).is_file():
             raise DataError(f"unknown --vocabulary '{vocabulary}'; choose {', '.join(OUTPUT_VOCABULARIES)} or a TOML file")
-    parts = parse_shard(shard) if shard else None
-    target = out or default_output(csv)
-    ensure_new(shard_output(target, parts) if parts else target, force)  # fail before loading a model
+    read = read_options(sep, no_header, columns)
+    text_cols = column_values(text_col)
+    # Fail on an unusable file, column or output before importing torch and loading a model (20-30 s).
+    source = check_input(csv, read=read, text_cols=text_cols, need_genres=False,
+                         run_text_cols=lambda: saved_text_cols(model))
+    from ..formats import check_output, default_output
+
+    parts = None
+    if shard:
+        from ..tagging import parse_shard
+
+        parts = parse_shard(shard)
+    target = out or default_output(csv, source)
+    check_output(target, source=source, resume=resume, shard=parts)
+    from ..predict import set_threads
+    from ..tagging import shard_output, tag_csv
+    ensure_new(shard_output(target, parts) if parts else target, force)
     set_threads(threads)
     run = load_model_for_cli(model, backbone, trust_remote_code, force_backbone)
     run.precision = precision
@@ -85,9 +103,9 @@ def tag_cli(
                 "vocabulary %s has no name for %s; written as the model names them", vocabulary, ", ".join(unnamed))
     with row_progress("tagging") as on_rows:
         summary = tag_csv(
-            run, csv, out, force=force, text_cols=split_list(text_col), thresholds=threshold,
+            run, csv, out, force=force, text_cols=text_cols, thresholds=threshold,
             at_least_one=at_least_one, max_genres=max_genres, scores=scores, chunksize=chunksize, on_rows=on_rows,
-            resume=resume, shard=parts, names=names,
+            resume=resume, shard=parts, names=names, read=read,
         )
     choice = run.predictor.choice
     info(f"precision: {choice.precision} ({choice.reason})" if choice else "precision: fp32 (too few rows to check bf16)")

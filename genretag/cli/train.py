@@ -9,7 +9,8 @@ import typer
 
 from ..config import TrainConfig
 from ..configfile import apply_config_file
-from .common import console, handle_errors, info, show_progress, split_list
+from .common import (COLUMNS_HELP, NO_HEADER_HELP, SEP_HELP, column_values, console, field_names, handle_errors, info,
+                     separator, show_progress, split_list)
 
 
 class TrainProgress:
@@ -69,12 +70,15 @@ class TrainProgress:
 @handle_errors
 def train_cli(
     ctx: typer.Context,
-    data: Annotated[Optional[Path], typer.Option("--data", "-d", help="CSV with synopses and genres.")] = None,
+    data: Annotated[Optional[Path], typer.Option("--data", "-d", help="Synopses and genres: CSV/TSV (also compressed), JSON Lines or Parquet.")] = None,
     config_file: Annotated[Optional[Path], typer.Option("--config", help="TOML file of options; options typed here override it.")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run directory \\[default: runs/<backbone>-<time>].")] = None,
     backbone: Annotated[str, typer.Option(help="qwen3-0.6b, minilm, a Hugging Face model id or a local folder.")] = "qwen3-0.6b",
     text_col: Annotated[Optional[list[str]], typer.Option("--text-col", help="Text column(s) to join, e.g. title,overview.")] = None,
     genres_col: Annotated[Optional[str], typer.Option("--genres-col", help="Genre column.")] = None,
+    sep: Annotated[Optional[str], typer.Option("--sep", help=SEP_HELP)] = None,
+    no_header: Annotated[bool, typer.Option("--no-header", help=NO_HEADER_HELP)] = False,
+    columns: Annotated[Optional[list[str]], typer.Option("--columns", help=COLUMNS_HELP)] = None,
     sample: Annotated[Optional[int], typer.Option(help="Train on a seeded random sample of N usable rows.")] = None,
     split: Annotated[str, typer.Option(help="Train/validation/test fractions.")] = "0.7,0.15,0.15",
     min_support: Annotated[int, typer.Option(help="Drop genres with fewer training examples than this.")] = 1,
@@ -113,6 +117,7 @@ def train_cli(
     """Fine-tune a LoRA genre tagger and write a self-describing run directory."""
     config = config_from_options(locals())  # first statement: locals() are exactly the options
     config = apply_config_file(ctx, config_file, config)
+    check_data(config)
     from ..distributed import is_main_process
     from ..training import train
 
@@ -136,7 +141,8 @@ def config_from_options(options: dict) -> TrainConfig:
     """The TrainConfig for ``train_cli``'s options, by parameter name (``tune`` builds its configs here too)."""
     o = options
     return TrainConfig(
-        data=str(o["data"]), text_cols=split_list(o["text_col"]), genres_col=o["genres_col"], sample=o["sample"],
+        data=str(o["data"]), text_cols=column_values(o["text_col"]), genres_col=o["genres_col"], sample=o["sample"],
+        sep=separator(o["sep"]), no_header=o["no_header"], columns=field_names(o["columns"]),
         split=_fractions(o["split"]), min_support=o["min_support"], backbone=o["backbone"], pooling=o["pooling"],
         max_length=o["max_length"], lora_r=o["lora_r"], lora_alpha=o["lora_alpha"], lora_dropout=o["lora_dropout"],
         lora_targets=split_list(o["lora_targets"]), trust_remote_code=o["trust_remote_code"], lr=o["lr"],
@@ -147,6 +153,14 @@ def config_from_options(options: dict) -> TrainConfig:
         init_seed=o["init_seed"], blend_tfidf=o["blend_tfidf"], precision=o["precision"], gradient_checkpointing=o["gradient_checkpointing"],
         genre_map=str(Path(o["genre_map"]).resolve()) if o["genre_map"] else None,
     )
+
+
+def check_data(config: TrainConfig) -> None:
+    """Fail on an unreadable data file or a missing column in a second, before torch is imported."""
+    from ..data import ReadOptions, check_input
+
+    if config.data:
+        check_input(config.data, read=ReadOptions.of(config), text_cols=config.text_cols, genres_col=config.genres_col)
 
 
 def _fractions(text: str) -> tuple[float, ...]:

@@ -51,6 +51,12 @@ def tune_cli(**options) -> None:
     With --schedule constant and --warmup-ratio 0, shorter trials are read from longer ones.
     """
     from ..configfile import apply_config_file
+
+    # An unreadable file or a missing column fails in a second, before torch is imported.
+    first = train_cmd.config_from_options({**options, "lr": 1e-3, "batch_size": 1, "epochs": 1})
+    if options.get("ctx") is not None:
+        first = apply_config_file(options["ctx"], options.get("config_file"), first)
+    train_cmd.check_data(first)
     from ..tuning import check_metric, default_out, grid_cost, parse_grid, plan_tune, tune
 
     grid = parse_grid(options.pop("lr"), options.pop("batch_size"), options.pop("epochs"))

@@ -1,0 +1,941 @@
+"""Catalogue files in and out: CSV dialects, compression, JSON Lines and Parquet.
+
+One reading path for every command: `sniff` recognises a file by its content and its
+suffix, `read_table` and `iter_tables` return it as pandas frames, and `TableWriter`
+writes the format an output's name asks for. Supported:
+
+- delimited text: ``,`` tab ``;`` ``|`` (detected), any other separator such as
+  `` ::: `` (IMDb genre-classification files; detected when every first line has it),
+  an Excel ``sep=;`` first line, and headerless files (`ReadOptions`);
+- compression: ``.gz``, ``.bz2``, ``.xz``, and ``.zip`` with one member (read only);
+- JSON Lines (``.jsonl``, ``.ndjson``, or a ``.json`` holding one object per line);
+- Parquet (``.parquet``, ``.pq``), through pyarrow.
+
+Text is decoded as UTF-8 (with or without BOM), UTF-16 with a BOM, or, for a file with
+no valid multi-byte UTF-8 sequence at all, Windows-1252 (else latin-1). A UTF-8 file with
+a few stray single-byte characters keeps its UTF-8 cells exactly; only the invalid bytes
+are decoded as Windows-1252, and counted in a warning.
+"""
+
+from __future__ import annotations
+
+import bz2
+import codecs
+import csv
+import gzip
+import io
+import json
+import logging
+import lzma
+import math
+import os
+import re
+import threading
+import zipfile
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import DataError
+
+logger = logging.getLogger(__name__)
+
+CSV, JSONL, PARQUET = "csv", "jsonl", "parquet"
+COMPRESSIONS = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zip": "zip"}
+"""Suffix → compression; ``zip`` is read, never written."""
+_KIND_SUFFIXES = {".parquet": PARQUET, ".pq": PARQUET, ".jsonl": JSONL, ".ndjson": JSONL}
+_TAB_SUFFIXES = (".tsv", ".tab")
+_DELIMITERS = (",", "\t", ";", "|")
+# Multi-character separators found in real files, detected when every sampled line has them.
+_LONG_SEPARATORS = (" ::: ",)
+_SNIFF_BYTES = 1 << 20
+_BLOCK_BYTES = 1 << 20
+_SAMPLE_LINES = 51
+_OPENERS = {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}
+_EXCEL_SEP = re.compile(r"^\ufeff?sep=(.)\s*$")
+
+REPAIR_ERRORS = "genretag-cp1252"
+"""Name of the codec error handler that decodes bytes invalid in UTF-8 as Windows-1252."""
+
+
+# --------------------------------------------------------------------------- options and format
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How to read a file where detection cannot know (the ``--sep``, ``--no-header``, ``--columns`` options).
+
+    Raises:
+        DataError: An empty separator, ``columns`` without ``header=False`` (or the reverse),
+            or repeated column names.
+    """
+
+    sep: str | None = None
+    """Field separator of a delimited file (one or more characters); None: detect."""
+    header: bool = True
+    """False when the first row is data, not column names."""
+    columns: tuple[str, ...] | None = None
+    """Column names of a headerless file, one per field."""
+
+    def __post_init__(self) -> None:
+        if self.columns is not None:
+            object.__setattr__(self, "columns", tuple(str(c).strip() for c in self.columns))
+        if self.sep is not None and self.sep == "":
+            raise DataError("--sep must not be empty; give the separator, e.g. --sep ';' or --sep ' ::: '")
+        if self.sep is not None and self.sep.strip() == "" and self.sep not in ("\t", " "):
+            raise DataError(f"--sep {self.sep!r} is only spaces; give the separator, e.g. --sep '\\t'")
+        if self.header and self.columns:
+            raise DataError("--columns names the columns of a file without a header row; add --no-header")
+        if not self.header and not self.columns:
+            raise DataError("--no-header needs --columns NAME,NAME,... with one name per field, "
+                            "e.g. --columns id,title,genres,overview")
+        if self.columns:
+            if any(not c for c in self.columns):
+                raise DataError("--columns has an empty name; give one name per field, e.g. id,title,genres,overview")
+            dupes = sorted(c for c, n in Counter(self.columns).items() if n > 1)
+            if dupes:
+                raise DataError(f"--columns repeats {', '.join(dupes)}; give each field its own name")
+
+    @classmethod
+    def of(cls, config: Any) -> ReadOptions:
+        """The options a `genretag.config.TrainConfig` (or anything with ``sep``/``no_header``/``columns``) holds."""
+        return cls(sep=getattr(config, "sep", None), header=not getattr(config, "no_header", False),
+                   columns=tuple(getattr(config, "columns", None) or ()) or None)
+
+
+@dataclass(frozen=True)
+class FileFormat:
+    """What `sniff` found out about a file."""
+
+    kind: str
+    """``csv`` (any delimited text), ``jsonl`` or ``parquet``."""
+    columns: list[str]
+    """Column names (from the header, the options, the first JSON objects or the Parquet schema)."""
+    compression: str | None = None
+    """``gzip``, ``bz2``, ``xz``, ``zip`` or None."""
+    member: str | None = None
+    """The file read inside a ``.zip``."""
+    encoding: str = "utf-8"
+    """Text encoding (csv and jsonl)."""
+    repair: bool = False
+    """Bytes invalid in UTF-8 are decoded as Windows-1252 (a mostly-UTF-8 file)."""
+    sep: str = ","
+    """Field separator (csv)."""
+    header: bool = True
+    """The file's first record holds the column names (csv)."""
+    skip_lines: int = 0
+    """Lines before the header (an Excel ``sep=;`` line)."""
+    inner_suffix: str = ""
+    """Suffix of the data once decompressed: ``.csv`` for ``movies.csv.gz``."""
+
+
+# --------------------------------------------------------------------------- encodings
+
+
+_repairs = threading.local()
+
+
+def _repair_handler(exc: UnicodeError) -> tuple[str, int]:
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    bad = exc.object[exc.start:exc.end]
+    # cp1252 leaves 5 bytes undefined (0x81, 0x8D, 0x8F, 0x90, 0x9D): latin-1 maps those.
+    text = "".join(bytes([b]).decode("cp1252", errors="strict") if b not in (0x81, 0x8D, 0x8F, 0x90, 0x9D)
+                   else chr(b) for b in bad)
+    counter = getattr(_repairs, "counter", None)
+    if counter is not None:
+        counter["bytes"] += len(bad)
+        if "example" not in counter:
+            before = exc.object[max(0, exc.start - 24):exc.start].decode("utf-8", errors="replace")
+            after = exc.object[exc.end:exc.end + 24].decode("utf-8", errors="replace")
+            counter["example"] = " ".join((before + text + after).split())
+    return text, exc.end
+
+
+codecs.register_error(REPAIR_ERRORS, _repair_handler)
+
+
+def decode_repairing(data: bytes) -> tuple[str, int]:
+    """Decode UTF-8 bytes, reading each invalid byte as Windows-1252.
+
+    Returns:
+        The text and the number of bytes repaired.
+    """
+    _repairs.counter = Counter()
+    try:
+        text = data.decode("utf-8", errors=REPAIR_ERRORS)
+        return text, _repairs.counter["bytes"]
+    finally:
+        _repairs.counter = None
+
+
+def _detect_encoding(path: Path, fmt: FileFormat, head: bytes) -> tuple[str, bool]:
+    """Pick the codec for the whole file, streaming it in blocks: (encoding, repair)."""
+    if head.startswith(codecs.BOM_UTF8):
+        utf8 = "utf-8-sig"
+    elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16", False
+    else:
+        utf8 = "utf-8"
+    if _decodes(path, fmt, utf8):
+        return utf8, False
+    bad, example, valid = _scan_utf8(path, fmt)
+    if valid:
+        # Mostly UTF-8: a cell pasted from a Windows program. Decoding the whole file as
+        # cp1252 would garble every correct accented letter, so repair only the bad bytes.
+        _warn_once(path, f"%s: {bad} byte(s) are not valid UTF-8 in an otherwise UTF-8 file; read them as "
+                         f"Windows-1252 (first: '{example}'); every other cell is read unchanged")
+        return utf8, True
+    if _decodes(path, fmt, "cp1252"):
+        _warn_once(path, "%s is not valid UTF-8; reading it as Windows-1252 (cp1252)")
+        return "cp1252", False
+    # latin-1 maps every byte, so it cannot fail; the text may still be partly wrong.
+    _warn_once(path, "%s is neither UTF-8 nor Windows-1252; reading it as latin-1")
+    return "latin-1", False
+
+
+def _decodes(path: Path, fmt: FileFormat, encoding: str) -> bool:
+    decoder = codecs.getincrementaldecoder(encoding)()
+    try:
+        with open_binary(path, fmt) as f:
+            while block := f.read(_BLOCK_BYTES):
+                decoder.decode(block)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _scan_utf8(path: Path, fmt: FileFormat) -> tuple[int, str, int]:
+    """Bytes invalid in UTF-8, the first one in context, and valid multi-byte characters."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors=REPAIR_ERRORS)
+    _repairs.counter = Counter()
+    non_ascii = 0
+    try:
+        with open_binary(path, fmt) as f:
+            while True:
+                block = f.read(_BLOCK_BYTES)
+                text = decoder.decode(block, final=not block)
+                non_ascii += len(text) - len(text.encode("ascii", errors="ignore"))
+                if not block:
+                    break
+        counter = _repairs.counter
+    finally:
+        _repairs.counter = None
+    # Each repaired byte became one non-ASCII character (or a control character below 0x80:
+    # never, cp1252 maps 0x80-0xFF above ASCII); what is left was valid UTF-8.
+    return counter["bytes"], counter.get("example", ""), non_ascii - counter["bytes"]
+
+
+_warned: set[tuple] = set()
+
+
+def _warn_once(path: Path, message: str) -> None:
+    """Log a warning once per version of a file (a command may sniff it twice)."""
+    try:
+        st = path.stat()
+        key = (str(path.resolve()), st.st_size, st.st_mtime_ns, message)
+    except OSError:
+        key = (str(path), message)
+    if key not in _warned:
+        _warned.add(key)
+        logger.warning(message, path)
+
+
+# --------------------------------------------------------------------------- sniffing
+
+
+def split_suffix(path: str | Path) -> tuple[str, str | None]:
+    """``movies.csv.gz`` → ``(".csv", "gzip")``; ``movies.tsv`` → ``(".tsv", None)`` (lower-case)."""
+    suffixes = [s.lower() for s in Path(path).suffixes]
+    compression = COMPRESSIONS.get(suffixes[-1]) if suffixes else None
+    if compression:
+        suffixes = suffixes[:-1]
+    return (suffixes[-1] if suffixes else ""), compression
+
+
+def open_binary(path: str | Path, fmt: FileFormat):
+    """Open the (decompressed) bytes of a file as `sniff` found it."""
+    if fmt.compression == "zip":
+        archive = zipfile.ZipFile(path)
+        try:
+            return _ZipMember(archive, archive.open(fmt.member))
+        except BaseException:
+            archive.close()
+            raise
+    return _OPENERS.get(fmt.compression, open)(path, "rb")
+
+
+class _ZipMember(io.BufferedIOBase):
+    """A member stream that closes its archive with it."""
+
+    def __init__(self, archive: zipfile.ZipFile, stream):
+        self._archive, self._stream = archive, stream
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        return self._stream.read(size)
+
+    def read1(self, size: int = -1) -> bytes:
+        return self._stream.read1(size)
+
+    def readinto(self, buffer) -> int:
+        data = self._stream.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._stream.close()
+            self._archive.close()
+        super().close()
+
+
+def open_text(path: str | Path, fmt: FileFormat) -> io.TextIOWrapper:
+    """Open a csv or jsonl file as text, decoded as `sniff` decided (newlines untranslated)."""
+    errors = REPAIR_ERRORS if fmt.repair else "strict"
+    return io.TextIOWrapper(open_binary(path, fmt), encoding=fmt.encoding, errors=errors, newline="")
+
+
+def _zip_member(path: Path) -> str:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = [i.filename for i in archive.infolist() if not i.is_dir()
+                     and not i.filename.startswith("__MACOSX/") and not Path(i.filename).name.startswith(".")]
+    except zipfile.BadZipFile:
+        raise DataError(f"{path} is not a readable zip archive (damaged or cut off?); test it with unzip -t") from None
+    if len(names) != 1:
+        listed = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+        raise DataError(f"{path} holds {len(names)} files ({listed or 'none'}); genretag reads a zip with one file: "
+                        "unzip it and pass the file you mean")
+    return names[0]
+
+
+def sniff(path: str | Path, options: ReadOptions | None = None) -> FileFormat:
+    """Check a file and find its format, encoding, separator and column names.
+
+    Args:
+        path: The file.
+        options: What the user said about it (separator, header); detected otherwise.
+
+    Returns:
+        The `FileFormat`.
+
+    Raises:
+        DataError: Missing, a folder, empty, unreadable, a zip of several files, duplicate
+            column names, or ``--columns`` of the wrong length.
+    """
+    path = Path(path)
+    options = options or ReadOptions()
+    if not path.exists():
+        raise DataError(f"file not found: {path}; check the path")
+    if path.is_dir():
+        raise DataError(f"{path} is a directory, not a CSV file; pass the path of a file")
+    suffix, compression = split_suffix(path)
+    member = None
+    if compression == "zip":
+        member = _zip_member(path)
+        suffix, inner = split_suffix(member)
+        if inner:
+            raise DataError(f"{path} holds {member}, itself compressed; unpack it and pass the file inside")
+    base = FileFormat(kind=CSV, columns=[], compression=compression, member=member, inner_suffix=suffix)
+    try:
+        with open_binary(path, base) as f:
+            head = f.read(_SNIFF_BYTES)
+    except (OSError, EOFError, zipfile.BadZipFile, lzma.LZMAError) as e:
+        raise os_error(path, e) from e
+    if not head.strip():
+        raise DataError(f"{path} is empty; expected a header row and data rows")
+
+    kind = _KIND_SUFFIXES.get(suffix)
+    if kind is None and head.startswith(b"PAR1"):
+        kind = PARQUET
+    if kind is None and options.sep is None and options.header and _starts_with_json_object(head):
+        kind = JSONL
+    if kind == PARQUET:
+        return _sniff_parquet(path, base)
+    try:
+        encoding, repair = _detect_encoding(path, base, head)
+    except (OSError, EOFError, zipfile.BadZipFile, lzma.LZMAError) as e:
+        raise os_error(path, e) from e
+    base = FileFormat(**{**base.__dict__, "encoding": encoding, "repair": repair})
+    truncated = len(head) == _SNIFF_BYTES
+    errors = REPAIR_ERRORS if repair else "replace"
+    text = codecs.getincrementaldecoder(encoding)(errors=errors).decode(head, final=not truncated)
+    if kind == JSONL:
+        return _sniff_jsonl(path, base, text, truncated)
+    return _sniff_delimited(path, base, text, truncated, options)
+
+
+def _starts_with_json_object(head: bytes) -> bool:
+    """The first line is a JSON object (a JSON Lines file under another suffix)."""
+    first = head.lstrip().split(b"\n", 1)[0]
+    if not first.startswith(b"{"):
+        return False
+    try:
+        return isinstance(json.loads(first.decode("utf-8", errors="replace")), dict)
+    except ValueError:
+        return False
+
+
+def _sniff_parquet(path: Path, base: FileFormat) -> FileFormat:
+    if base.compression:
+        raise DataError(f"{path} is a compressed Parquet file; decompress it first (Parquet compresses its own data)")
+    pq = _pyarrow_parquet()
+    try:
+        schema = pq.read_schema(path)
+    except Exception as e:  # pyarrow raises ArrowInvalid, OSError, ...
+        raise DataError(f"cannot read {path} as Parquet: {_one_line(e)}; check the file") from None
+    columns = [str(n) for n in schema.names]
+    _check_unique(path, columns)
+    return FileFormat(**{**base.__dict__, "kind": PARQUET, "columns": columns})
+
+
+def _sniff_jsonl(path: Path, base: FileFormat, text: str, truncated: bool) -> FileFormat:
+    lines = text.splitlines()
+    if truncated and len(lines) > 1:
+        lines = lines[:-1]
+    columns: dict[str, None] = {}
+    for number, line in enumerate(lines[:_SAMPLE_LINES], start=1):
+        if line.strip():
+            columns.update(dict.fromkeys(str(k) for k in _json_object(path, line, number)))
+    if not columns:
+        raise DataError(f"{path} holds JSON objects without keys; expected one movie per line with named fields")
+    return FileFormat(**{**base.__dict__, "kind": JSONL, "columns": list(columns)})
+
+
+def _json_object(path: Path, line: str, number: int) -> dict:
+    try:
+        value = json.loads(line)
+    except ValueError as e:
+        hint = " (a JSON array: write one object per line, JSON Lines)" if line.lstrip().startswith("[") else ""
+        raise DataError(f"cannot parse {path}: line {number} is not valid JSON ({_one_line(e)}){hint}; "
+                        "expected one JSON object per line") from None
+    if not isinstance(value, dict):
+        raise DataError(f"cannot parse {path}: line {number} holds a JSON {type(value).__name__}, not an object; "
+                        "expected one JSON object per line")
+    return value
+
+
+def _sniff_delimited(path: Path, base: FileFormat, text: str, truncated: bool, options: ReadOptions) -> FileFormat:
+    skip = 0
+    sep = options.sep
+    first_line = text.split("\n", 1)[0].rstrip("\r")
+    excel = _EXCEL_SEP.match(first_line)
+    if excel:  # Excel writes "sep=;" as the first line of a CSV for other locales
+        skip = 1
+        text = text.split("\n", 1)[1] if "\n" in text else ""
+        if sep is None:
+            sep = excel.group(1)
+    if sep is None:
+        if base.inner_suffix in _TAB_SUFFIXES:
+            sep = "\t"
+        else:
+            sep = _detect_long_separator(text, truncated) or _detect_delimiter(text, truncated)
+    header = _first_record(text, sep)
+    if not header:
+        raise DataError(f"{path} is empty; expected a header row and data rows")
+    if options.header:
+        columns = [c.strip().lstrip("\ufeff").strip() for c in header]
+        _check_unique(path, columns)
+    else:
+        columns = list(options.columns)
+        # Split on a long separator, the last field takes the rest of the line (see _split_chunks).
+        if len(header) != len(columns) and not (len(sep) > 1 and len(header) > len(columns)):
+            raise DataError(f"--columns gives {len(columns)} names but the first row of {path} has {len(header)} "
+                            f"fields (separator {sep!r}); give one name per field, or pass --sep")
+    return FileFormat(**{**base.__dict__, "kind": CSV, "columns": columns, "sep": sep, "header": options.header,
+                         "skip_lines": skip})
+
+
+def _check_unique(path: Path, columns: list[str]) -> None:
+    dupes = sorted(c for c, n in Counter(columns).items() if n > 1)
+    if dupes:
+        # pandas would silently rename them to "x.1"; a user means one column per name.
+        raise DataError(f"{path} has duplicate column names: {', '.join(dupes)}; rename them so each is unique")
+
+
+def _records(text: str, sep: str, limit: int) -> list[list[str]]:
+    if len(sep) > 1:
+        return [line.split(sep) for line in text.splitlines() if line.strip()][:limit]
+    rows: list[list[str]] = []
+    try:
+        for row in csv.reader(io.StringIO(text, newline=""), delimiter=sep):
+            if row:
+                rows.append(row)
+            if len(rows) >= limit:
+                break
+    except csv.Error:  # a truncated quoted field at the end of the sample
+        pass
+    return rows
+
+
+def _first_record(text: str, sep: str) -> list[str]:
+    rows = _records(text, sep, limit=1)
+    return rows[0] if rows else []
+
+
+def _detect_long_separator(text: str, truncated: bool) -> str | None:
+    """A multi-character separator that every sampled line holds, or None.
+
+    Only known ones are tried (`` ::: ``), so ordinary text is never split on a guess.
+    """
+    lines = [line for line in text.splitlines() if line.strip()][:_SAMPLE_LINES]
+    if truncated and len(lines) > 1:
+        lines = lines[:-1]
+    for sep in _LONG_SEPARATORS:
+        # Every line, not an equal count: a synopsis may itself hold the separator.
+        if lines and all(sep in line for line in lines):
+            return sep
+    return None
+
+
+def _detect_delimiter(text: str, truncated: bool) -> str:
+    """Choose the delimiter that splits the header widest with consistent rows after it.
+
+    csv.Sniffer guesses badly on synopses full of commas and quotes; counting fields per
+    record over the first rows is simpler and sees quoted newlines correctly.
+    """
+    best, best_key = ",", (False, 1)
+    for sep in _DELIMITERS:
+        rows = _records(text, sep, limit=_SAMPLE_LINES)
+        if truncated and len(rows) > 1:
+            rows = rows[:-1]  # the last record may be cut off
+        if not rows or len(rows[0]) < 2:
+            continue
+        width = len(rows[0])
+        key = (all(len(r) == width for r in rows[1:]), width)
+        if key > best_key:  # ties keep the earlier, more common delimiter
+            best, best_key = sep, key
+    return best
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def read_table(path: str | Path, options: ReadOptions | None = None, *, nrows: int | None = None,
+               fmt: FileFormat | None = None) -> pd.DataFrame:
+    """Read a whole catalogue file (any format `sniff` knows).
+
+    Delimited text comes back with every column as ``str`` and empty cells as ""; JSON
+    Lines and Parquet keep their values' types (a number stays a number, a list a list).
+
+    Args:
+        path: The file.
+        options: Separator and header, when detection cannot know.
+        nrows: Read at most this many data rows (0 reads only the column names).
+        fmt: The file's `sniff` result, when already known.
+
+    Returns:
+        The data, indexed by data-row number (0 = the first data row).
+
+    Raises:
+        DataError: As `sniff`; also a header without rows, and rows that cannot be parsed.
+    """
+    fmt = fmt or sniff(path, options)
+    if nrows == 0:
+        return pd.DataFrame(columns=fmt.columns, dtype=object)
+    chunks = []
+    left = nrows
+    for chunk in iter_tables(path, options, chunksize=100_000 if nrows is None else max(1, min(nrows, 100_000)),
+                             fmt=fmt):
+        if left is not None:
+            chunk = chunk.iloc[:left]
+            left -= len(chunk)
+        chunks.append(chunk)
+        if left is not None and left <= 0:
+            break
+    return chunks[0] if len(chunks) == 1 else pd.concat(chunks)
+
+
+def iter_tables(path: str | Path, options: ReadOptions | None = None, *, chunksize: int = 10_000,
+                fmt: FileFormat | None = None) -> Iterator[pd.DataFrame]:
+    """Yield a catalogue file as frames of at most ``chunksize`` rows (memory stays bounded).
+
+    Each chunk's index continues the data-row numbering. Types are as in `read_table`.
+
+    Args:
+        path: The file.
+        options: Separator and header, when detection cannot know.
+        chunksize: Largest number of rows per chunk.
+        fmt: The file's `sniff` result, when already known.
+
+    Raises:
+        DataError: As `read_table`, also when a later chunk cannot be parsed.
+    """
+    if chunksize < 1:
+        raise ValueError(f"chunksize must be >= 1, got {chunksize}")
+    path = Path(path)
+    fmt = fmt or sniff(path, options)
+    reader = {CSV: _delimited_chunks, JSONL: _jsonl_chunks, PARQUET: _parquet_chunks}[fmt.kind]
+    start = 0
+    try:
+        for chunk in reader(path, fmt, chunksize):
+            if chunk.empty:
+                continue
+            chunk.index = pd.RangeIndex(start, start + len(chunk))
+            start += len(chunk)
+            yield chunk
+    except (pd.errors.ParserError, csv.Error, UnicodeError, ValueError) as e:
+        raise parse_error(path, e) from e
+    except (OSError, EOFError, zipfile.BadZipFile, lzma.LZMAError) as e:
+        raise os_error(path, e) from e
+    if start == 0:
+        raise DataError(f"{path} has a header but no data rows; add rows below the header")
+
+
+def _delimited_chunks(path: Path, fmt: FileFormat, chunksize: int) -> Iterator[pd.DataFrame]:
+    if len(fmt.sep) > 1:
+        yield from _split_chunks(path, fmt, chunksize)
+        return
+    # na_filter=False keeps every cell a str: "" for empty, and a synopsis that reads
+    # "NA" or "null" is not silently turned into NaN.
+    options: dict[str, Any] = {"sep": fmt.sep, "dtype": str, "na_filter": False, "engine": "c",
+                               "skiprows": fmt.skip_lines, "chunksize": chunksize}
+    if not fmt.header:
+        options.update(header=None, names=list(fmt.columns))
+    if fmt.repair or fmt.compression == "zip":
+        with open_text(path, fmt) as fh, pd.read_csv(fh, **options) as reader:
+            yield from (_name_columns(chunk, fmt) for chunk in reader)
+    else:  # pandas decodes (and decompresses) faster by itself
+        with pd.read_csv(path, encoding=fmt.encoding, compression=fmt.compression, **options) as reader:
+            yield from (_name_columns(chunk, fmt) for chunk in reader)
+
+
+def _split_chunks(path: Path, fmt: FileFormat, chunksize: int) -> Iterator[pd.DataFrame]:
+    """Lines split on a multi-character separator (no quoting, as in the files that use one).
+
+    The last field takes the rest of the line, so a synopsis that itself holds the
+    separator stays whole.
+    """
+    width = len(fmt.columns)
+    rows: list[list[str]] = []
+    header_pending = fmt.header
+    with open_text(path, fmt) as fh:
+        for number, line in enumerate(fh, start=1):
+            if number <= fmt.skip_lines:
+                continue
+            line = line.rstrip("\r\n")
+            if not line.strip():
+                continue
+            if header_pending:
+                header_pending = False
+                continue
+            fields = line.split(fmt.sep, width - 1)
+            if len(fields) < width:
+                raise DataError(f"cannot parse {path}: line {number} has {len(fields)} fields separated by "
+                                f"{fmt.sep!r}, expected {width}; check the separator")
+            rows.append([f.strip() for f in fields])
+            if len(rows) >= chunksize:
+                yield pd.DataFrame(rows, columns=fmt.columns, dtype=object)
+                rows = []
+    if rows:
+        yield pd.DataFrame(rows, columns=fmt.columns, dtype=object)
+
+
+def _jsonl_chunks(path: Path, fmt: FileFormat, chunksize: int) -> Iterator[pd.DataFrame]:
+    records: list[dict] = []
+    known = list(fmt.columns)
+    with open_text(path, fmt) as fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            records.append(_json_object(path, line, number))
+            if len(records) >= chunksize:
+                yield _records_frame(records, known)
+                records = []
+    if records:
+        yield _records_frame(records, known)
+
+
+def _records_frame(records: list[dict], known: list[str]) -> pd.DataFrame:
+    # dtype=object keeps each value as JSON gave it: 1 stays 1 (not 1.0 beside a null).
+    frame = pd.DataFrame(records, dtype=object)
+    frame.columns = [str(c) for c in frame.columns]
+    for name in frame.columns:
+        if name not in known:
+            known.append(name)  # a key first seen here: later chunks list it too
+    return frame.reindex(columns=known)
+
+
+def _parquet_chunks(path: Path, fmt: FileFormat, chunksize: int) -> Iterator[pd.DataFrame]:
+    pq = _pyarrow_parquet()
+    try:
+        source = pq.ParquetFile(path)
+    except Exception as e:
+        raise DataError(f"cannot read {path} as Parquet: {_one_line(e)}; check the file") from None
+    with source:
+        for batch in source.iter_batches(batch_size=chunksize):
+            yield batch.to_pandas()
+
+
+def _name_columns(df: pd.DataFrame, fmt: FileFormat) -> pd.DataFrame:
+    # Our own header parse has the stripped, un-mangled names; fall back to stripping
+    # pandas' names should the two parses ever disagree on the column count.
+    if len(df.columns) == len(fmt.columns):
+        df.columns = fmt.columns
+    else:
+        df.columns = [str(c).strip().lstrip("\ufeff").strip() for c in df.columns]
+    return df
+
+
+def parquet_schema(path: str | Path):
+    """The pyarrow schema of a Parquet file (to write its columns back with their types)."""
+    return _pyarrow_parquet().read_schema(path)
+
+
+def _pyarrow_parquet():
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:  # pragma: no cover - a declared dependency
+        raise DataError("reading or writing Parquet needs pyarrow: pip install pyarrow") from None
+    return pq
+
+
+def _one_line(error: Exception) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+def parse_error(path: str | Path, error: Exception) -> DataError:
+    """The one-line error for a file whose rows cannot be parsed."""
+    if isinstance(error, DataError):
+        return error
+    return DataError(f"cannot parse {path}: {_one_line(error)}; check the delimiter and quoting")
+
+
+def os_error(path: str | Path, error: Exception) -> DataError:
+    """The one-line error for a file that cannot be read."""
+    detail = getattr(error, "strerror", None) or _one_line(error)
+    return DataError(f"cannot read {path}: {detail}; check the file")
+
+
+def looks_like_data(columns: list[str]) -> str | None:
+    """Why a header row looks like a data row (a number, a sentence), or None.
+
+    Used to say "the first row is data" instead of listing a synopsis as a column name.
+    """
+    for name in columns:
+        text = str(name).strip()
+        if re.fullmatch(r"[-+]?\d+(\.\d+)?", text):
+            return f"'{text}' is a number"
+        if len(text) > 60 or len(text.split()) > 8:
+            return f"'{_shorten(text)}' is a sentence"
+    return None
+
+
+def example_columns(columns: list[str]) -> list[str]:
+    """Names to suggest for a headerless file whose first row is ``columns`` (``id``, ``title``,
+    ``genres``, ``overview``), so the error message shows a ready ``--columns`` value."""
+    cells = [str(c).strip() for c in columns]
+    names = [""] * len(cells)
+    longest = max(range(len(cells)), key=lambda i: len(cells[i])) if cells else None
+    if longest is not None and len(cells[longest].split()) > 3:
+        names[longest] = "overview"
+    spare = ["title", "genres"]
+    for i, cell in enumerate(cells):
+        if names[i]:
+            continue
+        if re.fullmatch(r"[-+]?\d+(\.\d+)?", cell) and "id" not in names:
+            names[i] = "id"
+        elif spare:
+            names[i] = spare.pop(0)
+        else:
+            names[i] = f"col{i + 1}"
+    return names
+
+
+def _shorten(text: str, width: int = 40) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+# --------------------------------------------------------------------------- writing
+
+
+@dataclass(frozen=True)
+class OutputFormat:
+    """The file format an output's name asks for."""
+
+    kind: str
+    """``csv``, ``jsonl`` or ``parquet``."""
+    sep: str = ","
+    """Field separator (csv)."""
+    compression: str | None = None
+    """``gzip``, ``bz2``, ``xz`` or None."""
+
+    @property
+    def spreadsheet(self) -> bool:
+        """Text a spreadsheet program opens, where a cell starting with ``=`` runs as a formula."""
+        return self.kind == CSV
+
+    @property
+    def appendable(self) -> bool:
+        """Chunks can be appended to a partial file (so an interrupted write can resume)."""
+        return self.kind != PARQUET
+
+
+def output_format(path: str | Path, source: FileFormat | None = None) -> OutputFormat:
+    """The format to write to ``path``, from its suffix.
+
+    ``.csv`` is comma-separated, ``.tsv``/``.tab`` tab-separated, ``.jsonl``/``.ndjson``
+    JSON Lines, ``.parquet``/``.pq`` Parquet, each optionally ``.gz``/``.bz2``/``.xz``.
+    Any other suffix (``.txt``) keeps the input's format when it is known (its separator
+    when that is one character, else tab), else comma-separated.
+
+    Raises:
+        DataError: A ``.zip`` output (a zip cannot be appended chunk by chunk), or a
+            compressed Parquet file.
+    """
+    suffix, compression = split_suffix(path)
+    if compression == "zip":
+        raise DataError(f"genretag does not write .zip files ({path}); use .gz, e.g. --out movies.tagged.csv.gz")
+    kind = _KIND_SUFFIXES.get(suffix)
+    if kind == PARQUET and compression:
+        raise DataError(f"{path}: Parquet compresses its own data; write {Path(path).with_suffix('').name} instead")
+    if kind:
+        return OutputFormat(kind=kind, compression=compression)
+    if suffix in _TAB_SUFFIXES:
+        return OutputFormat(kind=CSV, sep="\t", compression=compression)
+    if suffix == ".csv" or source is None:
+        return OutputFormat(kind=CSV, compression=compression)
+    if source.kind != CSV:
+        return OutputFormat(kind=source.kind, compression=compression)
+    return OutputFormat(kind=CSV, sep=source.sep if len(source.sep) == 1 else "\t", compression=compression)
+
+
+def default_output(path: str | Path, source: FileFormat | None = None) -> Path:
+    """Where ``tag`` writes by default: beside the input, in the input's format.
+
+    ``movies.csv`` → ``movies.tagged.csv``, ``movies.tsv.gz`` → ``movies.tagged.tsv.gz``,
+    ``movies.parquet`` → ``movies.tagged.parquet``. A ``.zip`` input gives a ``.gz``
+    output (``movies.csv.zip`` → ``movies.tagged.csv.gz``), a file with a multi-character
+    separator (`` ::: ``) a ``.tsv``, and a file without a suffix the suffix of its format.
+    """
+    path = Path(path)
+    _, compression = split_suffix(path)
+    packed = path.suffix if compression else ""
+    base = path.name[: len(path.name) - len(packed)]
+    ext = Path(base).suffix
+    stem = base[: len(base) - len(ext)]
+    if compression == "zip":
+        ext, packed = ext or (source.inner_suffix if source else ""), ".gz"
+    if source is not None and source.kind == CSV and len(source.sep) > 1 and ext.lower() != ".csv":
+        ext = ".tsv"  # a multi-character separator cannot be written back with quoting
+    if not ext:
+        kind = source.kind if source else CSV
+        ext = {JSONL: ".jsonl", PARQUET: ".parquet"}.get(kind, ".tsv" if source and source.sep == "\t" else ".csv")
+    return path.with_name(f"{stem}.tagged{ext}{packed}")
+
+
+def check_output(out: str | Path, *, source: FileFormat | None = None, resume: bool = False,
+                 shard: tuple[int, int] | None = None) -> OutputFormat:
+    """The format ``tag`` writes to ``out``, or a `DataError` for a combination it cannot write.
+
+    Checked before a model is loaded: a ``.zip`` output, ``--resume`` of a Parquet output (a
+    Parquet file cannot be appended to) and ``--shard`` into anything but plain CSV/TSV or
+    JSON Lines (what `merge_shards` joins) are refused.
+    """
+    fmt = output_format(out, source)
+    if resume and not fmt.appendable:
+        raise DataError(f"--resume is not available for Parquet output ({Path(out).name}): a Parquet file cannot "
+                        "be appended to; rerun without --resume, or write .csv/.jsonl to be able to resume")
+    if shard is not None and (fmt.kind == PARQUET or fmt.compression):
+        raise DataError(f"--shard writes plain CSV, TSV or JSON Lines shards, not {Path(out).name}; "
+                        "pass --out NAME.csv (or .tsv, .jsonl) and compress or convert the merged file")
+    return fmt
+
+
+class TableWriter:
+    """Append frames to one output file in an `OutputFormat`.
+
+    Delimited text uses minimal quoting and CRLF line ends (RFC 4180: a cell holding a bare
+    CR then round-trips); each chunk of a compressed file is its own gzip/bz2/xz member, so
+    a partial file can be cut back to its last whole chunk and appended to. JSON Lines
+    writes one object per row (NaN as null, numbers with full precision). Parquet is written
+    through one pyarrow writer; the columns of the input (``schema``) keep their types.
+
+    Args:
+        path: The file to write (created or appended to).
+        fmt: The format.
+        schema: A pyarrow schema whose fields the matching Parquet columns take.
+    """
+
+    def __init__(self, path: str | Path, fmt: OutputFormat, *, schema=None):
+        self.path, self.fmt, self.schema_hint = Path(path), fmt, schema
+        self.columns: list[str] | None = None
+        self._parquet = None
+
+    def write(self, chunk: pd.DataFrame, *, header: bool) -> None:
+        """Append ``chunk``; ``header`` writes the column names first (csv only)."""
+        if self.columns is None:
+            self.columns = [str(c) for c in chunk.columns]
+        elif [str(c) for c in chunk.columns] != self.columns:
+            extra = [str(c) for c in chunk.columns if str(c) not in self.columns]
+            raise DataError(f"rows of the input have fields the first rows do not ({', '.join(extra)}); "
+                            "write JSON Lines (--out NAME.jsonl), which keeps each row's own fields")
+        if self.fmt.kind == PARQUET:
+            self._write_parquet(chunk)
+            return
+        if self.fmt.kind == JSONL:
+            data = "".join(json.dumps(_json_record(r), ensure_ascii=False, default=_json_default) + "\n"
+                           for r in chunk.to_dict("records")).encode("utf-8")
+        else:
+            data = chunk.to_csv(sep=self.fmt.sep, header=header, index=False, lineterminator="\r\n").encode("utf-8")
+        opener = _OPENERS.get(self.fmt.compression)
+        with open(self.path, "ab") as raw:
+            if opener is None:
+                raw.write(data)
+            else:
+                with opener(raw, "wb") as packed:  # a new member, appended after the last
+                    packed.write(data)
+            raw.flush()
+            os.fsync(raw.fileno())  # the rows are on disk before a progress record says so
+
+    def _write_parquet(self, chunk: pd.DataFrame) -> None:
+        import pyarrow as pa
+
+        pq = _pyarrow_parquet()
+        try:
+            if self._parquet is None:
+                table = pa.Table.from_pandas(chunk, preserve_index=False)
+                hint = self.schema_hint
+                fields = [hint.field(f.name) if hint is not None and f.name in hint.names else f for f in table.schema]
+                schema = pa.schema(fields)
+                table = table.cast(schema) if schema != table.schema else table
+                self._parquet = pq.ParquetWriter(self.path, schema)
+            else:
+                table = pa.Table.from_pandas(chunk, schema=self._parquet.schema, preserve_index=False)
+            self._parquet.write_table(table)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as e:
+            raise DataError(f"cannot write {self.path} as Parquet: {_one_line(e)}; write CSV or JSON Lines instead") from None
+
+    def close(self) -> None:
+        """Finish the file (Parquet writes its footer here)."""
+        if self._parquet is not None:
+            self._parquet.close()
+            self._parquet = None
+
+
+def _json_record(record: dict) -> dict:
+    return {str(k): (None if isinstance(v, float) and math.isnan(v) else v) for k, v in record.items()}
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        value = value.item()
+        return None if isinstance(value, float) and math.isnan(value) else value
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    if value is pd.NA or value is pd.NaT:
+        return None
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)

@@ -1,0 +1,228 @@
+"""The dialect cases (tests/cases/dialect-*) and their kinds, through the command line with a tiny run."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from conftest import synthetic_movies, write_csv
+from genretag import runs
+from genretag.cli import app
+from genretag.formats import read_table
+from genretag.tagging import tag_csv
+
+CASES = Path(__file__).parent / "cases"
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory, movies_csv, tiny_qwen):
+    out = tmp_path_factory.mktemp("dialects") / "run"
+    result = runner.invoke(app, ["train", "--data", str(movies_csv), "--backbone", str(tiny_qwen), "--epochs", "1",
+                                 "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def _case(tmp_path: Path, case: str, name: str) -> Path:
+    return Path(shutil.copy(CASES / case / name, tmp_path / name))
+
+
+def _tag(*args: str):
+    return runner.invoke(app, ["tag", *map(str, args)])
+
+
+def _one_error(result) -> str:
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert result.exit_code == 2 and len(errors) == 1 and "Traceback" not in result.output, result.output
+    return errors[0]
+
+
+def test_tsv_in_gives_tsv_out(run_dir, tmp_path):
+    src = _case(tmp_path, "dialect-tsv-output", "movies.tsv")
+    result = _tag(src, "--model", run_dir)
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "movies.tagged.tsv"
+    first = out.read_text(encoding="utf-8").splitlines()[0]
+    assert first.startswith("wikipedia_id\tsummary\tpredicted_genres\tscore_")
+    ours, theirs = read_table(out), pd.read_csv(out, sep="\t", dtype=str, keep_default_na=False)
+    assert list(ours.columns) == list(theirs.columns)
+    assert ours.to_dict("records") == theirs.to_dict("records")
+    assert ours["wikipedia_id"].tolist() == ["1001", "1002", "1003"]
+
+
+def test_jsonl_in_gives_jsonl_out_with_its_types(run_dir, tmp_path):
+    src = _case(tmp_path, "dialect-headerless-jsonl", "movies.jsonl")
+    result = _tag(src, "--model", run_dir)
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in (tmp_path / "movies.tagged.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [r["movie_id"] for r in rows] == [1, 2]  # numbers stay numbers
+    assert [r["title"] for r in rows] == ["Night Shift", "Ten Dates"]
+    assert all(isinstance(r["predicted_genres"], str) and r["predicted_genres"] for r in rows)
+    assert all(0 <= r[k] <= 1 for r in rows for k in r if k.startswith("score_"))
+
+
+def test_headerless_tsv_errors_then_reads_with_columns(run_dir, tmp_path):
+    src = _case(tmp_path, "dialect-headerless-jsonl", "plot_summaries.txt")
+    error = _one_error(_tag(src, "--model", tmp_path / "no-such-run"))  # the file is checked before the model
+    assert "first row looks like data" in error and "--no-header --columns id,overview" in error
+    result = _tag(src, "--model", run_dir, "--no-header", "--columns", "id,overview")
+    assert result.exit_code == 0, result.output
+    out = read_table(tmp_path / "plot_summaries.tagged.txt")  # .txt kept, tab-separated like the input
+    assert out["id"].tolist() == ["1001", "1002"] and "predicted_genres" in out.columns
+
+
+@pytest.mark.parametrize("sep", [None, " ::: "])
+def test_imdb_separator_file(run_dir, tmp_path, sep):
+    src = _case(tmp_path, "dialect-headerless-jsonl", "train_data.txt")
+    error = _one_error(_tag(src, "--model", run_dir))
+    assert "--no-header --columns id,title,genres,overview" in error
+    args = ["--no-header", "--columns", "id,title,genres,overview"] + (["--sep", sep] if sep else [])
+    result = _tag(src, "--model", run_dir, *args)
+    assert result.exit_code == 0, result.output
+    out = read_table(tmp_path / "train_data.tagged.tsv")
+    assert out[["id", "title", "genres"]].values.tolist() == [["1", "Night Shift (2001)", "horror"],
+                                                               ["2", "Ten Dates (2003)", "comedy"]]
+
+
+def test_mixed_encoding_keeps_utf8_cells(run_dir, tmp_path, caplog):
+    src = _case(tmp_path, "dialect-mixed-encoding", "input.csv")
+    result = _tag(src, "--model", run_dir)
+    assert result.exit_code == 0, result.output
+    assert "1 byte(s) are not valid UTF-8" in caplog.text
+    out = read_table(tmp_path / "input.tagged.csv")
+    assert out["title"].tolist() == ["Amélie", "Crème Brûlée", "Smart Quote"]
+    assert out["overview"].tolist()[2] == "The sheriff\u2019s last ride across the desert."
+    assert (tmp_path / "input.tagged.csv").read_bytes().decode("utf-8")  # the output is clean UTF-8
+
+
+OUT_SUFFIXES = [".csv", ".tsv", ".csv.gz", ".jsonl", ".jsonl.bz2", ".parquet"]
+
+
+def test_every_output_format_round_trips_with_the_same_cells(run_dir, tmp_path):
+    src = _case(tmp_path, "dialect-mixed-encoding", "input.csv")
+    frames = {}
+    for suffix in OUT_SUFFIXES:
+        out = tmp_path / f"out{suffix}"
+        result = _tag(src, "--model", run_dir, "--out", out)
+        assert result.exit_code == 0, result.output
+        frames[suffix] = read_table(out)
+    base = frames[".csv"]
+    for suffix, frame in frames.items():
+        assert list(frame.columns) == list(base.columns), suffix
+        for column in base.columns:
+            if column.startswith("score_"):
+                assert np.allclose(frame[column].astype(float), base[column].astype(float)), (suffix, column)
+            else:
+                assert frame[column].astype(str).tolist() == base[column].tolist(), (suffix, column)
+
+
+def test_formula_prefix_only_in_spreadsheet_formats(run_dir, tmp_path):
+    src = _case(tmp_path, "dialect-mixed-encoding", "input.csv")
+    run = runs.load_run(run_dir, device="cpu")
+    run.labels = ["=" + label for label in run.labels]
+    tag_csv(run, src, tmp_path / "o.csv", thresholds=0.0)
+    tag_csv(run, src, tmp_path / "o.jsonl", thresholds=0.0)
+    in_csv = read_table(tmp_path / "o.csv")["predicted_genres"].tolist()
+    in_jsonl = read_table(tmp_path / "o.jsonl")["predicted_genres"].tolist()
+    assert all(cell.startswith("'=") for cell in in_csv)
+    assert in_jsonl == [cell[1:] for cell in in_csv]
+
+
+def _interrupt_after(run, chunks: int):
+    calls = {"n": 0}
+    real = run.predict_proba
+
+    def predict(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] > chunks:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    run.predict_proba = predict
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".tsv.gz"])
+def test_resume_after_an_interruption_gives_the_uninterrupted_file(run_dir, tmp_path, suffix):
+    src = write_csv(tmp_path / "movies.csv", synthetic_movies(25, seed=3))
+    whole = tmp_path / f"whole{suffix}"
+    tag_csv(runs.load_run(run_dir, device="cpu"), src, whole, chunksize=10)
+    out = tmp_path / f"cut{suffix}"
+    run = runs.load_run(run_dir, device="cpu")
+    _interrupt_after(run, 2)
+    with pytest.raises(KeyboardInterrupt):
+        tag_csv(run, src, out, chunksize=10)
+    assert not out.exists()
+    summary = tag_csv(runs.load_run(run_dir, device="cpu"), src, out, chunksize=10, resume=True)
+    assert summary.resumed_rows == 20
+    pd.testing.assert_frame_equal(read_table(out), read_table(whole))
+
+
+def test_parquet_resume_is_refused_and_an_interrupted_write_leaves_nothing(run_dir, tmp_path):
+    src = write_csv(tmp_path / "movies.csv", synthetic_movies(25, seed=3))
+    out = tmp_path / "movies.parquet"
+    error = _one_error(_tag(src, "--model", tmp_path / "no-such-run", "--out", out, "--resume"))
+    assert "--resume is not available for Parquet output" in error
+    run = runs.load_run(run_dir, device="cpu")
+    _interrupt_after(run, 1)
+    with pytest.raises(KeyboardInterrupt):
+        tag_csv(run, src, out, chunksize=10)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["movies.csv"]
+
+
+def test_train_and_evaluate_a_headerless_imdb_file(tiny_qwen, tmp_path):
+    lines = [f"{i} ::: {r['title']} (2001) ::: {r['genres'].replace('|', ', ')} ::: {r['overview']}"
+             for i, r in enumerate(synthetic_movies(40, seed=5))]
+    data = tmp_path / "train_data.txt"
+    data.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    run = tmp_path / "run"
+    result = runner.invoke(app, ["train", "--data", str(data), "--backbone", str(tiny_qwen), "--epochs", "1",
+                                 "--no-header", "--columns", "id,title,genres,overview", "--out", str(run)])
+    assert result.exit_code == 0, result.output
+    config = json.loads((run / "config.json").read_text())
+    assert config["no_header"] is True and config["columns"] == ["id", "title", "genres", "overview"]
+    # evaluate on the run's own file reads it as training did, without the options again
+    result = runner.invoke(app, ["evaluate", "--model", str(run), "--split", "validation", "--no-baseline"])
+    assert result.exit_code == 0, result.output
+    assert "validation split of train_data.txt" in result.output
+
+
+def test_train_fails_on_a_bad_file_before_importing_torch(tmp_path):
+    data = tmp_path / "m.csv"
+    data.write_text("overview,genres\nA film.,[]\n", encoding="utf-8")
+    code = ("import sys\nfrom genretag.cli import app\n"
+            f"try:\n    app(['train', '--data', {str(data)!r}], standalone_mode=False)\n"
+            "except SystemExit as e:\n    print('exit', e.code)\n"
+            "except BaseException as e:\n    print('exit', getattr(e, 'exit_code', e))\n"
+            "print('torch' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert "readable genre" in done.stderr, done.stderr
+    assert done.stdout.split()[-1] == "False", done.stdout
+
+
+def test_evaluate_checks_the_file_before_the_model(tmp_path):
+    data = tmp_path / "m.csv"
+    data.write_text("overview,kind\nA film.,Drama\n", encoding="utf-8")
+    error = _one_error(runner.invoke(app, ["evaluate", "--model", str(tmp_path / "no-such-run"), "--data", str(data)]))
+    assert "no genre column found" in error
+
+
+@pytest.mark.parametrize("suffix", [".tsv", ".jsonl"])
+def test_shards_of_tsv_and_jsonl_merge_into_the_unsharded_file(run_dir, tmp_path, suffix):
+    src = write_csv(tmp_path / "movies.csv", synthetic_movies(9, seed=4))
+    whole, out = tmp_path / f"whole{suffix}", tmp_path / f"out{suffix}"
+    assert _tag(src, "--model", run_dir, "--out", whole).exit_code == 0
+    for shard in ("0/2", "1/2"):
+        result = _tag(src, "--model", run_dir, "--out", out, "--shard", shard)
+        assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["merge-shards", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes() == whole.read_bytes()
