@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from . import data as data_mod
 from .errors import DataError, ModelError
@@ -100,6 +101,181 @@ def progress_file(partial: str | Path) -> Path:
     return partial.with_name(partial.name + ".json")
 
 
+def choose_text_columns(columns, text_cols: list[str] | None = None, run_text_cols: list[str] | None = None) -> list[str]:
+    """The columns `tag` joins into the text: ``text_cols`` (checked), else the run's own
+    (``run_text_cols``, e.g. title + overview) when all are present, else the one detected.
+
+    Raises:
+        DataError: A given column is missing, or no or several synopsis columns are found.
+    """
+    columns = [str(c) for c in columns]
+    if text_cols is None and run_text_cols and set(run_text_cols) <= set(columns):
+        text_cols = list(run_text_cols)
+    return data_mod.detect_columns(columns, text_cols=text_cols, need_genres=False)[0]
+
+
+@dataclass
+class TaggedFrame:
+    """What `tag_frame` made of one batch of rows."""
+
+    frame: pd.DataFrame
+    """The input rows, every column kept, with the genre (and score) columns appended."""
+    chosen: np.ndarray
+    """``[rows, genres]`` 0/1 decisions (all 0 where the text is empty)."""
+    has_text: np.ndarray
+    """``[rows]`` True where the joined text is not empty (those rows were predicted)."""
+
+
+def tag_frame(
+    run: Run,
+    frame: pd.DataFrame,
+    text_cols: list[str],
+    *,
+    thresholds: np.ndarray | float | None = None,
+    at_least_one: bool | None = None,
+    max_genres: int | None = None,
+    scores: bool = True,
+) -> TaggedFrame:
+    """Predict genres for a batch of rows and append them as columns: `tag`'s one per-batch step.
+
+    The genre column is ``predicted_genres`` (``|``-joined, quoted against spreadsheet
+    formulas by `safe_cell`) and each score column ``score_<genre>`` (probability rounded
+    to 4 decimals, NaN where the text is empty); a name already taken gets ``_2``, ``_3`` ...
+    (`free_column`). Rows whose text is empty get no genre.
+
+    Args:
+        run: A loaded run.
+        frame: The rows; ``text_cols`` must be among its columns.
+        text_cols: Columns joined into the text (`choose_text_columns`).
+        thresholds: Override the run's thresholds (one value or one per genre).
+        at_least_one: Give each row with a text its most likely genre when none passes
+            (default: the run's setting).
+        max_genres: At most this many genres per row (default: the run's setting).
+        scores: Add the score columns.
+
+    Returns:
+        A `TaggedFrame` with ``len(frame)`` rows in ``frame``'s order and index.
+    """
+    limits = run.thresholds if thresholds is None else thresholds
+    at_least_one = run.config.at_least_one if at_least_one is None else at_least_one
+    max_genres = run.config.max_genres if max_genres is None else max_genres
+    texts = data_mod.join_text(frame, text_cols)
+    has_text = (texts.str.len() > 0).to_numpy(dtype=bool)
+    probs = np.full((len(frame), len(run.labels)), np.nan, dtype=np.float32)
+    if has_text.any():
+        probs[has_text] = run.predict_proba(texts[has_text].tolist(), thresholds=limits, at_least_one=at_least_one,
+                                            max_genres=max_genres)
+    chosen = decide(np.nan_to_num(probs, nan=0.0), limits, at_least_one=at_least_one, max_genres=max_genres)
+    chosen[~has_text] = 0
+    out = frame.copy()
+    out[free_column(frame.columns, GENRES_COLUMN)] = [
+        safe_cell("|".join(run.labels[j] for j in np.flatnonzero(row))) for row in chosen
+    ]
+    if scores:
+        rounded = np.round(probs, 4)
+        for j, label in enumerate(run.labels):
+            out[free_column(frame.columns, SCORE_PREFIX + label)] = rounded[:, j]
+    return TaggedFrame(frame=out, chosen=chosen, has_text=has_text)
+
+
+class GenreTagger:
+    """Tag batches of rows with genres: the picklable predictor that Ray Data, Spark and Dask call.
+
+    The constructor loads the run once (per worker, when an engine builds one per worker);
+    each call tags one batch exactly as ``genretag tag`` tags a chunk (`tag_frame`: same
+    columns, values and decision rule)::
+
+        tagger = GenreTagger("runs/my-run")
+        tagged = tagger(pd.DataFrame({"title": ["Heat"], "overview": ["A thief and a detective ..."]}))
+
+    A pickled tagger holds only its arguments and loads the run again where it is
+    unpickled, so it can be shipped to workers; the run path must exist there.
+
+    Args:
+        model: Run directory (default: the newest under ./runs, else the bundled model).
+        text_cols: Text columns to join (default: the run's own when a batch has them all,
+            else the one detected in the batch's column names).
+        precision: ``auto``, ``fp32`` or ``bf16`` (as ``tag --precision``).
+        batch_size: Rows per forward pass (default: the run's own, more on a GPU).
+        threshold: One threshold for every genre (default: the run's own, per genre).
+        at_least_one: Give each row with a text its most likely genre when none passes
+            (default: the run's setting).
+        max_genres: At most this many genres per row (default: the run's setting).
+        scores: Add a ``score_<genre>`` column per genre.
+        backbone: Backbone to load instead of the run's own (a moved folder).
+        trust_remote_code: Allow a run trained with ``trust_remote_code``.
+        threads: CPU threads for torch (default: ``OMP_NUM_THREADS``, else one per core).
+        device: ``cpu``, ``cuda`` ... (default: CUDA when present, else CPU).
+
+    Raises:
+        DataError: An option out of range; at call time, a missing text column.
+        ModelError: The run cannot be loaded.
+    """
+
+    def __init__(
+        self,
+        model: str | Path | None = None,
+        text_cols: list[str] | None = None,
+        precision: str = "auto",
+        batch_size: int | None = None,
+        *,
+        threshold: float | None = None,
+        at_least_one: bool | None = None,
+        max_genres: int | None = None,
+        scores: bool = True,
+        backbone: str | None = None,
+        trust_remote_code: bool = False,
+        threads: int | None = None,
+        device: str | None = None,
+    ):
+        # What a pickle carries: the run is loaded again where the tagger is unpickled.
+        self._args = dict(model=model, text_cols=text_cols, precision=precision, batch_size=batch_size,
+                          threshold=threshold, at_least_one=at_least_one, max_genres=max_genres, scores=scores,
+                          backbone=backbone, trust_remote_code=trust_remote_code, threads=threads, device=device)
+        from .predict import PRECISIONS, set_threads
+        from .runs import load_run, resolve_model
+
+        if threshold is not None and not 0 < threshold < 1:
+            raise DataError(f"threshold must be between 0 and 1, got {threshold}")
+        if max_genres is not None and max_genres < 1:
+            raise DataError(f"max_genres must be at least 1, got {max_genres}")
+        if precision not in PRECISIONS:
+            raise DataError(f"precision must be one of {', '.join(PRECISIONS)}, got '{precision}'")
+        if batch_size is not None and batch_size < 1:
+            raise DataError(f"batch_size must be at least 1, got {batch_size}")
+        set_threads(threads)
+        self.run = load_run(resolve_model(model), backbone=backbone, device=device, trust_remote_code=trust_remote_code)
+        self.run.precision = precision
+        self.run.batch_size = batch_size
+        self.text_cols = list(text_cols) if text_cols else None
+        self.threshold, self.at_least_one, self.max_genres, self.scores = threshold, at_least_one, max_genres, scores
+
+    @property
+    def labels(self) -> list[str]:
+        """The genres, in the order of the score columns."""
+        return list(self.run.labels)
+
+    def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
+        """Tag one batch.
+
+        Args:
+            batch: Rows with the text column(s); any other columns are passed through.
+
+        Returns:
+            ``batch`` (same rows, order and index) with ``predicted_genres`` and, unless
+            ``scores=False``, one ``score_<genre>`` column per genre appended.
+        """
+        cols = choose_text_columns(batch.columns, self.text_cols, self.run.config.text_cols)
+        return tag_frame(self.run, batch, cols, thresholds=self.threshold, at_least_one=self.at_least_one,
+                         max_genres=self.max_genres, scores=self.scores).frame
+
+    def __getstate__(self) -> dict:
+        return dict(self._args)
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(**state)
+
+
 def tag_csv(
     run: Run,
     path: str | Path,
@@ -161,7 +337,7 @@ def tag_csv(
     header = list(data_mod.read_csv(path, nrows=0).columns)
     if text_cols is None and run.config.text_cols and set(run.config.text_cols) <= set(header):
         text_cols = list(run.config.text_cols)  # the input the model was trained on, e.g. title + overview
-    data_mod.detect_columns(header, text_cols=text_cols, need_genres=False)
+    choose_text_columns(header, text_cols)
     with resumable_path(out, marker=progress_file, force=force, resume=resume) as partial:
         tmp, record_path = partial.path, progress_file(partial.path)
         identity = {
@@ -191,31 +367,16 @@ def tag_csv(
             if shard is not None:  # the index continues the data-row numbering across chunks
                 chunk = chunk[np.asarray(chunk.index) % shard[1] == shard[0]]
             if cols is None:
-                cols, _ = data_mod.detect_columns(list(chunk.columns), text_cols=text_cols, need_genres=False)
+                cols = choose_text_columns(chunk.columns, text_cols)
                 summary.genres_column = free_column(chunk.columns, GENRES_COLUMN)
-                score_names = [free_column(chunk.columns, SCORE_PREFIX + label) for label in run.labels]
             if i < record["chunks"]:  # written before the interruption
                 if on_rows:
                     on_rows(len(chunk))
                 continue
-            texts = data_mod.join_text(chunk, cols)
-            has_text = (texts.str.len() > 0).to_numpy()
-            probs = np.full((len(chunk), len(run.labels)), np.nan, dtype=np.float32)
-            if has_text.any():
-                probs[has_text] = run.predict_proba(texts[has_text].tolist(), thresholds=limits, at_least_one=at_least_one,
-                                                    max_genres=max_genres)
-            chosen = decide(np.nan_to_num(probs, nan=0.0), limits, at_least_one=at_least_one, max_genres=max_genres)
-
-            chosen[~has_text] = 0
-            counts += chosen.sum(axis=0)
-            chunk = chunk.copy()
-            chunk[summary.genres_column] = [
-                safe_cell("|".join(run.labels[j] for j in np.flatnonzero(row))) for row in chosen
-            ]
-            if scores:
-                rounded = np.round(probs, 4)
-                for j, name in enumerate(score_names):
-                    chunk[name] = rounded[:, j]
+            tagged = tag_frame(run, chunk, cols, thresholds=limits, at_least_one=at_least_one, max_genres=max_genres,
+                               scores=scores)
+            chunk, has_text = tagged.frame, tagged.has_text
+            counts += tagged.chosen.sum(axis=0)
             with open(tmp, "a", encoding="utf-8", newline="") as fh:
                 # CRLF (RFC 4180): with "\n" a cell holding a bare "\r" would be written unquoted
                 # and read back as a line break; with CRLF every cell round-trips.

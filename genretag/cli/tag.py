@@ -21,7 +21,7 @@ def load_model_for_cli(model: Optional[Path], backbone: Optional[str] = None, tr
 
 @handle_errors
 def tag_cli(
-    csv: Annotated[Path, typer.Argument(help="CSV of movies with a synopsis column.")],
+    csv: Annotated[str, typer.Argument(help="CSV of movies with a synopsis column (with --engine ray also JSONL or Parquet: a file, a folder, a glob or a URL).")],
     model: Annotated[Optional[Path], typer.Option("--model", "-m", help="Run directory \\[default: newest under ./runs, else the bundled model].")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output CSV \\[default: <input>.tagged.csv].")] = None,
     text_col: Annotated[Optional[list[str]], typer.Option("--text-col", help="Text column(s) to join \\[default: the run's own when present, else detected].")] = None,
@@ -31,13 +31,17 @@ def tag_cli(
     scores: Annotated[bool, typer.Option("--scores/--no-scores", help="Add a score column per genre.")] = True,
     backbone: Annotated[Optional[str], typer.Option(help="Backbone to load instead of the run's own (a moved folder).")] = None,
     batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Rows per forward pass \\[default: the run's own; on a GPU enough rows for 32,768 tokens].")] = None,
-    chunksize: Annotated[int, typer.Option(help="Rows read and written at a time.")] = 10_000,
+    chunksize: Annotated[Optional[int], typer.Option(help="Rows read and written at a time \\[default: 10,000; with --engine ray 1,000 per block, the unit a worker tags].")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing output.")] = False,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run of the same command after its last chunk.")] = False,
     trust_remote_code: Annotated[bool, typer.Option(help="Allow a run trained with --trust-remote-code to run its backbone's code.")] = False,
-    shard: Annotated[Optional[str], typer.Option(help="i/n: tag only rows i, i+n, i+2n ... into <out>.shard-i-of-n.csv; join the n shards with genretag merge-shards.")] = None,
+    shard: Annotated[Optional[str], typer.Option(help="Deprecated (use --engine ray). i/n: tag only rows i, i+n, i+2n ... into <out>.shard-i-of-n.csv; join the n shards with genretag merge-shards.")] = None,
     precision: Annotated[str, typer.Option(help="auto (bf16 where the hardware has it and a parity check with fp32 passes), fp32 or bf16.")] = "auto",
-    threads: Annotated[Optional[int], typer.Option(help="CPU threads \\[default: OMP_NUM_THREADS, else one per physical core].")] = None,
+    threads: Annotated[Optional[int], typer.Option(help="CPU threads \\[default: OMP_NUM_THREADS, else one per physical core; with --engine ray CPUs per worker, default at most 1].")] = None,
+    engine: Annotated[Optional[str], typer.Option(help="ray: tag on Ray Data, one model load per worker, writing .parquet or .csv (pip install \"genretag\\[ray]\"). Pays on several machines or GPUs; on one CPU machine one process is faster.")] = None,
+    workers: Annotated[int, typer.Option(help="With --engine ray: workers (Ray actors), each loading the model once.")] = 1,
+    gpus_per_worker: Annotated[float, typer.Option(help="With --engine ray: GPUs per worker (1: one worker per GPU).")] = 0,
+    address: Annotated[Optional[str], typer.Option(help="With --engine ray: the Ray cluster to join \\[default: RAY_ADDRESS, else Ray on this machine].")] = None,
 ) -> None:
     """Tag every row of a CSV with genres, keeping all columns and the row order."""
     from ..errors import DataError
@@ -55,8 +59,26 @@ def tag_cli(
         raise DataError(f"--batch-size must be at least 1, got {batch_size}")
     if threads is not None and threads < 1:
         raise DataError(f"--threads must be at least 1, got {threads}")
+    if engine is not None:
+        if engine != "ray":
+            raise DataError(f"--engine must be ray, got '{engine}'")
+        if shard or resume:
+            raise DataError("--shard and --resume are for tag in one process; --engine ray splits the work "
+                            "and retries a failed block itself")
+        _tag_on_ray(csv, model=model, out=out, force=force, text_cols=split_list(text_col), threshold=threshold,
+                    at_least_one=at_least_one, max_genres=max_genres, scores=scores, precision=precision,
+                    batch_size=batch_size, block_rows=chunksize, workers=workers, gpus_per_worker=gpus_per_worker,
+                    threads=threads, address=address, backbone=backbone, trust_remote_code=trust_remote_code)
+        return
+    if workers != 1 or gpus_per_worker or address:
+        raise DataError("--workers, --gpus-per-worker and --address need --engine ray")
+    csv = Path(csv)
     if not csv.exists():
         raise DataError(f"{csv} not found; give the path of a CSV file to tag")
+    chunksize = 10_000 if chunksize is None else chunksize
+    if shard:
+        info("[yellow]deprecated:[/] --shard and merge-shards will go; genretag tag ... --engine ray --workers N "
+             "runs the workers, retries and merge for you")
     parts = parse_shard(shard) if shard else None
     target = out or default_output(csv)
     ensure_new(shard_output(target, parts) if parts else target, force)  # fail before loading a model
@@ -79,5 +101,30 @@ def tag_cli(
         f"{summary.empty_text} with an empty synopsis left untagged, "
         + (f"{summary.resumed_rows} rows kept from the interrupted run, " if summary.resumed_rows else "")
         + f"{summary.rows_per_second:.1f} rows/s; genres in column '{summary.genres_column}'",
+        highlight=False,
+    )
+
+
+def _tag_on_ray(source: str, *, model: Optional[Path], block_rows: Optional[int], workers: int, **options) -> None:
+    """``tag --engine ray``: check, start Ray, tag in a pool of workers, report."""
+    from ..engine import DEFAULT_BLOCK_ROWS, require_ray, tag_with_ray
+    from ..runs import resolve_model
+
+    require_ray()  # before anything else: the one thing the user must install
+    path = resolve_model(model)
+    info(f"model: {path}")
+
+    def started(cluster: dict) -> None:
+        info(f"ray: {cluster.get('CPU', 0):g} CPUs, {cluster.get('GPU', 0):g} GPUs; {workers} worker(s), "
+             "each loading the model once")
+
+    with row_progress("tagging") as on_rows:
+        summary = tag_with_ray(path, source, block_rows=block_rows or DEFAULT_BLOCK_ROWS, workers=workers,
+                               on_rows=on_rows, on_started=started, **options)
+    console.print(
+        f"wrote [bold]{summary.output}[/]: {summary.rows} rows from {len(summary.inputs)} file(s), "
+        f"{summary.tagged} tagged, {summary.empty_text} with an empty synopsis left untagged, "
+        f"{summary.rows_per_second:.1f} rows/s ({summary.startup_seconds:.1f} s of it starting Ray); "
+        f"genres in column '{summary.genres_column}'",
         highlight=False,
     )
