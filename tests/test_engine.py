@@ -24,7 +24,7 @@ from genretag.data import read_csv
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[1]
 LABELS = ["Action", "Comedy", "Drama", "Horror", "Romance", "Western"]
-RECIPE = re.compile(r"<!-- ray-recipe:start -->.*?```python\n(.*?)```.*?<!-- ray-recipe:end -->", re.S)
+RECIPE = r"<!-- {0}-recipe:start -->.*?```python\n(.*?)```.*?<!-- {0}-recipe:end -->"
 
 
 @pytest.fixture(scope="module")
@@ -160,7 +160,7 @@ def _dying_tagger(marker: Path):
 
 
 def test_readme_ray_recipe_runs(ray_local, trained, catalogue, tmp_path, monkeypatch):
-    blocks = RECIPE.findall((ROOT / "README.md").read_text(encoding="utf-8"))
+    blocks = re.findall(RECIPE.format("ray"), (ROOT / "README.md").read_text(encoding="utf-8"), re.S)
     assert len(blocks) == 1, "README.md has no ray-recipe block"
     monkeypatch.chdir(tmp_path)
     (tmp_path / "runs").mkdir()
@@ -171,6 +171,28 @@ def test_readme_ray_recipe_runs(ray_local, trained, catalogue, tmp_path, monkeyp
     expected = read_csv(_tag_once(trained, catalogue, tmp_path / "tag.csv"))
     assert got["id"].tolist() == expected["id"].tolist()
     assert got["predicted_genres_2"].tolist() == expected["predicted_genres_2"].tolist()
+
+
+def test_readme_spark_recipe_runs(trained, catalogue, tmp_path, monkeypatch):
+    # Not installed by .ci/run: pyspark is a 400 MB download and its JVM takes a minute to
+    # start on 2 cores; the test runs wherever pyspark is installed.
+    pytest.importorskip("pyspark", reason="pyspark is not installed (the README's Spark recipe is not run)")
+    blocks = re.findall(RECIPE.format("spark"), (ROOT / "README.md").read_text(encoding="utf-8"), re.S)
+    assert len(blocks) == 1, "README.md has no spark-recipe block"
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "my-run").symlink_to(trained)
+    read_csv(catalogue).drop(columns="predicted_genres").to_parquet(tmp_path / "movies.parquet")
+    namespace = {"__name__": "readme"}
+    try:
+        exec(compile(blocks[0], "README.md spark recipe", "exec"), namespace)
+    finally:
+        if "spark" in namespace:
+            namespace["spark"].stop()
+    got = pd.read_parquet(tmp_path / "movies-tagged-spark").sort_values("id", ignore_index=True)
+    expected = read_csv(_tag_once(trained, catalogue, tmp_path / "tag.csv"))
+    assert got["id"].tolist() == expected["id"].tolist()
+    assert got["predicted_genres"].tolist() == expected["predicted_genres_2"].tolist()
 
 
 def test_bad_input_is_a_one_line_error_before_ray_starts(trained, catalogue, tmp_path):
