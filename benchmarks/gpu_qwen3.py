@@ -4,7 +4,7 @@ A prepared script for a machine with an NVIDIA GPU (H100/H200 targeted). Nothing
 downloaded there, so the Qwen3-0.6B *architecture* is built from its published config
 (the values below, copied from https://huggingface.co/Qwen/Qwen3-0.6B/raw/main/config.json)
 with random weights: speed does not depend on the weights' values, only on shapes and
-dtypes. The model is genretag's (`GenreTagger`: backbone + peft LoRA on q_proj/v_proj,
+dtypes. The model is genretag's (`GenreModel`: backbone + peft LoRA on q_proj/v_proj,
 r=8, alpha 16, last-token pooling, linear head over 18 genres) and a training step is the
 one `genretag.training.train` takes: bf16 autocast forward with fp32 master weights, BCE
 in fp32, backward, gradient clipping at 1.0, AdamW. Attention runs through PyTorch SDPA
@@ -110,7 +110,7 @@ def build(config_values: dict, device, *, lora_r: int = 8, weights: str = "fp32"
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModel, Qwen3Config
 
-    from genretag.modeling import GenreTagger
+    from genretag.modeling import GenreModel
 
     config = Qwen3Config(**config_values)
     torch.manual_seed(0)
@@ -119,7 +119,7 @@ def build(config_values: dict, device, *, lora_r: int = 8, weights: str = "fp32"
                                      dtype=torch.bfloat16 if weights == "bf16" else torch.float32)
     lora = LoraConfig(r=lora_r, lora_alpha=2 * lora_r, lora_dropout=0.05, target_modules=["q_proj", "v_proj"],
                       bias="none")
-    model = GenreTagger(get_peft_model(base, lora), GENRES, "last", decoder=True).to(device)
+    model = GenreModel(get_peft_model(base, lora), GENRES, "last", decoder=True).to(device)
     return model, config
 
 

@@ -11,3 +11,21 @@ __version__ = "0.1.0"
 # oneDNN first runs, so it must be set before any torch CPU work; a value already in
 # the environment wins.
 os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "32")
+
+
+# The public Python API, imported on first use so that ``import genretag`` (and the CLI's
+# --help) stays free of torch.
+_LAZY = {"GenreTagger": "genretag.tagging"}
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'genretag' has no attribute '{name}'")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

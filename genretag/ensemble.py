@@ -42,7 +42,7 @@ MEMBERS_DIR = "members"
 
 
 class EnsembleTagger(nn.Module):
-    """Several `GenreTagger` models as one: the logit of their mean probability.
+    """Several `GenreModel` models as one: the logit of their mean probability.
 
     Returning logits keeps every consumer of a tagger (batching, bf16 parity checks,
     sigmoid, thresholds) unchanged.

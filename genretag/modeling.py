@@ -1,6 +1,6 @@
 """The model: a Hugging Face backbone, LoRA adapters on it, pooling and a linear head.
 
-`GenreTagger` is the one model class; `build_model` makes a fresh one for training and
+`GenreModel` is the one model class; `build_model` makes a fresh one for training and
 `load_run` (in `genretag.runs`) rebuilds a trained one from a run directory.
 """
 
@@ -264,7 +264,7 @@ def _load_error(backbone: str, exc: Exception) -> ModelError:
     )
 
 
-class GenreTagger(nn.Module):
+class GenreModel(nn.Module):
     """Backbone (with LoRA) → pooled vector → dropout → linear head → one logit per genre."""
 
     def __init__(self, backbone: nn.Module, num_labels: int, pooling: str, decoder: bool, head_dropout: float = 0.1,
@@ -308,8 +308,8 @@ class GenreTagger(nn.Module):
         return self.head(self.dropout(pooled.to(self.head.weight.dtype)))
 
 
-def build_model(spec: ModelSpec, *, dtype: torch.dtype = torch.float32, adapter_dir: str | Path | None = None) -> tuple[GenreTagger, object]:
-    """Build a `GenreTagger` and its tokenizer from a spec.
+def build_model(spec: ModelSpec, *, dtype: torch.dtype = torch.float32, adapter_dir: str | Path | None = None) -> tuple[GenreModel, object]:
+    """Build a `GenreModel` and its tokenizer from a spec.
 
     Args:
         spec: Architecture description; ``lora_targets=None`` and ``pooling="auto"``
@@ -352,12 +352,12 @@ def build_model(spec: ModelSpec, *, dtype: torch.dtype = torch.float32, adapter_
             fan_in_fan_out=any(isinstance(m, Conv1D) for m in targets),
         )
         backbone = get_peft_model(base, lora)
-    model = GenreTagger(backbone, spec.num_labels, spec.pooling, decoder, spec.head_dropout,
-                        weights_fingerprint=fingerprint)
+    model = GenreModel(backbone, spec.num_labels, spec.pooling, decoder, spec.head_dropout,
+                       weights_fingerprint=fingerprint)
     return model, tokenizer
 
 
-def backbone_signature(model: GenreTagger) -> dict:
+def backbone_signature(model: GenreModel) -> dict:
     """A few config facts that tell whether a saved run fits a loaded backbone."""
     cfg = model.backbone.config
     return {

@@ -181,7 +181,7 @@ def predict_logits(
     """Logits ``[rows, genres]`` in input order for already tokenised rows.
 
     Args:
-        model: A `GenreTagger`.
+        model: A `GenreModel`.
         encoded: Token ids per row (from `encode`).
         pad_id: The tokenizer's pad id.
         batch_size: Rows per forward pass.

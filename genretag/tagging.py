@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from . import data as data_mod
 from . import formats, language
@@ -110,6 +111,217 @@ def progress_file(partial: str | Path) -> Path:
     return partial.with_name(partial.name + ".json")
 
 
+def choose_text_columns(columns, text_cols: list[str] | None = None, run_text_cols: list[str] | None = None) -> list[str]:
+    """The columns `tag` joins into the text: ``text_cols`` (checked), else the run's own
+    (``run_text_cols``, e.g. title + overview) when all are present, else the one detected.
+
+    Raises:
+        DataError: A given column is missing, or no or several synopsis columns are found.
+    """
+    columns = [str(c) for c in columns]
+    if text_cols is None and run_text_cols and set(run_text_cols) <= set(columns):
+        text_cols = list(run_text_cols)
+    return data_mod.detect_columns(columns, text_cols=text_cols, need_genres=False)[0]
+
+
+@dataclass
+class TaggedFrame:
+    """What `tag_frame` made of one batch of rows."""
+
+    frame: pd.DataFrame
+    """The input rows, every column kept, with the genre (and score) columns appended."""
+    chosen: np.ndarray
+    """``[rows, genres]`` 0/1 decisions (all 0 where the text is empty)."""
+    has_text: np.ndarray
+    """``[rows]`` True where the joined text is not empty (those rows were predicted)."""
+    other_script: dict[str, int] = field(default_factory=dict)
+    """Rows flagged in ``language_warning``, by script."""
+
+
+def tag_frame(
+    run: Run,
+    frame: pd.DataFrame,
+    text_cols: list[str],
+    *,
+    thresholds: np.ndarray | float | None = None,
+    at_least_one: bool | None = None,
+    max_genres: int | None = None,
+    scores: bool = True,
+    names: list[str] | None = None,
+    spreadsheet: bool = True,
+) -> TaggedFrame:
+    """Predict genres for a batch of rows and append them as columns: `tag`'s one per-batch step.
+
+    The genre column is ``predicted_genres`` (``|``-joined, quoted against spreadsheet
+    formulas by `safe_cell`) and each score column ``score_<genre>`` (probability rounded
+    to 4 decimals, NaN where the text is empty); a name already taken gets ``_2``, ``_3`` ...
+    (`free_column`). Rows whose text is empty get no genre.
+
+    Args:
+        run: A loaded run.
+        frame: The rows; ``text_cols`` must be among its columns.
+        text_cols: Columns joined into the text (`choose_text_columns`).
+        thresholds: Override the run's thresholds (one value or one per genre).
+        at_least_one: Give each row with a text its most likely genre when none passes
+            (default: the run's setting).
+        max_genres: At most this many genres per row (default: the run's setting).
+        scores: Add the score columns.
+        names: The name to write for each of the run's genres (default: the run's own;
+            `genretag.vocabulary.output_names` gives another vocabulary's).
+        spreadsheet: Quote genre cells against spreadsheet formulas (`safe_cell`): for
+            CSV/TSV outputs, not for JSONL or Parquet.
+
+    Returns:
+        A `TaggedFrame` with ``len(frame)`` rows in ``frame``'s order and index. A
+        ``language_warning`` column flags rows in a script the run was not trained on
+        (`genretag.language`; empty when fine).
+    """
+    limits = run.thresholds if thresholds is None else thresholds
+    at_least_one = run.config.at_least_one if at_least_one is None else at_least_one
+    max_genres = run.config.max_genres if max_genres is None else max_genres
+    texts = data_mod.join_text(frame, text_cols)
+    has_text = (texts.str.len() > 0).to_numpy(dtype=bool)
+    probs = np.full((len(frame), len(run.labels)), np.nan, dtype=np.float32)
+    if has_text.any():
+        probs[has_text] = run.predict_proba(texts[has_text].tolist(), thresholds=limits, at_least_one=at_least_one,
+                                            max_genres=max_genres)
+    chosen = decide(np.nan_to_num(probs, nan=0.0), limits, at_least_one=at_least_one, max_genres=max_genres)
+    chosen[~has_text] = 0
+    names = list(run.labels) if names is None else list(names)
+    if len(names) != len(run.labels):
+        raise ValueError(f"names must give one name per genre ({len(run.labels)}), got {len(names)}")
+    out = frame.copy()
+    cell = safe_cell if spreadsheet else str
+    out[free_column(frame.columns, GENRES_COLUMN)] = [
+        cell("|".join(names[j] for j in np.flatnonzero(row))) for row in chosen
+    ]
+    score_names = [free_column(frame.columns, SCORE_PREFIX + name) for name in names] if scores else []
+    if scores:
+        # float64, rounded without crossing a threshold, so that 0.1234 is written as 0.1234 in every format
+        written = written_scores(probs, chosen, limits, at_least_one=at_least_one, max_genres=max_genres)
+        for j, name in enumerate(score_names):
+            out[name] = written[:, j]
+    flags = language.script_warnings(texts.tolist(), language.known_scripts(run.meta))
+    out[free_column(list(frame.columns) + score_names, LANGUAGE_COLUMN)] = flags
+    return TaggedFrame(frame=out, chosen=chosen, has_text=has_text,
+                       other_script=language.count_by_script(flags))
+
+
+class GenreTagger:
+    """Tag batches of rows with genres: the picklable predictor that Ray Data, Spark and Dask call.
+
+    The constructor loads the run once (per worker, when an engine builds one per worker);
+    each call tags one batch exactly as ``genretag tag`` tags a chunk (`tag_frame`: same
+    columns, values and decision rule)::
+
+        tagger = GenreTagger("runs/my-run")
+        tagged = tagger(pd.DataFrame({"title": ["Heat"], "overview": ["A thief and a detective ..."]}))
+
+    A pickled tagger holds only its arguments and loads the run again where it is
+    unpickled, so it can be shipped to workers; the run path must exist there.
+
+    Args:
+        model: Run directory (default: the newest under ./runs, else the bundled model).
+        text_cols: Text columns to join (default: the run's own when a batch has them all,
+            else the one detected in the batch's column names).
+        precision: ``auto``, ``fp32`` or ``bf16`` (as ``tag --precision``).
+        batch_size: Rows per forward pass (default: the run's own, more on a GPU).
+        threshold: One threshold for every genre (default: the run's own, per genre).
+        at_least_one: Give each row with a text its most likely genre when none passes
+            (default: the run's setting).
+        max_genres: At most this many genres per row (default: the run's setting).
+        scores: Add a ``score_<genre>`` column per genre.
+        backbone: Backbone to load instead of the run's own (a moved folder).
+        trust_remote_code: Allow a run trained with ``trust_remote_code``.
+        threads: CPU threads for torch (default: ``OMP_NUM_THREADS``, else one per core).
+        device: ``cpu``, ``cuda`` ... (default: CUDA when present, else CPU).
+        force_backbone: Accept a ``backbone`` with the run's shapes but other weights.
+        vocabulary: Write genre names of another vocabulary (``tmdb``, ``imdb``,
+            ``movielens`` or a TOML file; as ``tag --vocabulary``).
+        spreadsheet: Quote genre cells against spreadsheet formulas, as ``tag`` does for
+            CSV/TSV output (False for JSONL/Parquet output).
+
+    Raises:
+        DataError: An option out of range; at call time, a missing text column.
+        ModelError: The run cannot be loaded.
+    """
+
+    def __init__(
+        self,
+        model: str | Path | None = None,
+        text_cols: list[str] | None = None,
+        precision: str = "auto",
+        batch_size: int | None = None,
+        *,
+        threshold: float | None = None,
+        at_least_one: bool | None = None,
+        max_genres: int | None = None,
+        scores: bool = True,
+        backbone: str | None = None,
+        trust_remote_code: bool = False,
+        threads: int | None = None,
+        device: str | None = None,
+        force_backbone: bool = False,
+        vocabulary: str | None = None,
+        spreadsheet: bool = True,
+    ):
+        # What a pickle carries: the run is loaded again where the tagger is unpickled.
+        self._args = dict(model=model, text_cols=text_cols, precision=precision, batch_size=batch_size,
+                          threshold=threshold, at_least_one=at_least_one, max_genres=max_genres, scores=scores,
+                          backbone=backbone, trust_remote_code=trust_remote_code, threads=threads, device=device,
+                          force_backbone=force_backbone, vocabulary=vocabulary, spreadsheet=spreadsheet)
+        from .predict import PRECISIONS, set_threads
+        from .runs import load_run, resolve_model
+
+        if threshold is not None and not 0 < threshold < 1:
+            raise DataError(f"threshold must be between 0 and 1, got {threshold}")
+        if max_genres is not None and max_genres < 1:
+            raise DataError(f"max_genres must be at least 1, got {max_genres}")
+        if precision not in PRECISIONS:
+            raise DataError(f"precision must be one of {', '.join(PRECISIONS)}, got '{precision}'")
+        if batch_size is not None and batch_size < 1:
+            raise DataError(f"batch_size must be at least 1, got {batch_size}")
+        set_threads(threads)
+        self.run = load_run(resolve_model(model), backbone=backbone, device=device, trust_remote_code=trust_remote_code,
+                            force_backbone=force_backbone)
+        self.names = None
+        if vocabulary is not None:
+            from .vocabulary import output_names
+
+            self.names = output_names(self.run.labels, vocabulary)[0]
+        self.spreadsheet = spreadsheet
+        self.run.precision = precision
+        self.run.batch_size = batch_size
+        self.text_cols = list(text_cols) if text_cols else None
+        self.threshold, self.at_least_one, self.max_genres, self.scores = threshold, at_least_one, max_genres, scores
+
+    @property
+    def labels(self) -> list[str]:
+        """The genres, in the order of the score columns."""
+        return list(self.run.labels)
+
+    def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
+        """Tag one batch.
+
+        Args:
+            batch: Rows with the text column(s); any other columns are passed through.
+
+        Returns:
+            ``batch`` (same rows, order and index) with ``predicted_genres`` and, unless
+            ``scores=False``, one ``score_<genre>`` column per genre appended.
+        """
+        cols = choose_text_columns(batch.columns, self.text_cols, self.run.config.text_cols)
+        return tag_frame(self.run, batch, cols, thresholds=self.threshold, at_least_one=self.at_least_one,
+                         max_genres=self.max_genres, scores=self.scores, names=self.names,
+                         spreadsheet=self.spreadsheet).frame
+
+    def __getstate__(self) -> dict:
+        return dict(self._args)
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(**state)
+
+
 def tag_csv(
     run: Run,
     path: str | Path,
@@ -180,8 +392,6 @@ def tag_csv(
     max_genres = run.config.max_genres if max_genres is None else max_genres
     summary = TagSummary(source=path, output=out)
     names = list(run.labels) if names is None else list(names)
-    if len(names) != len(run.labels):
-        raise ValueError(f"names must give one name per genre ({len(run.labels)}), got {len(names)}")
     t0 = time.perf_counter()
     header = list(source.columns)
     text_cols = run_text_columns(run.config.text_cols, header) if text_cols is None else text_cols
@@ -212,6 +422,7 @@ def tag_csv(
         counts = np.asarray(record["counts"], dtype=np.int64)
         known = language.known_scripts(run.meta)
         other_script = dict(record.get("other_script") or {})
+        language_column = LANGUAGE_COLUMN
         cols = None
         input_rows = 0
         writer = formats.TableWriter(tmp, out_format, schema=schema)
@@ -221,37 +432,19 @@ def tag_csv(
                 if shard is not None:  # the index continues the data-row numbering across chunks
                     chunk = chunk[np.asarray(chunk.index) % shard[1] == shard[0]]
                 if cols is None:
-                    cols, _ = data_mod.detect_columns(list(chunk.columns), text_cols=text_cols, need_genres=False)
+                    cols = choose_text_columns(chunk.columns, text_cols)
                     summary.genres_column = free_column(chunk.columns, GENRES_COLUMN)
-                    score_names = [free_column(chunk.columns, SCORE_PREFIX + name) for name in names]
-                    language_column = free_column(list(chunk.columns) + score_names, LANGUAGE_COLUMN)
                 if i < record["chunks"]:  # written before the interruption
                     if on_rows:
                         on_rows(len(chunk))
                     continue
-                texts = data_mod.join_text(chunk, cols)
-                has_text = (texts.str.len() > 0).to_numpy()
-                probs = np.full((len(chunk), len(run.labels)), np.nan, dtype=np.float32)
-                if has_text.any():
-                    probs[has_text] = run.predict_proba(texts[has_text].tolist(), thresholds=limits, at_least_one=at_least_one,
-                                                        max_genres=max_genres)
-                chosen = decide(np.nan_to_num(probs, nan=0.0), limits, at_least_one=at_least_one, max_genres=max_genres)
-
-                chosen[~has_text] = 0
-                counts += chosen.sum(axis=0)
-                chunk = chunk.copy()
-                cell = safe_cell if out_format.spreadsheet else str
-                chunk[summary.genres_column] = [
-                    cell("|".join(names[j] for j in np.flatnonzero(row))) for row in chosen
-                ]
-                if scores:
-                    # float64, so that 0.1234 is written as 0.1234 in every format
-                    written = written_scores(probs, chosen, limits, at_least_one=at_least_one, max_genres=max_genres)
-                    for j, name in enumerate(score_names):
-                        chunk[name] = written[:, j]
-                flags = language.script_warnings(texts.tolist(), known)
-                chunk[language_column] = flags
-                for script, n in language.count_by_script(flags).items():
+                tagged = tag_frame(run, chunk, cols, thresholds=limits, at_least_one=at_least_one,
+                                   max_genres=max_genres, scores=scores, names=names,
+                                   spreadsheet=out_format.spreadsheet)
+                chunk, has_text = tagged.frame, tagged.has_text
+                language_column = chunk.columns[-1]
+                counts += tagged.chosen.sum(axis=0)
+                for script, n in tagged.other_script.items():
                     other_script[script] = other_script.get(script, 0) + n
                 writer.write(chunk, header=i == 0)
                 record.update(

@@ -81,12 +81,12 @@ def test_left_and_right_padding_give_the_same_logits(tiny_qwen):
 
 
 def test_masked_mean_ignores_padding():
-    from genretag.modeling import GenreTagger
+    from genretag.modeling import GenreModel
 
     class Stub(torch.nn.Module):
         config = type("C", (), {"hidden_size": 2})()
 
-    tagger = GenreTagger(Stub(), 1, "mean", decoder=False)
+    tagger = GenreModel(Stub(), 1, "mean", decoder=False)
     hidden = torch.tensor([[[1.0, 2.0], [3.0, 4.0], [100.0, 100.0]]])
     mask = torch.tensor([[1, 1, 0]])
     assert tagger.pool(hidden, mask).tolist() == [[2.0, 3.0]]

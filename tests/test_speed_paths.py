@@ -27,7 +27,7 @@ runner = CliRunner()
 
 
 class FakeModel(torch.nn.Module):
-    """Just enough of a GenreTagger for `Predictor` (whose forward passes are faked below)."""
+    """Just enough of a GenreModel for `Predictor` (whose forward passes are faked below)."""
 
     def __init__(self, labels: int = 3):
         super().__init__()

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .common import console, handle_errors
+from .common import console, handle_errors, info
 
 
 @handle_errors
@@ -16,8 +16,10 @@ def merge_cli(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing output.")] = False,
     remove_shards: Annotated[bool, typer.Option("--remove-shards", help="Delete the shard files after a successful merge.")] = False,
 ) -> None:
-    """Merge <out>.shard-i-of-n.csv files into <out>, checking that every shard and row is there."""
+    """Deprecated (use tag --engine ray). Merge <out>.shard-i-of-n.csv files into <out>, checking every shard and row."""
     from ..tagging import merge_shards
 
+    info("[yellow]deprecated:[/] --shard and merge-shards will go; genretag tag ... --engine ray --workers N "
+         "runs the workers, retries and merge for you")
     summary = merge_shards(out, force=force, remove_shards=remove_shards)
     console.print(f"wrote [bold]{summary.output}[/]: {summary.rows} rows from {len(summary.shards)} shards", highlight=False)

@@ -24,7 +24,7 @@ def load_model_for_cli(model: Optional[Path], backbone: Optional[str] = None, tr
 
 @handle_errors
 def tag_cli(
-    csv: Annotated[Path, typer.Argument(help="Movies with a synopsis column: CSV/TSV (also .gz, .bz2, .xz, .zip), JSON Lines or Parquet.")],
+    csv: Annotated[str, typer.Argument(help="Movies with a synopsis column: CSV/TSV (also .gz, .bz2, .xz, .zip), JSON Lines or Parquet (with --engine ray also a folder, a glob or a URL).")],
     model: Annotated[Optional[Path], typer.Option("--model", "-m", help="Run directory \\[default: newest under ./runs, else the bundled model].")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output file; its suffix chooses the format (.csv, .tsv, .jsonl, .parquet, + .gz/.bz2/.xz) \\[default: <input>.tagged.<input's suffix>].")] = None,
     text_col: Annotated[Optional[list[str]], typer.Option("--text-col", help="Text column(s) to join \\[default: the run's own when present, else detected].")] = None,
@@ -35,17 +35,21 @@ def tag_cli(
     backbone: Annotated[Optional[str], typer.Option(help="Backbone to load instead of the run's own (a moved folder).")] = None,
     force_backbone: Annotated[bool, typer.Option("--force-backbone", help="Accept a --backbone with the run's architecture but other weights (predictions change).")] = False,
     batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Rows per forward pass \\[default: the run's own; on a GPU enough rows for 32,768 tokens].")] = None,
-    chunksize: Annotated[int, typer.Option(help="Rows read and written at a time.")] = 10_000,
+    chunksize: Annotated[Optional[int], typer.Option(help="Rows read and written at a time \\[default: 10,000; with --engine ray 1,000 per block, the unit a worker tags].")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing output.")] = False,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run of the same command after its last chunk.")] = False,
     trust_remote_code: Annotated[bool, typer.Option(help="Allow a run trained with --trust-remote-code to run its backbone's code.")] = False,
-    shard: Annotated[Optional[str], typer.Option(help="i/n: tag only rows i, i+n, i+2n ... into <out>.shard-i-of-n.csv; join the n shards with genretag merge-shards.")] = None,
+    shard: Annotated[Optional[str], typer.Option(help="Deprecated (use --engine ray). i/n: tag only rows i, i+n, i+2n ... into <out>.shard-i-of-n.csv; join the n shards with genretag merge-shards.")] = None,
     precision: Annotated[str, typer.Option(help="auto (bf16 where the hardware has it and a parity check with fp32 passes), fp32 or bf16.")] = "auto",
     vocabulary: Annotated[Optional[str], typer.Option("--vocabulary", help='Write genre names of another vocabulary: tmdb, imdb, movielens, or a TOML file of "Model genre" = "Name" lines \\[default: the model\'s own names].')] = None,
     threads: Annotated[Optional[int], typer.Option(help="CPU threads \\[default: OMP_NUM_THREADS, else one per physical core].")] = None,
     sep: Annotated[Optional[str], typer.Option("--sep", help=SEP_HELP)] = None,
     no_header: Annotated[bool, typer.Option("--no-header", help=NO_HEADER_HELP)] = False,
     columns: Annotated[Optional[list[str]], typer.Option("--columns", help=COLUMNS_HELP)] = None,
+    engine: Annotated[Optional[str], typer.Option(help="ray: tag on Ray Data, one model load per worker, writing .parquet or .csv (pip install \"genretag\\[ray]\"). Pays on several machines or GPUs; on one CPU machine one process is faster.")] = None,
+    workers: Annotated[int, typer.Option(help="With --engine ray: workers (Ray actors), each loading the model once.")] = 1,
+    gpus_per_worker: Annotated[float, typer.Option(help="With --engine ray: GPUs per worker (1: one worker per GPU).")] = 0,
+    address: Annotated[Optional[str], typer.Option(help="With --engine ray: the Ray cluster to join \\[default: RAY_ADDRESS, else Ray on this machine].")] = None,
 ) -> None:
     """Tag every row of a catalogue file with genres, keeping all columns and the row order."""
     from ..config import PRECISIONS
@@ -63,6 +67,24 @@ def tag_cli(
         raise DataError(f"--batch-size must be at least 1, got {batch_size}")
     if threads is not None and threads < 1:
         raise DataError(f"--threads must be at least 1, got {threads}")
+    if engine is not None:
+        if engine != "ray":
+            raise DataError(f"--engine must be ray, got '{engine}'")
+        if shard or resume:
+            raise DataError("--shard and --resume are for tag in one process; --engine ray splits the work "
+                            "and retries a failed block itself")
+        if sep or no_header or columns:
+            raise DataError("--sep, --no-header and --columns are for tag in one process; with --engine ray give "
+                            "a CSV with a header, JSON Lines or Parquet")
+        _tag_on_ray(csv, model=model, out=out, force=force, text_cols=column_values(text_col), threshold=threshold,
+                    at_least_one=at_least_one, max_genres=max_genres, scores=scores, precision=precision,
+                    batch_size=batch_size, block_rows=chunksize, workers=workers, gpus_per_worker=gpus_per_worker,
+                    threads=threads, address=address, backbone=backbone, trust_remote_code=trust_remote_code,
+                    force_backbone=force_backbone, vocabulary=vocabulary)
+        return
+    if workers != 1 or gpus_per_worker or address:
+        raise DataError("--workers, --gpus-per-worker and --address need --engine ray")
+    csv = Path(csv)
     if not csv.exists():
         raise DataError(f"{csv} not found; give the path of a CSV file to tag")
     if vocabulary is not None:
@@ -77,8 +99,11 @@ def tag_cli(
                          run_text_cols=lambda: saved_text_cols(model))
     from ..formats import check_output, default_output
 
+    chunksize = 10_000 if chunksize is None else chunksize
     parts = None
     if shard:
+        info("[yellow]deprecated:[/] --shard and merge-shards will go; genretag tag ... --engine ray --workers N "
+             "runs the workers, retries and merge for you")
         from ..tagging import parse_shard
 
         parts = parse_shard(shard)
@@ -116,5 +141,30 @@ def tag_cli(
         f"{summary.empty_text} with an empty synopsis left untagged, "
         + (f"{summary.resumed_rows} rows kept from the interrupted run, " if summary.resumed_rows else "")
         + f"{summary.rows_per_second:.1f} rows/s; genres in column '{summary.genres_column}'",
+        highlight=False,
+    )
+
+
+def _tag_on_ray(source: str, *, model: Optional[Path], block_rows: Optional[int], workers: int, **options) -> None:
+    """``tag --engine ray``: check, start Ray, tag in a pool of workers, report."""
+    from ..engine import DEFAULT_BLOCK_ROWS, require_ray, tag_with_ray
+    from ..runs import resolve_model
+
+    require_ray()  # before anything else: the one thing the user must install
+    path = resolve_model(model)
+    info(f"model: {path}")
+
+    def started(cluster: dict) -> None:
+        info(f"ray: {cluster.get('CPU', 0):g} CPUs, {cluster.get('GPU', 0):g} GPUs; {workers} worker(s), "
+             "each loading the model once")
+
+    with row_progress("tagging") as on_rows:
+        summary = tag_with_ray(path, source, block_rows=block_rows or DEFAULT_BLOCK_ROWS, workers=workers,
+                               on_rows=on_rows, on_started=started, **options)
+    console.print(
+        f"wrote [bold]{summary.output}[/]: {summary.rows} rows from {len(summary.inputs)} file(s), "
+        f"{summary.tagged} tagged, {summary.empty_text} with an empty synopsis left untagged, "
+        f"{summary.rows_per_second:.1f} rows/s ({summary.startup_seconds:.1f} s of it starting Ray); "
+        f"genres in column '{summary.genres_column}'",
         highlight=False,
     )

@@ -1,0 +1,381 @@
+"""Tagging on Ray Data: many workers (processes, machines, GPUs), one model load per worker.
+
+``genretag tag ... --engine ray`` reads CSV, JSONL or Parquet (a file, a folder or a
+glob), runs `genretag.tagging.GenreTagger` in a fixed pool of Ray actors and writes one
+Parquet or CSV file with every input column and row, in input order (Ray Data's
+``preserve_order``; no row-id column is added). Prediction and the output columns are
+`tagging.tag_frame`'s, the code ``tag`` runs in one process.
+
+Ray is an optional dependency (``pip install "genretag[ray]"``), imported only here.
+"""
+
+from __future__ import annotations
+
+import glob
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import data as data_mod
+from .errors import DataError, GenretagError
+from .outputs import atomic_path, ensure_new
+from .tagging import GENRES_COLUMN, GenreTagger, choose_text_columns, free_column
+
+logger = logging.getLogger(__name__)
+
+ENGINES = ("ray",)
+# Suffixes (lower case, compression stripped) of each input format.
+FORMATS = {
+    ".csv": "csv", ".tsv": "csv", ".txt": "csv",
+    ".jsonl": "json", ".ndjson": "json", ".json": "json",
+    ".parquet": "parquet", ".pq": "parquet",
+}
+OUTPUT_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
+COMPRESSIONS = (".gz", ".bz2", ".xz", ".zst")
+DEFAULT_BLOCK_ROWS = 1_000
+INSTALL_HINT = 'pip install "genretag[ray]"'
+
+
+@dataclass
+class EngineSummary:
+    """What `tag_with_ray` did."""
+
+    output: Path
+    inputs: list[str]
+    rows: int = 0
+    tagged: int = 0
+    empty_text: int = 0
+    workers: int = 1
+    seconds: float = 0.0
+    startup_seconds: float = 0.0
+    """Starting (or joining) Ray, before any row is read."""
+    genres_column: str = GENRES_COLUMN
+    cluster: dict = field(default_factory=dict)
+
+    @property
+    def rows_per_second(self) -> float:
+        """Rows over the whole call, Ray's start-up included."""
+        return self.rows / self.seconds if self.seconds > 0 else 0.0
+
+
+def require_ray():
+    """Import Ray Data, or raise a one-line error saying how to install it."""
+    try:
+        import ray
+        import ray.data  # noqa: F401
+    except ImportError:
+        raise GenretagError(f"--engine ray needs Ray Data, which is not installed; {INSTALL_HINT}") from None
+    return ray
+
+
+def input_format(path: str) -> str | None:
+    """``csv``, ``json`` (JSON lines) or ``parquet`` from a file name, else None."""
+    name = path.lower()
+    for ext in COMPRESSIONS:
+        name = name.removesuffix(ext)
+    return FORMATS.get(os.path.splitext(name)[1])
+
+
+def _is_remote(path: str) -> bool:
+    return "://" in path and not path.startswith("file://")
+
+
+def expand_inputs(path: str | Path) -> tuple[list[str], str]:
+    """The input files of ``path`` (a file, a folder or a glob; local or any fsspec URL) and their format.
+
+    A folder gives the files under it with a known suffix, hidden ones left out; files
+    are taken in sorted order, which is the order of the output rows.
+
+    Raises:
+        DataError: Nothing matches, the files mix formats, or a suffix is unknown.
+    """
+    path = str(path)
+    if _is_remote(path):
+        import fsspec
+
+        fs, root = fsspec.core.url_to_fs(path)
+        if glob.has_magic(root):
+            files = fs.glob(root)
+        elif fs.isdir(root):
+            files = fs.find(root)
+        elif fs.isfile(root):
+            files = [root]
+        else:
+            raise DataError(f"{path} not found; give a file, a folder or a glob of CSV, JSONL or Parquet files")
+        files = [fs.unstrip_protocol(f) for f in sorted(files)]
+    else:
+        local = path.removeprefix("file://")
+        if glob.has_magic(local):
+            files = sorted(f for f in glob.glob(local, recursive=True) if os.path.isfile(f))
+        elif os.path.isdir(local):
+            files = sorted(str(f) for f in Path(local).rglob("*") if f.is_file())
+        elif os.path.isfile(local):
+            files = [local]
+        else:
+            raise DataError(f"{path} not found; give a file, a folder or a glob of CSV, JSONL or Parquet files")
+    if len(files) > 1 or files != [path.removeprefix("file://")]:
+        # A folder or a glob: its data files, not _SUCCESS markers or hidden files.
+        files = [f for f in files if input_format(f) and not os.path.basename(f).startswith((".", "_"))]
+    if not files:
+        raise DataError(f"no CSV, JSONL or Parquet files in {path}")
+    formats = {input_format(f) for f in files}
+    if None in formats:
+        raise DataError(f"{files[0]}: unknown input format; name it .csv, .tsv, .jsonl or .parquet")
+    if len(formats) > 1:
+        raise DataError(f"{path} mixes input formats ({', '.join(sorted(formats))}); tag one format at a time")
+    return files, formats.pop()
+
+
+def input_columns(files: list[str], fmt: str) -> list[str]:
+    """The column names of the first input file, read without Ray.
+
+    Raises:
+        DataError: The file cannot be read as ``fmt``, or a CSV is not on this machine.
+    """
+    first = files[0]
+    if fmt == "csv":
+        if _is_remote(first):
+            raise DataError(f"{first}: CSV input to --engine ray must be on this machine (genretag's reader "
+                            "detects its encoding and delimiter); use Parquet or JSONL on object storage")
+        return list(data_mod.read_csv(first, nrows=0).columns)
+    import fsspec
+
+    try:
+        with fsspec.open(first, "rb", compression="infer") as fh:
+            if fmt == "parquet":
+                import pyarrow.parquet as pq
+
+                return list(pq.read_schema(fh).names)
+            import pandas as pd
+
+            return [str(c) for c in pd.read_json(fh, lines=True, nrows=100, dtype=False).columns]
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{first} cannot be read as {'Parquet' if fmt == 'parquet' else 'JSON lines'} "
+                        f"({type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''})") from None
+
+
+def default_engine_output(source: str | Path) -> Path:
+    """``movies.csv`` → ``movies.tagged.parquet`` beside a single local input file."""
+    path = Path(str(source))
+    name = path.name
+    for ext in COMPRESSIONS:
+        name = name.removesuffix(ext)
+    return path.with_name(f"{Path(name).stem}.tagged.parquet")
+
+
+def output_format(out: str | Path) -> str:
+    """``parquet`` or ``csv`` from the output's suffix.
+
+    Raises:
+        DataError: Another suffix.
+    """
+    fmt = OUTPUT_FORMATS.get(Path(out).suffix.lower())
+    if fmt is None:
+        raise DataError(f"--out {out}: --engine ray writes .parquet or .csv files; name the output so")
+    return fmt
+
+
+def worker_cpus(cluster_cpus: float, workers: int, gpus_per_worker: float) -> float:
+    """CPUs one worker reserves: at most 1, and never so many that no CPU is left for reading.
+
+    With every CPU taken by actors, Ray Data's read tasks never get scheduled and the
+    pipeline hangs (ray-project/ray#44687); on a 2-core machine two workers take 0.5 each.
+    """
+    if gpus_per_worker:
+        return 1.0 if cluster_cpus - workers >= 1 else max(0.1, (cluster_cpus - 1) / workers)
+    spare = max(cluster_cpus - 1, cluster_cpus / 2)
+    return max(0.1, min(1.0, spare / workers))
+
+
+def tag_with_ray(
+    model: str | Path | None,
+    source: str | Path,
+    out: str | Path | None = None,
+    *,
+    force: bool = False,
+    text_cols: list[str] | None = None,
+    threshold: float | None = None,
+    at_least_one: bool | None = None,
+    max_genres: int | None = None,
+    scores: bool = True,
+    precision: str = "auto",
+    batch_size: int | None = None,
+    block_rows: int = DEFAULT_BLOCK_ROWS,
+    workers: int = 1,
+    gpus_per_worker: float = 0,
+    threads: int | None = None,
+    address: str | None = None,
+    backbone: str | None = None,
+    trust_remote_code: bool = False,
+    force_backbone: bool = False,
+    vocabulary: str | None = None,
+    on_rows: Callable[[int], None] | None = None,
+    on_started: Callable[[dict], None] | None = None,
+) -> EngineSummary:
+    """Tag every row of CSV, JSONL or Parquet input on Ray Data and write one Parquet or CSV file.
+
+    Inputs, columns and the output are checked before Ray starts. Ray is started on this
+    machine unless it is already running in this process, ``address`` is given, or
+    ``RAY_ADDRESS`` is set (then the cluster there is joined). Each worker (a Ray actor)
+    loads the run once and tags blocks of ``block_rows`` rows; a worker that dies is
+    restarted and its block tagged again, so every row is written exactly once. Output
+    rows keep the input order (files in sorted order, rows in file order).
+
+    Args:
+        model: The run directory (None: as ``tag``, the newest under ./runs, else the bundled
+            model); it must be readable at the same path on every node.
+        source: A file, a folder or a glob of ``.csv``/``.tsv`` (local; genretag's
+            reader), ``.jsonl`` or ``.parquet`` files (any pyarrow/fsspec path, e.g. ``s3://``).
+        out: ``.parquet`` or ``.csv`` file (default: ``<input>.tagged.parquet`` beside a
+            single local input file).
+        force: Overwrite an existing output.
+        text_cols, threshold, at_least_one, max_genres, scores, precision, batch_size,
+            backbone, trust_remote_code, force_backbone, vocabulary: As `GenreTagger`.
+        block_rows: Rows per block, the unit a worker tags (and Ray retries).
+        workers: Actors in the pool (each loads the model once).
+        gpus_per_worker: GPUs each actor reserves (0: CPU only).
+        threads: CPUs each CPU worker reserves and its torch threads (default: at most one,
+            leaving a CPU for reading; `worker_cpus`).
+        address: A Ray cluster to join (``auto``, ``ray://host:10001`` ...).
+        on_rows: Called with the rows written after each block.
+        on_started: Called once Ray is up, with its cluster resources.
+
+    Returns:
+        An `EngineSummary`.
+
+    Raises:
+        GenretagError: Ray is not installed.
+        DataError: No input, an unknown format, a missing column, or a bad option.
+        OutputExistsError: ``out`` exists and ``force`` is False.
+    """
+    if workers < 1:
+        raise DataError(f"--workers must be at least 1, got {workers}")
+    if gpus_per_worker < 0:
+        raise DataError(f"--gpus-per-worker must be 0 or more, got {gpus_per_worker}")
+    if block_rows < 1:
+        raise DataError(f"--chunksize must be at least 1, got {block_rows}")
+    if threads is not None and threads < 1:
+        raise DataError(f"--threads must be at least 1, got {threads}")
+    from .runs import CONFIG_FILE, check_run_dir, read_json, resolve_model
+
+    t0 = time.perf_counter()
+    # Workers may start in another folder: they get the absolute path.
+    model = check_run_dir(resolve_model(model)).resolve()
+    run_text_cols = read_json(model / CONFIG_FILE).get("text_cols")
+    files, fmt = expand_inputs(source)
+    if out is None:
+        if len(files) != 1 or _is_remote(files[0]):
+            raise DataError(f"{source} is not a single local file; pass --out FILE.parquet")
+        out = default_engine_output(files[0])
+    out = Path(out)
+    out_fmt = output_format(out)
+    if any(not _is_remote(f) and Path(f).resolve() == out.resolve() for f in files):
+        raise DataError(f"output {out} is an input file; choose another --out")
+    ensure_new(out, force)
+    header = input_columns(files, fmt)
+    cols = choose_text_columns(header, text_cols, run_text_cols)
+    ray = require_ray()
+
+    summary = EngineSummary(output=out, inputs=files, workers=workers)
+    started_here = not ray.is_initialized()
+    if started_here:
+        ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING,
+                 log_to_driver=logger.isEnabledFor(logging.DEBUG))
+    try:
+        summary.cluster = {k: float(v) for k, v in ray.cluster_resources().items() if k in ("CPU", "GPU", "memory")}
+        summary.startup_seconds = time.perf_counter() - t0
+        if on_started:
+            on_started(summary.cluster)
+        cpus = float(threads) if threads else worker_cpus(summary.cluster.get("CPU", 1.0), workers, gpus_per_worker)
+        ctx = ray.data.DataContext.get_current()
+        ctx.execution_options.preserve_order = True  # output rows in input order, whichever worker finishes first
+        ctx.enable_progress_bars = False  # the CLI shows its own row count
+        dataset = _read(ray, files, fmt, block_rows)
+        tagged = dataset.map_batches(
+            GenreTagger,
+            fn_constructor_kwargs=dict(model=str(model), text_cols=cols, precision=precision, batch_size=batch_size,
+                                       threshold=threshold, at_least_one=at_least_one, max_genres=max_genres,
+                                       scores=scores, backbone=backbone, trust_remote_code=trust_remote_code,
+                                       threads=max(1, int(cpus)), force_backbone=force_backbone,
+                                       vocabulary=vocabulary, spreadsheet=out_fmt == "csv"),
+            batch_size=block_rows,
+            batch_format="pandas",
+            compute=ray.data.ActorPoolStrategy(size=workers),
+            num_cpus=cpus,
+            num_gpus=gpus_per_worker or None,
+        )
+        summary.genres_column = free_column(header, GENRES_COLUMN)
+        _write(tagged, out, out_fmt, force, cols, summary, on_rows)
+    except ray.exceptions.RayError as exc:
+        raise GenretagError(_ray_message(exc)) from None
+    finally:
+        if started_here:
+            ray.shutdown()
+    summary.seconds = time.perf_counter() - t0
+    return summary
+
+
+def _read(ray, files: list[str], fmt: str, block_rows: int):
+    """A Ray dataset of the input, in blocks of at most ``block_rows`` rows.
+
+    One file is one block to Ray's readers, and one block goes to one worker: without
+    the repartition a single file would keep every worker but one idle.
+    """
+    if fmt == "csv":
+        # genretag's reader (encoding, delimiter, every cell as text) on the driver; each
+        # chunk goes to the object store (spilled to disk when it fills).
+        refs = [ray.put(chunk.reset_index(drop=True))
+                for file in files for chunk in data_mod.iter_csv_chunks(file, chunksize=block_rows)]
+        return ray.data.from_pandas_refs(refs)
+    reader = ray.data.read_parquet if fmt == "parquet" else lambda paths: ray.data.read_json(paths, lines=True)
+    return reader(files).repartition(target_num_rows_per_block=block_rows)
+
+
+def _write(tagged, out: Path, fmt: str, force: bool, cols: list[str], summary: EngineSummary, on_rows) -> None:
+    """Stream the tagged blocks, in order, into one file written atomically."""
+    import pyarrow.parquet as pq
+
+    with atomic_path(out, force=force) as tmp:
+        writer, schema = None, None
+        try:
+            for table in tagged.iter_batches(batch_size=None, batch_format="pyarrow", prefetch_batches=2):
+                if table.num_rows == 0:
+                    continue
+                frame = None
+                if schema is None:
+                    schema = table.schema
+                elif table.schema != schema:  # e.g. a column of nulls in one block, text in the next
+                    table = table.cast(schema)
+                if fmt == "parquet":
+                    if writer is None:
+                        writer = pq.ParquetWriter(tmp, schema)
+                    writer.write_table(table)
+                else:
+                    frame = table.to_pandas()
+                    with open(tmp, "a", encoding="utf-8", newline="") as fh:
+                        # The dialect `tag` writes (CRLF, minimal quoting).
+                        frame.to_csv(fh, header=summary.rows == 0, index=False, lineterminator="\r\n")
+                text = data_mod.join_text(frame if frame is not None else table.select(cols).to_pandas(), cols)
+                has_text = int((text.str.len() > 0).sum())
+                summary.rows += table.num_rows
+                summary.tagged += has_text
+                summary.empty_text += table.num_rows - has_text
+                if on_rows:
+                    on_rows(table.num_rows)
+        finally:
+            if writer is not None:
+                writer.close()
+        if summary.rows == 0:
+            raise DataError(f"{', '.join(summary.inputs[:3])} holds no rows; nothing to tag")
+
+
+def _ray_message(exc: Exception) -> str:
+    """One line from a Ray error, with genretag's own message when a worker raised one."""
+    cause = getattr(exc, "cause", None)
+    if isinstance(cause, GenretagError):
+        return str(cause)
+    text = " ".join(str(exc).split())
+    return f"Ray failed: {text[:300]}"

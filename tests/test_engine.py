@@ -1,0 +1,233 @@
+"""Beyond one machine: `GenreTagger` (the batch predictor) and ``tag --engine ray``.
+
+The Ray tests share one local Ray instance (2 CPUs; start-up is 15-25 s) and are
+skipped, with the reason, where Ray is not installed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from conftest import synthetic_movies, write_csv
+from genretag.cli import app
+from genretag.data import read_csv
+
+runner = CliRunner()
+ROOT = Path(__file__).resolve().parents[1]
+LABELS = ["Action", "Comedy", "Drama", "Horror", "Romance", "Western"]
+RECIPE = r"<!-- {0}-recipe:start -->.*?```python\n(.*?)```.*?<!-- {0}-recipe:end -->"
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, movies_csv, tiny_qwen):
+    out = tmp_path_factory.mktemp("engine") / "runs" / "tiny"
+    result = runner.invoke(app, ["train", "--data", str(movies_csv), "--backbone", str(tiny_qwen), "--epochs", "1",
+                                 "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.fixture(scope="module")
+def catalogue(tmp_path_factory) -> Path:
+    """300 rows with what `tag` must keep as is: ids with leading zeros, empty synopses,
+    a column already named ``predicted_genres``."""
+    rows = []
+    for i, movie in enumerate(synthetic_movies(300, seed=7)):
+        rows.append({"id": f"{i:05d}", "title": movie["title"], "overview": "" if i % 37 == 5 else movie["overview"],
+                     "predicted_genres": "old" if i % 2 else ""})
+    return write_csv(tmp_path_factory.mktemp("catalogue") / "catalogue.csv", rows)
+
+
+@pytest.fixture(scope="module")
+def ray_local():
+    ray = pytest.importorskip("ray", reason='Ray is not installed (pip install "genretag[ray]")')
+    pytest.importorskip("ray.data", reason="Ray Data is not installed")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+def _tag_once(trained, source: Path, out: Path, *extra: str) -> Path:
+    """Single-process ``tag`` with blocks like the engine's, so batches (and floats) match."""
+    result = runner.invoke(app, ["tag", str(source), "--model", str(trained), "--precision", "fp32",
+                                 "--chunksize", "50", "--out", str(out), *extra])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def _engine(trained, source, out: Path, *extra: str):
+    return runner.invoke(app, ["tag", str(source), "--model", str(trained), "--precision", "fp32", "--engine", "ray",
+                               "--workers", "2", "--chunksize", "50", "--out", str(out), *extra])
+
+
+def test_genre_tagger_gives_tag_s_columns_and_values(trained, catalogue, tmp_path):
+    from genretag import GenreTagger
+
+    expected = _tag_once(trained, catalogue, tmp_path / "tag.csv", "--chunksize", "10000")
+    tagger = GenreTagger(trained, precision="fp32")
+    got = tagger(read_csv(catalogue))
+    assert list(got.columns) == ["id", "title", "overview", "predicted_genres", "predicted_genres_2"] + [
+        f"score_{g}" for g in LABELS]
+    assert got["predicted_genres"].tolist()[:2] == ["", "old"]  # the input's column is kept, untouched
+    empty = got["overview"] == ""
+    assert empty.sum() == 8 and (got.loc[empty, "predicted_genres_2"] == "").all()
+    assert got.loc[empty, "score_Drama"].isna().all() and got.loc[~empty, "score_Drama"].between(0, 1).all()
+    assert (got.loc[~empty, "predicted_genres_2"] != "").all()  # the run's at-least-one rule
+    written = got.to_csv(index=False, lineterminator="\r\n")
+    assert written == expected.read_bytes().decode("utf-8")  # row for row, cell for cell
+
+
+def test_genre_tagger_pickles_as_its_arguments(trained):
+    import pickle
+
+    from genretag import GenreTagger
+
+    tagger = GenreTagger(trained, precision="fp32", max_genres=1, scores=False)
+    blob = pickle.dumps(tagger)
+    assert len(blob) < 2_000  # the arguments, not the weights
+    again = pickle.loads(blob)
+    batch = pd.DataFrame({"synopsis": ["A cowboy rides into town.", ""]})
+    got = again(batch)
+    assert list(got.columns) == ["synopsis", "predicted_genres"]
+    assert got["predicted_genres"].str.count(r"\|").max() == 0 and got["predicted_genres"].iloc[1] == ""
+    with pytest.raises(Exception, match="threshold must be between 0 and 1"):
+        GenreTagger(trained, threshold=1.5)
+
+
+def test_engine_equals_tag_on_csv_and_parquet(ray_local, trained, catalogue, tmp_path):
+    expected = _tag_once(trained, catalogue, tmp_path / "tag.csv").read_bytes().decode("utf-8")
+    result = _engine(trained, catalogue, tmp_path / "ray.csv")
+    assert result.exit_code == 0, result.output
+    assert "300 rows from 1 file(s), 292 tagged, 8 with an empty synopsis" in result.output
+    assert (tmp_path / "ray.csv").read_bytes().decode("utf-8") == expected
+
+    # The same rows as Parquet in, Parquet out (every cell read back as it was written).
+    parquet = tmp_path / "catalogue.parquet"
+    read_csv(catalogue).to_parquet(parquet)
+    result = _engine(trained, parquet, tmp_path / "ray.parquet")
+    assert result.exit_code == 0, result.output
+    got = pd.read_parquet(tmp_path / "ray.parquet")
+    assert got["score_Drama"].dtype == np.float32 and got["score_Drama"].isna().sum() == 8
+    assert got.to_csv(index=False, lineterminator="\r\n") == expected
+
+
+def test_a_killed_worker_still_gives_every_row_once(ray_local, trained, catalogue, tmp_path, monkeypatch):
+    import ray.cloudpickle
+
+    from genretag import engine
+
+    marker = tmp_path / "killed"
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import this test module
+    monkeypatch.setattr(engine, "GenreTagger", _dying_tagger(marker))
+    result = _engine(trained, catalogue, tmp_path / "ray.csv")
+    assert result.exit_code == 0, result.output
+    assert marker.is_file()  # a worker did die mid-run
+    got = read_csv(tmp_path / "ray.csv")
+    assert got["id"].tolist() == [f"{i:05d}" for i in range(300)]  # every row once, in input order
+    expected = _tag_once(trained, catalogue, tmp_path / "tag.csv")
+    assert (tmp_path / "ray.csv").read_bytes().decode("utf-8") == expected.read_bytes().decode("utf-8")
+
+
+def _dying_tagger(marker: Path):
+    from genretag.tagging import GenreTagger
+
+    class DyingTagger(GenreTagger):
+        """Exits (like a killed process) on its third block, in the first worker to get there."""
+
+        calls = 0
+
+        def __call__(self, batch):
+            type(self).calls += 1
+            if type(self).calls == 3:
+                try:
+                    os.close(os.open(marker, os.O_CREAT | os.O_EXCL))
+                except FileExistsError:
+                    pass
+                else:
+                    os._exit(1)
+            return super().__call__(batch)
+
+    return DyingTagger
+
+
+def test_readme_ray_recipe_runs(ray_local, trained, catalogue, tmp_path, monkeypatch):
+    blocks = re.findall(RECIPE.format("ray"), (ROOT / "README.md").read_text(encoding="utf-8"), re.S)
+    assert len(blocks) == 1, "README.md has no ray-recipe block"
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "my-run").symlink_to(trained)
+    read_csv(catalogue).to_parquet(tmp_path / "movies.parquet")
+    exec(compile(blocks[0], "README.md ray recipe", "exec"), {"__name__": "readme"})
+    got = pd.read_parquet(tmp_path / "movies-tagged").sort_values("id", ignore_index=True)
+    expected = read_csv(_tag_once(trained, catalogue, tmp_path / "tag.csv"))
+    assert got["id"].tolist() == expected["id"].tolist()
+    assert got["predicted_genres_2"].tolist() == expected["predicted_genres_2"].tolist()
+
+
+def test_readme_spark_recipe_runs(trained, catalogue, tmp_path, monkeypatch):
+    # Not installed by .ci/run: pyspark is a 400 MB download and its JVM takes a minute to
+    # start on 2 cores; the test runs wherever pyspark is installed.
+    pytest.importorskip("pyspark", reason="pyspark is not installed (the README's Spark recipe is not run)")
+    blocks = re.findall(RECIPE.format("spark"), (ROOT / "README.md").read_text(encoding="utf-8"), re.S)
+    assert len(blocks) == 1, "README.md has no spark-recipe block"
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "my-run").symlink_to(trained)
+    read_csv(catalogue).drop(columns="predicted_genres").to_parquet(tmp_path / "movies.parquet")
+    namespace = {"__name__": "readme"}
+    try:
+        exec(compile(blocks[0], "README.md spark recipe", "exec"), namespace)
+    finally:
+        if "spark" in namespace:
+            namespace["spark"].stop()
+    got = pd.read_parquet(tmp_path / "movies-tagged-spark").sort_values("id", ignore_index=True)
+    expected = read_csv(_tag_once(trained, catalogue, tmp_path / "tag.csv"))
+    assert got["id"].tolist() == expected["id"].tolist()
+    assert got["predicted_genres"].tolist() == expected["predicted_genres_2"].tolist()
+
+
+def test_bad_input_is_a_one_line_error_before_ray_starts(trained, catalogue, tmp_path):
+    pytest.importorskip("ray", reason='Ray is not installed (pip install "genretag[ray]")')
+    cases = [
+        ([str(tmp_path / "nope.parquet")], "nope.parquet not found"),
+        ([str(catalogue), "--text-col", "plot"], "column 'plot' given by --text-col not found"),
+        ([str(tmp_path / "none-*.parquet")], "no CSV, JSONL or Parquet files in"),
+        ([str(catalogue), "--out", str(tmp_path / "x.xlsx")], "writes .parquet or .csv files"),
+        ([str(catalogue), "--workers", "0"], "--workers must be at least 1"),
+    ]
+    pd.DataFrame({"title": ["A"], "year": ["1999"]}).to_parquet(tmp_path / "no-synopsis.parquet")
+    cases.append(([str(tmp_path / "no-synopsis.parquet")], "no synopsis column found"))
+    for args, message in cases:
+        result = runner.invoke(app, ["tag", *args, "--model", str(trained), "--engine", "ray"])
+        assert result.exit_code == 2, (args, result.output)
+        assert message in result.output and "Traceback" not in result.output
+        assert len(result.output.strip().splitlines()) <= 2  # "model: ..." and the error
+
+
+def test_missing_ray_is_a_one_line_error(trained, catalogue, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError
+    result = runner.invoke(app, ["tag", str(catalogue), "--model", str(trained), "--engine", "ray"])
+    assert result.exit_code == 1
+    assert 'not installed; pip install "genretag[ray]"' in result.output
+
+
+def test_shard_is_deprecated_but_works(trained, catalogue, tmp_path):
+    result = runner.invoke(app, ["tag", str(catalogue), "--model", str(trained), "--out", str(tmp_path / "t.csv"),
+                                 "--shard", "0/2"])
+    assert result.exit_code == 0, result.output
+    assert "deprecated" in result.output and "--engine ray" in result.output
+
+
+def test_help_and_import_load_neither_torch_nor_ray():
+    code = ("import sys, genretag, genretag.cli; from genretag.cli import app; "
+            "sys.exit(int('torch' in sys.modules) + 2 * int('ray' in sys.modules))")
+    assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
