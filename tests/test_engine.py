@@ -76,7 +76,7 @@ def test_genre_tagger_gives_tag_s_columns_and_values(trained, catalogue, tmp_pat
     tagger = GenreTagger(trained, precision="fp32")
     got = tagger(read_csv(catalogue))
     assert list(got.columns) == ["id", "title", "overview", "predicted_genres", "predicted_genres_2"] + [
-        f"score_{g}" for g in LABELS]
+        f"score_{g}" for g in LABELS] + ["language_warning"]
     assert got["predicted_genres"].tolist()[:2] == ["", "old"]  # the input's column is kept, untouched
     empty = got["overview"] == ""
     assert empty.sum() == 8 and (got.loc[empty, "predicted_genres_2"] == "").all()
@@ -97,7 +97,7 @@ def test_genre_tagger_pickles_as_its_arguments(trained):
     again = pickle.loads(blob)
     batch = pd.DataFrame({"synopsis": ["A cowboy rides into town.", ""]})
     got = again(batch)
-    assert list(got.columns) == ["synopsis", "predicted_genres"]
+    assert list(got.columns) == ["synopsis", "predicted_genres", "language_warning"]
     assert got["predicted_genres"].str.count(r"\|").max() == 0 and got["predicted_genres"].iloc[1] == ""
     with pytest.raises(Exception, match="threshold must be between 0 and 1"):
         GenreTagger(trained, threshold=1.5)
@@ -116,8 +116,14 @@ def test_engine_equals_tag_on_csv_and_parquet(ray_local, trained, catalogue, tmp
     result = _engine(trained, parquet, tmp_path / "ray.parquet")
     assert result.exit_code == 0, result.output
     got = pd.read_parquet(tmp_path / "ray.parquet")
-    assert got["score_Drama"].dtype == np.float32 and got["score_Drama"].isna().sum() == 8
+    assert got["score_Drama"].dtype == np.float64 and got["score_Drama"].isna().sum() == 8
     assert got.to_csv(index=False, lineterminator="\r\n") == expected
+    # and single-process tag on the same Parquet file writes the same table
+    assert runner.invoke(app, ["tag", str(parquet), "--model", str(trained), "--precision", "fp32",
+                               "--out", str(tmp_path / "tag.parquet")]).exit_code == 0
+    single = pd.read_parquet(tmp_path / "tag.parquet")
+    assert list(single.columns) == list(got.columns)
+    assert single.to_csv(index=False) == got.to_csv(index=False)  # cell for cell
 
 
 def test_a_killed_worker_still_gives_every_row_once(ray_local, trained, catalogue, tmp_path, monkeypatch):
