@@ -196,7 +196,8 @@ def _write_run(target: Path, *, name: str, config: TrainConfig, prep: Prepared, 
 
 
 def _save_snapshot(target: Path, epochs: int, *, source: str, config: TrainConfig, prep: Prepared, model, best: dict,
-                   history: list[dict], val_ids, pad_id: int, dev, started: datetime, t0: float) -> None:
+                   history: list[dict], val_ids, pad_id: int, dev, started: datetime, t0: float,
+                   extra_meta: dict | None = None) -> None:
     """Write, from inside a longer training, the run dir an ``epochs``-epoch training writes.
 
     Valid only when `epochs_reusable`. The model's current weights are put back afterwards
@@ -208,7 +209,7 @@ def _save_snapshot(target: Path, epochs: int, *, source: str, config: TrainConfi
     with atomic_path(target, force=True, directory=True) as tmp:
         _write_run(tmp, name=Path(target).name, config=config, prep=prep, model=model, best=best,
                    history=history[:epochs], val_ids=val_ids, pad_id=pad_id, dev=dev, started=started, t0=t0,
-                   extra_meta={"snapshot_of": source})
+                   extra_meta={**(extra_meta or {}), "snapshot_of": source})
     model.load_state_dict(current, strict=False)
 
 
@@ -420,7 +421,7 @@ def _train(config: TrainConfig, out, *, ctx: distributed.Context, dev: torch.dev
                 # Before the checkpoint, so a run resumed after epoch k has already written snapshot k.
                 _save_snapshot(Path(snapshots[epoch]), epoch, source=out.name, config=config, prep=prep, model=model,
                                best=best, history=history, val_ids=val_ids, pad_id=pad_id, dev=dev,
-                               started=started, t0=t0)
+                               started=started, t0=t0, extra_meta=forward.summary())
             if ctx.is_main:
                 checkpoints.save(tmp, epoch=epoch, step=step, config=config, fingerprint=prep.fingerprint,
                                  labels=prep.labels, model=model, optimizer=optimizer, scheduler=scheduler, rng=rng,
