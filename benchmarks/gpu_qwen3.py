@@ -168,7 +168,7 @@ def train_speed(model, config, device, *, steps: int, warmup: int, variant: str)
         return _graphed_step(model, net, params, config, device, steps=steps, warmup=warmup)
     optimizer = torch.optim.AdamW(params, lr=1e-4, weight_decay=0.01)
     model.train()
-    step = _step_fn(net, params, optimizer, _inputs(config, device), device, zero_grad=True)
+    step = step_fn(net, params, optimizer, _inputs(config, device), device, zero_grad=True)
 
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     t0 = time.perf_counter()
@@ -201,8 +201,9 @@ def _inputs(config, device):
     return ids, torch.ones_like(ids), target
 
 
-def _step_fn(net, params, optimizer, inputs, device, *, zero_grad: bool):
-    """genretag's training step: bf16 autocast forward, BCE in fp32, backward, clipping at 1.0, AdamW."""
+def step_fn(net, params, optimizer, inputs, device, *, zero_grad: bool, precision: str = "bf16"):
+    """genretag's training step: bf16 autocast forward (``precision="fp32"``: none), BCE in fp32,
+    backward, clipping at 1.0, AdamW. ``inputs``: ``(input_ids, attention_mask, targets)``."""
     import torch
 
     from genretag.predict import autocast
@@ -210,7 +211,7 @@ def _step_fn(net, params, optimizer, inputs, device, *, zero_grad: bool):
     ids, mask, target = inputs
 
     def step():
-        with autocast(device, "bf16"):
+        with autocast(device, precision):
             logits = net(ids, mask)
         loss = torch.nn.functional.binary_cross_entropy_with_logits(logits.float(), target)
         if zero_grad:
@@ -238,7 +239,7 @@ def _graphed_step(model, net, params, config, device, *, steps: int, warmup: int
         raise RuntimeError("step-graph needs a CUDA device")
     optimizer = torch.optim.AdamW(params, lr=1e-4, weight_decay=0.01, fused=True, capturable=True)
     model.train()
-    step = _step_fn(net, params, optimizer, _inputs(config, device), device, zero_grad=False)
+    step = step_fn(net, params, optimizer, _inputs(config, device), device, zero_grad=False)
 
     t0 = time.perf_counter()
     side = torch.cuda.Stream()

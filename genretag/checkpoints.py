@@ -217,8 +217,10 @@ def _trainable(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 def _comparable(config: TrainConfig) -> dict:
     # The data path may be spelled differently on resume; its content is compared by fingerprint.
+    # Compiling changes the speed, not the training: a run may resume with another --compile.
     values = json.loads(json.dumps(config.to_dict()))
     values.pop("data", None)
+    values.pop("compile", None)
     return values
 
 

@@ -20,6 +20,7 @@ from . import distributed
 from .config import TrainConfig
 from .errors import DataError
 from .blending import fit_blend
+from .compiling import ModelCache, TrainForward
 from .losses import MultiLabelLoss, positive_weights
 from .metrics import summary_scores
 from .language import text_profile
@@ -227,7 +228,8 @@ def _write_run(target: Path, *, name: str, config: TrainConfig, prep: Prepared, 
 
 
 def _save_snapshot(target: Path, epochs: int, *, source: str, config: TrainConfig, prep: Prepared, model, best: dict,
-                   history: list[dict], val_ids, pad_id: int, dev, started: datetime, t0: float) -> None:
+                   history: list[dict], val_ids, pad_id: int, dev, started: datetime, t0: float,
+                   extra_meta: dict | None = None) -> None:
     """Write, from inside a longer training, the run dir an ``epochs``-epoch training writes.
 
     Valid only when `epochs_reusable`. The model's current weights are put back afterwards
@@ -239,7 +241,7 @@ def _save_snapshot(target: Path, epochs: int, *, source: str, config: TrainConfi
     with atomic_path(target, force=True, directory=True) as tmp:
         _write_run(tmp, name=Path(target).name, config=config, prep=prep, model=model, best=best,
                    history=history[:epochs], val_ids=val_ids, pad_id=pad_id, dev=dev, started=started, t0=t0,
-                   extra_meta={"snapshot_of": source})
+                   extra_meta={**(extra_meta or {}), "snapshot_of": source})
     model.load_state_dict(current, strict=False)
 
 
@@ -253,6 +255,7 @@ def train(
     device: str | None = None,
     snapshots: dict[int, str | Path] | None = None,
     resume: bool = False,
+    models: ModelCache | None = None,
 ) -> TrainResult:
     """Fine-tune a LoRA genre tagger and write its run directory.
 
@@ -267,6 +270,9 @@ def train(
             from this run's first k epochs (`tune` uses it; needs `epochs_reusable`).
         resume: Continue an interrupted training of ``out`` from its last epoch checkpoint
             (kept in ``.<out>.partial``); the result equals an uninterrupted run's.
+        models: A `genretag.compiling.ModelCache`: take the model from it (reset to a fresh
+            build's weights and random state) and keep it there with its compiled graph
+            (`tune` passes one to all its trials). Ignored under DDP.
 
     Returns:
         A `TrainResult` for the run written to ``out``.
@@ -282,7 +288,7 @@ def train(
     ctx, dev = distributed.setup(device)
     try:
         result = _train(config, out, ctx=ctx, dev=dev, force=force, prepared=prepared, callback=callback,
-                        snapshots=snapshots, resume=resume)
+                        snapshots=snapshots, resume=resume, models=None if ctx.active else models)
     except BaseException:
         distributed.teardown(ctx, wait=False)  # the other ranks fail on the closed group, not hang
         raise
@@ -321,7 +327,8 @@ def _run_folder(out: Path, ctx: distributed.Context, *, force: bool, resume: boo
 
 
 def _train(config: TrainConfig, out, *, ctx: distributed.Context, dev: torch.device, force: bool,
-           prepared: Prepared | None, callback: Callback | None, snapshots, resume: bool) -> TrainResult:
+           prepared: Prepared | None, callback: Callback | None, snapshots, resume: bool,
+           models: ModelCache | None = None) -> TrainResult:
     """`train` on one process of ``ctx`` (the whole training when it is the only one)."""
     emit = (callback if ctx.is_main else None) or (lambda event, info: None)
     # Every rank must name the same folder, and a default name holds the time.
@@ -337,7 +344,8 @@ def _train(config: TrainConfig, out, *, ctx: distributed.Context, dev: torch.dev
         # A local folder is saved as an absolute path: the run loads from any working directory.
         config.backbone = backbone_identity(config.backbone)
         spec = config.model_spec(len(prep.labels))
-        model, tokenizer = build_model(spec)
+        cached = models.get(spec, config.training_seed, build_model) if models is not None else None
+        model, tokenizer = (cached.model, cached.tokenizer) if cached is not None else build_model(spec)
         config.lora_targets, config.pooling = list(spec.lora_targets), spec.pooling
         config.max_length = fit_max_length(config.max_length, model.backbone.config, config.backbone)
         model.to(dev)
@@ -383,6 +391,8 @@ def _train(config: TrainConfig, out, *, ctx: distributed.Context, dev: torch.dev
             restored = checkpoints.load(tmp, config=config, fingerprint=prep.fingerprint, labels=prep.labels,
                                         model=model, optimizer=optimizer, scheduler=scheduler, rng=rng)
             done, step, history, best = restored.epoch, restored.step, restored.history, restored.best
+        forward = TrainForward(net, model, config.compile, dev, steps_left=total_steps - step, cached=cached,
+                               cache=models)
         for epoch in range(done + 1, config.epochs + 1):
             net.train()
             t_epoch = time.perf_counter()
@@ -393,9 +403,9 @@ def _train(config: TrainConfig, out, *, ctx: distributed.Context, dev: torch.dev
                 batches = [order[i : i + config.batch_size] for i in range(0, len(order), config.batch_size)]
             running, seen, rows_seen = 0.0, 0, []
             for idx, weight in distributed.shard_batches(batches, ctx):
-                ids, mask = collate([train_ids[i] for i in idx], pad_id)
+                ids, mask = collate([train_ids[i] for i in idx], pad_id, width_step=forward.width_step)
                 with autocast(dev, precision):
-                    logits = net(ids.to(dev), mask.to(dev))
+                    logits = forward(ids.to(dev), mask.to(dev))
                 loss = loss_fn(logits.float(), y_train[idx].to(dev))
                 if weight != 1.0:
                     loss = loss * weight
@@ -412,6 +422,7 @@ def _train(config: TrainConfig, out, *, ctx: distributed.Context, dev: torch.dev
                 if n_rows:
                     rows_seen.append(idx)
                 emit("step", {"step": step, "epoch": epoch, "loss": loss.item(), "lr": scheduler.get_last_lr()[0]})
+                forward.step_done()
             train_seconds = time.perf_counter() - t_epoch
             if logger.isEnabledFor(logging.DEBUG):  # how tests check that the ranks shared the rows
                 ids_seen = tr_idx[np.concatenate(rows_seen)] if rows_seen else []
@@ -420,7 +431,7 @@ def _train(config: TrainConfig, out, *, ctx: distributed.Context, dev: torch.dev
             running, seen = distributed.all_sum([running, seen], ctx)
             # Every rank validates (the weights are the same everywhere), so all agree on the
             # best epoch without messages; only rank 0 writes.
-            val_logits = predict_logits(model, val_ids, pad_id, device=dev,
+            val_logits = predict_logits(forward.eval_model, val_ids, pad_id, device=dev, width_step=forward.width_step,
                                         batch_size=default_batch_size(config.eval_batch_size, config.max_length, dev))
             val_loss = float(val_loss_fn(torch.from_numpy(val_logits), torch.from_numpy(y_val)).item())
             val_probs = sigmoid(val_logits)
@@ -449,7 +460,7 @@ def _train(config: TrainConfig, out, *, ctx: distributed.Context, dev: torch.dev
                 # Before the checkpoint, so a run resumed after epoch k has already written snapshot k.
                 _save_snapshot(Path(snapshots[epoch]), epoch, source=out.name, config=config, prep=prep, model=model,
                                best=best, history=history, val_ids=val_ids, pad_id=pad_id, dev=dev,
-                               started=started, t0=t0)
+                               started=started, t0=t0, extra_meta=forward.summary())
             if ctx.is_main:
                 checkpoints.save(tmp, epoch=epoch, step=step, config=config, fingerprint=prep.fingerprint,
                                  labels=prep.labels, model=model, optimizer=optimizer, scheduler=scheduler, rng=rng,
@@ -459,7 +470,8 @@ def _train(config: TrainConfig, out, *, ctx: distributed.Context, dev: torch.dev
         metrics = None
         if ctx.is_main:
             metrics = _write_run(tmp, name=out.name, config=config, prep=prep, model=model, best=best,
-                                 history=history, val_ids=val_ids, pad_id=pad_id, dev=dev, started=started, t0=t0)
+                                 history=history, val_ids=val_ids, pad_id=pad_id, dev=dev, started=started, t0=t0,
+                                 extra_meta=forward.summary())
             checkpoints.remove(tmp)  # optimizer state is for resuming, not part of a finished run
     metrics = distributed.broadcast(metrics, ctx)  # after the rename: the run exists when any rank returns
     emit("done", {"path": str(out), "best_epoch": best["epoch"], "metrics": metrics})

@@ -268,8 +268,9 @@ def is_finished(path: Path) -> bool:
 
 def _base_dict(config: TrainConfig) -> dict:
     # ``data`` is compared by fingerprint instead: the same file by another path is the same data.
+    # ``compile`` is how fast, not what, a trial trains: a grid begun on a CPU may go on on a GPU.
     values = json.loads(json.dumps(config.to_dict()))
-    return {k: v for k, v in values.items() if k not in AXES and k != "data"}
+    return {k: v for k, v in values.items() if k not in AXES and k not in ("data", "compile")}
 
 
 def manifest(base: TrainConfig, grid: Grid, fingerprint: str, created: str | None = None) -> dict:
@@ -496,6 +497,7 @@ def _run_plan(plan: Plan, base: TrainConfig, out: Path, metric: str, status: dic
               resume: set[str]) -> None:
     import torch
 
+    from .compiling import ModelCache
     from .training import prepare, train
 
     prep = prepare(base)  # read, split and binarise once; token ids are cached on it per backbone
@@ -503,6 +505,9 @@ def _run_plan(plan: Plan, base: TrainConfig, out: Path, metric: str, status: dic
                       "labels": prep.labels, "genre_report": prep.genre_report.lines() if prep.genre_report else []})
     trials_dir = out / TRIALS_DIR
     queue = list(plan.runs)
+    # One model for every trial (reset to a fresh build each time): a GPU compiles it once.
+    train_rows = len(prep.split["train"])
+    models = ModelCache(planned_steps=sum(-(-train_rows // r.trial.batch_size) * r.trial.epochs for r in queue))
     index = 0
     while index < len(queue):
         run = queue[index]
@@ -527,7 +532,7 @@ def _run_plan(plan: Plan, base: TrainConfig, out: Path, metric: str, status: dic
         snapshots = {s.epochs: trials_dir / s.id for s in run.snapshots} or None
         try:
             train(config, trials_dir / trial.id, prepared=prep, callback=forward, device=device, snapshots=snapshots,
-                  resume=trial.id in resume)
+                  resume=trial.id in resume, models=models)
         except (torch.cuda.OutOfMemoryError, MemoryError) as exc:
             # A large batch may not fit while the rest of the grid does: note it and go on.
             gc.collect()

@@ -110,6 +110,7 @@ def train_cli(
     device: Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:1 ... \\[default: cuda if present].")] = None,
     precision: Annotated[str, typer.Option(help="auto (bf16 autocast where the CPU or GPU has native bf16, else fp32), fp32 or bf16.")] = "auto",
     gradient_checkpointing: Annotated[bool, typer.Option("--gradient-checkpointing", help="Recompute activations in backward: less memory, slower.")] = False,
+    compile: Annotated[str, typer.Option("--compile", help="torch.compile the model, batches padded to multiples of 32 tokens: on, off, or auto (off on a CPU; on a GPU when the first eager steps, timed, say it pays off).")] = "auto",
     trust_remote_code: Annotated[bool, typer.Option(help="Run model code shipped with a hub model.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing --out.")] = False,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted training of --out from its last epoch.")] = False,
@@ -152,6 +153,7 @@ def config_from_options(options: dict) -> TrainConfig:
         threshold=o["threshold"], at_least_one=o["at_least_one"], max_genres=o["max_genres"], seed=o["seed"],
         init_seed=o["init_seed"], blend_tfidf=o["blend_tfidf"], precision=o["precision"], gradient_checkpointing=o["gradient_checkpointing"],
         genre_map=str(Path(o["genre_map"]).resolve()) if o["genre_map"] else None,
+        compile=o["compile"],
     )
 
 
