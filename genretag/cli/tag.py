@@ -36,21 +36,21 @@ def tag_cli(
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run of the same command after its last chunk.")] = False,
     trust_remote_code: Annotated[bool, typer.Option(help="Allow a run trained with --trust-remote-code to run its backbone's code.")] = False,
     shard: Annotated[Optional[str], typer.Option(help="i/n: tag only rows i, i+n, i+2n ... into <out>.shard-i-of-n.csv; join the n shards with genretag merge-shards.")] = None,
-    precision: Annotated[str, typer.Option(help="auto (bf16 where the hardware has it and a parity check with fp32 passes), fp32 or bf16.")] = "auto",
+    precision: Annotated[str, typer.Option(help="auto (bf16 where the hardware has it, else int8 on a CPU, when a parity check with fp32 passes), fp32, bf16 or int8.")] = "auto",
     threads: Annotated[Optional[int], typer.Option(help="CPU threads \\[default: OMP_NUM_THREADS, else one per physical core].")] = None,
 ) -> None:
     """Tag every row of a CSV with genres, keeping all columns and the row order."""
     from ..errors import DataError
     from ..outputs import ensure_new
-    from ..predict import PRECISIONS, set_threads
+    from ..predict import PREDICT_PRECISIONS, set_threads
     from ..tagging import default_output, parse_shard, shard_output, tag_csv
 
     if threshold is not None and not 0 < threshold < 1:
         raise DataError(f"--threshold must be between 0 and 1, got {threshold}")
     if max_genres is not None and max_genres < 1:
         raise DataError(f"--max-genres must be at least 1, got {max_genres}")
-    if precision not in PRECISIONS:
-        raise DataError(f"--precision must be one of {', '.join(PRECISIONS)}, got '{precision}'")
+    if precision not in PREDICT_PRECISIONS:
+        raise DataError(f"--precision must be one of {', '.join(PREDICT_PRECISIONS)}, got '{precision}'")
     if batch_size is not None and batch_size < 1:
         raise DataError(f"--batch-size must be at least 1, got {batch_size}")
     if threads is not None and threads < 1:
@@ -71,7 +71,7 @@ def tag_cli(
             resume=resume, shard=parts,
         )
     choice = run.predictor.choice
-    info(f"precision: {choice.precision} ({choice.reason})" if choice else "precision: fp32 (too few rows to check bf16)")
+    info(f"precision: {choice.precision} ({choice.reason})" if choice else "precision: fp32 (too few rows to check a faster arithmetic)")
     console.print(
         f"wrote [bold]{summary.output}[/]: {summary.rows} rows"
         + (f" (shard {parts[0]}/{parts[1]} of {summary.input_rows})" if parts else "")
