@@ -28,7 +28,7 @@ from . import data as data_mod
 from . import metrics
 from .errors import DataError, ModelError
 from .predict import decide
-from .runs import SPLIT_FILE, Run
+from .runs import SPLIT_FILE, Run, locate_data
 
 logger = logging.getLogger(__name__)
 
@@ -93,12 +93,13 @@ def load_rows(
     if split is not None and split not in SPLITS:
         raise DataError(f"--split must be one of {', '.join(SPLITS)}, got '{split}'")
     saved = run.split() if (run.path / SPLIT_FILE).is_file() else None
-    run_file = Path(saved["data"]) if saved and saved.get("data") else None
+    run_file = locate_data(run.path, saved) if saved and saved.get("data") else None
     if data is None:
-        if saved is None or run_file is None:
+        if saved is None or not saved.get("data"):
             raise DataError(f"{run.path} has no saved split ({SPLIT_FILE}); pass --data CSV with labelled movies")
-        if not run_file.is_file():
-            raise DataError(f"the run's data file {run_file} is not on this machine; pass --data CSV to evaluate on")
+        if run_file is None:
+            raise DataError(f"the run's data file {Path(saved['data']).name} is not on this machine where the run "
+                            f"recorded it; pass --data PATH to it (or any CSV to evaluate on)")
     path = Path(data) if data is not None else run_file
     fingerprint = data_mod.file_fingerprint(path)
     own = saved is not None and fingerprint == saved.get("fingerprint")
@@ -110,7 +111,7 @@ def load_rows(
     split = split or ("test" if own else "all")
     if split != "all" and not own:
         raise DataError(
-            f"--split {split} needs the file the run was trained on ({run_file or 'unknown'}), and {path} is a "
+            f"--split {split} needs the file the run was trained on ({run_file or (saved or {}).get('data') or 'unknown'}), and {path} is a "
             f"different file (fingerprint differs); use --split all to evaluate every row of it"
         )
     if own:
@@ -181,9 +182,9 @@ def run_split_rows(run: Run, own_full: data_mod.LabelledData | None) -> dict[str
         return f"the run has no saved training split ({SPLIT_FILE})"
     full = own_full
     if full is None:
-        run_file = Path(saved.get("data") or "")
-        if not run_file.is_file():
-            return f"the run's training data {run_file} is not on this machine"
+        run_file = locate_data(run.path, saved)
+        if run_file is None:
+            return f"the run's training data {Path(saved.get('data') or '?').name} is not on this machine where the run recorded it"
         if data_mod.file_fingerprint(run_file) != saved.get("fingerprint"):
             return f"the run's training data {run_file} changed since training"
         full, _ = data_mod.load_labelled(run_file, text_cols=saved.get("text_cols"), genres_col=saved.get("genres_col"))
