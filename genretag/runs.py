@@ -165,16 +165,18 @@ def relocate_data_reference(split: dict, source_dir: str | Path, target_dir: str
 def locate_data(run_dir: str | Path, split: dict) -> Path | None:
     """The data file a run's ``split.json`` names, where it is on this machine; None when not found.
 
-    Tried in order: the path relative to the run (``data_relative``), then an absolute
-    ``data`` path (runs written before genretag stored names only). The caller checks the
-    fingerprint.
+    An absolute ``data`` path (runs written before genretag stored names only) is used as it
+    is; else the path relative to the run (``data_relative``). A run copied elsewhere on its
+    own loses its data this way and needs ``--data``. The caller checks the fingerprint.
     """
-    candidates = []
-    if split.get("data_relative"):
-        candidates.append(Path(run_dir) / split["data_relative"])
-    if split.get("data") and Path(split["data"]).is_absolute():
-        candidates.append(Path(split["data"]))
-    return next((c for c in candidates if c.is_file()), None)
+    data = split.get("data")
+    if data and Path(data).is_absolute():
+        found = Path(data)
+    elif split.get("data_relative"):
+        found = Path(run_dir) / split["data_relative"]
+    else:
+        return None
+    return found if found.is_file() else None
 
 
 def read_json(path: Path):
