@@ -396,11 +396,18 @@ def whole_process(args) -> dict:
                             str(tmp / "tagged.csv"), "--force", "--precision", precision]
                     pythonpath = args.before if kind == "before" else None
                 result = timed_process(argv, env, pythonpath)
-                result.update(config=config, path=label, rows=sum(1 for _ in open(data)) - 1, repeat=repeat)
+                result.update(config=config, path=label, rows=_csv_rows(data), repeat=repeat)
                 print(f"  {json.dumps(result)}", flush=True)
                 rows.append(result)
         rows.append({"config": config, "probe": probe})
     return {"rows": rows}
+
+
+def _csv_rows(path: Path) -> int:
+    import csv
+
+    with open(path, newline="", encoding="utf-8") as fh:  # a quoted synopsis may hold a newline
+        return sum(1 for _ in csv.reader(fh)) - 1
 
 
 def whole_table(rows: list[dict]) -> str:

@@ -1,8 +1,7 @@
 """Folding a saved LoRA adapter into a backbone's weights without peft.
 
 To predict, a run's LoRA matrices are merged into the backbone (W + scale * B A) anyway,
-so peft, whose import was about a third of ``genretag tag``'s start-up, is not needed for
-it. This reads the adapter that peft wrote, for the plain LoRA that genretag trains;
+so peft (and building its wrapper, only to unwrap it) is not needed for it. This reads the adapter that peft wrote, for the plain LoRA that genretag trains;
 anything else (DoRA, biases, per-layer ranks, embedding or Conv1D adapters) is left to
 peft: `can_merge` says which.
 """
