@@ -22,10 +22,20 @@ Data: the reference protocol (../shared/data/README.md: sample 5,000 rows with s
 split 70/15/15) on tmdb-movie-genres-9k.csv. ``--train-rows`` keeps the first N rows of the
 training split and ``--val-rows`` the first N of validation, to fit a time budget.
 
+A fifth, ``--whole-process``, times ``genretag tag`` as a user runs it, start-up included
+(interpreter, imports, model loading, tagging, writing), against the plain single-model
+loop as a whole process too, on 1,000 rows of the shared data (the 750 protocol test rows
+and 250 rows outside the 5,000-row sample), each in a fresh process: on this machine's CPU
+as it is, and with the CPU capped to AVX2 for every library that picks kernels by CPU
+(`AVX2_ENV`: oneDNN, MKL, fbgemm and ATen's own kernels), which is what a machine without
+AVX-512 BF16 runs. Rows: the plain loop (one model, fp32, padded to 128, file order), ``genretag
+tag`` with the bundled 3-model ensemble, and with one of its members (the single model).
+
 Usage::
 
     python benchmarks/speed.py --quick                       # a minute: checks the script
     python benchmarks/speed.py --json speed.json             # full: see benchmarks/RESULTS.md
+    python benchmarks/speed.py --whole-process --json whole.json
 
 The machine's load average is printed before and after: numbers taken while other jobs
 run are not comparable with a quiet machine's (ratios from one run are more robust).
@@ -45,8 +55,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data" / "tmdb-movie-genres-9k.csv"
+DATA = Path(os.environ.get("GENRETAG_DATA", ROOT.parent / "shared" / "data" / "tmdb-movie-genres-9k.csv"))
 MARK = "SPEED-RESULT "
+#: A machine without native bf16, emulated on one that has it: every library that picks its
+#: kernels by CPU is capped at AVX2 (genretag's bf16 check reads ONEDNN_MAX_CPU_ISA too).
+AVX2_ENV = {"ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2", "FBGEMM_ENABLE_INSTRUCTIONS": "AVX2",
+            "ATEN_CPU_CAPABILITY": "avx2"}
 
 
 # --------------------------------------------------------------------------- workers
@@ -214,13 +228,42 @@ def worker_tag_plain(spec: dict) -> dict:
             "precision": "fp32"}
 
 
+def worker_isa_probe(spec: dict) -> dict:
+    """What the CPU capping did: ATen's capability, genretag's choice, and matmul times per arithmetic."""
+    import warnings
+
+    import torch
+
+    from genretag.predict import bf16_supported, fast_precision
+
+    torch.manual_seed(0)
+    x, w = torch.randn(2048, 384), torch.randn(1536, 384)
+    layer = torch.nn.Linear(384, 1536)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        q = torch.ao.quantization.quantize_dynamic(torch.nn.Sequential(layer), {torch.nn.Linear}, dtype=torch.qint8)
+
+    def ms(f):
+        f()
+        t0 = time.perf_counter()
+        for _ in range(5):
+            f()
+        return round((time.perf_counter() - t0) / 5 * 1000, 2)
+
+    with torch.inference_mode():
+        return {"aten_capability": torch.backends.cpu.get_cpu_capability(), "genretag_bf16_native": bf16_supported("cpu"),
+                "auto_tries": fast_precision("cpu"), "fp32_matmul_ms": ms(lambda: x @ w.T),
+                "bf16_matmul_ms": ms(lambda: x.bfloat16() @ w.T.bfloat16()), "int8_linear_ms": ms(lambda: q(x)),
+                "env": {k: os.environ.get(k) for k in AVX2_ENV}}
+
+
 WORKERS = {"train-genretag": worker_train_genretag, "train-plain": worker_train_plain,
-           "tag-genretag": worker_tag_genretag, "tag-plain": worker_tag_plain}
+           "tag-genretag": worker_tag_genretag, "tag-plain": worker_tag_plain, "isa-probe": worker_isa_probe}
 
 
-def run_worker(name: str, spec: dict, timeout: float | None = None) -> dict:
+def run_worker(name: str, spec: dict, timeout: float | None = None, env: dict | None = None) -> dict:
     """Run one measurement in a fresh Python process and return its result."""
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", **(env or {}))
     proc = subprocess.run([sys.executable, __file__, "--worker", name, "--spec", json.dumps(spec)],
                           capture_output=True, text=True, env=env, timeout=timeout)
     lines = [line for line in proc.stdout.splitlines() if line.startswith(MARK)]
@@ -246,7 +289,14 @@ def machine() -> dict:
                 break
     except OSError:
         pass
-    info = {"cpu": cpu, "logical_cpus": os.cpu_count(), "physical_cores": physical_cores(),
+    flags = set()
+    try:
+        flags = {f for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags")
+                 for f in line.split(":", 1)[1].split()}
+    except OSError:
+        pass
+    wanted = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8", "avx_vnni", "avx512_fp16")
+    info = {"cpu": cpu, "cpu_flags": [f for f in wanted if f in flags], "logical_cpus": os.cpu_count(), "physical_cores": physical_cores(),
             "cpu_bf16": bf16_supported("cpu"), "torch": torch.__version__, "python": platform.python_version(),
             "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)}
     if torch.cuda.is_available():
@@ -264,6 +314,114 @@ def write_tag_csv(path: Path, rows: int) -> Path:
     reps = -(-rows // len(frame))
     pd.concat([frame] * reps, ignore_index=True).iloc[:rows].to_csv(path, index=False)
     return path
+
+
+def write_protocol_csv(path: Path, rows: int = 1000, data: Path = DATA) -> Path:
+    """``rows`` movies the bundled model never trained on, as a title,overview CSV.
+
+    The reference protocol's 750 test rows (from the bundled model's split.json), then rows
+    outside its 5,000-row sample in file order: unseen rows are less sure than training rows,
+    so the share recomputed in fp32 near a threshold is the one a user meets.
+    """
+    from genretag.data import read_csv
+    from genretag.runs import SPLIT_FILE, bundled_model
+
+    frame = read_csv(data)
+    split = json.loads((bundled_model() / SPLIT_FILE).read_text())
+    used = set(split["train"]) | set(split["validation"]) | set(split["test"])
+    outside = [i for i in range(len(frame)) if i not in used and str(frame["overview"].iloc[i]).strip()]
+    chosen = (list(split["test"]) + outside)[:rows]
+    frame.iloc[chosen][["title", "overview"]].to_csv(path, index=False)
+    return path
+
+
+def timed_process(argv: list[str], env: dict, pythonpath: str | None = None) -> dict:
+    """Run ``argv`` as a fresh process; its wall time, peak RSS, exit code and the ends of its output."""
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", **env)
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath
+    with tempfile.TemporaryFile("w+") as out_file, tempfile.TemporaryFile("w+") as err_file:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(argv, env=env, stdout=out_file, stderr=err_file, text=True)
+        _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak RSS
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out_file.seek(0)
+        err_file.seek(0)
+        out, err = out_file.read(), err_file.read()
+    peak = usage.ru_maxrss / 1024
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv[:4])} ... failed (exit {proc.returncode}):\n{err[-3000:]}")
+    precision = next((line.split(":", 1)[1].strip() for line in err.splitlines() if line.startswith("precision:")), "")
+    return {"wall_s": round(wall, 2), "peak_rss_mb": round(peak, 1), "precision": precision,
+            "stdout_tail": out.strip().splitlines()[-1:] if out.strip() else []}
+
+
+def whole_process(args) -> dict:
+    """``genretag tag`` against the plain loop, each a whole fresh process (see the module docstring)."""
+    from genretag.runs import bundled_model
+
+    model = bundled_model()
+    single = model / "members" / "1"
+    tmp = Path(tempfile.mkdtemp(prefix="genretag-whole-"))
+    csv_path = write_protocol_csv(tmp / "movies.csv", args.whole_rows, args.data)
+    small = tmp / "ten.csv"
+    small.write_text("".join(csv_path.read_text().splitlines(keepends=True)[:11]))
+    plain_spec = {"run": str(single), "csv": str(csv_path), "out": str(tmp / "plain.csv"), "cpu": True}
+    configs = {"native": {}, "avx2": AVX2_ENV}
+    rows = []
+    for config in [c.strip() for c in args.whole_configs.split(",") if c.strip()]:
+        env = configs[config]
+        probe = run_worker("isa-probe", {}, env=env)
+        print(f"[{config}] {json.dumps(probe)}", flush=True)
+        for repeat in range(args.repeats):
+            plan = [("plain loop, 1 model (fp32, pad 128, file order)", "plain", None, csv_path)]
+            for label, run in (("genretag tag, ensemble of 3 (bundled)", model), ("genretag tag, 1 model (members/1)", single)):
+                plan.append((f"{label}, auto", "tag", (run, "auto"), csv_path))
+            if args.int8_row:
+                plan.append(("genretag tag, 1 model (members/1), --precision int8 (no parity check)", "tag", (single, "int8"), csv_path))
+            if args.before:
+                plan.append((f"before: genretag tag from {args.before}, ensemble of 3, auto", "before", (model, "auto"), csv_path))
+            if repeat == 0:
+                plan.append(("start-up: genretag tag, 1 model, 10 rows", "tag", (single, "auto"), small))
+                plan.append(("start-up: plain loop, 1 model, 10 rows", "plain", None, small))
+            for label, kind, what, data in plan:
+                if kind == "plain":
+                    spec = {**plain_spec, "csv": str(data)}
+                    argv = [sys.executable, __file__, "--worker", "tag-plain", "--spec", json.dumps(spec)]
+                    pythonpath = None
+                else:
+                    run, precision = what
+                    argv = [sys.executable, "-m", "genretag", "tag", str(data), "--model", str(run), "--out",
+                            str(tmp / "tagged.csv"), "--force", "--precision", precision]
+                    pythonpath = args.before if kind == "before" else None
+                result = timed_process(argv, env, pythonpath)
+                result.update(config=config, path=label, rows=_csv_rows(data), repeat=repeat)
+                print(f"  {json.dumps(result)}", flush=True)
+                rows.append(result)
+        rows.append({"config": config, "probe": probe})
+    return {"rows": rows}
+
+
+def _csv_rows(path: Path) -> int:
+    import csv
+
+    with open(path, newline="", encoding="utf-8") as fh:  # a quoted synopsis may hold a newline
+        return sum(1 for _ in csv.reader(fh)) - 1
+
+
+def whole_table(rows: list[dict]) -> str:
+    """Markdown: wall seconds of each whole process and its speed-up over the plain loop of its configuration."""
+    lines = ["| CPU | path | rows | wall s (each repeat) | × plain | precision chosen |", "|---|---|---:|---:|---:|---|"]
+    runs = [r for r in rows if "path" in r]
+    for (config, path, n) in dict.fromkeys((r["config"], r["path"], r["rows"]) for r in runs):
+        mine = [r["wall_s"] for r in runs if (r["config"], r["path"], r["rows"]) == (config, path, n)]
+        plain = [r["wall_s"] for r in runs if r["config"] == config and r["rows"] == n and r["path"].startswith("plain")]
+        ratio = "/".join(f"{p / m:.2f}" for p, m in zip(plain, mine)) if plain else ""
+        precision = next(r["precision"] for r in runs if (r["config"], r["path"]) == (config, path))
+        lines.append(f"| {config} | {path} | {n} | {' / '.join(f'{w:.1f}' for w in mine)} | {ratio} | "
+                     f"{precision.replace('|', chr(92) + '|')} |")
+    return "\n".join(lines)
 
 
 def main(argv=None) -> int:
@@ -286,6 +444,14 @@ def main(argv=None) -> int:
     parser.add_argument("--skip-tag", action="store_true")
     parser.add_argument("--quick", action="store_true", help="64 rows, 1 epoch: checks the script, measures little")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--whole-process", action="store_true",
+                        help="time genretag tag and the plain loop as whole processes (see above), nothing else")
+    parser.add_argument("--whole-rows", type=int, default=1000, help="--whole-process: rows to tag (default 1000)")
+    parser.add_argument("--whole-configs", default="native,avx2", help="--whole-process: native, avx2 or both")
+    parser.add_argument("--repeats", type=int, default=1, help="--whole-process: times to run each row")
+    parser.add_argument("--int8-row", action="store_true", help="--whole-process: also the single model in forced int8")
+    parser.add_argument("--before", help="--whole-process: also the ensemble with the genretag code at this path "
+                                         "(PYTHONPATH), e.g. a checkout of the commit before a change")
     parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     parser.add_argument("--spec", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -303,6 +469,18 @@ def main(argv=None) -> int:
     if not args.data.is_file():
         print(f"data not found: {args.data} (see ../shared/data/README.md)", file=sys.stderr)
         return 2
+    if args.whole_process:
+        info = {"machine": machine(), "load_before": os.getloadavg(), "args": {k: str(v) for k, v in vars(args).items()
+                                                                              if k not in ("worker", "spec")}}
+        print(f"machine: {info['machine']}\nload average before: {info['load_before']}", flush=True)
+        info.update(whole_process(args))
+        info["load_after"] = os.getloadavg()
+        print(f"load average after: {info['load_after']}\n")
+        print(whole_table(info["rows"]))
+        if args.json:
+            args.json.write_text(json.dumps(info, indent=2) + "\n")
+            print(f"\nwrote {args.json}")
+        return 0
     if args.skip_train and not args.run and not args.skip_tag:
         print("--skip-train needs --run RUN to tag with", file=sys.stderr)
         return 2

@@ -12,6 +12,8 @@ LOSSES = ("bce", "weighted-bce", "focal", "asl")
 """Training losses (`genretag.losses`)."""
 PRECISIONS = ("auto", "fp32", "bf16")
 """Arithmetic choices (`genretag.predict`)."""
+PREDICT_PRECISIONS = PRECISIONS + ("int8",)
+"""Arithmetic choices of prediction: also int8 dynamic quantisation (CPU; `genretag.precision`)."""
 THRESHOLD_MODES = ("fixed", "global", "per-genre")
 """Decision threshold modes (`genretag.thresholds`)."""
 COMPILE_CHOICES = ("auto", "on", "off")

@@ -523,6 +523,17 @@ def _clean_cell(value: Any, *, title: bool = False) -> str:
     return "" if value.lower() in (_TITLE_NULL_TOKENS if title else _NULL_TOKENS) else value
 
 
+def synopsis_key(text: str) -> str:
+    """A short fingerprint of a synopsis for training-overlap checks.
+
+    Whitespace is collapsed and case folded first, so the same synopsis re-typed or
+    re-wrapped gets the same key. Returns 16 hex digits of its SHA-1 (64 bits: collisions
+    are negligible for catalogues of millions of rows).
+    """
+    normal = " ".join(str(text).split()).casefold()
+    return hashlib.sha1(normal.encode("utf-8")).hexdigest()[:16]
+
+
 def join_text(df: pd.DataFrame, text_cols: list[str]) -> pd.Series:
     """Join text columns into one cleaned string per row.
 

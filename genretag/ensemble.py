@@ -232,18 +232,20 @@ def build_ensemble(run_paths: list[str | Path], out: str | Path, *, force: bool 
     metrics["members"] = member_info
 
     with atomic_path(out, force=force, directory=True) as tmp:
+        _dump = runs_mod._dump
         names = []
         for k, run in enumerate(members, 1):
             name = f"{MEMBERS_DIR}/{k}"
             # The members' own blends are not used (the ensemble fits one), so they are not copied.
             shutil.copytree(run.path, tmp / name, ignore=shutil.ignore_patterns(".*", BLEND_FILE, BLEND_WEIGHTS_FILE))
+            # Each copy names its data relative to where it now is.
+            _dump(tmp / name / runs_mod.SPLIT_FILE, runs_mod.relocate_data_reference(run.split(), run.path, tmp / name))
             names.append(name)
-        _dump = runs_mod._dump
         _dump(tmp / runs_mod.ENSEMBLE_FILE, {"format": ENSEMBLE_FORMAT, "combine": "mean probability", "members": names})
-        _dump(tmp / runs_mod.CONFIG_FILE, config.to_dict())
+        _dump(tmp / runs_mod.CONFIG_FILE, runs_mod.portable_config(config))
         _dump(tmp / runs_mod.LABELS_FILE, list(first.labels))
         _dump(tmp / runs_mod.THRESHOLDS_FILE, {g: round(float(t), 4) for g, t in zip(first.labels, thresholds)})
-        _dump(tmp / runs_mod.SPLIT_FILE, split)
+        _dump(tmp / runs_mod.SPLIT_FILE, runs_mod.relocate_data_reference(split, first.path, tmp))
         _dump(tmp / runs_mod.METRICS_FILE, metrics)
         _dump(tmp / runs_mod.META_FILE, {
             "format": runs_mod.RUN_FORMAT, "versions": runs_mod.library_versions(),

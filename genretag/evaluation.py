@@ -34,7 +34,7 @@ from . import data as data_mod
 from . import language, metrics
 from .errors import DataError, ModelError
 from .predict import decide
-from .runs import SPLIT_FILE, Run
+from .runs import SPLIT_FILE, Run, locate_data
 from .vocabulary import LabelMatch, current_vocabulary, load_run_vocabulary, match_labels
 
 logger = logging.getLogger(__name__)
@@ -136,12 +136,13 @@ def load_rows(
     if split is not None and split not in SPLITS:
         raise DataError(f"--split must be one of {', '.join(SPLITS)}, got '{split}'")
     saved = run.split() if (run.path / SPLIT_FILE).is_file() else None
-    run_file = Path(saved["data"]) if saved and saved.get("data") else None
+    run_file = locate_data(run.path, saved) if saved and saved.get("data") else None
     if data is None:
-        if saved is None or run_file is None:
+        if saved is None or not saved.get("data"):
             raise DataError(f"{run.path} has no saved split ({SPLIT_FILE}); pass --data CSV with labelled movies")
-        if not run_file.is_file():
-            raise DataError(f"the run's data file {run_file} is not on this machine; pass --data CSV to evaluate on")
+        if run_file is None:
+            raise DataError(f"the run's data file {Path(saved['data']).name} is not on this machine where the run "
+                            f"recorded it; pass --data PATH to it (or any CSV to evaluate on)")
     path = Path(data) if data is not None else run_file
     fingerprint = data_mod.file_fingerprint(path)
     own = saved is not None and fingerprint == saved.get("fingerprint")
@@ -153,7 +154,7 @@ def load_rows(
     split = split or ("test" if own else "all")
     if split != "all" and not own:
         raise DataError(
-            f"--split {split} needs the file the run was trained on ({run_file or 'unknown'}), and {path} is a "
+            f"--split {split} needs the file the run was trained on ({run_file or (saved or {}).get('data') or 'unknown'}), and {path} is a "
             f"different file (fingerprint differs); use --split all to evaluate every row of it"
         )
     vocabulary = load_run_vocabulary(run.path)
@@ -197,49 +198,30 @@ def load_rows(
     return rows, own_full
 
 
-def normalised_synopsis(text: str) -> str:
-    """A synopsis compared for training overlap: whitespace collapsed, case folded."""
-    return " ".join(str(text).split()).casefold()
-
-
-def _training_rows(run: Run, chosen: data_mod.LabelledData, saved: dict | None,
-                   own_full: data_mod.LabelledData | None) -> tuple[list[bool], dict]:
-    """Which of ``chosen`` were training examples of the model, and how that was checked.
-
-    On the run's own file (``saved`` given) the saved row ids decide; on any other file a
-    row is a training row when its normalised synopsis is one of the run's training rows'.
-    """
-    if saved is not None:
-        train_ids = set(saved.get("train") or [])
-        hits = [r in train_ids for r in chosen.row_ids]
-        return hits, {"checked": True, "by": "row id", "found": sum(hits), "reason": None}
-    texts = training_synopses(run)
-    if isinstance(texts, str):
-        return [False] * len(chosen), {"checked": False, "by": None, "found": None, "reason": texts}
-    hits = [normalised_synopsis(t) in texts for t in chosen.texts]
-    return hits, {"checked": True, "by": "synopsis", "found": sum(hits), "reason": None}
-
-
 def training_synopses(run: Run) -> set[str] | str:
-    """The normalised synopses of the run's training rows, or why they cannot be had.
+    """Keys (`genretag.data.synopsis_key`) of the synopses of the run's training rows, or why
+    they cannot be had.
 
-    Read from the run's data file (``split.json`` names it, its fingerprint and the row
+    Runs keep them in ``split.json`` (``train_synopses``); for runs written before that, they
+    are read from the run's data file (``split.json`` names it, its fingerprint and the row
     ids of the training rows), with the run's own text columns.
 
     Returns:
-        A set of `normalised_synopsis` strings, or a one-line reason.
+        A set of keys, or a one-line reason.
     """
     saved = run.split() if (run.path / SPLIT_FILE).is_file() else None
     if not saved or not saved.get("train"):
         return f"the run has no saved training split ({SPLIT_FILE})"
-    run_file = Path(saved.get("data") or "")
-    if not saved.get("data") or not run_file.is_file():
-        return f"the run's training data {run_file} is not on this machine"
+    if saved.get("train_synopses"):
+        return set(saved["train_synopses"])
+    run_file = locate_data(run.path, saved)
+    if run_file is None:
+        return f"the run's training data {Path(saved.get('data') or '?').name} is not on this machine"
     if data_mod.file_fingerprint(run_file) != saved.get("fingerprint"):
         return f"the run's training data {run_file} changed since training"
     full, _ = data_mod.load_labelled(run_file, text_cols=saved.get("text_cols"), genres_col=saved.get("genres_col"),
                                      vocabulary=load_run_vocabulary(run.path), read=data_mod.ReadOptions.of(run.config))
-    return {normalised_synopsis(full.texts[i]) for i in _positions(full, saved["train"], run, "train")}
+    return {data_mod.synopsis_key(full.texts[i]) for i in _positions(full, saved["train"], run, "train")}
 
 
 def _positions(full: data_mod.LabelledData, ids: list[int], run: Run, part: str) -> list[int]:
@@ -306,9 +288,9 @@ def run_split_rows(run: Run, own_full: data_mod.LabelledData | None) -> dict[str
         return f"the run has no saved training split ({SPLIT_FILE})"
     full = own_full
     if full is None:
-        run_file = Path(saved.get("data") or "")
-        if not run_file.is_file():
-            return f"the run's training data {run_file} is not on this machine"
+        run_file = locate_data(run.path, saved)
+        if run_file is None:
+            return f"the run's training data {Path(saved.get('data') or '?').name} is not on this machine where the run recorded it"
         if data_mod.file_fingerprint(run_file) != saved.get("fingerprint"):
             return f"the run's training data {run_file} changed since training"
         full, _ = data_mod.load_labelled(run_file, text_cols=saved.get("text_cols"), genres_col=saved.get("genres_col"),

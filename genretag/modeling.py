@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .lora import can_merge, merge_adapter
 from .config import POOLINGS, ModelSpec
 from .errors import ModelError
 
@@ -308,7 +309,8 @@ class GenreModel(nn.Module):
         return self.head(self.dropout(pooled.to(self.head.weight.dtype)))
 
 
-def build_model(spec: ModelSpec, *, dtype: torch.dtype = torch.float32, adapter_dir: str | Path | None = None) -> tuple[GenreModel, object]:
+def build_model(spec: ModelSpec, *, dtype: torch.dtype = torch.float32, adapter_dir: str | Path | None = None,
+                merge: bool = False) -> tuple[GenreModel, object]:
     """Build a `GenreModel` and its tokenizer from a spec.
 
     Args:
@@ -316,12 +318,12 @@ def build_model(spec: ModelSpec, *, dtype: torch.dtype = torch.float32, adapter_
             are resolved in place from the backbone.
         dtype: Backbone weight dtype.
         adapter_dir: Load trained LoRA weights from this folder instead of fresh ones.
+        merge: With ``adapter_dir``: fold the LoRA weights into the backbone's (a plain
+            backbone, not a peft model; peft is not even imported for a plain LoRA adapter).
 
     Returns:
         ``(model, tokenizer)``.
     """
-    from peft import LoraConfig, PeftModel, get_peft_model
-
     source = resolve_backbone(spec.backbone)
     tokenizer = load_tokenizer(source, trust_remote_code=spec.trust_remote_code)
     base, fingerprint = load_backbone_and_fingerprint(source, dtype=dtype, trust_remote_code=spec.trust_remote_code)
@@ -330,10 +332,19 @@ def build_model(spec: ModelSpec, *, dtype: torch.dtype = torch.float32, adapter_
         spec.pooling = "last" if decoder else "mean"
     if spec.pooling not in POOLINGS:
         raise ModelError(f"unknown pooling '{spec.pooling}'; choose one of {', '.join(POOLINGS)}")
-    if adapter_dir is not None:
+    if adapter_dir is not None and merge and can_merge(adapter_dir):
+        backbone = base
+        spec.lora_targets = merge_adapter(base, adapter_dir)
+    elif adapter_dir is not None:
+        from peft import PeftModel
+
         backbone = PeftModel.from_pretrained(base, str(adapter_dir), is_trainable=False)
         spec.lora_targets = sorted(backbone.peft_config["default"].target_modules)
+        if merge:
+            backbone = backbone.merge_and_unload()
     else:
+        from peft import LoraConfig, get_peft_model
+
         if spec.lora_targets is None:
             spec.lora_targets = default_lora_targets(base)
         missing = [t for t in spec.lora_targets if not any(n.endswith(t) for n, _ in base.named_modules())]

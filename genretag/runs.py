@@ -7,7 +7,8 @@ A run directory explains itself::
     thresholds.json    one decision threshold per genre
     adapter/           LoRA adapter (peft: adapter_config.json + adapter_model.safetensors)
     head.safetensors   the linear head (weight, bias)
-    split.json         data fingerprint and the row ids of train / validation / test
+    split.json         the data's file name, fingerprint and path relative to the run, and the
+                       row ids of train / validation / test
     history.jsonl      one JSON line per epoch (losses, validation scores, seconds)
     metrics.json       validation scores of the kept epoch
     meta.json          genretag and library versions, backbone signature, times
@@ -134,6 +135,50 @@ class Run:
         return read_json(self.path / SPLIT_FILE)
 
 
+def data_reference(data: str | Path, fingerprint: str, run_dir: str | Path) -> dict:
+    """How a run names its data in ``split.json``, never by a path of the machine that wrote it.
+
+    Returns:
+        ``{"data": file name, "fingerprint": sha256 of the file, "data_relative": its path
+        relative to ``run_dir``}``; the relative path finds the file again while run and
+        data stay where they are relative to each other (a project folder moved whole).
+        ``run_dir`` may be the run's partial folder: it sits beside the final one.
+    """
+    data = Path(data).resolve()
+    return {"data": data.name, "fingerprint": fingerprint,
+            "data_relative": Path(os.path.relpath(data, Path(run_dir).resolve())).as_posix()}
+
+
+def relocate_data_reference(split: dict, source_dir: str | Path, target_dir: str | Path) -> dict:
+    """``split`` of the run in ``source_dir`` as a run in ``target_dir`` names its data."""
+    split = dict(split)
+    found = locate_data(source_dir, split)
+    if found is not None:
+        split.update(data_reference(found, split.get("fingerprint"), target_dir))
+    else:
+        split.pop("data_relative", None)
+    if split.get("data"):
+        split["data"] = Path(split["data"]).name
+    return split
+
+
+def locate_data(run_dir: str | Path, split: dict) -> Path | None:
+    """The data file a run's ``split.json`` names, where it is on this machine; None when not found.
+
+    An absolute ``data`` path (runs written before genretag stored names only) is used as it
+    is; else the path relative to the run (``data_relative``). A run copied elsewhere on its
+    own loses its data this way and needs ``--data``. The caller checks the fingerprint.
+    """
+    data = split.get("data")
+    if data and Path(data).is_absolute():
+        found = Path(data)
+    elif split.get("data_relative"):
+        found = Path(run_dir) / split["data_relative"]
+    else:
+        return None
+    return found if found.is_file() else None
+
+
 def read_json(path: Path):
     """Read a JSON file of a run, with a one-line error when it is missing or broken."""
     try:
@@ -182,7 +227,7 @@ def save_run(
     model.backbone.save_pretrained(str(path / ADAPTER_DIR))
     head = {k: v.detach().cpu().contiguous() for k, v in model.head.state_dict().items()}
     save_file(head, str(path / HEAD_FILE))
-    _dump(path / CONFIG_FILE, config.to_dict())
+    _dump(path / CONFIG_FILE, portable_config(config))
     _dump(path / LABELS_FILE, list(labels))
     _dump(path / THRESHOLDS_FILE, {label: round(float(t), 4) for label, t in zip(labels, thresholds)})
     _dump(path / SPLIT_FILE, split)
@@ -199,6 +244,14 @@ def save_run(
         **meta,
     }
     _dump(path / META_FILE, full_meta)
+
+
+def portable_config(config: TrainConfig) -> dict:
+    """``config.to_dict()`` with the data named by its file name (``split.json`` says where it is)."""
+    values = config.to_dict()
+    if values.get("data"):
+        values["data"] = Path(values["data"]).name
+    return values
 
 
 def _dump(path: Path, data) -> None:
@@ -322,7 +375,7 @@ def load_run(
 
     spec = config.model_spec(len(labels), backbone=backbone, pooling=meta.get("pooling"))
     try:
-        model, tokenizer = build_model(spec, adapter_dir=path / ADAPTER_DIR)
+        model, tokenizer = build_model(spec, adapter_dir=path / ADAPTER_DIR, merge=merge)
     except ModelError:
         raise
     except (SafetensorError, RuntimeError, ValueError, OSError, KeyError) as exc:
@@ -343,8 +396,6 @@ def load_run(
         model.head.load_state_dict(head)
     except RuntimeError as exc:
         raise ModelError(f"{path / HEAD_FILE} does not fit the backbone: {str(exc).splitlines()[0]}") from None
-    if merge:
-        model.backbone = model.backbone.merge_and_unload()
     model.to(pick_device(str(device) if device else None))
     model.eval()
     return Run(path=path, config=config, labels=labels, thresholds=thresholds, model=model, tokenizer=tokenizer, meta=meta,

@@ -28,7 +28,7 @@ from .modeling import backbone_identity, build_model, fit_max_length
 from .outputs import Partial, atomic_path, partial_path, resumable_path
 from .predict import (autocast, bucketed_batches, collate, decide, default_batch_size, encode, predict_logits,
                       sigmoid)
-from .runs import DEFAULT_RUNS_DIR, save_run
+from .runs import DEFAULT_RUNS_DIR, data_reference, save_run
 from .thresholds import tune_thresholds
 from .vocabulary import GenreReport, Vocabulary, current_vocabulary, save_run_vocabulary
 
@@ -209,9 +209,11 @@ def _write_run(target: Path, *, name: str, config: TrainConfig, prep: Prepared, 
     if blend is not None:
         metrics["language_model_at_0.5"] = lm_at_half
     rows = prep.data.row_ids
-    split_record = {"data": str(Path(config.data).resolve()), "fingerprint": prep.fingerprint,
+    split_record = {**data_reference(config.data, prep.fingerprint, target),
                     "text_cols": config.text_cols, "genres_col": config.genres_col, "sample": config.sample,
-                    "seed": config.seed, **{part: [int(rows[i]) for i in idx] for part, idx in prep.split.items()}}
+                    "seed": config.seed, **{part: [int(rows[i]) for i in idx] for part, idx in prep.split.items()},
+                    # lets evaluate find training rows in any file, also where the data file is not
+                    "train_synopses": sorted(data_mod.synopsis_key(prep.data.texts[i]) for i in prep.split["train"])}
     meta = {"name": name, "started": started.isoformat(timespec="seconds"),
             "finished": datetime.now(timezone.utc).isoformat(timespec="microseconds"),
             "seconds": round(time.perf_counter() - t0, 2), "device": str(dev), "best_epoch": best["epoch"],

@@ -87,7 +87,9 @@ thresholds = "fixed"
     saved = json.loads((out / "config.json").read_text())
     assert saved["epochs"] == 1 and saved["lr"] == 0.0005  # typed
     assert saved["batch_size"] == 32 and saved["head_dropout"] == 0.2 and saved["thresholds"] == "fixed"  # file
-    assert saved["max_length"] == 32 and saved["data"] == str(movies_csv) and saved["backbone"] == str(tiny_bert)
+    assert saved["max_length"] == 32 and saved["data"] == movies_csv.name and saved["backbone"] == str(tiny_bert)
+    split = json.loads((out / "split.json").read_text())
+    assert (out / split["data_relative"]).resolve() == movies_csv.resolve()  # the file's path, relative to the run
     assert saved["seed"] == 42  # neither: the default
 
 

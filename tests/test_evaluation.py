@@ -193,7 +193,9 @@ def test_cli_writes_report_and_json(run_dir, tmp_path):
 def test_cli_default_model_is_the_newest_run(run_dir, tmp_path, monkeypatch):
     shutil.copytree(run_dir, tmp_path / "runs" / "only")
     monkeypatch.chdir(tmp_path)
-    result = runner.invoke(app, ["evaluate", "--report", "out.html"])
+    # A run copied away from its data names the data by file name only: --data finds it.
+    data = (run_dir / json.loads((run_dir / SPLIT_FILE).read_text())["data_relative"]).resolve()
+    result = runner.invoke(app, ["evaluate", "--report", "out.html", "--data", str(data)])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "out.html").is_file()
 

@@ -79,7 +79,9 @@ def test_walkthrough_runs(tmp_path, monkeypatch):
 
     saved = json.loads((tmp_path / "runs" / "demo" / "config.json").read_text())
     assert saved["epochs"] == 1 and saved["backbone"] == "minilm"
-    assert saved["data"] == str((tmp_path / "examples" / "movies.csv").resolve())
+    assert saved["data"] == "movies.csv"  # the run names its data; split.json says where it is from the run
+    split = json.loads((tmp_path / "runs" / "demo" / "split.json").read_text())
+    assert (tmp_path / "runs" / "demo" / split["data_relative"]).resolve() == (tmp_path / "examples" / "movies.csv").resolve()
     for produced in ("to_tag.tagged.csv", "report.html", "exported/demo/config.json", "exported/demo-adapter/adapter_config.json"):
         assert (tmp_path / produced).is_file(), produced
 

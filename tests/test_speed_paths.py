@@ -162,12 +162,15 @@ def test_small_calls_use_fp32_and_leave_the_choice_open(fake_forward):
 
 
 def test_auto_without_native_bf16_is_fp32_without_a_check(monkeypatch):
+    from genretag import precision
+
     monkeypatch.setattr(predict, "bf16_supported", lambda device: False)
+    monkeypatch.setattr(precision, "int8_supported", lambda device: False)  # else int8 is tried (test_precision.py)
     choice = Predictor(FakeModel(), 0, precision="auto").choice
     assert choice.precision == "fp32" and "no native bf16" in choice.reason
     with pytest.raises(ValueError, match="unknown precision"):
         Predictor(FakeModel(), 0, precision="fp16")
-    with pytest.raises(ValueError, match="fp32 or bf16"):
+    with pytest.raises(ValueError, match="fp32, bf16 or int8"):
         predict.predict_logits(FakeModel(), [[1]], 0, precision="auto")
 
 

@@ -40,7 +40,7 @@ def tag_cli(
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run of the same command after its last chunk.")] = False,
     trust_remote_code: Annotated[bool, typer.Option(help="Allow a run trained with --trust-remote-code to run its backbone's code.")] = False,
     shard: Annotated[Optional[str], typer.Option(help="Deprecated (use --engine ray). i/n: tag only rows i, i+n, i+2n ... into <out>.shard-i-of-n.csv; join the n shards with genretag merge-shards.")] = None,
-    precision: Annotated[str, typer.Option(help="auto (bf16 where the hardware has it and a parity check with fp32 passes), fp32 or bf16.")] = "auto",
+    precision: Annotated[str, typer.Option(help="auto (bf16 where the hardware has it, else int8 on a CPU, when a parity check with fp32 passes), fp32, bf16 or int8.")] = "auto",
     vocabulary: Annotated[Optional[str], typer.Option("--vocabulary", help='Write genre names of another vocabulary: tmdb, imdb, movielens, or a TOML file of "Model genre" = "Name" lines \\[default: the model\'s own names].')] = None,
     threads: Annotated[Optional[int], typer.Option(help="CPU threads \\[default: OMP_NUM_THREADS, else one per physical core].")] = None,
     sep: Annotated[Optional[str], typer.Option("--sep", help=SEP_HELP)] = None,
@@ -61,8 +61,8 @@ def tag_cli(
         raise DataError(f"--threshold must be between 0 and 1, got {threshold}")
     if max_genres is not None and max_genres < 1:
         raise DataError(f"--max-genres must be at least 1, got {max_genres}")
-    if precision not in PRECISIONS:
-        raise DataError(f"--precision must be one of {', '.join(PRECISIONS)}, got '{precision}'")
+    if precision not in PREDICT_PRECISIONS:
+        raise DataError(f"--precision must be one of {', '.join(PREDICT_PRECISIONS)}, got '{precision}'")
     if batch_size is not None and batch_size < 1:
         raise DataError(f"--batch-size must be at least 1, got {batch_size}")
     if threads is not None and threads < 1:
@@ -133,7 +133,7 @@ def tag_cli(
             resume=resume, shard=parts, names=names, read=read,
         )
     choice = run.predictor.choice
-    info(f"precision: {choice.precision} ({choice.reason})" if choice else "precision: fp32 (too few rows to check bf16)")
+    info(f"precision: {choice.precision} ({choice.reason})" if choice else "precision: fp32 (too few rows to check a faster arithmetic)")
     console.print(
         f"wrote [bold]{summary.output}[/]: {summary.rows} rows"
         + (f" (shard {parts[0]}/{parts[1]} of {summary.input_rows})" if parts else "")
