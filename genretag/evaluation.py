@@ -198,6 +198,24 @@ def load_rows(
     return rows, own_full
 
 
+def _training_rows(run: Run, chosen: data_mod.LabelledData, saved: dict | None,
+                   own_full: data_mod.LabelledData | None) -> tuple[list[bool], dict]:
+    """Which of ``chosen`` were training examples of the model, and how that was checked.
+
+    On the run's own file (``saved`` given) the saved row ids decide; on any other file a
+    row is a training row when its synopsis key is one of the run's training rows'.
+    """
+    if saved is not None:
+        train_ids = set(saved.get("train") or [])
+        hits = [r in train_ids for r in chosen.row_ids]
+        return hits, {"checked": True, "by": "row id", "found": sum(hits), "reason": None}
+    texts = training_synopses(run)
+    if isinstance(texts, str):
+        return [False] * len(chosen), {"checked": False, "by": None, "found": None, "reason": texts}
+    hits = [data_mod.synopsis_key(t) in texts for t in chosen.texts]
+    return hits, {"checked": True, "by": "synopsis", "found": sum(hits), "reason": None}
+
+
 def training_synopses(run: Run) -> set[str] | str:
     """Keys (`genretag.data.synopsis_key`) of the synopses of the run's training rows, or why
     they cannot be had.
