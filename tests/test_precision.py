@@ -45,7 +45,7 @@ def fake_int8(monkeypatch):
     state = {"noise": 0.0, "calls": []}
     base = np.random.default_rng(0).normal(0, 3, size=(3000, 3)).astype(np.float32)
 
-    def fake(model, encoded, pad_id, *, batch_size=64, device=None, on_batch=None, precision="fp32"):
+    def fake(model, encoded, pad_id, *, batch_size=64, device=None, on_batch=None, precision="fp32", width_step=None):
         rows = np.array([r[0] for r in encoded], dtype=int)
         state["calls"].append((precision, len(rows)))
         return base[rows] + (state["noise"] if precision == "int8" else 0.0)

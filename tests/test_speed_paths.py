@@ -44,7 +44,7 @@ def fake_forward(monkeypatch):
     state = {"noise": None, "calls": []}
     base = np.random.default_rng(0).normal(0, 3, size=(3000, 3)).astype(np.float32)
 
-    def fake(model, encoded, pad_id, *, batch_size=64, device=None, on_batch=None, precision="fp32"):
+    def fake(model, encoded, pad_id, *, batch_size=64, device=None, on_batch=None, precision="fp32", width_step=None):
         rows = np.array([r[0] for r in encoded], dtype=int)
         state["calls"].append((precision, len(rows)))
         out = base[rows].copy()

@@ -52,7 +52,7 @@ def tag_cli(
     address: Annotated[Optional[str], typer.Option(help="With --engine ray: the Ray cluster to join \\[default: RAY_ADDRESS, else Ray on this machine].")] = None,
 ) -> None:
     """Tag every row of a catalogue file with genres, keeping all columns and the row order."""
-    from ..config import PRECISIONS
+    from ..config import PREDICT_PRECISIONS
     from ..data import check_input
     from ..errors import DataError
     from ..outputs import ensure_new
