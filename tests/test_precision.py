@@ -75,7 +75,7 @@ def test_auto_gives_up_on_int8_after_the_probe_when_its_error_is_hopeless(fake_i
     with caplog.at_level("WARNING"):
         out = predictor.logits([[i] for i in range(1000)])
     assert predictor.choice.precision == "fp32" and predictor.choice.rows == PARITY_PROBE
-    assert "int8 changed predictions" in caplog.text and "--precision int8" in caplog.text
+    assert "int8 moved probabilities by up to" in caplog.text and "--precision int8" in caplog.text
     np.testing.assert_allclose(out, fake_int8["base"][:1000])  # every row exact
     assert fake_int8["calls"] == [("fp32", PARITY_PROBE), ("int8", PARITY_PROBE), ("fp32", 1000 - PARITY_PROBE)]
 
