@@ -15,7 +15,23 @@ os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "32")
 
 # The public Python API, imported on first use so that ``import genretag`` (and the CLI's
 # --help) stays free of torch.
-_LAZY = {"GenreTagger": "genretag.tagging"}
+_LAZY = {
+    "TrainConfig": "genretag.config",
+    "train": "genretag.training",
+    "tune": "genretag.tuning",
+    "load_run": "genretag.runs",
+    "Run": "genretag.runs",
+    "tag_csv": "genretag.tagging",
+    "GenreTagger": "genretag.tagging",
+    "evaluate": "genretag.evaluation",
+    "write_report": "genretag.report",
+    "build_ensemble": "genretag.ensemble",
+    "export_run": "genretag.export",
+    "GenretagError": "genretag.errors",
+    "DataError": "genretag.errors",
+    "ModelError": "genretag.errors",
+    "OutputExistsError": "genretag.errors",
+}
 __all__ = ["__version__", *_LAZY]
 
 

@@ -34,93 +34,11 @@ import torch
 from torch import nn
 
 from . import runs as runs_mod
+from .modeling import EnsembleTagger  # noqa: F401 - where the ensemble model was defined before
+from .rundir import ENSEMBLE_FORMAT, MEMBERS_DIR, dump_json, member_paths
 from .blending import BLEND_FILE, BLEND_WEIGHTS_FILE
 from .errors import DataError, ModelError
 
-ENSEMBLE_FORMAT = 1
-MEMBERS_DIR = "members"
-
-
-class EnsembleTagger(nn.Module):
-    """Several `GenreModel` models as one: the logit of their mean probability.
-
-    Returning logits keeps every consumer of a tagger (batching, bf16 parity checks,
-    sigmoid, thresholds) unchanged.
-    """
-
-    def __init__(self, members: list[nn.Module]):
-        super().__init__()
-        if not members:
-            raise ValueError("an ensemble needs at least one member")
-        self.members = nn.ModuleList(members)
-        self.pooling = members[0].pooling
-        self.decoder = members[0].decoder
-
-    @property
-    def num_labels(self) -> int:
-        """Outputs (genres) per row."""
-        return self.members[0].num_labels
-
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """Logits ``[batch, num_labels]`` of the members' mean probability."""
-        probs = torch.stack([torch.sigmoid(m(input_ids, attention_mask).float()) for m in self.members]).mean(0)
-        probs = probs.clamp(1e-7, 1 - 1e-7)
-        return torch.log(probs) - torch.log1p(-probs)
-
-
-def member_paths(path: Path) -> list[Path]:
-    """The member folders an ensemble directory lists, checked to lie inside it."""
-    spec = runs_mod.read_json(path / runs_mod.ENSEMBLE_FILE)
-    if not isinstance(spec, dict) or spec.get("format") != ENSEMBLE_FORMAT:
-        raise ModelError(f"{path / runs_mod.ENSEMBLE_FILE} is not an ensemble this genretag reads (format "
-                         f"{spec.get('format') if isinstance(spec, dict) else '?'}, expected {ENSEMBLE_FORMAT})")
-    names = spec.get("members")
-    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
-        raise ModelError(f"{path / runs_mod.ENSEMBLE_FILE} must list its members")
-    root = path.resolve()
-    out = []
-    for name in names:
-        member = (path / name).resolve()
-        if root not in member.parents:  # a run directory may come from anyone: stay inside it
-            raise ModelError(f"{path / runs_mod.ENSEMBLE_FILE} names a member outside the ensemble ({name})")
-        out.append(member)
-    return out
-
-
-def load_members(path: Path, labels: list[str], *, backbone=None, device=None, trust_remote_code=False, merge=True,
-                 force_backbone=False):
-    """Load an ensemble's members: ``(EnsembleTagger, tokenizer)``."""
-    members = []
-    for member in member_paths(path):
-        if runs_mod.is_ensemble(member):
-            raise ModelError(f"{member} is itself an ensemble; an ensemble's members must be trained runs")
-        run = runs_mod.load_run(member, backbone=backbone, device=device, trust_remote_code=trust_remote_code, merge=merge,
-                                force_backbone=force_backbone)
-        if run.labels != labels:
-            raise ModelError(f"{member} has other genres than the ensemble {path}; build the ensemble again")
-        members.append(run)
-    _check_compatible(members)
-    from .vocabulary import RUN_VOCABULARY_FILE, load_run_vocabulary
-
-    # The split's rows were read with the members' genre vocabulary; the ensemble reads them the same way.
-    vocabularies = [load_run_vocabulary(run.path) for run in members]
-    for run, vocabulary in zip(members[1:], vocabularies[1:]):
-        if vocabulary != vocabularies[0]:
-            raise ModelError(f"{run.path} was trained with another genre vocabulary than {first.path}; train members "
-                             "with the same --genre-map")
-    model = EnsembleTagger([run.model for run in members])
-    model.eval()
-    return model, members[0].tokenizer
-
-
-def _check_compatible(members: list) -> None:
-    first = members[0]
-    for run in members[1:]:
-        if run.config.backbone != first.config.backbone or run.config.max_length != first.config.max_length:
-            raise ModelError(
-                f"{run.path} uses backbone {run.config.backbone} (max length {run.config.max_length}) but {first.path} "
-                f"{first.config.backbone} ({first.config.max_length}); ensemble members must share backbone and tokenizer"
-            )
 
 
 @dataclass
@@ -184,7 +102,7 @@ def build_ensemble(run_paths: list[str | Path], out: str | Path, *, force: bool 
         if not _same_split(run.split(), split):
             raise ModelError(f"{run.path} was trained on another split than {first.path}; train members with the same "
                              "--data, --sample and --seed (vary --init-seed)")
-    _check_compatible(members)
+    runs_mod.check_compatible(members)
     from .vocabulary import RUN_VOCABULARY_FILE, load_run_vocabulary
 
     # The split's rows were read with the members' genre vocabulary; the ensemble reads them the same way.
@@ -232,7 +150,7 @@ def build_ensemble(run_paths: list[str | Path], out: str | Path, *, force: bool 
     metrics["members"] = member_info
 
     with atomic_path(out, force=force, directory=True) as tmp:
-        _dump = runs_mod._dump
+        _dump = dump_json
         names = []
         for k, run in enumerate(members, 1):
             name = f"{MEMBERS_DIR}/{k}"

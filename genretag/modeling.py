@@ -377,3 +377,30 @@ def backbone_signature(model: GenreModel) -> dict:
         "num_hidden_layers": getattr(cfg, "num_hidden_layers", None),
         "vocab_size": getattr(cfg, "vocab_size", None),
     }
+
+
+class EnsembleTagger(nn.Module):
+    """Several `GenreModel` models as one: the logit of their mean probability.
+
+    Returning logits keeps every consumer of a tagger (batching, bf16 parity checks,
+    sigmoid, thresholds) unchanged.
+    """
+
+    def __init__(self, members: list[nn.Module]):
+        super().__init__()
+        if not members:
+            raise ValueError("an ensemble needs at least one member")
+        self.members = nn.ModuleList(members)
+        self.pooling = members[0].pooling
+        self.decoder = members[0].decoder
+
+    @property
+    def num_labels(self) -> int:
+        """Outputs (genres) per row."""
+        return self.members[0].num_labels
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Logits ``[batch, num_labels]`` of the members' mean probability."""
+        probs = torch.stack([torch.sigmoid(m(input_ids, attention_mask).float()) for m in self.members]).mean(0)
+        probs = probs.clamp(1e-7, 1 - 1e-7)
+        return torch.log(probs) - torch.log1p(-probs)

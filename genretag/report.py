@@ -72,7 +72,7 @@ def _num(value, digits: int = 3) -> str:
 # --------------------------------------------------------------------------- figures
 
 
-def _svg(fig, salt: str) -> str:
+def svg(fig, salt: str) -> str:
     """A matplotlib figure as an inline ``<svg>`` element (no XML prologue, no metadata)."""
     import matplotlib
 
@@ -83,13 +83,15 @@ def _svg(fig, salt: str) -> str:
     return _SVG_PROLOGUE.sub("", buf.getvalue()).strip()
 
 
-def _figure(width: float, height: float):
+def figure(width: float, height: float):
+    """A matplotlib figure of ``width`` x ``height`` inches at 100 dpi, laid out to fit (no pyplot state)."""
     from matplotlib.figure import Figure
 
     return Figure(figsize=(width, height), dpi=100, layout="constrained")
 
 
-def _rc():
+def plot_style():
+    """The rc context every genretag figure is drawn in (small sans text, no top/right spines)."""
     import matplotlib
 
     # text.parse_math off: a genre called "$x$" is a name, not a formula.
@@ -121,7 +123,7 @@ def fig_per_genre_f1(results: dict) -> str:
     per = results["scores"][op]["per_genre"]
     order = sorted(range(len(per)), key=lambda j: (per[j]["support"], per[j]["genre"]))
     base = results["baseline"]["scores"][bop]["per_genre"] if results["baseline"].get("available") else None
-    fig = _figure(7.5, 0.28 * len(per) + 1.0)
+    fig = figure(7.5, 0.28 * len(per) + 1.0)
     ax = fig.add_subplot()
     y = np.arange(len(order))
     h = 0.4 if base else 0.7
@@ -133,14 +135,14 @@ def fig_per_genre_f1(results: dict) -> str:
     ax.set_xlabel("F1")
     ax.grid(axis="x", alpha=0.3)
     ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=2, frameon=False)
-    return _svg(fig, "f1")
+    return svg(fig, "f1")
 
 
 def fig_confusion(results: dict) -> str:
     """One 2×2 confusion matrix per genre (rows: truth, columns: prediction)."""
     per = results["scores"][_operating(results)[0]]["per_genre"]
     rows, cols = _grid(len(per), 6)
-    fig = _figure(1.6 * cols, 1.85 * rows)
+    fig = figure(1.6 * cols, 1.85 * rows)
     for k, rec in enumerate(per):
         ax = fig.add_subplot(rows, cols, k + 1)
         cm = np.array([[rec["tn"], rec["fp"]], [rec["fn"], rec["tp"]]])
@@ -157,7 +159,7 @@ def fig_confusion(results: dict) -> str:
             spine.set_visible(False)
     fig.supxlabel("predicted", fontsize=8)
     fig.supylabel("true", fontsize=8)
-    return _svg(fig, "confusion")
+    return svg(fig, "confusion")
 
 
 def fig_heatmap(results: dict) -> str:
@@ -165,7 +167,7 @@ def fig_heatmap(results: dict) -> str:
     labels = results["labels"]
     matrix = np.array(results["scores"][_operating(results)[0]]["confusion_between_genres"], dtype=float).reshape(len(labels), len(labels))
     size = max(4.0, 0.42 * len(labels) + 1.8)
-    fig = _figure(size + 1.0, size)
+    fig = figure(size + 1.0, size)
     ax = fig.add_subplot()
     im = ax.imshow(matrix, cmap="viridis", vmin=0, vmax=1, aspect="auto")
     ax.set_xticks(range(len(labels)), labels, rotation=60, ha="right")
@@ -180,7 +182,7 @@ def fig_heatmap(results: dict) -> str:
     fig.colorbar(im, ax=ax, shrink=0.8, label="share of the true genre's movies")
     for spine in ax.spines.values():
         spine.set_visible(False)
-    return _svg(fig, "heatmap")
+    return svg(fig, "heatmap")
 
 
 def fig_pr_curves(results: dict) -> str:
@@ -189,7 +191,7 @@ def fig_pr_curves(results: dict) -> str:
     curves = results["curves"]["precision_recall"]
     per = {r["genre"]: r for r in results["scores"]["at_run_thresholds"]["per_genre"]}
     rows, cols = _grid(len(labels), 6)
-    fig = _figure(1.9 * cols, 2.0 * rows)
+    fig = figure(1.9 * cols, 2.0 * rows)
     for k, genre in enumerate(labels):
         ax = fig.add_subplot(rows, cols, k + 1)
         curve = curves.get(genre)
@@ -207,13 +209,13 @@ def fig_pr_curves(results: dict) -> str:
         ax.grid(alpha=0.25)
     fig.supxlabel("recall (dot: the run's threshold)", fontsize=8)
     fig.supylabel("precision", fontsize=8)
-    return _svg(fig, "pr")
+    return svg(fig, "pr")
 
 
 def fig_threshold(results: dict) -> str:
     """Micro- and macro-F1 when one threshold is used for every genre."""
     curve = results["curves"]["f1_by_threshold"]
-    fig = _figure(7.0, 3.4)
+    fig = figure(7.0, 3.4)
     ax = fig.add_subplot()
     ax.plot(curve["thresholds"], curve["micro_f1"], color=MODEL_COLOR, lw=1.8, label="model micro-F1")
     ax.plot(curve["thresholds"], curve["macro_f1"], color=MODEL_COLOR, lw=1.2, ls="--", label="model macro-F1")
@@ -232,7 +234,7 @@ def fig_threshold(results: dict) -> str:
     ax.set_ylabel("F1")
     ax.grid(alpha=0.3)
     ax.legend(frameon=False, fontsize=7.5, loc="upper right")
-    return _svg(fig, "threshold")
+    return svg(fig, "threshold")
 
 
 def fig_genres_per_movie(results: dict) -> str:
@@ -244,7 +246,7 @@ def fig_genres_per_movie(results: dict) -> str:
     n = max(len(s[1]) for s in series)
     x = np.arange(n)
     width = 0.8 / len(series)
-    fig = _figure(7.0, 3.0)
+    fig = figure(7.0, 3.0)
     ax = fig.add_subplot()
     for k, (name, counts, color) in enumerate(series):
         counts = list(counts) + [0] * (n - len(counts))
@@ -254,12 +256,12 @@ def fig_genres_per_movie(results: dict) -> str:
     ax.set_ylabel("movies")
     ax.grid(axis="y", alpha=0.3)
     ax.legend(frameon=False)
-    return _svg(fig, "per-movie")
+    return svg(fig, "per-movie")
 
 
 def figures(results: dict) -> dict[str, str]:
     """Every figure of the report as inline SVG, by name."""
-    with _rc():
+    with plot_style():
         return {
             "per_genre_f1": fig_per_genre_f1(results),
             "confusion": fig_confusion(results),

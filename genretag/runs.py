@@ -31,27 +31,15 @@ import torch
 from . import __version__
 from .config import TrainConfig
 from .errors import ModelError
+from .rundir import (  # noqa: F401 - the file names are part of runs' interface
+    CONFIG_FILE, LABELS_FILE, THRESHOLDS_FILE, ADAPTER_DIR, HEAD_FILE, SPLIT_FILE, HISTORY_FILE, METRICS_FILE,
+    META_FILE, ADAPTER_WEIGHTS, REQUIRED_FILES, ENSEMBLE_FILE, ENSEMBLE_REQUIRED_FILES, RUN_FORMAT,
+    DEFAULT_RUNS_DIR, MEMBERS_DIR, ENSEMBLE_FORMAT, check_run_dir, dump_json, is_ensemble, member_paths,
+    read_json, required_files,
+)
 
 logger = logging.getLogger(__name__)
 
-CONFIG_FILE = "config.json"
-LABELS_FILE = "labels.json"
-THRESHOLDS_FILE = "thresholds.json"
-ADAPTER_DIR = "adapter"
-HEAD_FILE = "head.safetensors"
-SPLIT_FILE = "split.json"
-HISTORY_FILE = "history.jsonl"
-METRICS_FILE = "metrics.json"
-META_FILE = "meta.json"
-
-ADAPTER_WEIGHTS = f"{ADAPTER_DIR}/adapter_model.safetensors"
-# The adapter weights must be safetensors: given only a pickled adapter_model.bin, peft
-# would unpickle it, and a run directory may come from anyone.
-REQUIRED_FILES = (CONFIG_FILE, LABELS_FILE, HEAD_FILE, META_FILE, f"{ADAPTER_DIR}/adapter_config.json", ADAPTER_WEIGHTS)
-ENSEMBLE_FILE = "ensemble.json"
-ENSEMBLE_REQUIRED_FILES = (CONFIG_FILE, LABELS_FILE, META_FILE, ENSEMBLE_FILE)
-RUN_FORMAT = 1
-DEFAULT_RUNS_DIR = "runs"
 
 
 @dataclass
@@ -130,6 +118,24 @@ class Run:
         limits = self.thresholds if thresholds is None else thresholds
         return decide(probs, limits, at_least_one=self.config.at_least_one, max_genres=self.config.max_genres)
 
+    def predict(self, texts, *, batch_size: int | None = None) -> list[list[str]]:
+        """The genres of each synopsis, by the run's own decision rule (as ``genretag tag``).
+
+        Args:
+            texts: Synopses (a list of strings; an empty one gets no genre).
+            batch_size: Rows per forward pass (default: the run's own).
+
+        Returns:
+            One list of genre names per synopsis, in the run's genre order.
+        """
+        texts = ["" if t is None else str(t) for t in texts]
+        has_text = np.array([bool(t.strip()) for t in texts], dtype=bool)
+        chosen = np.zeros((len(texts), len(self.labels)), dtype=np.int8)
+        if has_text.any():
+            probs = self.predict_proba([t for t, ok in zip(texts, has_text) if ok], batch_size=batch_size)
+            chosen[has_text] = self.decide(probs)
+        return [[self.labels[j] for j in np.flatnonzero(row)] for row in chosen]
+
     def split(self) -> dict:
         """The saved split (``fingerprint``, ``data``, and row ids per part)."""
         return read_json(self.path / SPLIT_FILE)
@@ -179,16 +185,6 @@ def locate_data(run_dir: str | Path, split: dict) -> Path | None:
     return found if found.is_file() else None
 
 
-def read_json(path: Path):
-    """Read a JSON file of a run, with a one-line error when it is missing or broken."""
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ModelError(f"run file missing: {path}; the run directory is incomplete, train it again") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ModelError(f"run file {path} is corrupt ({exc.__class__.__name__}); train the run again") from None
-
-
 def library_versions() -> dict[str, str]:
     """Versions of the libraries that shape a run's numbers."""
     import peft
@@ -227,11 +223,11 @@ def save_run(
     model.backbone.save_pretrained(str(path / ADAPTER_DIR))
     head = {k: v.detach().cpu().contiguous() for k, v in model.head.state_dict().items()}
     save_file(head, str(path / HEAD_FILE))
-    _dump(path / CONFIG_FILE, portable_config(config))
-    _dump(path / LABELS_FILE, list(labels))
-    _dump(path / THRESHOLDS_FILE, {label: round(float(t), 4) for label, t in zip(labels, thresholds)})
-    _dump(path / SPLIT_FILE, split)
-    _dump(path / METRICS_FILE, metrics)
+    dump_json(path / CONFIG_FILE, portable_config(config))
+    dump_json(path / LABELS_FILE, list(labels))
+    dump_json(path / THRESHOLDS_FILE, {label: round(float(t), 4) for label, t in zip(labels, thresholds)})
+    dump_json(path / SPLIT_FILE, split)
+    dump_json(path / METRICS_FILE, metrics)
     with open(path / HISTORY_FILE, "w", encoding="utf-8") as fh:
         for record in history:
             fh.write(json.dumps(record) + "\n")
@@ -243,7 +239,7 @@ def save_run(
         "pooling": model.pooling,
         **meta,
     }
-    _dump(path / META_FILE, full_meta)
+    dump_json(path / META_FILE, full_meta)
 
 
 def portable_config(config: TrainConfig) -> dict:
@@ -252,38 +248,6 @@ def portable_config(config: TrainConfig) -> dict:
     if values.get("data"):
         values["data"] = Path(values["data"]).name
     return values
-
-
-def _dump(path: Path, data) -> None:
-    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-
-
-def is_ensemble(path: str | Path) -> bool:
-    """True when ``path`` holds an ensemble of runs rather than one trained model."""
-    return (Path(path) / ENSEMBLE_FILE).is_file()
-
-
-def required_files(path: str | Path) -> tuple[str, ...]:
-    """The files a complete run (or ensemble) directory has."""
-    return ENSEMBLE_REQUIRED_FILES if is_ensemble(path) else REQUIRED_FILES
-
-
-def check_run_dir(path: str | Path) -> Path:
-    """Check that ``path`` is a complete run directory; return it as a Path."""
-    path = Path(path)
-    if not path.exists():
-        raise ModelError(f"model {path} not found; pass --model with a run directory written by genretag train")
-    if not path.is_dir():
-        raise ModelError(f"model {path} is not a directory; pass --model with a run directory")
-    missing = [name for name in required_files(path) if not (path / name).is_file()]
-    if missing:
-        if path.name.startswith(".") and path.name.endswith(".partial"):
-            raise ModelError(
-                f"{path} is an unfinished training, not a run; finish it with genretag train --resume "
-                f"--out {path.with_name(path.name[1:-len('.partial')])}"
-            )
-        raise ModelError(f"{path} is not a complete genretag run (missing {', '.join(missing)}); train it again")
-    return path
 
 
 def load_run(
@@ -342,8 +306,6 @@ def load_run(
     if not isinstance(labels, list) or not labels or not all(isinstance(x, str) for x in labels):
         raise ModelError(f"{path / LABELS_FILE} must be a non-empty list of genre names")
     if is_ensemble(path):
-        from .ensemble import load_members
-
         model, tokenizer = load_members(path, labels, backbone=backbone, device=device, trust_remote_code=trust_remote_code,
                                         merge=merge, force_backbone=force_backbone)
         config.max_length = fit_max_length(config.max_length, model.members[0].backbone.config, config.backbone,
@@ -512,3 +474,42 @@ def resolve_model(model: str | Path | None, runs_dir: str | Path = DEFAULT_RUNS_
     if found is None:
         raise ModelError(f"no trained model found under ./{runs_dir}; train one with 'genretag train' or pass --model RUN")
     return found
+
+
+def load_members(path: Path, labels: list[str], *, backbone=None, device=None, trust_remote_code=False, merge=True,
+                 force_backbone=False):
+    """Load an ensemble's members: ``(EnsembleTagger, tokenizer)``."""
+    from .modeling import EnsembleTagger
+
+    members = []
+    for member in member_paths(path):
+        if is_ensemble(member):
+            raise ModelError(f"{member} is itself an ensemble; an ensemble's members must be trained runs")
+        run = load_run(member, backbone=backbone, device=device, trust_remote_code=trust_remote_code, merge=merge,
+                                force_backbone=force_backbone)
+        if run.labels != labels:
+            raise ModelError(f"{member} has other genres than the ensemble {path}; build the ensemble again")
+        members.append(run)
+    check_compatible(members)
+    from .vocabulary import load_run_vocabulary
+
+    # The split's rows were read with the members' genre vocabulary; the ensemble reads them the same way.
+    vocabularies = [load_run_vocabulary(run.path) for run in members]
+    for run, vocabulary in zip(members[1:], vocabularies[1:]):
+        if vocabulary != vocabularies[0]:
+            raise ModelError(f"{run.path} was trained with another genre vocabulary than {members[0].path}; train members "
+                             "with the same --genre-map")
+    model = EnsembleTagger([run.model for run in members])
+    model.eval()
+    return model, members[0].tokenizer
+
+
+def check_compatible(members: list) -> None:
+    """Refuse ensemble members that do not share backbone and max length (one tokenizer for all)."""
+    first = members[0]
+    for run in members[1:]:
+        if run.config.backbone != first.config.backbone or run.config.max_length != first.config.max_length:
+            raise ModelError(
+                f"{run.path} uses backbone {run.config.backbone} (max length {run.config.max_length}) but {first.path} "
+                f"{first.config.backbone} ({first.config.max_length}); ensemble members must share backbone and tokenizer"
+            )

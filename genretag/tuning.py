@@ -643,7 +643,7 @@ def _history(path: Path) -> list[dict]:
 
 def fig_grid(rows: list[dict], metric: str, best: dict) -> str:
     """Heat map of the validation score over learning rate × batch size, one panel per epoch count."""
-    from .report import _figure, _svg
+    from .report import figure, svg
 
     lrs = sorted({r["lr"] for r in rows})
     batches = sorted({r["batch"] for r in rows})
@@ -653,7 +653,7 @@ def fig_grid(rows: list[dict], metric: str, best: dict) -> str:
     if hi - lo < 1e-9:
         lo, hi = lo - 0.01, hi + 0.01
     cmap = "viridis" if higher_is_better(metric) else "viridis_r"
-    fig = _figure(0.9 * len(batches) * len(epochs) + 2.2, 0.55 * len(lrs) + 1.6)
+    fig = figure(0.9 * len(batches) * len(epochs) + 2.2, 0.55 * len(lrs) + 1.6)
     axes = fig.subplots(1, len(epochs), squeeze=False)[0]
     image = None
     for ax, e in zip(axes, epochs):
@@ -681,7 +681,7 @@ def fig_grid(rows: list[dict], metric: str, best: dict) -> str:
     axes[0].set_ylabel("learning rate")
     if image is not None:
         fig.colorbar(image, ax=list(axes), shrink=0.85, label=f"validation {metric}")
-    return _svg(fig, "tune-grid")
+    return svg(fig, "tune-grid")
 
 
 def _rect(x: int, y: int):
@@ -692,13 +692,13 @@ def _rect(x: int, y: int):
 
 def fig_curves(out: Path, rows: list[dict], metric: str) -> str:
     """Validation score per epoch of every trial (from its ``history.jsonl``), one panel per epoch count."""
-    from .report import _figure, _svg
+    from .report import figure, svg
 
     epochs = sorted({r["epochs"] for r in rows})
     finished = [r for r in rows if r["score"] is not None]
     key = f"val_{metric}"
     plotted = key
-    fig = _figure(min(4.2 * len(epochs), 13.0), 3.4)
+    fig = figure(min(4.2 * len(epochs), 13.0), 3.4)
     axes = fig.subplots(1, len(epochs), squeeze=False, sharey=True)[0]
     colors = {}
     for ax, e in zip(axes, epochs):
@@ -728,15 +728,15 @@ def fig_curves(out: Path, rows: list[dict], metric: str) -> str:
                 labels.append(lab)
     if handles:
         fig.legend(handles, labels, loc="outside right upper", frameon=False, fontsize=7.5)
-    return _svg(fig, "tune-curves")
+    return svg(fig, "tune-curves")
 
 
 def render_summary(out: Path, rows: list[dict], metric: str, grid: Grid, plan: Plan, best: dict) -> str:
     """The summary page as one HTML string (same template environment as the evaluation report)."""
-    from .report import _rc, environment
+    from .report import plot_style, environment
 
     manifest_ = read_json(out / GRID_FILE)
-    with _rc():
+    with plot_style():
         figures = {"grid": fig_grid(rows, metric, best), "curves": fig_curves(out, rows, metric)}
     context = {
         "out": str(out),

@@ -15,6 +15,23 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 # Tiny models run fastest on one thread; more only adds contention (subprocesses inherit it).
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+
+def pytest_addoption(parser):
+    parser.addoption("--slow", action="store_true", default=False,
+                     help="also run tests marked slow (always run in CI, where CI=true)")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``slow`` (real backbones, subprocess pipelines, compiles) are opt-in
+    locally with ``--slow`` and always run in CI."""
+    if config.getoption("--slow") or os.environ.get("CI") == "true":
+        return
+    skip = pytest.mark.skip(reason="slow: pass --slow to run it (CI always does)")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 REAL_CSV = SHARED_DATA / "tmdb-movie-genres-9k.csv"
 

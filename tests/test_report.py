@@ -92,7 +92,7 @@ def test_tuned_thresholds_side_by_side(hostile_run, tmp_path):
     shutil.copytree(hostile_run, copy_dir)
     labels = json.loads((copy_dir / "labels.json").read_text())
     (copy_dir / THRESHOLDS_FILE).write_text(json.dumps({g: 0.35 for g in labels}))
-    page = render_report(evaluate(load_run(copy_dir, device="cpu"), baseline=False))
+    page = render_report(evaluate(load_run(copy_dir, device="cpu"), data=hostile_run.parent / "hostile.csv", baseline=False))
     assert "Model, run's rule" in page and "F1 @run" in page
     assert "No baseline" in page
     for section in SECTION_IDS:
@@ -108,7 +108,7 @@ def test_plain_run_shows_one_rule(hostile_run, tmp_path):
     config = json.loads((copy_dir / "config.json").read_text())
     config.update(at_least_one=False, max_genres=None, thresholds="fixed", threshold=0.5)
     (copy_dir / "config.json").write_text(json.dumps(config))
-    results = evaluate(load_run(copy_dir, device="cpu"))
+    results = evaluate(load_run(copy_dir, device="cpu"), data=hostile_run.parent / "hostile.csv")
     assert results["decision"]["differs_from_fixed"] is False
     assert results["scores"]["at_0.5"] == results["scores"]["at_run_thresholds"]
     page = render_report(results)

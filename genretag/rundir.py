@@ -1,0 +1,111 @@
+"""The run directory: every file name of a run, and reading and writing its JSON files.
+
+Torch-free, so that commands can check a run before importing a model library.
+
+A run directory explains itself::
+
+    config.json        the resolved TrainConfig (reproduces the run)
+    labels.json        ordered genre list; index = output column of the head
+    thresholds.json    one decision threshold per genre
+    adapter/           LoRA adapter (peft: adapter_config.json + adapter_model.safetensors)
+    head.safetensors   the linear head (weight, bias)
+    split.json         the data's file name, fingerprint and path relative to the run, and the
+                       row ids of train / validation / test
+    history.jsonl      one JSON line per epoch (losses, validation scores, seconds)
+    metrics.json       validation scores of the kept epoch
+    meta.json          genretag and library versions, backbone signature, times
+
+An ensemble (`genretag ensemble`) is a run directory too: ``ensemble.json`` and
+``members/<k>/`` (each a complete run) take the place of ``adapter/`` and the head.
+"""
+
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .errors import ModelError
+
+CONFIG_FILE = "config.json"
+LABELS_FILE = "labels.json"
+THRESHOLDS_FILE = "thresholds.json"
+ADAPTER_DIR = "adapter"
+HEAD_FILE = "head.safetensors"
+SPLIT_FILE = "split.json"
+HISTORY_FILE = "history.jsonl"
+METRICS_FILE = "metrics.json"
+META_FILE = "meta.json"
+
+ADAPTER_WEIGHTS = f"{ADAPTER_DIR}/adapter_model.safetensors"
+# The adapter weights must be safetensors: given only a pickled adapter_model.bin, peft
+# would unpickle it, and a run directory may come from anyone.
+REQUIRED_FILES = (CONFIG_FILE, LABELS_FILE, HEAD_FILE, META_FILE, f"{ADAPTER_DIR}/adapter_config.json", ADAPTER_WEIGHTS)
+ENSEMBLE_FILE = "ensemble.json"
+ENSEMBLE_REQUIRED_FILES = (CONFIG_FILE, LABELS_FILE, META_FILE, ENSEMBLE_FILE)
+RUN_FORMAT = 1
+DEFAULT_RUNS_DIR = "runs"
+MEMBERS_DIR = "members"
+ENSEMBLE_FORMAT = 1
+
+
+def read_json(path: Path):
+    """Read a JSON file of a run, with a one-line error when it is missing or broken."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelError(f"run file missing: {path}; the run directory is incomplete, train it again") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelError(f"run file {path} is corrupt ({exc.__class__.__name__}); train the run again") from None
+
+
+def dump_json(path: Path, data) -> None:
+    """Write ``data`` as indented UTF-8 JSON (run files are written into a fresh folder, then renamed)."""
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def is_ensemble(path: str | Path) -> bool:
+    """True when ``path`` holds an ensemble of runs rather than one trained model."""
+    return (Path(path) / ENSEMBLE_FILE).is_file()
+
+
+def required_files(path: str | Path) -> tuple[str, ...]:
+    """The files a complete run (or ensemble) directory has."""
+    return ENSEMBLE_REQUIRED_FILES if is_ensemble(path) else REQUIRED_FILES
+
+
+def check_run_dir(path: str | Path) -> Path:
+    """Check that ``path`` is a complete run directory; return it as a Path."""
+    path = Path(path)
+    if not path.exists():
+        raise ModelError(f"model {path} not found; pass --model with a run directory written by genretag train")
+    if not path.is_dir():
+        raise ModelError(f"model {path} is not a directory; pass --model with a run directory")
+    missing = [name for name in required_files(path) if not (path / name).is_file()]
+    if missing:
+        if path.name.startswith(".") and path.name.endswith(".partial"):
+            raise ModelError(
+                f"{path} is an unfinished training, not a run; finish it with genretag train --resume "
+                f"--out {path.with_name(path.name[1:-len('.partial')])}"
+            )
+        raise ModelError(f"{path} is not a complete genretag run (missing {', '.join(missing)}); train it again")
+    return path
+
+
+def member_paths(path: Path) -> list[Path]:
+    """The member folders an ensemble directory lists, checked to lie inside it."""
+    spec = read_json(path / ENSEMBLE_FILE)
+    if not isinstance(spec, dict) or spec.get("format") != ENSEMBLE_FORMAT:
+        raise ModelError(f"{path / ENSEMBLE_FILE} is not an ensemble this genretag reads (format "
+                         f"{spec.get('format') if isinstance(spec, dict) else '?'}, expected {ENSEMBLE_FORMAT})")
+    names = spec.get("members")
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        raise ModelError(f"{path / ENSEMBLE_FILE} must list its members")
+    root = path.resolve()
+    out = []
+    for name in names:
+        member = (path / name).resolve()
+        if root not in member.parents:  # a run directory may come from anyone: stay inside it
+            raise ModelError(f"{path / ENSEMBLE_FILE} names a member outside the ensemble ({name})")
+        out.append(member)
+    return out
