@@ -144,6 +144,11 @@ def _print_genres(results: dict) -> None:
         if unused.get("left_out"):
             console.print(f"model genres the file never uses, left out of the scores (predictions they got): "
                           f"{listed}; --all-genres scores them", highlight=False)
+            every = unused.get("scores_with_them")
+            if every:
+                console.print(f"with them (every genre, run's rule): micro-F1 {every['micro_f1']:.3f}, "
+                              f"macro-F1 {every['macro_f1']:.3f}, micro precision {every['micro_precision']:.3f}",
+                              highlight=False)
         else:
             console.print(f"model genres the file never uses, scored (--all-genres; predictions they got): {listed}",
                           highlight=False)
