@@ -490,11 +490,16 @@ def _no_synopsis_message(columns: list[str]) -> str:
     reason = looks_like_data(columns)
     if reason is None:
         return f"no synopsis column found (columns: {_column_list(columns)}); pass --text-col NAME"
-    names = ",".join(example_columns(columns))
+    names = example_columns(columns)
     shown = _column_list([c if len(c) <= 40 else c[:39] + "…" for c in columns])
+    if "overview" not in names:  # no field of it reads like a synopsis
+        return (f"no synopsis column found (columns: {shown}): the first row looks like data, not column names "
+                f"({reason}), and none of its {len(columns)} fields reads like a synopsis (a sentence of words); "
+                f"this file may hold no synopses (join it with one that does), or pass --no-header --columns "
+                f"with one name per field and --text-col NAME")
     return (f"no synopsis column found (columns: {shown}): the first row looks like data, not column names "
             f"({reason}); if the file has no header row, pass --no-header and one name per field "
-            f"({len(columns)}), e.g. --no-header --columns {names}; else pass --text-col NAME")
+            f"({len(columns)}), e.g. --no-header --columns {','.join(names)}; else pass --text-col NAME")
 
 
 def detect_title_column(columns: list[str], title_col: str | None = None) -> str | None:

@@ -735,9 +735,10 @@ def example_columns(columns: list[str]) -> list[str]:
     ``genres``, ``overview``), so the error message shows a ready ``--columns`` value."""
     cells = [str(c).strip() for c in columns]
     names = [""] * len(cells)
-    longest = max(range(len(cells)), key=lambda i: len(cells[i])) if cells else None
-    if longest is not None and len(cells[longest].split()) > 3:
-        names[longest] = "overview"
+    # A synopsis is prose: words, not a JSON/Python object or list (CMU's genre dicts are long too).
+    prose = [i for i, cell in enumerate(cells) if len(cell.split()) > 3 and cell[:1] not in "{[("]
+    if prose:
+        names[max(prose, key=lambda i: len(cells[i]))] = "overview"
     spare = ["title", "genres"]
     for i, cell in enumerate(cells):
         if names[i]:

@@ -27,6 +27,8 @@ from .runs import ADAPTER_DIR, CONFIG_FILE, HEAD_FILE, LABELS_FILE, THRESHOLDS_F
 logger = logging.getLogger(__name__)
 
 GENRES_COLUMN = "predicted_genres"
+#: A text of fewer words is too short to be a synopsis (a title, a tagline): its genres are guesses.
+SHORT_TEXT_WORDS = 6
 #: Column flagging rows written in a script the model was not trained on (empty when fine).
 LANGUAGE_COLUMN = "language_warning"
 SCORE_PREFIX = "score_"
@@ -54,6 +56,10 @@ class TagSummary:
     input_rows: int = 0
     other_script: dict[str, int] = field(default_factory=dict)
     """Rows not in a script the model was trained on, by script (flagged in `LANGUAGE_COLUMN`)."""
+    text_columns: list[str] = field(default_factory=list)
+    """The column(s) joined into the synopsis the model read."""
+    short_texts: int = 0
+    """Tagged rows whose text has fewer than `SHORT_TEXT_WORDS` words (a title, not a synopsis?)."""
 
     @property
     def rows_per_second(self) -> float:
@@ -443,6 +449,8 @@ def tag_csv(
                                    spreadsheet=out_format.spreadsheet)
                 chunk, has_text = tagged.frame, tagged.has_text
                 language_column = chunk.columns[-1]
+                words = data_mod.join_text(chunk, cols).str.split().str.len().fillna(0).to_numpy()
+                summary.short_texts += int(((words < SHORT_TEXT_WORDS) & has_text).sum())
                 counts += tagged.chosen.sum(axis=0)
                 for script, n in tagged.other_script.items():
                     other_script[script] = other_script.get(script, 0) + n
@@ -471,6 +479,11 @@ def tag_csv(
                                        "rows": record["rows"], "output": out.name})
     summary.seconds = time.perf_counter() - t0
     summary.genre_counts = {name: int(c) for name, c in zip(names, counts)}
+    summary.text_columns = list(cols or [])
+    if summary.short_texts > summary.tagged // 2 and summary.tagged:
+        logger.warning("%d of %d texts in %s have fewer than %d words: the model reads synopses, so their genres "
+                       "are guesses (is this a title column? pass --text-col with the synopsis column)",
+                       summary.short_texts, summary.tagged, ", ".join(summary.text_columns), SHORT_TEXT_WORDS)
     summary.other_script = dict(sorted(other_script.items(), key=lambda x: -x[1]))
     message = language.describe(summary.other_script, summary.tagged, known)
     if message:

@@ -14,7 +14,8 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import synthetic_movies, write_csv
-from genretag import runs
+from genretag import data, runs
+from genretag.errors import DataError
 from genretag.cli import app
 from genretag.formats import read_table
 from genretag.tagging import tag_csv
@@ -226,3 +227,29 @@ def test_shards_of_tsv_and_jsonl_merge_into_the_unsharded_file(run_dir, tmp_path
     result = runner.invoke(app, ["merge-shards", str(out)])
     assert result.exit_code == 0, result.output
     assert out.read_bytes() == whole.read_bytes()
+
+
+# --------------------------------------------------------------------------- what tag assumed
+
+
+def test_a_headerless_row_without_prose_is_not_offered_as_a_synopsis():
+    from genretag.formats import example_columns
+
+    # CMU's movie.metadata.tsv: ids, a title, a date and Freebase dicts, no synopsis.
+    row = ["975900", "/m/03vyhn", "Ghosts of Mars", "2001-08-24", "14010832", "98",
+           '{"/m/02h40lc": "English Language"}', '{"/m/09c7w0": "United States of America"}',
+           '{"/m/01jfsb": "Thriller", "/m/06n90": "Science Fiction", "/m/03npn": "Horror"}']
+    assert "overview" not in example_columns(row)
+    with pytest.raises(DataError, match="none of its 9 fields reads like a synopsis"):
+        data.detect_columns(row, need_genres=False)
+    prose = ["23890098", "Shlykov, a hard-working taxi driver and Lyosha, a saxophonist, develop a bizarre love"]
+    assert example_columns(prose) == ["id", "overview"]
+
+
+def test_tag_names_its_text_column_and_warns_about_titles(run_dir, tmp_path, caplog):
+    src = tmp_path / "titles.csv"
+    src.write_text("movieId,title\n" + "".join(f"{i},Heat {i} (1995)\n" for i in range(8)), encoding="utf-8")
+    result = runner.invoke(app, ["tag", str(src), "--model", str(run_dir), "--text-col", "title"])
+    assert result.exit_code == 0, result.output
+    assert "synopsis from column(s) 'title' (given)" in result.output
+    assert "8 of 8 texts in title have fewer than 6 words" in caplog.text

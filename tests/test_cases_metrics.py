@@ -212,11 +212,17 @@ def test_training_overlap_not_checked_is_said(tiny_run, tmp_path):
     shutil.copytree(tiny_run, copy)
     split = json.loads((copy / SPLIT_FILE).read_text())
     split["data"] = str(tmp_path / "gone.csv")
-    (copy / SPLIT_FILE).write_text(json.dumps(split))
     other = write_csv(tmp_path / "other.csv", [
         {"title": "A", "overview": "A ghost haunts the night shift.", "genres": "Horror"},
         {"title": "B", "overview": "A cowboy and a sheriff in the desert.", "genres": "Western"},
     ])
+    # A run keeps keys of its training synopses: the check is made without its data file.
+    (copy / SPLIT_FILE).write_text(json.dumps(split))
+    results = evaluate(load_run(copy, device="cpu"), data=other, baseline=False)
+    assert results["data"]["training_rows"]["checked"] is True and results["data"]["train_overlap"] == 0
+    # A run written before that (no keys) whose data file is gone: not checked, and said so.
+    split.pop("train_synopses")
+    (copy / SPLIT_FILE).write_text(json.dumps(split))
     results = evaluate(load_run(copy, device="cpu"), data=other, baseline=False)
     assert results["data"]["train_overlap"] is None  # never 0 for a check that was not made
     assert results["data"]["training_rows"]["checked"] is False

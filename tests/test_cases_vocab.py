@@ -229,6 +229,11 @@ def test_genres_the_file_never_uses_are_left_out_and_listed(bundled):
     # The counts listed are the model's predictions of those genres (at its own rule).
     predicted = {g: sum(g in m["predicted"] for m in every["movies"]) for g in unused["genres"]}
     assert unused["genres"] == predicted and predicted["Animation"] >= 1
+    # Never hidden: the scores with them are given beside, equal to --all-genres's, and a few-rows warning says so.
+    with_them, all_scored = unused["scores_with_them"], every["scores"]["at_run_thresholds"]["summary"]
+    assert with_them["micro_f1"] == pytest.approx(all_scored["micro_f1"], abs=1e-6)
+    assert with_them["macro_f1"] == pytest.approx(all_scored["macro_f1"], abs=1e-6)
+    assert any("that may be chance" in w for w in subset["warnings"]) and every["unused_genres"]["scores_with_them"] is None
     # Left out, the false positives of Animation no longer lower the precision.
     fp = lambda r: r["scores"]["at_run_thresholds"]["per_genre"]  # noqa: E731
     assert sum(x["fp"] for x in fp(subset)) == sum(x["fp"] for x in fp(every) if x["genre"] in subset["labels"])

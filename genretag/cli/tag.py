@@ -140,7 +140,9 @@ def tag_cli(
         + f", {summary.tagged} tagged, "
         f"{summary.empty_text} with an empty synopsis left untagged, "
         + (f"{summary.resumed_rows} rows kept from the interrupted run, " if summary.resumed_rows else "")
-        + f"{summary.rows_per_second:.1f} rows/s; genres in column '{summary.genres_column}'",
+        + f"{summary.rows_per_second:.1f} rows/s; synopsis from column(s) "
+        + f"{', '.join(repr(c) for c in summary.text_columns)} ({'given' if text_cols else 'detected'}); "
+        + f"genres in column '{summary.genres_column}'",
         highlight=False,
     )
 
