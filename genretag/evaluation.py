@@ -232,14 +232,23 @@ def training_synopses(run: Run) -> set[str] | str:
         return f"the run has no saved training split ({SPLIT_FILE})"
     if saved.get("train_synopses"):
         return set(saved["train_synopses"])
+    full = run_data(run, saved)
+    if isinstance(full, str):
+        return full
+    return {data_mod.synopsis_key(full.texts[i]) for i in _positions(full, saved["train"], run, "train")}
+
+
+def run_data(run: Run, saved: dict) -> data_mod.LabelledData | str:
+    """Every usable row of the file the run was trained on, read as training read it, or why
+    it cannot be had (not on this machine where ``split.json`` says, or changed since)."""
     run_file = locate_data(run.path, saved)
     if run_file is None:
-        return f"the run's training data {Path(saved.get('data') or '?').name} is not on this machine"
+        return f"the run's training data {Path(saved.get('data') or '?').name} is not on this machine where the run recorded it"
     if data_mod.file_fingerprint(run_file) != saved.get("fingerprint"):
         return f"the run's training data {run_file} changed since training"
     full, _ = data_mod.load_labelled(run_file, text_cols=saved.get("text_cols"), genres_col=saved.get("genres_col"),
                                      vocabulary=load_run_vocabulary(run.path), read=data_mod.ReadOptions.of(run.config))
-    return {data_mod.synopsis_key(full.texts[i]) for i in _positions(full, saved["train"], run, "train")}
+    return full
 
 
 def _positions(full: data_mod.LabelledData, ids: list[int], run: Run, part: str) -> list[int]:
@@ -304,15 +313,9 @@ def run_split_rows(run: Run, own_full: data_mod.LabelledData | None) -> dict[str
     saved = run.split() if (run.path / SPLIT_FILE).is_file() else None
     if not saved or not saved.get("train"):
         return f"the run has no saved training split ({SPLIT_FILE})"
-    full = own_full
-    if full is None:
-        run_file = locate_data(run.path, saved)
-        if run_file is None:
-            return f"the run's training data {Path(saved.get('data') or '?').name} is not on this machine where the run recorded it"
-        if data_mod.file_fingerprint(run_file) != saved.get("fingerprint"):
-            return f"the run's training data {run_file} changed since training"
-        full, _ = data_mod.load_labelled(run_file, text_cols=saved.get("text_cols"), genres_col=saved.get("genres_col"),
-                                         vocabulary=load_run_vocabulary(run.path), read=data_mod.ReadOptions.of(run.config))
+    full = own_full if own_full is not None else run_data(run, saved)
+    if isinstance(full, str):
+        return full
     index = {g: j for j, g in enumerate(run.labels)}
     out = {}
     for part in ("train", "validation"):

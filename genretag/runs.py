@@ -1,20 +1,7 @@
-"""Run directories: what `train` writes and what every other command loads.
+"""Runs: loading a trained run directory (`load_run`) and what it predicts (`Run`).
 
-A run directory explains itself::
-
-    config.json        the resolved TrainConfig (reproduces the run)
-    labels.json        ordered genre list; index = output column of the head
-    thresholds.json    one decision threshold per genre
-    adapter/           LoRA adapter (peft: adapter_config.json + adapter_model.safetensors)
-    head.safetensors   the linear head (weight, bias)
-    split.json         the data's file name, fingerprint and path relative to the run, and the
-                       row ids of train / validation / test
-    history.jsonl      one JSON line per epoch (losses, validation scores, seconds)
-    metrics.json       validation scores of the kept epoch
-    meta.json          genretag and library versions, backbone signature, times
-
-An ensemble (`genretag ensemble`) is a run directory too: ``ensemble.json`` and
-``members/<k>/`` (each a complete run) take the place of ``adapter/`` and the head.
+What a run directory holds, and every file name in it, is `genretag.rundir`'s; this module
+loads the model those files describe (ensembles too: ``ensemble.json`` and ``members/<k>/``).
 """
 
 from __future__ import annotations
