@@ -76,6 +76,9 @@ def train_cli(
     sample: Annotated[Optional[int], typer.Option(help="Train on a seeded random sample of N usable rows.")] = None,
     split: Annotated[str, typer.Option(help="Train/validation/test fractions.")] = "0.7,0.15,0.15",
     min_support: Annotated[int, typer.Option(help="Drop genres with fewer training examples than this.")] = 1,
+    test_from: Annotated[Optional[Path], typer.Option("--test-from", help="Hold out the test rows of this run (or split.json) of the same file; the other rows are split train/validation by --split's first two fractions.")] = None,
+    teacher: Annotated[Optional[Path], typer.Option("--teacher", help="Distil: learn from this run's (or ensemble's) probabilities as soft targets.")] = None,
+    distill_alpha: Annotated[float, typer.Option("--distill-alpha", help="With --teacher: target = alpha * label + (1 - alpha) * teacher probability.")] = 0.5,
     lr: Annotated[float, typer.Option("--lr", help="Peak learning rate (AdamW).")] = 5e-4,
     batch_size: Annotated[int, typer.Option("--batch-size", "--batch", help="Rows per step.")] = 16,
     epochs: Annotated[int, typer.Option(help="Passes over the training split.")] = 4,
@@ -142,7 +145,20 @@ def config_from_options(options: dict) -> TrainConfig:
         pos_weight_cap=o["pos_weight_cap"], oversample=o["oversample"], thresholds=o["thresholds"],
         threshold=o["threshold"], at_least_one=o["at_least_one"], max_genres=o["max_genres"], seed=o["seed"],
         init_seed=o["init_seed"], blend_tfidf=o["blend_tfidf"], precision=o["precision"], gradient_checkpointing=o["gradient_checkpointing"],
+        test_rows=_test_rows(o.get("test_from"), o["data"]), teacher=str(o["teacher"]) if o.get("teacher") else None,
+        distill_alpha=o.get("distill_alpha", 0.5),
     )
+
+
+def _test_rows(source, data) -> list[int] | None:
+    from ..errors import DataError
+    from ..holdout import held_out_rows
+
+    if not source:
+        return None
+    if not data:
+        raise DataError("--test-from needs --data: the file whose rows it names")
+    return held_out_rows(source, data)
 
 
 def _fractions(text: str) -> tuple[float, ...]:
