@@ -131,3 +131,23 @@ def test_tune_grid_varies_further_axes_with_readable_trial_ids():
     assert grid.to_dict()["distill_alpha"] == [0.5, 1.0] and "lora_r" not in grid.to_dict()
     with pytest.raises(ValueError, match="--loss"):
         parse_grid(["2e-3"], ["16"], ["6"], variants={"loss": ["nope"]})
+
+
+def test_distill_command_trains_a_student_of_the_teacher(movies_csv, tiny_bert, teacher_run, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from genretag.cli import app
+
+    monkeypatch.chdir(tmp_path)  # the teacher cache goes to ./runs/teacher-cache
+    out = tmp_path / "student"
+    result = CliRunner().invoke(app, ["distill", str(teacher_run), "--data", str(movies_csv), "--backbone", str(tiny_bert),
+                                      "--epochs", "1", "--distill-alpha", "0.3", "--test-from", str(teacher_run),
+                                      "--split", "0.9,0.1,0", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    config = json.loads((out / runs.CONFIG_FILE).read_text())
+    assert config["teacher"] == str(teacher_run) and config["distill_alpha"] == 0.3
+    assert config["test_rows"] == sorted(json.loads((teacher_run / runs.SPLIT_FILE).read_text())["test"])
+    assert len(list((tmp_path / "runs" / "teacher-cache").glob("*.safetensors"))) == 1
+    missing = CliRunner().invoke(app, ["distill", str(tmp_path / "nope"), "--data", str(movies_csv),
+                                       "--backbone", str(tiny_bert), "--out", str(tmp_path / "x")])
+    assert missing.exit_code != 0 and "teacher" in missing.output and "Traceback" not in missing.output
