@@ -145,8 +145,8 @@ def config_from_options(options: dict) -> TrainConfig:
         pos_weight_cap=o["pos_weight_cap"], oversample=o["oversample"], thresholds=o["thresholds"],
         threshold=o["threshold"], at_least_one=o["at_least_one"], max_genres=o["max_genres"], seed=o["seed"],
         init_seed=o["init_seed"], blend_tfidf=o["blend_tfidf"], precision=o["precision"], gradient_checkpointing=o["gradient_checkpointing"],
-        test_rows=_test_rows(o.get("test_from"), o["data"]), teacher=str(o["teacher"]) if o.get("teacher") else None,
-        distill_alpha=o.get("distill_alpha", 0.5),
+        test_rows=_test_rows(o["test_from"], o["data"]), teacher=str(o["teacher"]) if o["teacher"] else None,
+        distill_alpha=o["distill_alpha"],
     )
 
 
