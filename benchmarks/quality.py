@@ -112,8 +112,26 @@ def row(name: str, y: np.ndarray, pred: np.ndarray, labels: list[str], rare: lis
     }
 
 
-def run_probs(run_dir: Path, data, split, labels) -> tuple[object, dict[str, np.ndarray]]:
-    """Validation and test probabilities of a trained run on the reference rows."""
+def cached_probs(run_dir: Path, texts: list[str], cache: Path | None, run) -> np.ndarray:
+    """``run.predict_proba(texts)``, kept in ``cache`` by the run's files and the texts (a rerun skips it)."""
+    import hashlib
+
+    from genretag.distill import run_fingerprint
+
+    if cache is None:
+        return run.predict_proba(texts)
+    key = hashlib.sha256((run_fingerprint(run_dir) + "\0".join(texts)).encode()).hexdigest()[:20]
+    file = cache / f"probs-{key}.npy"
+    if file.is_file():
+        return np.load(file)
+    probs = run.predict_proba(texts)
+    cache.mkdir(parents=True, exist_ok=True)
+    np.save(file, probs)
+    return probs
+
+
+def run_probs(run_dir: Path, data, split, labels, cache: Path | None = None) -> tuple[object, dict[str, np.ndarray]]:
+    """Test probabilities of a trained run on the reference rows."""
     run = load_run(run_dir)
     saved = run.split()
     ids = np.asarray(data.row_ids)
@@ -124,7 +142,7 @@ def run_probs(run_dir: Path, data, split, labels) -> tuple[object, dict[str, np.
         sys.exit(f"{run_dir} has other genres than the reference split")
     if run.config.text_cols:
         sys.exit(f"{run_dir} joins {run.config.text_cols}; the reference protocol uses the overview alone")
-    return run, {part: run.predict_proba([data.texts[i] for i in split[part]]) for part in ("validation", "test")}
+    return run, {"test": cached_probs(run_dir, [data.texts[i] for i in split["test"]], cache, run)}
 
 
 def franchise_key(title: str) -> str:
@@ -197,6 +215,7 @@ def main() -> None:
                         help="run(s) trained with --test-from on every other row (the last one is the bundled model)")
     parser.add_argument("--tune-dir", type=Path, help="the recipe search behind the bundled model (its leaderboard)")
     parser.add_argument("--json", type=Path, help="write the table as JSON")
+    parser.add_argument("--cache", type=Path, help="keep the frozen-MiniLM embeddings of the file here (reused on rerun)")
     parser.add_argument("--model-card", type=Path, help="write a model card (markdown) for the last --bundled-run")
     args = parser.parse_args()
     if not args.data.is_file():
@@ -228,7 +247,14 @@ def main() -> None:
     t_glob = tune_thresholds(y[va], tf_val, "global")
     add("TF-IDF + LR, tuned global threshold", decide(tf_test, t_glob))
 
-    emb_all = frozen_embeddings(full.texts)
+    cache = args.cache / f"frozen-minilm-{data_mod.file_fingerprint(args.data)[:16]}.npy" if args.cache else None
+    if cache is not None and cache.is_file():
+        emb_all = np.load(cache)
+    else:
+        emb_all = frozen_embeddings(full.texts)
+        if cache is not None:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            np.save(cache, emb_all)
     full_pos = {r: i for i, r in enumerate(full.row_ids)}
     emb = emb_all[[full_pos[r] for r in data.row_ids]]
     em_val, em_test = embedding_lr(emb[tr], y[tr], emb[va]), embedding_lr(emb[tr], y[tr], emb[te])
@@ -236,13 +262,13 @@ def main() -> None:
     add("frozen MiniLM + LR, per-genre thresholds", decide(em_test, t_pg))
 
     if args.report_run:
-        run, probs = run_probs(args.report_run, data, split, labels)
+        run, probs = run_probs(args.report_run, data, split, labels, args.cache)
         add("genretag, report settings (BCE, 0.5)", decide(probs["test"], 0.5))
     for best in args.best_run:
-        run, probs = run_probs(best, data, split, labels)
+        run, probs = run_probs(best, data, split, labels, args.cache)
         add(f"genretag {best.name} ({run.config.loss}, {run.config.thresholds} thresholds)", run.decide(probs["test"]))
     for ensemble in args.ensemble_run:
-        run, probs = run_probs(ensemble, data, split, labels)
+        run, probs = run_probs(ensemble, data, split, labels, args.cache)
         add(f"genretag today's ensemble ({run.meta.get('ensemble', 1)} backbone passes, {len(tr)} training rows)",
             run.decide(probs["test"]))
 
@@ -270,7 +296,7 @@ def main() -> None:
             t_e = tune_thresholds(y_bva, embedding_lr(e_tr, y_btr, e_va), "per-genre")
             add(f"frozen MiniLM + LR on all {len(saved['train'])} training rows, per-genre thresholds",
                 decide(embedding_lr(e_tr, y_btr, emb[te]), t_e))
-        test_probs = run.predict_proba(texts_for(args.data, run.config.text_cols, test_ids))
+        test_probs = cached_probs(bundled, texts_for(args.data, run.config.text_cols, test_ids), args.cache, run)
         kind = "distilled single model" if run.config.teacher else "single model"
         r = add(f"genretag {bundled.name} ({kind}, 1 backbone pass, {len(saved['train'])} training rows)",
                 run.decide(test_probs))
