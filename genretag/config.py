@@ -64,6 +64,14 @@ class TrainConfig:
     """Drop genres with fewer training examples than this."""
     genre_map: str | None = None
     """TOML file of genre aliases added to the bundled vocabulary (``alias = "Genre"`` lines)."""
+    test_rows: list[int] | None = None
+    """Data-row numbers (0 = first row after the header) held out as the test split, e.g. another
+    run's test rows (``--test-from``); the other usable rows are split into train / validation in
+    the ratio of the first two ``split`` fractions. Never trained on, never used for a choice."""
+    teacher: str | None = None
+    """Run (or ensemble) whose probabilities are soft training targets (``genretag distill``)."""
+    distill_alpha: float = 0.5
+    """With a teacher, each training target is alpha * label + (1 - alpha) * teacher probability."""
 
     backbone: str = DEFAULT_BACKBONE
     """Preset (qwen3-0.6b, minilm), Hugging Face model id or local folder."""
@@ -158,6 +166,8 @@ class TrainConfig:
             (self.pooling in POOLINGS, f"unknown pooling '{self.pooling}'; choose {', '.join(POOLINGS)}"),
             (self.min_support >= 1, f"min support must be at least 1, got {self.min_support}"),
             (self.sample is None or self.sample >= 10, f"sample must be at least 10 rows, got {self.sample}"),
+            (not (self.test_rows and self.sample), "test rows from another split and --sample cannot be combined"),
+            (0 <= self.distill_alpha <= 1, f"distill alpha must be in [0, 1], got {self.distill_alpha}"),
             (len(self.split) == 3 and all(x >= 0 for x in self.split) and abs(sum(self.split) - 1) < 1e-6
              and self.split[0] > 0 and self.split[1] > 0,
              f"split must be three fractions summing to 1 with train and validation > 0, got {self.split}"),

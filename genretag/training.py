@@ -21,6 +21,8 @@ from .config import TrainConfig
 from .errors import DataError
 from .blending import fit_blend
 from .compiling import ModelCache, TrainForward
+from .distill import soft_targets, teacher_probabilities
+from .holdout import split_around
 from .losses import MultiLabelLoss, positive_weights
 from .metrics import summary_scores
 from .language import text_profile
@@ -52,6 +54,8 @@ class Prepared:
     vocabulary: "Vocabulary | None" = None  # the genre table the rows were read with
     genre_report: "GenreReport | None" = None  # what it changed
     encoded: dict = field(default_factory=dict)  # (backbone, max_length) -> token ids
+    teacher: np.ndarray | None = None  # [rows, genres] teacher probabilities (NaN: none), with config.teacher
+    teacher_info: dict = field(default_factory=dict)  # teacher name, fingerprint, cache file
 
     def encoded_for(self, tokenizer, key: tuple, max_length: int) -> list[list[int]]:
         """Token ids of every row, computed once per (backbone, max length)."""
@@ -71,8 +75,13 @@ class TrainResult:
     best_epoch: int
 
 
-def prepare(config: TrainConfig) -> Prepared:
-    """Read, clean, sample, split and binarise the training CSV described by ``config``."""
+def prepare(config: TrainConfig, *, teacher_cache: str | Path | None = None) -> Prepared:
+    """Read, clean, sample, split and binarise the training CSV described by ``config``.
+
+    With ``config.test_rows`` the test split is those rows (`holdout.split_around`); with
+    ``config.teacher`` the teacher's probabilities of the training rows are attached
+    (`distill.teacher_probabilities`, cached in ``teacher_cache``).
+    """
     if not config.data:
         raise DataError("no training data given; pass --data movies.csv")
     vocabulary = current_vocabulary(config.genre_map)
@@ -82,7 +91,10 @@ def prepare(config: TrainConfig) -> Prepared:
     )
     if len(data.texts) < 10:
         raise DataError(f"{config.data} has only {len(data.texts)} usable rows; genretag needs at least 10 to train")
-    split = data_mod.split_indices(data.genres, ratios=config.split, seed=config.seed)
+    if config.test_rows:
+        split = split_around(data.row_ids, data.genres, config.test_rows, ratios=config.split, seed=config.seed)
+    else:
+        split = data_mod.split_indices(data.genres, ratios=config.split, seed=config.seed)
     check_split(split, config.split)
     train_genres = [data.genres[i] for i in split["train"]]
     rare = data_mod.rare_genres(train_genres, config.min_support)
@@ -96,7 +108,7 @@ def prepare(config: TrainConfig) -> Prepared:
         for g in row:
             if g in index:  # a genre seen only outside the training split cannot be learnt
                 targets[i, index[g]] = 1.0
-    return Prepared(
+    prep = Prepared(
         data=data,
         split=split,
         labels=labels,
@@ -107,6 +119,15 @@ def prepare(config: TrainConfig) -> Prepared:
         vocabulary=vocabulary,
         genre_report=report.genres,
     )
+    if config.teacher:
+        # Training rows only: validation and thresholds use the true labels, never the teacher's.
+        teacher = np.full(targets.shape, np.nan, dtype=np.float32)
+        rows = split["train"]
+        teacher[rows], prep.teacher_info = teacher_probabilities(
+            config.teacher, config.data, [data.row_ids[i] for i in rows], labels, data_fingerprint=prep.fingerprint,
+            **({"cache_dir": teacher_cache} if teacher_cache else {}))
+        prep.teacher = teacher
+    return prep
 
 
 def check_split(split: dict[str, np.ndarray], ratios: tuple[float, float, float]) -> None:
@@ -219,7 +240,7 @@ def _write_run(target: Path, *, name: str, config: TrainConfig, prep: Prepared, 
             "seconds": round(time.perf_counter() - t0, 2), "device": str(dev), "best_epoch": best["epoch"],
             "data_fingerprint": prep.fingerprint, "dropped_rows": prep.dropped, "rare_genres_dropped": prep.rare,
             "text_profile": text_profile([prep.data.texts[i] for i in prep.split["train"]]),
-            **(extra_meta or {})}
+            **prep.teacher_info, **(extra_meta or {})}
     save_run(target, config=config, labels=prep.labels, thresholds=thresholds, model=model, split=split_record,
              history=history, metrics=metrics, meta=meta)
     if blend is not None:
@@ -365,7 +386,8 @@ def _train(config: TrainConfig, out, *, ctx: distributed.Context, dev: torch.dev
             tr_idx = tr_idx[oversample_rows(prep.targets[tr_idx])]
         train_ids = [encoded[i] for i in tr_idx]
         val_ids = [encoded[i] for i in va_idx]
-        y_train = torch.from_numpy(prep.targets[tr_idx])
+        y_train = torch.from_numpy(prep.targets[tr_idx] if prep.teacher is None else
+                                   soft_targets(prep.targets[tr_idx], prep.teacher[tr_idx], config.distill_alpha))
         y_val = prep.targets[va_idx]
 
         params = [p for p in model.parameters() if p.requires_grad]

@@ -66,9 +66,12 @@ DEFAULT_BATCH: tuple[int, ...] = (8, 12, 16)
 DEFAULT_EPOCHS: tuple[int, ...] = (4, 8)
 #: Config fields the grid varies; every other field is the "base config" shared by all trials.
 AXES = ("lr", "batch_size", "epochs")
+#: Further config fields a grid may vary (each only when given more than the base value), with the
+#: short name a trial id uses for them: ``lr2e-3_b16_e6_r8_a0.5``.
+VARIANT_AXES = {"lora_r": "r", "loss": "loss-", "max_length": "len", "text_cols": "in-", "distill_alpha": "a"}
 
 #: Leaderboard columns besides the validation scores.
-COLUMNS = ("rank", "trial", "lr", "batch", "epochs", "score", "best_epoch")
+COLUMNS = ("rank", "trial", "lr", "batch", "epochs", "variant", "score", "best_epoch")
 TAIL_COLUMNS = ("seconds", "status", "reused_from", "path")
 
 #: ``callback(event, info)``: "note", "plan", "prepared", "trial_start", "trial_done",
@@ -86,11 +89,35 @@ class Trial:
     lr: float
     batch_size: int
     epochs: int
+    variant: tuple = ()
+    """``((field, value), ...)`` of the `VARIANT_AXES` the grid varies (a list value as a tuple)."""
 
     @property
     def id(self) -> str:
-        """Folder name, e.g. ``lr5e-4_b16_e4``."""
-        return f"lr{format_lr(self.lr)}_b{self.batch_size}_e{self.epochs}"
+        """Folder name, e.g. ``lr5e-4_b16_e4`` or ``lr2e-3_b16_e6_r8_a0.5``."""
+        return f"lr{format_lr(self.lr)}_b{self.batch_size}_e{self.epochs}" + "".join(
+            f"_{VARIANT_AXES[k]}{format_value(v)}" for k, v in self.variant)
+
+    @property
+    def changes(self) -> dict:
+        """The config fields this trial sets (``text_cols`` as a list)."""
+        out = {"lr": self.lr, "batch_size": self.batch_size, "epochs": self.epochs}
+        out.update({k: list(v) if isinstance(v, tuple) else v for k, v in self.variant})
+        return out
+
+    @property
+    def variant_label(self) -> str:
+        """The variant for a table, e.g. ``lora_r=8 distill_alpha=0.5`` ("" without variants)."""
+        return " ".join(f"{k}={format_value(v)}" for k, v in self.variant)
+
+
+def format_value(value) -> str:
+    """A variant value for names: tuples joined with "+", floats without trailing zeros."""
+    if isinstance(value, (tuple, list)):
+        return "+".join(value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
 
 
 def format_lr(lr: float) -> str:
@@ -107,8 +134,15 @@ class Grid:
     lr: list[float] = field(default_factory=lambda: list(DEFAULT_LR))
     batch_size: list[int] = field(default_factory=lambda: list(DEFAULT_BATCH))
     epochs: list[int] = field(default_factory=lambda: list(DEFAULT_EPOCHS))
+    variants: dict = field(default_factory=dict)
+    """``{field: [values]}`` for `VARIANT_AXES` (an axis of one value is not varied)."""
 
     def __post_init__(self):
+        unknown = sorted(set(self.variants) - set(VARIANT_AXES))
+        if unknown:
+            raise ValueError(f"cannot vary {', '.join(unknown)}; tune varies {', '.join(VARIANT_AXES)}")
+        self.variants = {k: list(dict.fromkeys(tuple(v) if isinstance(v, list) else v for v in values))
+                         for k, values in self.variants.items() if values}
         self.lr = list(dict.fromkeys(float(x) for x in self.lr))
         self.batch_size = list(dict.fromkeys(int(x) for x in self.batch_size))
         self.epochs = list(dict.fromkeys(int(x) for x in self.epochs))
@@ -123,17 +157,33 @@ class Grid:
             if not ok:
                 raise ValueError(message)
 
+    def varied(self) -> dict:
+        """The variant axes with more than one value, in `VARIANT_AXES` order."""
+        return {k: self.variants[k] for k in VARIANT_AXES if len(self.variants.get(k, [])) > 1}
+
     def trials(self) -> list[Trial]:
-        """Every trial, grouped by (lr, batch) with epochs ascending inside a group."""
-        return [Trial(lr, b, e) for lr in self.lr for b in self.batch_size for e in sorted(self.epochs)]
+        """Every trial, grouped by (lr, batch, variant) with epochs ascending inside a group."""
+        import itertools
+
+        varied = self.varied()
+        variants = [tuple(zip(varied, values)) for values in itertools.product(*varied.values())]
+        return [Trial(lr, b, e, v) for lr in self.lr for b in self.batch_size for v in variants
+                for e in sorted(self.epochs)]
 
     def to_dict(self) -> dict:
         """JSON-ready axes."""
-        return {"lr": self.lr, "batch_size": self.batch_size, "epochs": self.epochs}
+        out = {"lr": self.lr, "batch_size": self.batch_size, "epochs": self.epochs}
+        out.update({k: [list(v) if isinstance(v, tuple) else v for v in values] for k, values in self.varied().items()})
+        return out
 
 
-def parse_grid(lr: list[str] | None = None, batch: list[str] | None = None, epochs: list[str] | None = None) -> Grid:
+def parse_grid(lr: list[str] | None = None, batch: list[str] | None = None, epochs: list[str] | None = None,
+               variants: dict | None = None) -> Grid:
     """Build a `Grid` from CLI values: comma lists and/or repeated options; None → the report's axis.
+
+    ``variants`` maps `VARIANT_AXES` to CLI values the same way: ``lora_r``, ``max_length``
+    (whole numbers), ``distill_alpha`` (numbers) and ``loss`` (names) as comma lists;
+    ``text_cols`` as repeated values, each a comma list of columns joined into one input.
 
     Raises:
         ValueError: A value is not a number of the right kind (one line naming the option).
@@ -159,10 +209,34 @@ def parse_grid(lr: list[str] | None = None, batch: list[str] | None = None, epoc
             out.append(number)
         return out
 
+    from .config import LOSSES
+
+    def names(values, option: str, allowed) -> list[str]:
+        items = [v.strip() for value in values for v in str(value).split(",")]
+        bad = [v for v in items if v not in allowed]
+        if bad:
+            raise ValueError(f"{option}: unknown value '{bad[0]}'; choose from {', '.join(allowed)}")
+        return items
+
+    parsed = {}
+    for key, values in (variants or {}).items():
+        if not values:
+            continue
+        if key in ("lora_r", "max_length"):
+            parsed[key] = axis(values, "--" + key.replace("_", "-"), int, "8,16", ())
+        elif key == "distill_alpha":
+            parsed[key] = axis(values, "--distill-alpha", float, "0.3,0.7", ())
+        elif key == "loss":
+            parsed[key] = names(values, "--loss", LOSSES)
+        elif key == "text_cols":
+            parsed[key] = [tuple(c.strip() for c in str(v).split(",") if c.strip()) for v in values]
+        else:
+            raise ValueError(f"cannot vary {key}; tune varies {', '.join(VARIANT_AXES)}")
     return Grid(
         lr=axis(lr, "--lr", float, "1e-4,5e-4", DEFAULT_LR),
         batch_size=axis(batch, "--batch", int, "8,16", DEFAULT_BATCH),
         epochs=axis(epochs, "--epochs", int, "4,8", DEFAULT_EPOCHS),
+        variants=parsed,
     )
 
 
@@ -236,13 +310,15 @@ def make_plan(grid: Grid, finished: set[str], *, reuse: bool) -> Plan:
     runs = []
     for lr in grid.lr:
         for b in grid.batch_size:
-            pending = [t for t in trials if t.lr == lr and t.batch_size == b and t.id not in finished]
-            if not pending:
-                continue
-            if reuse:
-                runs.append(PlannedRun(pending[-1], pending[:-1]))
-            else:
-                runs.extend(PlannedRun(t) for t in pending)
+            for variant in dict.fromkeys(t.variant for t in trials):
+                pending = [t for t in trials if t.lr == lr and t.batch_size == b and t.variant == variant
+                           and t.id not in finished]
+                if not pending:
+                    continue
+                if reuse:
+                    runs.append(PlannedRun(pending[-1], pending[:-1]))
+                else:
+                    runs.extend(PlannedRun(t) for t in pending)
     return Plan(trials=trials, finished=[t for t in trials if t.id in finished], runs=runs, reuse=reuse)
 
 
@@ -500,9 +576,20 @@ def _run_plan(plan: Plan, base: TrainConfig, out: Path, metric: str, status: dic
     from .compiling import ModelCache
     from .training import prepare, train
 
-    prep = prepare(base)  # read, split and binarise once; token ids are cached on it per backbone
-    emit("prepared", {"train_rows": len(prep.split["train"]), "validation_rows": len(prep.split["validation"]),
-                      "labels": prep.labels, "genre_report": prep.genre_report.lines() if prep.genre_report else []})
+    # Read, split and binarise once per input (text columns); token ids are cached on it per backbone.
+    preps: dict = {}
+
+    def prepared_for(config: TrainConfig):
+        key = tuple(config.text_cols or ())
+        if key not in preps:
+            preps[key] = prepare(config)
+            prep = preps[key]
+            emit("prepared", {"train_rows": len(prep.split["train"]), "validation_rows": len(prep.split["validation"]),
+                              "labels": prep.labels,
+                              "genre_report": prep.genre_report.lines() if prep.genre_report else []})
+        return preps[key]
+
+    prep = prepared_for(base)
     trials_dir = out / TRIALS_DIR
     queue = list(plan.runs)
     # One model for every trial (reset to a fresh build each time): a GPU compiles it once.
@@ -528,11 +615,11 @@ def _run_plan(plan: Plan, base: TrainConfig, out: Path, metric: str, status: dic
         emit("trial_start", {"trial": trial.id, "index": index, "runs": len(queue), "epochs": trial.epochs,
                              "snapshots": [s.id for s in run.snapshots]})
         index += 1
-        config = replace(base, lr=trial.lr, batch_size=trial.batch_size, epochs=trial.epochs)
+        config = replace(base, **trial.changes)
         snapshots = {s.epochs: trials_dir / s.id for s in run.snapshots} or None
         try:
-            train(config, trials_dir / trial.id, prepared=prep, callback=forward, device=device, snapshots=snapshots,
-                  resume=trial.id in resume, models=models)
+            train(config, trials_dir / trial.id, prepared=prepared_for(config), callback=forward, device=device,
+                  snapshots=snapshots, resume=trial.id in resume, models=models)
         except (torch.cuda.OutOfMemoryError, MemoryError) as exc:
             # A large batch may not fit while the rest of the grid does: note it and go on.
             gc.collect()
@@ -569,7 +656,7 @@ def trial_row(out: Path, trial: Trial, metric: str, status: str) -> dict:
     """One leaderboard row: the grid point, its validation scores and where it came from."""
     path = out / TRIALS_DIR / trial.id
     row = {"rank": None, "trial": trial.id, "lr": trial.lr, "batch": trial.batch_size, "epochs": trial.epochs,
-           "score": None, "best_epoch": None}
+           "variant": trial.variant_label, "score": None, "best_epoch": None}
     scores: dict = {}
     extra = {"seconds": None, "status": status, "reused_from": "", "path": f"{TRIALS_DIR}/{trial.id}"}
     if is_finished(path):
@@ -645,6 +732,8 @@ def fig_grid(rows: list[dict], metric: str, best: dict) -> str:
     """Heat map of the validation score over learning rate × batch size, one panel per epoch count."""
     from .report import figure, svg
 
+    # One cell per lr x batch: with variant axes, the panel shows the winner's variant.
+    rows = [r for r in rows if r.get("variant", "") == best.get("variant", "")]
     lrs = sorted({r["lr"] for r in rows})
     batches = sorted({r["batch"] for r in rows})
     epochs = sorted({r["epochs"] for r in rows})
@@ -709,7 +798,7 @@ def fig_curves(out: Path, rows: list[dict], metric: str) -> str:
             plotted = field_
             xs = [h["epoch"] for h in history]
             ys = [h.get(field_) for h in history]
-            label = f"lr {format_lr(r['lr'])} · b{r['batch']}"
+            label = f"lr {format_lr(r['lr'])} · b{r['batch']}" + (f" · {r['variant']}" if r.get("variant") else "")
             color = colors.setdefault(label, f"C{len(colors) % 10}")
             ax.plot(xs, ys, marker=".", lw=1.2, color=color, label=label)
             if r["best_epoch"] in xs:

@@ -110,6 +110,8 @@ def test_every_train_option_reaches_the_config():
     own = set(inspect.signature(tune_cmd._tune_options).parameters) - {"lr", "batch_size", "epochs"}
     values = {name: p.default for name, p in params.items()}
     values.update(data="x.csv", lr=1e-4, batch_size=8, epochs=4)
+    # tune's further axes are lists there; the base config gets one value of each.
+    values.update(lora_r=8, loss="bce", max_length=128, text_col=None, distill_alpha=0.5)
     recorder = Recorder(values)
     train_cmd.config_from_options(recorder)
     handled_by_tune = {"device", "ctx", "config_file"}  # passed to tune() / apply_config_file, not the config

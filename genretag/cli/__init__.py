@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from .. import __version__
+from . import distill as _distill
 from . import ensemble as _ensemble
 from . import evaluate as _evaluate
 from . import export as _export
@@ -61,6 +62,7 @@ def main(
 
 app.command("train")(_train.train_cli)
 app.command("tune")(_tune.tune_cli)
+app.command("distill")(_distill.distill_cli)
 app.command("tag")(_tag.tag_cli)
 app.command("merge-shards")(_merge.merge_cli)
 app.command("ensemble")(_ensemble.ensemble_cli)

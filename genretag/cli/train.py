@@ -83,6 +83,9 @@ def train_cli(
     split: Annotated[str, typer.Option(help="Train/validation/test fractions.")] = "0.7,0.15,0.15",
     min_support: Annotated[int, typer.Option(help="Drop genres with fewer training examples than this.")] = 1,
     genre_map: Annotated[Optional[Path], typer.Option("--genre-map", help='TOML file of genre aliases added to the bundled vocabulary: alias = "Genre" or "X" = ["A", "B"] per line.')] = None,
+    test_from: Annotated[Optional[Path], typer.Option("--test-from", help="Hold out the test rows of this run (or split.json) of the same file; the other rows are split train/validation by --split's first two fractions.")] = None,
+    teacher: Annotated[Optional[Path], typer.Option("--teacher", help="Distil: learn from this run's (or ensemble's) probabilities as soft targets.")] = None,
+    distill_alpha: Annotated[float, typer.Option("--distill-alpha", help="With --teacher: target = alpha * label + (1 - alpha) * teacher probability.")] = 0.5,
     lr: Annotated[float, typer.Option("--lr", help="Peak learning rate (AdamW).")] = 5e-4,
     batch_size: Annotated[int, typer.Option("--batch-size", "--batch", help="Rows per step.")] = 16,
     epochs: Annotated[int, typer.Option(help="Passes over the training split.")] = 4,
@@ -154,6 +157,8 @@ def config_from_options(options: dict) -> TrainConfig:
         init_seed=o["init_seed"], blend_tfidf=o["blend_tfidf"], precision=o["precision"], gradient_checkpointing=o["gradient_checkpointing"],
         genre_map=str(Path(o["genre_map"]).resolve()) if o["genre_map"] else None,
         compile=o["compile"],
+        test_rows=_test_rows(o["test_from"], o["data"]), teacher=str(o["teacher"]) if o["teacher"] else None,
+        distill_alpha=o["distill_alpha"],
     )
 
 
@@ -163,6 +168,17 @@ def check_data(config: TrainConfig) -> None:
 
     if config.data:
         check_input(config.data, read=ReadOptions.of(config), text_cols=config.text_cols, genres_col=config.genres_col)
+
+
+def _test_rows(source, data) -> list[int] | None:
+    from ..errors import DataError
+    from ..holdout import held_out_rows
+
+    if not source:
+        return None
+    if not data:
+        raise DataError("--test-from needs --data: the file whose rows it names")
+    return held_out_rows(source, data)
 
 
 def _fractions(text: str) -> tuple[float, ...]:

@@ -25,6 +25,11 @@ def _tune_options(
     lr: Annotated[Optional[list[str]], typer.Option("--lr", help="Learning rates to try, e.g. 1e-4,5e-4 or --lr 1e-4 --lr 5e-4 \\[default: 1e-4,5e-4,1e-5].")] = None,
     batch_size: Annotated[Optional[list[str]], typer.Option("--batch", "--batch-size", help="Batch sizes to try \\[default: 8,12,16].")] = None,
     epochs: Annotated[Optional[list[str]], typer.Option("--epochs", help="Epoch counts to try \\[default: 4,8].")] = None,
+    lora_r: Annotated[Optional[list[str]], typer.Option("--lora-r", help="LoRA ranks to try, e.g. 8,16 \\[default: train's].")] = None,
+    loss: Annotated[Optional[list[str]], typer.Option("--loss", help="Losses to try, e.g. bce,weighted-bce \\[default: train's].")] = None,
+    max_length: Annotated[Optional[list[str]], typer.Option("--max-length", help="Token limits to try, e.g. 128,256 \\[default: train's].")] = None,
+    text_col: Annotated[Optional[list[str]], typer.Option("--text-col", help="Inputs to try, one per option, each a comma list of columns joined: --text-col overview --text-col title,overview.")] = None,
+    distill_alpha: Annotated[Optional[list[str]], typer.Option("--distill-alpha", help="With --teacher: label weights to try, e.g. 0.3,0.7 \\[default: 0.5].")] = None,
     metric: Annotated[str, typer.Option(help="Validation score that ranks the trials: micro_f1, macro_f1, micro_precision, micro_recall, macro_precision, macro_recall or hamming_loss.")] = "micro_f1",
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Tuning folder \\[default: runs/tune-<time>]; rerun with the same --out to resume.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Discard the trials already in --out and start over.")] = False,
@@ -59,7 +64,13 @@ def tune_cli(**options) -> None:
     train_cmd.check_data(first)
     from ..tuning import check_metric, default_out, grid_cost, parse_grid, plan_tune, tune
 
-    grid = parse_grid(options.pop("lr"), options.pop("batch_size"), options.pop("epochs"))
+    from ..config import TrainConfig
+    from ..tuning import VARIANT_AXES
+
+    given = {"lora_r": options.pop("lora_r"), "loss": options.pop("loss"), "max_length": options.pop("max_length"),
+             "text_cols": options.pop("text_col"), "distill_alpha": options.pop("distill_alpha")}
+    grid = parse_grid(options.pop("lr"), options.pop("batch_size"), options.pop("epochs"), variants=given)
+    defaults = TrainConfig()
     metric = check_metric(options.pop("metric"))
     out, force, dry_run = options.pop("out"), options.pop("force"), options.pop("dry_run")
     device = options.pop("device", None)
@@ -67,6 +78,11 @@ def tune_cli(**options) -> None:
     # The grid's first values only make the base config valid; each trial replaces them, so
     # lr, batch_size and epochs in a --config file do not count here: the grid axes do.
     axes = {"lr": grid.lr[0], "batch_size": grid.batch_size[0], "epochs": grid.epochs[0]}
+    # A variant axis of one value is simply that option; train's default where none is given.
+    for key in VARIANT_AXES:
+        values = grid.variants.get(key)
+        value = values[0] if values else getattr(defaults, key)
+        axes["text_col" if key == "text_cols" else key] = (list(value) if value else None) if key == "text_cols" else value
     base = train_cmd.config_from_options({**options, **axes})
     if ctx is not None:
         base = apply_config_file(ctx, config_file, base)
