@@ -57,20 +57,25 @@ def tune_cli(**options) -> None:
     """
     from ..configfile import apply_config_file
 
-    # An unreadable file or a missing column fails in a second, before torch is imported.
-    first = train_cmd.config_from_options({**options, "lr": 1e-3, "batch_size": 1, "epochs": 1})
+    # An unreadable file or a missing column fails in a second, before torch is imported. The
+    # variant axes are lists here: the check takes train's defaults (and the first text columns).
+    from ..config import TrainConfig
+
+    defaults = TrainConfig()
+    quick = {**options, "lr": 1e-3, "batch_size": 1, "epochs": 1,
+             **{k: getattr(defaults, k) for k in ("lora_r", "loss", "max_length", "distill_alpha")},
+             "text_col": (options.get("text_col") or [None])[:1] if options.get("text_col") else None}
+    first = train_cmd.config_from_options(quick)
     if options.get("ctx") is not None:
         first = apply_config_file(options["ctx"], options.get("config_file"), first)
     train_cmd.check_data(first)
     from ..tuning import check_metric, default_out, grid_cost, parse_grid, plan_tune, tune
 
-    from ..config import TrainConfig
     from ..tuning import VARIANT_AXES
 
     given = {"lora_r": options.pop("lora_r"), "loss": options.pop("loss"), "max_length": options.pop("max_length"),
              "text_cols": options.pop("text_col"), "distill_alpha": options.pop("distill_alpha")}
     grid = parse_grid(options.pop("lr"), options.pop("batch_size"), options.pop("epochs"), variants=given)
-    defaults = TrainConfig()
     metric = check_metric(options.pop("metric"))
     out, force, dry_run = options.pop("out"), options.pop("force"), options.pop("dry_run")
     device = options.pop("device", None)
