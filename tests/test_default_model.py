@@ -51,6 +51,7 @@ def test_tag_without_model_uses_the_bundled_one(tmp_path, monkeypatch):
         assert bool(genres) == has_text  # at-least-one rule for every synopsis, nothing for an empty one
 
 
+@pytest.mark.slow
 def test_auto_precision_keeps_the_fp32_decisions_on_real_synopses():
     texts = pd.read_csv(real_csv_or_skip())["overview"].dropna().tolist()[:400]
     if not predict.bf16_supported("cpu"):

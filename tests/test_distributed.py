@@ -74,6 +74,7 @@ def runs(tmp_path_factory, movies_csv, tiny_qwen):
     return single, double, proc
 
 
+@pytest.mark.slow
 def test_torchrun_sees_every_training_row_once_per_epoch(runs):
     _, double, proc = runs
     seen: dict[int, list[int]] = {}
@@ -88,6 +89,7 @@ def test_torchrun_sees_every_training_row_once_per_epoch(runs):
         assert sorted(rows) == sorted(train_rows)  # the union, each row exactly once
 
 
+@pytest.mark.slow
 def test_torchrun_result_matches_one_process(runs):
     single, double, proc = runs
     assert proc.stdout.count("saved run") == 1  # rank 0 reports, rank 1 stays quiet

@@ -21,6 +21,8 @@ from conftest import synthetic_movies, write_csv
 from genretag.cli import app
 from genretag.data import read_csv
 
+pytestmark = pytest.mark.slow  # starts Ray (15-25 s): opt-in locally (--slow), always in CI
+
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[1]
 LABELS = ["Action", "Comedy", "Drama", "Horror", "Romance", "Western"]

@@ -63,6 +63,7 @@ def test_walkthrough_is_well_formed():
     assert python
 
 
+@pytest.mark.slow
 def test_walkthrough_runs(tmp_path, monkeypatch):
     commands, python = walkthrough_blocks()
     shutil.copytree(ROOT / "examples", tmp_path / "examples")

@@ -10,12 +10,14 @@ import csv
 import json
 import os
 
+import pytest
 from typer.testing import CliRunner
 
 from conftest import real_csv_or_skip
 from genretag.cli import app
 
 
+@pytest.mark.slow
 def test_minilm_trains_one_epoch_and_tags_real_rows(tmp_path):
     import torch
 

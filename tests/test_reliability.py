@@ -589,6 +589,7 @@ def _kill_when(proc: subprocess.Popen, ready, timeout: float = 120.0) -> None:
     assert proc.returncode == -signal.SIGKILL
 
 
+@pytest.mark.slow
 def test_kill_during_tag_then_resume(run_dir, tmp_path):
     rows = synthetic_movies(5000, seed=4)
     for i in range(0, len(rows), 97):
@@ -619,6 +620,7 @@ def test_kill_during_tag_then_resume(run_dir, tmp_path):
     assert files_in(tmp_path) == {"big.csv", "tagged.csv", "reference.csv"}
 
 
+@pytest.mark.slow
 def test_kill_during_train_then_resume(tiny_qwen, tmp_path):
     src = write_csv(tmp_path / "movies.csv", synthetic_movies(1500, seed=6))
     out = tmp_path / "run"
