@@ -23,11 +23,37 @@ def test_bundled_model_is_a_complete_small_run():
     assert path is not None and path.name == "default_model"
     runs.check_run_dir(path)
     size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-    # Three LoRA adapters + heads (an ensemble) and a TF-IDF blend; the backbone comes from its own package.
-    assert size < 12 * 2**20
+    # One LoRA adapter + head (one backbone pass) and a TF-IDF blend; the backbone comes from its own package.
+    assert not runs.is_ensemble(path) and size < 6 * 2**20
     config = json.loads((path / runs.CONFIG_FILE).read_text())
     assert config["backbone"] == "minilm"  # resolvable offline on any machine
     assert len(json.loads((path / runs.LABELS_FILE).read_text())) == 18
+
+
+def test_bundled_model_names_its_data_by_file_name_and_fingerprint():
+    path = runs.bundled_model()
+    split = json.loads((path / runs.SPLIT_FILE).read_text())
+    assert split["data"] == "tmdb-movie-genres-9k.csv"
+    assert split["fingerprint"] == "7d1134b7194e06d9e01787a40e520490a7212be29390578797922ddd13042d07"
+    for file in path.rglob("*.json"):  # no path of the machine that built it, anywhere
+        assert '"/' not in file.read_text(encoding="utf-8"), file
+
+
+def test_bundled_model_learned_from_every_usable_row_but_the_protocol_test():
+    from genretag import data
+
+    path = runs.bundled_model()
+    split = json.loads((path / runs.SPLIT_FILE).read_text())
+    config = json.loads((path / runs.CONFIG_FILE).read_text())
+    assert len(split["test"]) == 750 and config["test_rows"] == split["test"]
+    parts = [set(split[p]) for p in ("train", "validation", "test")]
+    assert not (parts[0] & parts[1] or parts[0] & parts[2] or parts[1] & parts[2])
+    csv_path = real_csv_or_skip()
+    usable, _ = data.load_labelled(csv_path, text_cols=config["text_cols"])
+    protocol, _ = data.load_labelled(csv_path, sample=5000, seed=42)
+    reference = data.split_indices(protocol.genres, ratios=(0.7, 0.15, 0.15), seed=42)
+    assert parts[2] == {protocol.row_ids[i] for i in reference["test"]}  # the protocol's test rows, kept out
+    assert parts[0] | parts[1] | parts[2] == set(usable.row_ids)
 
 
 def test_tag_without_model_uses_the_bundled_one(tmp_path, monkeypatch):
