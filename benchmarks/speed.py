@@ -362,7 +362,9 @@ def whole_process(args) -> dict:
     from genretag.runs import bundled_model
 
     model = bundled_model()
-    single = model / "members" / "1"
+    # The bundled model is one model now; an ensemble's first member stands in for one otherwise.
+    single = model / "members" / "1" if (model / "members").is_dir() else model
+    ensemble = Path(args.ensemble_run) if args.ensemble_run else (model if single != model else None)
     tmp = Path(tempfile.mkdtemp(prefix="genretag-whole-"))
     csv_path = write_protocol_csv(tmp / "movies.csv", args.whole_rows, args.data)
     small = tmp / "ten.csv"
@@ -376,12 +378,17 @@ def whole_process(args) -> dict:
         print(f"[{config}] {json.dumps(probe)}", flush=True)
         for repeat in range(args.repeats):
             plan = [("plain loop, 1 model (fp32, pad 128, file order)", "plain", None, csv_path)]
-            for label, run in (("genretag tag, ensemble of 3 (bundled)", model), ("genretag tag, 1 model (members/1)", single)):
+            tagged = [("genretag tag, 1 model (the bundled one)" if single == model else
+                       "genretag tag, 1 model (members/1)", single)]
+            if ensemble is not None:
+                tagged.insert(0, (f"genretag tag, ensemble of 3 ({ensemble.name})", ensemble))
+            for label, run in tagged:
                 plan.append((f"{label}, auto", "tag", (run, "auto"), csv_path))
             if args.int8_row:
                 plan.append(("genretag tag, 1 model (members/1), --precision int8 (no parity check)", "tag", (single, "int8"), csv_path))
             if args.before:
-                plan.append((f"before: genretag tag from {args.before}, ensemble of 3, auto", "before", (model, "auto"), csv_path))
+                plan.append((f"before: genretag tag from {args.before}, ensemble of 3, auto", "before",
+                             (ensemble or model, "auto"), csv_path))
             if repeat == 0:
                 plan.append(("start-up: genretag tag, 1 model, 10 rows", "tag", (single, "auto"), small))
                 plan.append(("start-up: plain loop, 1 model, 10 rows", "plain", None, small))
@@ -449,6 +456,8 @@ def main(argv=None) -> int:
     parser.add_argument("--whole-rows", type=int, default=1000, help="--whole-process: rows to tag (default 1000)")
     parser.add_argument("--whole-configs", default="native,avx2", help="--whole-process: native, avx2 or both")
     parser.add_argument("--repeats", type=int, default=1, help="--whole-process: times to run each row")
+    parser.add_argument("--ensemble-run", help="--whole-process: also tag with this ensemble (e.g. the previous "
+                        "bundled model, from git history)")
     parser.add_argument("--int8-row", action="store_true", help="--whole-process: also the single model in forced int8")
     parser.add_argument("--before", help="--whole-process: also the ensemble with the genretag code at this path "
                                          "(PYTHONPATH), e.g. a checkout of the commit before a change")
