@@ -57,16 +57,21 @@ def test_report_finds_templates_from_an_unpacked_wheel(wheel, tmp_path):
 
 
 def test_wheel_ships_the_default_model(wheel):
+    from genretag.rundir import ENSEMBLE_FILE, ENSEMBLE_REQUIRED_FILES, REQUIRED_FILES
+
     names = set(zipfile.ZipFile(wheel).namelist())
-    for name in ("config.json", "labels.json", "thresholds.json", "meta.json", "ensemble.json", "blend.json",
-                 "blend.safetensors"):
-        assert f"genretag/default_model/{name}" in names
-    members = json.loads(zipfile.ZipFile(wheel).read("genretag/default_model/ensemble.json"))["members"]
+    root = "genretag/default_model"
+    if f"{root}/{ENSEMBLE_FILE}" not in names:  # one model: a complete run directory
+        for name in (*REQUIRED_FILES, "thresholds.json", "split.json"):
+            assert f"{root}/{name}" in names
+        return
+    for name in ENSEMBLE_REQUIRED_FILES:
+        assert f"{root}/{name}" in names
+    members = json.loads(zipfile.ZipFile(wheel).read(f"{root}/{ENSEMBLE_FILE}"))["members"]
     assert len(members) >= 2
     for member in members:  # every member a complete run
-        for name in ("config.json", "labels.json", "head.safetensors", "meta.json", "adapter/adapter_config.json",
-                     "adapter/adapter_model.safetensors"):
-            assert f"genretag/default_model/{member}/{name}" in names
+        for name in REQUIRED_FILES:
+            assert f"{root}/{member}/{name}" in names
 
 
 def test_wheel_ships_the_genre_vocabulary(wheel, tmp_path):
