@@ -13,6 +13,30 @@ LOSSES = ("bce", "weighted-bce", "focal", "asl")
 PRECISIONS = ("auto", "fp32", "bf16")
 """Arithmetic choices (`genretag.predict`)."""
 PREDICT_PRECISIONS = PRECISIONS + ("int8",)
+
+
+def check_tag_options(*, threshold=None, max_genres=None, precision="auto", batch_size=None, threads=None,
+                      option=lambda name: name) -> None:
+    """Check the options of tagging (``tag``, `genretag.GenreTagger`) before a model is loaded.
+
+    Args:
+        option: How to name a parameter in the message (the CLI passes its flag names).
+
+    Raises:
+        genretag.errors.DataError: The first option out of range, named by ``option``.
+    """
+    from .errors import DataError
+
+    if threshold is not None and not 0 < threshold < 1:
+        raise DataError(f"{option('threshold')} must be between 0 and 1, got {threshold}")
+    if max_genres is not None and max_genres < 1:
+        raise DataError(f"{option('max_genres')} must be at least 1, got {max_genres}")
+    if precision not in PREDICT_PRECISIONS:
+        raise DataError(f"{option('precision')} must be one of {', '.join(PREDICT_PRECISIONS)}, got '{precision}'")
+    if batch_size is not None and batch_size < 1:
+        raise DataError(f"{option('batch_size')} must be at least 1, got {batch_size}")
+    if threads is not None and threads < 1:
+        raise DataError(f"{option('threads')} must be at least 1, got {threads}")
 """Arithmetic choices of prediction: also int8 dynamic quantisation (CPU; `genretag.precision`)."""
 THRESHOLD_MODES = ("fixed", "global", "per-genre")
 """Decision threshold modes (`genretag.thresholds`)."""

@@ -276,17 +276,12 @@ class GenreTagger:
                           threshold=threshold, at_least_one=at_least_one, max_genres=max_genres, scores=scores,
                           backbone=backbone, trust_remote_code=trust_remote_code, threads=threads, device=device,
                           force_backbone=force_backbone, vocabulary=vocabulary, spreadsheet=spreadsheet)
-        from .predict import PRECISIONS, set_threads
+        from .config import check_tag_options
+        from .predict import set_threads
         from .runs import load_run, resolve_model
 
-        if threshold is not None and not 0 < threshold < 1:
-            raise DataError(f"threshold must be between 0 and 1, got {threshold}")
-        if max_genres is not None and max_genres < 1:
-            raise DataError(f"max_genres must be at least 1, got {max_genres}")
-        if precision not in PRECISIONS:
-            raise DataError(f"precision must be one of {', '.join(PRECISIONS)}, got '{precision}'")
-        if batch_size is not None and batch_size < 1:
-            raise DataError(f"batch_size must be at least 1, got {batch_size}")
+        check_tag_options(threshold=threshold, max_genres=max_genres, precision=precision, batch_size=batch_size,
+                          threads=threads)
         set_threads(threads)
         self.run = load_run(resolve_model(model), backbone=backbone, device=device, trust_remote_code=trust_remote_code,
                             force_backbone=force_backbone)

@@ -52,21 +52,13 @@ def tag_cli(
     address: Annotated[Optional[str], typer.Option(help="With --engine ray: the Ray cluster to join \\[default: RAY_ADDRESS, else Ray on this machine].")] = None,
 ) -> None:
     """Tag every row of a catalogue file with genres, keeping all columns and the row order."""
-    from ..config import PREDICT_PRECISIONS
+    from ..config import check_tag_options
     from ..data import check_input
     from ..errors import DataError
     from ..outputs import ensure_new
 
-    if threshold is not None and not 0 < threshold < 1:
-        raise DataError(f"--threshold must be between 0 and 1, got {threshold}")
-    if max_genres is not None and max_genres < 1:
-        raise DataError(f"--max-genres must be at least 1, got {max_genres}")
-    if precision not in PREDICT_PRECISIONS:
-        raise DataError(f"--precision must be one of {', '.join(PREDICT_PRECISIONS)}, got '{precision}'")
-    if batch_size is not None and batch_size < 1:
-        raise DataError(f"--batch-size must be at least 1, got {batch_size}")
-    if threads is not None and threads < 1:
-        raise DataError(f"--threads must be at least 1, got {threads}")
+    check_tag_options(threshold=threshold, max_genres=max_genres, precision=precision, batch_size=batch_size,
+                      threads=threads, option=lambda name: "--" + name.replace("_", "-"))
     if engine is not None:
         if engine != "ray":
             raise DataError(f"--engine must be ray, got '{engine}'")
