@@ -142,6 +142,8 @@ class TaggedFrame:
     """``[rows]`` True where the joined text is not empty (those rows were predicted)."""
     other_script: dict[str, int] = field(default_factory=dict)
     """Rows flagged in ``language_warning``, by script."""
+    short_texts: int = 0
+    """Rows with a text of fewer than `SHORT_TEXT_WORDS` words (a title, not a synopsis?)."""
 
 
 def tag_frame(
@@ -209,8 +211,9 @@ def tag_frame(
             out[name] = written[:, j]
     flags = language.script_warnings(texts.tolist(), language.known_scripts(run.meta))
     out[free_column(list(frame.columns) + score_names, LANGUAGE_COLUMN)] = flags
-    return TaggedFrame(frame=out, chosen=chosen, has_text=has_text,
-                       other_script=language.count_by_script(flags))
+    words = texts.str.split().str.len().fillna(0).to_numpy()
+    return TaggedFrame(frame=out, chosen=chosen, has_text=has_text, other_script=language.count_by_script(flags),
+                       short_texts=int(((words < SHORT_TEXT_WORDS) & has_text).sum()))
 
 
 class GenreTagger:
@@ -444,8 +447,7 @@ def tag_csv(
                                    spreadsheet=out_format.spreadsheet)
                 chunk, has_text = tagged.frame, tagged.has_text
                 language_column = chunk.columns[-1]
-                words = data_mod.join_text(chunk, cols).str.split().str.len().fillna(0).to_numpy()
-                summary.short_texts += int(((words < SHORT_TEXT_WORDS) & has_text).sum())
+                summary.short_texts += tagged.short_texts
                 counts += tagged.chosen.sum(axis=0)
                 for script, n in tagged.other_script.items():
                     other_script[script] = other_script.get(script, 0) + n
