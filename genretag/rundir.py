@@ -23,6 +23,7 @@ An ensemble (`genretag ensemble`) is a run directory too: ``ensemble.json`` and
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from .errors import ModelError
@@ -109,3 +110,72 @@ def member_paths(path: Path) -> list[Path]:
             raise ModelError(f"{path / ENSEMBLE_FILE} names a member outside the ensemble ({name})")
         out.append(member)
     return out
+
+
+#: Files that describe how a run was made but do not change its predictions.
+DESCRIPTIVE_FILES = frozenset({HISTORY_FILE, METRICS_FILE, SPLIT_FILE, "README.md"})
+
+
+def fingerprint(path: str | Path) -> str:
+    """sha256 over every file of a run that decides its predictions, members and blend included.
+
+    Everything under the run directory counts except `DESCRIPTIVE_FILES` (at any depth) and
+    hidden files, so a new kind of run file is covered without a change here.
+
+    Returns:
+        64 hex digits.
+    """
+    import hashlib
+
+    root = Path(path)
+    digest = hashlib.sha256()
+    for file in sorted(p for p in root.rglob("*") if p.is_file()):
+        rel = file.relative_to(root)
+        if file.name in DESCRIPTIVE_FILES or any(part.startswith(".") for part in rel.parts):
+            continue
+        digest.update(rel.as_posix().encode() + b"\0")
+        with open(file, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def newest_run(runs_dir: str | Path = DEFAULT_RUNS_DIR) -> Path | None:
+    """The most recently finished complete run under ``runs_dir`` (searched recursively, 2 levels).
+
+    Runs are ordered by the ``finished`` time in their meta.json, so copying or touching
+    folders does not change which one is newest.
+    """
+    root = Path(runs_dir)
+    if not root.is_dir():
+        return None
+    best, best_key = None, None
+    candidates = [p.parent for p in root.glob(f"*/{META_FILE}")] + [p.parent for p in root.glob(f"*/*/{META_FILE}")]
+    for run in candidates:
+        if run.name.startswith(".") or any(not (run / f).is_file() for f in required_files(run)):
+            continue
+        try:
+            finished = json.loads((run / META_FILE).read_text(encoding="utf-8")).get("finished", "")
+        except (OSError, json.JSONDecodeError):
+            continue
+        key = (str(finished), os.path.getmtime(run / META_FILE))
+        if best_key is None or key > best_key:
+            best, best_key = run, key
+    return best
+
+
+def bundled_model() -> Path | None:
+    """The default model shipped inside the package, when there is one."""
+    path = Path(__file__).resolve().parent / "default_model"
+    return path if (path / META_FILE).is_file() else None
+
+
+def resolve_model(model: str | Path | None, runs_dir: str | Path = DEFAULT_RUNS_DIR) -> Path:
+    """The run to use: ``model`` if given, else the newest under ``./runs``, else the bundled one."""
+    if model:
+        return Path(model)
+    found = newest_run(runs_dir) or bundled_model()
+    if found is None:
+        raise ModelError(f"no trained model found under ./{runs_dir}; train one with 'genretag train' or pass --model RUN")
+    return found

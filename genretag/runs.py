@@ -22,7 +22,7 @@ from .rundir import (  # noqa: F401 - the file names are part of runs' interface
     CONFIG_FILE, LABELS_FILE, THRESHOLDS_FILE, ADAPTER_DIR, HEAD_FILE, SPLIT_FILE, HISTORY_FILE, METRICS_FILE,
     META_FILE, ADAPTER_WEIGHTS, REQUIRED_FILES, ENSEMBLE_FILE, ENSEMBLE_REQUIRED_FILES, RUN_FORMAT,
     DEFAULT_RUNS_DIR, MEMBERS_DIR, ENSEMBLE_FORMAT, check_run_dir, dump_json, is_ensemble, member_paths,
-    read_json, required_files,
+    read_json, required_files, newest_run, bundled_model, resolve_model,
 )
 
 logger = logging.getLogger(__name__)
@@ -421,46 +421,6 @@ def _check_weights(path: Path, expected: str | None, found: str | None, backbone
         "seed or revision), so every score would change; pass --backbone with the model it was trained on, "
         "or --force-backbone to use this one anyway"
     )
-
-
-def newest_run(runs_dir: str | Path = DEFAULT_RUNS_DIR) -> Path | None:
-    """The most recently finished complete run under ``runs_dir`` (searched recursively, 2 levels).
-
-    Runs are ordered by the ``finished`` time in their meta.json, so copying or touching
-    folders does not change which one is newest.
-    """
-    root = Path(runs_dir)
-    if not root.is_dir():
-        return None
-    best, best_key = None, None
-    candidates = [p.parent for p in root.glob(f"*/{META_FILE}")] + [p.parent for p in root.glob(f"*/*/{META_FILE}")]
-    for run in candidates:
-        if run.name.startswith(".") or any(not (run / f).is_file() for f in required_files(run)):
-            continue
-        try:
-            finished = json.loads((run / META_FILE).read_text(encoding="utf-8")).get("finished", "")
-        except (OSError, json.JSONDecodeError):
-            continue
-        key = (str(finished), os.path.getmtime(run / META_FILE))
-        if best_key is None or key > best_key:
-            best, best_key = run, key
-    return best
-
-
-def bundled_model() -> Path | None:
-    """The default model shipped inside the package, when there is one."""
-    path = Path(__file__).resolve().parent / "default_model"
-    return path if (path / META_FILE).is_file() else None
-
-
-def resolve_model(model: str | Path | None, runs_dir: str | Path = DEFAULT_RUNS_DIR) -> Path:
-    """The run to use: ``model`` if given, else the newest under ``./runs``, else the bundled one."""
-    if model:
-        return Path(model)
-    found = newest_run(runs_dir) or bundled_model()
-    if found is None:
-        raise ModelError(f"no trained model found under ./{runs_dir}; train one with 'genretag train' or pass --model RUN")
-    return found
 
 
 def load_members(path: Path, labels: list[str], *, backbone=None, device=None, trust_remote_code=False, merge=True,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import logging
 import os
@@ -11,6 +10,7 @@ import re
 import sys
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,8 +21,10 @@ from . import data as data_mod
 from . import formats, language
 from .errors import DataError, ModelError
 from .outputs import atomic_path, resumable_path, write_json, write_record
-from .predict import decide
-from .runs import ADAPTER_DIR, CONFIG_FILE, HEAD_FILE, LABELS_FILE, THRESHOLDS_FILE, Run
+from .rundir import fingerprint as run_files_fingerprint
+
+if TYPE_CHECKING:  # tagging works on a PyTorch run and on an exported one (genretag.onnx_runtime): no torch import here
+    from .runs import Run
 
 logger = logging.getLogger(__name__)
 
@@ -193,6 +195,8 @@ def tag_frame(
     if has_text.any():
         probs[has_text] = run.predict_proba(texts[has_text].tolist(), thresholds=limits, at_least_one=at_least_one,
                                             max_genres=max_genres)
+    from .predict import decide
+
     chosen = decide(np.nan_to_num(probs, nan=0.0), limits, at_least_one=at_least_one, max_genres=max_genres)
     chosen[~has_text] = 0
     names = list(run.labels) if names is None else list(names)
@@ -533,6 +537,8 @@ def written_scores(
     out = np.where(~below & (out < limits), np.maximum(over, exact), out)
     finite = np.isfinite(exact).all(axis=1)
     if finite.any():
+        from .predict import decide
+
         again = decide(np.nan_to_num(out[finite], nan=0.0), limits[finite], at_least_one=at_least_one,
                        max_genres=max_genres).astype(bool)
         differ = np.flatnonzero(finite)[(again != chosen[finite]).any(axis=1)]
@@ -579,13 +585,8 @@ def run_text_columns(saved: list[str] | None, columns: list[str]) -> list[str] |
 
 
 def run_fingerprint(path: str | Path) -> str:
-    """sha256 over the files of a run that decide its predictions."""
-    digest = hashlib.sha256()
-    for name in (LABELS_FILE, THRESHOLDS_FILE, CONFIG_FILE, HEAD_FILE, f"{ADAPTER_DIR}/adapter_model.safetensors"):
-        file = Path(path) / name
-        digest.update(name.encode())
-        digest.update(data_mod.file_fingerprint(file).encode() if file.is_file() else b"-")
-    return digest.hexdigest()
+    """sha256 over the files of a run that decide its predictions (`genretag.rundir.fingerprint`)."""
+    return run_files_fingerprint(path)
 
 
 @dataclass

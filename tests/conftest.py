@@ -16,6 +16,15 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _onnx_cache(tmp_path_factory):
+    """Exported runs (genretag.onnx_runtime) go to a folder of the test session, not ~/.cache."""
+    import os
+
+    os.environ["GENRETAG_CACHE"] = str(tmp_path_factory.mktemp("genretag-cache"))
+    yield
+
+
 def pytest_addoption(parser):
     parser.addoption("--slow", action="store_true", default=False,
                      help="also run tests marked slow (always run in CI, where CI=true)")

@@ -121,7 +121,7 @@ def saved_text_cols(model) -> list[str] | None:
     from pathlib import Path
 
     if model is None:
-        from ..runs import resolve_model  # imports torch: only on this rare path
+        from ..rundir import resolve_model
 
         try:
             model = resolve_model(None)

@@ -12,6 +12,9 @@ from .common import (COLUMNS_HELP, NO_HEADER_HELP, SEP_HELP, column_values, cons
                      row_progress, saved_text_cols)
 
 
+RUNTIMES = ("auto", "onnx", "torch")
+
+
 def load_model_for_cli(model: Optional[Path], backbone: Optional[str] = None, trust_remote_code: bool = False,
                        force_backbone: bool = False):
     """Resolve ``--model`` (newest run, else bundled), load it, and say which one is used."""
@@ -20,6 +23,36 @@ def load_model_for_cli(model: Optional[Path], backbone: Optional[str] = None, tr
     path = resolve_model(model)
     info(f"model: {path}")
     return load_run(path, backbone=backbone, trust_remote_code=trust_remote_code, force_backbone=force_backbone)
+
+
+def load_model_for_tagging(model: Optional[Path], *, runtime: str, precision: str, threads: Optional[int],
+                           backbone: Optional[str], trust_remote_code: bool, force_backbone: bool):
+    """The run ``tag`` predicts with: exported to ONNX Runtime where it can be (see `genretag.onnx_runtime`), else PyTorch."""
+    from .. import onnx_runtime
+    from ..errors import DataError, ModelError
+    from ..rundir import resolve_model
+
+    if runtime == "onnx" and precision not in ("auto", "fp32"):
+        raise DataError(f"--runtime onnx computes in fp32; drop --precision {precision} (or use --runtime torch)")
+    if runtime == "onnx" and not onnx_runtime.available():
+        raise ModelError("--runtime onnx needs the onnxruntime and tokenizers packages: pip install onnxruntime tokenizers")
+
+    def load_torch():
+        from ..predict import set_threads
+
+        set_threads(threads)
+        return load_model_for_cli(model, backbone, trust_remote_code, force_backbone)
+
+    if runtime == "torch" or precision not in ("auto", "fp32"):
+        return load_torch()
+    path = resolve_model(model)
+    if runtime == "auto" and (not onnx_runtime.available() or onnx_runtime.gpu_present()):
+        return load_torch()
+    run = onnx_runtime.prepare(path, load_torch, threads=threads, backbone=backbone, strict=runtime == "onnx")
+    if isinstance(run, onnx_runtime.OnnxRun):
+        info(f"model: {path}")
+        info(f"runtime: ONNX Runtime (fp32), the run exported to {run.folder}")
+    return run
 
 
 @handle_errors
@@ -40,6 +73,7 @@ def tag_cli(
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run of the same command after its last chunk.")] = False,
     trust_remote_code: Annotated[bool, typer.Option(help="Allow a run trained with --trust-remote-code to run its backbone's code.")] = False,
     shard: Annotated[Optional[str], typer.Option(help="Deprecated (use --engine ray). i/n: tag only rows i, i+n, i+2n ... into <out>.shard-i-of-n.csv; join the n shards with genretag merge-shards.")] = None,
+    runtime: Annotated[str, typer.Option(help="auto: ONNX Runtime on a CPU (the run exported once to a cache and checked against PyTorch; later runs start without torch), PyTorch on a GPU or when it cannot; onnx; torch.")] = "auto",
     precision: Annotated[str, typer.Option(help="auto (bf16 where the hardware has it, else int8 on a CPU, when a parity check with fp32 passes), fp32, bf16 or int8.")] = "auto",
     vocabulary: Annotated[Optional[str], typer.Option("--vocabulary", help='Write genre names of another vocabulary: tmdb, imdb, movielens, or a TOML file of "Model genre" = "Name" lines \\[default: the model\'s own names].')] = None,
     threads: Annotated[Optional[int], typer.Option(help="CPU threads \\[default: OMP_NUM_THREADS, else one per physical core].")] = None,
@@ -59,6 +93,8 @@ def tag_cli(
 
     check_tag_options(threshold=threshold, max_genres=max_genres, precision=precision, batch_size=batch_size,
                       threads=threads, option=lambda name: "--" + name.replace("_", "-"))
+    if runtime not in RUNTIMES:
+        raise DataError(f"--runtime must be one of {', '.join(RUNTIMES)}, got '{runtime}'")
     if engine is not None:
         if engine != "ray":
             raise DataError(f"--engine must be ray, got '{engine}'")
@@ -101,13 +137,13 @@ def tag_cli(
         parts = parse_shard(shard)
     target = out or default_output(csv, source)
     check_output(target, source=source, resume=resume, shard=parts)
-    from ..predict import set_threads
     from ..tagging import shard_output, tag_csv
     ensure_new(shard_output(target, parts) if parts else target, force)
-    set_threads(threads)
-    run = load_model_for_cli(model, backbone, trust_remote_code, force_backbone)
-    run.precision = precision
-    run.batch_size = batch_size
+    run = load_model_for_tagging(model, runtime=runtime, precision=precision, threads=threads, backbone=backbone,
+                                 trust_remote_code=trust_remote_code, force_backbone=force_backbone)
+    if not hasattr(run, "folder"):  # a PyTorch run
+        run.precision = precision
+        run.batch_size = batch_size
     names = None
     if vocabulary is not None:
         from ..vocabulary import output_names

@@ -1,0 +1,405 @@
+"""Tagging on a CPU with ONNX Runtime: the run exported once to ONNX, then predicted without torch.
+
+A tag run on a CPU spends much of its time before the first row: importing torch and
+transformers and building the model (about 5 s on a 2-core machine), then predicting with
+PyTorch's eager kernels. The first time a run tags on a CPU, it is exported to ONNX (the
+LoRA already merged into the backbone, the head and the pooling included) together with its
+tokenizer, into a cache folder keyed by the run's fingerprint and its backbone's files; every
+later tag run loads that folder with ONNX Runtime and the Rust tokenizer alone: no torch, no
+transformers, and ONNX Runtime's fused fp32 kernels.
+
+The export is checked before it is used: the tokenizer must give the same token ids as the
+transformers tokenizer on probe texts (accents, CJK, emoji, over-long texts), and the ONNX model
+the same probabilities as the PyTorch model in fp32 (max |Δp| ≤ `PARITY_TOLERANCE`) on rows of
+every length up to the run's max length, padded in batches of several sizes. Both sides compute
+in fp32, so no row needs a recheck near a threshold (bf16 and int8 do, see `genretag.predict`).
+A run that fails the check, or cannot be exported, is tagged with PyTorch as before, with a
+warning that says why.
+
+Cache: ``$GENRETAG_CACHE``, else ``$XDG_CACHE_HOME/genretag``, else ``~/.cache/genretag``;
+one folder ``onnx/<key>/`` per run (about the size of the backbone in fp32: 90 MB for MiniLM).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .config import TrainConfig
+from .errors import ModelError
+from .rundir import CONFIG_FILE, LABELS_FILE, META_FILE, THRESHOLDS_FILE, fingerprint, read_json
+
+logger = logging.getLogger(__name__)
+
+FORMAT = 1
+MODEL_FILE = "model.onnx"
+TOKENIZER_FILE = "tokenizer.json"
+INFO_FILE = "onnx.json"
+#: Largest |Δp| between ONNX Runtime and PyTorch (both fp32) the export may show; measured
+#: about 1e-6 on MiniLM, the size of PyTorch's own differences between batch sizes.
+PARITY_TOLERANCE = 1e-4
+OPSET = 17
+#: Rows per ONNX Runtime call; length-sorted, so padding stays short.
+BATCH_SIZE = 32
+PROBE_TEXTS = (
+    "A retired detective returns for one last case in a city that has forgotten him.",
+    "Amélie, a shy waitress in Montmartre, decides to change the lives of those around her — naïvely.",
+    "千と千尋の神隠し: a girl wanders into a world of spirits.",
+    "Two friends 🎬 road-trip across   the desert\n\nwith a stolen car and a dog.",
+    "ÉTÉ À PARIS. Ça commence ici; the end?",
+    "Ein Mann kämpft gegen die Zeit. Он бежит. Η ιστορία.",
+    "x",
+)
+
+
+def available() -> bool:
+    """True when ONNX Runtime and the tokenizers library are installed."""
+    return all(importlib.util.find_spec(name) is not None for name in ("onnxruntime", "tokenizers"))
+
+
+def cache_root() -> Path:
+    """Where exported runs are kept (see the module docstring)."""
+    if os.environ.get("GENRETAG_CACHE"):
+        return Path(os.environ["GENRETAG_CACHE"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "genretag"
+
+
+def backbone_files(source: str) -> Path | None:
+    """The folder holding a backbone's files: a local folder, or a hub model's cached snapshot."""
+    path = Path(source)
+    if path.is_dir():
+        return path
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return None
+    found = try_to_load_from_cache(source, "config.json")
+    return Path(found).parent if isinstance(found, str) else None
+
+
+def cache_key(run_path: str | Path, backbone: str | None = None) -> str | None:
+    """The cache folder name for a run: its `fingerprint` and its backbone's file identities.
+
+    Backbone files are identified by name, size and modification time (reading a 1 GB
+    backbone to hash it would cost more than the export saves). None when the backbone's
+    files cannot be found without loading it (a hub model not in the local cache).
+    """
+    from .backbones import resolve_backbone
+
+    run_path = Path(run_path)
+    digest = hashlib.sha256(f"genretag-onnx-{FORMAT}\0{fingerprint(run_path)}\0".encode())
+    for source in sorted(set(run_backbones(run_path, backbone))):
+        try:
+            folder = backbone_files(resolve_backbone(source))
+        except ModelError:
+            return None
+        if folder is None:
+            return None
+        digest.update(f"{source}\0".encode())
+        for file in sorted(p for p in folder.rglob("*") if p.is_file()):
+            stat = file.stat()
+            digest.update(f"{file.relative_to(folder).as_posix()}:{stat.st_size}:{stat.st_mtime_ns}\0".encode())
+    return digest.hexdigest()[:32]
+
+
+def run_backbones(run_path: Path, backbone: str | None = None) -> list[str]:
+    """The backbones a run (each member of an ensemble) loads."""
+    from .rundir import is_ensemble, member_paths
+
+    if backbone:
+        return [backbone]
+    paths = member_paths(run_path) if is_ensemble(run_path) else [run_path]
+    return [TrainConfig.from_dict(read_json(p / CONFIG_FILE)).backbone for p in paths]
+
+
+def cached_folder(run_path: str | Path, backbone: str | None = None) -> Path | None:
+    """The run's exported folder in the cache, or None when it has not been exported here."""
+    key = cache_key(run_path, backbone)
+    if key is None:
+        return None
+    folder = cache_root() / "onnx" / key
+    return folder if (folder / INFO_FILE).is_file() else None
+
+
+@dataclass
+class Precision:
+    """What `genretag tag` reports as the arithmetic it used (as `predict.PrecisionChoice`)."""
+
+    precision: str = "fp32"
+    reason: str = "ONNX Runtime"
+
+
+@dataclass
+class OnnxRun:
+    """A run predicting through ONNX Runtime; the parts of `genretag.runs.Run` that tagging uses."""
+
+    path: Path
+    config: TrainConfig
+    labels: list[str]
+    thresholds: np.ndarray
+    meta: dict
+    blend: object | None
+    session: object
+    tokenizer: object
+    folder: Path
+    info: dict
+    choice: Precision = field(default_factory=Precision)
+
+    @property
+    def predictor(self) -> "OnnxRun":
+        """Itself: `choice` is where `genretag tag` reads the precision used."""
+        return self
+
+    def logits(self, texts: list[str], *, batch_size: int | None = None, on_batch=None) -> np.ndarray:
+        """Logits ``[rows, genres]`` (float32) for synopses, in input order."""
+        out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
+        if not texts:
+            return out
+        ids = [e.ids for e in self.tokenizer.encode_batch(list(texts))]
+        lengths = np.array([len(row) for row in ids])
+        order = np.argsort(lengths, kind="stable")
+        size = batch_size or BATCH_SIZE
+        for start in range(0, len(order), size):
+            rows = order[start:start + size]
+            width = max(int(lengths[rows].max()), 1)
+            input_ids = np.full((len(rows), width), self.pad_id, dtype=np.int64)
+            mask = np.zeros((len(rows), width), dtype=np.int64)
+            for j, i in enumerate(rows):
+                input_ids[j, :lengths[i]] = ids[i]
+                mask[j, :lengths[i]] = 1
+            out[rows] = self.session.run(None, {"input_ids": input_ids, "attention_mask": mask})[0]
+            if on_batch is not None:
+                on_batch(len(rows))
+        return out
+
+    @property
+    def pad_id(self) -> int:
+        """Token id used for padding (the run's tokenizer's)."""
+        return int(self.info["pad_id"])
+
+    def predict_proba(self, texts, *, batch_size: int | None = None, on_batch=None, **_rule) -> np.ndarray:
+        """Probabilities ``[rows, genres]`` for raw synopses, in input order (fp32, so the
+        decision-rule arguments `Run.predict_proba` takes change nothing here)."""
+        texts = list(texts)
+        probs = 1.0 / (1.0 + np.exp(-self.logits(texts, batch_size=batch_size, on_batch=on_batch).astype(np.float64)))
+        probs = probs.astype(np.float32)
+        if self.blend is not None and texts:
+            probs = self.blend.mix(probs, texts)
+        return probs
+
+
+def load(run_path: str | Path, folder: Path, *, threads: int | None = None) -> OnnxRun:
+    """Load an exported run from its cache folder (torch-free).
+
+    Raises:
+        ModelError: The cache folder is unreadable (remove it and tag again).
+    """
+    import onnxruntime as ort
+    from tokenizers import Tokenizer
+
+    run_path = Path(run_path)
+    info = read_json(folder / INFO_FILE)
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads:
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+    try:
+        session = ort.InferenceSession(str(folder / MODEL_FILE), options, providers=["CPUExecutionProvider"])
+        tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
+        raise ModelError(f"the exported model in {folder} cannot be loaded ({exc}); remove that folder and tag again") from None
+    config = TrainConfig.from_dict(read_json(run_path / CONFIG_FILE))
+    config.max_length = int(info["max_length"])
+    labels = read_json(run_path / LABELS_FILE)
+    run = OnnxRun(path=run_path, config=config, labels=labels, thresholds=run_thresholds(run_path, labels, config.threshold),
+                  meta=read_json(run_path / META_FILE), blend=run_blend(run_path), session=session, tokenizer=tokenizer,
+                  folder=folder, info=info)
+    return run
+
+
+def run_thresholds(run_path: Path, labels: list[str], default: float) -> np.ndarray:
+    """The run's per-genre thresholds (float64, as `genretag.runs.load_run` reads them)."""
+    file = run_path / THRESHOLDS_FILE
+    if not file.exists():
+        return np.full(len(labels), float(default))
+    saved = read_json(file)
+    return np.array([float(saved.get(label, default)) for label in labels], dtype=float)
+
+
+def run_blend(run_path: Path):
+    """The run's TF-IDF blend, or None."""
+    from .blending import TfidfBlend
+
+    return TfidfBlend.load(run_path)
+
+
+def export(run, folder: Path) -> dict:
+    """Export a loaded run (`genretag.runs.Run`, on the CPU) to ``folder`` and check it.
+
+    Writes `MODEL_FILE`, `TOKENIZER_FILE` and `INFO_FILE` into a fresh folder beside
+    ``folder`` and renames it into place, so a half-written export is never used.
+
+    Returns:
+        What `INFO_FILE` holds: max length, pad id, the parity measured, library versions.
+
+    Raises:
+        ModelError: The run cannot be exported, or the export does not match the PyTorch
+            model (the message says by how much).
+    """
+    import onnxruntime as ort
+    import torch
+    from tokenizers import Tokenizer
+
+    if not getattr(run.tokenizer, "is_fast", False):
+        raise ModelError("its tokenizer has no fast (Rust) version to run without transformers")
+    model = run.model
+    if next(model.parameters()).device.type != "cpu":
+        raise ModelError("the model is not on the CPU")
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        started = time.perf_counter()
+        tokenizer = Tokenizer.from_str(run.tokenizer.backend_tokenizer.to_str())
+        tokenizer.no_padding()
+        tokenizer.enable_truncation(run.config.max_length, direction=getattr(run.tokenizer, "truncation_side", "right"))
+        probes = list(PROBE_TEXTS) + [" ".join(PROBE_TEXTS) * 20]
+        from .predict import encode
+
+        expected = encode(run.tokenizer, probes, run.config.max_length)
+        got = [e.ids for e in tokenizer.encode_batch(probes)]
+        if got != expected:
+            raise ModelError("its tokenizer gives other token ids without transformers")
+        tokenizer.save(str(tmp / TOKENIZER_FILE))
+
+        model.eval()
+        pad_id = int(run.pad_id)
+        ids = torch.tensor([expected[0][:8], expected[1][:8]])
+        mask = torch.ones_like(ids)
+        mask[1, 5:] = 0  # a padded row, so that the mask is an input of the graph and not a constant
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(model, (ids, mask), str(tmp / MODEL_FILE), input_names=["input_ids", "attention_mask"],
+                              output_names=["logits"], opset_version=OPSET, dynamo=False,
+                              dynamic_axes={"input_ids": {0: "batch", 1: "tokens"},
+                                            "attention_mask": {0: "batch", 1: "tokens"}, "logits": {0: "batch"}})
+        session = ort.InferenceSession(str(tmp / MODEL_FILE), providers=["CPUExecutionProvider"])
+        worst, rows = _parity(model, session, expected, pad_id, run.config.max_length, len(run.tokenizer))
+        if worst > PARITY_TOLERANCE:
+            raise ModelError(f"the ONNX model differs from the PyTorch model by up to {worst:.2g} in probability "
+                             f"(tolerance {PARITY_TOLERANCE:g})")
+        info = {"format": FORMAT, "run": str(Path(run.path).resolve()), "max_length": int(run.config.max_length),
+                "pad_id": pad_id, "labels": len(run.labels), "opset": OPSET,
+                "parity": {"rows": rows, "max_abs_dp": float(worst), "tolerance": PARITY_TOLERANCE},
+                "versions": {"torch": torch.__version__, "onnxruntime": ort.__version__},
+                "export_seconds": round(time.perf_counter() - started, 2)}
+        (tmp / INFO_FILE).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(tmp, folder)
+        return info
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _parity(model, session, probe_ids: list[list[int]], pad_id: int, max_length: int, vocab: int) -> tuple[float, int]:
+    """Max |Δp| between ONNX Runtime and PyTorch (fp32) over probe rows, and how many rows."""
+    import torch
+
+    rng = np.random.default_rng(0)
+    special = set(probe_ids[0][:1] + probe_ids[0][-1:])
+    rows = [list(r) for r in probe_ids]
+    for length in sorted({2, 3, 7, 16, 33, max_length // 2, max_length}):
+        body = rng.integers(1000 if vocab > 2000 else 1, vocab, size=max(length - len(special), 1)).tolist()
+        rows.append((probe_ids[0][:1] + body + probe_ids[0][-1:])[:max_length])
+    worst = 0.0
+    for size in (1, 5, len(rows)):
+        for start in range(0, len(rows), size):
+            batch = rows[start:start + size]
+            width = max(len(r) for r in batch)
+            ids = np.full((len(batch), width), pad_id, dtype=np.int64)
+            mask = np.zeros_like(ids)
+            for j, r in enumerate(batch):
+                ids[j, :len(r)] = r
+                mask[j, :len(r)] = 1
+            with torch.no_grad():
+                want = torch.sigmoid(model(torch.from_numpy(ids), torch.from_numpy(mask)).float()).numpy()
+            got = 1.0 / (1.0 + np.exp(-session.run(None, {"input_ids": ids, "attention_mask": mask})[0]))
+            worst = max(worst, float(np.abs(got - want).max()))
+    return worst, len(rows)
+
+
+def prepare(run_path: str | Path, load_torch, *, threads: int | None = None, backbone: str | None = None,
+            strict: bool = False):
+    """The run to tag with on this machine: exported (`OnnxRun`) when it can be, else PyTorch's.
+
+    Args:
+        run_path: The run directory.
+        load_torch: ``() -> genretag.runs.Run``: loads the run with PyTorch (called only
+            when the run is not in the cache yet, or cannot use ONNX Runtime).
+        threads: CPU threads for ONNX Runtime (default: one per physical core).
+        backbone: The ``--backbone`` override, part of the cache key.
+        strict: Raise `ModelError` instead of falling back to PyTorch (``--runtime onnx``).
+
+    Returns:
+        An `OnnxRun`, or the PyTorch `Run` (ONNX Runtime missing, a GPU present, a backbone
+        not cached locally, or an export refused by its check: the last with a warning).
+    """
+    if not strict and (not available() or gpu_present()):
+        return load_torch()
+    key = cache_key(run_path, backbone)
+    if key is None:
+        if strict:
+            raise ModelError(f"cannot find the files of {run_path}'s backbone here without loading it; "
+                             "tag once with --runtime torch, or use --runtime auto")
+        return load_torch()
+    folder = cache_root() / "onnx" / key
+    if (folder / INFO_FILE).is_file():
+        return load(run_path, folder, threads=threads)
+    run = load_torch()
+    logger.info("exporting the model to ONNX once, for faster tagging on this CPU (cached in %s)", folder)
+    try:
+        info = export(run, folder)
+    except Exception as exc:  # noqa: BLE001 - the exporter fails in many ways on unusual models
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        why = first if isinstance(exc, (ModelError, OSError)) else f"{type(exc).__name__}: {first}"
+        if strict:
+            raise ModelError(f"this run cannot use ONNX Runtime: {why}") from None
+        logger.warning("tagging with PyTorch: this run cannot use ONNX Runtime (%s)", why)
+        return run
+    logger.info("exported in %.1f s; ONNX Runtime matches PyTorch within %.1g on %d probe rows",
+                info["export_seconds"], info["parity"]["max_abs_dp"], info["parity"]["rows"])
+    prune(folder, Path(run_path))
+    return load(run_path, folder, threads=threads)
+
+
+def gpu_present() -> bool:
+    """True when an NVIDIA driver is loaded (then PyTorch on the GPU beats ONNX Runtime on the CPU)."""
+    return Path("/proc/driver/nvidia/version").exists()
+
+
+def prune(folder: Path, run_path: Path) -> None:
+    """Remove older exports of the same run directory (other keys), keeping ``folder``."""
+    target = str(Path(run_path).resolve())
+    for other in folder.parent.glob("*"):
+        if other == folder or not (other / INFO_FILE).is_file():
+            continue
+        try:
+            if json.loads((other / INFO_FILE).read_text(encoding="utf-8")).get("run") == target:
+                shutil.rmtree(other, ignore_errors=True)
+        except (OSError, ValueError):
+            continue
