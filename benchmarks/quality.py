@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from genretag import data as data_mod
-from genretag.baseline import TfidfBaseline
+from genretag.tfidf import TfidfBaseline
 from genretag.metrics import summary_scores
 from genretag.predict import collate, decide, encode, length_sorted_batches
 from genretag.runs import load_run

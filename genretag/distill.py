@@ -129,7 +129,7 @@ def teacher_probabilities(teacher: str | Path, data_path: str | Path, row_ids: l
 
 def _predict_rows(teacher: Path, data_path, row_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Teacher probabilities for the given data rows that the teacher's reading of the file keeps."""
-    from .data import load_labelled
+    from .data.labelled import load_labelled
     from .runs import load_run
 
     run = load_run(teacher)

@@ -35,8 +35,7 @@ from torch import nn
 
 from . import runs as runs_mod
 from .modeling import EnsembleTagger  # noqa: F401 - where the ensemble model was defined before
-from .rundir import ENSEMBLE_FORMAT, MEMBERS_DIR, dump_json, member_paths
-from .blending import BLEND_FILE, BLEND_WEIGHTS_FILE
+from .rundir import BLEND_FILE, BLEND_WEIGHTS_FILE, ENSEMBLE_FORMAT, MEMBERS_DIR, dump_json, member_paths
 from .errors import DataError, ModelError
 
 
@@ -80,7 +79,7 @@ def build_ensemble(run_paths: list[str | Path], out: str | Path, *, force: bool 
         ModelError: Fewer than two runs, or runs that differ in genres, split or backbone.
         DataError: The training data of the runs is not on this machine or has changed.
     """
-    from .blending import fit_blend
+    from .tfidf import fit_blend
     from .metrics import summary_scores
     from .outputs import atomic_path, ensure_new
     from .predict import decide, default_batch_size, encode, predict_logits, sigmoid

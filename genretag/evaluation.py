@@ -530,7 +530,7 @@ def _baseline(run: Run, rows: EvalRows, own_full, rule: dict, columns: list[int]
     mode), so the comparison is like for like. It decides over every genre, then only
     ``columns`` (the scored genres, default all) are scored, as for the model.
     """
-    from .baseline import NAME, TfidfBaseline
+    from .tfidf import NAME, TfidfBaseline
     from .thresholds import tune_thresholds
 
     parts = run_split_rows(run, own_full)

@@ -30,7 +30,7 @@ def held_out_rows(source: str | Path, data: str | Path) -> list[int]:
     Raises:
         DataError: ``source`` has no readable split, no test rows, or was made from another file.
     """
-    from .data import file_fingerprint
+    from .data.splits import file_fingerprint
 
     path = Path(source)
     if path.is_dir():
@@ -70,7 +70,7 @@ def split_around(row_ids: list[int], genres: list[list[str]], test_rows: list[in
     Raises:
         DataError: A test row is not a usable row of the data.
     """
-    from .data import split_indices
+    from .data.splits import split_indices
 
     position = {r: i for i, r in enumerate(row_ids)}
     missing = [r for r in test_rows if r not in position]

@@ -14,6 +14,8 @@ A run directory explains itself::
     history.jsonl      one JSON line per epoch (losses, validation scores, seconds)
     metrics.json       validation scores of the kept epoch
     meta.json          genretag and library versions, backbone signature, times
+    blend.json         only with a TF-IDF blend (`genretag.tfidf`): its weight, parameters and
+    blend.safetensors  vocabulary (JSON); idf and coefficients (safetensors)
 
 An ensemble (`genretag ensemble`) is a run directory too: ``ensemble.json`` and
 ``members/<k>/`` (each a complete run) take the place of ``adapter/`` and the head.
@@ -37,6 +39,8 @@ SPLIT_FILE = "split.json"
 HISTORY_FILE = "history.jsonl"
 METRICS_FILE = "metrics.json"
 META_FILE = "meta.json"
+BLEND_FILE = "blend.json"
+BLEND_WEIGHTS_FILE = "blend.safetensors"
 
 ADAPTER_WEIGHTS = f"{ADAPTER_DIR}/adapter_model.safetensors"
 # The adapter weights must be safetensors: given only a pickled adapter_model.bin, peft

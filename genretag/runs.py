@@ -40,7 +40,7 @@ class Run:
     model: torch.nn.Module
     tokenizer: object
     meta: dict = field(default_factory=dict)
-    blend: object | None = None  # blending.TfidfBlend when the run blends with TF-IDF
+    blend: object | None = None  # tfidf.TfidfBlend when the run blends with TF-IDF
     precision: str = "fp32"
     """Prediction arithmetic: fp32 (exact, the default), bf16, or auto (bf16 after a parity check)."""
     batch_size: int | None = None
@@ -354,7 +354,7 @@ def load_run(
 def _load_blend(path: Path, n_labels: int):
     from safetensors import SafetensorError
 
-    from .blending import TfidfBlend
+    from .tfidf import TfidfBlend
 
     try:
         blend = TfidfBlend.load(path)

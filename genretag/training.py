@@ -19,7 +19,7 @@ from . import data as data_mod
 from . import distributed
 from .config import TrainConfig
 from .errors import DataError
-from .blending import fit_blend
+from .tfidf import fit_blend
 from .compiling import ModelCache, TrainForward
 from .distill import soft_targets, teacher_probabilities
 from .holdout import split_around

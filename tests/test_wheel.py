@@ -38,6 +38,14 @@ def test_wheel_contains_the_templates(wheel):
     assert "genretag/report.py" in names
 
 
+def test_wheel_ships_every_module_and_subpackage(wheel):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    modules = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "genretag").rglob("*.py")
+                     if "__pycache__" not in p.parts)
+    assert "genretag/data/__init__.py" in modules and "genretag/tuning/__init__.py" in modules
+    assert [m for m in modules if m not in names] == []
+
+
 def test_report_finds_templates_from_an_unpacked_wheel(wheel, tmp_path):
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)

@@ -49,7 +49,7 @@ def evaluate_cli(
     read = read_options(sep, no_header, columns) if (sep or no_header or columns) else None
     text_cols = column_values(text_col)
     if data is not None:  # fail on the file before loading a model (20-30 s)
-        from ..data import check_input
+        from ..data.reading import check_input
 
         check_input(data, read=read, text_cols=text_cols, genres_col=genres_col, title_col=title_col,
                     run_text_cols=lambda: saved_text_cols(model))

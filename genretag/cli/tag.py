@@ -87,7 +87,7 @@ def tag_cli(
 ) -> None:
     """Tag every row of a catalogue file with genres, keeping all columns and the row order."""
     from ..config import check_tag_options
-    from ..data import check_input
+    from ..data.reading import check_input
     from ..errors import DataError
     from ..outputs import ensure_new
 

@@ -164,7 +164,8 @@ def config_from_options(options: dict) -> TrainConfig:
 
 def check_data(config: TrainConfig) -> None:
     """Fail on an unreadable data file or a missing column in a second, before torch is imported."""
-    from ..data import ReadOptions, check_input
+    from ..data.reading import check_input
+    from ..formats import ReadOptions
 
     if config.data:
         check_input(config.data, read=ReadOptions.of(config), text_cols=config.text_cols, genres_col=config.genres_col)

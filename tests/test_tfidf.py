@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from genretag import runs
-from genretag.baseline import TfidfBaseline
-from genretag.blending import BLEND_FILE, BLEND_WEIGHTS_FILE, TfidfBlend, fit_blend
 from genretag.config import TrainConfig
 from genretag.errors import ModelError
+from genretag.rundir import BLEND_FILE, BLEND_WEIGHTS_FILE
+from genretag.tfidf import TfidfBaseline, TfidfBlend, fit_blend
 from genretag.training import train
 
 TEXTS = ["cowboy sheriff ranch", "ghost haunted demon", "love kiss wedding", "cowboy ghost night", "funny prank party",

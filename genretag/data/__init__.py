@@ -1,0 +1,57 @@
+"""Catalogue data: reading files, genre parsing, column choice, labelled rows and splits.
+
+Everything here works on plain Python lists and pandas frames so that training,
+evaluation and tagging share one reading path: the same encoding and delimiter
+detection, the same column choice, the same genre canonicalisation.
+
+    reading    read_csv, iter_csv_chunks, check_input (a file's head, before slow work)
+    genres     parse_genres, canonical_genre, rare_genres, drop_genres
+    columns    detect_columns, detect_title_column, split_columns, join_text
+    labelled   load_labelled -> LabelledData, DropReport
+    splits     split_indices, file_fingerprint, synopsis_key
+    cells      what counts as an empty cell (shared by genres and columns)
+
+The names below are the package's API (``from genretag.data import load_labelled``).
+"""
+
+# ReadOptions lives in `genretag.formats`; it is here too because every reader above takes one.
+from ..formats import ReadOptions
+from .columns import (
+    GENRE_COLUMN_CANDIDATES,
+    TEXT_COLUMN_CANDIDATES,
+    TITLE_COLUMN_CANDIDATES,
+    detect_columns,
+    detect_title_column,
+    join_text,
+    split_columns,
+)
+from .genres import canonical_genre, drop_genres, is_malformed_list, parse_genres, rare_genres
+from .labelled import DropReport, LabelledData, load_labelled
+from .reading import check_input, iter_csv_chunks, read_csv
+from .splits import SPLIT_NAMES, file_fingerprint, split_indices, synopsis_key
+
+__all__ = [
+    "GENRE_COLUMN_CANDIDATES",
+    "SPLIT_NAMES",
+    "TEXT_COLUMN_CANDIDATES",
+    "TITLE_COLUMN_CANDIDATES",
+    "DropReport",
+    "LabelledData",
+    "ReadOptions",
+    "canonical_genre",
+    "check_input",
+    "detect_columns",
+    "detect_title_column",
+    "drop_genres",
+    "file_fingerprint",
+    "is_malformed_list",
+    "iter_csv_chunks",
+    "join_text",
+    "load_labelled",
+    "parse_genres",
+    "rare_genres",
+    "read_csv",
+    "split_columns",
+    "split_indices",
+    "synopsis_key",
+]

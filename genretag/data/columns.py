@@ -1,0 +1,235 @@
+"""Column choice: which columns hold the synopsis, the genres and the title, and the text
+columns joined into the model's input.
+
+When two columns could hold the synopsis (or the genres), the user chooses: "plot" and
+"summary" in one file may well hold different things.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterable
+
+import pandas as pd
+
+from ..errors import DataError
+from ..formats import example_columns, looks_like_data
+from .cells import clean_cell
+
+# Column names are compared after lower-casing and turning runs of spaces, "_" and "-"
+# into "_", so "Plot Summary", "plot_summary" and "PLOT-SUMMARY" are one name.
+TEXT_COLUMN_CANDIDATES: tuple[str, ...] = (
+    "overview",
+    "synopsis",
+    "plot_synopsis",
+    "plot",
+    "plot_summary",
+    "description",
+    "summary",
+    "storyline",
+    "text",
+)
+GENRE_COLUMN_CANDIDATES: tuple[str, ...] = (
+    "genres",
+    "generes",  # the IMDb 25k data set's spelling
+    "genre",
+    "genre_ids",
+    "genre_names",
+    "genre_list",
+    "labels",
+    "tags",
+)
+TITLE_COLUMN_CANDIDATES: tuple[str, ...] = (
+    "title",
+    "movie_title",
+    "series_title",  # IMDb top-1000
+    "primary_title",  # IMDb title.basics ("primaryTitle")
+    "original_title",
+    "film_title",
+    "movie_name",
+    "film_name",
+    "name",
+    "movie",
+    "film",
+)
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[\s_\-]+", "_", str(name).strip().lower()).strip("_")
+
+
+def _norm_words(name: str) -> str:
+    """`_norm` with camelCase split into words: "primaryTitle" -> "primary_title"."""
+    return _norm(re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", str(name).strip()))
+
+
+def _column_list(columns: list[str], limit: int = 20) -> str:
+    shown = ", ".join(str(c) for c in columns[:limit])
+    if len(columns) > limit:
+        shown += f", ... ({len(columns) - limit} more)"
+    return shown or "none"
+
+
+def _resolve(name: str, columns: list[str], option: str) -> str:
+    """Find a user-given column: exact name first, then a unique case-insensitive match."""
+    if name in columns:
+        return name
+    matches = [c for c in columns if _norm(c) == _norm(name)]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        found = ", ".join(matches)
+        raise DataError(f"column '{name}' given by {option} matches several columns: {found}; use the exact name")
+    raise DataError(f"column '{name}' given by {option} not found (columns: {_column_list(columns)}); check the name")
+
+
+def _candidates(columns: list[str], candidates: tuple[str, ...], exclude: Iterable[str] = ()) -> list[str]:
+    exclude = set(exclude)
+    rank = {c: i for i, c in enumerate(candidates)}
+    # A camelCase name counts by its words only when its plain form matches nothing.
+    key = {c: _norm(c) if _norm(c) in rank else _norm_words(c) for c in columns}
+    found = [c for c in columns if key[c] in rank and c not in exclude]
+    return sorted(found, key=lambda c: rank[key[c]])
+
+
+def detect_columns(
+    columns: list[str],
+    *,
+    text_cols: list[str] | None = None,
+    genres_col: str | None = None,
+    need_genres: bool = True,
+) -> tuple[list[str], str | None]:
+    """Choose the synopsis column(s) and the genre column.
+
+    Given names are checked (a unique case-insensitive match is accepted). Otherwise a
+    column is detected when its name matches one of ``TEXT_COLUMN_CANDIDATES`` /
+    ``GENRE_COLUMN_CANDIDATES`` ignoring case, spaces, "_" and "-". When two columns
+    match, the choice is left to the user rather than guessed from a priority list:
+    "plot" and "summary" in one file may well hold different things.
+
+    Args:
+        columns: Column names of the file.
+        text_cols: Columns to join into the text, e.g. ``["title", "overview"]``.
+        genres_col: The genre column.
+        need_genres: If False (tagging), a missing or ambiguous genre column gives None.
+
+    Returns:
+        ``(text columns, genre column or None)``.
+
+    Raises:
+        DataError: If a given column does not exist, no or several synopsis columns
+            are found, or the genre column is missing or ambiguous while needed.
+    """
+    columns = [str(c) for c in columns]
+    genres = _resolve(genres_col, columns, "--genres-col") if genres_col is not None else None
+
+    if text_cols:
+        texts = list(dict.fromkeys(_resolve(c, columns, "--text-col") for c in split_columns(text_cols, columns)))
+    else:
+        found = _candidates(columns, TEXT_COLUMN_CANDIDATES, exclude=[genres] if genres else [])
+        if not found:
+            raise DataError(_no_synopsis_message(columns))
+        if len(found) > 1:
+            raise DataError(f"several possible synopsis columns: {', '.join(found)}; pass --text-col NAME to choose")
+        texts = found
+
+    if genres is None:
+        found = _candidates(columns, GENRE_COLUMN_CANDIDATES, exclude=texts)
+        if len(found) == 1:
+            genres = found[0]
+        elif need_genres and not found:
+            raise DataError(f"no genre column found (columns: {_column_list(columns)}); pass --genres-col NAME")
+        elif need_genres:
+            raise DataError(f"several possible genre columns: {', '.join(found)}; pass --genres-col NAME to choose")
+
+    if genres is not None and genres in texts:
+        # The labels would leak into the model's input.
+        raise DataError(f"column '{genres}' is used both as text and as genres; choose different columns")
+    return texts, genres
+
+
+def split_columns(values: Iterable[str], columns: Iterable[str]) -> list[str]:
+    """Column names from ``--text-col`` values: a value naming a column is kept whole (even with a
+    comma in it); any other is split at commas, honouring double quotes (``'"Plot, short",title'``).
+
+    Args:
+        values: The option's values, as typed (each may list several names).
+        columns: The file's column names.
+
+    Returns:
+        The names, in order (not yet checked against ``columns``).
+    """
+    known = {_norm(c) for c in columns} | {str(c).lower() for c in columns}
+    out: list[str] = []
+    for value in values:
+        value = str(value).strip()
+        if value in known or _norm(value) in known or value.lower() in known:
+            out.append(value)
+            continue
+        for row in csv.reader([value], skipinitialspace=True):
+            out.extend(piece.strip() for piece in row if piece.strip())
+    return out
+
+
+def _no_synopsis_message(columns: list[str]) -> str:
+    reason = looks_like_data(columns)
+    if reason is None:
+        return f"no synopsis column found (columns: {_column_list(columns)}); pass --text-col NAME"
+    names = example_columns(columns)
+    shown = _column_list([c if len(c) <= 40 else c[:39] + "…" for c in columns])
+    if "overview" not in names:  # no field of it reads like a synopsis
+        return (f"no synopsis column found (columns: {shown}): the first row looks like data, not column names "
+                f"({reason}), and none of its {len(columns)} fields reads like a synopsis (a sentence of words); "
+                f"this file may hold no synopses (join it with one that does), or pass --no-header --columns "
+                f"with one name per field and --text-col NAME")
+    return (f"no synopsis column found (columns: {shown}): the first row looks like data, not column names "
+            f"({reason}); if the file has no header row, pass --no-header and one name per field "
+            f"({len(columns)}), e.g. --no-header --columns {','.join(names)}; else pass --text-col NAME")
+
+
+def detect_title_column(columns: list[str], title_col: str | None = None) -> str | None:
+    """Return the title column (for reports), or None.
+
+    Args:
+        columns: Column names of the file.
+        title_col: The column named by ``--title-col``; checked like ``--text-col``.
+
+    Raises:
+        DataError: Only when ``title_col`` is given and names no column.
+    """
+    columns = [str(c) for c in columns]
+    if title_col is not None:
+        return _resolve(title_col, columns, "--title-col")
+    found = _candidates(columns, TITLE_COLUMN_CANDIDATES)
+    return found[0] if found else None
+
+
+def join_text(df: pd.DataFrame, text_cols: list[str]) -> pd.Series:
+    """Join text columns into one cleaned string per row.
+
+    Whitespace (CR/LF included) is collapsed to single spaces, missing or "N/A" cells
+    count as empty, and non-empty parts are joined with ". " (just " " when the part
+    before already ends in punctuation, e.g. a title "Who?"). In a title column "NA",
+    "None" and "Null" are names, kept as written (films are called that).
+
+    Args:
+        df: The data.
+        text_cols: Columns to join, in order.
+
+    Returns:
+        A str Series on ``df``'s index; "" where every part is empty.
+    """
+    title = detect_title_column(list(text_cols))
+    parts = [[clean_cell(v, title=c == title) for v in df[c].tolist()] for c in text_cols]
+    joined = []
+    for row in zip(*parts):
+        text = ""
+        for part in row:
+            if not part:
+                continue
+            if text:
+                text += " " if text[-1] in ".!?…:;" else ". "
+            text += part
+        joined.append(text)
+    return pd.Series(joined, index=df.index, dtype=object)

@@ -1,0 +1,232 @@
+"""Genre cells: parsing every common way of writing a genre list, and canonical names.
+
+Names are only parsed here; aliases, placeholders and TMDB ids are
+`genretag.vocabulary`'s job.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import numpy as np
+
+from .cells import NULL_TOKENS, is_missing
+
+# Separators for genre strings. "/" and "&" are deliberately absent: names such as
+# "Sci-Fi/Fantasy" or "Action & Adventure" (TMDB TV) contain them.
+_GENRE_SPLIT = re.compile(r"[,|;\t\r\n]+")
+_GENRE_STRIP = " \t\r\n'\"[](){}"
+# Recovers names from a truncated TMDB JSON cell such as '[{"id": 28, "name": "Acti'.
+_JSON_NAME = re.compile(r"""["']name["']\s*:\s*["']([^"']*)["']?""")
+# A word for title-casing: letters/digits, with inner apostrophes ("children's").
+_WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*")
+# Words that keep their capitals when an all-lower or ALL-UPPER name is title-cased.
+_ACRONYMS = {"tv": "TV"}
+# More brackets than this and a cell is not a genre list; skipping the literal parse
+# also keeps ast.literal_eval away from pathological nesting.
+_MAX_BRACKETS = 1000
+
+
+def canonical_genre(name: str) -> str:
+    """Return the canonical spelling of one genre name.
+
+    Whitespace is stripped and collapsed. An all-lower or ALL-UPPER name becomes
+    Title Case ("science fiction" -> "Science Fiction", "TV MOVIE" -> "TV Movie");
+    a mixed-case name ("Sci-Fi", "TV Movie") is kept as written.
+
+    Args:
+        name: A genre name.
+
+    Returns:
+        The canonical name, or "" for a blank name.
+    """
+    name = " ".join(str(name).split())
+    if name.islower() or name.isupper():
+        name = _WORD.sub(_title_word, name.lower())
+    return name
+
+
+def _title_word(match: re.Match) -> str:
+    word = match.group(0)
+    # str.title() would give "Children'S"; capitalise whole words instead.
+    # title() rather than upper() on the first letter: "ß" -> "Ss", not "SS" (which
+    # would itself be ALL-UPPER, so canonical_genre would not be idempotent).
+    return _ACRONYMS.get(word, word[:1].title() + word[1:])
+
+
+def parse_genres(cell: Any) -> list[str]:
+    """Parse one genre cell into canonical genre names.
+
+    Accepted forms: a Python-list string ``"['Action', 'Drama']"``, a JSON list of
+    strings or of objects (TMDB ``{"id": .., "name": ..}``, or a ``genre``, ``genre_name``,
+    ``label`` … key), an id -> name map (CMU's Freebase ``{"/m/07s9rl0": "Drama"}``), a map
+    of flags (``{"Action": true}``), a real list or tuple, and text separated by ``,``
+    ``|`` ``;`` (or tabs/newlines) such as ``"Action|Drama"``. Names are only parsed here;
+    aliases, placeholders and TMDB ids are `genretag.vocabulary`'s job.
+    ``/`` and ``&`` are not separators because genre names contain them. Missing
+    values (None, NaN, "", "[]", "N/A") give ``[]``. A malformed cell never raises:
+    its text is split after brackets and quotes are stripped.
+
+    Args:
+        cell: The raw cell value.
+
+    Returns:
+        Canonical genre names in their original order, without duplicates.
+    """
+    return _dedupe(canonical_genre(n) for n in _raw_genres(cell))
+
+
+def _raw_genres(cell: Any) -> Iterator[str]:
+    if isinstance(cell, np.ndarray):
+        cell = cell.tolist()
+    if isinstance(cell, (list, tuple)):
+        yield from _names_from_object(cell)
+        return
+    if not isinstance(cell, str):
+        if is_missing(cell):
+            return
+        yield from _names_from_object(cell)
+        return
+    text = cell.strip()
+    if text.lower() in NULL_TOKENS:
+        return
+    if text[0] in "[{(" and text.count("[") + text.count("{") <= _MAX_BRACKETS:
+        parsed = _parse_literal(text)
+        if parsed is not None:
+            yield from _names_from_object(parsed)
+            return
+    names = _JSON_NAME.findall(text)
+    if names:
+        yield from names
+        return
+    if re.match(r"\[\s*\{", text):
+        return  # a cut-off object list with no complete "name": its keys and ids are not genres
+    for piece in _GENRE_SPLIT.split(text):
+        yield piece.strip(_GENRE_STRIP)
+
+
+def _parse_literal(text: str) -> Any:
+    """JSON first (TMDB), then a Python literal (pandas str() of a list); None if neither."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    try:
+        return ast.literal_eval(text)  # never eval(): the cell is untrusted input
+    except Exception:  # SyntaxError, ValueError, RecursionError, MemoryError, ...
+        return None
+
+
+def is_malformed_list(cell: Any) -> bool:
+    """True for a cell that starts like a list (``[`` or ``{``) but is not a well-formed one.
+
+    Such a cell (a truncated export, say) is still read, by splitting its text; callers
+    count these to warn that some genre names may be cut off.
+    """
+    if not isinstance(cell, str):
+        return False
+    text = cell.strip()
+    if not text or text[0] not in "[{" or text.lower() in NULL_TOKENS:
+        return False
+    if text.count("[") + text.count("{") > _MAX_BRACKETS:
+        return True
+    return _parse_literal(text) is None
+
+
+# Keys that hold the name in a genre object, in the order they are tried (case-insensitive):
+# TMDB/MAL {"id", "name"}, AniList {"genre"}, Wikidata-style {"label"}, {"genre_name"}, ...
+_NAME_KEYS = ("name", "genre", "genre_name", "genrename", "label", "title", "value", "text", "tag")
+
+
+def _names_from_object(obj: Any) -> Iterator[str]:
+    if isinstance(obj, str):
+        yield obj
+    elif isinstance(obj, dict):
+        yield from _names_from_dict(obj)
+    elif isinstance(obj, (list, tuple, set, frozenset)):
+        items = sorted(obj, key=str) if isinstance(obj, (set, frozenset)) else obj
+        for item in items:
+            yield from _names_from_object(item)
+    elif isinstance(obj, bool) or is_missing(obj):
+        return
+    elif isinstance(obj, (int, np.integer)):
+        yield str(int(obj))
+    elif isinstance(obj, (float, np.floating)):
+        yield str(int(obj)) if float(obj).is_integer() else str(obj)
+    else:
+        yield str(obj)
+
+
+def _names_from_dict(obj: dict) -> Iterator[str]:
+    """One genre object (``{"id": 28, "name": "Action"}``), or a map of several genres."""
+    by_key = {str(k).strip().lower(): v for k, v in obj.items()}
+    for key in _NAME_KEYS:
+        if key in by_key and by_key[key] is not None:
+            yield from _names_from_object(by_key[key])
+            return
+    for key, value in by_key.items():  # {"genreName": ...}, {"movie_genre_name": ...}
+        if key.endswith("name") and isinstance(value, str):
+            yield value
+            return
+    values = list(obj.values())
+    if values and all(isinstance(v, bool) for v in values):
+        # {"Action": true, "Drama": false}: the keys are the genres, the flags say which apply.
+        yield from (str(k) for k, v in obj.items() if v)
+    elif values and all(isinstance(v, str) for v in values) and not {"id", "slug", "url", "type"} & set(by_key):
+        # An id -> name map, e.g. CMU's Freebase {"/m/07s9rl0": "Drama", "/m/01z4y": "Comedy"}.
+        yield from values
+    elif "id" in by_key:
+        yield from _names_from_object(by_key["id"])  # {"id": 28}: a TMDB id, named by the vocabulary
+
+
+def _dedupe(names: Iterable[str]) -> list[str]:
+    seen: dict[str, None] = {}
+    for name in names:
+        if name.lower() not in NULL_TOKENS:
+            seen.setdefault(name, None)
+    return list(seen)
+
+
+def rare_genres(train_genres: list[list[str]], min_support: int) -> list[str]:
+    """List the genres with fewer than ``min_support`` training examples.
+
+    Only genres that occur in ``train_genres`` can be listed; build the label set from
+    the training split so that a genre seen only in validation or test never becomes
+    a label.
+
+    Args:
+        train_genres: Genre names per training row.
+        min_support: Smallest number of training examples a genre needs.
+
+    Returns:
+        The rare genre names, sorted.
+
+    Raises:
+        ValueError: If ``min_support`` is negative.
+    """
+    if min_support < 0:
+        raise ValueError(f"min_support must be >= 0, got {min_support}")
+    counts = Counter(g for row in train_genres for g in row)
+    return sorted(g for g, c in counts.items() if c < min_support)
+
+
+def drop_genres(genres: list[list[str]], drop: Iterable[str]) -> list[list[str]]:
+    """Remove the given genres from every row.
+
+    A row whose genres are all removed keeps its place (and its text, in the caller):
+    it becomes an all-negative example rather than disappearing from the split.
+
+    Args:
+        genres: Genre names per row.
+        drop: Genre names to remove.
+
+    Returns:
+        New lists, order kept.
+    """
+    drop = set(drop)
+    return [[g for g in row if g not in drop] for row in genres]

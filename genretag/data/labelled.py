@@ -1,0 +1,214 @@
+"""Labelled rows: a catalogue file read into texts with their genres, and what was dropped."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import DataError
+from ..formats import ReadOptions
+from .cells import clean_cell
+from .columns import detect_columns, detect_title_column, join_text
+from .genres import is_malformed_list, parse_genres
+from .reading import read_csv
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class DropReport:
+    """How many rows ``load_labelled`` read, dropped and kept.
+
+    Each dropped row is counted under the first reason that applies, in field order,
+    so ``total == empty_text + no_genres + duplicate_text + sampled_out + kept``.
+    """
+
+    total: int
+    """Data rows read from the file."""
+    empty_text: int
+    """Rows whose joined text is empty."""
+    no_genres: int
+    """Rows with text but an empty (or unparseable) genre cell."""
+    duplicate_text: int
+    """Rows whose text repeats an earlier kept row's text."""
+    kept: int
+    """Rows returned."""
+    sampled_out: int = 0
+    """Usable rows left out by ``sample``."""
+    malformed_genres: int = 0
+    """Rows (kept or not) whose genre cell looked like a list but was broken; not a drop reason."""
+    genres: Any = None
+    """The `genretag.vocabulary.GenreReport` of the genre names mapped, when a vocabulary was applied."""
+
+    def lines(self) -> list[str]:
+        """Return a short human summary, one line per non-zero count."""
+        out = [f"read {_rows(self.total)}"]
+        if self.empty_text:
+            out.append(f"dropped {_rows(self.empty_text)} with an empty synopsis")
+        if self.no_genres:
+            out.append(f"dropped {_rows(self.no_genres)} with no genres")
+        if self.duplicate_text:
+            out.append(f"dropped {_rows(self.duplicate_text)} repeating an earlier synopsis")
+        if self.sampled_out:
+            out.append(f"left out {_rows(self.sampled_out)} by sampling")
+        out.append(f"kept {_rows(self.kept)}")
+        if self.malformed_genres:
+            out.append(f"{_rows(self.malformed_genres)} had a broken genre list, read as plain text")
+        return out
+
+
+def _rows(n: int) -> str:
+    return f"{n} row" if n == 1 else f"{n} rows"
+
+
+@dataclass
+class LabelledData:
+    """Texts with their genres, aligned row by row."""
+
+    texts: list[str]
+    """Model input per row."""
+    genres: list[list[str]]
+    """Canonical genre names per row."""
+    row_ids: list[int]
+    """Data-row number in the original CSV (0 = first row after the header)."""
+    titles: list[str] | None = None
+    """Titles for reports, when the file has a title column."""
+
+    def __post_init__(self) -> None:
+        n = len(self.texts)
+        if len(self.genres) != n or len(self.row_ids) != n or (self.titles is not None and len(self.titles) != n):
+            raise ValueError("texts, genres, row_ids and titles must have the same length")
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def genre_counts(self) -> dict[str, int]:
+        """Return rows per genre, most frequent first (ties by name)."""
+        counts = Counter(g for row in self.genres for g in row)
+        return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+    def subset(self, idx: Iterable[int] | np.ndarray) -> LabelledData:
+        """Return the rows at the given positions (or where a boolean mask is True)."""
+        idx = np.asarray(idx)
+        if idx.dtype == bool:
+            idx = np.flatnonzero(idx)
+        pos = [int(i) for i in idx]
+        return LabelledData(
+            texts=[self.texts[i] for i in pos],
+            genres=[list(self.genres[i]) for i in pos],
+            row_ids=[self.row_ids[i] for i in pos],
+            titles=None if self.titles is None else [self.titles[i] for i in pos],
+        )
+
+
+def load_labelled(
+    path: str | Path,
+    *,
+    text_cols: list[str] | None = None,
+    genres_col: str | None = None,
+    sample: int | None = None,
+    seed: int = 42,
+    vocabulary: Any = None,
+    read: ReadOptions | None = None,
+    title_col: str | None = None,
+) -> tuple[LabelledData, DropReport]:
+    """Read a labelled catalogue file (any format `read_csv` reads) and keep the usable rows.
+
+    Rows are dropped, in this order, for an empty text, for no genres, and for a text
+    equal to an earlier kept row's (the first is kept). Then, if ``sample`` is given,
+    ``sample`` rows are drawn without replacement with ``numpy.random.default_rng(seed)``
+    and returned in file order. A ``sample`` larger than the usable rows keeps them all
+    with a warning.
+
+    Args:
+        path: The CSV file.
+        text_cols: Text columns to join (detected when None).
+        genres_col: The genre column (detected when None).
+        sample: Number of rows to draw, or None for all.
+        seed: Seed for the sample.
+        vocabulary: A `genretag.vocabulary.Vocabulary` to map genre names with (aliases,
+            placeholders, TMDB ids, one spelling per genre); None keeps the names as parsed.
+            A row whose genres are all placeholders counts as without genres.
+        read: Separator and header options, when detection cannot know.
+        title_col: The title column for reports (detected when None).
+
+    Returns:
+        The kept rows and a report of what was dropped.
+
+    Raises:
+        DataError: If the file cannot be used or no row survives, or (with a vocabulary)
+            the genre cells are numeric ids that are not all TMDB's.
+    """
+    if sample is not None and sample < 1:
+        raise DataError(f"sample must be a positive number of rows, got {sample}")
+    df = read_csv(path, read=read)
+    texts_cols, genres_col = detect_columns(list(df.columns), text_cols=text_cols, genres_col=genres_col)
+    texts = join_text(df, texts_cols).tolist()
+    cells = df[genres_col].tolist()
+    genres = [parse_genres(c) for c in cells]
+    genre_report = None
+    if vocabulary is not None:
+        genres, genre_report = vocabulary.apply(genres, where=f"{path} column '{genres_col}'")
+    malformed = sum(is_malformed_list(c) for c in cells)
+    if malformed:
+        logger.warning(
+            "%s: %d genre cells look like broken lists (e.g. cut off); read them as plain text, "
+            "check the labels.json of the run", path, malformed
+        )
+    title_col = detect_title_column(list(df.columns), title_col)
+    titles = [clean_cell(t, title=True) for t in df[title_col].tolist()] if title_col else None
+    total = len(df)
+    del df
+
+    empty_text = no_genres = duplicate_text = 0
+    seen: set[str] = set()
+    keep: list[int] = []
+    for i, (text, row_genres) in enumerate(zip(texts, genres)):
+        if not text:
+            empty_text += 1
+        elif not row_genres:
+            no_genres += 1
+        elif text in seen:
+            duplicate_text += 1
+        else:
+            seen.add(text)
+            keep.append(i)
+    if not keep:
+        raise DataError(
+            f"no usable rows in {path}: {empty_text} with empty text, {no_genres} without genres; "
+            f"check --text-col and --genres-col (using {', '.join(texts_cols)} and {genres_col})"
+        )
+
+    sampled_out = 0
+    if sample is not None:
+        if sample > len(keep):
+            logger.warning("asked for a sample of %d rows but only %d are usable; using all", sample, len(keep))
+        elif sample < len(keep):
+            chosen = np.random.default_rng(seed).choice(len(keep), size=sample, replace=False)
+            sampled_out = len(keep) - sample
+            # File order, not draw order: the same rows always come in the same order.
+            keep = [keep[i] for i in np.sort(chosen)]
+
+    data = LabelledData(
+        texts=[texts[i] for i in keep],
+        genres=[genres[i] for i in keep],
+        row_ids=keep,
+        titles=None if titles is None else [titles[i] for i in keep],
+    )
+    report = DropReport(
+        total=total,
+        empty_text=empty_text,
+        no_genres=no_genres,
+        duplicate_text=duplicate_text,
+        kept=len(keep),
+        sampled_out=sampled_out,
+        malformed_genres=malformed,
+        genres=genre_report,
+    )
+    return data, report

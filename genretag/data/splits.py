@@ -1,0 +1,156 @@
+"""Splits: stratified train / validation / test rows, and the keys that tie a split to its data.
+
+A run's ``split.json`` (`genretag.rundir.SPLIT_FILE`) stores row ids with the data file's
+`file_fingerprint`; `synopsis_key` lets evaluation find a run's training synopses in
+another file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataError
+from ..formats import os_error
+
+SPLIT_NAMES: tuple[str, ...] = ("train", "validation", "test")
+
+
+def _split_sizes(n: int, ratios: tuple[float, ...]) -> np.ndarray:
+    """Largest-remainder rounding: sizes sum to n, each within 1 of n * ratio."""
+    exact = np.array(ratios, dtype=float) * n
+    sizes = np.floor(exact).astype(int)
+    remainder = n - int(sizes.sum())
+    # Stable sort keeps the earlier split first when fractional parts tie.
+    order = np.argsort(-(exact - sizes), kind="stable")
+    sizes[order[:remainder]] += 1
+    return sizes
+
+
+def split_indices(
+    genres: list[list[str]],
+    *,
+    ratios: tuple[float, float, float] = (0.7, 0.15, 0.15),
+    seed: int = 42,
+) -> dict[str, np.ndarray]:
+    """Split rows into train, validation and test, stratified over all genres.
+
+    Iterative stratification (Sechidis, Tsoumakas & Vlahavas, 2011): the rarest genre
+    is placed first, each of its rows going to the split that most lacks that genre.
+    Two changes to the paper: a split that is full is never chosen, so sizes equal the
+    ratios up to rounding (5000 rows -> 3500/750/750); and a genre with at least one
+    row per non-empty split first gives each split one row, so a genre with 3 or more
+    rows is present everywhere. Ties are broken with ``numpy.random.default_rng(seed)``.
+
+    Args:
+        genres: Genre names per row.
+        ratios: Fractions for train, validation and test.
+        seed: Seed for tie-breaking.
+
+    Returns:
+        ``{"train", "validation", "test"}`` -> sorted, disjoint row positions that
+        together cover every row.
+
+    Raises:
+        ValueError: If ``ratios`` are not 3 non-negative numbers summing to 1.
+    """
+    ratios = tuple(float(r) for r in ratios)
+    if len(ratios) != 3 or not all(math.isfinite(r) and r >= 0 for r in ratios) or abs(sum(ratios) - 1) > 1e-6:
+        raise ValueError(f"ratios must be 3 non-negative numbers summing to 1, got {ratios}")
+    n = len(genres)
+    rng = np.random.default_rng(seed)
+    capacity = _split_sizes(n, ratios)
+    n_active = int((capacity > 0).sum())
+
+    names = sorted({g for row in genres for g in row})
+    label_id = {g: i for i, g in enumerate(names)}
+    row_labels = [sorted({label_id[g] for g in row}) for row in genres]
+    rows_of: list[list[int]] = [[] for _ in names]
+    for i, labels in enumerate(row_labels):
+        for lab in labels:
+            rows_of[lab].append(i)
+
+    counts = np.array([len(r) for r in rows_of], dtype=float)
+    wanted = counts[:, None] * np.array(ratios)[None, :]  # examples each split still lacks
+    have = np.zeros((len(names), 3), dtype=int)
+    remaining = counts.astype(int)
+    assign = np.full(n, -1, dtype=int)
+
+    while remaining.any():
+        open_labels = np.flatnonzero(remaining > 0)
+        fewest = open_labels[remaining[open_labels] == remaining[open_labels].min()]
+        lab = int(rng.choice(fewest))
+        cover = counts[lab] >= n_active
+        for i in rng.permutation(rows_of[lab]):
+            if assign[i] >= 0:
+                continue
+            open_splits = np.flatnonzero(capacity > 0)
+            key = np.stack([
+                (have[lab, open_splits] == 0) & cover,
+                wanted[lab, open_splits],
+                capacity[open_splits],
+            ])
+            best = open_splits[_argmax_rows(key, rng)]
+            assign[i] = best
+            capacity[best] -= 1
+            for other in row_labels[i]:
+                wanted[other, best] -= 1
+                have[other, best] += 1
+                remaining[other] -= 1
+
+    # Rows without any genre only fill the space left.
+    for i in rng.permutation(np.flatnonzero(assign < 0)):
+        open_splits = np.flatnonzero(capacity > 0)
+        best = open_splits[_argmax_rows(capacity[open_splits][None, :], rng)]
+        assign[i] = best
+        capacity[best] -= 1
+
+    return {name: np.flatnonzero(assign == j) for j, name in enumerate(SPLIT_NAMES)}
+
+
+def _argmax_rows(keys: np.ndarray, rng: np.random.Generator) -> int:
+    """Index of the column that is largest by keys[0], then keys[1], ...; random on ties."""
+    cand = np.arange(keys.shape[1])
+    for row in keys:
+        values = row[cand].astype(float)
+        cand = cand[values >= values.max() - 1e-9]
+        if len(cand) == 1:
+            return int(cand[0])
+    return int(rng.choice(cand))
+
+
+# --------------------------------------------------------------------------- keys
+
+_BLOCK_BYTES = 1 << 20
+
+
+def file_fingerprint(path: str | Path) -> str:
+    """Return the sha256 hex digest of a file, read in 1 MiB blocks.
+
+    Raises:
+        DataError: If the file cannot be read.
+    """
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            while block := f.read(_BLOCK_BYTES):
+                digest.update(block)
+    except FileNotFoundError as e:
+        raise DataError(f"file not found: {path}; check the path") from e
+    except OSError as e:
+        raise os_error(path, e) from e
+    return digest.hexdigest()
+
+
+def synopsis_key(text: str) -> str:
+    """A short fingerprint of a synopsis for training-overlap checks.
+
+    Whitespace is collapsed and case folded first, so the same synopsis re-typed or
+    re-wrapped gets the same key. Returns 16 hex digits of its SHA-1 (64 bits: collisions
+    are negligible for catalogues of millions of rows).
+    """
+    normal = " ".join(str(text).split()).casefold()
+    return hashlib.sha1(normal.encode("utf-8")).hexdigest()[:16]
