@@ -241,7 +241,7 @@ def run_thresholds(run_path: Path, labels: list[str], default: float) -> np.ndar
 
 def run_blend(run_path: Path):
     """The run's TF-IDF blend, or None."""
-    from .blending import TfidfBlend
+    from .tfidf import TfidfBlend
 
     return TfidfBlend.load(run_path)
 
