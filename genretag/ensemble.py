@@ -30,8 +30,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-import torch
-from torch import nn
 
 from . import runs as runs_mod
 from .modeling import EnsembleTagger  # noqa: F401 - where the ensemble model was defined before

@@ -38,7 +38,7 @@ import numpy as np
 
 from .config import TrainConfig
 from .errors import ModelError
-from .rundir import CONFIG_FILE, LABELS_FILE, META_FILE, THRESHOLDS_FILE, fingerprint, read_json
+from .rundir import LABELS_FILE, META_FILE, THRESHOLDS_FILE, check_run_dir, fingerprint, read_config, read_json
 
 logger = logging.getLogger(__name__)
 
@@ -81,11 +81,14 @@ def backbone_files(source: str) -> Path | None:
     path = Path(source)
     if path.is_dir():
         return path
+    if path.is_absolute() or source.startswith((".", "~")):
+        return None  # a folder that is not there (any more): loading the run says so
     try:
         from huggingface_hub import try_to_load_from_cache
-    except ImportError:
+
+        found = try_to_load_from_cache(source, "config.json")
+    except Exception:  # noqa: BLE001 - not a valid hub id, no hub library: unknown, so no cache
         return None
-    found = try_to_load_from_cache(source, "config.json")
     return Path(found).parent if isinstance(found, str) else None
 
 
@@ -121,7 +124,7 @@ def run_backbones(run_path: Path, backbone: str | None = None) -> list[str]:
     if backbone:
         return [backbone]
     paths = member_paths(run_path) if is_ensemble(run_path) else [run_path]
-    return [TrainConfig.from_dict(read_json(p / CONFIG_FILE)).backbone for p in paths]
+    return [read_config(p).backbone for p in paths]
 
 
 def cached_folder(run_path: str | Path, backbone: str | None = None) -> Path | None:
@@ -155,6 +158,8 @@ class OnnxRun:
     tokenizer: object
     folder: Path
     info: dict
+    batch_size: int | None = None
+    """Rows per ONNX Runtime call (None: `BATCH_SIZE`)."""
     choice: Precision = field(default_factory=Precision)
 
     @property
@@ -170,7 +175,7 @@ class OnnxRun:
         ids = [e.ids for e in self.tokenizer.encode_batch(list(texts))]
         lengths = np.array([len(row) for row in ids])
         order = np.argsort(lengths, kind="stable")
-        size = batch_size or BATCH_SIZE
+        size = batch_size or self.batch_size or BATCH_SIZE
         for start in range(0, len(order), size):
             rows = order[start:start + size]
             width = max(int(lengths[rows].max()), 1)
@@ -221,7 +226,7 @@ def load(run_path: str | Path, folder: Path, *, threads: int | None = None) -> O
         tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
     except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
         raise ModelError(f"the exported model in {folder} cannot be loaded ({exc}); remove that folder and tag again") from None
-    config = TrainConfig.from_dict(read_json(run_path / CONFIG_FILE))
+    config = read_config(run_path)
     config.max_length = int(info["max_length"])
     labels = read_json(run_path / LABELS_FILE)
     run = OnnxRun(path=run_path, config=config, labels=labels, thresholds=run_thresholds(run_path, labels, config.threshold),
@@ -361,6 +366,7 @@ def prepare(run_path: str | Path, load_torch, *, threads: int | None = None, bac
     """
     if not strict and (not available() or gpu_present()):
         return load_torch()
+    check_run_dir(run_path)  # a missing or incomplete run: the same message as PyTorch's loading
     key = cache_key(run_path, backbone)
     if key is None:
         if strict:

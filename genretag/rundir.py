@@ -64,6 +64,17 @@ def read_json(path: Path):
         raise ModelError(f"run file {path} is corrupt ({exc.__class__.__name__}); train the run again") from None
 
 
+def read_config(path: str | Path):
+    """A run's ``config.json`` as a `genretag.config.TrainConfig`, with a one-line error when it is not one."""
+    from .config import TrainConfig
+
+    file = Path(path) / CONFIG_FILE
+    try:
+        return TrainConfig.from_dict(read_json(file))
+    except (TypeError, ValueError) as exc:
+        raise ModelError(f"{file} is not a valid genretag config ({exc}); train the run again with this genretag") from None
+
+
 def dump_json(path: Path, data) -> None:
     """Write ``data`` as indented UTF-8 JSON (run files are written into a fresh folder, then renamed)."""
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

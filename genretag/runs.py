@@ -22,7 +22,7 @@ from .rundir import (  # noqa: F401 - the file names are part of runs' interface
     CONFIG_FILE, LABELS_FILE, THRESHOLDS_FILE, ADAPTER_DIR, HEAD_FILE, SPLIT_FILE, HISTORY_FILE, METRICS_FILE,
     META_FILE, ADAPTER_WEIGHTS, REQUIRED_FILES, ENSEMBLE_FILE, ENSEMBLE_REQUIRED_FILES, RUN_FORMAT,
     DEFAULT_RUNS_DIR, MEMBERS_DIR, ENSEMBLE_FORMAT, check_run_dir, dump_json, is_ensemble, member_paths,
-    read_json, required_files, newest_run, bundled_model, resolve_model,
+    read_json, read_config, required_files, newest_run, bundled_model, resolve_model,
 )
 
 logger = logging.getLogger(__name__)
@@ -283,12 +283,7 @@ def load_run(
             f"{path} was written by an incompatible genretag (run format {meta.get('format') if isinstance(meta, dict) else '?'}, "
             f"this genretag reads {RUN_FORMAT}); retrain it with this version"
         )
-    try:
-        config = TrainConfig.from_dict(read_json(path / CONFIG_FILE))
-    except (TypeError, ValueError) as exc:
-        raise ModelError(
-            f"{path / CONFIG_FILE} is not a valid genretag config ({exc}); train the run again with this genretag"
-        ) from None
+    config = read_config(path)
     labels = read_json(path / LABELS_FILE)
     if not isinstance(labels, list) or not labels or not all(isinstance(x, str) for x in labels):
         raise ModelError(f"{path / LABELS_FILE} must be a non-empty list of genre names")

@@ -129,12 +129,12 @@ def test_tag_batch_size_reaches_the_model_and_zero_is_refused(trained, movies_cs
 
     monkeypatch.setattr(predict, "predict_logits", spy)
     result = runner.invoke(app, ["tag", str(movies_csv), "--model", str(trained), "--out", str(tmp_path / "a.csv"),
-                                 "--batch-size", "5", "--precision", "fp32"])
+                                 "--batch-size", "5", "--precision", "fp32", "--runtime", "torch"])
     assert result.exit_code == 0, result.output
     assert sizes and set(sizes) == {5}
     sizes.clear()
     result = runner.invoke(app, ["tag", str(movies_csv), "--model", str(trained), "--out", str(tmp_path / "b.csv"),
-                                 "--precision", "fp32"])
+                                 "--precision", "fp32", "--runtime", "torch"])
     assert result.exit_code == 0, result.output
     assert set(sizes) == {64}  # the run's eval batch size on a CPU
     result = runner.invoke(app, ["tag", str(movies_csv), "--model", str(trained), "--out", str(tmp_path / "c.csv"),

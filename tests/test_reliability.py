@@ -462,7 +462,7 @@ def test_ctrl_c_is_one_line_and_keeps_progress(run_dir, movies_csv, tmp_path, mo
 
     monkeypatch.setattr(runs.Run, "predict_proba", interrupted_on_second_chunk)
     out = tmp_path / "o.csv"
-    result = _tag([str(movies_csv), "--model", str(run_dir), "--out", str(out), "--chunksize", "50"])
+    result = _tag([str(movies_csv), "--model", str(run_dir), "--out", str(out), "--chunksize", "50", "--runtime", "torch"])
     assert_clean_error(result, 130, "interrupted", "intact")
     assert "kept the unfinished output" in caplog.text and "--resume" in caplog.text
     assert not out.exists() and json.loads(progress_file(partial_path(out)).read_text())["rows"] == 50

@@ -55,3 +55,24 @@ def test_blended_run_loads_and_mixes(movies_csv, tiny_bert, tmp_path):
     with pytest.raises(ModelError, match="blend"):
         export_run(result.path, tmp_path / "export")
     assert not (tmp_path / "export").exists()
+
+
+def test_blend_features_are_scikit_learns_without_importing_it():
+    """`TfidfBlend.features` computes what TfidfVectorizer.transform does (accents, case, bigrams, repeats)."""
+    texts = TEXTS + ["Amélie and the COWBOY: a naïve ghost, a ghost, a ghost!", "ÉTÉ café crème", "x", "",
+                     "sheriff outlaw sheriff outlaw horse horse horse", "Ghost-demon wedding_date 42 summer's"]
+    corpus = texts * 2 + ["cafe creme ete amelie naive", "wedding_date summer 42 ghost demon"]
+    y = np.array([[i % 2, i % 3 == 0, i % 4 == 1] for i in range(len(corpus))], dtype=int)
+    base = TfidfBaseline(min_df=1).fit(corpus, y)
+    model = TfidfBlend(weight=0.5, vocabulary={k: int(v) for k, v in base.vectorizer.vocabulary_.items()},
+                       idf=base.vectorizer.idf_.astype(np.float32),
+                       coef=np.vstack([e.coef_.reshape(1, -1) for e in base.classifier.estimators_]).astype(np.float32),
+                       intercept=np.array([float(e.intercept_[0]) for e in base.classifier.estimators_], dtype=np.float32),
+                       params={"ngram_range": [1, 2], "C": 4.0})
+    reference = base.vectorizer.transform(texts).toarray()
+    for row, text in enumerate(texts):
+        ids, values = model.features(text)
+        mine = np.zeros(reference.shape[1], dtype=np.float32)
+        mine[ids] = values
+        assert np.abs(mine - reference[row]).max() < 1e-6, text
+    assert np.abs(model.predict_proba(texts) - base.predict_proba(texts)).max() < 1e-5

@@ -143,7 +143,7 @@ def tag_cli(
                                  trust_remote_code=trust_remote_code, force_backbone=force_backbone)
     if not hasattr(run, "folder"):  # a PyTorch run
         run.precision = precision
-        run.batch_size = batch_size
+    run.batch_size = batch_size
     names = None
     if vocabulary is not None:
         from ..vocabulary import output_names
