@@ -6,6 +6,8 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
+from .errors import ConfigError
+
 # The choices live here, not in the modules that use them, so that reading a config (and
 # `genretag --help`) needs no torch.
 LOSSES = ("bce", "weighted-bce", "focal", "asl")
@@ -15,28 +17,27 @@ PRECISIONS = ("auto", "fp32", "bf16")
 PREDICT_PRECISIONS = PRECISIONS + ("int8",)
 
 
-def check_tag_options(*, threshold=None, max_genres=None, precision="auto", batch_size=None, threads=None,
-                      option=lambda name: name) -> None:
+def one_of(choices, value) -> str:
+    """The problem of a value outside ``choices``, for a `ConfigError`: "must be one of a, b, got 'c'"."""
+    return f"must be one of {', '.join(choices)}, got '{value}'"
+
+
+def check_tag_options(*, threshold=None, max_genres=None, precision="auto", batch_size=None, threads=None) -> None:
     """Check the options of tagging (``tag``, `genretag.GenreTagger`) before a model is loaded.
 
-    Args:
-        option: How to name a parameter in the message (the CLI passes its flag names).
-
     Raises:
-        genretag.errors.DataError: The first option out of range, named by ``option``.
+        genretag.errors.ConfigError: The first option out of range, by its parameter name.
     """
-    from .errors import DataError
-
     if threshold is not None and not 0 < threshold < 1:
-        raise DataError(f"{option('threshold')} must be between 0 and 1, got {threshold}")
+        raise ConfigError("threshold", f"must be between 0 and 1, got {threshold}")
     if max_genres is not None and max_genres < 1:
-        raise DataError(f"{option('max_genres')} must be at least 1, got {max_genres}")
+        raise ConfigError("max_genres", f"must be at least 1, got {max_genres}")
     if precision not in PREDICT_PRECISIONS:
-        raise DataError(f"{option('precision')} must be one of {', '.join(PREDICT_PRECISIONS)}, got '{precision}'")
+        raise ConfigError("precision", one_of(PREDICT_PRECISIONS, precision))
     if batch_size is not None and batch_size < 1:
-        raise DataError(f"{option('batch_size')} must be at least 1, got {batch_size}")
+        raise ConfigError("batch_size", f"must be at least 1, got {batch_size}")
     if threads is not None and threads < 1:
-        raise DataError(f"{option('threads')} must be at least 1, got {threads}")
+        raise ConfigError("threads", f"must be at least 1, got {threads}")
 """Arithmetic choices of prediction: also int8 dynamic quantisation (CPU; `genretag.precision`)."""
 THRESHOLD_MODES = ("fixed", "global", "per-genre")
 """Decision threshold modes (`genretag.thresholds`)."""
@@ -168,41 +169,40 @@ class TrainConfig:
     def __post_init__(self):
         self.split = tuple(float(x) for x in self.split)
         checks = [
-            (self.lr > 0 and math.isfinite(self.lr), f"learning rate must be positive, got {self.lr}"),
-            (self.batch_size >= 1, f"batch size must be at least 1, got {self.batch_size}"),
-            (self.epochs >= 1, f"epochs must be at least 1, got {self.epochs}"),
-            (self.max_length >= 8, f"max length must be at least 8 tokens, got {self.max_length}"),
-            (self.lora_r >= 1, f"LoRA rank must be at least 1, got {self.lora_r}"),
-            (self.lora_alpha > 0, f"LoRA alpha must be positive, got {self.lora_alpha}"),
-            (0 <= self.lora_dropout < 1, f"LoRA dropout must be in [0, 1), got {self.lora_dropout}"),
-            (0 <= self.head_dropout < 1, f"head dropout must be in [0, 1), got {self.head_dropout}"),
-            (self.weight_decay >= 0, f"weight decay must be >= 0, got {self.weight_decay}"),
-            (0 <= self.warmup_ratio < 1, f"warm-up ratio must be in [0, 1), got {self.warmup_ratio}"),
-            (self.grad_clip >= 0, f"gradient clip must be >= 0, got {self.grad_clip}"),
-            (0 < self.threshold < 1, f"threshold must be in (0, 1), got {self.threshold}"),
-            (self.schedule in SCHEDULES, f"unknown schedule '{self.schedule}'; choose {', '.join(SCHEDULES)}"),
-            (self.thresholds in THRESHOLD_MODES,
-             f"unknown threshold mode '{self.thresholds}'; choose {', '.join(THRESHOLD_MODES)}"),
-            (self.max_genres is None or self.max_genres >= 1, f"max genres must be at least 1, got {self.max_genres}"),
-            (self.pos_weight_power >= 0 and self.pos_weight_cap >= 1,
-             "pos_weight power must be >= 0 and its cap >= 1"),
-            (self.loss in LOSSES, f"unknown loss '{self.loss}'; choose {', '.join(LOSSES)}"),
-            (self.pooling in POOLINGS, f"unknown pooling '{self.pooling}'; choose {', '.join(POOLINGS)}"),
-            (self.min_support >= 1, f"min support must be at least 1, got {self.min_support}"),
-            (self.sample is None or self.sample >= 10, f"sample must be at least 10 rows, got {self.sample}"),
-            (not (self.test_rows and self.sample), "test rows from another split and --sample cannot be combined"),
-            (0 <= self.distill_alpha <= 1, f"distill alpha must be in [0, 1], got {self.distill_alpha}"),
-            (len(self.split) == 3 and all(x >= 0 for x in self.split) and abs(sum(self.split) - 1) < 1e-6
+            ("lr", self.lr > 0 and math.isfinite(self.lr), f"must be positive, got {self.lr}"),
+            ("batch_size", self.batch_size >= 1, f"must be at least 1, got {self.batch_size}"),
+            ("epochs", self.epochs >= 1, f"must be at least 1, got {self.epochs}"),
+            ("max_length", self.max_length >= 8, f"must be at least 8 tokens, got {self.max_length}"),
+            ("lora_r", self.lora_r >= 1, f"must be at least 1, got {self.lora_r}"),
+            ("lora_alpha", self.lora_alpha > 0, f"must be positive, got {self.lora_alpha}"),
+            ("lora_dropout", 0 <= self.lora_dropout < 1, f"must be in [0, 1), got {self.lora_dropout}"),
+            ("head_dropout", 0 <= self.head_dropout < 1, f"must be in [0, 1), got {self.head_dropout}"),
+            ("weight_decay", self.weight_decay >= 0, f"must be >= 0, got {self.weight_decay}"),
+            ("warmup_ratio", 0 <= self.warmup_ratio < 1, f"must be in [0, 1), got {self.warmup_ratio}"),
+            ("grad_clip", self.grad_clip >= 0, f"must be >= 0, got {self.grad_clip}"),
+            ("threshold", 0 < self.threshold < 1, f"must be in (0, 1), got {self.threshold}"),
+            ("schedule", self.schedule in SCHEDULES, one_of(SCHEDULES, self.schedule)),
+            ("thresholds", self.thresholds in THRESHOLD_MODES, one_of(THRESHOLD_MODES, self.thresholds)),
+            ("max_genres", self.max_genres is None or self.max_genres >= 1,
+             f"must be at least 1, got {self.max_genres}"),
+            ("pos_weight_power", self.pos_weight_power >= 0, f"must be >= 0, got {self.pos_weight_power}"),
+            ("pos_weight_cap", self.pos_weight_cap >= 1, f"must be at least 1, got {self.pos_weight_cap}"),
+            ("loss", self.loss in LOSSES, one_of(LOSSES, self.loss)),
+            ("pooling", self.pooling in POOLINGS, one_of(POOLINGS, self.pooling)),
+            ("min_support", self.min_support >= 1, f"must be at least 1, got {self.min_support}"),
+            ("sample", self.sample is None or self.sample >= 10, f"must be at least 10 rows, got {self.sample}"),
+            (("test_rows", "sample"), not (self.test_rows and self.sample), "cannot be combined"),
+            ("distill_alpha", 0 <= self.distill_alpha <= 1, f"must be in [0, 1], got {self.distill_alpha}"),
+            ("split", len(self.split) == 3 and all(x >= 0 for x in self.split) and abs(sum(self.split) - 1) < 1e-6
              and self.split[0] > 0 and self.split[1] > 0,
-             f"split must be three fractions summing to 1 with train and validation > 0, got {self.split}"),
-            (self.eval_batch_size >= 1, f"eval batch size must be at least 1, got {self.eval_batch_size}"),
-            (self.precision in PRECISIONS, f"unknown precision '{self.precision}'; choose {', '.join(PRECISIONS)}"),
-            (self.compile in COMPILE_CHOICES,
-             f"unknown compile setting '{self.compile}'; choose {', '.join(COMPILE_CHOICES)}"),
+             f"must be three fractions summing to 1 with train and validation > 0, got {self.split}"),
+            ("eval_batch_size", self.eval_batch_size >= 1, f"must be at least 1, got {self.eval_batch_size}"),
+            ("precision", self.precision in PRECISIONS, one_of(PRECISIONS, self.precision)),
+            ("compile", self.compile in COMPILE_CHOICES, one_of(COMPILE_CHOICES, self.compile)),
         ]
-        for ok, message in checks:
+        for name, ok, problem in checks:
             if not ok:
-                raise ValueError(message)
+                raise ConfigError(name, problem)
 
     @property
     def training_seed(self) -> int:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import TrainConfig
-from .errors import DataError
+from .errors import ConfigError, DataError
 
 #: TrainConfig fields whose command-line option has another parameter name.
 CLI_PARAMS = {"text_cols": "text_col"}
@@ -94,6 +94,10 @@ def apply_config_file(ctx, config_file: str | Path | None, config: TrainConfig, 
 
     Returns:
         A validated `TrainConfig`: typed options > file values > option defaults.
+
+    Raises:
+        DataError: A bad file (`load_config_file`), no data, or a value of the file out of
+            range, named by its key.
     """
     params = {**CLI_PARAMS, **(params or {})}
     from_file = load_config_file(config_file) if config_file else {}
@@ -101,7 +105,12 @@ def apply_config_file(ctx, config_file: str | Path | None, config: TrainConfig, 
     if ctx.params.get("data") is None and not from_file.get("data"):
         where = f" or data = \"...\" in {config_file}" if config_file else ""
         raise DataError(f"no training data given; pass --data movies.csv{where}")
-    return dataclasses.replace(config, **changes) if changes else config
+    try:
+        return dataclasses.replace(config, **changes) if changes else config
+    except ConfigError as exc:
+        if not set(exc.params) & set(changes):
+            raise
+        raise DataError(f"{config_file}: {exc.describe(lambda key: repr(key))}") from None
 
 
 def _given(ctx, param: str) -> bool:

@@ -99,7 +99,7 @@ def test_train_cli_errors(tmp_path, movies_csv):
     unknown = runner.invoke(app, ["train", "--config", str(_toml(tmp_path / "a.toml", "batch = 8"))])
     assert unknown.exit_code == 2 and "unknown key 'batch'" in unknown.output
     invalid = runner.invoke(app, ["train", "--config", str(_toml(tmp_path / "b.toml", f'data = "{movies_csv.as_posix()}"\nlr = -1'))])
-    assert invalid.exit_code == 2 and "learning rate must be positive" in invalid.output
+    assert invalid.exit_code == 2 and "b.toml: 'lr' must be positive, got -1.0" in invalid.output
     for result in (no_data, unknown, invalid):
         assert "Traceback" not in result.output
     assert not (tmp_path / "a").exists()

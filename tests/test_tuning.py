@@ -61,14 +61,16 @@ def test_grid_takes_comma_lists_and_repeated_options():
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--lr", "1e-4,abc"], "--lr: 'abc' is not a number"),
+    (["--lr", "1e-4,abc"], "--lr value 'abc' is not a number"),
     (["--lr", "1e-4,,5e-4"], "--lr has an empty value"),
     (["--lr", "-1e-4"], "--lr values must be positive"),
-    (["--batch", "8.5"], "--batch: '8.5' is not a whole number"),
+    (["--batch", "8.5"], "--batch value '8.5' is not a whole number"),
     (["--batch-size", "0"], "--batch values must be at least 1"),
-    (["--epochs", "four"], "--epochs: 'four' is not a number"),
-    (["--metric", "accuracy"], "unknown --metric 'accuracy'"),
-    (["--schedule", "step"], "unknown schedule 'step'"),
+    (["--epochs", "four"], "--epochs value 'four' is not a number"),
+    (["--metric", "accuracy"], "--metric must be one of micro_precision, "),
+    (["--schedule", "step"], "--schedule must be one of linear, cosine, constant, got 'step'"),
+    (["--loss", "bce,nope"], "--loss must be one of bce, "),
+    (["--sample", "5"], "--sample must be at least 10 rows, got 5"),
 ])
 def test_bad_values_are_one_line_errors(args, message, movies_csv, tmp_path):
     result = runner.invoke(app, _tune_args(movies_csv, "unused", tmp_path / "grid", *args))

@@ -58,7 +58,7 @@ def tag_cli(
     from ..outputs import ensure_new
 
     check_tag_options(threshold=threshold, max_genres=max_genres, precision=precision, batch_size=batch_size,
-                      threads=threads, option=lambda name: "--" + name.replace("_", "-"))
+                      threads=threads)
     if engine is not None:
         if engine != "ray":
             raise DataError(f"--engine must be ray, got '{engine}'")

@@ -9,6 +9,7 @@ import typer
 
 from ..config import TrainConfig
 from ..configfile import apply_config_file
+from ..errors import ConfigError
 from .common import (COLUMNS_HELP, NO_HEADER_HELP, SEP_HELP, column_values, console, field_names, handle_errors, info,
                      separator, show_progress, split_list)
 
@@ -185,4 +186,4 @@ def _fractions(text: str) -> tuple[float, ...]:
     try:
         return tuple(float(x) for x in text.split(","))
     except ValueError:
-        raise ValueError(f"--split must be three fractions such as 0.7,0.15,0.15, got '{text}'") from None
+        raise ConfigError("split", f"must be three fractions such as 0.7,0.15,0.15, got '{text}'") from None
