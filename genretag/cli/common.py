@@ -86,6 +86,13 @@ def flag_names(ctx: typer.Context | None) -> Callable[[str], str]:
     return lambda name: names.get(name, name)
 
 
+def given_options(ctx: typer.Context) -> set[str]:
+    """The parameters typed on the command line (or set through the environment), not defaults."""
+    # By name: Typer vendors its own click, whose ParameterSource is not click's.
+    return {name for name in ctx.params
+            if (source := ctx.get_parameter_source(name)) is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")}
+
+
 def show_progress() -> bool:
     """Progress bars only on a terminal and when not ``--quiet``."""
     return not state.quiet and sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
