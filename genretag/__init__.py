@@ -29,6 +29,7 @@ _LAZY = {
     "export_run": "genretag.export",
     "GenretagError": "genretag.errors",
     "DataError": "genretag.errors",
+    "ConfigError": "genretag.errors",
     "ModelError": "genretag.errors",
     "OutputExistsError": "genretag.errors",
 }

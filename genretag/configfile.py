@@ -9,7 +9,9 @@ A config file holds `TrainConfig` fields at its top level, e.g.::
     split = [0.7, 0.15, 0.15]
 
 An option given on the command line wins over the file, the file wins over the option's
-default, and the merged `TrainConfig` is what the run saves in its ``config.json``.
+default, and the merged `TrainConfig` is what the run saves in its ``config.json``. Which
+options were given is the caller's to say (`apply_config_file`'s ``given``): this module
+knows nothing of a command line.
 """
 
 from __future__ import annotations
@@ -18,14 +20,13 @@ import dataclasses
 import difflib
 import types
 import typing
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
 from .config import TrainConfig
-from .errors import DataError
+from .errors import ConfigError, DataError
 
-#: TrainConfig fields whose command-line option has another parameter name.
-CLI_PARAMS = {"text_cols": "text_col"}
 #: Fields holding a path, resolved against the config file's folder.
 PATH_FIELDS = ("data", "backbone", "genre_map")
 
@@ -83,32 +84,32 @@ def _toml_reader():
     return tomllib
 
 
-def apply_config_file(ctx, config_file: str | Path | None, config: TrainConfig, *, params: dict[str, str] | None = None) -> TrainConfig:
-    """Merge a config file under the options given on the command line.
+def apply_config_file(config_file: str | Path | None, config: TrainConfig, *,
+                      given: Collection[str] = ()) -> TrainConfig:
+    """Merge a config file under the settings given explicitly.
 
     Args:
-        ctx: The click/typer context of the command (tells which options were typed).
-        config_file: The ``--config`` file, or None.
-        config: The config built from the command's options (defaults included).
-        params: Field → option parameter name where they differ (default `CLI_PARAMS`).
+        config_file: The ``.toml`` file, or None.
+        config: The settings, defaults included (e.g. a command's options).
+        given: Fields set explicitly (typed on the command line): they keep ``config``'s value;
+            every other field the file holds takes the file's.
 
     Returns:
-        A validated `TrainConfig`: typed options > file values > option defaults.
+        A validated `TrainConfig`: given values > file values > defaults.
+
+    Raises:
+        DataError: A bad file (`load_config_file`), or a value of the file out of range,
+            named by its key.
     """
-    params = {**CLI_PARAMS, **(params or {})}
-    from_file = load_config_file(config_file) if config_file else {}
-    changes = {key: value for key, value in from_file.items() if not _given(ctx, params.get(key, key))}
-    if ctx.params.get("data") is None and not from_file.get("data"):
-        where = f" or data = \"...\" in {config_file}" if config_file else ""
-        raise DataError(f"no training data given; pass --data movies.csv{where}")
-    return dataclasses.replace(config, **changes) if changes else config
-
-
-def _given(ctx, param: str) -> bool:
-    """True when the user typed the option (or set it through the environment)."""
-    source = ctx.get_parameter_source(param)
-    # By name: typer >= 0.20 vendors its own click, whose enum is not click's.
-    return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
+    if not config_file:
+        return config
+    changes = {key: value for key, value in load_config_file(config_file).items() if key not in given}
+    try:
+        return dataclasses.replace(config, **changes)
+    except ConfigError as exc:
+        if not set(exc.params) & set(changes):
+            raise
+        raise DataError(f"{config_file}: {exc.describe(lambda key: repr(key))}") from None
 
 
 def _coerce(path: Path, key: str, value, hint):

@@ -1,8 +1,13 @@
 """Exceptions that carry a message meant for the user.
 
 Core code raises these with a clear one-line message that names the problem and the
-fix; only the CLI turns them into a red line on stderr and a non-zero exit.
+fix; only the CLI turns them into a red line on stderr and a non-zero exit. Any other
+exception reaching the CLI is a bug in genretag, reported as an internal error.
 """
+
+from __future__ import annotations
+
+from collections.abc import Callable
 
 
 class GenretagError(Exception):
@@ -15,6 +20,26 @@ class DataError(GenretagError):
     """The input CSV cannot be used as given (missing file, no text column, ...)."""
 
     exit_code = 2
+
+
+class ConfigError(GenretagError, ValueError):
+    """A setting out of range or of an unknown kind, named by its Python parameter.
+
+    ``ConfigError("lr", "must be positive, got -1")`` reads "lr must be positive, got -1";
+    the CLI names the flag instead (`describe`). A `ValueError` too, as a Python caller of
+    a validated dataclass expects.
+    """
+
+    exit_code = 2
+
+    def __init__(self, params: str | tuple[str, ...], problem: str):
+        self.params = (params,) if isinstance(params, str) else tuple(params)
+        self.problem = problem
+        super().__init__(self.describe())
+
+    def describe(self, name: Callable[[str], str] = str) -> str:
+        """The message with each parameter named by ``name`` (the CLI passes parameter → flag)."""
+        return f"{' and '.join(name(p) for p in self.params)} {self.problem}"
 
 
 class ModelError(GenretagError):

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from .config import PREDICT_PRECISIONS, PRECISIONS  # noqa: F401 - PRECISIONS: importers of predict
+from .errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -375,7 +376,8 @@ class Predictor:
         #: The arithmetic ``auto`` checks against fp32 (bf16 or int8).
         self.fast = precision if precision in ("bf16", "int8") else fast_precision(self.device)
         if precision == "int8" and self.device.type != "cpu":
-            raise ValueError(f"int8 prediction runs on a CPU only, not on {self.device.type}; use bf16 or fp32")
+            # The user's choice (tag --precision int8 on a GPU machine), not a bug: a ConfigError.
+            raise ConfigError("precision", f"int8 runs on a CPU only, not on {self.device.type}; use bf16 or fp32")
         if precision != "auto":
             self.choice = PrecisionChoice(precision, "requested")
         elif self.fast is None:

@@ -255,7 +255,8 @@ class GenreTagger:
             CSV/TSV output (False for JSONL/Parquet output).
 
     Raises:
-        DataError: An option out of range; at call time, a missing text column.
+        ConfigError: An option out of range, by its parameter name.
+        DataError: At call time, a missing text column.
         ModelError: The run cannot be loaded.
     """
 

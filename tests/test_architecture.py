@@ -103,6 +103,6 @@ def test_rundir_and_the_cli_start_without_torch():
 def test_public_api_is_lazy_and_complete():
     code = ("import sys, genretag; assert 'torch' not in sys.modules; "
             "names = ['TrainConfig', 'train', 'tune', 'load_run', 'Run', 'tag_csv', 'GenreTagger', 'evaluate', "
-            "'write_report', 'build_ensemble', 'export_run', 'GenretagError', 'DataError', 'ModelError', "
-            "'OutputExistsError']; assert all(callable(getattr(genretag, n)) for n in names)")
+            "'write_report', 'build_ensemble', 'export_run', 'GenretagError', 'DataError', 'ConfigError', "
+            "'ModelError', 'OutputExistsError']; assert all(callable(getattr(genretag, n)) for n in names)")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=300)

@@ -88,7 +88,7 @@ def test_model_defaults_to_newest_run(trained, tmp_path, movies_csv, monkeypatch
 def test_user_mistakes_are_one_line_errors(tmp_path, movies_csv, tiny_bert, trained):
     cases = [
         (["train", "--data", str(tmp_path / "nope.csv"), "--backbone", str(tiny_bert)], 2, "not found"),
-        (["train", "--data", str(movies_csv), "--backbone", str(tiny_bert), "--lr", "-1"], 2, "learning rate"),
+        (["train", "--data", str(movies_csv), "--backbone", str(tiny_bert), "--lr", "-1"], 2, "--lr must be positive, got -1.0"),
         (["tag", str(movies_csv), "--model", str(tmp_path / "no-run")], 3, "not found"),
         (["tag", str(tmp_path / "nope.csv"), "--model", str(trained)], 2, "not found"),
     ]
@@ -141,3 +141,36 @@ def test_tag_batch_size_reaches_the_model_and_zero_is_refused(trained, movies_cs
                                  "--batch-size", "0"])
     assert result.exit_code != 0 and "--batch-size must be at least 1, got 0" in result.output
     assert not (tmp_path / "c.csv").exists()
+
+
+def test_a_bad_setting_names_the_parameter_in_python_and_its_flag_on_the_command_line(movies_csv, tmp_path):
+    from genretag.config import TrainConfig
+    from genretag.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"^batch_size must be at least 1, got 0$") as info:
+        TrainConfig(batch_size=0)
+    assert info.value.params == ("batch_size",) and isinstance(info.value, ValueError)  # as a dataclass's check is
+    train = runner.invoke(app, ["train", "--data", str(movies_csv), "--batch", "0", "--out", str(tmp_path / "run")])
+    assert train.exit_code == 2 and train.stderr.strip() == "error: --batch-size must be at least 1, got 0"
+    # Each command names its own first flag of the parameter: tune's is --batch.
+    tune = runner.invoke(app, ["tune", "--data", str(movies_csv), "--batch-size", "0", "--out", str(tmp_path / "grid")])
+    assert tune.exit_code == 2 and tune.stderr.strip() == "error: --batch values must be at least 1, got [0]"
+    result = runner.invoke(app, ["tag", str(movies_csv), "--threshold", "1.5"])
+    assert result.exit_code == 2 and "error: --threshold must be between 0 and 1, got 1.5" in result.stderr
+    assert not (tmp_path / "run").exists() and not (tmp_path / "grid").exists()
+
+
+def test_a_bug_is_an_internal_error_not_a_user_error(movies_csv, tmp_path, monkeypatch):
+    from genretag.cli import train as train_cmd
+
+    def broken(config):
+        raise ValueError("a bug, not the user's input")
+
+    monkeypatch.setattr(train_cmd, "check_data", broken)
+    args = ["train", "--data", str(movies_csv), "--out", str(tmp_path / "run")]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.stderr.strip() == ("error: internal error: ValueError: a bug, not the user's input "
+                                     "(please report it; run with genretag --verbose for the traceback)")
+    verbose = runner.invoke(app, ["--verbose", *args])
+    assert verbose.exit_code == 1 and isinstance(verbose.exception, ValueError)  # raised: Python prints the traceback

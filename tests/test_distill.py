@@ -129,7 +129,7 @@ def test_tune_grid_varies_further_axes_with_readable_trial_ids():
     assert grid.trials()[2].changes == {"lr": 2e-3, "batch_size": 16, "epochs": 6, "text_cols": ["title", "overview"],
                                         "distill_alpha": 0.5}
     assert grid.to_dict()["distill_alpha"] == [0.5, 1.0] and "lora_r" not in grid.to_dict()
-    with pytest.raises(ValueError, match="--loss"):
+    with pytest.raises(ValueError, match="loss must be one of"):
         parse_grid(["2e-3"], ["16"], ["6"], variants={"loss": ["nope"]})
 
 

@@ -177,7 +177,7 @@ def test_auto_without_native_bf16_is_fp32_without_a_check(monkeypatch):
 def test_precision_names_are_shared():
     assert PRECISIONS == ("auto", "fp32", "bf16")
     assert TrainConfig(precision="bf16").precision == "bf16"
-    with pytest.raises(ValueError, match="unknown precision"):
+    with pytest.raises(ValueError, match="precision must be one of auto, fp32, bf16, got 'half'"):
         TrainConfig(precision="half")
     assert training_precision("fp32", torch.device("cpu")) == "fp32"
     assert training_precision("auto", torch.device("cpu")) == ("bf16" if predict.bf16_supported("cpu") else "fp32")

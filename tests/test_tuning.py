@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import inspect
 import json
 import os
@@ -61,14 +62,16 @@ def test_grid_takes_comma_lists_and_repeated_options():
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--lr", "1e-4,abc"], "--lr: 'abc' is not a number"),
+    (["--lr", "1e-4,abc"], "--lr value 'abc' is not a number"),
     (["--lr", "1e-4,,5e-4"], "--lr has an empty value"),
     (["--lr", "-1e-4"], "--lr values must be positive"),
-    (["--batch", "8.5"], "--batch: '8.5' is not a whole number"),
+    (["--batch", "8.5"], "--batch value '8.5' is not a whole number"),
     (["--batch-size", "0"], "--batch values must be at least 1"),
-    (["--epochs", "four"], "--epochs: 'four' is not a number"),
-    (["--metric", "accuracy"], "unknown --metric 'accuracy'"),
-    (["--schedule", "step"], "unknown schedule 'step'"),
+    (["--epochs", "four"], "--epochs value 'four' is not a number"),
+    (["--metric", "accuracy"], "--metric must be one of micro_precision, "),
+    (["--schedule", "step"], "--schedule must be one of linear, cosine, constant, got 'step'"),
+    (["--loss", "bce,nope"], "--loss must be one of bce, "),
+    (["--sample", "5"], "--sample must be at least 10 rows, got 5"),
 ])
 def test_bad_values_are_one_line_errors(args, message, movies_csv, tmp_path):
     result = runner.invoke(app, _tune_args(movies_csv, "unused", tmp_path / "grid", *args))
@@ -94,10 +97,21 @@ def test_reuse_plan_and_its_savings_on_the_report_grid():
     assert not training.epochs_reusable(TrainConfig(schedule="linear", warmup_ratio=0.0))
 
 
-def test_every_train_option_reaches_the_config():
-    """tune reuses train's options; one that config_from_options ignores would be silently dropped."""
+def test_tune_and_distill_share_trains_options_and_every_setting_reaches_the_config():
+    """One table of options (genretag.cli.options): a setting it left out of the config would be silently dropped."""
+    from genretag.cli import distill as distill_cmd
+    from genretag.cli import options as options_mod
     from genretag.cli import train as train_cmd
     from genretag.cli import tune as tune_cmd
+
+    def names(command) -> list[str]:
+        return [name for name in inspect.signature(command).parameters if name != "ctx"]
+
+    train_options = names(train_cmd.train_cli)
+    assert names(tune_cmd.tune_cli) == [n for n in train_options if n != "resume"] + ["metric", "dry_run"]
+    assert names(distill_cmd.distill_cli) == ["teacher_run"] + [n for n in train_options if n != "teacher"]
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    assert fields - set(train_options) == {"head_dropout", "bucket", "eval_batch_size"}  # --config file only
 
     class Recorder(dict):
         read: set = set()
@@ -106,17 +120,15 @@ def test_every_train_option_reaches_the_config():
             self.read.add(key)
             return super().__getitem__(key)
 
-    params = inspect.signature(tune_cmd.tune_cli).parameters
-    own = set(inspect.signature(tune_cmd._tune_options).parameters) - {"lr", "batch_size", "epochs"}
-    values = {name: p.default for name, p in params.items()}
-    values.update(data="x.csv", lr=1e-4, batch_size=8, epochs=4)
-    # tune's further axes are lists there; the base config gets one value of each.
-    values.update(lora_r=8, loss="bce", max_length=128, text_col=None, distill_alpha=0.5)
-    recorder = Recorder(values)
-    train_cmd.config_from_options(recorder)
-    handled_by_tune = {"device", "ctx", "config_file"}  # passed to tune() / apply_config_file, not the config
-    assert set(params) - own - handled_by_tune <= recorder.read
-    assert {"backbone", "loss", "lora_r", "thresholds", "text_col", "sample", "seed", "schedule"} <= set(params)
+        def get(self, key, default=None):
+            self.read.add(key)
+            return super().get(key, default)
+
+    values = {name: p.default for name, p in inspect.signature(train_cmd.train_cli).parameters.items()}
+    recorder = Recorder({**values, "data": Path("x.csv")})
+    config = options_mod.config_from_options(recorder)
+    assert fields & set(train_options) <= recorder.read
+    assert config.data == "x.csv" and config.split == (0.7, 0.15, 0.15) and config.batch_size == 16
 
 
 # --------------------------------------------------------------------------- epoch reuse

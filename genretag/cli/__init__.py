@@ -37,7 +37,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main(
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show debug logs.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show debug logs (and an internal error's traceback).")
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors and results; no progress.")] = False,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
@@ -45,6 +47,7 @@ def main(
 ) -> None:
     """genretag: multi-label movie genre tagging with a LoRA-adapted language model."""
     state.quiet = quiet
+    state.verbose = verbose
     if not verbose:
         # Deprecation notices from transformers/peft internals are not the user's to act on.
         warnings.filterwarnings("ignore", category=FutureWarning)

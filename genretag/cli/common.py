@@ -6,12 +6,13 @@ import contextlib
 import functools
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import typer
 from rich.console import Console
 
-from ..errors import GenretagError
+from ..errors import ConfigError, GenretagError
 
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
@@ -20,6 +21,7 @@ err_console = Console(stderr=True, soft_wrap=True)
 @dataclass
 class _State:
     quiet: bool = False
+    verbose: bool = False
 
 
 state = _State()
@@ -35,29 +37,60 @@ def fail(message: str, code: int = 1) -> None:
 
 
 def handle_errors(func):
-    """Turn user-facing exceptions into one red line and an exit code (no traceback)."""
+    """Turn exceptions into one red line and an exit code (no traceback).
+
+    A `GenretagError` is the user's to fix: its message, its exit code (a `ConfigError`
+    names the flag of the parameter it names). Anything else is a bug in genretag: one
+    "internal error" line and exit 1, the traceback with ``genretag --verbose``.
+    """
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
+        except (typer.Exit, typer.Abort, typer.TyperException):  # Typer's own ways out
+            raise
+        except ConfigError as exc:
+            fail(exc.describe(flag_names(kwargs.get("ctx"))), exc.exit_code)
         except GenretagError as exc:
             fail(str(exc), exc.exit_code)
-        except ValueError as exc:  # config validation (TrainConfig.__post_init__)
-            fail(str(exc), 2)
         except KeyboardInterrupt:
             fail("interrupted; finished outputs are intact, nothing half-written replaced them", 130)
         except MemoryError:
             fail("out of memory; lower --batch-size (or --max-length)", 1)
-        except RuntimeError as exc:
-            if type(exc).__name__ != "OutOfMemoryError":  # torch's, without importing torch here
-                raise
-            fail("out of GPU memory; lower --batch-size (or --max-length), or pass --device cpu", 1)
         except OSError as exc:  # a full disk, a read-only folder, a missing permission
             where = f": {exc.filename}" if exc.filename else ""
             fail(f"{exc.strerror or exc}{where}; check the path, its permissions and the free disk space", 1)
+        except Exception as exc:
+            if type(exc).__name__ == "OutOfMemoryError":  # torch's, without importing torch here
+                fail("out of GPU memory; lower --batch-size (or --max-length), or pass --device cpu", 1)
+            if state.verbose:
+                raise
+            fail(f"internal error: {type(exc).__name__}: {exc} (please report it; run with genretag --verbose "
+                 "for the traceback)", 1)
 
     return wrapper
+
+
+def flag_names(ctx: typer.Context | None) -> Callable[[str], str]:
+    """Parameter name → how the command line names it: its first long flag (``batch_size`` →
+    ``--batch-size``), an argument's metavar. Without the command's context: the flag by convention."""
+    if ctx is None:
+        return lambda name: "--" + name.replace("_", "-")
+    names = {}
+    for param in ctx.command.params:
+        if param.param_type_name == "argument":
+            names[param.name] = param.human_readable_name
+        else:
+            names[param.name] = next((o for o in param.opts if o.startswith("--")), param.opts[0])
+    return lambda name: names.get(name, name)
+
+
+def given_options(ctx: typer.Context) -> set[str]:
+    """The parameters typed on the command line (or set through the environment), not defaults."""
+    # By name: Typer vendors its own click, whose ParameterSource is not click's.
+    return {name for name in ctx.params
+            if (source := ctx.get_parameter_source(name)) is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")}
 
 
 def show_progress() -> bool:

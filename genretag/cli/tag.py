@@ -86,15 +86,15 @@ def tag_cli(
     address: Annotated[Optional[str], typer.Option(help="With --engine ray: the Ray cluster to join \\[default: RAY_ADDRESS, else Ray on this machine].")] = None,
 ) -> None:
     """Tag every row of a catalogue file with genres, keeping all columns and the row order."""
-    from ..config import check_tag_options
+    from ..config import check_tag_options, one_of
     from ..data.reading import check_input
-    from ..errors import DataError
+    from ..errors import ConfigError, DataError
     from ..outputs import ensure_new
 
     check_tag_options(threshold=threshold, max_genres=max_genres, precision=precision, batch_size=batch_size,
-                      threads=threads, option=lambda name: "--" + name.replace("_", "-"))
+                      threads=threads)
     if runtime not in RUNTIMES:
-        raise DataError(f"--runtime must be one of {', '.join(RUNTIMES)}, got '{runtime}'")
+        raise ConfigError("runtime", one_of(RUNTIMES, runtime))
     if engine is not None:
         if engine != "ray":
             raise DataError(f"--engine must be ray, got '{engine}'")

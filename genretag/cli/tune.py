@@ -1,103 +1,90 @@
 """``genretag tune``: the report's grid search (lr × batch size × epochs), resumable.
 
-Every option of ``genretag train`` is accepted here too (its definitions are reused, not
-copied): ``--lr``, ``--batch`` and ``--epochs`` become comma lists, the rest is shared by
-all trials.
+Every option of ``genretag train`` is accepted here too (the same table,
+`genretag.cli.options`): ``--lr``, ``--batch`` and ``--epochs`` become comma lists, and so
+may ``--lora-r``, ``--loss``, ``--max-length``, ``--text-col`` and ``--distill-alpha``; the
+rest is shared by all trials.
 """
 
 from __future__ import annotations
 
-import inspect
+import dataclasses
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Optional
 
 import typer
 
 from . import train as train_cmd
-from .common import console, err_console, handle_errors, info, show_progress
+from .common import console, err_console, given_options, handle_errors, info, show_progress
+from .options import TRAIN_OPTIONS, Option, command, config_from_options
 
-#: train's options that tune does not take: it resumes interrupted trials by itself.
-_NOT_SHARED = ("resume",)
-
-
-def _tune_options(
-    lr: Annotated[Optional[list[str]], typer.Option("--lr", help="Learning rates to try, e.g. 1e-4,5e-4 or --lr 1e-4 --lr 5e-4 \\[default: 1e-4,5e-4,1e-5].")] = None,
-    batch_size: Annotated[Optional[list[str]], typer.Option("--batch", "--batch-size", help="Batch sizes to try \\[default: 8,12,16].")] = None,
-    epochs: Annotated[Optional[list[str]], typer.Option("--epochs", help="Epoch counts to try \\[default: 4,8].")] = None,
-    lora_r: Annotated[Optional[list[str]], typer.Option("--lora-r", help="LoRA ranks to try, e.g. 8,16 \\[default: train's].")] = None,
-    loss: Annotated[Optional[list[str]], typer.Option("--loss", help="Losses to try, e.g. bce,weighted-bce \\[default: train's].")] = None,
-    max_length: Annotated[Optional[list[str]], typer.Option("--max-length", help="Token limits to try, e.g. 128,256 \\[default: train's].")] = None,
-    text_col: Annotated[Optional[list[str]], typer.Option("--text-col", help="Inputs to try, one per option, each a comma list of columns joined: --text-col overview --text-col title,overview.")] = None,
-    distill_alpha: Annotated[Optional[list[str]], typer.Option("--distill-alpha", help="With --teacher: label weights to try, e.g. 0.3,0.7 \\[default: 0.5].")] = None,
-    metric: Annotated[str, typer.Option(help="Validation score that ranks the trials: micro_f1, macro_f1, micro_precision, micro_recall, macro_precision, macro_recall or hamming_loss.")] = "micro_f1",
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Tuning folder \\[default: runs/tune-<time>]; rerun with the same --out to resume.")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Discard the trials already in --out and start over.")] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="List the trials, what is reused and the epochs to train; train nothing.")] = False,
-) -> None:
-    """Declares tune's own options; `_signature` merges them into train's."""
-
-
-def _signature() -> inspect.Signature:
-    """train's parameters with the grid axes and out/force replaced by tune's, all keyword-only."""
-    own = inspect.signature(_tune_options, eval_str=True).parameters
-    shared = inspect.signature(train_cmd.train_cli, eval_str=True).parameters
-    params = [own.get(name, p) for name, p in shared.items() if name not in _NOT_SHARED]
-    params += [p for name, p in own.items() if name not in {p.name for p in params}]
-    return inspect.Signature([p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in params], return_annotation=None)
+_VALUES = Optional[list[str]]
+#: tune's form of train's options: the grid's axes as lists of values, its own --out and --force.
+TUNE_FORMS = {option.name: option for option in (
+    Option("out", ("--out", "-o"), Optional[Path], None,
+           "Tuning folder \\[default: runs/tune-<time>]; rerun with the same --out to resume."),
+    Option("text_cols", ("--text-col",), _VALUES, None, "Inputs to try, one per option, each a comma list of columns "
+           "joined: --text-col overview --text-col title,overview."),
+    Option("distill_alpha", ("--distill-alpha",), _VALUES, None,
+           "With --teacher: label weights to try, e.g. 0.3,0.7 \\[default: 0.5]."),
+    Option("lr", ("--lr",), _VALUES, None,
+           "Learning rates to try, e.g. 1e-4,5e-4 or --lr 1e-4 --lr 5e-4 \\[default: 1e-4,5e-4,1e-5]."),
+    Option("batch_size", ("--batch", "--batch-size"), _VALUES, None, "Batch sizes to try \\[default: 8,12,16]."),
+    Option("epochs", ("--epochs",), _VALUES, None, "Epoch counts to try \\[default: 4,8]."),
+    Option("max_length", ("--max-length",), _VALUES, None,
+           "Token limits to try, e.g. 128,256 \\[default: train's]."),
+    Option("lora_r", ("--lora-r",), _VALUES, None, "LoRA ranks to try, e.g. 8,16 \\[default: train's]."),
+    Option("loss", ("--loss",), _VALUES, None, "Losses to try, e.g. bce,weighted-bce \\[default: train's]."),
+    Option("force", ("--force",), bool, False, "Discard the trials already in --out and start over."),
+)}
+#: The options tune adds after train's.
+TUNE_OWN = (
+    Option("metric", type=str, default="micro_f1", help="Validation score that ranks the trials: micro_f1, macro_f1, "
+           "micro_precision, micro_recall, macro_precision, macro_recall or hamming_loss."),
+    Option("dry_run", ("--dry-run",), bool, False,
+           "List the trials, what is reused and the epochs to train; train nothing."),
+)
+#: The config fields that are grid axes here (`genretag.tuning.AXES` and `VARIANT_AXES`).
+GRID_AXES = ("lr", "batch_size", "epochs", "lora_r", "loss", "max_length", "text_cols", "distill_alpha")
+# ``--resume`` is train's: tune resumes interrupted trials by itself.
+TUNE_OPTIONS = (*(TUNE_FORMS.get(o.name, o) for o in TRAIN_OPTIONS if o.name != "resume"), *TUNE_OWN)
 
 
 @handle_errors
-def tune_cli(**options) -> None:
+@command(*TUNE_OPTIONS)
+def tune_cli(ctx: typer.Context, **options) -> None:
     """Grid-search learning rate × batch size × epochs; pick the best run by validation score.
 
     Rerun the same command to resume: finished trials are kept.
 
     With --schedule constant and --warmup-ratio 0, shorter trials are read from longer ones.
     """
-    from ..configfile import apply_config_file
-
-    # An unreadable file or a missing column fails in a second, before torch is imported. The
-    # variant axes are lists here: the check takes train's defaults (and the first text columns).
-    from ..config import TrainConfig
-
-    defaults = TrainConfig()
-    quick = {**options, "lr": 1e-3, "batch_size": 1, "epochs": 1,
-             **{k: getattr(defaults, k) for k in ("lora_r", "loss", "max_length", "distill_alpha")},
-             "text_col": (options.get("text_col") or [None])[:1] if options.get("text_col") else None}
-    first = train_cmd.config_from_options(quick)
-    if options.get("ctx") is not None:
-        first = apply_config_file(options["ctx"], options.get("config_file"), first)
-    train_cmd.check_data(first)
+    axes = {name: options.pop(name) for name in GRID_AXES}
+    metric, out, force, dry_run = (options.pop(name) for name in ("metric", "out", "force", "dry_run"))
+    # The base config holds train's values on the axes (the first --text-col, if any): each trial
+    # sets its own. An axis typed here is "given": a --config file does not override it either.
+    first_input = {"text_cols": axes["text_cols"][:1]} if axes["text_cols"] else {}
+    base = config_from_options({**options, **first_input}, config_file=options["config_file"],
+                               given=given_options(ctx))
+    # An unreadable file or a missing column fails in a second, before torch is imported.
+    train_cmd.check_data(base)
     from ..tuning import check_metric, default_out, grid_cost, parse_grid, plan_tune, tune
 
-    from ..tuning import VARIANT_AXES
-
-    given = {"lora_r": options.pop("lora_r"), "loss": options.pop("loss"), "max_length": options.pop("max_length"),
-             "text_cols": options.pop("text_col"), "distill_alpha": options.pop("distill_alpha")}
-    grid = parse_grid(options.pop("lr"), options.pop("batch_size"), options.pop("epochs"), variants=given)
-    metric = check_metric(options.pop("metric"))
-    out, force, dry_run = options.pop("out"), options.pop("force"), options.pop("dry_run")
-    device = options.pop("device", None)
-    ctx, config_file = options.pop("ctx", None), options.pop("config_file", None)
-    # The grid's first values only make the base config valid; each trial replaces them, so
-    # lr, batch_size and epochs in a --config file do not count here: the grid axes do.
-    axes = {"lr": grid.lr[0], "batch_size": grid.batch_size[0], "epochs": grid.epochs[0]}
-    # A variant axis of one value is simply that option; train's default where none is given.
-    for key in VARIANT_AXES:
-        values = grid.variants.get(key)
-        value = values[0] if values else getattr(defaults, key)
-        axes["text_col" if key == "text_cols" else key] = (list(value) if value else None) if key == "text_cols" else value
-    base = train_cmd.config_from_options({**options, **axes})
-    if ctx is not None:
-        base = apply_config_file(ctx, config_file, base)
+    variants = {name: axes[name] for name in ("lora_r", "loss", "max_length", "text_cols", "distill_alpha")}
+    grid = parse_grid(axes["lr"], axes["batch_size"], axes["epochs"], variants=variants)
+    metric = check_metric(metric)
+    first = {name: values[0] for name, values in grid.variants.items()}
+    if "text_cols" in first:
+        first["text_cols"] = list(first["text_cols"])
+    base = dataclasses.replace(base, lr=grid.lr[0], batch_size=grid.batch_size[0], epochs=grid.epochs[0], **first)
     if dry_run:
         _print_plan(plan_tune(base, grid, out) if out else _fresh_plan(grid, base))
         return
     out = out or default_out()
     progress = TuneProgress(show_progress())
     try:
-        result = tune(base, grid, out, metric=metric, force=force, device=device, callback=progress)
+        result = tune(base, grid, out, metric=metric, force=force, device=options["device"], callback=progress)
     finally:
         progress.close()
     _print_result(result, grid_cost(grid, reuse=result.plan.reuse))
@@ -108,9 +95,6 @@ def _fresh_plan(grid, base):
     from ..tuning import make_plan
 
     return make_plan(grid, set(), reuse=epochs_reusable(base))
-
-
-tune_cli.__signature__ = _signature()
 
 
 class TuneProgress:

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
-from ..config import TrainConfig
-from ..errors import ModelError, OutputExistsError
+from ..config import TrainConfig, one_of
+from ..errors import ConfigError, ModelError, OutputExistsError
 from ..outputs import atomic_path, exclusive_lock, write_json, write_text
 from ..rundir import META_FILE, METRICS_FILE, check_run_dir, read_json
 from .grid import AXES, Grid, Plan, Trial, grid_cost
@@ -57,7 +57,7 @@ def check_metric(metric: str) -> str:
     name = name.removeprefix("val_")
     keys = score_keys()
     if name not in keys:
-        raise ValueError(f"unknown --metric '{metric}'; choose one of {', '.join(keys)}")
+        raise ConfigError("metric", one_of(keys, metric))
     return name
 
 

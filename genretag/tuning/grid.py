@@ -10,6 +10,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from ..config import one_of
+from ..errors import ConfigError
+
 #: The original report's grid.
 DEFAULT_LR: tuple[float, ...] = (1e-4, 5e-4, 1e-5)
 DEFAULT_BATCH: tuple[int, ...] = (8, 12, 16)
@@ -86,15 +89,15 @@ class Grid:
         self.batch_size = list(dict.fromkeys(int(x) for x in self.batch_size))
         self.epochs = list(dict.fromkeys(int(x) for x in self.epochs))
         checks = [
-            (self.lr and self.batch_size and self.epochs,
-             "the grid is empty; give at least one --lr, --batch and --epochs"),
-            (all(x > 0 and math.isfinite(x) for x in self.lr), f"--lr values must be positive, got {self.lr}"),
-            (all(x >= 1 for x in self.batch_size), f"--batch values must be at least 1, got {self.batch_size}"),
-            (all(x >= 1 for x in self.epochs), f"--epochs values must be at least 1, got {self.epochs}"),
+            (("lr", "batch_size", "epochs"), self.lr and self.batch_size and self.epochs,
+             "need at least one value each; the grid is empty"),
+            ("lr", all(x > 0 and math.isfinite(x) for x in self.lr), f"values must be positive, got {self.lr}"),
+            ("batch_size", all(x >= 1 for x in self.batch_size), f"values must be at least 1, got {self.batch_size}"),
+            ("epochs", all(x >= 1 for x in self.epochs), f"values must be at least 1, got {self.epochs}"),
         ]
-        for ok, message in checks:
+        for name, ok, problem in checks:
             if not ok:
-                raise ValueError(message)
+                raise ConfigError(name, problem)
 
     def varied(self) -> dict:
         """The variant axes with more than one value, in `VARIANT_AXES` order."""
@@ -125,36 +128,38 @@ def parse_grid(lr: list[str] | None = None, batch: list[str] | None = None, epoc
     ``text_cols`` as repeated values, each a comma list of columns joined into one input.
 
     Raises:
-        ValueError: A value is not a number of the right kind (one line naming the option).
+        ConfigError: A value is not a number of the right kind, named by its axis.
     """
 
-    def axis(values, option: str, kind, example: str, default):
+    def axis(values, name: str, kind, example: str, default):
         if not values:
             return list(default)
         items = [v.strip() for value in values for v in str(value).split(",")]
         if not all(items):
             given = ",".join(map(str, values))
-            raise ValueError(f"{option} has an empty value in '{given}'; give a comma list such as {example}")
+            raise ConfigError(name, f"has an empty value in '{given}'; give a comma list such as {example}")
         out = []
         for item in items:
             try:
                 number = float(item)
             except ValueError:
-                raise ValueError(f"{option}: '{item}' is not a number; give a comma list such as {example}") from None
+                problem = f"value '{item}' is not a number; give a comma list such as {example}"
+                raise ConfigError(name, problem) from None
             if kind is int:
                 if not number.is_integer():
-                    raise ValueError(f"{option}: '{item}' is not a whole number; give a comma list such as {example}")
+                    problem = f"value '{item}' is not a whole number; give a comma list such as {example}"
+                    raise ConfigError(name, problem)
                 number = int(number)
             out.append(number)
         return out
 
     from ..config import LOSSES
 
-    def names(values, option: str, allowed) -> list[str]:
+    def names(values, name: str, allowed) -> list[str]:
         items = [v.strip() for value in values for v in str(value).split(",")]
         bad = [v for v in items if v not in allowed]
         if bad:
-            raise ValueError(f"{option}: unknown value '{bad[0]}'; choose from {', '.join(allowed)}")
+            raise ConfigError(name, one_of(allowed, bad[0]))
         return items
 
     parsed = {}
@@ -162,19 +167,19 @@ def parse_grid(lr: list[str] | None = None, batch: list[str] | None = None, epoc
         if not values:
             continue
         if key in ("lora_r", "max_length"):
-            parsed[key] = axis(values, "--" + key.replace("_", "-"), int, "8,16", ())
+            parsed[key] = axis(values, key, int, "8,16", ())
         elif key == "distill_alpha":
-            parsed[key] = axis(values, "--distill-alpha", float, "0.3,0.7", ())
+            parsed[key] = axis(values, key, float, "0.3,0.7", ())
         elif key == "loss":
-            parsed[key] = names(values, "--loss", LOSSES)
+            parsed[key] = names(values, key, LOSSES)
         elif key == "text_cols":
             parsed[key] = [tuple(c.strip() for c in str(v).split(",") if c.strip()) for v in values]
         else:
             raise ValueError(f"cannot vary {key}; tune varies {', '.join(VARIANT_AXES)}")
     return Grid(
-        lr=axis(lr, "--lr", float, "1e-4,5e-4", DEFAULT_LR),
-        batch_size=axis(batch, "--batch", int, "8,16", DEFAULT_BATCH),
-        epochs=axis(epochs, "--epochs", int, "4,8", DEFAULT_EPOCHS),
+        lr=axis(lr, "lr", float, "1e-4,5e-4", DEFAULT_LR),
+        batch_size=axis(batch, "batch_size", int, "8,16", DEFAULT_BATCH),
+        epochs=axis(epochs, "epochs", int, "4,8", DEFAULT_EPOCHS),
         variants=parsed,
     )
 
