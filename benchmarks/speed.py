@@ -109,8 +109,8 @@ def worker_train_plain(spec: dict) -> dict:
     from genretag.losses import MultiLabelLoss, positive_weights
     from genretag.metrics import summary_scores
     from genretag.modeling import ModelSpec, build_model
-    from genretag.predict import decide, sigmoid
-    from genretag.thresholds import tune_thresholds
+    from genretag.decision import DecisionRule
+    from genretag.predict import sigmoid
 
     config, prep = _prepared(spec)
     t_start = time.perf_counter()
@@ -162,8 +162,7 @@ def worker_train_plain(spec: dict) -> dict:
         logits = torch.cat(logits)
         val_loss = float(torch.nn.functional.binary_cross_entropy_with_logits(logits, torch.from_numpy(y_val)))
         probs = sigmoid(logits.numpy())
-        thresholds = tune_thresholds(y_val, probs, config.thresholds, fixed=config.threshold)
-        chosen = decide(probs, thresholds, at_least_one=config.at_least_one, max_genres=config.max_genres)
+        chosen = DecisionRule.tune_for(config, y_val, probs).apply(probs)
         f1 = summary_scores(y_val, chosen)["micro_f1"]
         epoch_f1.append(f1)
         if (f1, -val_loss) > best[:2]:  # genretag's epoch choice
@@ -218,7 +217,7 @@ def worker_tag_plain(spec: dict) -> dict:
     probs = np.concatenate(probs)
     if run.blend is not None:  # the same model as genretag's path, TF-IDF blend included
         probs = run.blend.mix(probs, texts)
-    chosen = run.decide(probs)
+    chosen = run.rule.apply(probs)
     frame["predicted_genres"] = ["|".join(run.labels[j] for j in np.flatnonzero(r)) for r in chosen]
     for j, label in enumerate(run.labels):
         frame[f"score_{label}"] = np.round(probs[:, j], 4)

@@ -39,7 +39,7 @@ def check_tag_options(*, threshold=None, max_genres=None, precision="auto", batc
         raise DataError(f"{option('threads')} must be at least 1, got {threads}")
 """Arithmetic choices of prediction: also int8 dynamic quantisation (CPU; `genretag.precision`)."""
 THRESHOLD_MODES = ("fixed", "global", "per-genre")
-"""Decision threshold modes (`genretag.thresholds`)."""
+"""Decision threshold modes (`genretag.decision.DecisionRule.tune`)."""
 COMPILE_CHOICES = ("auto", "on", "off")
 """torch.compile in training (`genretag.compiling`)."""
 DEFAULT_BACKBONE = "qwen3-0.6b"

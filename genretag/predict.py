@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from .config import PREDICT_PRECISIONS, PRECISIONS  # noqa: F401 - PRECISIONS: importers of predict
+from .decision import DecisionRule
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ PARITY_AGREEMENT = 0.99
 PARITY_PROBE = 32
 PROBE_FACTOR = 3
 #: ``auto`` predicts in bf16 and recomputes in fp32 the rows with a probability within
-#: PARITY_TOLERANCE of a decision boundary (see `near_boundary`), unless more than this
+#: PARITY_TOLERANCE of a decision boundary (see `DecisionRule.unsure`), unless more than this
 #: share of the checked rows are that close (then fp32 alone is about as fast).
 MAX_REFINED_SHARE = 0.5
 #: `PrecisionChoice.precision` of that mixed arithmetic (``int8+fp32`` for int8).
@@ -255,47 +256,6 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
-def decide(probs: np.ndarray, thresholds: np.ndarray | float, *, at_least_one: bool = False, max_genres: int | None = None) -> np.ndarray:
-    """Turn probabilities into 0/1 genre decisions.
-
-    Args:
-        probs: ``[rows, genres]`` probabilities.
-        thresholds: One threshold, or one per genre.
-        at_least_one: Give each row its most likely genre when none passes.
-        max_genres: Keep at most this many genres per row (the most likely ones).
-    """
-    probs = np.asarray(probs)
-    chosen = probs >= np.asarray(thresholds)
-    if max_genres is not None and probs.shape[0]:
-        rank = np.argsort(np.argsort(-probs, axis=1, kind="stable"), axis=1, kind="stable")
-        chosen &= rank < max_genres
-    if at_least_one and probs.shape[0] and probs.shape[1]:
-        empty = ~chosen.any(axis=1)
-        chosen[empty, probs[empty].argmax(axis=1)] = True
-    return chosen.astype(np.int8)
-
-
-def near_boundary(probs: np.ndarray, thresholds: np.ndarray | float, margin: float, *, at_least_one: bool = False,
-                  max_genres: int | None = None) -> np.ndarray:
-    """Rows whose `decide` result could change if any probability moved by less than ``margin``.
-
-    A row is safe when every probability is at least ``margin`` from its threshold and, for
-    the at-least-one and max-genres rules, the genres they rank are at least ``2 * margin``
-    apart where the ranking matters.
-    """
-    probs = np.asarray(probs)
-    limits = np.broadcast_to(np.asarray(thresholds, dtype=probs.dtype if probs.size else float), probs.shape)
-    near = (np.abs(probs - limits) < margin).any(axis=1)
-    if probs.shape[0] and probs.shape[1] > 1 and (at_least_one or max_genres is not None):
-        top = -np.sort(-probs, axis=1)
-        if at_least_one:
-            none_sure = ~(probs >= limits + margin).any(axis=1)
-            near |= none_sure & (top[:, 0] - top[:, 1] < 2 * margin)
-        if max_genres is not None and max_genres < probs.shape[1]:
-            near |= top[:, max_genres - 1] - top[:, max_genres] < 2 * margin
-    return near
-
-
 @dataclass
 class PrecisionChoice:
     """The arithmetic `Predictor` settled on, and the parity evidence for it."""
@@ -367,7 +327,7 @@ class Predictor:
         self.model = model
         self.pad_id = pad_id
         self.device = device or next(model.parameters()).device
-        self.decide_fn = decide_fn or (lambda probs: decide(probs, 0.5))
+        self.decide_fn = decide_fn or (lambda probs: DecisionRule.fixed(0.5, probs.shape[1]).apply(probs))
         self.unsure_fn = unsure_fn
         self.requested = precision
         self.choice: PrecisionChoice | None = None

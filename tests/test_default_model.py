@@ -87,5 +87,5 @@ def test_auto_precision_keeps_the_fp32_decisions_on_real_synopses():
     p_fast, p_exact = fast.predict_proba(texts), exact.predict_proba(texts)
     assert fast.predictor.choice.precision == predict.MIXED, fast.predictor.choice.reason
     assert 0 < fast.predictor.choice.refined < predict.MAX_REFINED_SHARE
-    np.testing.assert_array_equal(fast.decide(p_fast), exact.decide(p_exact))
+    np.testing.assert_array_equal(fast.rule.apply(p_fast), exact.rule.apply(p_exact))
     assert np.abs(p_fast - p_exact).max() <= predict.PARITY_TOLERANCE

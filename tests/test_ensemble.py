@@ -66,7 +66,7 @@ def test_ensemble_thresholds_are_tuned_on_validation_and_scores_recorded(ensembl
     from genretag.metrics import summary_scores
 
     texts, y = run_split_rows(run, None)["validation"]
-    score = summary_scores(y, run.decide(run.predict_proba(texts)))["micro_f1"]
+    score = summary_scores(y, run.rule.apply(run.predict_proba(texts)))["micro_f1"]
     assert score == pytest.approx(metrics["micro_f1"], abs=1e-9)
 
 

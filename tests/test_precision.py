@@ -112,11 +112,12 @@ def test_int8_of_a_real_run_keeps_fp32_decisions_after_the_recheck(bert_run, mon
     limits = np.quantile(exact, 0.99, axis=0)
     run = load_run(bert_run, device="cpu")
     run.precision = "auto"
-    probs = run.predict_proba(texts, thresholds=limits, at_least_one=False)
+    rule = run.rule.with_overrides(threshold=limits, at_least_one=False)
+    probs = run.predict_proba(texts, rule=rule)
     choice = run.predictor.choice
     assert choice.precision == "int8+fp32", choice.reason
     assert choice.reason.startswith("int8 parity on") and choice.refined < 0.5
-    np.testing.assert_array_equal(predict.decide(probs, limits), predict.decide(exact, limits))
+    np.testing.assert_array_equal(rule.apply(probs), rule.apply(exact))
     assert 0 < np.abs(probs - exact).max() < 0.01  # int8 was used, and stayed within the tolerance
     # Forced int8 runs the quantised copy without a check.
     run.precision = "int8"

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from genretag import predict
 from genretag.cli import app
 from genretag.config import TrainConfig
+from genretag.decision import DecisionRule
 from genretag.predict import PRECISIONS, Predictor, physical_cores, set_threads
 from genretag.runs import load_run
 from genretag.training import train, training_precision
@@ -104,22 +105,6 @@ def test_auto_samples_more_rows_when_agreement_is_just_short(fake_forward):
     assert predictor.choice.agreement == pytest.approx(1 - 3 / 1024)
 
 
-def test_near_boundary_flags_rows_a_small_error_could_change():
-    probs = np.array([
-        [0.80, 0.10, 0.20],  # far from every threshold: safe
-        [0.505, 0.10, 0.20],  # 0.005 from 0.5: near
-        [0.30, 0.28, 0.10],  # none passes, top two 0.02 apart: at-least-one could pick either
-        [0.30, 0.10, 0.05],  # none passes, clear winner: safe
-        [0.90, 0.89, 0.10],  # both pass; with max_genres=1 the order of the two matters
-    ])
-    near = predict.near_boundary(probs, 0.5, 0.01)
-    assert near.tolist() == [False, True, False, False, False]
-    assert predict.near_boundary(probs, 0.5, 0.011, at_least_one=True).tolist() == [False, True, True, False, False]
-    assert predict.near_boundary(probs, 0.5, 0.011, max_genres=1).tolist() == [False, True, True, False, True]
-    per_genre = predict.near_boundary(probs, np.array([0.8, 0.5, 0.5]), 0.01)
-    assert per_genre.tolist() == [True, False, False, False, False]
-
-
 def test_auto_with_boundary_check_recomputes_only_rows_near_a_threshold(fake_forward):
     base = fake_forward["base"]
     rng = np.random.default_rng(1)
@@ -128,14 +113,14 @@ def test_auto_with_boundary_check_recomputes_only_rows_near_a_threshold(fake_for
     fake_forward["noise"] = noise
     decide_fn = lambda p: (p >= 0.5).astype(np.int8)  # noqa: E731
     predictor = Predictor(FakeModel(), 0, precision="auto", decide_fn=decide_fn,
-                          unsure_fn=lambda p, m: predict.near_boundary(p, 0.5, m))
+                          unsure_fn=DecisionRule.fixed(0.5, 3).unsure)
     out = predictor.logits(_rows(3000))
     assert predictor.choice.precision == predict.MIXED
     exact = decide_fn(predict.sigmoid(base[:3000]))
     plain_bf16 = decide_fn(predict.sigmoid(base[:3000] + noise[:3000]))
     assert (plain_bf16 != exact).any()  # bf16 alone flips some decisions...
     np.testing.assert_array_equal(decide_fn(predict.sigmoid(out)), exact)  # ...bf16+fp32 flips none
-    near = predict.near_boundary(predict.sigmoid(base[:3000] + noise[:3000]), 0.5, predict.PARITY_TOLERANCE)
+    near = DecisionRule.fixed(0.5, 3).unsure(predict.sigmoid(base[:3000] + noise[:3000]), predict.PARITY_TOLERANCE)
     fp32_rows = sum(n for p, n in fake_forward["calls"] if p == "fp32")
     # fp32 ran on the checked rows and on the unchecked rows near a boundary, nothing else.
     assert fp32_rows == 256 + int(near[np.setdiff1d(np.arange(3000), np.linspace(0, 2999, 256).round())].sum())
@@ -149,7 +134,7 @@ def test_auto_with_boundary_check_recomputes_only_rows_near_a_threshold(fake_for
 def test_auto_with_boundary_check_falls_back_when_most_rows_are_near(fake_forward):
     fake_forward["base"][:] = 0.0  # every probability sits at the 0.5 threshold
     fake_forward["noise"] = np.full((3000, 3), 1e-3, dtype=np.float32)
-    predictor = Predictor(FakeModel(), 0, precision="auto", unsure_fn=lambda p, m: predict.near_boundary(p, 0.5, m))
+    predictor = Predictor(FakeModel(), 0, precision="auto", unsure_fn=DecisionRule.fixed(0.5, 3).unsure)
     predictor.logits(_rows(1000))
     assert predictor.choice.precision == "fp32" and "recomputed in fp32" in predictor.choice.reason
 
