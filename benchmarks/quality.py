@@ -40,7 +40,7 @@ from genretag import data as data_mod
 from genretag.baseline import TfidfBaseline
 from genretag.metrics import summary_scores
 from genretag.decision import DecisionRule
-from genretag.predict import collate, encode, length_sorted_batches
+from genretag.batching import collate, encode, length_sorted_batches
 from genretag.runs import load_run
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "tmdb-movie-genres-9k.csv"

@@ -174,7 +174,7 @@ def worker_train_plain(spec: dict) -> dict:
 
 def worker_tag_genretag(spec: dict) -> dict:
     """genretag's tagging path, as ``genretag tag`` runs it."""
-    from genretag.predict import set_threads
+    from genretag.device import set_threads
     from genretag.runs import load_run
     from genretag.tagging import tag_csv
 
@@ -233,7 +233,7 @@ def worker_isa_probe(spec: dict) -> dict:
 
     import torch
 
-    from genretag.predict import bf16_supported, fast_precision
+    from genretag.device import bf16_supported, fast_precision
 
     torch.manual_seed(0)
     x, w = torch.randn(2048, 384), torch.randn(1536, 384)
@@ -278,7 +278,7 @@ def machine() -> dict:
     """What the numbers were measured on."""
     import torch
 
-    from genretag.predict import bf16_supported, physical_cores
+    from genretag.device import bf16_supported, physical_cores
 
     cpu = platform.processor() or platform.machine()
     try:

@@ -84,7 +84,9 @@ def build_ensemble(run_paths: list[str | Path], out: str | Path, *, force: bool 
     from .metrics import summary_scores
     from .outputs import atomic_path, ensure_new
     from .decision import DecisionRule
-    from .predict import default_batch_size, encode, predict_logits, sigmoid
+    from .batching import encode
+    from .device import default_batch_size
+    from .predict import predict_logits, sigmoid
     from .training import choose_rule
 
     out = ensure_new(out, force)

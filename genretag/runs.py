@@ -46,7 +46,7 @@ class Run:
     precision: str = "fp32"
     """Prediction arithmetic: fp32 (exact, the default), bf16, or auto (bf16 after a parity check)."""
     batch_size: int | None = None
-    """Rows per forward pass; None: the run's ``eval_batch_size``, raised on a GPU (`predict.default_batch_size`)."""
+    """Rows per forward pass; None: the run's ``eval_batch_size``, raised on a GPU (`device.default_batch_size`)."""
     _predictor: object = field(default=None, init=False, repr=False)
 
     @property
@@ -78,7 +78,9 @@ class Run:
         own (e.g. ``run.rule.with_overrides(threshold=0.3)``), so that bf16+fp32
         prediction protects the right decision boundaries.
         """
-        from .predict import default_batch_size, encode, sigmoid
+        from .batching import encode
+        from .device import default_batch_size
+        from .predict import sigmoid
 
         texts = list(texts)
         encoded = encode(self.tokenizer, texts, self.config.max_length)
@@ -262,7 +264,7 @@ def load_run(
     from safetensors.torch import load_file
 
     from .modeling import backbone_signature, build_model, fit_max_length
-    from .predict import pick_device
+    from .device import pick_device
 
     path = check_run_dir(path)
     meta = read_json(path / META_FILE)

@@ -273,7 +273,7 @@ class GenreTagger:
                           backbone=backbone, trust_remote_code=trust_remote_code, threads=threads, device=device,
                           force_backbone=force_backbone, vocabulary=vocabulary, spreadsheet=spreadsheet)
         from .config import check_tag_options
-        from .predict import set_threads
+        from .device import set_threads
         from .runs import load_run, resolve_model
 
         check_tag_options(threshold=threshold, max_genres=max_genres, precision=precision, batch_size=batch_size,

@@ -29,8 +29,9 @@ from .metrics import summary_scores
 from .language import text_profile
 from .modeling import backbone_identity, build_model, fit_max_length
 from .outputs import Partial, atomic_path, partial_path, resumable_path
-from .predict import (autocast, bucketed_batches, collate, default_batch_size, encode, predict_logits,
-                      sigmoid)
+from .batching import bucketed_batches, collate, encode
+from .device import autocast, default_batch_size
+from .predict import predict_logits, sigmoid
 from .runs import DEFAULT_RUNS_DIR, data_reference, save_run
 from .vocabulary import GenreReport, Vocabulary, current_vocabulary, save_run_vocabulary
 
@@ -323,7 +324,7 @@ def training_precision(requested: str, device: torch.device) -> str:
     the forward matmuls run in bf16. benchmarks/RESULTS.md has the speed and the
     validation scores of both on the reference protocol.
     """
-    from .predict import bf16_supported, no_bf16_reason
+    from .device import bf16_supported, no_bf16_reason
 
     if requested != "auto":
         return requested

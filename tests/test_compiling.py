@@ -14,7 +14,8 @@ from genretag import runs
 from genretag.compiling import ModelCache, TrainForward
 from genretag.config import TrainConfig, replace
 from genretag.modeling import ModelSpec, build_model
-from genretag.predict import collate, padded_width, predict_logits
+from genretag.batching import collate, padded_width
+from genretag.predict import predict_logits
 from genretag.training import train
 from genretag.tuning import Grid, tune
 

@@ -12,6 +12,7 @@ import pytest
 from conftest import real_csv_or_skip
 from typer.testing import CliRunner
 
+from genretag import device as device_mod
 from genretag import predict, runs
 from genretag.cli import app
 
@@ -80,7 +81,7 @@ def test_tag_without_model_uses_the_bundled_one(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_auto_precision_keeps_the_fp32_decisions_on_real_synopses():
     texts = pd.read_csv(real_csv_or_skip())["overview"].dropna().tolist()[:400]
-    if not predict.bf16_supported("cpu"):
+    if not device_mod.bf16_supported("cpu"):
         pytest.skip("this CPU has no native bf16, so auto is plain fp32")
     fast, exact = runs.load_run(runs.bundled_model()), runs.load_run(runs.bundled_model())
     fast.precision, exact.precision = "auto", "fp32"

@@ -7,7 +7,8 @@ import torch
 
 from genretag.errors import ModelError
 from genretag.modeling import ModelSpec, build_model, resolve_backbone
-from genretag.predict import collate, encode, predict_logits
+from genretag.batching import collate, encode
+from genretag.predict import predict_logits
 
 TEXTS = ["A cowboy rides into a desert town.", "Love.", "A haunted house screams at night with a demon and a curse."]
 

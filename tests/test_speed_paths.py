@@ -15,11 +15,13 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from genretag import device as device_mod
 from genretag import predict
 from genretag.cli import app
 from genretag.config import TrainConfig
 from genretag.decision import DecisionRule
-from genretag.predict import PRECISIONS, Predictor, physical_cores, set_threads
+from genretag.device import physical_cores, set_threads
+from genretag.predict import PRECISIONS, Predictor
 from genretag.runs import load_run
 from genretag.training import train, training_precision
 
@@ -56,7 +58,7 @@ def fake_forward(monkeypatch):
         return out
 
     monkeypatch.setattr(predict, "predict_logits", fake)
-    monkeypatch.setattr(predict, "bf16_supported", lambda device: True)
+    monkeypatch.setattr(device_mod, "bf16_supported", lambda device: True)
     state["base"] = base
     return state
 
@@ -149,7 +151,7 @@ def test_small_calls_use_fp32_and_leave_the_choice_open(fake_forward):
 def test_auto_without_native_bf16_is_fp32_without_a_check(monkeypatch):
     from genretag import precision
 
-    monkeypatch.setattr(predict, "bf16_supported", lambda device: False)
+    monkeypatch.setattr(device_mod, "bf16_supported", lambda device: False)
     monkeypatch.setattr(precision, "int8_supported", lambda device: False)  # else int8 is tried (test_precision.py)
     choice = Predictor(FakeModel(), 0, precision="auto").choice
     assert choice.precision == "fp32" and "no native bf16" in choice.reason
@@ -165,8 +167,8 @@ def test_precision_names_are_shared():
     with pytest.raises(ValueError, match="unknown precision"):
         TrainConfig(precision="half")
     assert training_precision("fp32", torch.device("cpu")) == "fp32"
-    assert training_precision("auto", torch.device("cpu")) == ("bf16" if predict.bf16_supported("cpu") else "fp32")
-    assert not predict.bf16_supported("meta")
+    assert training_precision("auto", torch.device("cpu")) == ("bf16" if device_mod.bf16_supported("cpu") else "fp32")
+    assert not device_mod.bf16_supported("meta")
 
 
 def test_threads():
@@ -282,7 +284,7 @@ def test_speed_table_and_million_generator(tmp_path):
 
 
 def test_default_batch_size_fills_a_gpu_and_keeps_the_run_s_own_on_a_cpu():
-    from genretag.predict import GPU_TOKENS_PER_BATCH, default_batch_size
+    from genretag.device import GPU_TOKENS_PER_BATCH, default_batch_size
 
     cpu, gpu = torch.device("cpu"), torch.device("cuda", 0)
     assert default_batch_size(64, 128, cpu) == 64

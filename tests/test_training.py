@@ -68,7 +68,8 @@ def test_save_then_load_gives_identical_probabilities(tiny_bert, tmp_path):
     runs.save_run(tmp_path / "run", config=config, labels=["A", "B", "C"], rule=DecisionRule(np.array([0.3, 0.5, 0.7])),
                   model=model, split={}, history=[], metrics={}, meta={"finished": "2026-01-01"})
     texts = ["A ghost haunts a ranch.", "Two friends laugh at a wedding party."]
-    from genretag.predict import encode, predict_logits, sigmoid
+    from genretag.batching import encode
+    from genretag.predict import predict_logits, sigmoid
 
     before = sigmoid(predict_logits(model, encode(tokenizer, texts, 128), tokenizer.pad_token_id))
     # On the CPU like `model`: bit-equality across devices is not to be had.

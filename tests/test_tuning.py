@@ -212,7 +212,7 @@ def test_winner_is_chosen_on_validation_only(tuned, movies_csv, tiny_qwen):
     assert saved[best]["micro_f1"] == max(m["micro_f1"] for m in saved.values())
     # Every prediction made while tuning was on exactly the validation rows, never the test rows.
     from genretag.modeling import load_tokenizer, resolve_backbone
-    from genretag.predict import encode
+    from genretag.batching import encode
 
     config = TrainConfig(data=str(movies_csv), backbone=str(tiny_qwen), seed=7)
     prep = training.prepare(config)

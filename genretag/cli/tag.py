@@ -101,7 +101,7 @@ def tag_cli(
         parts = parse_shard(shard)
     target = out or default_output(csv, source)
     check_output(target, source=source, resume=resume, shard=parts)
-    from ..predict import set_threads
+    from ..device import set_threads
     from ..tagging import shard_output, tag_csv
     ensure_new(shard_output(target, parts) if parts else target, force)
     set_threads(threads)
