@@ -180,11 +180,11 @@ def worker_tag_genretag(spec: dict) -> dict:
 
     threads = set_threads(spec.get("threads"))
     run = load_run(spec["run"], device="cpu" if spec.get("cpu") else None)
-    run.precision = spec.get("precision", "auto")
+    precision = spec.get("precision", "auto")
     t0 = time.perf_counter()
-    summary = tag_csv(run, spec["csv"], spec["out"], force=True)
+    summary = tag_csv(run, spec["csv"], spec["out"], force=True, precision=precision)
     seconds = time.perf_counter() - t0
-    choice = run.predictor.choice
+    choice = run.predictor(precision).choice
     return {"rows_per_s": summary.rows / seconds, "seconds": seconds, "rows": summary.rows, "threads": threads,
             "precision": choice.precision if choice else "fp32",
             "parity": choice.reason if choice else "too few rows to check bf16"}

@@ -30,9 +30,13 @@ logger = logging.getLogger(__name__)
 
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class Run:
-    """A trained model loaded from its run directory, ready to predict."""
+    """A trained model loaded from its run directory, ready to predict.
+
+    Immutable: how to predict (arithmetic, rows per batch, another decision rule) is
+    chosen per call, e.g. ``run.predict_proba(texts, precision="auto", batch_size=128)``.
+    """
 
     path: Path
     config: TrainConfig
@@ -43,26 +47,29 @@ class Run:
     tokenizer: object
     meta: dict = field(default_factory=dict)
     blend: object | None = None  # blending.TfidfBlend when the run blends with TF-IDF
-    precision: str = "fp32"
-    """Prediction arithmetic: fp32 (exact, the default), bf16, or auto (bf16 after a parity check)."""
-    batch_size: int | None = None
-    """Rows per forward pass; None: the run's ``eval_batch_size``, raised on a GPU (`device.default_batch_size`)."""
-    _predictor: object = field(default=None, init=False, repr=False)
+    # One Predictor per precision asked for: it keeps the arithmetic its parity check chose.
+    _predictors: dict = field(default_factory=dict, init=False, repr=False)
 
     @property
     def pad_id(self) -> int:
         """Token id used for padding."""
         return self.tokenizer.pad_token_id
 
-    @property
-    def predictor(self):
-        """The `genretag.predict.Predictor` for ``precision`` (it keeps the precision it chose)."""
+    def predictor(self, precision: str = "fp32"):
+        """The `genretag.predict.Predictor` of this run for ``precision``.
+
+        The same one for every call with that precision, so an ``auto`` parity check runs
+        once and its choice (``predictor(...).choice``) is kept.
+
+        Raises:
+            ValueError: An unknown ``precision``.
+        """
         from .predict import Predictor
 
-        if self._predictor is None or self._predictor.requested != self.precision:
-            self._predictor = Predictor(self.model, self.pad_id, precision=self.precision, decide_fn=self.rule.apply,
-                                        unsure_fn=self._unsure_fn(self.rule))
-        return self._predictor
+        if precision not in self._predictors:
+            self._predictors[precision] = Predictor(self.model, self.pad_id, precision=precision,
+                                                    decide_fn=self.rule.apply, unsure_fn=self._unsure_fn(self.rule))
+        return self._predictors[precision]
 
     def _unsure_fn(self, rule: DecisionRule):
         """Which rows' decisions a probability error below a margin could change (for bf16+fp32)."""
@@ -70,36 +77,47 @@ class Run:
         scale = 1.0 - self.blend.weight if self.blend is not None else 1.0
         return lambda probs, margin: rule.unsure(probs, margin * scale)
 
-    def predict_proba(self, texts, *, batch_size: int | None = None, on_batch=None,
+    def predict_proba(self, texts, *, precision: str = "fp32", batch_size: int | None = None, on_batch=None,
                       rule: DecisionRule | None = None) -> np.ndarray:
         """Probabilities ``[rows, genres]`` for raw synopses, in input order.
 
-        ``rule`` names the decision rule the caller will apply when it is not the run's
-        own (e.g. ``run.rule.with_overrides(threshold=0.3)``), so that bf16+fp32
-        prediction protects the right decision boundaries.
+        Args:
+            texts: Synopses.
+            precision: ``fp32`` (exact, the default), ``bf16``, ``int8`` (CPU), or ``auto``
+                (a faster arithmetic after a parity check with fp32; see `genretag.predict.Predictor`).
+            batch_size: Rows per forward pass (default: the run's ``eval_batch_size``, raised
+                on a GPU, `genretag.device.default_batch_size`).
+            on_batch: Called with the number of rows done after each batch.
+            rule: The decision rule the caller will apply when it is not the run's own
+                (e.g. ``run.rule.with_overrides(threshold=0.3)``), so that bf16+fp32
+                prediction protects the right decision boundaries.
+
+        Raises:
+            ValueError: An unknown ``precision``.
         """
         from .batching import encode
         from .device import default_batch_size
         from .predict import sigmoid
 
+        predictor = self.predictor(precision)
         texts = list(texts)
         encoded = encode(self.tokenizer, texts, self.config.max_length)
         tfidf = self.blend.predict_proba(texts) if self.blend is not None and texts else None
         finish = (lambda probs, rows: self.blend.combine(probs, tfidf[rows])) if tfidf is not None else None
-        size = batch_size or self.batch_size or default_batch_size(self.config.eval_batch_size, self.config.max_length,
-                                                                  self.predictor.device)
-        logits = self.predictor.logits(encoded, batch_size=size, on_batch=on_batch, finish=finish,
-                                       unsure_fn=self._unsure_fn(rule) if rule is not None else None)
+        size = batch_size or default_batch_size(self.config.eval_batch_size, self.config.max_length, predictor.device)
+        logits = predictor.logits(encoded, batch_size=size, on_batch=on_batch, finish=finish,
+                                  unsure_fn=self._unsure_fn(rule) if rule is not None else None)
         probs = sigmoid(logits)
         if tfidf is not None:
             probs = self.blend.combine(probs, tfidf)
         return probs
 
-    def predict(self, texts, *, batch_size: int | None = None) -> list[list[str]]:
+    def predict(self, texts, *, precision: str = "fp32", batch_size: int | None = None) -> list[list[str]]:
         """The genres of each synopsis, by the run's own decision rule (as ``genretag tag``).
 
         Args:
             texts: Synopses (a list of strings; an empty one gets no genre).
+            precision: As `predict_proba`.
             batch_size: Rows per forward pass (default: the run's own).
 
         Returns:
@@ -109,7 +127,8 @@ class Run:
         has_text = np.array([bool(t.strip()) for t in texts], dtype=bool)
         chosen = np.zeros((len(texts), len(self.labels)), dtype=np.int8)
         if has_text.any():
-            probs = self.predict_proba([t for t, ok in zip(texts, has_text) if ok], batch_size=batch_size)
+            probs = self.predict_proba([t for t, ok in zip(texts, has_text) if ok], precision=precision,
+                                       batch_size=batch_size)
             chosen[has_text] = self.rule.apply(probs)
         return [[self.labels[j] for j in np.flatnonzero(row)] for row in chosen]
 

@@ -152,6 +152,8 @@ def tag_frame(
     text_cols: list[str],
     *,
     rule: DecisionRule | None = None,
+    precision: str = "fp32",
+    batch_size: int | None = None,
     scores: bool = True,
     names: list[str] | None = None,
     spreadsheet: bool = True,
@@ -169,6 +171,9 @@ def tag_frame(
         text_cols: Columns joined into the text (`choose_text_columns`).
         rule: The decision rule (default: the run's own, ``run.rule``; overridden with
             `DecisionRule.with_overrides`).
+        precision: Prediction arithmetic (`Run.predict_proba`): ``fp32``, ``bf16``,
+            ``int8`` or ``auto``; ``auto`` keeps its choice across calls on ``run``.
+        batch_size: Rows per forward pass (default: the run's own, more on a GPU).
         scores: Add the score columns.
         names: The name to write for each of the run's genres (default: the run's own;
             `genretag.vocabulary.output_names` gives another vocabulary's).
@@ -185,7 +190,8 @@ def tag_frame(
     has_text = (texts.str.len() > 0).to_numpy(dtype=bool)
     probs = np.full((len(frame), len(run.labels)), np.nan, dtype=np.float32)
     if has_text.any():
-        probs[has_text] = run.predict_proba(texts[has_text].tolist(), rule=rule)
+        probs[has_text] = run.predict_proba(texts[has_text].tolist(), precision=precision, batch_size=batch_size,
+                                            rule=rule)
     chosen = rule.apply(np.nan_to_num(probs, nan=0.0))
     chosen[~has_text] = 0
     names = list(run.labels) if names is None else list(names)
@@ -226,7 +232,7 @@ class GenreTagger:
         model: Run directory (default: the newest under ./runs, else the bundled model).
         text_cols: Text columns to join (default: the run's own when a batch has them all,
             else the one detected in the batch's column names).
-        precision: ``auto``, ``fp32`` or ``bf16`` (as ``tag --precision``).
+        precision: ``auto``, ``fp32``, ``bf16`` or ``int8`` (as ``tag --precision``).
         batch_size: Rows per forward pass (default: the run's own, more on a GPU).
         threshold: One threshold for every genre (default: the run's own, per genre).
         at_least_one: Give each row with a text its most likely genre when none passes
@@ -287,8 +293,7 @@ class GenreTagger:
 
             self.names = output_names(self.run.labels, vocabulary)[0]
         self.spreadsheet = spreadsheet
-        self.run.precision = precision
-        self.run.batch_size = batch_size
+        self.precision, self.batch_size = precision, batch_size
         self.text_cols = list(text_cols) if text_cols else None
         self.rule = self.run.rule.with_overrides(threshold=threshold, at_least_one=at_least_one, max_genres=max_genres)
         self.scores = scores
@@ -309,8 +314,8 @@ class GenreTagger:
             ``scores=False``, one ``score_<genre>`` column per genre appended.
         """
         cols = choose_text_columns(batch.columns, self.text_cols, self.run.config.text_cols)
-        return tag_frame(self.run, batch, cols, rule=self.rule, scores=self.scores, names=self.names,
-                         spreadsheet=self.spreadsheet).frame
+        return tag_frame(self.run, batch, cols, rule=self.rule, precision=self.precision, batch_size=self.batch_size,
+                         scores=self.scores, names=self.names, spreadsheet=self.spreadsheet).frame
 
     def __getstate__(self) -> dict:
         return dict(self._args)
@@ -330,6 +335,8 @@ def tag_csv(
     at_least_one: bool | None = None,
     max_genres: int | None = None,
     scores: bool = True,
+    precision: str = "fp32",
+    batch_size: int | None = None,
     chunksize: int = 10_000,
     on_rows: Callable[[int], None] | None = None,
     resume: bool = False,
@@ -358,6 +365,10 @@ def tag_csv(
             (default: the run's setting).
         max_genres: At most this many genres per row (default: the run's setting).
         scores: Add a ``score_<genre>`` column per genre.
+        precision: Prediction arithmetic: ``fp32`` (exact, the default), ``bf16``, ``int8``
+            or ``auto`` (``genretag tag``'s default; its choice is then
+            ``run.predictor("auto").choice``).
+        batch_size: Rows per forward pass (default: the run's own, more on a GPU).
         chunksize: Rows read, predicted and written at a time (bounds memory); a resumed
             run keeps the interrupted run's value, so its chunks and output are the same.
         on_rows: Called with the number of rows finished after each chunk.
@@ -433,8 +444,8 @@ def tag_csv(
                     if on_rows:
                         on_rows(len(chunk))
                     continue
-                tagged = tag_frame(run, chunk, cols, rule=rule, scores=scores, names=names,
-                                   spreadsheet=out_format.spreadsheet)
+                tagged = tag_frame(run, chunk, cols, rule=rule, precision=precision, batch_size=batch_size,
+                                   scores=scores, names=names, spreadsheet=out_format.spreadsheet)
                 chunk, has_text = tagged.frame, tagged.has_text
                 language_column = chunk.columns[-1]
                 summary.short_texts += tagged.short_texts

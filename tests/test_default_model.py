@@ -84,9 +84,9 @@ def test_auto_precision_keeps_the_fp32_decisions_on_real_synopses():
     if not device_mod.bf16_supported("cpu"):
         pytest.skip("this CPU has no native bf16, so auto is plain fp32")
     fast, exact = runs.load_run(runs.bundled_model()), runs.load_run(runs.bundled_model())
-    fast.precision, exact.precision = "auto", "fp32"
-    p_fast, p_exact = fast.predict_proba(texts), exact.predict_proba(texts)
-    assert fast.predictor.choice.precision == predict.MIXED, fast.predictor.choice.reason
-    assert 0 < fast.predictor.choice.refined < predict.MAX_REFINED_SHARE
+    p_fast, p_exact = fast.predict_proba(texts, precision="auto"), exact.predict_proba(texts, precision="fp32")
+    choice = fast.predictor("auto").choice
+    assert choice.precision == predict.MIXED, choice.reason
+    assert 0 < choice.refined < predict.MAX_REFINED_SHARE
     np.testing.assert_array_equal(fast.rule.apply(p_fast), exact.rule.apply(p_exact))
     assert np.abs(p_fast - p_exact).max() <= predict.PARITY_TOLERANCE

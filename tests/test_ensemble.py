@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -45,12 +46,10 @@ def test_ensemble_is_a_run_whose_probabilities_are_the_members_mean(members, ens
     assert isinstance(run.model, EnsembleTagger) and len(run.model.members) == 2
     assert run.split()["validation"] == runs.load_run(paths[0]).split()["validation"]
     texts = ["A cowboy rides into a dusty town.", "A ghost haunts a house at night.", "Two friends fall in love."]
-    run.blend = None
-    got = run.predict_proba(texts)
+    got = dataclasses.replace(run, blend=None).predict_proba(texts)
     alone = []
     for path in paths:
-        member = runs.load_run(path)
-        member.blend = None
+        member = dataclasses.replace(runs.load_run(path), blend=None)
         alone.append(member.predict_proba(texts))
     np.testing.assert_allclose(got, np.mean(alone, axis=0), atol=1e-5)
     assert not np.allclose(alone[0], alone[1])  # two init seeds: two different models

@@ -105,25 +105,21 @@ def test_a_onednn_isa_cap_below_bf16_turns_bf16_off(monkeypatch, cap, native):
 def test_int8_of_a_real_run_keeps_fp32_decisions_after_the_recheck(bert_run, monkeypatch):
     monkeypatch.setattr(device_mod, "bf16_supported", lambda device: False)
     texts = [r["overview"] for r in synthetic_movies(400, seed=7)]
-    exact_run = load_run(bert_run, device="cpu")
-    exact_run.precision = "fp32"
-    exact = exact_run.predict_proba(texts)
+    exact = load_run(bert_run, device="cpu").predict_proba(texts, precision="fp32")
     # A random tiny model's probabilities crowd around 0.5; thresholds at the 99th percentile
     # leave few rows near a boundary (recomputed in fp32), not most.
     limits = np.quantile(exact, 0.99, axis=0)
     run = load_run(bert_run, device="cpu")
-    run.precision = "auto"
     rule = run.rule.with_overrides(threshold=limits, at_least_one=False)
-    probs = run.predict_proba(texts, rule=rule)
-    choice = run.predictor.choice
+    probs = run.predict_proba(texts, precision="auto", rule=rule)
+    choice = run.predictor("auto").choice
     assert choice.precision == "int8+fp32", choice.reason
     assert choice.reason.startswith("int8 parity on") and choice.refined < 0.5
     np.testing.assert_array_equal(rule.apply(probs), rule.apply(exact))
     assert 0 < np.abs(probs - exact).max() < 0.01  # int8 was used, and stayed within the tolerance
     # Forced int8 runs the quantised copy without a check.
-    run.precision = "int8"
-    fast = run.predict_proba(texts)
-    assert run.predictor.choice.precision == "int8" and 0 < np.abs(fast - exact).max() < 0.05
+    fast = run.predict_proba(texts, precision="int8")
+    assert run.predictor("int8").choice.precision == "int8" and 0 < np.abs(fast - exact).max() < 0.05
 
 
 def test_quantize_int8_leaves_the_model_and_the_head_alone(bert_run):

@@ -194,9 +194,8 @@ def test_bf16_prediction_of_a_real_model_is_close_to_fp32(tiny_run):
     run = load_run(tiny_run, device="cpu")
     texts = ["A haunted house and a ghost.", "Cowboy outlaw in the desert.", ""] * 3
     exact = run.predict_proba(texts)
-    run.precision = "bf16"
-    fast = run.predict_proba(texts)
-    assert run.predictor.choice.precision == "bf16"
+    fast = run.predict_proba(texts, precision="bf16")
+    assert run.predictor("bf16").choice.precision == "bf16"
     assert fast.shape == exact.shape and np.abs(fast - exact).max() < 0.05
 
 

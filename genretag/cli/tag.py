@@ -106,8 +106,6 @@ def tag_cli(
     ensure_new(shard_output(target, parts) if parts else target, force)
     set_threads(threads)
     run = load_model_for_cli(model, backbone, trust_remote_code, force_backbone)
-    run.precision = precision
-    run.batch_size = batch_size
     names = None
     if vocabulary is not None:
         from ..vocabulary import output_names
@@ -121,10 +119,11 @@ def tag_cli(
     with row_progress("tagging") as on_rows:
         summary = tag_csv(
             run, csv, out, force=force, text_cols=text_cols, thresholds=threshold,
-            at_least_one=at_least_one, max_genres=max_genres, scores=scores, chunksize=chunksize, on_rows=on_rows,
-            resume=resume, shard=parts, names=names, read=read,
+            at_least_one=at_least_one, max_genres=max_genres, scores=scores, precision=precision,
+            batch_size=batch_size, chunksize=chunksize, on_rows=on_rows, resume=resume, shard=parts, names=names,
+            read=read,
         )
-    choice = run.predictor.choice
+    choice = run.predictor(precision).choice
     info(f"precision: {choice.precision} ({choice.reason})" if choice else "precision: fp32 (too few rows to check a faster arithmetic)")
     console.print(
         f"wrote [bold]{summary.output}[/]: {summary.rows} rows"
