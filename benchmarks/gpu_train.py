@@ -144,8 +144,8 @@ def epoch_shapes(config, epochs: int, *, width_step: int | None) -> list[list[tu
     """
     import numpy as np
 
-    from genretag.modeling import load_tokenizer, resolve_backbone
     from genretag.batching import bucketed_batches, encode, padded_width
+    from genretag.modeling import load_tokenizer, resolve_backbone
     from genretag.training import prepare
 
     prep = prepare(config)

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+
 def encode(tokenizer, texts: Sequence[str], max_length: int) -> list[list[int]]:
     """Tokenise once, without padding: padding is added per batch by `collate`."""
     if len(texts) == 0:

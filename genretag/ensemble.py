@@ -80,12 +80,12 @@ def build_ensemble(run_paths: list[str | Path], out: str | Path, *, force: bool 
         ModelError: Fewer than two runs, or runs that differ in genres, split or backbone.
         DataError: The training data of the runs is not on this machine or has changed.
     """
+    from .batching import encode
     from .blending import fit_blend
+    from .decision import DecisionRule
+    from .device import default_batch_size
     from .metrics import summary_scores
     from .outputs import atomic_path, ensure_new
-    from .decision import DecisionRule
-    from .batching import encode
-    from .device import default_batch_size
     from .predict import predict_logits, sigmoid
     from .training import choose_rule
 

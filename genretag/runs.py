@@ -282,8 +282,8 @@ def load_run(
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    from .modeling import backbone_signature, build_model, fit_max_length
     from .device import pick_device
+    from .modeling import backbone_signature, build_model, fit_max_length
 
     path = check_run_dir(path)
     meta = read_json(path / META_FILE)

@@ -19,9 +19,9 @@ import pandas as pd
 
 from . import data as data_mod
 from . import formats, language
+from .decision import DecisionRule
 from .errors import DataError, ModelError
 from .outputs import atomic_path, resumable_path, write_json, write_record
-from .decision import DecisionRule
 from .runs import ADAPTER_DIR, CONFIG_FILE, HEAD_FILE, LABELS_FILE, THRESHOLDS_FILE, Run
 
 logger = logging.getLogger(__name__)

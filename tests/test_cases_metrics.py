@@ -21,9 +21,9 @@ from typer.testing import CliRunner
 from genretag import metrics
 from genretag.cli import app
 from genretag.config import TrainConfig
+from genretag.decision import DecisionRule
 from genretag.errors import DataError
 from genretag.evaluation import evaluate, load_rows
-from genretag.decision import DecisionRule
 from genretag.runs import HISTORY_FILE, METRICS_FILE, SPLIT_FILE, THRESHOLDS_FILE, load_run
 from genretag.training import train
 
