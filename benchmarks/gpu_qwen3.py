@@ -206,7 +206,7 @@ def step_fn(net, params, optimizer, inputs, device, *, zero_grad: bool, precisio
     backward, clipping at 1.0, AdamW. ``inputs``: ``(input_ids, attention_mask, targets)``."""
     import torch
 
-    from genretag.predict import autocast
+    from genretag.device import autocast
 
     ids, mask, target = inputs
 

@@ -144,8 +144,8 @@ def epoch_shapes(config, epochs: int, *, width_step: int | None) -> list[list[tu
     """
     import numpy as np
 
+    from genretag.batching import bucketed_batches, encode, padded_width
     from genretag.modeling import load_tokenizer, resolve_backbone
-    from genretag.predict import bucketed_batches, encode, padded_width
     from genretag.training import prepare
 
     prep = prepare(config)
@@ -205,7 +205,7 @@ def summarise(steps: list[float], shapes: list[tuple[int, int, int]], epoch: dic
 
 def run_train(label: str, config, root: Path, device: str, flops: Flops, peak) -> dict:
     """`train` once, timed; a summary per epoch."""
-    from genretag.predict import FIXED_WIDTH_STEP
+    from genretag.device import FIXED_WIDTH_STEP
     from genretag.training import train
 
     recorder = Recorder()
@@ -228,7 +228,7 @@ def run_tune(base, root: Path, device: str, flops: Flops, peak) -> dict:
     from torch._dynamo.utils import counters
 
     from genretag.config import replace
-    from genretag.predict import FIXED_WIDTH_STEP
+    from genretag.device import FIXED_WIDTH_STEP
     from genretag.tuning import Grid, tune
 
     # No torch._dynamo.reset() first: a fresh compile would not fit the GPU session's 10 minutes
@@ -343,7 +343,8 @@ def cpu_main(args) -> dict:
     import numpy as np
     import torch
 
-    from genretag.predict import bucketed_batches, set_threads
+    from genretag.batching import bucketed_batches
+    from genretag.device import set_threads
 
     threads = set_threads()
     arch = TINY if args.tiny else QWEN3_0_6B

@@ -39,9 +39,9 @@ import numpy as np
 from genretag import data as data_mod
 from genretag.tfidf import TfidfBaseline
 from genretag.metrics import summary_scores
-from genretag.predict import collate, decide, encode, length_sorted_batches
+from genretag.decision import DecisionRule
+from genretag.batching import collate, encode, length_sorted_batches
 from genretag.runs import load_run
-from genretag.thresholds import tune_thresholds
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "tmdb-movie-genres-9k.csv"
 RARE_TRAIN_COUNT = 150  # a genre with fewer training examples than this counts as rare
@@ -243,9 +243,9 @@ def main() -> None:
 
     tfidf = TfidfBaseline().fit([texts[i] for i in tr], y[tr])
     tf_val, tf_test = tfidf.predict_proba([texts[i] for i in va]), tfidf.predict_proba([texts[i] for i in te])
-    add("TF-IDF + LR, 0.5", decide(tf_test, 0.5))
-    t_glob = tune_thresholds(y[va], tf_val, "global")
-    add("TF-IDF + LR, tuned global threshold", decide(tf_test, t_glob))
+    at_half = DecisionRule.fixed(0.5, len(labels))
+    add("TF-IDF + LR, 0.5", at_half.apply(tf_test))
+    add("TF-IDF + LR, tuned global threshold", DecisionRule.tune(y[va], tf_val, "global").apply(tf_test))
 
     cache = args.cache / f"frozen-minilm-{data_mod.file_fingerprint(args.data)[:16]}.npy" if args.cache else None
     if cache is not None and cache.is_file():
@@ -258,19 +258,18 @@ def main() -> None:
     full_pos = {r: i for i, r in enumerate(full.row_ids)}
     emb = emb_all[[full_pos[r] for r in data.row_ids]]
     em_val, em_test = embedding_lr(emb[tr], y[tr], emb[va]), embedding_lr(emb[tr], y[tr], emb[te])
-    t_pg = tune_thresholds(y[va], em_val, "per-genre")
-    add("frozen MiniLM + LR, per-genre thresholds", decide(em_test, t_pg))
+    add("frozen MiniLM + LR, per-genre thresholds", DecisionRule.tune(y[va], em_val, "per-genre").apply(em_test))
 
     if args.report_run:
         run, probs = run_probs(args.report_run, data, split, labels, args.cache)
-        add("genretag, report settings (BCE, 0.5)", decide(probs["test"], 0.5))
+        add("genretag, report settings (BCE, 0.5)", at_half.apply(probs["test"]))
     for best in args.best_run:
         run, probs = run_probs(best, data, split, labels, args.cache)
-        add(f"genretag {best.name} ({run.config.loss}, {run.config.thresholds} thresholds)", run.decide(probs["test"]))
+        add(f"genretag {best.name} ({run.config.loss}, {run.config.thresholds} thresholds)", run.rule.apply(probs["test"]))
     for ensemble in args.ensemble_run:
         run, probs = run_probs(ensemble, data, split, labels, args.cache)
         add(f"genretag today's ensemble ({run.meta.get('ensemble', 1)} backbone passes, {len(tr)} training rows)",
-            run.decide(probs["test"]))
+            run.rule.apply(probs["test"]))
 
     card = None
     for i, bundled in enumerate(args.bundled_run):
@@ -288,19 +287,19 @@ def main() -> None:
             base_tr = [full.texts[full_pos[r]] for r in saved["train"]]
             base_va = [full.texts[full_pos[r]] for r in saved["validation"]]
             tf_all = TfidfBaseline().fit(base_tr, y_btr)
-            t_all = tune_thresholds(y_bva, tf_all.predict_proba(base_va), "global")
+            t_all = DecisionRule.tune(y_bva, tf_all.predict_proba(base_va), "global")
             add(f"TF-IDF + LR on all {len(saved['train'])} training rows, tuned global threshold",
-                decide(tf_all.predict_proba([texts[i] for i in te]), t_all))
+                t_all.apply(tf_all.predict_proba([texts[i] for i in te])))
             e_tr = emb_all[[full_pos[r] for r in saved["train"]]]
             e_va = emb_all[[full_pos[r] for r in saved["validation"]]]
-            t_e = tune_thresholds(y_bva, embedding_lr(e_tr, y_btr, e_va), "per-genre")
+            t_e = DecisionRule.tune(y_bva, embedding_lr(e_tr, y_btr, e_va), "per-genre")
             add(f"frozen MiniLM + LR on all {len(saved['train'])} training rows, per-genre thresholds",
-                decide(embedding_lr(e_tr, y_btr, emb[te]), t_e))
+                t_e.apply(embedding_lr(e_tr, y_btr, emb[te])))
         test_probs = cached_probs(bundled, texts_for(args.data, run.config.text_cols, test_ids), args.cache, run)
         kind = "distilled single model" if run.config.teacher else "single model"
         r = add(f"genretag {bundled.name} ({kind}, 1 backbone pass, {len(saved['train'])} training rows)",
-                run.decide(test_probs))
-        card = (run, y[te], run.decide(test_probs), r, saved)
+                run.rule.apply(test_probs))
+        card = (run, y[te], run.rule.apply(test_probs), r, saved)
 
     header = ["model", "micro_f1", "macro_f1", "micro_precision", "micro_recall", "hamming_loss", "rare_f1",
               "shifted_micro_f1", "shifted_macro_f1"]
@@ -395,7 +394,7 @@ def model_card(run, y_test, pred, result: dict, saved: dict, *, labels, rows, sh
               "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     shift_support = y_shift.sum(0)
     for j, g in enumerate(labels):
-        lines.append(f"| {g} | {int(counts[j])} | {int(support[j])} | {run.thresholds[j]:.2f} | {p[j]:.3f} | {r[j]:.3f} | "
+        lines.append(f"| {g} | {int(counts[j])} | {int(support[j])} | {run.rule.thresholds[j]:.2f} | {p[j]:.3f} | {r[j]:.3f} | "
                      f"{f[j]:.3f} | {int(shift_support[j])} | {f_shift[j]:.3f} |")
     lines += ["", "## History", "",
               "The previous bundled model (until this one) was an ensemble of 3 LoRA MiniLM runs trained on the "

@@ -113,8 +113,8 @@ def worker_train_plain(spec: dict) -> dict:
     from genretag.losses import MultiLabelLoss, positive_weights
     from genretag.metrics import summary_scores
     from genretag.modeling import ModelSpec, build_model
-    from genretag.predict import decide, sigmoid
-    from genretag.thresholds import tune_thresholds
+    from genretag.decision import DecisionRule
+    from genretag.predict import sigmoid
 
     config, prep = _prepared(spec)
     t_start = time.perf_counter()
@@ -166,8 +166,7 @@ def worker_train_plain(spec: dict) -> dict:
         logits = torch.cat(logits)
         val_loss = float(torch.nn.functional.binary_cross_entropy_with_logits(logits, torch.from_numpy(y_val)))
         probs = sigmoid(logits.numpy())
-        thresholds = tune_thresholds(y_val, probs, config.thresholds, fixed=config.threshold)
-        chosen = decide(probs, thresholds, at_least_one=config.at_least_one, max_genres=config.max_genres)
+        chosen = DecisionRule.tune_for(config, y_val, probs).apply(probs)
         f1 = summary_scores(y_val, chosen)["micro_f1"]
         epoch_f1.append(f1)
         if (f1, -val_loss) > best[:2]:  # genretag's epoch choice
@@ -179,17 +178,17 @@ def worker_train_plain(spec: dict) -> dict:
 
 def worker_tag_genretag(spec: dict) -> dict:
     """genretag's tagging path, as ``genretag tag`` runs it."""
-    from genretag.predict import set_threads
+    from genretag.device import set_threads
     from genretag.runs import load_run
     from genretag.tagging import tag_csv
 
     threads = set_threads(spec.get("threads"))
     run = load_run(spec["run"], device="cpu" if spec.get("cpu") else None)
-    run.precision = spec.get("precision", "auto")
+    precision = spec.get("precision", "auto")
     t0 = time.perf_counter()
-    summary = tag_csv(run, spec["csv"], spec["out"], force=True)
+    summary = tag_csv(run, spec["csv"], spec["out"], force=True, precision=precision)
     seconds = time.perf_counter() - t0
-    choice = run.predictor.choice
+    choice = run.predictor(precision).choice
     return {"rows_per_s": summary.rows / seconds, "seconds": seconds, "rows": summary.rows, "threads": threads,
             "precision": choice.precision if choice else "fp32",
             "parity": choice.reason if choice else "too few rows to check bf16"}
@@ -222,7 +221,7 @@ def worker_tag_plain(spec: dict) -> dict:
     probs = np.concatenate(probs)
     if run.blend is not None:  # the same model as genretag's path, TF-IDF blend included
         probs = run.blend.mix(probs, texts)
-    chosen = run.decide(probs)
+    chosen = run.rule.apply(probs)
     frame["predicted_genres"] = ["|".join(run.labels[j] for j in np.flatnonzero(r)) for r in chosen]
     for j, label in enumerate(run.labels):
         frame[f"score_{label}"] = np.round(probs[:, j], 4)
@@ -238,7 +237,7 @@ def worker_isa_probe(spec: dict) -> dict:
 
     import torch
 
-    from genretag.predict import bf16_supported, fast_precision
+    from genretag.device import bf16_supported, fast_precision
 
     torch.manual_seed(0)
     x, w = torch.randn(2048, 384), torch.randn(1536, 384)
@@ -283,7 +282,7 @@ def machine() -> dict:
     """What the numbers were measured on."""
     import torch
 
-    from genretag.predict import bf16_supported, physical_cores
+    from genretag.device import bf16_supported, physical_cores
 
     cpu = platform.processor() or platform.machine()
     try:

@@ -2,7 +2,7 @@
 
 With compiling on, `training.train` calls the model through ``torch.compile`` (dynamic
 shapes; on a GPU with CUDA graphs, ``mode="reduce-overhead"``) and pads every batch to a
-multiple of `genretag.predict.FIXED_WIDTH_STEP` tokens, in training and validation alike:
+multiple of `genretag.device.FIXED_WIDTH_STEP` tokens, in training and validation alike:
 one compiled graph serves every batch, and a GPU records one CUDA graph per (rows, width)
 shape, a handful instead of one per batch length. The rows, their order and the loss are
 the eager path's: padding is masked and pooling reads the mask. Numbers differ only as
@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import torch
 
 from .config import ModelSpec
-from .predict import FIXED_WIDTH_STEP
+from .device import FIXED_WIDTH_STEP
 
 logger = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ PRECISIONS = ("auto", "fp32", "bf16")
 PREDICT_PRECISIONS = PRECISIONS + ("int8",)
 """Arithmetic choices of prediction: also int8 dynamic quantisation (CPU; `genretag.precision`)."""
 THRESHOLD_MODES = ("fixed", "global", "per-genre")
-"""Decision threshold modes (`genretag.thresholds`)."""
+"""Decision threshold modes (`genretag.decision.DecisionRule.tune`)."""
 COMPILE_CHOICES = ("auto", "on", "off")
 """torch.compile in training (`genretag.compiling`)."""
 DEFAULT_BACKBONE = "qwen3-0.6b"

@@ -61,7 +61,7 @@ def setup(device: str | None = None) -> tuple[Context, torch.device]:
         device: ``cpu``, ``cuda`` ... as given to `train` (None: CUDA when present). Under a
             launcher, CUDA means this process's own card, ``cuda:<LOCAL_RANK>``.
     """
-    from .predict import pick_device
+    from .device import pick_device
 
     dev = pick_device(device)
     if not launched():

@@ -77,11 +77,14 @@ def build_ensemble(run_paths: list[str | Path], out: str | Path, *, force: bool 
         ModelError: Fewer than two runs, or runs that differ in genres, split or backbone.
         DataError: The training data of the runs is not on this machine or has changed.
     """
+    from .batching import encode
+    from .decision import DecisionRule
+    from .device import default_batch_size
     from .tfidf import fit_blend
     from .metrics import summary_scores
     from .outputs import atomic_path, ensure_new
-    from .predict import decide, default_batch_size, encode, predict_logits, sigmoid
-    from .training import choose_thresholds, decide_by_rule
+    from .predict import predict_logits, sigmoid
+    from .training import choose_rule
 
     out = ensure_new(out, force)
     t0 = time.perf_counter()
@@ -126,17 +129,18 @@ def build_ensemble(run_paths: list[str | Path], out: str | Path, *, force: bool 
     config.blend_tfidf = config.blend_tfidf if blend is None else blend
 
     blend_model = None
-    lm_at_half = summary_scores(y_val, decide(probs, 0.5))
+    at_half = DecisionRule.fixed(0.5, len(first.labels))
+    lm_at_half = summary_scores(y_val, at_half.apply(probs))
     if config.blend_tfidf:
-        blend_model, thresholds = fit_blend(train_texts, y_train, val_texts, y_val, probs,
-                                            lambda p: choose_thresholds(p, y_val, config))
+        blend_model, rule = fit_blend(train_texts, y_train, val_texts, y_val, probs,
+                                      lambda p: choose_rule(p, y_val, config))
         if blend_model is not None:
             probs = blend_model.mix(probs, val_texts)
     else:
-        _, thresholds = choose_thresholds(probs, y_val, config)
+        _, rule = choose_rule(probs, y_val, config)
     metrics = {"split": "validation", "rows": len(val_texts), "thresholds": config.thresholds,
-               **summary_scores(y_val, decide_by_rule(probs, thresholds, config)),
-               "at_0.5": summary_scores(y_val, decide(probs, 0.5)),
+               **summary_scores(y_val, rule.apply(probs)),
+               "at_0.5": summary_scores(y_val, at_half.apply(probs)),
                "blend_weight": blend_model.weight if blend_model else 0.0, "members_at_0.5": lm_at_half}
     member_info = []
     for k, run in enumerate(members, 1):
@@ -159,7 +163,7 @@ def build_ensemble(run_paths: list[str | Path], out: str | Path, *, force: bool 
         _dump(tmp / runs_mod.ENSEMBLE_FILE, {"format": ENSEMBLE_FORMAT, "combine": "mean probability", "members": names})
         _dump(tmp / runs_mod.CONFIG_FILE, runs_mod.portable_config(config))
         _dump(tmp / runs_mod.LABELS_FILE, list(first.labels))
-        _dump(tmp / runs_mod.THRESHOLDS_FILE, {g: round(float(t), 4) for g, t in zip(first.labels, thresholds)})
+        rule.save(tmp, first.labels)  # its at-least-one and max-genres are the config's, written above
         _dump(tmp / runs_mod.SPLIT_FILE, runs_mod.relocate_data_reference(split, first.path, tmp))
         _dump(tmp / runs_mod.METRICS_FILE, metrics)
         _dump(tmp / runs_mod.META_FILE, {

@@ -32,8 +32,8 @@ import numpy as np
 from . import __version__
 from . import data as data_mod
 from . import language, metrics
+from .decision import DecisionRule
 from .errors import DataError, ModelError
-from .predict import decide
 from .runs import SPLIT_FILE, Run, locate_data
 from .vocabulary import LabelMatch, current_vocabulary, load_run_vocabulary, match_labels
 
@@ -329,14 +329,6 @@ def run_split_rows(run: Run, own_full: data_mod.LabelledData | None) -> dict[str
     return out
 
 
-def decision_rule(run: Run) -> dict:
-    """How the run turns probabilities into genres besides its thresholds (as `tag` does)."""
-    return {
-        "at_least_one": bool(getattr(run.config, "at_least_one", False)),
-        "max_genres": getattr(run.config, "max_genres", None),
-    }
-
-
 def evaluate(
     run: Run,
     *,
@@ -399,12 +391,11 @@ def evaluate(
     t_predict = time.perf_counter() - t1
 
     labels = list(run.labels)
-    run_limits = np.asarray(run.thresholds, dtype=float)
+    run_limits = run.rule.thresholds
     tuned = bool(not np.allclose(run_limits, FIXED_THRESHOLD))
-    rule = decision_rule(run)
     # The fixed 0.5 is the plain reference; the run's own rule is what `tag` would output.
-    pred_fixed = decide(probs, FIXED_THRESHOLD)
-    pred_run = decide(probs, run_limits, **rule)
+    pred_fixed = DecisionRule.fixed(FIXED_THRESHOLD, len(labels)).apply(probs)
+    pred_run = run.rule.apply(probs)
     # Decide over every genre, as `tag` does, then score only the genres the file uses.
     scored = [j for j, g in enumerate(labels) if all_genres or g in rows.file_labels]
     unused = {g: int(pred_run[:, j].sum()) for j, g in enumerate(labels) if g not in rows.file_labels}
@@ -423,7 +414,7 @@ def evaluate(
     if baseline:
         stage("fitting the TF-IDF baseline on the run's training rows")
         t2 = time.perf_counter()
-        baseline_block = _baseline(run, rows, own_full, rule, scored)
+        baseline_block = _baseline(run, rows, own_full, scored)
         t_baseline = time.perf_counter() - t2
 
     results = {
@@ -439,8 +430,9 @@ def evaluate(
             "mode": getattr(run.config, "thresholds", "fixed") if tuned else "fixed",
         },
         "decision": {
-            **rule,
-            "differs_from_fixed": bool(tuned or rule["at_least_one"] or rule["max_genres"] is not None),
+            "at_least_one": run.rule.at_least_one,
+            "max_genres": run.rule.max_genres,
+            "differs_from_fixed": bool(tuned or run.rule.at_least_one or run.rule.max_genres is not None),
         },
         "scores": {
             "at_0.5": _block(rows.y, pred_fixed, probs, labels, FIXED_THRESHOLD),
@@ -522,7 +514,7 @@ def _scored_as(rows: EvalRows) -> dict:
             for g, how in rows.match.notes.items() if counts[g]}
 
 
-def _baseline(run: Run, rows: EvalRows, own_full, rule: dict, columns: list[int] | None = None) -> dict:
+def _baseline(run: Run, rows: EvalRows, own_full, columns: list[int] | None = None) -> dict:
     """Fit the TF-IDF baseline on the run's training rows and score it on ``rows``.
 
     It is scored twice, like the model: at the plain 0.5, and under the run's own rule
@@ -531,7 +523,6 @@ def _baseline(run: Run, rows: EvalRows, own_full, rule: dict, columns: list[int]
     ``columns`` (the scored genres, default all) are scored, as for the model.
     """
     from .tfidf import NAME, TfidfBaseline
-    from .thresholds import tune_thresholds
 
     parts = run_split_rows(run, own_full)
     if isinstance(parts, str):
@@ -546,14 +537,16 @@ def _baseline(run: Run, rows: EvalRows, own_full, rule: dict, columns: list[int]
     probs = model.predict_proba(rows.texts)
     # Tune the baseline only as far as the run was tuned: an untuned run (all thresholds
     # equal to its fixed one, e.g. trained before tuning existed) keeps the fixed value.
-    tuned = not np.allclose(run.thresholds, run.config.threshold)
+    tuned = not np.allclose(run.rule.thresholds, run.config.threshold)
     mode = getattr(run.config, "thresholds", "fixed") if tuned else "fixed"
     try:
-        own = tune_thresholds(y_val, model.predict_proba(val_texts), mode, fixed=run.config.threshold)
+        own_rule = DecisionRule.tune(y_val, model.predict_proba(val_texts), mode, fixed=run.config.threshold,
+                                     at_least_one=run.rule.at_least_one, max_genres=run.rule.max_genres)
     except ValueError:  # a mode this genretag does not know: keep the run's fixed threshold
-        own = np.full(len(run.labels), run.config.threshold, dtype=np.float32)
-    pred_own = decide(probs, own, **rule)
-    pred_fixed = decide(probs, FIXED_THRESHOLD)
+        own_rule = run.rule.with_overrides(threshold=run.config.threshold)
+    own = own_rule.thresholds
+    pred_own = own_rule.apply(probs)
+    pred_fixed = DecisionRule.fixed(FIXED_THRESHOLD, len(run.labels)).apply(probs)
     columns = list(range(len(run.labels))) if columns is None else list(columns)
     labels = [run.labels[j] for j in columns]
     probs, pred_own, pred_fixed, own = probs[:, columns], pred_own[:, columns], pred_fixed[:, columns], own[columns]

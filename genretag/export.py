@@ -131,8 +131,8 @@ def build_hf_model(run, dtype: torch.dtype = torch.float32):
         decoder=bool(tagger.decoder),
         head_dropout=float(run.config.head_dropout),
         thresholds=_thresholds(run),
-        at_least_one=bool(run.config.at_least_one),
-        max_genres=run.config.max_genres,
+        at_least_one=run.rule.at_least_one,
+        max_genres=run.rule.max_genres,
         max_text_tokens=int(run.config.max_length),
         id2label=dict(enumerate(labels)),
         label2id={label: i for i, label in enumerate(labels)},
@@ -184,8 +184,8 @@ def _write_adapter(run, folder: Path) -> None:
         "decoder": bool(run.model.decoder),
         "max_length": int(run.config.max_length),
         "head_dropout": float(run.config.head_dropout),
-        "at_least_one": bool(run.config.at_least_one),
-        "max_genres": run.config.max_genres,
+        "at_least_one": run.rule.at_least_one,
+        "max_genres": run.rule.max_genres,
         "genretag_version": __version__,
         "source_run": run.path.name,
     }
@@ -194,8 +194,8 @@ def _write_adapter(run, folder: Path) -> None:
 
 
 def _thresholds(run) -> dict[str, float]:
-    # Rounded: the run keeps them as float32, which would print as 0.4699999988.
-    return {label: round(float(t), 6) for label, t in zip(run.labels, run.thresholds)}
+    # Rounded: a threshold computed rather than read (0.4699999988) prints as the decimal it stands for.
+    return {label: round(float(t), 6) for label, t in zip(run.labels, run.rule.thresholds)}
 
 
 def _base_model_name(run) -> str:
@@ -235,8 +235,8 @@ Pass `truncation=True`: genretag truncates synopses to {run.config.max_length} t
 {"Batches may be padded on either side." if run.model.decoder else "Pad batches on the right (the tokenizer does): the backbone has absolute positions."}
 A genre is predicted when its probability reaches its threshold in `config.thresholds`.
 genretag's rule adds two steps, also in the config: `at_least_one`
-({bool(run.config.at_least_one)}: a movie with no genre past its threshold gets its most
-likely one) and `max_genres` ({run.config.max_genres}: the most genres a movie keeps; null is no limit).
+({run.rule.at_least_one}: a movie with no genre past its threshold gets its most
+likely one) and `max_genres` ({run.rule.max_genres}: the most genres a movie keeps; null is no limit).
 """
 
 

@@ -23,6 +23,28 @@ from transformers import AutoConfig, AutoModel, PretrainedConfig, PreTrainedMode
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 
+def pool_tokens(hidden: torch.Tensor, mask: torch.Tensor, pooling: str) -> torch.Tensor:
+    """Reduce token states to one vector per row: genretag's pooling, here and in training.
+
+    Args:
+        hidden: ``[batch, seq, hidden]`` token states.
+        mask: ``[batch, seq]`` attention mask (1: a real token).
+        pooling: ``last`` (last real token), ``cls`` (first token), else masked ``mean``.
+
+    Returns:
+        ``[batch, hidden]``.
+    """
+    if pooling == "last":
+        # Index of the last 1 in the mask: right and left padding alike.
+        positions = torch.arange(mask.shape[1], device=mask.device)
+        last = (mask * positions).argmax(dim=1)
+        return hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
+    if pooling == "cls":
+        return hidden[:, 0]
+    weights = mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+
+
 class GenretagConfig(PretrainedConfig):
     """The backbone's own config (as a dict), the pooling, the head and the decision rule.
 
@@ -89,16 +111,8 @@ class GenretagForSequenceClassification(PreTrainedModel):
             module.bias.data.zero_()
 
     def pool(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Reduce token states ``[batch, seq, hidden]`` to one vector per row (as genretag does)."""
-        if self.config.pooling == "last":
-            # Index of the last 1 in the mask: right and left padding alike.
-            positions = torch.arange(mask.shape[1], device=mask.device)
-            last = (mask * positions).argmax(dim=1)
-            return hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
-        if self.config.pooling == "cls":
-            return hidden[:, 0]
-        weights = mask.unsqueeze(-1).to(hidden.dtype)
-        return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+        """Reduce token states ``[batch, seq, hidden]`` to one vector per row (`pool_tokens`)."""
+        return pool_tokens(hidden, mask, self.config.pooling)
 
     def forward(self, input_ids=None, attention_mask=None, labels=None, token_type_ids=None, **kwargs):
         """Logits ``[batch, genres]``; with ``labels`` (0/1 floats) also the BCE loss.

@@ -18,6 +18,8 @@ from .backbones import PRESETS, backbone_identity, resolve_backbone  # noqa: F40
 from .lora import can_merge, merge_adapter
 from .config import POOLINGS, ModelSpec
 from .errors import ModelError
+# The exported model's code (torch and transformers only) owns the pooling, so the two cannot drift apart.
+from .hf_modeling import pool_tokens
 
 logger = logging.getLogger(__name__)
 
@@ -239,16 +241,8 @@ class GenreModel(nn.Module):
         return self.head.out_features
 
     def pool(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Reduce token states ``[batch, seq, hidden]`` to one vector per row."""
-        if self.pooling == "last":
-            # Index of the last 1 in the mask: right and left padding alike.
-            positions = torch.arange(mask.shape[1], device=mask.device)
-            last = (mask * positions).argmax(dim=1)
-            return hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
-        if self.pooling == "cls":
-            return hidden[:, 0]
-        weights = mask.unsqueeze(-1).to(hidden.dtype)
-        return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+        """Reduce token states ``[batch, seq, hidden]`` to one vector per row (`hf_modeling.pool_tokens`)."""
+        return pool_tokens(hidden, mask, self.pooling)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Return logits ``[batch, num_labels]`` (apply a sigmoid for probabilities)."""

@@ -37,8 +37,9 @@ from pathlib import Path
 import numpy as np
 
 from .config import TrainConfig
+from .decision import DecisionRule
 from .errors import ModelError
-from .rundir import LABELS_FILE, META_FILE, THRESHOLDS_FILE, check_run_dir, fingerprint, read_config, read_json
+from .rundir import LABELS_FILE, META_FILE, check_run_dir, fingerprint, read_config, read_json
 
 logger = logging.getLogger(__name__)
 
@@ -151,7 +152,7 @@ class OnnxRun:
     path: Path
     config: TrainConfig
     labels: list[str]
-    thresholds: np.ndarray
+    rule: DecisionRule
     meta: dict
     blend: object | None
     session: object
@@ -162,9 +163,8 @@ class OnnxRun:
     """Rows per ONNX Runtime call (None: `BATCH_SIZE`)."""
     choice: Precision = field(default_factory=Precision)
 
-    @property
-    def predictor(self) -> "OnnxRun":
-        """Itself: `choice` is where `genretag tag` reads the precision used."""
+    def predictor(self, precision: str = "fp32") -> "OnnxRun":
+        """Itself, whatever ``precision`` asks: ONNX Runtime computes in fp32 (`choice` says so)."""
         return self
 
     def logits(self, texts: list[str], *, batch_size: int | None = None, on_batch=None) -> np.ndarray:
@@ -194,9 +194,13 @@ class OnnxRun:
         """Token id used for padding (the run's tokenizer's)."""
         return int(self.info["pad_id"])
 
-    def predict_proba(self, texts, *, batch_size: int | None = None, on_batch=None, **_rule) -> np.ndarray:
-        """Probabilities ``[rows, genres]`` for raw synopses, in input order (fp32, so the
-        decision-rule arguments `Run.predict_proba` takes change nothing here)."""
+    def predict_proba(self, texts, *, precision: str = "fp32", batch_size: int | None = None, on_batch=None,
+                      rule: DecisionRule | None = None) -> np.ndarray:
+        """Probabilities ``[rows, genres]`` for raw synopses, in input order, as `genretag.runs.Run.predict_proba`.
+
+        Always fp32: ``precision`` and ``rule`` (which `Run` uses to recheck rows near a
+        decision boundary after a faster arithmetic) change nothing here.
+        """
         texts = list(texts)
         probs = 1.0 / (1.0 + np.exp(-self.logits(texts, batch_size=batch_size, on_batch=on_batch).astype(np.float64)))
         probs = probs.astype(np.float32)
@@ -229,19 +233,10 @@ def load(run_path: str | Path, folder: Path, *, threads: int | None = None) -> O
     config = read_config(run_path)
     config.max_length = int(info["max_length"])
     labels = read_json(run_path / LABELS_FILE)
-    run = OnnxRun(path=run_path, config=config, labels=labels, thresholds=run_thresholds(run_path, labels, config.threshold),
+    run = OnnxRun(path=run_path, config=config, labels=labels, rule=DecisionRule.load(run_path, labels=labels, config=config),
                   meta=read_json(run_path / META_FILE), blend=run_blend(run_path), session=session, tokenizer=tokenizer,
                   folder=folder, info=info)
     return run
-
-
-def run_thresholds(run_path: Path, labels: list[str], default: float) -> np.ndarray:
-    """The run's per-genre thresholds (float64, as `genretag.runs.load_run` reads them)."""
-    file = run_path / THRESHOLDS_FILE
-    if not file.exists():
-        return np.full(len(labels), float(default))
-    saved = read_json(file)
-    return np.array([float(saved.get(label, default)) for label in labels], dtype=float)
 
 
 def run_blend(run_path: Path):
@@ -282,7 +277,7 @@ def export(run, folder: Path) -> dict:
         tokenizer.no_padding()
         tokenizer.enable_truncation(run.config.max_length, direction=getattr(run.tokenizer, "truncation_side", "right"))
         probes = list(PROBE_TEXTS) + [" ".join(PROBE_TEXTS) * 20]
-        from .predict import encode
+        from .batching import encode
 
         expected = encode(run.tokenizer, probes, run.config.max_length)
         got = [e.ids for e in tokenizer.encode_batch(probes)]

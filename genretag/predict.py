@@ -1,18 +1,24 @@
-"""Tokenising and batched prediction: the one path `train`, `evaluate` and `tag` share."""
+"""Batched prediction: the one path `train`, `evaluate` and `tag` share, and its choice of arithmetic.
+
+`predict_logits` runs a model over tokenised rows; `Predictor` chooses the arithmetic
+(fp32, bf16, int8, or a fast one with the rows near a decision boundary again in fp32)
+with a parity check against fp32. Tokenising and batching are `genretag.batching`'s, what
+the hardware offers is `genretag.device`'s.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 
+from .batching import collate, length_sorted_batches
 from .config import PREDICT_PRECISIONS, PRECISIONS  # noqa: F401 - PRECISIONS: importers of predict
+from .decision import DecisionRule
+from .device import autocast, fast_precision, fixed_width_step, no_bf16_reason
 from .errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -32,179 +38,11 @@ PARITY_AGREEMENT = 0.99
 PARITY_PROBE = 32
 PROBE_FACTOR = 3
 #: ``auto`` predicts in bf16 and recomputes in fp32 the rows with a probability within
-#: PARITY_TOLERANCE of a decision boundary (see `near_boundary`), unless more than this
+#: PARITY_TOLERANCE of a decision boundary (see `DecisionRule.unsure`), unless more than this
 #: share of the checked rows are that close (then fp32 alone is about as fast).
 MAX_REFINED_SHARE = 0.5
 #: `PrecisionChoice.precision` of that mixed arithmetic (``int8+fp32`` for int8).
 MIXED = "bf16+fp32"
-#: On a GPU a forward pass of a small model is bound by kernel launches, not arithmetic, so
-#: rows per batch are raised to fill this many tokens (256 rows of 128; on an H100 the
-#: Qwen3-0.6B architecture tagged 1,306 rows/s at batch 256 against 573 at 64).
-GPU_TOKENS_PER_BATCH = 32_768
-#: On a GPU batches are padded to a multiple of this many tokens (see `padded_width`): the
-#: same few shapes in training, validation and tagging, so compiled graphs are reused.
-FIXED_WIDTH_STEP = 32
-
-
-def pick_device(name: str | None = None) -> torch.device:
-    """The device to run on: ``name`` if given, else CUDA when present, else CPU."""
-    if name:
-        return torch.device(name)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def physical_cores() -> int:
-    """Physical CPU cores this process may run on (hyper-threads counted once)."""
-    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
-    cores = set()
-    for cpu in cpus:
-        topology = Path(f"/sys/devices/system/cpu/cpu{cpu}/topology")
-        try:
-            cores.add((topology.joinpath("physical_package_id").read_text().strip(),
-                       topology.joinpath("core_id").read_text().strip()))
-        except OSError:  # no sysfs (macOS, Windows, some containers): count logical CPUs
-            cores.add(("cpu", str(cpu)))
-    return max(1, len(cores))
-
-
-def set_threads(threads: int | None = None) -> int:
-    """Set torch's intra-op CPU threads and return the number used.
-
-    Args:
-        threads: Threads to use. None: keep ``OMP_NUM_THREADS`` when it is set (torchrun
-            and tests set it), else one per physical core: a second thread per core
-            (hyper-threading) only contends for the same matrix units.
-    """
-    if threads is None:
-        if os.environ.get("OMP_NUM_THREADS"):
-            return torch.get_num_threads()
-        threads = physical_cores()
-    if threads < 1:
-        raise ValueError(f"threads must be at least 1, got {threads}")
-    torch.set_num_threads(threads)
-    return threads
-
-
-def bf16_supported(device: torch.device | str) -> bool:
-    """True where bf16 matrix arithmetic is native: CUDA cards from Ampere on, CPUs with
-    AVX-512 BF16 or AMX. Elsewhere bf16 is emulated and slower than fp32."""
-    device = torch.device(device)
-    if device.type == "cuda":
-        # torch counts emulated bf16 (pre-Ampere cards) as supported unless asked not to.
-        return torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False)
-    if device.type == "cpu":
-        from .precision import onednn_allows_bf16
-
-        checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
-        return any(getattr(torch.cpu, name, lambda: False)() for name in checks) and onednn_allows_bf16()
-    return False
-
-
-def no_bf16_reason(device: torch.device | str) -> str:
-    """Why `bf16_supported` says no for ``device``, in a few words (for logs and warnings)."""
-    device = torch.device(device)
-    if device.type == "cuda" and torch.cuda.is_available():
-        major, minor = torch.cuda.get_device_capability(device)
-        return (f"no native bf16 on {torch.cuda.get_device_name(device)} (compute capability {major}.{minor}; "
-                "bf16 needs 8.0, Ampere, or newer)")
-    if device.type == "cpu":
-        return "no native bf16 on this CPU (it needs AVX-512 BF16 or AMX)"
-    return f"no native bf16 on {device.type}"
-
-
-def fast_precision(device: torch.device | str) -> str | None:
-    """The arithmetic ``auto`` tries on ``device``: bf16 where native, else int8 on a CPU, else None."""
-    from .precision import int8_supported
-
-    if bf16_supported(device):
-        return "bf16"
-    return "int8" if int8_supported(device) else None
-
-
-def autocast(device: torch.device | str, precision: str) -> contextlib.AbstractContextManager:
-    """The autocast context for ``precision`` (``fp32``: none) on ``device``."""
-    device = torch.device(device)
-    if precision != "bf16":
-        return contextlib.nullcontext()
-    return torch.autocast(device.type, dtype=torch.bfloat16)
-
-
-def fixed_width_step(device: torch.device | str) -> int | None:
-    """`FIXED_WIDTH_STEP` on CUDA (training, validation and tagging share its shapes), None elsewhere."""
-    return FIXED_WIDTH_STEP if torch.device(device).type == "cuda" else None
-
-
-def default_batch_size(configured: int, max_length: int, device: torch.device) -> int:
-    """Rows per forward pass when the user names none: the run's own, raised on a GPU.
-
-    On CUDA, up to `GPU_TOKENS_PER_BATCH` tokens of ``max_length`` rows; never fewer rows
-    than ``configured``. On a CPU the run's own (larger batches gain nothing there).
-    """
-    if device.type != "cuda":
-        return configured
-    return max(configured, GPU_TOKENS_PER_BATCH // max(max_length, 1))
-
-
-def encode(tokenizer, texts: Sequence[str], max_length: int) -> list[list[int]]:
-    """Tokenise once, without padding: padding is added per batch by `collate`."""
-    if len(texts) == 0:
-        return []
-    enc = tokenizer(list(texts), truncation=True, max_length=max_length, padding=False)
-    return enc["input_ids"]
-
-
-def padded_width(longest: int, step: int | None) -> int:
-    """The width a batch whose longest row has ``longest`` tokens is padded to.
-
-    ``step=None``: ``longest`` (dynamic padding); else ``longest`` rounded up to a multiple
-    of ``step``, so that batches come in a few fixed shapes that compiled graphs and CUDA
-    graphs are reused for (`FIXED_WIDTH_STEP`).
-    """
-    if step is None or longest <= 0:
-        return longest
-    return -(-longest // step) * step
-
-
-def collate(rows: Sequence[Sequence[int]], pad_id: int, *, width_step: int | None = None
-            ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Right-pad a batch to its longest row (rounded up to a multiple of ``width_step`` when
-    given, see `padded_width`); returns ``(input_ids, attention_mask)``, both ``[rows, width]``."""
-    width = padded_width(max(len(r) for r in rows), width_step)
-    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, row in enumerate(rows):
-        ids[i, : len(row)] = torch.as_tensor(row, dtype=torch.long)
-        mask[i, : len(row)] = 1
-    return ids, mask
-
-
-def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[np.ndarray]:
-    """Index batches of rows sorted by length, longest first.
-
-    Sorting means each batch pads to a length close to its own rows', which on CPU
-    is most of the speed; callers scatter results back to input order.
-    """
-    order = np.argsort(-np.asarray(lengths), kind="stable")
-    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-
-
-def bucketed_batches(lengths: Sequence[int], batch_size: int, rng: np.random.Generator, pool: int = 50) -> list[np.ndarray]:
-    """Shuffled training batches whose rows have similar lengths.
-
-    Rows are shuffled, cut into pools of ``pool`` batches, sorted by length inside a
-    pool and batched; the batch order is shuffled again. Every row is seen once per
-    epoch, as with a plain shuffle, but with much less padding.
-    """
-    order = rng.permutation(len(lengths))
-    lengths = np.asarray(lengths)
-    batches = []
-    step = batch_size * pool
-    for start in range(0, len(order), step):
-        chunk = order[start : start + step]
-        chunk = chunk[np.argsort(-lengths[chunk], kind="stable")]
-        batches.extend(chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size))
-    rng.shuffle(batches)
-    return batches
 
 
 @torch.inference_mode()
@@ -223,7 +61,7 @@ def predict_logits(
 
     Args:
         model: A `GenreModel`.
-        encoded: Token ids per row (from `encode`).
+        encoded: Token ids per row (from `genretag.batching.encode`).
         pad_id: The tokenizer's pad id.
         batch_size: Rows per forward pass.
         device: Where to run (default: where the model is).
@@ -254,47 +92,6 @@ def predict_logits(
 def sigmoid(x: np.ndarray) -> np.ndarray:
     """Numerically stable logistic function."""
     return 0.5 * (1.0 + np.tanh(0.5 * x))
-
-
-def decide(probs: np.ndarray, thresholds: np.ndarray | float, *, at_least_one: bool = False, max_genres: int | None = None) -> np.ndarray:
-    """Turn probabilities into 0/1 genre decisions.
-
-    Args:
-        probs: ``[rows, genres]`` probabilities.
-        thresholds: One threshold, or one per genre.
-        at_least_one: Give each row its most likely genre when none passes.
-        max_genres: Keep at most this many genres per row (the most likely ones).
-    """
-    probs = np.asarray(probs)
-    chosen = probs >= np.asarray(thresholds)
-    if max_genres is not None and probs.shape[0]:
-        rank = np.argsort(np.argsort(-probs, axis=1, kind="stable"), axis=1, kind="stable")
-        chosen &= rank < max_genres
-    if at_least_one and probs.shape[0] and probs.shape[1]:
-        empty = ~chosen.any(axis=1)
-        chosen[empty, probs[empty].argmax(axis=1)] = True
-    return chosen.astype(np.int8)
-
-
-def near_boundary(probs: np.ndarray, thresholds: np.ndarray | float, margin: float, *, at_least_one: bool = False,
-                  max_genres: int | None = None) -> np.ndarray:
-    """Rows whose `decide` result could change if any probability moved by less than ``margin``.
-
-    A row is safe when every probability is at least ``margin`` from its threshold and, for
-    the at-least-one and max-genres rules, the genres they rank are at least ``2 * margin``
-    apart where the ranking matters.
-    """
-    probs = np.asarray(probs)
-    limits = np.broadcast_to(np.asarray(thresholds, dtype=probs.dtype if probs.size else float), probs.shape)
-    near = (np.abs(probs - limits) < margin).any(axis=1)
-    if probs.shape[0] and probs.shape[1] > 1 and (at_least_one or max_genres is not None):
-        top = -np.sort(-probs, axis=1)
-        if at_least_one:
-            none_sure = ~(probs >= limits + margin).any(axis=1)
-            near |= none_sure & (top[:, 0] - top[:, 1] < 2 * margin)
-        if max_genres is not None and max_genres < probs.shape[1]:
-            near |= top[:, max_genres - 1] - top[:, max_genres] < 2 * margin
-    return near
 
 
 @dataclass
@@ -368,7 +165,7 @@ class Predictor:
         self.model = model
         self.pad_id = pad_id
         self.device = device or next(model.parameters()).device
-        self.decide_fn = decide_fn or (lambda probs: decide(probs, 0.5))
+        self.decide_fn = decide_fn or (lambda probs: DecisionRule.fixed(0.5, probs.shape[1]).apply(probs))
         self.unsure_fn = unsure_fn
         self.requested = precision
         self.choice: PrecisionChoice | None = None

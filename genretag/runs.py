@@ -17,6 +17,7 @@ import torch
 
 from . import __version__
 from .config import TrainConfig
+from .decision import DecisionRule
 from .errors import ModelError
 from .rundir import (  # noqa: F401 - the file names are part of runs' interface
     CONFIG_FILE, LABELS_FILE, THRESHOLDS_FILE, ADAPTER_DIR, HEAD_FILE, SPLIT_FILE, HISTORY_FILE, METRICS_FILE,
@@ -29,87 +30,94 @@ logger = logging.getLogger(__name__)
 
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class Run:
-    """A trained model loaded from its run directory, ready to predict."""
+    """A trained model loaded from its run directory, ready to predict.
+
+    Immutable: how to predict (arithmetic, rows per batch, another decision rule) is
+    chosen per call, e.g. ``run.predict_proba(texts, precision="auto", batch_size=128)``.
+    """
 
     path: Path
     config: TrainConfig
     labels: list[str]
-    thresholds: np.ndarray
+    rule: DecisionRule
+    """How probabilities become genres: thresholds per genre, at-least-one, max genres."""
     model: torch.nn.Module
     tokenizer: object
     meta: dict = field(default_factory=dict)
     blend: object | None = None  # tfidf.TfidfBlend when the run blends with TF-IDF
-    precision: str = "fp32"
-    """Prediction arithmetic: fp32 (exact, the default), bf16, or auto (bf16 after a parity check)."""
-    batch_size: int | None = None
-    """Rows per forward pass; None: the run's ``eval_batch_size``, raised on a GPU (`predict.default_batch_size`)."""
-    _predictor: object = field(default=None, init=False, repr=False)
+    # One Predictor per precision asked for: it keeps the arithmetic its parity check chose.
+    _predictors: dict = field(default_factory=dict, init=False, repr=False)
 
     @property
     def pad_id(self) -> int:
         """Token id used for padding."""
         return self.tokenizer.pad_token_id
 
-    @property
-    def predictor(self):
-        """The `genretag.predict.Predictor` for ``precision`` (it keeps the precision it chose)."""
+    def predictor(self, precision: str = "fp32"):
+        """The `genretag.predict.Predictor` of this run for ``precision``.
+
+        The same one for every call with that precision, so an ``auto`` parity check runs
+        once and its choice (``predictor(...).choice``) is kept.
+
+        Raises:
+            ValueError: An unknown ``precision``.
+        """
         from .predict import Predictor
 
-        if self._predictor is None or self._predictor.requested != self.precision:
-            self._predictor = Predictor(self.model, self.pad_id, precision=self.precision, decide_fn=self.decide,
-                                        unsure_fn=self._unsure_fn())
-        return self._predictor
+        if precision not in self._predictors:
+            self._predictors[precision] = Predictor(self.model, self.pad_id, precision=precision,
+                                                    decide_fn=self.rule.apply, unsure_fn=self._unsure_fn(self.rule))
+        return self._predictors[precision]
 
-    def _unsure_fn(self, thresholds=None, at_least_one=None, max_genres=None):
+    def _unsure_fn(self, rule: DecisionRule):
         """Which rows' decisions a probability error below a margin could change (for bf16+fp32)."""
-        from .predict import near_boundary
-
-        limits = self.thresholds if thresholds is None else thresholds
-        rule = {"at_least_one": self.config.at_least_one if at_least_one is None else at_least_one,
-                "max_genres": self.config.max_genres if max_genres is None else max_genres}
         # The blend moves a language-model error of e by (1 - weight) * e.
         scale = 1.0 - self.blend.weight if self.blend is not None else 1.0
-        return lambda probs, margin: near_boundary(probs, limits, margin * scale, **rule)
+        return lambda probs, margin: rule.unsure(probs, margin * scale)
 
-    def predict_proba(self, texts, *, batch_size: int | None = None, on_batch=None, thresholds=None,
-                      at_least_one: bool | None = None, max_genres: int | None = None) -> np.ndarray:
+    def predict_proba(self, texts, *, precision: str = "fp32", batch_size: int | None = None, on_batch=None,
+                      rule: DecisionRule | None = None) -> np.ndarray:
         """Probabilities ``[rows, genres]`` for raw synopses, in input order.
 
-        ``thresholds``, ``at_least_one`` and ``max_genres`` name the decision rule the
-        caller will apply when it is not the run's own, so that bf16+fp32 prediction
-        protects the right decision boundaries.
-        """
-        from .predict import default_batch_size, encode, sigmoid
+        Args:
+            texts: Synopses.
+            precision: ``fp32`` (exact, the default), ``bf16``, ``int8`` (CPU), or ``auto``
+                (a faster arithmetic after a parity check with fp32; see `genretag.predict.Predictor`).
+            batch_size: Rows per forward pass (default: the run's ``eval_batch_size``, raised
+                on a GPU, `genretag.device.default_batch_size`).
+            on_batch: Called with the number of rows done after each batch.
+            rule: The decision rule the caller will apply when it is not the run's own
+                (e.g. ``run.rule.with_overrides(threshold=0.3)``), so that bf16+fp32
+                prediction protects the right decision boundaries.
 
+        Raises:
+            ValueError: An unknown ``precision``.
+        """
+        from .batching import encode
+        from .device import default_batch_size
+        from .predict import sigmoid
+
+        predictor = self.predictor(precision)
         texts = list(texts)
         encoded = encode(self.tokenizer, texts, self.config.max_length)
         tfidf = self.blend.predict_proba(texts) if self.blend is not None and texts else None
         finish = (lambda probs, rows: self.blend.combine(probs, tfidf[rows])) if tfidf is not None else None
-        custom = thresholds is not None or at_least_one is not None or max_genres is not None
-        size = batch_size or self.batch_size or default_batch_size(self.config.eval_batch_size, self.config.max_length,
-                                                                  self.predictor.device)
-        logits = self.predictor.logits(encoded, batch_size=size, on_batch=on_batch,
-                                       finish=finish, unsure_fn=self._unsure_fn(thresholds, at_least_one, max_genres)
-                                       if custom else None)
+        size = batch_size or default_batch_size(self.config.eval_batch_size, self.config.max_length, predictor.device)
+        logits = predictor.logits(encoded, batch_size=size, on_batch=on_batch, finish=finish,
+                                  unsure_fn=self._unsure_fn(rule) if rule is not None else None)
         probs = sigmoid(logits)
         if tfidf is not None:
             probs = self.blend.combine(probs, tfidf)
         return probs
 
-    def decide(self, probs: np.ndarray, thresholds: np.ndarray | float | None = None) -> np.ndarray:
-        """0/1 decisions with the run's own rule (thresholds, at-least-one, max genres)."""
-        from .predict import decide
-
-        limits = self.thresholds if thresholds is None else thresholds
-        return decide(probs, limits, at_least_one=self.config.at_least_one, max_genres=self.config.max_genres)
-
-    def predict(self, texts, *, batch_size: int | None = None) -> list[list[str]]:
+    def predict(self, texts, *, precision: str = "fp32", batch_size: int | None = None) -> list[list[str]]:
         """The genres of each synopsis, by the run's own decision rule (as ``genretag tag``).
 
         Args:
             texts: Synopses (a list of strings; an empty one gets no genre).
+            precision: As `predict_proba`.
             batch_size: Rows per forward pass (default: the run's own).
 
         Returns:
@@ -119,8 +127,9 @@ class Run:
         has_text = np.array([bool(t.strip()) for t in texts], dtype=bool)
         chosen = np.zeros((len(texts), len(self.labels)), dtype=np.int8)
         if has_text.any():
-            probs = self.predict_proba([t for t, ok in zip(texts, has_text) if ok], batch_size=batch_size)
-            chosen[has_text] = self.decide(probs)
+            probs = self.predict_proba([t for t, ok in zip(texts, has_text) if ok], precision=precision,
+                                       batch_size=batch_size)
+            chosen[has_text] = self.rule.apply(probs)
         return [[self.labels[j] for j in np.flatnonzero(row)] for row in chosen]
 
     def split(self) -> dict:
@@ -193,7 +202,7 @@ def save_run(
     *,
     config: TrainConfig,
     labels: list[str],
-    thresholds: np.ndarray,
+    rule: DecisionRule,
     model,
     split: dict,
     history: list[dict],
@@ -212,7 +221,7 @@ def save_run(
     save_file(head, str(path / HEAD_FILE))
     dump_json(path / CONFIG_FILE, portable_config(config))
     dump_json(path / LABELS_FILE, list(labels))
-    dump_json(path / THRESHOLDS_FILE, {label: round(float(t), 4) for label, t in zip(labels, thresholds)})
+    rule.save(path, labels)  # its at-least-one and max-genres are the config's
     dump_json(path / SPLIT_FILE, split)
     dump_json(path / METRICS_FILE, metrics)
     with open(path / HISTORY_FILE, "w", encoding="utf-8") as fh:
@@ -273,8 +282,8 @@ def load_run(
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
+    from .device import pick_device
     from .modeling import backbone_signature, build_model, fit_max_length
-    from .predict import pick_device
 
     path = check_run_dir(path)
     meta = read_json(path / META_FILE)
@@ -292,7 +301,7 @@ def load_run(
                                         merge=merge, force_backbone=force_backbone)
         config.max_length = fit_max_length(config.max_length, model.members[0].backbone.config, config.backbone,
                                            what=f"{path}'s max length")
-        return Run(path=path, config=config, labels=labels, thresholds=_load_thresholds(path, labels, config.threshold),
+        return Run(path=path, config=config, labels=labels, rule=DecisionRule.load(path, labels=labels, config=config),
                    model=model, tokenizer=tokenizer, meta=meta, blend=_load_blend(path, len(labels)))
     try:
         head = load_file(str(path / HEAD_FILE))
@@ -303,7 +312,7 @@ def load_run(
             f"{path} is inconsistent: the head has {tuple(head['weight'].shape)[0] if 'weight' in head else 0} outputs "
             f"but labels.json lists {len(labels)} genres"
         )
-    thresholds = _load_thresholds(path, labels, config.threshold)
+    rule = DecisionRule.load(path, labels=labels, config=config)
     if config.trust_remote_code and not trust_remote_code:
         raise ModelError(
             f"{path} was trained with trust_remote_code, so loading it runs code shipped with its backbone "
@@ -342,7 +351,7 @@ def load_run(
         raise ModelError(f"{path / HEAD_FILE} does not fit the backbone: {str(exc).splitlines()[0]}") from None
     model.to(pick_device(str(device) if device else None))
     model.eval()
-    return Run(path=path, config=config, labels=labels, thresholds=thresholds, model=model, tokenizer=tokenizer, meta=meta,
+    return Run(path=path, config=config, labels=labels, rule=rule, model=model, tokenizer=tokenizer, meta=meta,
                blend=_load_blend(path, len(labels)))
 
 
@@ -358,24 +367,6 @@ def _load_blend(path: Path, n_labels: int):
     if blend is not None and blend.coef.shape[0] != n_labels:
         raise ModelError(f"the TF-IDF blend in {path} has {blend.coef.shape[0]} genres, the run {n_labels}")
     return blend
-
-
-def _load_thresholds(path: Path, labels: list[str], default: float) -> np.ndarray:
-    file = path / THRESHOLDS_FILE
-    if not file.exists():
-        return np.full(len(labels), float(default))
-    saved = read_json(file)
-    try:
-        if not isinstance(saved, dict):
-            raise TypeError
-        # float64: the values are the decimals written in the file, which is what a user
-        # re-applying thresholds.json to the written scores compares with.
-        values = np.array([float(saved.get(label, default)) for label in labels], dtype=float)
-    except (TypeError, ValueError):
-        raise ModelError(f"{file} must map each genre to a number between 0 and 1; train the run again") from None
-    if not np.all((values >= 0) & (values <= 1)):
-        raise ModelError(f"{file} has thresholds outside [0, 1]; train the run again")
-    return values
 
 
 def _looks_like_path(name: str) -> bool:

@@ -19,6 +19,7 @@ import pandas as pd
 
 from . import data as data_mod
 from . import formats, language
+from .decision import DecisionRule
 from .errors import DataError, ModelError
 from .outputs import atomic_path, resumable_path, write_json, write_record
 from .rundir import fingerprint as run_files_fingerprint
@@ -153,9 +154,9 @@ def tag_frame(
     frame: pd.DataFrame,
     text_cols: list[str],
     *,
-    thresholds: np.ndarray | float | None = None,
-    at_least_one: bool | None = None,
-    max_genres: int | None = None,
+    rule: DecisionRule | None = None,
+    precision: str = "fp32",
+    batch_size: int | None = None,
     scores: bool = True,
     names: list[str] | None = None,
     spreadsheet: bool = True,
@@ -171,10 +172,11 @@ def tag_frame(
         run: A loaded run.
         frame: The rows; ``text_cols`` must be among its columns.
         text_cols: Columns joined into the text (`choose_text_columns`).
-        thresholds: Override the run's thresholds (one value or one per genre).
-        at_least_one: Give each row with a text its most likely genre when none passes
-            (default: the run's setting).
-        max_genres: At most this many genres per row (default: the run's setting).
+        rule: The decision rule (default: the run's own, ``run.rule``; overridden with
+            `DecisionRule.with_overrides`).
+        precision: Prediction arithmetic (`Run.predict_proba`): ``fp32``, ``bf16``,
+            ``int8`` or ``auto``; ``auto`` keeps its choice across calls on ``run``.
+        batch_size: Rows per forward pass (default: the run's own, more on a GPU).
         scores: Add the score columns.
         names: The name to write for each of the run's genres (default: the run's own;
             `genretag.vocabulary.output_names` gives another vocabulary's).
@@ -186,18 +188,14 @@ def tag_frame(
         ``language_warning`` column flags rows in a script the run was not trained on
         (`genretag.language`; empty when fine).
     """
-    limits = run.thresholds if thresholds is None else thresholds
-    at_least_one = run.config.at_least_one if at_least_one is None else at_least_one
-    max_genres = run.config.max_genres if max_genres is None else max_genres
+    rule = run.rule if rule is None else rule
     texts = data_mod.join_text(frame, text_cols)
     has_text = (texts.str.len() > 0).to_numpy(dtype=bool)
     probs = np.full((len(frame), len(run.labels)), np.nan, dtype=np.float32)
     if has_text.any():
-        probs[has_text] = run.predict_proba(texts[has_text].tolist(), thresholds=limits, at_least_one=at_least_one,
-                                            max_genres=max_genres)
-    from .predict import decide
-
-    chosen = decide(np.nan_to_num(probs, nan=0.0), limits, at_least_one=at_least_one, max_genres=max_genres)
+        probs[has_text] = run.predict_proba(texts[has_text].tolist(), precision=precision, batch_size=batch_size,
+                                            rule=rule)
+    chosen = rule.apply(np.nan_to_num(probs, nan=0.0))
     chosen[~has_text] = 0
     names = list(run.labels) if names is None else list(names)
     if len(names) != len(run.labels):
@@ -210,7 +208,7 @@ def tag_frame(
     score_names = [free_column(frame.columns, SCORE_PREFIX + name) for name in names] if scores else []
     if scores:
         # float64, rounded without crossing a threshold, so that 0.1234 is written as 0.1234 in every format
-        written = written_scores(probs, chosen, limits, at_least_one=at_least_one, max_genres=max_genres)
+        written = written_scores(probs, chosen, rule)
         for j, name in enumerate(score_names):
             out[name] = written[:, j]
     flags = language.script_warnings(texts.tolist(), language.known_scripts(run.meta))
@@ -237,7 +235,7 @@ class GenreTagger:
         model: Run directory (default: the newest under ./runs, else the bundled model).
         text_cols: Text columns to join (default: the run's own when a batch has them all,
             else the one detected in the batch's column names).
-        precision: ``auto``, ``fp32`` or ``bf16`` (as ``tag --precision``).
+        precision: ``auto``, ``fp32``, ``bf16`` or ``int8`` (as ``tag --precision``).
         batch_size: Rows per forward pass (default: the run's own, more on a GPU).
         threshold: One threshold for every genre (default: the run's own, per genre).
         at_least_one: Give each row with a text its most likely genre when none passes
@@ -285,7 +283,7 @@ class GenreTagger:
                           backbone=backbone, trust_remote_code=trust_remote_code, threads=threads, device=device,
                           force_backbone=force_backbone, vocabulary=vocabulary, spreadsheet=spreadsheet)
         from .config import check_tag_options
-        from .predict import set_threads
+        from .device import set_threads
         from .runs import load_run, resolve_model
 
         check_tag_options(threshold=threshold, max_genres=max_genres, precision=precision, batch_size=batch_size,
@@ -299,10 +297,10 @@ class GenreTagger:
 
             self.names = output_names(self.run.labels, vocabulary)[0]
         self.spreadsheet = spreadsheet
-        self.run.precision = precision
-        self.run.batch_size = batch_size
+        self.precision, self.batch_size = precision, batch_size
         self.text_cols = list(text_cols) if text_cols else None
-        self.threshold, self.at_least_one, self.max_genres, self.scores = threshold, at_least_one, max_genres, scores
+        self.rule = self.run.rule.with_overrides(threshold=threshold, at_least_one=at_least_one, max_genres=max_genres)
+        self.scores = scores
 
     @property
     def labels(self) -> list[str]:
@@ -320,9 +318,8 @@ class GenreTagger:
             ``scores=False``, one ``score_<genre>`` column per genre appended.
         """
         cols = choose_text_columns(batch.columns, self.text_cols, self.run.config.text_cols)
-        return tag_frame(self.run, batch, cols, thresholds=self.threshold, at_least_one=self.at_least_one,
-                         max_genres=self.max_genres, scores=self.scores, names=self.names,
-                         spreadsheet=self.spreadsheet).frame
+        return tag_frame(self.run, batch, cols, rule=self.rule, precision=self.precision, batch_size=self.batch_size,
+                         scores=self.scores, names=self.names, spreadsheet=self.spreadsheet).frame
 
     def __getstate__(self) -> dict:
         return dict(self._args)
@@ -342,6 +339,8 @@ def tag_csv(
     at_least_one: bool | None = None,
     max_genres: int | None = None,
     scores: bool = True,
+    precision: str = "fp32",
+    batch_size: int | None = None,
     chunksize: int = 10_000,
     on_rows: Callable[[int], None] | None = None,
     resume: bool = False,
@@ -370,6 +369,10 @@ def tag_csv(
             (default: the run's setting).
         max_genres: At most this many genres per row (default: the run's setting).
         scores: Add a ``score_<genre>`` column per genre.
+        precision: Prediction arithmetic: ``fp32`` (exact, the default), ``bf16``, ``int8``
+            or ``auto`` (``genretag tag``'s default; its choice is then
+            ``run.predictor("auto").choice``).
+        batch_size: Rows per forward pass (default: the run's own, more on a GPU).
         chunksize: Rows read, predicted and written at a time (bounds memory); a resumed
             run keeps the interrupted run's value, so its chunks and output are the same.
         on_rows: Called with the number of rows finished after each chunk.
@@ -396,9 +399,7 @@ def tag_csv(
         out = shard_output(out, shard)
     if out.resolve() == path.resolve():
         raise DataError(f"output {out} is the input file; choose another --out")
-    limits = run.thresholds if thresholds is None else thresholds
-    at_least_one = run.config.at_least_one if at_least_one is None else at_least_one
-    max_genres = run.config.max_genres if max_genres is None else max_genres
+    rule = run.rule.with_overrides(threshold=thresholds, at_least_one=at_least_one, max_genres=max_genres)
     summary = TagSummary(source=path, output=out)
     names = list(run.labels) if names is None else list(names)
     t0 = time.perf_counter()
@@ -415,8 +416,8 @@ def tag_csv(
             "options": {
                 "text_cols": text_cols,
                 "thresholds": None if thresholds is None else np.round(np.asarray(thresholds, dtype=float), 6).tolist(),
-                "at_least_one": at_least_one,
-                "max_genres": max_genres,
+                "at_least_one": rule.at_least_one,
+                "max_genres": rule.max_genres,
                 "scores": scores,
                 "shard": list(shard) if shard else None,
                 **({"names": names} if names != list(run.labels) else {}),
@@ -447,9 +448,8 @@ def tag_csv(
                     if on_rows:
                         on_rows(len(chunk))
                     continue
-                tagged = tag_frame(run, chunk, cols, thresholds=limits, at_least_one=at_least_one,
-                                   max_genres=max_genres, scores=scores, names=names,
-                                   spreadsheet=out_format.spreadsheet)
+                tagged = tag_frame(run, chunk, cols, rule=rule, precision=precision, batch_size=batch_size,
+                                   scores=scores, names=names, spreadsheet=out_format.spreadsheet)
                 chunk, has_text = tagged.frame, tagged.has_text
                 language_column = chunk.columns[-1]
                 summary.short_texts += tagged.short_texts
@@ -496,10 +496,8 @@ def tag_csv(
 def written_scores(
     probs: np.ndarray,
     chosen: np.ndarray,
-    thresholds: np.ndarray | float,
+    rule: DecisionRule,
     *,
-    at_least_one: bool = False,
-    max_genres: int | None = None,
     digits: int = SCORE_DIGITS,
 ) -> np.ndarray:
     """The scores to write beside the decisions, rounded without changing any decision.
@@ -513,20 +511,18 @@ def written_scores(
 
     Args:
         probs: ``[rows, genres]`` probabilities (NaN for rows without a synopsis).
-        chosen: ``[rows, genres]`` 0/1 decisions made from ``probs`` by `predict.decide`.
-        thresholds: The thresholds (one, or one per genre) of those decisions.
-        at_least_one: The at-least-one rule of those decisions.
-        max_genres: The max-genres rule of those decisions.
+        chosen: ``[rows, genres]`` 0/1 decisions made from ``probs`` by ``rule.apply``.
+        rule: The decision rule of those decisions.
         digits: Decimal places.
 
     Returns:
         ``[rows, genres]`` float64 scores (NaN where ``probs`` is NaN) for which
-        `predict.decide` with the same thresholds and rule gives ``chosen`` again.
+        ``rule.apply`` gives ``chosen`` again.
     """
     exact = np.asarray(probs).astype(float)
     if exact.size == 0:
         return exact
-    limits = np.broadcast_to(np.asarray(thresholds, dtype=float), exact.shape)
+    limits = np.broadcast_to(rule.thresholds, exact.shape)
     chosen = np.asarray(chosen).astype(bool)
     step = 10.0 ** -digits
     out = np.round(exact, digits)
@@ -538,10 +534,7 @@ def written_scores(
     out = np.where(~below & (out < limits), np.maximum(over, exact), out)
     finite = np.isfinite(exact).all(axis=1)
     if finite.any():
-        from .predict import decide
-
-        again = decide(np.nan_to_num(out[finite], nan=0.0), limits[finite], at_least_one=at_least_one,
-                       max_genres=max_genres).astype(bool)
+        again = rule.apply(np.nan_to_num(out[finite], nan=0.0)).astype(bool)
         differ = np.flatnonzero(finite)[(again != chosen[finite]).any(axis=1)]
         out[differ] = exact[differ]
     return out

@@ -21,6 +21,7 @@ from .config import TrainConfig
 from .errors import DataError
 from .tfidf import fit_blend
 from .compiling import ModelCache, TrainForward
+from .decision import DecisionRule
 from .distill import soft_targets, teacher_probabilities
 from .holdout import split_around
 from .losses import MultiLabelLoss, positive_weights
@@ -28,10 +29,10 @@ from .metrics import summary_scores
 from .language import text_profile
 from .modeling import backbone_identity, build_model, fit_max_length
 from .outputs import Partial, atomic_path, partial_path, resumable_path
-from .predict import (autocast, bucketed_batches, collate, decide, default_batch_size, encode, predict_logits,
-                      sigmoid)
+from .batching import bucketed_batches, collate, encode
+from .device import autocast, default_batch_size
+from .predict import predict_logits, sigmoid
 from .runs import DEFAULT_RUNS_DIR, data_reference, save_run
-from .thresholds import tune_thresholds
 from .vocabulary import GenreReport, Vocabulary, current_vocabulary, save_run_vocabulary
 
 logger = logging.getLogger(__name__)
@@ -175,11 +176,6 @@ def _scheduler(optimizer, config: TrainConfig, total_steps: int):
     return get_scheduler(name, optimizer, num_warmup_steps=int(config.warmup_ratio * total_steps), num_training_steps=total_steps)
 
 
-def decide_by_rule(probs: np.ndarray, thresholds: np.ndarray, config: TrainConfig) -> np.ndarray:
-    """0/1 decisions under ``config``'s rule (thresholds, at-least-one, max genres)."""
-    return decide(probs, thresholds, at_least_one=config.at_least_one, max_genres=config.max_genres)
-
-
 def _trainable_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in model.named_parameters() if v.requires_grad}
 
@@ -194,10 +190,10 @@ def epochs_reusable(config: TrainConfig) -> bool:
     return config.schedule == "constant" and config.warmup_ratio == 0
 
 
-def choose_thresholds(probs: np.ndarray, y_val: np.ndarray, config: TrainConfig) -> tuple[float, np.ndarray]:
-    """Tune thresholds the run's way and score the result: ``(micro-F1, thresholds)``."""
-    thresholds = tune_thresholds(y_val, probs, config.thresholds, fixed=config.threshold)
-    return summary_scores(y_val, decide_by_rule(probs, thresholds, config))["micro_f1"], thresholds
+def choose_rule(probs: np.ndarray, y_val: np.ndarray, config: TrainConfig) -> tuple[float, DecisionRule]:
+    """Tune the decision rule the run's way and score it: ``(micro-F1, rule)`` (`fit_blend`'s ``choose``)."""
+    rule = DecisionRule.tune_for(config, y_val, probs)
+    return summary_scores(y_val, rule.apply(probs))["micro_f1"], rule
 
 
 def _write_run(target: Path, *, name: str, config: TrainConfig, prep: Prepared, model, best: dict,
@@ -211,21 +207,22 @@ def _write_run(target: Path, *, name: str, config: TrainConfig, prep: Prepared, 
     va_idx = prep.split["validation"]
     y_val = prep.targets[va_idx]
     model.load_state_dict(best["state"], strict=False)
-    thresholds = best["thresholds"]
+    rule = DecisionRule(best["thresholds"], config.at_least_one, config.max_genres)
+    at_half = DecisionRule.fixed(0.5, len(prep.labels))
     eval_rows = default_batch_size(config.eval_batch_size, config.max_length, dev)
     val_probs = sigmoid(predict_logits(model, val_ids, pad_id, batch_size=eval_rows, device=dev))
-    lm_at_half = summary_scores(y_val, decide(val_probs, 0.5))
+    lm_at_half = summary_scores(y_val, at_half.apply(val_probs))
     blend = None
     if config.blend_tfidf:
         tr_idx = prep.split["train"]
         val_texts = [prep.data.texts[i] for i in va_idx]
-        blend, thresholds = fit_blend([prep.data.texts[i] for i in tr_idx], prep.targets[tr_idx], val_texts, y_val,
-                                      val_probs, lambda probs: choose_thresholds(probs, y_val, config))
+        blend, rule = fit_blend([prep.data.texts[i] for i in tr_idx], prep.targets[tr_idx], val_texts, y_val,
+                                val_probs, lambda probs: choose_rule(probs, y_val, config))
         if blend is not None:
             val_probs = blend.mix(val_probs, val_texts)
     metrics = {"split": "validation", "epoch": best["epoch"], "rows": len(va_idx), "thresholds": config.thresholds,
-               **summary_scores(y_val, decide_by_rule(val_probs, thresholds, config)),
-               "at_0.5": summary_scores(y_val, decide(val_probs, 0.5)),
+               **summary_scores(y_val, rule.apply(val_probs)),
+               "at_0.5": summary_scores(y_val, at_half.apply(val_probs)),
                "blend_weight": blend.weight if blend else 0.0}
     if blend is not None:
         metrics["language_model_at_0.5"] = lm_at_half
@@ -241,7 +238,7 @@ def _write_run(target: Path, *, name: str, config: TrainConfig, prep: Prepared, 
             "data_fingerprint": prep.fingerprint, "dropped_rows": prep.dropped, "rare_genres_dropped": prep.rare,
             "text_profile": text_profile([prep.data.texts[i] for i in prep.split["train"]]),
             **prep.teacher_info, **(extra_meta or {})}
-    save_run(target, config=config, labels=prep.labels, thresholds=thresholds, model=model, split=split_record,
+    save_run(target, config=config, labels=prep.labels, rule=rule, model=model, split=split_record,
              history=history, metrics=metrics, meta=meta)
     if blend is not None:
         blend.save(target)
@@ -327,7 +324,7 @@ def training_precision(requested: str, device: torch.device) -> str:
     the forward matmuls run in bf16. benchmarks/RESULTS.md has the speed and the
     validation scores of both on the reference protocol.
     """
-    from .predict import bf16_supported, no_bf16_reason
+    from .device import bf16_supported, no_bf16_reason
 
     if requested != "auto":
         return requested
@@ -459,10 +456,10 @@ def _train(config: TrainConfig, out, *, ctx: distributed.Context, dev: torch.dev
                                         batch_size=default_batch_size(config.eval_batch_size, config.max_length, dev))
             val_loss = float(val_loss_fn(torch.from_numpy(val_logits), torch.from_numpy(y_val)).item())
             val_probs = sigmoid(val_logits)
-            at_half = summary_scores(y_val, decide(val_probs, 0.5))
+            at_half = summary_scores(y_val, DecisionRule.fixed(0.5, len(prep.labels)).apply(val_probs))
             # The epoch is chosen by the score of the decision rule the run will ship with.
-            thresholds = tune_thresholds(y_val, val_probs, config.thresholds, fixed=config.threshold)
-            scores = summary_scores(y_val, decide_by_rule(val_probs, thresholds, config))
+            rule = DecisionRule.tune_for(config, y_val, val_probs)
+            scores = summary_scores(y_val, rule.apply(val_probs))
             record = {
                 "epoch": epoch,
                 "train_loss": running / max(seen, 1),
@@ -478,8 +475,9 @@ def _train(config: TrainConfig, out, *, ctx: distributed.Context, dev: torch.dev
             }
             history.append(record)
             if (scores["micro_f1"], -val_loss) > (best["score"], -best["loss"]):
+                # Thresholds only (the rest of the rule is the config's): what a checkpoint saves.
                 best.update(score=scores["micro_f1"], loss=val_loss, epoch=epoch, state=_trainable_state(model),
-                            thresholds=thresholds)
+                            thresholds=rule.thresholds)
             if snapshots and epoch in snapshots and epoch < config.epochs and ctx.is_main:
                 # Before the checkpoint, so a run resumed after epoch k has already written snapshot k.
                 _save_snapshot(Path(snapshots[epoch]), epoch, source=out.name, config=config, prep=prep, model=model,

@@ -100,6 +100,11 @@ def test_rundir_and_the_cli_start_without_torch():
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
 
+def test_the_decision_rule_is_torch_free():
+    code = "import sys, genretag.decision; assert 'torch' not in sys.modules, 'torch imported'"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
 def test_public_api_is_lazy_and_complete():
     code = ("import sys, genretag; assert 'torch' not in sys.modules; "
             "names = ['TrainConfig', 'train', 'tune', 'load_run', 'Run', 'tag_csv', 'GenreTagger', 'evaluate', "

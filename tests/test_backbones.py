@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from genretag import device as device_mod
 from genretag import language, predict
 from genretag.config import ModelSpec
 from genretag.errors import DataError
@@ -146,7 +147,7 @@ def test_bf16_fall_back_names_the_failed_condition():
     assert choice.why_fp32() == "bf16 changed the genres of 3.0% of 1024 checked rows (limit 1%)"
     choice = predict.PrecisionChoice("fp32", "parity ...", 256, 0.03, 1.0)
     assert choice.why_fp32() == "bf16 moved probabilities by up to 0.0300 on 256 checked rows (limit 0.01)"
-    assert "AVX-512 BF16 or AMX" in predict.no_bf16_reason("cpu")
+    assert "AVX-512 BF16 or AMX" in device_mod.no_bf16_reason("cpu")
 
 
 def test_emulated_bf16_on_a_gpu_is_not_native(monkeypatch):
@@ -158,4 +159,4 @@ def test_emulated_bf16_on_a_gpu_is_not_native(monkeypatch):
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", is_bf16_supported)
-    assert predict.bf16_supported("cuda") is False and asked == {"emulation": False}
+    assert device_mod.bf16_supported("cuda") is False and asked == {"emulation": False}

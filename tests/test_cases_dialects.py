@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -129,7 +130,7 @@ def test_every_output_format_round_trips_with_the_same_cells(run_dir, tmp_path):
 def test_formula_prefix_only_in_spreadsheet_formats(run_dir, tmp_path):
     src = _case(tmp_path, "dialect-mixed-encoding", "input.csv")
     run = runs.load_run(run_dir, device="cpu")
-    run.labels = ["=" + label for label in run.labels]
+    run = dataclasses.replace(run, labels=["=" + label for label in run.labels])
     tag_csv(run, src, tmp_path / "o.csv", thresholds=0.0)
     tag_csv(run, src, tmp_path / "o.jsonl", thresholds=0.0)
     in_csv = read_table(tmp_path / "o.csv")["predicted_genres"].tolist()
@@ -139,16 +140,17 @@ def test_formula_prefix_only_in_spreadsheet_formats(run_dir, tmp_path):
 
 
 def _interrupt_after(run, chunks: int):
+    """``run`` as a run whose ``predict_proba`` raises KeyboardInterrupt after ``chunks`` calls."""
     calls = {"n": 0}
-    real = run.predict_proba
 
-    def predict(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] > chunks:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
+    class Interrupted(runs.Run):
+        def predict_proba(self, *args, **kwargs):
+            calls["n"] += 1
+            if calls["n"] > chunks:
+                raise KeyboardInterrupt
+            return super().predict_proba(*args, **kwargs)
 
-    run.predict_proba = predict
+    return Interrupted(**{f.name: getattr(run, f.name) for f in dataclasses.fields(run) if f.init})
 
 
 @pytest.mark.parametrize("suffix", [".jsonl", ".tsv.gz"])
@@ -157,8 +159,7 @@ def test_resume_after_an_interruption_gives_the_uninterrupted_file(run_dir, tmp_
     whole = tmp_path / f"whole{suffix}"
     tag_csv(runs.load_run(run_dir, device="cpu"), src, whole, chunksize=10)
     out = tmp_path / f"cut{suffix}"
-    run = runs.load_run(run_dir, device="cpu")
-    _interrupt_after(run, 2)
+    run = _interrupt_after(runs.load_run(run_dir, device="cpu"), 2)
     with pytest.raises(KeyboardInterrupt):
         tag_csv(run, src, out, chunksize=10)
     assert not out.exists()
@@ -172,8 +173,7 @@ def test_parquet_resume_is_refused_and_an_interrupted_write_leaves_nothing(run_d
     out = tmp_path / "movies.parquet"
     error = _one_error(_tag(src, "--model", tmp_path / "no-such-run", "--out", out, "--resume"))
     assert "--resume is not available for Parquet output" in error
-    run = runs.load_run(run_dir, device="cpu")
-    _interrupt_after(run, 1)
+    run = _interrupt_after(runs.load_run(run_dir, device="cpu"), 1)
     with pytest.raises(KeyboardInterrupt):
         tag_csv(run, src, out, chunksize=10)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["movies.csv"]

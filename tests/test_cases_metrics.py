@@ -21,9 +21,9 @@ from typer.testing import CliRunner
 from genretag import metrics
 from genretag.cli import app
 from genretag.config import TrainConfig
+from genretag.decision import DecisionRule
 from genretag.errors import DataError
 from genretag.evaluation import evaluate, load_rows
-from genretag.predict import decide
 from genretag.runs import HISTORY_FILE, METRICS_FILE, SPLIT_FILE, THRESHOLDS_FILE, load_run
 from genretag.training import train
 
@@ -50,8 +50,7 @@ def _validation_scores(run_dir: Path) -> dict:
     """The run's own rule re-applied to its validation rows, scored with the one implementation."""
     run = load_run(run_dir, device="cpu")
     rows, _ = load_rows(run, split="validation")
-    pred = decide(run.predict_proba(rows.texts), run.thresholds, at_least_one=run.config.at_least_one,
-                  max_genres=run.config.max_genres)
+    pred = run.rule.apply(run.predict_proba(rows.texts))
     return metrics.summary_scores(rows.y, pred)
 
 
@@ -259,20 +258,21 @@ def test_written_scores_never_cross_a_threshold():
 
     # Plain rounding would write 0.3712 for 0.37116, on the threshold: the file would say "chosen".
     probs = np.array([[0.37116, 0.2], [0.37125, 0.9]], dtype=np.float32)
-    limits = np.array([0.3712, 0.5])
-    chosen = decide(probs, limits)
-    out = written_scores(probs, chosen, limits)
+    rule = DecisionRule(np.array([0.3712, 0.5]))
+    chosen = rule.apply(probs)
+    out = written_scores(probs, chosen, rule)
     assert out[0, 0] == 0.3711 and out[1, 0] == 0.3713 and out[1, 1] == 0.9
-    np.testing.assert_array_equal(decide(out, limits), chosen)
+    np.testing.assert_array_equal(rule.apply(out), chosen)
     # At least one genre: a tie after rounding would pick the first genre, so the row keeps its exact values.
     probs = np.array([[0.30001, 0.30004]], dtype=np.float32)
-    chosen = decide(probs, 0.5, at_least_one=True)
+    rule = DecisionRule.fixed(0.5, 2, at_least_one=True)
+    chosen = rule.apply(probs)
     assert chosen.tolist() == [[0, 1]]
-    out = written_scores(probs, chosen, 0.5, at_least_one=True)
+    out = written_scores(probs, chosen, rule)
     assert out.tolist() == probs.astype(float).tolist()
-    np.testing.assert_array_equal(decide(out, 0.5, at_least_one=True), chosen)
+    np.testing.assert_array_equal(rule.apply(out), chosen)
     # Rows without a synopsis stay empty.
-    assert np.isnan(written_scores(np.full((1, 2), np.nan, dtype=np.float32), np.zeros((1, 2)), 0.5)).all()
+    assert np.isnan(written_scores(np.full((1, 2), np.nan, dtype=np.float32), np.zeros((1, 2)), rule)).all()
 
 
 def test_tagged_file_reapplies_to_its_own_decisions(tiny_run, tmp_path, movies_csv):
@@ -294,8 +294,8 @@ def test_tagged_file_reapplies_to_its_own_decisions(tiny_run, tmp_path, movies_c
     tagged = pd.read_csv(out, keep_default_na=False)
     saved = json.loads((copy / THRESHOLDS_FILE).read_text())
     scores = np.array([[float(x) for x in tagged[SCORE_PREFIX + g]] for g in run.labels]).T
-    again = decide(scores, np.array([saved[g] for g in run.labels]), at_least_one=run.config.at_least_one,
-                   max_genres=run.config.max_genres)
+    again = DecisionRule(np.array([saved[g] for g in run.labels]), run.config.at_least_one,
+                         run.config.max_genres).apply(scores)
     written = [set(filter(None, cell.split("|"))) for cell in tagged[GENRES_COLUMN]]
     assert [{run.labels[j] for j in np.flatnonzero(r)} for r in again] == written
     assert ((probs < limits) & (rounded >= limits)).any(axis=0).all()  # every genre has a row on the edge

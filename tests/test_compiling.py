@@ -11,10 +11,11 @@ import torch
 from safetensors.torch import load_file
 
 from genretag import runs
+from genretag.batching import collate, padded_width
 from genretag.compiling import ModelCache, TrainForward
 from genretag.config import TrainConfig, replace
 from genretag.modeling import ModelSpec, build_model
-from genretag.predict import collate, padded_width, predict_logits
+from genretag.predict import predict_logits
 from genretag.training import train
 from genretag.tuning import Grid, tune
 

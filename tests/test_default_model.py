@@ -12,6 +12,7 @@ import pytest
 from conftest import real_csv_or_skip
 from typer.testing import CliRunner
 
+from genretag import device as device_mod
 from genretag import predict, runs
 from genretag.cli import app
 
@@ -80,12 +81,12 @@ def test_tag_without_model_uses_the_bundled_one(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_auto_precision_keeps_the_fp32_decisions_on_real_synopses():
     texts = pd.read_csv(real_csv_or_skip())["overview"].dropna().tolist()[:400]
-    if not predict.bf16_supported("cpu"):
+    if not device_mod.bf16_supported("cpu"):
         pytest.skip("this CPU has no native bf16, so auto is plain fp32")
     fast, exact = runs.load_run(runs.bundled_model()), runs.load_run(runs.bundled_model())
-    fast.precision, exact.precision = "auto", "fp32"
-    p_fast, p_exact = fast.predict_proba(texts), exact.predict_proba(texts)
-    assert fast.predictor.choice.precision == predict.MIXED, fast.predictor.choice.reason
-    assert 0 < fast.predictor.choice.refined < predict.MAX_REFINED_SHARE
-    np.testing.assert_array_equal(fast.decide(p_fast), exact.decide(p_exact))
+    p_fast, p_exact = fast.predict_proba(texts, precision="auto"), exact.predict_proba(texts, precision="fp32")
+    choice = fast.predictor("auto").choice
+    assert choice.precision == predict.MIXED, choice.reason
+    assert 0 < choice.refined < predict.MAX_REFINED_SHARE
+    np.testing.assert_array_equal(fast.rule.apply(p_fast), exact.rule.apply(p_exact))
     assert np.abs(p_fast - p_exact).max() <= predict.PARITY_TOLERANCE

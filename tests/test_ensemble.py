@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -45,12 +46,10 @@ def test_ensemble_is_a_run_whose_probabilities_are_the_members_mean(members, ens
     assert isinstance(run.model, EnsembleTagger) and len(run.model.members) == 2
     assert run.split()["validation"] == runs.load_run(paths[0]).split()["validation"]
     texts = ["A cowboy rides into a dusty town.", "A ghost haunts a house at night.", "Two friends fall in love."]
-    run.blend = None
-    got = run.predict_proba(texts)
+    got = dataclasses.replace(run, blend=None).predict_proba(texts)
     alone = []
     for path in paths:
-        member = runs.load_run(path)
-        member.blend = None
+        member = dataclasses.replace(runs.load_run(path), blend=None)
         alone.append(member.predict_proba(texts))
     np.testing.assert_allclose(got, np.mean(alone, axis=0), atol=1e-5)
     assert not np.allclose(alone[0], alone[1])  # two init seeds: two different models
@@ -66,7 +65,7 @@ def test_ensemble_thresholds_are_tuned_on_validation_and_scores_recorded(ensembl
     from genretag.metrics import summary_scores
 
     texts, y = run_split_rows(run, None)["validation"]
-    score = summary_scores(y, run.decide(run.predict_proba(texts)))["micro_f1"]
+    score = summary_scores(y, run.rule.apply(run.predict_proba(texts)))["micro_f1"]
     assert score == pytest.approx(metrics["micro_f1"], abs=1e-9)
 
 

@@ -80,8 +80,8 @@ def test_results_shapes_and_ranges(run, results):
             assert 0.0 <= block["summary"][name] <= 1.0
     assert [r["threshold"] for r in results["scores"]["at_0.5"]["per_genre"]] == [0.5] * n
     assert [r["threshold"] for r in results["scores"]["at_run_thresholds"]["per_genre"]] == pytest.approx(
-        [float(t) for t in run.thresholds], abs=1e-4)
-    assert results["thresholds"]["tuned"] == bool(not np.allclose(run.thresholds, 0.5))
+        [float(t) for t in run.rule.thresholds], abs=1e-4)
+    assert results["thresholds"]["tuned"] == bool(not np.allclose(run.rule.thresholds, 0.5))
     assert set(results["curves"]["precision_recall"]) == set(run.labels)
     curve = results["curves"]["f1_by_threshold"]
     assert len(curve["thresholds"]) == len(curve["micro_f1"]) == len(curve["macro_f1"])
@@ -118,10 +118,8 @@ def test_baseline_fitted_on_the_train_split(run_dir, results):
 
 
 def test_run_rule_is_the_tag_rule(run, results):
-    from genretag.predict import decide
-
     probs = run.predict_proba(load_rows(run)[0].texts)
-    pred = decide(probs, run.thresholds, at_least_one=run.config.at_least_one, max_genres=run.config.max_genres)
+    pred = run.rule.apply(probs)
     assert [m["predicted"] for m in results["movies"]] == [[run.labels[j] for j in np.flatnonzero(p)] for p in pred]
     assert results["decision"]["at_least_one"] == run.config.at_least_one
 

@@ -122,7 +122,7 @@ def test_config_carries_labels_thresholds_and_refuses_without_remote_code(poolin
     assert config["problem_type"] == "multi_label_classification"
     assert [config["id2label"][str(i)] for i in range(len(run.labels))] == run.labels
     assert config["label2id"] == {label: i for i, label in enumerate(run.labels)}
-    assert config["thresholds"] == pytest.approx({label: float(t) for label, t in zip(run.labels, run.thresholds)})
+    assert config["thresholds"] == pytest.approx({label: float(t) for label, t in zip(run.labels, run.rule.thresholds)})
     assert config["pooling"] == pooling and config["max_text_tokens"] == 32
     # Without trust_remote_code transformers must refuse, never build a different head.
     assert loaded[pooling]["refused"] and "trust_remote_code" in loaded[pooling]["refused"]

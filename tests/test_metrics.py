@@ -253,13 +253,13 @@ def test_f1_from_counts_by_hand():
 
 
 def test_threshold_tuning_scores_with_the_same_f1():
-    from genretag.thresholds import DIGITS, best_global, tune_thresholds
+    from genretag.decision import DIGITS, DecisionRule, best_global
 
     # One genre, probabilities .2 .4 .6 .8 for truth 0 1 1 1: a threshold in (.2, .4] finds all
     # three and no negative (F1 1); the tie closest to 0.5 among them is 0.4.
     y = np.array([[0], [1], [1], [1]])
     probs = np.array([[0.2], [0.4], [0.6], [0.8]])
     assert best_global(y, probs) == 0.4
-    limits = tune_thresholds(y, probs, "per-genre", min_positives=1, shrink=1.0)
+    limits = DecisionRule.tune(y, probs, "per-genre", min_positives=1, shrink=1.0).thresholds
     assert limits.dtype == np.float64 and np.all(limits == np.round(limits, DIGITS))
     assert metrics.micro_f1(y, (probs >= limits).astype(int)) == 1.0

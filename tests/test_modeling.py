@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
+from genretag.batching import collate, encode
 from genretag.errors import ModelError
 from genretag.modeling import ModelSpec, build_model, resolve_backbone
-from genretag.predict import collate, encode, predict_logits
+from genretag.predict import predict_logits
 
 TEXTS = ["A cowboy rides into a desert town.", "Love.", "A haunted house screams at night with a demon and a curse."]
 
@@ -92,6 +93,13 @@ def test_masked_mean_ignores_padding():
     assert tagger.pool(hidden, mask).tolist() == [[2.0, 3.0]]
     tagger.pooling = "last"
     assert tagger.pool(hidden, mask).tolist() == [[3.0, 4.0]]
+    tagger.pooling = "cls"
+    assert tagger.pool(hidden, mask).tolist() == [[1.0, 2.0]]
+    # One pooling for training and the exported model (whose file ships it).
+    from genretag.hf_modeling import pool_tokens
+
+    assert all(pool_tokens(hidden, mask, p).tolist() == GenreModel(Stub(), 1, p, decoder=False).pool(hidden, mask).tolist()
+               for p in ("mean", "last", "cls"))
 
 
 def test_presets_and_bad_backbones(tmp_path):

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from conftest import synthetic_movies, write_csv
+from conftest import synthetic_movies
 from genretag import onnx_runtime
 from genretag.cli import app
 from genretag.config import TrainConfig
@@ -169,4 +169,4 @@ def test_probabilities_match_load_run(run_dir, cache):
     want = run.predict_proba(texts)
     got = exported.predict_proba(texts)
     assert got.shape == want.shape and np.abs(got - want).max() < 1e-4
-    assert exported.labels == run.labels and np.array_equal(exported.thresholds, run.thresholds)
+    assert exported.labels == run.labels and np.array_equal(exported.rule.thresholds, run.rule.thresholds)

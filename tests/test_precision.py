@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from conftest import synthetic_movies
+from genretag import device as device_mod
 from genretag import modeling, precision, predict
 from genretag.config import TrainConfig
 from genretag.errors import DataError
@@ -51,7 +52,7 @@ def fake_int8(monkeypatch):
         return base[rows] + (state["noise"] if precision == "int8" else 0.0)
 
     monkeypatch.setattr(predict, "predict_logits", fake)
-    monkeypatch.setattr(predict, "bf16_supported", lambda device: False)
+    monkeypatch.setattr(device_mod, "bf16_supported", lambda device: False)
     monkeypatch.setattr(precision, "quantize_int8", lambda model: model)
     state["base"] = base
     return state
@@ -81,7 +82,7 @@ def test_auto_gives_up_on_int8_after_the_probe_when_its_error_is_hopeless(fake_i
 
 
 def test_auto_is_fp32_without_bf16_or_int8_and_int8_is_cpu_only(monkeypatch):
-    monkeypatch.setattr(predict, "bf16_supported", lambda device: False)
+    monkeypatch.setattr(device_mod, "bf16_supported", lambda device: False)
     monkeypatch.setattr(precision, "int8_supported", lambda device: False)
     assert Predictor(FakeModel(), 0, precision="auto").choice.precision == "fp32"
     assert not precision.int8_supported("meta") and precision.int8_supported("cpu") in (True, False)
@@ -98,30 +99,27 @@ def test_a_onednn_isa_cap_below_bf16_turns_bf16_off(monkeypatch, cap, native):
         monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", cap)
     assert precision.onednn_allows_bf16() is native
     if not native:
-        assert predict.bf16_supported("cpu") is False
+        assert device_mod.bf16_supported("cpu") is False
 
 
 def test_int8_of_a_real_run_keeps_fp32_decisions_after_the_recheck(bert_run, monkeypatch):
-    monkeypatch.setattr(predict, "bf16_supported", lambda device: False)
+    monkeypatch.setattr(device_mod, "bf16_supported", lambda device: False)
     texts = [r["overview"] for r in synthetic_movies(400, seed=7)]
-    exact_run = load_run(bert_run, device="cpu")
-    exact_run.precision = "fp32"
-    exact = exact_run.predict_proba(texts)
+    exact = load_run(bert_run, device="cpu").predict_proba(texts, precision="fp32")
     # A random tiny model's probabilities crowd around 0.5; thresholds at the 99th percentile
     # leave few rows near a boundary (recomputed in fp32), not most.
     limits = np.quantile(exact, 0.99, axis=0)
     run = load_run(bert_run, device="cpu")
-    run.precision = "auto"
-    probs = run.predict_proba(texts, thresholds=limits, at_least_one=False)
-    choice = run.predictor.choice
+    rule = run.rule.with_overrides(threshold=limits, at_least_one=False)
+    probs = run.predict_proba(texts, precision="auto", rule=rule)
+    choice = run.predictor("auto").choice
     assert choice.precision == "int8+fp32", choice.reason
     assert choice.reason.startswith("int8 parity on") and choice.refined < 0.5
-    np.testing.assert_array_equal(predict.decide(probs, limits), predict.decide(exact, limits))
+    np.testing.assert_array_equal(rule.apply(probs), rule.apply(exact))
     assert 0 < np.abs(probs - exact).max() < 0.01  # int8 was used, and stayed within the tolerance
     # Forced int8 runs the quantised copy without a check.
-    run.precision = "int8"
-    fast = run.predict_proba(texts)
-    assert run.predictor.choice.precision == "int8" and 0 < np.abs(fast - exact).max() < 0.05
+    fast = run.predict_proba(texts, precision="int8")
+    assert run.predictor("int8").choice.precision == "int8" and 0 < np.abs(fast - exact).max() < 0.05
 
 
 def test_quantize_int8_leaves_the_model_and_the_head_alone(bert_run):

@@ -15,10 +15,13 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from genretag import device as device_mod
 from genretag import predict
 from genretag.cli import app
 from genretag.config import TrainConfig
-from genretag.predict import PRECISIONS, Predictor, physical_cores, set_threads
+from genretag.decision import DecisionRule
+from genretag.device import physical_cores, set_threads
+from genretag.predict import PRECISIONS, Predictor
 from genretag.runs import load_run
 from genretag.training import train, training_precision
 
@@ -55,7 +58,7 @@ def fake_forward(monkeypatch):
         return out
 
     monkeypatch.setattr(predict, "predict_logits", fake)
-    monkeypatch.setattr(predict, "bf16_supported", lambda device: True)
+    monkeypatch.setattr(device_mod, "bf16_supported", lambda device: True)
     state["base"] = base
     return state
 
@@ -104,22 +107,6 @@ def test_auto_samples_more_rows_when_agreement_is_just_short(fake_forward):
     assert predictor.choice.agreement == pytest.approx(1 - 3 / 1024)
 
 
-def test_near_boundary_flags_rows_a_small_error_could_change():
-    probs = np.array([
-        [0.80, 0.10, 0.20],  # far from every threshold: safe
-        [0.505, 0.10, 0.20],  # 0.005 from 0.5: near
-        [0.30, 0.28, 0.10],  # none passes, top two 0.02 apart: at-least-one could pick either
-        [0.30, 0.10, 0.05],  # none passes, clear winner: safe
-        [0.90, 0.89, 0.10],  # both pass; with max_genres=1 the order of the two matters
-    ])
-    near = predict.near_boundary(probs, 0.5, 0.01)
-    assert near.tolist() == [False, True, False, False, False]
-    assert predict.near_boundary(probs, 0.5, 0.011, at_least_one=True).tolist() == [False, True, True, False, False]
-    assert predict.near_boundary(probs, 0.5, 0.011, max_genres=1).tolist() == [False, True, True, False, True]
-    per_genre = predict.near_boundary(probs, np.array([0.8, 0.5, 0.5]), 0.01)
-    assert per_genre.tolist() == [True, False, False, False, False]
-
-
 def test_auto_with_boundary_check_recomputes_only_rows_near_a_threshold(fake_forward):
     base = fake_forward["base"]
     rng = np.random.default_rng(1)
@@ -128,14 +115,14 @@ def test_auto_with_boundary_check_recomputes_only_rows_near_a_threshold(fake_for
     fake_forward["noise"] = noise
     decide_fn = lambda p: (p >= 0.5).astype(np.int8)  # noqa: E731
     predictor = Predictor(FakeModel(), 0, precision="auto", decide_fn=decide_fn,
-                          unsure_fn=lambda p, m: predict.near_boundary(p, 0.5, m))
+                          unsure_fn=DecisionRule.fixed(0.5, 3).unsure)
     out = predictor.logits(_rows(3000))
     assert predictor.choice.precision == predict.MIXED
     exact = decide_fn(predict.sigmoid(base[:3000]))
     plain_bf16 = decide_fn(predict.sigmoid(base[:3000] + noise[:3000]))
     assert (plain_bf16 != exact).any()  # bf16 alone flips some decisions...
     np.testing.assert_array_equal(decide_fn(predict.sigmoid(out)), exact)  # ...bf16+fp32 flips none
-    near = predict.near_boundary(predict.sigmoid(base[:3000] + noise[:3000]), 0.5, predict.PARITY_TOLERANCE)
+    near = DecisionRule.fixed(0.5, 3).unsure(predict.sigmoid(base[:3000] + noise[:3000]), predict.PARITY_TOLERANCE)
     fp32_rows = sum(n for p, n in fake_forward["calls"] if p == "fp32")
     # fp32 ran on the checked rows and on the unchecked rows near a boundary, nothing else.
     assert fp32_rows == 256 + int(near[np.setdiff1d(np.arange(3000), np.linspace(0, 2999, 256).round())].sum())
@@ -149,7 +136,7 @@ def test_auto_with_boundary_check_recomputes_only_rows_near_a_threshold(fake_for
 def test_auto_with_boundary_check_falls_back_when_most_rows_are_near(fake_forward):
     fake_forward["base"][:] = 0.0  # every probability sits at the 0.5 threshold
     fake_forward["noise"] = np.full((3000, 3), 1e-3, dtype=np.float32)
-    predictor = Predictor(FakeModel(), 0, precision="auto", unsure_fn=lambda p, m: predict.near_boundary(p, 0.5, m))
+    predictor = Predictor(FakeModel(), 0, precision="auto", unsure_fn=DecisionRule.fixed(0.5, 3).unsure)
     predictor.logits(_rows(1000))
     assert predictor.choice.precision == "fp32" and "recomputed in fp32" in predictor.choice.reason
 
@@ -164,7 +151,7 @@ def test_small_calls_use_fp32_and_leave_the_choice_open(fake_forward):
 def test_auto_without_native_bf16_is_fp32_without_a_check(monkeypatch):
     from genretag import precision
 
-    monkeypatch.setattr(predict, "bf16_supported", lambda device: False)
+    monkeypatch.setattr(device_mod, "bf16_supported", lambda device: False)
     monkeypatch.setattr(precision, "int8_supported", lambda device: False)  # else int8 is tried (test_precision.py)
     choice = Predictor(FakeModel(), 0, precision="auto").choice
     assert choice.precision == "fp32" and "no native bf16" in choice.reason
@@ -180,8 +167,8 @@ def test_precision_names_are_shared():
     with pytest.raises(ValueError, match="precision must be one of auto, fp32, bf16, got 'half'"):
         TrainConfig(precision="half")
     assert training_precision("fp32", torch.device("cpu")) == "fp32"
-    assert training_precision("auto", torch.device("cpu")) == ("bf16" if predict.bf16_supported("cpu") else "fp32")
-    assert not predict.bf16_supported("meta")
+    assert training_precision("auto", torch.device("cpu")) == ("bf16" if device_mod.bf16_supported("cpu") else "fp32")
+    assert not device_mod.bf16_supported("meta")
 
 
 def test_threads():
@@ -207,9 +194,8 @@ def test_bf16_prediction_of_a_real_model_is_close_to_fp32(tiny_run):
     run = load_run(tiny_run, device="cpu")
     texts = ["A haunted house and a ghost.", "Cowboy outlaw in the desert.", ""] * 3
     exact = run.predict_proba(texts)
-    run.precision = "bf16"
-    fast = run.predict_proba(texts)
-    assert run.predictor.choice.precision == "bf16"
+    fast = run.predict_proba(texts, precision="bf16")
+    assert run.predictor("bf16").choice.precision == "bf16"
     assert fast.shape == exact.shape and np.abs(fast - exact).max() < 0.05
 
 
@@ -297,7 +283,7 @@ def test_speed_table_and_million_generator(tmp_path):
 
 
 def test_default_batch_size_fills_a_gpu_and_keeps_the_run_s_own_on_a_cpu():
-    from genretag.predict import GPU_TOKENS_PER_BATCH, default_batch_size
+    from genretag.device import GPU_TOKENS_PER_BATCH, default_batch_size
 
     cpu, gpu = torch.device("cpu"), torch.device("cuda", 0)
     assert default_batch_size(64, 128, cpu) == 64

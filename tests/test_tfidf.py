@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -45,10 +47,8 @@ def test_blended_run_loads_and_mixes(movies_csv, tiny_bert, tmp_path):
     assert (result.path / BLEND_FILE).is_file() and (result.path / BLEND_WEIGHTS_FILE).is_file()
     assert run.blend.weight == result.metrics["blend_weight"]
     probs = run.predict_proba(texts)
-    run.blend, blend = None, run.blend
-    lm_only = run.predict_proba(texts)
-    assert np.allclose(probs, blend.mix(lm_only, texts))
-    run.blend = blend
+    lm_only = dataclasses.replace(run, blend=None).predict_proba(texts)
+    assert np.allclose(probs, run.blend.mix(lm_only, texts))
 
     from genretag.export import export_run
 

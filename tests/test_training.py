@@ -11,6 +11,7 @@ from safetensors.torch import load_file
 
 from genretag import runs
 from genretag.config import TrainConfig
+from genretag.decision import DecisionRule
 from genretag.modeling import ModelSpec, build_model
 from genretag.training import oversample_rows, prepare, train
 from genretag.vocabulary import RUN_VOCABULARY_FILE
@@ -64,10 +65,11 @@ def test_save_then_load_gives_identical_probabilities(tiny_bert, tmp_path):
                 param.normal_(0, 0.5)
     model.eval()
     config = TrainConfig(data="x.csv", backbone=str(tiny_bert))
-    runs.save_run(tmp_path / "run", config=config, labels=["A", "B", "C"], thresholds=np.array([0.3, 0.5, 0.7]),
+    runs.save_run(tmp_path / "run", config=config, labels=["A", "B", "C"], rule=DecisionRule(np.array([0.3, 0.5, 0.7])),
                   model=model, split={}, history=[], metrics={}, meta={"finished": "2026-01-01"})
     texts = ["A ghost haunts a ranch.", "Two friends laugh at a wedding party."]
-    from genretag.predict import encode, predict_logits, sigmoid
+    from genretag.batching import encode
+    from genretag.predict import predict_logits, sigmoid
 
     before = sigmoid(predict_logits(model, encode(tokenizer, texts, 128), tokenizer.pad_token_id))
     # On the CPU like `model`: bit-equality across devices is not to be had.
@@ -77,7 +79,7 @@ def test_save_then_load_gives_identical_probabilities(tiny_bert, tmp_path):
     merged = runs.load_run(tmp_path / "run", device="cpu")  # LoRA folded into the weights: the same function
     assert not any("lora_" in name for name, _ in merged.model.named_parameters())
     np.testing.assert_allclose(merged.predict_proba(texts), before, atol=1e-5)
-    assert run.labels == ["A", "B", "C"] and run.thresholds.tolist() == pytest.approx([0.3, 0.5, 0.7])
+    assert run.labels == ["A", "B", "C"] and run.rule.thresholds.tolist() == pytest.approx([0.3, 0.5, 0.7])
 
 
 @pytest.mark.parametrize("loss", ["weighted-bce", "focal", "asl"])

@@ -223,8 +223,8 @@ def test_winner_is_chosen_on_validation_only(tuned, movies_csv, tiny_qwen):
     best = json.loads((out / tuning.LEADERBOARD_JSON).read_text())["best"]
     assert saved[best]["micro_f1"] == max(m["micro_f1"] for m in saved.values())
     # Every prediction made while tuning was on exactly the validation rows, never the test rows.
+    from genretag.batching import encode
     from genretag.modeling import load_tokenizer, resolve_backbone
-    from genretag.predict import encode
 
     config = TrainConfig(data=str(movies_csv), backbone=str(tiny_qwen), seed=7)
     prep = training.prepare(config)

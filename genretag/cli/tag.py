@@ -38,7 +38,7 @@ def load_model_for_tagging(model: Optional[Path], *, runtime: str, precision: st
         raise ModelError("--runtime onnx needs the onnxruntime and tokenizers packages: pip install onnxruntime tokenizers")
 
     def load_torch():
-        from ..predict import set_threads
+        from ..device import set_threads
 
         set_threads(threads)
         return load_model_for_cli(model, backbone, trust_remote_code, force_backbone)
@@ -141,9 +141,6 @@ def tag_cli(
     ensure_new(shard_output(target, parts) if parts else target, force)
     run = load_model_for_tagging(model, runtime=runtime, precision=precision, threads=threads, backbone=backbone,
                                  trust_remote_code=trust_remote_code, force_backbone=force_backbone)
-    if not hasattr(run, "folder"):  # a PyTorch run
-        run.precision = precision
-    run.batch_size = batch_size
     names = None
     if vocabulary is not None:
         from ..vocabulary import output_names
@@ -157,10 +154,11 @@ def tag_cli(
     with row_progress("tagging") as on_rows:
         summary = tag_csv(
             run, csv, out, force=force, text_cols=text_cols, thresholds=threshold,
-            at_least_one=at_least_one, max_genres=max_genres, scores=scores, chunksize=chunksize, on_rows=on_rows,
-            resume=resume, shard=parts, names=names, read=read,
+            at_least_one=at_least_one, max_genres=max_genres, scores=scores, precision=precision,
+            batch_size=batch_size, chunksize=chunksize, on_rows=on_rows, resume=resume, shard=parts, names=names,
+            read=read,
         )
-    choice = run.predictor.choice
+    choice = run.predictor(precision).choice
     info(f"precision: {choice.precision} ({choice.reason})" if choice else "precision: fp32 (too few rows to check a faster arithmetic)")
     console.print(
         f"wrote [bold]{summary.output}[/]: {summary.rows} rows"
