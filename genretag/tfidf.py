@@ -199,18 +199,19 @@ class TfidfBlend:
 
 
 def fit_blend(train_texts: list[str], y_train: np.ndarray, val_texts: list[str], y_val: np.ndarray,
-              val_lm_probs: np.ndarray, choose) -> tuple[TfidfBlend | None, np.ndarray]:
+              val_lm_probs: np.ndarray, choose) -> tuple[TfidfBlend | None, object]:
     """Fit TF-IDF on the training split and pick the blend weight on validation.
 
     Args:
         train_texts, y_train: Training synopses and 0/1 targets.
         val_texts, y_val: Validation synopses and targets.
         val_lm_probs: The language model's validation probabilities.
-        choose: ``choose(probs) -> (score, thresholds)``: the run's own threshold tuning and
-            score, so the weight is judged by the rule the run ships with.
+        choose: ``choose(probs) -> (score, rule)``: the run's own rule tuning
+            (`genretag.training.choose_rule`, a `genretag.decision.DecisionRule`) and score,
+            so the weight is judged by the rule the run ships with.
 
     Returns:
-        ``(blend or None when weight 0 wins, thresholds for the chosen weight)``.
+        ``(blend or None when weight 0 wins, what ``choose`` returned for the chosen weight)``.
     """
     base = TfidfBaseline().fit(train_texts, y_train)
     coef = np.vstack([np.asarray(est.coef_, dtype=np.float32).reshape(1, -1) if hasattr(est, "coef_")
@@ -224,11 +225,11 @@ def fit_blend(train_texts: list[str], y_train: np.ndarray, val_texts: list[str],
     tfidf_val = blend.predict_proba(val_texts)
     best = None
     for weight in WEIGHTS:
-        score, thresholds = choose((1 - weight) * val_lm_probs + weight * tfidf_val)
+        score, rule = choose((1 - weight) * val_lm_probs + weight * tfidf_val)
         if best is None or score > best[0] + 1e-9:  # ties keep the smaller weight
-            best = (score, thresholds, weight)
-    _, thresholds, weight = best
+            best = (score, rule, weight)
+    _, rule, weight = best
     if weight == 0.0:
-        return None, thresholds
+        return None, rule
     blend.weight = weight
-    return blend, thresholds
+    return blend, rule
