@@ -142,3 +142,37 @@ def tiny_bert(tmp_path_factory) -> Path:
     torch.manual_seed(0)
     AutoModel.from_config(config).save_pretrained(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, movies_csv, tiny_qwen) -> Path:
+    """A tiny Qwen3 run trained once per session, as a user would: ``genretag train --epochs 1``.
+
+    Laid out as ``<folder>/runs/tiny``. Shared by every module that needs a trained run:
+    read it, never change it (copy it first).
+    """
+    from typer.testing import CliRunner
+
+    from genretag.cli import app
+
+    out = tmp_path_factory.mktemp("shared-cli") / "runs" / "tiny"
+    result = CliRunner().invoke(app, ["train", "--data", str(movies_csv), "--backbone", str(tiny_qwen), "--epochs", "1",
+                                      "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "saved run" in result.output and "validation micro-F1" in result.output
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_api_run(tmp_path_factory, movies_csv, tiny_qwen) -> Path:
+    """A tiny Qwen3 run trained once per session from Python (1 epoch, batches of 16, 32 to predict).
+
+    Shared like `tiny_run`: read it, never change it (copy it first).
+    """
+    from genretag.config import TrainConfig
+    from genretag.training import train
+
+    out = tmp_path_factory.mktemp("shared-api") / "run"
+    train(TrainConfig(data=str(movies_csv), backbone=str(tiny_qwen), epochs=1, batch_size=16, eval_batch_size=32), out)
+    return out
+

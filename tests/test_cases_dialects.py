@@ -26,12 +26,8 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory, movies_csv, tiny_qwen):
-    out = tmp_path_factory.mktemp("dialects") / "run"
-    result = runner.invoke(app, ["train", "--data", str(movies_csv), "--backbone", str(tiny_qwen), "--epochs", "1",
-                                 "--out", str(out)])
-    assert result.exit_code == 0, result.output
-    return out
+def run_dir(tiny_run):
+    return tiny_run
 
 
 def _case(tmp_path: Path, case: str, name: str) -> Path:

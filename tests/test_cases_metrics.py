@@ -55,9 +55,9 @@ def _validation_scores(run_dir: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory, movies_csv, tiny_qwen) -> Path:
+def tiny_run(tiny_api_run) -> Path:
     """A run on the 6-genre synthetic file (Horror among them)."""
-    return _train(tmp_path_factory.mktemp("cases-metrics"), movies_csv, tiny_qwen)
+    return tiny_api_run
 
 
 # --------------------------------------------------------------------------- metrics-single-genre

@@ -13,13 +13,8 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory, movies_csv, tiny_qwen):
-    out = tmp_path_factory.mktemp("cli") / "runs" / "tiny"
-    result = runner.invoke(app, ["train", "--data", str(movies_csv), "--backbone", str(tiny_qwen), "--epochs", "1",
-                                 "--out", str(out)])
-    assert result.exit_code == 0, result.output
-    assert "saved run" in result.output and "validation micro-F1" in result.output
-    return out
+def trained(tiny_run):
+    return tiny_run
 
 
 def _read(path):

@@ -30,12 +30,8 @@ RECIPE = r"<!-- {0}-recipe:start -->.*?```python\n(.*?)```.*?<!-- {0}-recipe:end
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory, movies_csv, tiny_qwen):
-    out = tmp_path_factory.mktemp("engine") / "runs" / "tiny"
-    result = runner.invoke(app, ["train", "--data", str(movies_csv), "--backbone", str(tiny_qwen), "--epochs", "1",
-                                 "--out", str(out)])
-    assert result.exit_code == 0, result.output
-    return out
+def trained(tiny_run):
+    return tiny_run
 
 
 @pytest.fixture(scope="module")

@@ -11,21 +11,16 @@ from conftest import synthetic_movies, write_csv
 from typer.testing import CliRunner
 
 from genretag.cli import app
-from genretag.config import TrainConfig
 from genretag.errors import DataError
 from genretag.evaluation import evaluate, load_rows
 from genretag.runs import SPLIT_FILE, THRESHOLDS_FILE, load_run
-from genretag.training import train
 
 runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory, movies_csv, tiny_qwen):
-    out = tmp_path_factory.mktemp("eval") / "run"
-    config = TrainConfig(data=str(movies_csv), backbone=str(tiny_qwen), epochs=1, batch_size=16, eval_batch_size=32)
-    train(config, out)
-    return out
+def run_dir(tiny_api_run):
+    return tiny_api_run
 
 
 @pytest.fixture(scope="module")

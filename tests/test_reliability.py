@@ -53,10 +53,8 @@ def _config(csv_path, backbone, **kw) -> TrainConfig:
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory, movies_csv, tiny_qwen) -> Path:
-    out = tmp_path_factory.mktemp("rel") / "run"
-    train(_config(movies_csv, tiny_qwen), out)
-    return out
+def run_dir(tiny_api_run) -> Path:
+    return tiny_api_run
 
 
 def assert_clean_error(result, code: int, *words: str) -> str:
