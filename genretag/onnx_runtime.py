@@ -229,7 +229,8 @@ def load(run_path: str | Path, folder: Path, *, threads: int | None = None) -> O
         session = ort.InferenceSession(str(folder / MODEL_FILE), options, providers=["CPUExecutionProvider"])
         tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
     except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
-        raise ModelError(f"the exported model in {folder} cannot be loaded ({exc}); remove that folder and tag again") from None
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise ModelError(f"the exported model in {folder} cannot be loaded ({first})") from None
     config = read_config(run_path)
     config.max_length = int(info["max_length"])
     labels = read_json(run_path / LABELS_FILE)
@@ -307,9 +308,15 @@ def export(run, folder: Path) -> dict:
                 "versions": {"torch": torch.__version__, "onnxruntime": ort.__version__},
                 "export_seconds": round(time.perf_counter() - started, 2)}
         (tmp / INFO_FILE).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(tmp, folder)
+        if folder.exists() and not (folder / INFO_FILE).is_file():
+            shutil.rmtree(folder, ignore_errors=True)  # a broken export (see `prepare`)
+        try:
+            os.replace(tmp, folder)
+        except OSError:
+            if not (folder / INFO_FILE).is_file():
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)  # another process exported the same run first: use its export
+            return read_json(folder / INFO_FILE)
         return info
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -370,7 +377,11 @@ def prepare(run_path: str | Path, load_torch, *, threads: int | None = None, bac
         return load_torch()
     folder = cache_root() / "onnx" / key
     if (folder / INFO_FILE).is_file():
-        return load(run_path, folder, threads=threads)
+        try:
+            return load(run_path, folder, threads=threads)
+        except ModelError as exc:
+            logger.warning("%s; exporting it again", exc)
+            shutil.rmtree(folder, ignore_errors=True)
     run = load_torch()
     logger.info("exporting the model to ONNX once, for faster tagging on this CPU (cached in %s)", folder)
     try:

@@ -170,3 +170,14 @@ def test_probabilities_match_load_run(run_dir, cache):
     got = exported.predict_proba(texts)
     assert got.shape == want.shape and np.abs(got - want).max() < 1e-4
     assert exported.labels == run.labels and np.array_equal(exported.rule.thresholds, run.rule.thresholds)
+
+
+def test_a_corrupt_export_in_the_cache_is_exported_again(run_dir, movies_csv, tmp_path, cache, caplog):
+    assert _tag(movies_csv, run_dir, tmp_path / "a.csv", "--runtime", "onnx").exit_code == 0
+    folder = onnx_runtime.cached_folder(run_dir)
+    (folder / onnx_runtime.MODEL_FILE).write_bytes(b"not a model")  # a disk error, a killed copy ...
+    result = _tag(movies_csv, run_dir, tmp_path / "b.csv", "--runtime", "onnx")
+    assert result.exit_code == 0, result.output
+    assert "cannot be loaded" in caplog.text and "exporting it again" in caplog.text
+    assert _rows(tmp_path / "a.csv") == _rows(tmp_path / "b.csv")
+    assert (folder / onnx_runtime.MODEL_FILE).stat().st_size > 1000
