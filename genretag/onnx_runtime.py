@@ -137,6 +137,31 @@ def cached_folder(run_path: str | Path, backbone: str | None = None) -> Path | N
     return folder if (folder / INFO_FILE).is_file() else None
 
 
+def describe_export(run_path: str | Path, backbone: str | None = None) -> dict | None:
+    """What ``genretag info`` shows: the run's export in this machine's cache, if any.
+
+    Returns:
+        None when the run cannot be exported here (ONNX Runtime missing, the backbone's files
+        not found), else ``{"exported": bool, "folder": str}`` plus the export's ``onnx.json``.
+    """
+    if not available():
+        return None
+    try:
+        key = cache_key(run_path, backbone)
+    except ModelError:
+        return None
+    if key is None:
+        return None
+    folder = cache_root() / "onnx" / key
+    if not (folder / INFO_FILE).is_file():
+        return {"exported": False, "folder": str(folder)}
+    try:
+        saved = read_json(folder / INFO_FILE)
+    except ModelError:
+        return {"exported": False, "folder": str(folder)}
+    return {**saved, "exported": True, "folder": str(folder)}
+
+
 @dataclass
 class Precision:
     """What `genretag tag` reports as the arithmetic it used (as `predict.PrecisionChoice`)."""

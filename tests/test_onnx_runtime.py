@@ -181,3 +181,14 @@ def test_a_corrupt_export_in_the_cache_is_exported_again(run_dir, movies_csv, tm
     assert "cannot be loaded" in caplog.text and "exporting it again" in caplog.text
     assert _rows(tmp_path / "a.csv") == _rows(tmp_path / "b.csv")
     assert (folder / onnx_runtime.MODEL_FILE).stat().st_size > 1000
+
+
+def test_info_says_whether_tag_starts_from_an_export(run_dir, movies_csv, tmp_path, cache):
+    before = json.loads(runner.invoke(app, ["info", str(run_dir), "--json"]).stdout)["onnx_export"]
+    assert before == {"exported": False, "folder": str(cache / "onnx" / onnx_runtime.cache_key(run_dir))}
+    assert _tag(movies_csv, run_dir, tmp_path / "a.csv").exit_code == 0
+    after = json.loads(runner.invoke(app, ["info", str(run_dir), "--json"]).stdout)["onnx_export"]
+    assert after["exported"] is True and after["folder"] == before["folder"]
+    assert after["parity"]["max_abs_dp"] <= onnx_runtime.PARITY_TOLERANCE
+    shown = runner.invoke(app, ["info", str(run_dir)], terminal_width=300)
+    assert "ONNX Runtime, exported to" in shown.stdout

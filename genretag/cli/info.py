@@ -32,8 +32,9 @@ def run_info(path: str | Path) -> dict:
         A JSON-ready dict.
     """
     from ..errors import ModelError
-    from ..runs import CONFIG_FILE, ENSEMBLE_FILE, HISTORY_FILE, LABELS_FILE, META_FILE, SPLIT_FILE, THRESHOLDS_FILE, check_run_dir, read_json
-
+    from ..onnx_runtime import describe_export
+    from ..rundir import (CONFIG_FILE, ENSEMBLE_FILE, HISTORY_FILE, LABELS_FILE, META_FILE, SPLIT_FILE, THRESHOLDS_FILE,
+                          check_run_dir, read_json)
     from ..vocabulary import RUN_VOCABULARY_FILE
 
     path = check_run_dir(path)
@@ -58,6 +59,7 @@ def run_info(path: str | Path) -> dict:
         "history": history,
         "ensemble": read_json(path / ENSEMBLE_FILE) if (path / ENSEMBLE_FILE).is_file() else None,
         "vocabulary": read_json(path / RUN_VOCABULARY_FILE) if (path / RUN_VOCABULARY_FILE).is_file() else None,
+        "onnx_export": describe_export(path),
     }
 
 
@@ -67,7 +69,7 @@ def info_cli(
     as_json: Annotated[bool, typer.Option("--json", help="Print every field as JSON on stdout (for scripts).")] = False,
 ) -> None:
     """Show what a run is: backbone, genres and thresholds, data, scores, library versions."""
-    from ..runs import resolve_model
+    from ..rundir import resolve_model
 
     path = resolve_model(model)
     details = run_info(path)
@@ -112,6 +114,7 @@ def _print_tables(details: dict) -> None:
         summary = f"mean probability of {len(members)} runs: {', '.join(members)} (training row: the first member's recipe)"
         rows.insert(1, ("ensemble", summary))
     rows.append(("genre vocabulary", _vocabulary_summary(details.get("vocabulary"))))
+    rows.append(("tag on a CPU", _export_summary(details.get("onnx_export"))))
     for key, value in rows:
         overview.add_row(key, _fmt(value))
     console.print(overview)
@@ -128,6 +131,17 @@ def _print_tables(details: dict) -> None:
     for name, scores in details["metrics"].items():
         if isinstance(scores, dict):
             console.print(_scores_table(name, scores))
+
+
+def _export_summary(export: dict | None) -> str:
+    """Whether ``tag`` will start from a cached ONNX export of the run (`genretag.onnx_runtime`)."""
+    if export is None:
+        return "PyTorch (no ONNX export possible here: onnxruntime missing, or the backbone's files not found)"
+    if not export.get("exported"):
+        return "ONNX Runtime after a one-time export by the next genretag tag (about 10 s for MiniLM)"
+    parity = export.get("parity") or {}
+    return (f"ONNX Runtime, exported to {export['folder']} (max |dp| {parity.get('max_abs_dp', 0):.1g} against PyTorch "
+            f"on {parity.get('rows', '?')} probe rows)")
 
 
 def _vocabulary_summary(vocabulary: dict | None) -> str:
