@@ -50,6 +50,15 @@ COMPRESSIONS = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zip": "zip"}
 """Suffix → compression; ``zip`` is read, never written."""
 _KIND_SUFFIXES = {".parquet": PARQUET, ".pq": PARQUET, ".jsonl": JSONL, ".ndjson": JSONL}
 _TAB_SUFFIXES = (".tsv", ".tab")
+_WRITABLE = "write .csv, .tsv, .jsonl or .parquet (optionally .gz, .bz2 or .xz)"
+#: Suffixes of formats genretag reads as something else or not at all, and what to write instead.
+UNWRITABLE_SUFFIXES = {
+    **dict.fromkeys((".xlsx", ".xls", ".xlsm", ".ods"),
+                    f"{_WRITABLE}; spreadsheets open .csv and .tsv files"),
+    ".json": f"{_WRITABLE}; .jsonl is one JSON object per line",
+    **dict.fromkeys((".feather", ".arrow", ".orc", ".avro", ".xml", ".html", ".htm", ".pkl", ".pickle", ".h5",
+                     ".hdf5", ".sqlite", ".db", ".dta", ".sav"), _WRITABLE),
+}
 _DELIMITERS = (",", "\t", ";", "|")
 # Multi-character separators found in real files, detected when every sampled line has them.
 _LONG_SEPARATORS = (" ::: ",)
@@ -790,12 +799,15 @@ def output_format(path: str | Path, source: FileFormat | None = None) -> OutputF
     when that is one character, else tab), else comma-separated.
 
     Raises:
-        DataError: A ``.zip`` output (a zip cannot be appended chunk by chunk), or a
-            compressed Parquet file.
+        DataError: A ``.zip`` output (a zip cannot be appended chunk by chunk), a compressed
+            Parquet file, or a format genretag does not write (`UNWRITABLE_SUFFIXES`:
+            ``.xlsx``, ``.json`` …), which would otherwise be written as CSV under its name.
     """
     suffix, compression = split_suffix(path)
     if compression == "zip":
         raise DataError(f"genretag does not write .zip files ({path}); use .gz, e.g. --out movies.tagged.csv.gz")
+    if suffix in UNWRITABLE_SUFFIXES:
+        raise DataError(f"genretag does not write {suffix} files ({Path(path).name}); {UNWRITABLE_SUFFIXES[suffix]}")
     kind = _KIND_SUFFIXES.get(suffix)
     if kind == PARQUET and compression:
         raise DataError(f"{path}: Parquet compresses its own data; write {Path(path).with_suffix('').name} instead")
@@ -843,6 +855,13 @@ def check_output(out: str | Path, *, source: FileFormat | None = None, resume: b
     JSON Lines (what `merge_shards` joins) are refused.
     """
     fmt = output_format(out, source)
+    suffix, _ = split_suffix(out)
+    known = suffix in _KIND_SUFFIXES or suffix in _TAB_SUFFIXES or suffix == ".csv"
+    if not known:  # a guess: say it
+        what = {CSV: "tab-separated" if fmt.sep == "\t" else f"CSV (separator {fmt.sep!r})", JSONL: "JSON Lines",
+                PARQUET: "Parquet"}.get(fmt.kind, fmt.kind)
+        logger.warning("%s: %s is not a suffix genretag knows; writing %s, %s", Path(out).name, suffix or "no suffix",
+                       what, "the input's format" if source is not None else "the default")
     if resume and not fmt.appendable:
         raise DataError(f"--resume is not available for Parquet output ({Path(out).name}): a Parquet file cannot "
                         "be appended to; rerun without --resume, or write .csv/.jsonl to be able to resume")

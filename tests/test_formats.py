@@ -308,3 +308,20 @@ def test_written_files_read_back_with_the_same_columns_and_cells(tmp_path, name)
         expected = frame
     assert list(ours.columns) == list(theirs.columns) == list(frame.columns)
     assert _records(ours) == _records(theirs.astype(object)) == _records(expected.astype(object))
+
+
+@pytest.mark.parametrize("name", ["o.xlsx", "o.xls", "o.ods", "o.json", "o.feather", "o.xlsx.gz"])
+def test_an_output_format_genretag_does_not_write_is_refused(name):
+    """Not written as CSV under a spreadsheet's name (it exited 0, and Excel then refused the file)."""
+    with pytest.raises(DataError, match=r"genretag does not write \.\w+ files .*write \.csv, \.tsv, \.jsonl or \.parquet"):
+        formats.check_output(name)
+
+
+def test_an_unknown_output_suffix_says_what_it_writes(caplog):
+    source = formats.FileFormat(kind=formats.CSV, columns=["a"], sep="\t")
+    fmt = formats.check_output("out.foo", source=source)
+    assert fmt.kind == formats.CSV and fmt.sep == "\t"
+    assert "out.foo: .foo is not a suffix genretag knows; writing tab-separated, the input's format" in caplog.text
+    caplog.clear()
+    formats.check_output("out.csv", source=source)
+    assert caplog.text == ""
