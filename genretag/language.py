@@ -75,6 +75,20 @@ def row_scripts(texts: Sequence[str]) -> list[str]:
     return [SCRIPTS[k] if ok else "" for k, ok in zip(top, enough)]
 
 
+#: Scripts written without spaces between words: a whitespace count says nothing about length.
+UNSPACED_SCRIPTS = frozenset({"Thai", "Kana", "Han"})
+#: Characters per word assumed for those scripts (Chinese and Japanese words are one to three characters).
+CHARS_PER_WORD = 2
+
+
+def word_counts(texts: Sequence[str]) -> np.ndarray:
+    """Words per text (int ``[rows]``): split on whitespace, or, for a text mostly in a script
+    written without spaces (`UNSPACED_SCRIPTS`), its non-space characters / `CHARS_PER_WORD`."""
+    scripts = row_scripts(texts)
+    return np.array([sum(not c.isspace() for c in text) // CHARS_PER_WORD if script in UNSPACED_SCRIPTS
+                     else len(text.split()) for text, script in zip(texts, scripts)], dtype=np.int64)
+
+
 def text_profile(texts: Sequence[str]) -> dict:
     """What a run records about its training text: the share of rows in each script.
 

@@ -213,7 +213,7 @@ def tag_frame(
             out[name] = written[:, j]
     flags = language.script_warnings(texts.tolist(), language.known_scripts(run.meta))
     out[free_column(list(frame.columns) + score_names, LANGUAGE_COLUMN)] = flags
-    words = texts.str.split().str.len().fillna(0).to_numpy()
+    words = language.word_counts(texts.fillna("").tolist())
     return TaggedFrame(frame=out, chosen=chosen, has_text=has_text, other_script=language.count_by_script(flags),
                        short_texts=int(((words < SHORT_TEXT_WORDS) & has_text).sum()))
 

@@ -227,6 +227,16 @@ def test_synopses_in_another_script_are_flagged_and_counted(tmp_path, monkeypatc
             "trained on (5 Han); their genres are unreliable (column language_warning)") in caplog.text
     frame = pd.read_csv(tmp_path / "non_english.tagged.csv")
     assert (frame["language_warning"] == "Han script (model: Latin)").all()
+    # Chinese has no spaces between words: a synopsis of 30 characters is not "one word, a title?"
+    assert "fewer than" not in caplog.text
+
+
+def test_words_of_unspaced_scripts_are_counted_by_characters():
+    from genretag.language import word_counts
+
+    texts = ["一名年轻护士在老医院值夜班时听到封闭病房传来的声音", "夜班", "A nurse hears a voice.", "夜班 夜班 夜班 夜班 夜班 夜班 夜班",
+             "ผีในโรงพยาบาลเก่า", ""]
+    assert word_counts(texts).tolist() == [12, 1, 5, 7, 8, 0]
 
 
 def test_evaluate_warns_about_synopses_in_another_script(tmp_path, tiny_qwen, movies_csv, caplog):
