@@ -38,7 +38,7 @@ import numpy as np
 
 from .config import TrainConfig
 from .decision import DecisionRule
-from .errors import ModelError
+from .errors import DataError, ModelError
 from .rundir import LABELS_FILE, META_FILE, check_run_dir, fingerprint, read_config, read_json
 
 logger = logging.getLogger(__name__)
@@ -407,6 +407,13 @@ def prepare(run_path: str | Path, load_torch, *, threads: int | None = None, bac
         except ModelError as exc:
             logger.warning("%s; exporting it again", exc)
             shutil.rmtree(folder, ignore_errors=True)
+    problem = unwritable(folder.parent)
+    if problem:
+        message = f"cannot write the ONNX export cache: {problem}; set GENRETAG_CACHE to a writable folder"
+        if strict:
+            raise DataError(message)
+        logger.warning("tagging with PyTorch: %s", message)
+        return load_torch()
     run = load_torch()
     logger.info("exporting the model to ONNX once, for faster tagging on this CPU (cached in %s)", folder)
     try:
@@ -422,6 +429,17 @@ def prepare(run_path: str | Path, load_torch, *, threads: int | None = None, bac
                 info["export_seconds"], info["parity"]["max_abs_dp"], info["parity"]["rows"])
     prune(folder, Path(run_path))
     return load(run_path, folder, threads=threads)
+
+
+def unwritable(folder: Path) -> str | None:
+    """Why files cannot be written into ``folder`` (created if missing), or None when they can."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        return f"{folder} is not writable ({exc.strerror or exc})"
+    return None
 
 
 def gpu_present() -> bool:

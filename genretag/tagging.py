@@ -421,6 +421,8 @@ def tag_csv(
                 "scores": scores,
                 "shard": list(shard) if shard else None,
                 **({"names": names} if names != list(run.labels) else {}),
+                # the same arithmetic, so that a resumed file holds the bytes an uninterrupted run writes
+                "arithmetic": "onnx-fp32" if hasattr(run, "folder") else f"torch-{precision}",
             },
         }
         record = {**identity, "chunksize": chunksize, "chunks": 0, "rows": 0, "bytes": 0, "tagged": 0,

@@ -192,3 +192,40 @@ def test_info_says_whether_tag_starts_from_an_export(run_dir, movies_csv, tmp_pa
     assert after["parity"]["max_abs_dp"] <= onnx_runtime.PARITY_TOLERANCE
     shown = runner.invoke(app, ["info", str(run_dir)], terminal_width=300)
     assert "ONNX Runtime, exported to" in shown.stdout
+
+
+def test_an_unwritable_cache_says_so_and_falls_back(run_dir, movies_csv, tmp_path, monkeypatch, caplog):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("GENRETAG_CACHE", str(blocker))
+    result = _tag(movies_csv, run_dir, tmp_path / "auto.csv")
+    assert result.exit_code == 0, result.output
+    assert "tagging with PyTorch: cannot write the ONNX export cache" in caplog.text
+    assert "set GENRETAG_CACHE to a writable folder" in caplog.text and "cannot use ONNX Runtime" not in caplog.text
+    strict = _tag(movies_csv, run_dir, tmp_path / "strict.csv", "--runtime", "onnx")
+    assert strict.exit_code == 2 and "error: cannot write the ONNX export cache" in strict.output
+    assert not (tmp_path / "strict.csv").exists()
+
+
+def test_resume_refuses_another_runtime(run_dir, movies_csv, tmp_path, cache, monkeypatch):
+    """A resumed file must hold what an uninterrupted run writes: the same arithmetic for every row."""
+    out = tmp_path / "o.csv"
+    real = onnx_runtime.OnnxRun.logits
+    calls = []
+
+    def interrupted(self, texts, **kw):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(self, texts, **kw)
+
+    monkeypatch.setattr(onnx_runtime.OnnxRun, "logits", interrupted)
+    first = _tag(movies_csv, run_dir, out, "--runtime", "onnx", "--chunksize", "50")
+    assert first.exit_code == 130
+    monkeypatch.setattr(onnx_runtime.OnnxRun, "logits", real)
+    other = _tag(movies_csv, run_dir, out, "--runtime", "torch", "--resume")
+    assert other.exit_code != 0 and "arithmetic" in other.output
+    same = _tag(movies_csv, run_dir, out, "--runtime", "onnx", "--resume", "--chunksize", "50")
+    assert same.exit_code == 0, same.output
+    assert _tag(movies_csv, run_dir, tmp_path / "whole.csv", "--runtime", "onnx").exit_code == 0
+    assert out.read_bytes() == (tmp_path / "whole.csv").read_bytes()

@@ -37,20 +37,22 @@ def load_model_for_tagging(model: Optional[Path], *, runtime: str, precision: st
     if runtime == "onnx" and not onnx_runtime.available():
         raise ModelError("--runtime onnx needs the onnxruntime and tokenizers packages: pip install onnxruntime tokenizers")
 
+    path = resolve_model(model)
+    info(f"model: {path}")
+
     def load_torch():
         from ..device import set_threads
+        from ..runs import load_run
 
         set_threads(threads)
-        return load_model_for_cli(model, backbone, trust_remote_code, force_backbone)
+        return load_run(path, backbone=backbone, trust_remote_code=trust_remote_code, force_backbone=force_backbone)
 
     if runtime == "torch" or precision not in ("auto", "fp32"):
         return load_torch()
-    path = resolve_model(model)
     if runtime == "auto" and (not onnx_runtime.available() or onnx_runtime.gpu_present()):
         return load_torch()
     run = onnx_runtime.prepare(path, load_torch, threads=threads, backbone=backbone, strict=runtime == "onnx")
     if isinstance(run, onnx_runtime.OnnxRun):
-        info(f"model: {path}")
         info(f"runtime: ONNX Runtime (fp32), the run exported to {run.folder}")
     return run
 
