@@ -441,7 +441,9 @@ def test_tag_interrupted_then_resumed_equals_uninterrupted(run_dir, tmp_path, ca
     # Rows appended after the last progress record (a kill between the two writes) are dropped on resume.
     with open(partial_path(out), "a", encoding="utf-8") as fh:
         fh.write("half a row,")
-    result = _tag([str(src), "--model", str(run_dir), "--out", str(out), "--resume", "--chunksize", "7"])
+    # tag_csv from Python predicts in fp32 with PyTorch: the resumed run must too (the CLI's default is ONNX Runtime)
+    result = _tag([str(src), "--model", str(run_dir), "--out", str(out), "--resume", "--chunksize", "7",
+                   "--runtime", "torch", "--precision", "fp32"])
     assert result.exit_code == 0, result.output
     assert "300 rows" in result.stdout and "120 rows kept from the interrupted run" in result.stdout
     assert out.read_bytes() == (tmp_path / "ref.csv").read_bytes()
@@ -479,11 +481,14 @@ def test_tag_resume_refuses_a_changed_input_or_options_and_keeps_the_partial(run
     with pytest.raises(KeyboardInterrupt):
         tag_csv(runs.load_run(run_dir, device="cpu"), src, out, chunksize=30, on_rows=stop)
     partial = partial_path(out).read_bytes()
-    result = _tag([str(src), "--model", str(run_dir), "--out", str(out), "--resume", "--threshold", "0.3"])
+    same = ["--runtime", "torch", "--precision", "fp32"]  # what tag_csv used
+    result = _tag([str(src), "--model", str(run_dir), "--out", str(out), "--resume", "--threshold", "0.3", *same])
     assert_clean_error(result, 2, "cannot resume with other options (thresholds)", "without --resume")
+    result = _tag([str(src), "--model", str(run_dir), "--out", str(out), "--resume"])  # ONNX Runtime
+    assert_clean_error(result, 2, "cannot resume with other options (arithmetic)", "without --resume")
     with open(src, "a", encoding="utf-8") as fh:
         fh.write("Movie X,A new row.,Drama\n")
-    result = _tag([str(src), "--model", str(run_dir), "--out", str(out), "--resume"])
+    result = _tag([str(src), "--model", str(run_dir), "--out", str(out), "--resume", *same])
     assert_clean_error(result, 2, "changed since the interrupted run", "without --resume")
     assert partial_path(out).read_bytes() == partial  # the earlier work is still there
     result = _tag([str(src), "--model", str(run_dir), "--out", str(out)])  # no --resume: start over
