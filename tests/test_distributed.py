@@ -117,6 +117,7 @@ def _read(path: Path) -> list[list[str]]:
         return list(csv.reader(fh))
 
 
+@pytest.mark.slow  # a subprocess of its own (about 10 s); CI runs it
 def test_tag_shards_merge_to_the_single_process_output(runs, movies_csv, tmp_path):
     single, _, _ = runs
     whole = tmp_path / "whole.csv"

@@ -33,6 +33,12 @@ def run_dir(request, tmp_path_factory, movies_csv) -> Path:
 
 
 @pytest.fixture
+def one_run(tiny_api_run) -> Path:
+    """The session's shared tiny run: tests of behaviour, not of a backbone, need only one."""
+    return tiny_api_run
+
+
+@pytest.fixture
 def cache(tmp_path, monkeypatch) -> Path:
     folder = tmp_path / "cache"
     monkeypatch.setenv("GENRETAG_CACHE", str(folder))
@@ -82,11 +88,11 @@ def test_the_second_run_starts_without_torch(run_dir, movies_csv, tmp_path, cach
     assert _rows(tmp_path / "first.csv") == _rows(tmp_path / "second.csv")
 
 
-def test_a_changed_run_is_exported_again(run_dir, movies_csv, tmp_path, cache):
+def test_a_changed_run_is_exported_again(one_run, movies_csv, tmp_path, cache):
     import shutil
 
     run = tmp_path / "run"
-    shutil.copytree(run_dir, run)
+    shutil.copytree(one_run, run)
     assert _tag(movies_csv, run, tmp_path / "a.csv", "--runtime", "onnx").exit_code == 0
     first = onnx_runtime.cached_folder(run)
     assert first is not None
@@ -103,31 +109,31 @@ def test_a_changed_run_is_exported_again(run_dir, movies_csv, tmp_path, cache):
                for r in _rows(tmp_path / "b.csv"))
 
 
-def test_a_failed_parity_check_falls_back_to_torch_or_fails_strictly(run_dir, movies_csv, tmp_path, cache,
+def test_a_failed_parity_check_falls_back_to_torch_or_fails_strictly(one_run, movies_csv, tmp_path, cache,
                                                                       monkeypatch, caplog):
     monkeypatch.setattr(onnx_runtime, "PARITY_TOLERANCE", -1.0)  # nothing can pass
-    result = _tag(movies_csv, run_dir, tmp_path / "auto.csv")
+    result = _tag(movies_csv, one_run, tmp_path / "auto.csv")
     assert result.exit_code == 0, result.output
     assert "ONNX Runtime" not in result.output
     assert "tagging with PyTorch: this run cannot use ONNX Runtime (the ONNX model differs" in caplog.text
     assert len(_rows(tmp_path / "auto.csv")) == 120
     assert not list(cache.glob("onnx/*")) and not list(cache.glob("onnx/.*"))  # nothing half-written kept
 
-    strict = _tag(movies_csv, run_dir, tmp_path / "strict.csv", "--runtime", "onnx")
+    strict = _tag(movies_csv, one_run, tmp_path / "strict.csv", "--runtime", "onnx")
     assert strict.exit_code == 3
     assert "error: this run cannot use ONNX Runtime: the ONNX model differs" in strict.output
     assert "Traceback" not in strict.output and not (tmp_path / "strict.csv").exists()
 
 
-def test_runtime_options_are_checked_before_loading(run_dir, movies_csv, tmp_path, cache):
-    bad = _tag(movies_csv, run_dir, tmp_path / "x.csv", "--runtime", "tensorrt")
+def test_runtime_options_are_checked_before_loading(one_run, movies_csv, tmp_path, cache):
+    bad = _tag(movies_csv, one_run, tmp_path / "x.csv", "--runtime", "tensorrt")
     assert bad.exit_code == 2 and "--runtime must be one of auto, onnx, torch, got 'tensorrt'" in bad.output
-    bf16 = _tag(movies_csv, run_dir, tmp_path / "y.csv", "--runtime", "onnx", "--precision", "bf16")
+    bf16 = _tag(movies_csv, one_run, tmp_path / "y.csv", "--runtime", "onnx", "--precision", "bf16")
     assert bf16.exit_code == 2 and "--runtime onnx computes in fp32" in bf16.output
     assert not list(cache.glob("onnx/*"))
 
 
-def test_batch_size_reaches_onnx_runtime(run_dir, movies_csv, tmp_path, cache, monkeypatch):
+def test_batch_size_reaches_onnx_runtime(one_run, movies_csv, tmp_path, cache, monkeypatch):
     widths = []
     real = onnx_runtime.OnnxRun.logits
 
@@ -139,22 +145,22 @@ def test_batch_size_reaches_onnx_runtime(run_dir, movies_csv, tmp_path, cache, m
         return real(self, texts, batch_size=batch_size, on_batch=count)
 
     monkeypatch.setattr(onnx_runtime.OnnxRun, "logits", spy)
-    result = _tag(movies_csv, run_dir, tmp_path / "a.csv", "--runtime", "onnx", "--batch-size", "7")
+    result = _tag(movies_csv, one_run, tmp_path / "a.csv", "--runtime", "onnx", "--batch-size", "7")
     assert result.exit_code == 0, result.output
     assert max(widths) == 7 and sum(widths) == 120
 
 
-def test_an_unusable_backbone_lookup_keeps_the_torch_path(tmp_path, run_dir, monkeypatch):
+def test_an_unusable_backbone_lookup_keeps_the_torch_path(tmp_path, one_run, monkeypatch):
     # A run whose backbone is a hub id that is not cached here: no key, so no export attempt.
-    config = json.loads((run_dir / "config.json").read_text())
+    config = json.loads((one_run / "config.json").read_text())
     run = tmp_path / "run"
     import shutil
 
-    shutil.copytree(run_dir, run)
+    shutil.copytree(one_run, run)
     config["backbone"] = "nobody/not-a-cached-model"
     (run / "config.json").write_text(json.dumps(config))
     assert onnx_runtime.cache_key(run) is None
-    assert onnx_runtime.cache_key(run_dir) is not None
+    assert onnx_runtime.cache_key(one_run) is not None
 
 
 def test_probabilities_match_load_run(run_dir, cache):
@@ -172,42 +178,42 @@ def test_probabilities_match_load_run(run_dir, cache):
     assert exported.labels == run.labels and np.array_equal(exported.rule.thresholds, run.rule.thresholds)
 
 
-def test_a_corrupt_export_in_the_cache_is_exported_again(run_dir, movies_csv, tmp_path, cache, caplog):
-    assert _tag(movies_csv, run_dir, tmp_path / "a.csv", "--runtime", "onnx").exit_code == 0
-    folder = onnx_runtime.cached_folder(run_dir)
+def test_a_corrupt_export_in_the_cache_is_exported_again(one_run, movies_csv, tmp_path, cache, caplog):
+    assert _tag(movies_csv, one_run, tmp_path / "a.csv", "--runtime", "onnx").exit_code == 0
+    folder = onnx_runtime.cached_folder(one_run)
     (folder / onnx_runtime.MODEL_FILE).write_bytes(b"not a model")  # a disk error, a killed copy ...
-    result = _tag(movies_csv, run_dir, tmp_path / "b.csv", "--runtime", "onnx")
+    result = _tag(movies_csv, one_run, tmp_path / "b.csv", "--runtime", "onnx")
     assert result.exit_code == 0, result.output
     assert "cannot be loaded" in caplog.text and "exporting it again" in caplog.text
     assert _rows(tmp_path / "a.csv") == _rows(tmp_path / "b.csv")
     assert (folder / onnx_runtime.MODEL_FILE).stat().st_size > 1000
 
 
-def test_info_says_whether_tag_starts_from_an_export(run_dir, movies_csv, tmp_path, cache):
-    before = json.loads(runner.invoke(app, ["info", str(run_dir), "--json"]).stdout)["onnx_export"]
-    assert before == {"exported": False, "folder": str(cache / "onnx" / onnx_runtime.cache_key(run_dir))}
-    assert _tag(movies_csv, run_dir, tmp_path / "a.csv").exit_code == 0
-    after = json.loads(runner.invoke(app, ["info", str(run_dir), "--json"]).stdout)["onnx_export"]
+def test_info_says_whether_tag_starts_from_an_export(one_run, movies_csv, tmp_path, cache):
+    before = json.loads(runner.invoke(app, ["info", str(one_run), "--json"]).stdout)["onnx_export"]
+    assert before == {"exported": False, "folder": str(cache / "onnx" / onnx_runtime.cache_key(one_run))}
+    assert _tag(movies_csv, one_run, tmp_path / "a.csv").exit_code == 0
+    after = json.loads(runner.invoke(app, ["info", str(one_run), "--json"]).stdout)["onnx_export"]
     assert after["exported"] is True and after["folder"] == before["folder"]
     assert after["parity"]["max_abs_dp"] <= onnx_runtime.PARITY_TOLERANCE
-    shown = runner.invoke(app, ["info", str(run_dir)], terminal_width=300)
+    shown = runner.invoke(app, ["info", str(one_run)], terminal_width=300)
     assert "ONNX Runtime, exported to" in shown.stdout
 
 
-def test_an_unwritable_cache_says_so_and_falls_back(run_dir, movies_csv, tmp_path, monkeypatch, caplog):
+def test_an_unwritable_cache_says_so_and_falls_back(one_run, movies_csv, tmp_path, monkeypatch, caplog):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     monkeypatch.setenv("GENRETAG_CACHE", str(blocker))
-    result = _tag(movies_csv, run_dir, tmp_path / "auto.csv")
+    result = _tag(movies_csv, one_run, tmp_path / "auto.csv")
     assert result.exit_code == 0, result.output
     assert "tagging with PyTorch: cannot write the ONNX export cache" in caplog.text
     assert "set GENRETAG_CACHE to a writable folder" in caplog.text and "cannot use ONNX Runtime" not in caplog.text
-    strict = _tag(movies_csv, run_dir, tmp_path / "strict.csv", "--runtime", "onnx")
+    strict = _tag(movies_csv, one_run, tmp_path / "strict.csv", "--runtime", "onnx")
     assert strict.exit_code == 2 and "error: cannot write the ONNX export cache" in strict.output
     assert not (tmp_path / "strict.csv").exists()
 
 
-def test_resume_refuses_another_runtime(run_dir, movies_csv, tmp_path, cache, monkeypatch):
+def test_resume_refuses_another_runtime(one_run, movies_csv, tmp_path, cache, monkeypatch):
     """A resumed file must hold what an uninterrupted run writes: the same arithmetic for every row."""
     out = tmp_path / "o.csv"
     real = onnx_runtime.OnnxRun.logits
@@ -220,12 +226,12 @@ def test_resume_refuses_another_runtime(run_dir, movies_csv, tmp_path, cache, mo
         return real(self, texts, **kw)
 
     monkeypatch.setattr(onnx_runtime.OnnxRun, "logits", interrupted)
-    first = _tag(movies_csv, run_dir, out, "--runtime", "onnx", "--chunksize", "50")
+    first = _tag(movies_csv, one_run, out, "--runtime", "onnx", "--chunksize", "50")
     assert first.exit_code == 130
     monkeypatch.setattr(onnx_runtime.OnnxRun, "logits", real)
-    other = _tag(movies_csv, run_dir, out, "--runtime", "torch", "--resume")
+    other = _tag(movies_csv, one_run, out, "--runtime", "torch", "--resume")
     assert other.exit_code != 0 and "arithmetic" in other.output
-    same = _tag(movies_csv, run_dir, out, "--runtime", "onnx", "--resume", "--chunksize", "50")
+    same = _tag(movies_csv, one_run, out, "--runtime", "onnx", "--resume", "--chunksize", "50")
     assert same.exit_code == 0, same.output
-    assert _tag(movies_csv, run_dir, tmp_path / "whole.csv", "--runtime", "onnx").exit_code == 0
+    assert _tag(movies_csv, one_run, tmp_path / "whole.csv", "--runtime", "onnx").exit_code == 0
     assert out.read_bytes() == (tmp_path / "whole.csv").read_bytes()

@@ -229,6 +229,7 @@ def _script(name: str, *args: str, timeout: int = 120) -> subprocess.CompletedPr
     return subprocess.run([sys.executable, str(BENCH / name), *args], capture_output=True, text=True, timeout=timeout)
 
 
+@pytest.mark.slow  # a subprocess of its own (about 10 s); CI runs it
 def test_gpu_script_fails_clearly_without_cuda_and_runs_tiny_on_cpu(tmp_path):
     if not torch.cuda.is_available():
         proc = _script("gpu_qwen3.py")

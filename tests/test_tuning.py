@@ -291,6 +291,7 @@ def test_a_grid_that_failed_before_any_trial_reruns_with_corrected_options(movie
 # --------------------------------------------------------------------------- resume after a kill
 
 
+@pytest.mark.slow  # a subprocess of its own (about 10 s); CI runs it
 def test_resume_after_the_process_is_killed(movies_csv, tiny_qwen, tmp_path):
     out = tmp_path / "grid"
     args = _tune_args(movies_csv, tiny_qwen, out, "--lr", "3e-3", "--batch", "16", "--epochs", "1,12")
