@@ -202,6 +202,7 @@ def tag_with_ray(
     max_genres: int | None = None,
     scores: bool = True,
     precision: str = "auto",
+    runtime: str = "auto",
     batch_size: int | None = None,
     block_rows: int = DEFAULT_BLOCK_ROWS,
     workers: int = 1,
@@ -232,7 +233,7 @@ def tag_with_ray(
         out: ``.parquet`` or ``.csv`` file (default: ``<input>.tagged.parquet`` beside a
             single local input file).
         force: Overwrite an existing output.
-        text_cols, threshold, at_least_one, max_genres, scores, precision, batch_size,
+        text_cols, threshold, at_least_one, max_genres, scores, precision, runtime, batch_size,
             backbone, trust_remote_code, force_backbone, vocabulary: As `GenreTagger`.
         block_rows: Rows per block, the unit a worker tags (and Ray retries).
         workers: Actors in the pool (each loads the model once).
@@ -296,7 +297,8 @@ def tag_with_ray(
         dataset = _read(ray, files, fmt, block_rows)
         tagged = dataset.map_batches(
             GenreTagger,
-            fn_constructor_kwargs=dict(model=str(model), text_cols=cols, precision=precision, batch_size=batch_size,
+            fn_constructor_kwargs=dict(model=str(model), text_cols=cols, precision=precision, runtime=runtime,
+                                       batch_size=batch_size,
                                        threshold=threshold, at_least_one=at_least_one, max_genres=max_genres,
                                        scores=scores, backbone=backbone, trust_remote_code=trust_remote_code,
                                        threads=max(1, int(cpus)), force_backbone=force_backbone,

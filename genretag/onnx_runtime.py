@@ -442,6 +442,54 @@ def unwritable(folder: Path) -> str | None:
     return None
 
 
+RUNTIMES = ("auto", "onnx", "torch")
+
+
+def load_for_tagging(path: str | Path, *, runtime: str = "auto", precision: str = "auto", threads: int | None = None,
+                     device: str | None = None, backbone: str | None = None, trust_remote_code: bool = False,
+                     force_backbone: bool = False):
+    """The run that tagging (``tag``, `genretag.GenreTagger`) predicts with: exported where it can be, else PyTorch.
+
+    Args:
+        path: The run directory.
+        runtime: ``auto`` (ONNX Runtime on a CPU, see `prepare`), ``onnx`` (ONNX Runtime or
+            an error) or ``torch``.
+        precision: ``auto`` or ``fp32`` allow ONNX Runtime (fp32); ``bf16`` and ``int8`` are PyTorch's.
+        threads, device, backbone, trust_remote_code, force_backbone: As `genretag.runs.load_run`
+            (a ``device`` other than the CPU means PyTorch).
+
+    Returns:
+        An `OnnxRun` or a `genretag.runs.Run`: both predict as tagging asks.
+
+    Raises:
+        ConfigError: An unknown runtime; ``runtime="onnx"`` with bf16, int8 or a GPU device.
+        ModelError, DataError: As `prepare`; ``runtime="onnx"`` without onnxruntime installed.
+    """
+    from .config import one_of
+    from .errors import ConfigError
+
+    if runtime not in RUNTIMES:
+        raise ConfigError("runtime", one_of(RUNTIMES, runtime))
+    on_cpu = device is None or str(device).startswith("cpu")
+    if runtime == "onnx" and (precision not in ("auto", "fp32") or not on_cpu):
+        what = f"precision {precision}" if precision not in ("auto", "fp32") else f"device {device}"
+        raise ConfigError("runtime", f"onnx computes in fp32 on the CPU; drop {what} or use runtime torch")
+    if runtime == "onnx" and not available():
+        raise ModelError("runtime onnx needs the onnxruntime and tokenizers packages: pip install onnxruntime tokenizers")
+
+    def load_torch():
+        from .device import set_threads
+        from .runs import load_run
+
+        set_threads(threads)
+        return load_run(path, backbone=backbone, device=device, trust_remote_code=trust_remote_code,
+                        force_backbone=force_backbone)
+
+    if runtime == "torch" or precision not in ("auto", "fp32") or not on_cpu:
+        return load_torch()
+    return prepare(path, load_torch, threads=threads, backbone=backbone, strict=runtime == "onnx")
+
+
 def gpu_present() -> bool:
     """True when an NVIDIA driver is loaded (then PyTorch on the GPU beats ONNX Runtime on the CPU)."""
     return Path("/proc/driver/nvidia/version").exists()

@@ -244,13 +244,15 @@ class GenreTagger:
         scores: Add a ``score_<genre>`` column per genre.
         backbone: Backbone to load instead of the run's own (a moved folder).
         trust_remote_code: Allow a run trained with ``trust_remote_code``.
-        threads: CPU threads for torch (default: ``OMP_NUM_THREADS``, else one per core).
+        threads: CPU threads (default: ``OMP_NUM_THREADS`` for torch, else one per core).
         device: ``cpu``, ``cuda`` ... (default: CUDA when present, else CPU).
         force_backbone: Accept a ``backbone`` with the run's shapes but other weights.
         vocabulary: Write genre names of another vocabulary (``tmdb``, ``imdb``,
             ``movielens`` or a TOML file; as ``tag --vocabulary``).
         spreadsheet: Quote genre cells against spreadsheet formulas, as ``tag`` does for
             CSV/TSV output (False for JSONL/Parquet output).
+        runtime: ``auto`` (ONNX Runtime on a CPU: the run exported once to a cache, checked
+            against PyTorch; see `genretag.onnx_runtime`), ``onnx`` or ``torch`` (as ``tag --runtime``).
 
     Raises:
         ConfigError: An option out of range, by its parameter name.
@@ -276,21 +278,23 @@ class GenreTagger:
         force_backbone: bool = False,
         vocabulary: str | None = None,
         spreadsheet: bool = True,
+        runtime: str = "auto",
     ):
         # What a pickle carries: the run is loaded again where the tagger is unpickled.
         self._args = dict(model=model, text_cols=text_cols, precision=precision, batch_size=batch_size,
                           threshold=threshold, at_least_one=at_least_one, max_genres=max_genres, scores=scores,
                           backbone=backbone, trust_remote_code=trust_remote_code, threads=threads, device=device,
-                          force_backbone=force_backbone, vocabulary=vocabulary, spreadsheet=spreadsheet)
+                          force_backbone=force_backbone, vocabulary=vocabulary, spreadsheet=spreadsheet,
+                          runtime=runtime)
         from .config import check_tag_options
-        from .device import set_threads
-        from .runs import load_run, resolve_model
+        from .onnx_runtime import load_for_tagging
+        from .rundir import resolve_model
 
         check_tag_options(threshold=threshold, max_genres=max_genres, precision=precision, batch_size=batch_size,
                           threads=threads)
-        set_threads(threads)
-        self.run = load_run(resolve_model(model), backbone=backbone, device=device, trust_remote_code=trust_remote_code,
-                            force_backbone=force_backbone)
+        self.run = load_for_tagging(resolve_model(model), runtime=runtime, precision=precision, threads=threads,
+                                    device=device, backbone=backbone, trust_remote_code=trust_remote_code,
+                                    force_backbone=force_backbone)
         self.names = None
         if vocabulary is not None:
             from .vocabulary import output_names

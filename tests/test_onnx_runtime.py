@@ -235,3 +235,26 @@ def test_resume_refuses_another_runtime(one_run, movies_csv, tmp_path, cache, mo
     assert same.exit_code == 0, same.output
     assert _tag(movies_csv, one_run, tmp_path / "whole.csv", "--runtime", "onnx").exit_code == 0
     assert out.read_bytes() == (tmp_path / "whole.csv").read_bytes()
+
+
+def test_genre_tagger_uses_the_export_and_pickles(one_run, movies_csv, cache):
+    import pickle
+
+    import pandas as pd
+
+    from genretag.tagging import GenreTagger
+
+    batch = pd.read_csv(movies_csv).head(20)
+    onnx = GenreTagger(one_run, runtime="onnx")
+    torch_ = GenreTagger(one_run, runtime="torch", precision="fp32")
+    assert isinstance(onnx.run, onnx_runtime.OnnxRun) and not isinstance(torch_.run, onnx_runtime.OnnxRun)
+    a, b = onnx(batch), torch_(batch)
+    assert a["predicted_genres"].tolist() == b["predicted_genres"].tolist()
+    scores = [c for c in a.columns if c.startswith("score_")]
+    assert (a[scores] - b[scores]).abs().max().max() <= 1e-3
+    again = pickle.loads(pickle.dumps(onnx))  # what Ray ships to a worker: loads the export there
+    assert isinstance(again.run, onnx_runtime.OnnxRun) and again(batch).equals(a)
+    from genretag.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="runtime onnx computes in fp32"):
+        GenreTagger(one_run, runtime="onnx", precision="bf16")

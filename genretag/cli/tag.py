@@ -12,9 +12,6 @@ from .common import (COLUMNS_HELP, NO_HEADER_HELP, SEP_HELP, column_values, cons
                      row_progress, saved_text_cols)
 
 
-RUNTIMES = ("auto", "onnx", "torch")
-
-
 def load_model_for_cli(model: Optional[Path], backbone: Optional[str] = None, trust_remote_code: bool = False,
                        force_backbone: bool = False):
     """Resolve ``--model`` (newest run, else bundled), load it, and say which one is used."""
@@ -27,31 +24,14 @@ def load_model_for_cli(model: Optional[Path], backbone: Optional[str] = None, tr
 
 def load_model_for_tagging(model: Optional[Path], *, runtime: str, precision: str, threads: Optional[int],
                            backbone: Optional[str], trust_remote_code: bool, force_backbone: bool):
-    """The run ``tag`` predicts with: exported to ONNX Runtime where it can be (see `genretag.onnx_runtime`), else PyTorch."""
+    """The run ``tag`` predicts with (`genretag.onnx_runtime.load_for_tagging`), and say which."""
     from .. import onnx_runtime
-    from ..errors import DataError, ModelError
     from ..rundir import resolve_model
-
-    if runtime == "onnx" and precision not in ("auto", "fp32"):
-        raise DataError(f"--runtime onnx computes in fp32; drop --precision {precision} (or use --runtime torch)")
-    if runtime == "onnx" and not onnx_runtime.available():
-        raise ModelError("--runtime onnx needs the onnxruntime and tokenizers packages: pip install onnxruntime tokenizers")
 
     path = resolve_model(model)
     info(f"model: {path}")
-
-    def load_torch():
-        from ..device import set_threads
-        from ..runs import load_run
-
-        set_threads(threads)
-        return load_run(path, backbone=backbone, trust_remote_code=trust_remote_code, force_backbone=force_backbone)
-
-    if runtime == "torch" or precision not in ("auto", "fp32"):
-        return load_torch()
-    if runtime == "auto" and (not onnx_runtime.available() or onnx_runtime.gpu_present()):
-        return load_torch()
-    run = onnx_runtime.prepare(path, load_torch, threads=threads, backbone=backbone, strict=runtime == "onnx")
+    run = onnx_runtime.load_for_tagging(path, runtime=runtime, precision=precision, threads=threads, backbone=backbone,
+                                        trust_remote_code=trust_remote_code, force_backbone=force_backbone)
     if isinstance(run, onnx_runtime.OnnxRun):
         info(f"runtime: ONNX Runtime (fp32), the run exported to {run.folder}")
     return run
@@ -89,6 +69,7 @@ def tag_cli(
 ) -> None:
     """Tag every row of a catalogue file with genres, keeping all columns and the row order."""
     from ..config import check_tag_options, one_of
+    from ..onnx_runtime import RUNTIMES
     from ..data.reading import check_input
     from ..errors import ConfigError, DataError
     from ..outputs import ensure_new
@@ -97,6 +78,8 @@ def tag_cli(
                       threads=threads)
     if runtime not in RUNTIMES:
         raise ConfigError("runtime", one_of(RUNTIMES, runtime))
+    if runtime == "onnx" and precision not in ("auto", "fp32"):
+        raise ConfigError("runtime", f"onnx computes in fp32; drop --precision {precision} (or use --runtime torch)")
     if engine is not None:
         if engine != "ray":
             raise DataError(f"--engine must be ray, got '{engine}'")
@@ -108,7 +91,7 @@ def tag_cli(
                             "a CSV with a header, JSON Lines or Parquet")
         _tag_on_ray(csv, model=model, out=out, force=force, text_cols=column_values(text_col), threshold=threshold,
                     at_least_one=at_least_one, max_genres=max_genres, scores=scores, precision=precision,
-                    batch_size=batch_size, block_rows=chunksize, workers=workers, gpus_per_worker=gpus_per_worker,
+                    runtime=runtime, batch_size=batch_size, block_rows=chunksize, workers=workers, gpus_per_worker=gpus_per_worker,
                     threads=threads, address=address, backbone=backbone, trust_remote_code=trust_remote_code,
                     force_backbone=force_backbone, vocabulary=vocabulary)
         return
