@@ -243,7 +243,9 @@ def run_data(run: Run, saved: dict) -> data_mod.LabelledData | str:
     it cannot be had (not on this machine where ``split.json`` says, or changed since)."""
     run_file = locate_data(run.path, saved)
     if run_file is None:
-        return f"the run's training data {Path(saved.get('data') or '?').name} is not on this machine where the run recorded it"
+        name = Path(saved.get('data') or '?').name
+        return (f"the run's training data {name} is not on this machine where the run recorded it "
+                f"(pass --data with the path of {name} to score on the run's own test rows)")
     if data_mod.file_fingerprint(run_file) != saved.get("fingerprint"):
         return f"the run's training data {run_file} changed since training"
     full, _ = data_mod.load_labelled(run_file, text_cols=saved.get("text_cols"), genres_col=saved.get("genres_col"),
@@ -526,7 +528,7 @@ def _baseline(run: Run, rows: EvalRows, own_full, columns: list[int] | None = No
 
     parts = run_split_rows(run, own_full)
     if isinstance(parts, str):
-        logger.warning("no baseline: %s", parts)
+        logger.debug("no baseline: %s", parts)  # the result says why; the CLI prints it once
         return {"available": False, "reason": parts}
     (texts, y_train), (val_texts, y_val) = parts["train"], parts["validation"]
     model = TfidfBaseline(seed=run.config.seed)
