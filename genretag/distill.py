@@ -20,20 +20,11 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ModelError
+from .rundir import fingerprint as run_fingerprint
 
 logger = logging.getLogger(__name__)
 
 CACHE_DIR = Path("runs") / "teacher-cache"
-
-
-def run_fingerprint(path: str | Path) -> str:
-    """sha256 over the relative names and bytes of every file of a run directory (members included)."""
-    root = Path(path)
-    digest = hashlib.sha256()
-    for file in sorted(p for p in root.rglob("*") if p.is_file()):
-        digest.update(file.relative_to(root).as_posix().encode() + b"\0")
-        digest.update(file.read_bytes())
-    return digest.hexdigest()
 
 
 def soft_targets(labels: np.ndarray, teacher: np.ndarray, alpha: float) -> np.ndarray:

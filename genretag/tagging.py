@@ -22,7 +22,7 @@ from . import formats, language
 from .decision import DecisionRule
 from .errors import DataError, ModelError
 from .outputs import atomic_path, resumable_path, write_json, write_record
-from .rundir import fingerprint as run_files_fingerprint
+from .rundir import fingerprint as run_fingerprint
 
 if TYPE_CHECKING:  # tagging works on a PyTorch run and on an exported one (genretag.onnx_runtime): no torch import here
     from .runs import Run
@@ -582,11 +582,6 @@ def run_text_columns(saved: list[str] | None, columns: list[str]) -> list[str] |
     except DataError:
         return None
     return texts
-
-
-def run_fingerprint(path: str | Path) -> str:
-    """sha256 over the files of a run that decide its predictions (`genretag.rundir.fingerprint`)."""
-    return run_files_fingerprint(path)
 
 
 @dataclass
