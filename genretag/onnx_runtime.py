@@ -40,6 +40,7 @@ from .config import TrainConfig
 from .decision import DecisionRule
 from .errors import DataError, ModelError
 from .rundir import LABELS_FILE, META_FILE, check_run_dir, fingerprint, read_config, read_json
+from .tfidf import load_blend
 
 logger = logging.getLogger(__name__)
 
@@ -260,16 +261,9 @@ def load(run_path: str | Path, folder: Path, *, threads: int | None = None) -> O
     config.max_length = int(info["max_length"])
     labels = read_json(run_path / LABELS_FILE)
     run = OnnxRun(path=run_path, config=config, labels=labels, rule=DecisionRule.load(run_path, labels=labels, config=config),
-                  meta=read_json(run_path / META_FILE), blend=run_blend(run_path), session=session, tokenizer=tokenizer,
+                  meta=read_json(run_path / META_FILE), blend=load_blend(run_path, len(labels)), session=session, tokenizer=tokenizer,
                   folder=folder, info=info)
     return run
-
-
-def run_blend(run_path: Path):
-    """The run's TF-IDF blend, or None."""
-    from .tfidf import TfidfBlend
-
-    return TfidfBlend.load(run_path)
 
 
 def export(run, folder: Path) -> dict:

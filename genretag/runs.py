@@ -19,6 +19,7 @@ from . import __version__
 from .config import TrainConfig
 from .decision import DecisionRule
 from .errors import ModelError
+from .tfidf import load_blend
 from .rundir import (  # noqa: F401 - the file names are part of runs' interface
     CONFIG_FILE, LABELS_FILE, THRESHOLDS_FILE, ADAPTER_DIR, HEAD_FILE, SPLIT_FILE, HISTORY_FILE, METRICS_FILE,
     META_FILE, ADAPTER_WEIGHTS, REQUIRED_FILES, ENSEMBLE_FILE, ENSEMBLE_REQUIRED_FILES, RUN_FORMAT,
@@ -302,7 +303,7 @@ def load_run(
         config.max_length = fit_max_length(config.max_length, model.members[0].backbone.config, config.backbone,
                                            what=f"{path}'s max length")
         return Run(path=path, config=config, labels=labels, rule=DecisionRule.load(path, labels=labels, config=config),
-                   model=model, tokenizer=tokenizer, meta=meta, blend=_load_blend(path, len(labels)))
+                   model=model, tokenizer=tokenizer, meta=meta, blend=load_blend(path, len(labels)))
     try:
         head = load_file(str(path / HEAD_FILE))
     except (SafetensorError, OSError) as exc:
@@ -352,21 +353,7 @@ def load_run(
     model.to(pick_device(str(device) if device else None))
     model.eval()
     return Run(path=path, config=config, labels=labels, rule=rule, model=model, tokenizer=tokenizer, meta=meta,
-               blend=_load_blend(path, len(labels)))
-
-
-def _load_blend(path: Path, n_labels: int):
-    from safetensors import SafetensorError
-
-    from .tfidf import TfidfBlend
-
-    try:
-        blend = TfidfBlend.load(path)
-    except (OSError, KeyError, ValueError, SafetensorError) as exc:
-        raise ModelError(f"the TF-IDF blend in {path} is corrupt ({exc.__class__.__name__}); train the run again") from None
-    if blend is not None and blend.coef.shape[0] != n_labels:
-        raise ModelError(f"the TF-IDF blend in {path} has {blend.coef.shape[0]} genres, the run {n_labels}")
-    return blend
+               blend=load_blend(path, len(labels)))
 
 
 def _looks_like_path(name: str) -> bool:

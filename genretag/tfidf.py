@@ -198,6 +198,25 @@ class TfidfBlend:
                    coef=arrays["coef"].astype(np.float32), intercept=arrays["intercept"], params=meta["params"])
 
 
+def load_blend(run_dir: str | Path, n_labels: int) -> TfidfBlend | None:
+    """A run's blend (`TfidfBlend.load`), checked against its genre count; None when it has none.
+
+    Raises:
+        ModelError: The blend files are corrupt, or hold another number of genres.
+    """
+    from safetensors import SafetensorError
+
+    from .errors import ModelError
+
+    try:
+        blend = TfidfBlend.load(Path(run_dir))
+    except (OSError, KeyError, ValueError, SafetensorError) as exc:
+        raise ModelError(f"the TF-IDF blend in {run_dir} is corrupt ({exc.__class__.__name__}); train the run again") from None
+    if blend is not None and blend.coef.shape[0] != n_labels:
+        raise ModelError(f"the TF-IDF blend in {run_dir} has {blend.coef.shape[0]} genres, the run {n_labels}")
+    return blend
+
+
 def fit_blend(train_texts: list[str], y_train: np.ndarray, val_texts: list[str], y_val: np.ndarray,
               val_lm_probs: np.ndarray, choose) -> tuple[TfidfBlend | None, object]:
     """Fit TF-IDF on the training split and pick the blend weight on validation.
