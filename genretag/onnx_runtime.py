@@ -129,12 +129,17 @@ def run_backbones(run_path: Path, backbone: str | None = None) -> list[str]:
     return [read_config(p).backbone for p in paths]
 
 
+def export_folder(key: str) -> Path:
+    """The cache folder of the export with `cache_key` ``key``."""
+    return cache_root() / "onnx" / key
+
+
 def cached_folder(run_path: str | Path, backbone: str | None = None) -> Path | None:
     """The run's exported folder in the cache, or None when it has not been exported here."""
     key = cache_key(run_path, backbone)
     if key is None:
         return None
-    folder = cache_root() / "onnx" / key
+    folder = export_folder(key)
     return folder if (folder / INFO_FILE).is_file() else None
 
 
@@ -153,7 +158,7 @@ def describe_export(run_path: str | Path, backbone: str | None = None) -> dict |
         return None
     if key is None:
         return None
-    folder = cache_root() / "onnx" / key
+    folder = export_folder(key)
     if not (folder / INFO_FILE).is_file():
         return {"exported": False, "folder": str(folder)}
     try:
@@ -199,17 +204,11 @@ class OnnxRun:
         if not texts:
             return out
         ids = [e.ids for e in self.tokenizer.encode_batch(list(texts))]
-        lengths = np.array([len(row) for row in ids])
-        order = np.argsort(lengths, kind="stable")
+        order = np.argsort([len(row) for row in ids], kind="stable")
         size = batch_size or self.batch_size or BATCH_SIZE
         for start in range(0, len(order), size):
             rows = order[start:start + size]
-            width = max(int(lengths[rows].max()), 1)
-            input_ids = np.full((len(rows), width), self.pad_id, dtype=np.int64)
-            mask = np.zeros((len(rows), width), dtype=np.int64)
-            for j, i in enumerate(rows):
-                input_ids[j, :lengths[i]] = ids[i]
-                mask[j, :lengths[i]] = 1
+            input_ids, mask = padded([ids[i] for i in rows], self.pad_id)
             out[rows] = self.session.run(None, {"input_ids": input_ids, "attention_mask": mask})[0]
             if on_batch is not None:
                 on_batch(len(rows))
@@ -342,6 +341,16 @@ def export(run, folder: Path) -> dict:
         raise
 
 
+def padded(rows: list[list[int]], pad_id: int) -> tuple[np.ndarray, np.ndarray]:
+    """Token ids and attention mask (int64 ``[rows, longest]``), right-padded: the ONNX model's inputs."""
+    ids = np.full((len(rows), max(max((len(r) for r in rows), default=1), 1)), pad_id, dtype=np.int64)
+    mask = np.zeros_like(ids)
+    for j, row in enumerate(rows):
+        ids[j, :len(row)] = row
+        mask[j, :len(row)] = 1
+    return ids, mask
+
+
 def _parity(model, session, probe_ids: list[list[int]], pad_id: int, max_length: int, vocab: int) -> tuple[float, int]:
     """Max |Δp| between ONNX Runtime and PyTorch (fp32) over probe rows, and how many rows."""
     import torch
@@ -355,13 +364,7 @@ def _parity(model, session, probe_ids: list[list[int]], pad_id: int, max_length:
     worst = 0.0
     for size in (1, 5, len(rows)):
         for start in range(0, len(rows), size):
-            batch = rows[start:start + size]
-            width = max(len(r) for r in batch)
-            ids = np.full((len(batch), width), pad_id, dtype=np.int64)
-            mask = np.zeros_like(ids)
-            for j, r in enumerate(batch):
-                ids[j, :len(r)] = r
-                mask[j, :len(r)] = 1
+            ids, mask = padded(rows[start:start + size], pad_id)
             with torch.no_grad():
                 want = torch.sigmoid(model(torch.from_numpy(ids), torch.from_numpy(mask)).float()).numpy()
             got = 1.0 / (1.0 + np.exp(-session.run(None, {"input_ids": ids, "attention_mask": mask})[0]))
@@ -394,7 +397,7 @@ def prepare(run_path: str | Path, load_torch, *, threads: int | None = None, bac
             raise ModelError(f"cannot find the files of {run_path}'s backbone here without loading it; "
                              "tag once with --runtime torch, or use --runtime auto")
         return load_torch()
-    folder = cache_root() / "onnx" / key
+    folder = export_folder(key)
     if (folder / INFO_FILE).is_file():
         try:
             return load(run_path, folder, threads=threads)
@@ -439,6 +442,22 @@ def unwritable(folder: Path) -> str | None:
 RUNTIMES = ("auto", "onnx", "torch")
 
 
+def check_runtime(runtime: str, precision: str = "auto", device: str | None = None) -> None:
+    """Check a tagging runtime against the precision and device asked for (before anything is loaded).
+
+    Raises:
+        ConfigError: An unknown runtime; ``onnx`` with bf16, int8 or a device other than the CPU.
+    """
+    from .config import one_of
+    from .errors import ConfigError
+
+    if runtime not in RUNTIMES:
+        raise ConfigError("runtime", one_of(RUNTIMES, runtime))
+    if runtime == "onnx" and (precision not in ("auto", "fp32") or not (device is None or str(device).startswith("cpu"))):
+        what = f"precision {precision}" if precision not in ("auto", "fp32") else f"device {device}"
+        raise ConfigError("runtime", f"onnx computes in fp32 on the CPU; drop {what} or use runtime torch")
+
+
 def load_for_tagging(path: str | Path, *, runtime: str = "auto", precision: str = "auto", threads: int | None = None,
                      device: str | None = None, backbone: str | None = None, trust_remote_code: bool = False,
                      force_backbone: bool = False):
@@ -459,15 +478,8 @@ def load_for_tagging(path: str | Path, *, runtime: str = "auto", precision: str 
         ConfigError: An unknown runtime; ``runtime="onnx"`` with bf16, int8 or a GPU device.
         ModelError, DataError: As `prepare`; ``runtime="onnx"`` without onnxruntime installed.
     """
-    from .config import one_of
-    from .errors import ConfigError
-
-    if runtime not in RUNTIMES:
-        raise ConfigError("runtime", one_of(RUNTIMES, runtime))
+    check_runtime(runtime, precision, device)
     on_cpu = device is None or str(device).startswith("cpu")
-    if runtime == "onnx" and (precision not in ("auto", "fp32") or not on_cpu):
-        what = f"precision {precision}" if precision not in ("auto", "fp32") else f"device {device}"
-        raise ConfigError("runtime", f"onnx computes in fp32 on the CPU; drop {what} or use runtime torch")
     if runtime == "onnx" and not available():
         raise ModelError("runtime onnx needs the onnxruntime and tokenizers packages: pip install onnxruntime tokenizers")
 

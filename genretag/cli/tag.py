@@ -68,18 +68,15 @@ def tag_cli(
     address: Annotated[Optional[str], typer.Option(help="With --engine ray: the Ray cluster to join \\[default: RAY_ADDRESS, else Ray on this machine].")] = None,
 ) -> None:
     """Tag every row of a catalogue file with genres, keeping all columns and the row order."""
-    from ..config import check_tag_options, one_of
-    from ..onnx_runtime import RUNTIMES
+    from ..config import check_tag_options
+    from ..onnx_runtime import check_runtime
     from ..data.reading import check_input
-    from ..errors import ConfigError, DataError
+    from ..errors import DataError
     from ..outputs import ensure_new
 
     check_tag_options(threshold=threshold, max_genres=max_genres, precision=precision, batch_size=batch_size,
                       threads=threads)
-    if runtime not in RUNTIMES:
-        raise ConfigError("runtime", one_of(RUNTIMES, runtime))
-    if runtime == "onnx" and precision not in ("auto", "fp32"):
-        raise ConfigError("runtime", f"onnx computes in fp32; drop --precision {precision} (or use --runtime torch)")
+    check_runtime(runtime, precision)
     if engine is not None:
         if engine != "ray":
             raise DataError(f"--engine must be ray, got '{engine}'")
