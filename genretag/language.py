@@ -81,10 +81,11 @@ UNSPACED_SCRIPTS = frozenset({"Thai", "Kana", "Han"})
 CHARS_PER_WORD = 2
 
 
-def word_counts(texts: Sequence[str]) -> np.ndarray:
+def word_counts(texts: Sequence[str], scripts: Sequence[str] | None = None) -> np.ndarray:
     """Words per text (int ``[rows]``): split on whitespace, or, for a text mostly in a script
-    written without spaces (`UNSPACED_SCRIPTS`), its non-space characters / `CHARS_PER_WORD`."""
-    scripts = row_scripts(texts)
+    written without spaces (`UNSPACED_SCRIPTS`), its non-space characters / `CHARS_PER_WORD`.
+    ``scripts``: the texts' `row_scripts`, when the caller has them already."""
+    scripts = row_scripts(texts) if scripts is None else scripts
     return np.array([sum(not c.isspace() for c in text) // CHARS_PER_WORD if script in UNSPACED_SCRIPTS
                      else len(text.split()) for text, script in zip(texts, scripts)], dtype=np.int64)
 
@@ -110,10 +111,12 @@ def known_scripts(meta: dict | None) -> tuple[str, ...]:
     return known or DEFAULT_SCRIPTS
 
 
-def script_warnings(texts: Sequence[str], known: Sequence[str]) -> list[str]:
-    """Per row, ``""`` or a note such as ``"Han script (model: Latin)"`` for a row in another script."""
+def script_warnings(texts: Sequence[str], known: Sequence[str], scripts: Sequence[str] | None = None) -> list[str]:
+    """Per row, ``""`` or a note such as ``"Han script (model: Latin)"`` for a row in another script.
+    ``scripts``: the texts' `row_scripts`, when the caller has them already."""
     model = "/".join(known)
-    return [f"{s} script (model: {model})" if s and s not in known else "" for s in row_scripts(texts)]
+    scripts = row_scripts(texts) if scripts is None else scripts
+    return [f"{s} script (model: {model})" if s and s not in known else "" for s in scripts]
 
 
 def count_by_script(warnings: Sequence[str]) -> dict[str, int]:

@@ -211,9 +211,11 @@ def tag_frame(
         written = written_scores(probs, chosen, rule)
         for j, name in enumerate(score_names):
             out[name] = written[:, j]
-    flags = language.script_warnings(texts.tolist(), language.known_scripts(run.meta))
+    text_list = texts.fillna("").tolist()
+    scripts = language.row_scripts(text_list)  # once: for the script warnings and the word counts
+    flags = language.script_warnings(text_list, language.known_scripts(run.meta), scripts)
     out[free_column(list(frame.columns) + score_names, LANGUAGE_COLUMN)] = flags
-    words = language.word_counts(texts.fillna("").tolist())
+    words = language.word_counts(text_list, scripts)
     return TaggedFrame(frame=out, chosen=chosen, has_text=has_text, other_script=language.count_by_script(flags),
                        short_texts=int(((words < SHORT_TEXT_WORDS) & has_text).sum()))
 
