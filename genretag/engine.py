@@ -22,7 +22,8 @@ from pathlib import Path
 from . import data as data_mod
 from .errors import DataError, GenretagError
 from .outputs import atomic_path, ensure_new
-from .tagging import GENRES_COLUMN, GenreTagger, choose_text_columns, free_column
+from .data import choose_text_columns, missing_title_warning
+from .tagging import GENRES_COLUMN, GenreTagger, free_column
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +55,10 @@ class EngineSummary:
     """Starting (or joining) Ray, before any row is read."""
     genres_column: str = GENRES_COLUMN
     cluster: dict = field(default_factory=dict)
+    text_columns: list[str] = field(default_factory=list)
+    """The column(s) joined into the synopsis the model read."""
+    text_columns_how: str = "detected"
+    """How they were chosen (`genretag.tagging.TextColumns.how`)."""
 
     @property
     def rows_per_second(self) -> float:
@@ -277,10 +282,13 @@ def tag_with_ray(
         raise DataError(f"output {out} is an input file; choose another --out")
     ensure_new(out, force)
     header = input_columns(files, fmt)
-    cols = choose_text_columns(header, text_cols, run_text_cols)
+    chosen = choose_text_columns(header, text_cols, run_text_cols)
+    cols = chosen.columns
+    if chosen.missing_title:
+        logger.warning(missing_title_warning(chosen))
     ray = require_ray()
 
-    summary = EngineSummary(output=out, inputs=files, workers=workers)
+    summary = EngineSummary(output=out, inputs=files, workers=workers, text_columns=cols, text_columns_how=chosen.how)
     started_here = not ray.is_initialized()
     if started_here:
         ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING,

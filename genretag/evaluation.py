@@ -74,6 +74,8 @@ class EvalRows:
     """The training-overlap check: ``checked``, ``found`` (rows that were training rows of the
     model), ``of`` (rows before leaving them out), ``left_out``, ``by`` and ``reason``
     (why it was not made)."""
+    text_columns: data_mod.TextColumns | None = None
+    """The columns read on another file, and how they were chosen (None on the run's own file)."""
     without_known_genres: int = 0
     """Rows scored with no true genre: on the run's own file, rows whose only genres the run
     does not have (dropped by ``--min-support``, or seen only outside its training split)."""
@@ -158,6 +160,7 @@ def load_rows(
             f"different file (fingerprint differs); use --split all to evaluate every row of it"
         )
     vocabulary = load_run_vocabulary(run.path)
+    columns = None
     if own:
         text_cols = text_cols or saved.get("text_cols")
         genres_col = genres_col or saved.get("genres_col")
@@ -168,6 +171,11 @@ def load_rows(
         vocabulary = vocabulary or current_vocabulary()
         if genre_map:
             vocabulary = vocabulary.with_genre_map(genre_map)
+        from .formats import sniff
+
+        # Read as `tag` reads it: the run's own columns, or its title + synopsis under other names.
+        columns = data_mod.choose_text_columns(sniff(path, read).columns, text_cols, run.config.text_cols)
+        text_cols = columns.columns
     full, report = data_mod.load_labelled(path, text_cols=text_cols, genres_col=genres_col, vocabulary=vocabulary,
                                           read=read, title_col=title_col)
     if split == "all":
@@ -192,6 +200,7 @@ def load_rows(
     rows = _binarise(chosen, run.labels, vocabulary=vocabulary, file_genres=full.genres, path=path,
                      fingerprint=fingerprint, split=split, own=own, keep_all=own)
     rows.read_report = report.lines()
+    rows.text_columns = columns
     if report.genres is not None:
         rows.genre_lines, rows.genre_applied = report.genres.lines(), report.genres.to_dict()
     rows.training_rows = check
@@ -212,7 +221,9 @@ def _training_rows(run: Run, chosen: data_mod.LabelledData, saved: dict | None,
     texts = training_synopses(run)
     if isinstance(texts, str):
         return [False] * len(chosen), {"checked": False, "by": None, "found": None, "reason": texts}
-    hits = [data_mod.synopsis_key(t) in texts for t in chosen.texts]
+    # Keyed by the synopsis without its title; runs written before that keyed the joined text.
+    hits = [data_mod.synopsis_key(s) in texts or data_mod.synopsis_key(t) in texts
+            for s, t in zip(chosen.synopsis_texts, chosen.texts)]
     return hits, {"checked": True, "by": "synopsis", "found": sum(hits), "reason": None}
 
 
@@ -235,7 +246,7 @@ def training_synopses(run: Run) -> set[str] | str:
     full = run_data(run, saved)
     if isinstance(full, str):
         return full
-    return {data_mod.synopsis_key(full.texts[i]) for i in _positions(full, saved["train"], run, "train")}
+    return {data_mod.synopsis_key(full.synopsis_texts[i]) for i in _positions(full, saved["train"], run, "train")}
 
 
 def run_data(run: Run, saved: dict) -> data_mod.LabelledData | str:
@@ -387,7 +398,8 @@ def evaluate(
                                title_col=title_col, include_training_rows=include_training_rows, genre_map=genre_map)
     t_read = time.perf_counter() - t0
 
-    stage(f"predicting {len(rows.texts)} rows ({rows.split} split of {rows.data_path.name})")
+    read_from = f"; synopsis from {rows.text_columns.describe()}" if rows.text_columns is not None else ""
+    stage(f"predicting {len(rows.texts)} rows ({rows.split} split of {rows.data_path.name}{read_from})")
     t1 = time.perf_counter()
     probs = run.predict_proba(rows.texts, batch_size=batch_size, on_batch=on_batch)
     t_predict = time.perf_counter() - t1
@@ -482,6 +494,8 @@ def cautions(rows: EvalRows) -> list[str]:
     """One-line cautions about what scores on ``rows`` can say (shown by the CLI and the report)."""
     out = []
     n = len(rows.texts)
+    if rows.text_columns is not None and rows.text_columns.missing_title:
+        out.append(data_mod.missing_title_warning(rows.text_columns))
     if n < FEW_ROWS:
         out.append(f"only {n} row{'s' if n != 1 else ''} scored: scores from fewer than {FEW_ROWS} rows mean little "
                    f"(one movie moves them a lot, and ranking scores may be not defined)")
@@ -595,6 +609,8 @@ def _data_info(rows: EvalRows) -> dict:
         "training_rows": rows.training_rows,
         "rows_without_known_genres": rows.without_known_genres,
         "has_titles": rows.titles is not None,
+        "text_columns": None if rows.text_columns is None else rows.text_columns.columns,
+        "text_columns_how": None if rows.text_columns is None else rows.text_columns.how,
     }
 
 

@@ -61,6 +61,8 @@ class TagSummary:
     """Rows not in a script the model was trained on, by script (flagged in `LANGUAGE_COLUMN`)."""
     text_columns: list[str] = field(default_factory=list)
     """The column(s) joined into the synopsis the model read."""
+    text_columns_how: str = "detected"
+    """How they were chosen (`TextColumns.how`)."""
     short_texts: int = 0
     """Tagged rows whose text has fewer than `SHORT_TEXT_WORDS` words (a title, not a synopsis?)."""
 
@@ -118,19 +120,6 @@ def progress_file(partial: str | Path) -> Path:
     """The progress record beside a partial output: ``.<out>.partial.json``."""
     partial = Path(partial)
     return partial.with_name(partial.name + ".json")
-
-
-def choose_text_columns(columns, text_cols: list[str] | None = None, run_text_cols: list[str] | None = None) -> list[str]:
-    """The columns `tag` joins into the text: ``text_cols`` (checked), else the run's own
-    (``run_text_cols``, e.g. title + overview) when all are present, else the one detected.
-
-    Raises:
-        DataError: A given column is missing, or no or several synopsis columns are found.
-    """
-    columns = [str(c) for c in columns]
-    if text_cols is None and run_text_cols and set(run_text_cols) <= set(columns):
-        text_cols = list(run_text_cols)
-    return data_mod.detect_columns(columns, text_cols=text_cols, need_genres=False)[0]
 
 
 @dataclass
@@ -305,6 +294,7 @@ class GenreTagger:
         self.spreadsheet = spreadsheet
         self.precision, self.batch_size = precision, batch_size
         self.text_cols = list(text_cols) if text_cols else None
+        self._warned_title = False
         self.rule = self.run.rule.with_overrides(threshold=threshold, at_least_one=at_least_one, max_genres=max_genres)
         self.scores = scores
 
@@ -323,8 +313,11 @@ class GenreTagger:
             ``batch`` (same rows, order and index) with ``predicted_genres`` and, unless
             ``scores=False``, one ``score_<genre>`` column per genre appended.
         """
-        cols = choose_text_columns(batch.columns, self.text_cols, self.run.config.text_cols)
-        return tag_frame(self.run, batch, cols, rule=self.rule, precision=self.precision, batch_size=self.batch_size,
+        chosen = data_mod.choose_text_columns(batch.columns, self.text_cols, self.run.config.text_cols)
+        if chosen.missing_title and not self._warned_title:
+            logger.warning(data_mod.missing_title_warning(chosen))
+            self._warned_title = True
+        return tag_frame(self.run, batch, chosen.columns, rule=self.rule, precision=self.precision, batch_size=self.batch_size,
                          scores=self.scores, names=self.names, spreadsheet=self.spreadsheet).frame
 
     def __getstate__(self) -> dict:
@@ -410,8 +403,11 @@ def tag_csv(
     names = list(run.labels) if names is None else list(names)
     t0 = time.perf_counter()
     header = list(source.columns)
-    text_cols = run_text_columns(run.config.text_cols, header) if text_cols is None else text_cols
-    data_mod.detect_columns(header, text_cols=text_cols, need_genres=False)
+    chosen = data_mod.choose_text_columns(header, text_cols, run.config.text_cols)
+    text_cols = chosen.columns
+    summary.text_columns, summary.text_columns_how = list(text_cols), chosen.how
+    if chosen.missing_title:
+        logger.warning(data_mod.missing_title_warning(chosen))
     schema = formats.parquet_schema(path) if source.kind == formats.PARQUET and out_format.kind == formats.PARQUET else None
     with resumable_path(out, marker=progress_file, force=force, resume=resume) as partial:
         tmp, record_path = partial.path, progress_file(partial.path)
@@ -450,7 +446,7 @@ def tag_csv(
                 if shard is not None:  # the index continues the data-row numbering across chunks
                     chunk = chunk[np.asarray(chunk.index) % shard[1] == shard[0]]
                 if cols is None:
-                    cols = choose_text_columns(chunk.columns, text_cols)
+                    cols = data_mod.choose_text_columns(chunk.columns, text_cols).columns
                     summary.genres_column = free_column(chunk.columns, GENRES_COLUMN)
                 if i < record["chunks"]:  # written before the interruption
                     if on_rows:
@@ -489,7 +485,6 @@ def tag_csv(
                                        "rows": record["rows"], "output": out.name})
     summary.seconds = time.perf_counter() - t0
     summary.genre_counts = {name: int(c) for name, c in zip(names, counts)}
-    summary.text_columns = list(cols or [])
     if summary.short_texts > summary.tagged // 2 and summary.tagged:
         logger.warning("%d of %d texts in %s have fewer than %d words: the model reads synopses, so their genres "
                        "are guesses (is this a title column? pass --text-col with the synopsis column)",
@@ -573,17 +568,6 @@ def _resume_record(record_path: Path, identity: dict, tmp: Path, source: Path) -
     os.truncate(tmp, record["bytes"])
     logger.info("resuming after %d rows already tagged", record["rows"])
     return record
-
-
-def run_text_columns(saved: list[str] | None, columns: list[str]) -> list[str] | None:
-    """The text columns a run was trained on, when ``columns`` (the file's) has them all, else None."""
-    if not saved:
-        return None
-    try:
-        texts, _ = data_mod.detect_columns(columns, text_cols=list(saved), need_genres=False)
-    except DataError:
-        return None
-    return texts
 
 
 @dataclass

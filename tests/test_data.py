@@ -416,9 +416,26 @@ def test_load_labelled_drop_counts(tmp_path):
 def test_load_labelled_joined_text_columns(tmp_path):
     path = write_bytes(tmp_path, "small.csv", SMALL_CSV.encode())
     data, report = load_labelled(path, text_cols=["title", "overview"])
-    # With the title joined, rows 1 and 3 have text and row 4 is no longer a duplicate.
-    assert report == DropReport(total=8, empty_text=0, no_genres=3, duplicate_text=0, kept=5)
-    assert data.texts[:2] == ["A. First plot.", "B"]
+    # The title is joined into the text, but a title alone is not a synopsis (rows 1 and 3) and
+    # row 4 repeats row 0's synopsis under another title: the same rows as without the title.
+    assert report == DropReport(total=8, empty_text=2, no_genres=2, duplicate_text=1, kept=3)
+    assert data.texts == ["A. First plot.", "F. Sixth plot.", "H. Eighth plot."]
+    assert data.synopses == ["First plot.", "Sixth plot.", "Eighth plot."]
+    assert data.row_ids == load_labelled(path)[0].row_ids
+
+
+def test_load_labelled_title_twins_are_duplicates(tmp_path):
+    # "Loro 1" and "Loro 2" share one synopsis in the TMDB file: one row, not a leak between splits.
+    path = write_bytes(tmp_path, "twins.csv", (
+        "title,overview,genres\nLoro 1,A period film in two parts.,Drama\nLoro 2,A period film in two parts.,Drama\n"
+        "Other,Another plot.,Comedy\n").encode())
+    data, report = load_labelled(path, text_cols=["title", "overview"])
+    assert report.duplicate_text == 1
+    assert data.row_ids == [0, 2]
+    assert data.subset([1]).synopses == ["Another plot."]
+    # Overview alone: no title part, so the synopses are the texts.
+    plain, _ = load_labelled(path, text_cols=["overview"])
+    assert plain.synopses is None and plain.synopsis_texts == plain.texts
 
 
 def test_load_labelled_sample(tmp_path, caplog):

@@ -149,7 +149,7 @@ def tag_cli(
         f"{summary.empty_text} with an empty synopsis left untagged, "
         + (f"{summary.resumed_rows} rows kept from the interrupted run, " if summary.resumed_rows else "")
         + f"{summary.rows_per_second:.1f} rows/s; synopsis from column(s) "
-        + f"{', '.join(repr(c) for c in summary.text_columns)} ({'given' if text_cols else 'detected'}); "
+        + f"{', '.join(repr(c) for c in summary.text_columns)} ({summary.text_columns_how}); "
         + f"genres in column '{summary.genres_column}'",
         highlight=False,
     )
@@ -175,6 +175,7 @@ def _tag_on_ray(source: str, *, model: Optional[Path], block_rows: Optional[int]
         f"wrote [bold]{summary.output}[/]: {summary.rows} rows from {len(summary.inputs)} file(s), "
         f"{summary.tagged} tagged, {summary.empty_text} with an empty synopsis left untagged, "
         f"{summary.rows_per_second:.1f} rows/s ({summary.startup_seconds:.1f} s of it starting Ray); "
+        f"synopsis from column(s) {', '.join(repr(c) for c in summary.text_columns)} ({summary.text_columns_how}); "
         f"genres in column '{summary.genres_column}'",
         highlight=False,
     )

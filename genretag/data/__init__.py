@@ -6,7 +6,8 @@ detection, the same column choice, the same genre canonicalisation.
 
     reading    read_csv, iter_csv_chunks, check_input (a file's head, before slow work)
     genres     parse_genres, canonical_genre, rare_genres, drop_genres
-    columns    detect_columns, detect_title_column, split_columns, join_text
+    columns    detect_columns, detect_title_column, split_columns, join_text,
+               choose_text_columns -> TextColumns (the columns tag and evaluate read, given a run)
     labelled   load_labelled -> LabelledData, DropReport
     splits     split_indices, file_fingerprint, synopsis_key
     cells      what counts as an empty cell (shared by genres and columns)
@@ -20,9 +21,12 @@ from .columns import (
     GENRE_COLUMN_CANDIDATES,
     TEXT_COLUMN_CANDIDATES,
     TITLE_COLUMN_CANDIDATES,
+    TextColumns,
+    choose_text_columns,
     detect_columns,
     detect_title_column,
     join_text,
+    missing_title_warning,
     split_columns,
 )
 from .genres import canonical_genre, drop_genres, is_malformed_list, parse_genres, rare_genres
@@ -38,13 +42,16 @@ __all__ = [
     "DropReport",
     "LabelledData",
     "ReadOptions",
+    "TextColumns",
     "canonical_genre",
     "check_input",
+    "choose_text_columns",
     "detect_columns",
     "detect_title_column",
     "drop_genres",
     "file_fingerprint",
     "is_malformed_list",
+    "missing_title_warning",
     "iter_csv_chunks",
     "join_text",
     "load_labelled",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -233,3 +234,60 @@ def join_text(df: pd.DataFrame, text_cols: list[str]) -> pd.Series:
             text += part
         joined.append(text)
     return pd.Series(joined, index=df.index, dtype=object)
+
+
+@dataclass(frozen=True)
+class TextColumns:
+    """The columns joined into each row's text, and how they were chosen."""
+
+    columns: list[str]
+    how: str
+    """"given" (``--text-col``), "the model's" (the run's own columns, all in the file),
+    "matched" (the run's title + synopsis roles found under other names), "detected"."""
+    missing_title: bool = False
+    """The run reads a title with the synopsis, and the file has no title column."""
+
+    def describe(self) -> str:
+        """E.g. ``'Title', 'Plot' (matched to the model's title, overview)``."""
+        return f"{', '.join(repr(c) for c in self.columns)} ({self.how})"
+
+
+def choose_text_columns(columns, text_cols: list[str] | None = None,
+                        run_text_cols: list[str] | None = None) -> TextColumns:
+    """The columns `tag` and `evaluate` join into the text.
+
+    In order: ``text_cols`` (checked); else the run's own (``run_text_cols``, e.g. title +
+    overview) when the file has them all; else, for a run that read a title with its synopsis,
+    the file's title column (`detect_title_column`) with its detected synopsis column, in the
+    run's order; else the detected synopsis column. A run that read a title, tagging a file
+    without one, reads the synopsis alone (``missing_title``: callers warn).
+
+    Raises:
+        DataError: A given column is missing, or no or several synopsis columns are found.
+    """
+    columns = [str(c) for c in columns]
+    if text_cols is not None:
+        return TextColumns(detect_columns(columns, text_cols=text_cols, need_genres=False)[0], "given")
+    run_cols = list(run_text_cols or [])
+    if run_cols:
+        try:
+            own = detect_columns(columns, text_cols=run_cols, need_genres=False)[0]
+            return TextColumns(own, "the model's")
+        except DataError:
+            pass
+    synopsis = detect_columns(columns, need_genres=False)[0]
+    run_title = detect_title_column(run_cols) if len(run_cols) > 1 else None
+    if run_title is None:
+        return TextColumns(synopsis, "detected")
+    title = detect_title_column(columns)
+    if title is None or title in synopsis:
+        return TextColumns(synopsis, "detected", missing_title=True)
+    joined = [title, *synopsis] if run_cols.index(run_title) == 0 else [*synopsis, title]
+    return TextColumns(joined, f"matched to the model's {', '.join(run_cols)}")
+
+
+def missing_title_warning(chosen: TextColumns) -> str:
+    """The warning for a run that reads title + synopsis, given a file with no title column."""
+    return (f"the model was trained on a title with each synopsis, and this file has no title column: it reads "
+            f"{', '.join(repr(c) for c in chosen.columns)} alone, which scores somewhat lower; "
+            f"pass --text-col TITLE,SYNOPSIS if the file has titles under another name")

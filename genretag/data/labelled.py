@@ -79,11 +79,20 @@ class LabelledData:
     """Data-row number in the original CSV (0 = first row after the header)."""
     titles: list[str] | None = None
     """Titles for reports, when the file has a title column."""
+    synopses: list[str] | None = None
+    """The texts without their title, when the text columns include one (title + overview);
+    None when the texts are the synopses. Duplicates and training-overlap keys use these."""
 
     def __post_init__(self) -> None:
         n = len(self.texts)
-        if len(self.genres) != n or len(self.row_ids) != n or (self.titles is not None and len(self.titles) != n):
-            raise ValueError("texts, genres, row_ids and titles must have the same length")
+        if len(self.genres) != n or len(self.row_ids) != n or any(
+                x is not None and len(x) != n for x in (self.titles, self.synopses)):
+            raise ValueError("texts, genres, row_ids, titles and synopses must have the same length")
+
+    @property
+    def synopsis_texts(self) -> list[str]:
+        """Each row's synopsis: the text without its title (`synopses`), else the text."""
+        return self.texts if self.synopses is None else self.synopses
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -104,6 +113,7 @@ class LabelledData:
             genres=[list(self.genres[i]) for i in pos],
             row_ids=[self.row_ids[i] for i in pos],
             titles=None if self.titles is None else [self.titles[i] for i in pos],
+            synopses=None if self.synopses is None else [self.synopses[i] for i in pos],
         )
 
 
@@ -150,6 +160,12 @@ def load_labelled(
     df = read_csv(path, read=read)
     texts_cols, genres_col = detect_columns(list(df.columns), text_cols=text_cols, genres_col=genres_col)
     texts = join_text(df, texts_cols).tolist()
+    # Duplicates are judged on the synopsis, not the title: "Loro 1" and "Loro 2" share one
+    # synopsis, and a row in training with its twin in validation would flatter the score.
+    # It also keeps the split of title + overview runs the same as that of overview runs.
+    title_in_text = detect_title_column(list(texts_cols))
+    synopsis_cols = [c for c in texts_cols if c != title_in_text]
+    synopses = join_text(df, synopsis_cols).tolist() if title_in_text and synopsis_cols else texts
     cells = df[genres_col].tolist()
     genres = [parse_genres(c) for c in cells]
     genre_report = None
@@ -169,15 +185,15 @@ def load_labelled(
     empty_text = no_genres = duplicate_text = 0
     seen: set[str] = set()
     keep: list[int] = []
-    for i, (text, row_genres) in enumerate(zip(texts, genres)):
-        if not text:
+    for i, (text, synopsis, row_genres) in enumerate(zip(texts, synopses, genres)):
+        if not synopsis:  # a title alone is not a synopsis
             empty_text += 1
         elif not row_genres:
             no_genres += 1
-        elif text in seen:
+        elif synopsis in seen:
             duplicate_text += 1
         else:
-            seen.add(text)
+            seen.add(synopsis)
             keep.append(i)
     if not keep:
         raise DataError(
@@ -200,6 +216,7 @@ def load_labelled(
         genres=[genres[i] for i in keep],
         row_ids=keep,
         titles=None if titles is None else [titles[i] for i in keep],
+        synopses=None if synopses is texts else [synopses[i] for i in keep],
     )
     report = DropReport(
         total=total,

@@ -1,0 +1,98 @@
+"""Which columns `tag` and `evaluate` read for a run trained on title + overview."""
+
+import json
+import shutil
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from genretag.cli import app
+from genretag.data import choose_text_columns, missing_title_warning
+from genretag.errors import DataError
+
+RUN_COLS = ["title", "overview"]
+
+
+def test_given_columns_win():
+    chosen = choose_text_columns(["Title", "Plot", "Notes"], ["Notes"], RUN_COLS)
+    assert (chosen.columns, chosen.how, chosen.missing_title) == (["Notes"], "given", False)
+
+
+def test_the_runs_own_columns_when_all_present():
+    chosen = choose_text_columns(["id", "Title", "Overview", "genres"], None, RUN_COLS)
+    assert (chosen.columns, chosen.how) == (["Title", "Overview"], "the model's")
+
+
+def test_title_and_synopsis_matched_under_other_names():
+    chosen = choose_text_columns(["Plot", "year", "Movie Name"], None, RUN_COLS)
+    assert chosen.columns == ["Movie Name", "Plot"]  # the run's order: title first
+    assert chosen.how == "matched to the model's title, overview" and not chosen.missing_title
+    assert choose_text_columns(["Plot", "Movie Name"], None, ["overview", "title"]).columns == ["Plot", "Movie Name"]
+
+
+def test_no_title_column_reads_the_synopsis_alone_and_says_so():
+    chosen = choose_text_columns(["Plot", "Genre"], None, RUN_COLS)
+    assert (chosen.columns, chosen.missing_title) == (["Plot"], True)
+    assert "no title column" in missing_title_warning(chosen) and "'Plot'" in missing_title_warning(chosen)
+
+
+def test_a_run_without_title_gets_the_detected_synopsis():
+    chosen = choose_text_columns(["Title", "Plot"], None, ["overview"])
+    assert (chosen.columns, chosen.how, chosen.missing_title) == (["Plot"], "detected", False)
+    assert choose_text_columns(["Title", "Plot"], None, None).columns == ["Plot"]
+
+
+def test_no_synopsis_column_is_an_error():
+    with pytest.raises(DataError):
+        choose_text_columns(["Title", "year"], None, RUN_COLS)
+
+
+@pytest.fixture(scope="module")
+def title_run(tiny_run, tmp_path_factory):
+    """The shared tiny run, as if it had been trained on title + overview."""
+    run = tmp_path_factory.mktemp("title-run") / "run"
+    shutil.copytree(tiny_run, run)
+    config = json.loads((run / "config.json").read_text())
+    config["text_cols"] = RUN_COLS
+    (run / "config.json").write_text(json.dumps(config))
+    return run
+
+
+MOVIES = [("Dark House", "A ghost haunts a family in an old house."), ("Big Race", "Two friends race cars across the desert.")]
+
+
+def _tag(run, tmp_path, name, frame):
+    src = tmp_path / f"{name}.csv"
+    frame.to_csv(src, index=False)
+    out = tmp_path / f"{name}-tagged.csv"
+    result = CliRunner().invoke(app, ["tag", str(src), "--model", str(run), "--out", str(out), "--runtime", "torch"])
+    assert result.exit_code == 0, result.output
+    return result.output, pd.read_csv(out)
+
+
+def test_tag_reads_title_and_synopsis_under_other_names(title_run, tmp_path, caplog):
+    own_out, own = _tag(title_run, tmp_path, "own", pd.DataFrame(MOVIES, columns=["title", "overview"]))
+    assert "'title', 'overview' (the model's)" in " ".join(own_out.split())
+    other_out, other = _tag(title_run, tmp_path, "other", pd.DataFrame(MOVIES, columns=["Movie Name", "Plot"]))
+    assert "'Movie Name', 'Plot' (matched to the model's title, overview)" in " ".join(other_out.split())
+    scores = [c for c in own.columns if c.startswith("score_")]
+    assert scores and (own[scores].to_numpy() == other[scores].to_numpy()).all()
+    # The synopsis alone is another input: other scores, and a warning saying why.
+    alone_out, alone = _tag(title_run, tmp_path, "alone", pd.DataFrame([m[1] for m in MOVIES], columns=["Plot"]))
+    assert "'Plot' (detected)" in " ".join(alone_out.split())
+    assert any("no title column" in r.getMessage() for r in caplog.records)
+    assert (alone[scores].to_numpy() != own[scores].to_numpy()).any()
+
+
+def test_evaluate_reads_another_file_as_tag_does(title_run, tmp_path):
+    src = tmp_path / "other.csv"
+    pd.DataFrame({"Movie Name": [f"Film {i}" for i in range(12)],
+                  "Plot": [f"A ghost haunts house number {i}." for i in range(12)],
+                  "Genre": ["Horror"] * 12}).to_csv(src, index=False)
+    out = tmp_path / "eval.json"
+    result = CliRunner().invoke(app, ["evaluate", "--model", str(title_run), "--data", str(src), "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())["data"]
+    assert data["text_columns"] == ["Movie Name", "Plot"]
+    assert data["text_columns_how"] == "matched to the model's title, overview"
