@@ -34,6 +34,7 @@ from . import data as data_mod
 from . import language, metrics
 from .decision import DecisionRule
 from .errors import DataError, ModelError
+from .rundir import own_data_file
 from .runs import SPLIT_FILE, Run, locate_data
 from .vocabulary import LabelMatch, current_vocabulary, load_run_vocabulary, match_labels
 
@@ -139,13 +140,7 @@ def load_rows(
         raise DataError(f"--split must be one of {', '.join(SPLITS)}, got '{split}'")
     saved = run.split() if (run.path / SPLIT_FILE).is_file() else None
     run_file = locate_data(run.path, saved) if saved and saved.get("data") else None
-    if data is None:
-        if saved is None or not saved.get("data"):
-            raise DataError(f"{run.path} has no saved split ({SPLIT_FILE}); pass --data CSV with labelled movies")
-        if run_file is None:
-            raise DataError(f"the run's data file {Path(saved['data']).name} is not on this machine where the run "
-                            f"recorded it; pass --data PATH to it (or any CSV to evaluate on)")
-    path = Path(data) if data is not None else run_file
+    path = Path(data) if data is not None else own_data_file(run.path)
     fingerprint = data_mod.file_fingerprint(path)
     own = saved is not None and fingerprint == saved.get("fingerprint")
     if data is None and not own:

@@ -28,7 +28,7 @@ import json
 import os
 from pathlib import Path
 
-from .errors import ModelError
+from .errors import DataError, ModelError
 
 CONFIG_FILE = "config.json"
 LABELS_FILE = "labels.json"
@@ -193,4 +193,39 @@ def resolve_model(model: str | Path | None, runs_dir: str | Path = DEFAULT_RUNS_
     found = newest_run(runs_dir) or bundled_model()
     if found is None:
         raise ModelError(f"no trained model found under ./{runs_dir}; train one with 'genretag train' or pass --model RUN")
+    return found
+
+
+def locate_data(run_dir: str | Path, split: dict) -> Path | None:
+    """The data file a run's ``split.json`` names, where it is on this machine; None when not found.
+
+    An absolute ``data`` path (runs written before genretag stored names only) is used as it
+    is; else the path relative to the run (``data_relative``). A run copied elsewhere on its
+    own loses its data this way and needs ``--data``. The caller checks the fingerprint.
+    """
+    data = split.get("data")
+    if data and Path(data).is_absolute():
+        found = Path(data)
+    elif split.get("data_relative"):
+        found = Path(run_dir) / split["data_relative"]
+    else:
+        return None
+    return found if found.is_file() else None
+
+
+def own_data_file(run_dir: str | Path) -> Path:
+    """The file a run was trained on, found on this machine (`locate_data`), for ``evaluate``
+    with no ``--data``. Torch-free, so the CLI can check it before loading the model.
+
+    Raises:
+        DataError: The run has no saved split, or its data file is not where it recorded it.
+    """
+    run_dir = Path(run_dir)
+    split = read_json(run_dir / SPLIT_FILE) if (run_dir / SPLIT_FILE).is_file() else None
+    if not isinstance(split, dict) or not split.get("data"):
+        raise DataError(f"{run_dir} has no saved split ({SPLIT_FILE}); pass --data CSV with labelled movies")
+    found = locate_data(run_dir, split)
+    if found is None:
+        raise DataError(f"the run's data file {Path(split['data']).name} is not on this machine where the run "
+                        f"recorded it; pass --data PATH to it (or any CSV to evaluate on)")
     return found

@@ -24,7 +24,7 @@ from .rundir import (  # noqa: F401 - the file names are part of runs' interface
     CONFIG_FILE, LABELS_FILE, THRESHOLDS_FILE, ADAPTER_DIR, HEAD_FILE, SPLIT_FILE, HISTORY_FILE, METRICS_FILE,
     META_FILE, ADAPTER_WEIGHTS, REQUIRED_FILES, ENSEMBLE_FILE, ENSEMBLE_REQUIRED_FILES, RUN_FORMAT,
     DEFAULT_RUNS_DIR, MEMBERS_DIR, ENSEMBLE_FORMAT, check_run_dir, dump_json, is_ensemble, member_paths,
-    read_json, read_config, required_files, newest_run, bundled_model, resolve_model,
+    read_json, read_config, required_files, newest_run, bundled_model, resolve_model, locate_data,
 )
 
 logger = logging.getLogger(__name__)
@@ -163,23 +163,6 @@ def relocate_data_reference(split: dict, source_dir: str | Path, target_dir: str
     if split.get("data"):
         split["data"] = Path(split["data"]).name
     return split
-
-
-def locate_data(run_dir: str | Path, split: dict) -> Path | None:
-    """The data file a run's ``split.json`` names, where it is on this machine; None when not found.
-
-    An absolute ``data`` path (runs written before genretag stored names only) is used as it
-    is; else the path relative to the run (``data_relative``). A run copied elsewhere on its
-    own loses its data this way and needs ``--data``. The caller checks the fingerprint.
-    """
-    data = split.get("data")
-    if data and Path(data).is_absolute():
-        found = Path(data)
-    elif split.get("data_relative"):
-        found = Path(run_dir) / split["data_relative"]
-    else:
-        return None
-    return found if found.is_file() else None
 
 
 def library_versions() -> dict[str, str]:

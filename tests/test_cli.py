@@ -169,3 +169,18 @@ def test_a_bug_is_an_internal_error_not_a_user_error(movies_csv, tmp_path, monke
                                      "(please report it; run with genretag --verbose for the traceback)")
     verbose = runner.invoke(app, ["--verbose", *args])
     assert verbose.exit_code == 1 and isinstance(verbose.exception, ValueError)  # raised: Python prints the traceback
+
+
+def test_evaluate_finds_the_runs_missing_data_before_loading_the_model(trained, tmp_path):
+    import json
+    import shutil
+
+    moved = tmp_path / "elsewhere" / "run"
+    shutil.copytree(trained, moved)
+    split = json.loads((moved / "split.json").read_text())
+    split.update(data="gone.csv", data_relative="../gone.csv")  # a file not on this machine
+    (moved / "split.json").write_text(json.dumps(split))
+    (moved / "head.safetensors").write_bytes(b"not weights")  # loading the model would fail on this first
+    result = runner.invoke(app, ["evaluate", "--model", str(moved)])
+    assert result.exit_code == 2, result.output
+    assert "data file gone.csv is not on this machine where the run recorded it; pass --data" in " ".join(result.output.split())

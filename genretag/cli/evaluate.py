@@ -48,7 +48,11 @@ def evaluate_cli(
         raise DataError(f"{data} not found; give the path of a labelled CSV")
     read = read_options(sep, no_header, columns) if (sep or no_header or columns) else None
     text_cols = column_values(text_col)
-    if data is not None:  # fail on the file before loading a model (20-30 s)
+    if data is None:  # the run's own file: fail before loading a model when it is not here
+        from ..rundir import check_run_dir, own_data_file, resolve_model
+
+        own_data_file(check_run_dir(resolve_model(model)))
+    else:  # fail on the file before loading a model (20-30 s)
         from ..data.reading import check_input
 
         check_input(data, read=read, text_cols=text_cols, genres_col=genres_col, title_col=title_col,
