@@ -28,7 +28,9 @@ from .config import TrainConfig
 from .errors import ConfigError, DataError
 
 #: Fields holding a path, resolved against the config file's folder.
-PATH_FIELDS = ("data", "backbone", "genre_map")
+PATH_FIELDS = ("data", "genre_map", "teacher")
+#: Fields that may hold a path (resolved when it names a folder there) or a name (a hub id, a preset).
+PATH_OR_NAME_FIELDS = ("backbone",)
 
 
 def load_config_file(path: str | Path) -> dict[str, Any]:
@@ -38,8 +40,9 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
         path: The ``.toml`` file.
 
     Returns:
-        Field name → value, typed as `TrainConfig` expects; ``data`` (and ``backbone``
-        when it names an existing folder) made absolute against the file's folder.
+        Field name → value, typed as `TrainConfig` expects; the `PATH_FIELDS` (and the
+        `PATH_OR_NAME_FIELDS` when they name an existing folder) made absolute against the
+        file's folder.
 
     Raises:
         DataError: Missing or malformed file, unknown key or wrongly typed value.
@@ -64,12 +67,12 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
             raise DataError(f"{path}: unknown key '{key}'{hint}; keys are the options of 'genretag train', with _ for -")
         values[key] = _coerce(path, key, value, hints[key])
     base = path.resolve().parent
-    if values.get("data"):
-        values["data"] = str(base / Path(values["data"]).expanduser())
-    if values.get("genre_map"):
-        values["genre_map"] = str(base / Path(values["genre_map"]).expanduser())
-    if values.get("backbone") and (base / values["backbone"]).is_dir():
-        values["backbone"] = str(base / values["backbone"])
+    for key in PATH_FIELDS:
+        if values.get(key):
+            values[key] = str(base / Path(values[key]).expanduser())
+    for key in PATH_OR_NAME_FIELDS:
+        if values.get(key) and (base / values[key]).is_dir():
+            values[key] = str(base / values[key])
     return values
 
 

@@ -29,6 +29,8 @@ def test_values_are_typed_and_paths_relative_to_the_file(tmp_path, monkeypatch):
     file = _toml(folder / "run.toml", '''
 data = "movies.csv"
 backbone = "backbones/tiny"
+teacher = "runs/ensemble"
+genre_map = "aliases.toml"
 text_cols = "title, overview"
 split = [0.8, 0.1, 0.1]
 lr = 1
@@ -40,6 +42,8 @@ head_dropout = 0.2
     values = load_config_file("conf/run.toml")
     assert values["data"] == str(folder.resolve() / "movies.csv")
     assert values["backbone"] == str(folder.resolve() / "backbones" / "tiny")
+    assert values["teacher"] == str(folder.resolve() / "runs" / "ensemble")
+    assert values["genre_map"] == str(folder.resolve() / "aliases.toml")
     assert values["text_cols"] == ["title", "overview"]
     assert values["split"] == (0.8, 0.1, 0.1)
     assert values["lr"] == 1.0 and isinstance(values["lr"], float)
