@@ -85,13 +85,15 @@ batch_size = 32
 max_length = 32
 head_dropout = 0.2
 thresholds = "fixed"
+oversample = true
 ''')
     out = tmp_path / "run"
-    # --lr is typed with its default value: typed still beats the file.
-    result = runner.invoke(app, ["train", "--config", str(file), "--epochs", "1", "--lr", "0.0005", "--out", str(out)])
+    # --lr is typed with its default value: typed still beats the file; so does an "off" flag.
+    result = runner.invoke(app, ["train", "--config", str(file), "--epochs", "1", "--lr", "0.0005", "--no-oversample",
+                                 "--out", str(out)])
     assert result.exit_code == 0, result.output
     saved = json.loads((out / "config.json").read_text())
-    assert saved["epochs"] == 1 and saved["lr"] == 0.0005  # typed
+    assert saved["epochs"] == 1 and saved["lr"] == 0.0005 and saved["oversample"] is False  # typed
     assert saved["batch_size"] == 32 and saved["head_dropout"] == 0.2 and saved["thresholds"] == "fixed"  # file
     assert saved["max_length"] == 32 and saved["data"] == movies_csv.name and saved["backbone"] == str(tiny_bert)
     split = json.loads((out / "split.json").read_text())
