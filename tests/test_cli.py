@@ -184,3 +184,14 @@ def test_evaluate_finds_the_runs_missing_data_before_loading_the_model(trained, 
     result = runner.invoke(app, ["evaluate", "--model", str(moved)])
     assert result.exit_code == 2, result.output
     assert "data file gone.csv is not on this machine where the run recorded it; pass --data" in " ".join(result.output.split())
+
+
+def test_quiet_and_verbose_work_after_the_command_too(trained, tmp_path, movies_csv):
+    loud = runner.invoke(app, ["tag", str(movies_csv), "--model", str(trained), "--out", str(tmp_path / "a.csv")])
+    quiet = runner.invoke(app, ["tag", str(movies_csv), "--model", str(trained), "--out", str(tmp_path / "b.csv"), "-q"])
+    assert loud.exit_code == 0 and quiet.exit_code == 0, quiet.output
+    assert "model:" in loud.output and "model:" not in quiet.output
+    assert "wrote" in quiet.output  # the result stays
+    # After "--" a "-q" is an argument, not the flag: here a file name that does not exist.
+    literal = runner.invoke(app, ["tag", "--model", str(trained), "--", "-q"])
+    assert literal.exit_code == 2 and "-q not found" in literal.output

@@ -7,6 +7,7 @@ import warnings
 from typing import Annotated
 
 import typer
+from typer.core import TyperGroup
 
 from .. import __version__
 from . import distill as _distill
@@ -20,7 +21,25 @@ from . import train as _train
 from . import tune as _tune
 from .common import state
 
+#: Options of the whole tool that a user may also type after the command (`genretag tag x.csv -q`).
+GLOBAL_FLAGS = frozenset({"-q", "--quiet", "-v", "--verbose"})
+
+
+class _Group(TyperGroup):
+    """Moves `GLOBAL_FLAGS` typed after the command name in front of it, where Click reads them."""
+
+    def parse_args(self, ctx, args):
+        if args and args[0] in self.commands:
+            end = args.index("--") if "--" in args else len(args)
+            moved = [a for a in args[1:end] if a in GLOBAL_FLAGS]
+            if moved:
+                rest = [a for a in args[1:end] if a not in GLOBAL_FLAGS]
+                args = [*moved, args[0], *rest, *args[end:]]
+        return super().parse_args(ctx, args)
+
+
 app = typer.Typer(
+    cls=_Group,
     name="genretag",
     help="Tag movies with their genres from a synopsis: train a LoRA tagger, evaluate it, tag CSV files.",
     no_args_is_help=True,
