@@ -410,6 +410,7 @@ def evaluate(
     unused = {g: int(pred_run[:, j].sum()) for j, g in enumerate(labels) if g not in rows.file_labels}
     unused = dict(sorted(unused.items(), key=lambda kv: (-kv[1], kv[0])))  # the most predicted first
     with_unused = None
+    every_label, every_pred = list(labels), pred_run  # what `tag` writes, left-out genres included
     if len(scored) < len(labels):
         # What leaving genres out changes, so that it is never hidden: the run's rule over every genre.
         every = metrics.multilabel_scores(rows.y, pred_run)
@@ -459,7 +460,7 @@ def evaluate(
         "genre_mappings": {"read": rows.genre_applied, "lines": rows.genre_lines,
                            "scored_as": _scored_as(rows), "did_you_mean": rows.hints},
         "worst": _worst(rows, probs, pred_run, labels, run_limits, top_errors),
-        "movies": _movies(rows, pred_run, labels),
+        "movies": _movies(rows, pred_run, labels, every_pred, every_label),
         "timing": {
             "read_seconds": round(t_read, 3),
             "predict_seconds": round(t_predict, 3),
@@ -654,18 +655,25 @@ def _worst(rows: EvalRows, probs, pred, labels, limits, top: int) -> dict:
     }
 
 
-def _movies(rows: EvalRows, pred, labels) -> list[dict]:
-    """True vs predicted genres (at the run's thresholds) of every evaluated movie."""
-    return [
-        {
+def _movies(rows: EvalRows, pred, labels, every_pred, every_label) -> list[dict]:
+    """True vs predicted genres (at the run's thresholds) of every evaluated movie.
+
+    ``predicted`` is every genre the model gave the movie, as `tag` writes it; ``not_scored``
+    those of them left out of the scores (genres the file never uses).
+    """
+    scored = set(labels)
+    movies = []
+    for i in range(len(rows.texts)):
+        predicted = [every_label[j] for j in np.flatnonzero(every_pred[i])]
+        movies.append({
             "row_id": int(rows.row_ids[i]),
             "title": _title(rows, i),
             "true": [labels[j] for j in np.flatnonzero(rows.y[i])],
             "unknown": _unscorable(rows, i),
-            "predicted": [labels[j] for j in np.flatnonzero(pred[i])],
-        }
-        for i in range(len(rows.texts))
-    ]
+            "predicted": predicted,
+            "not_scored": [g for g in predicted if g not in scored],
+        })
+    return movies
 
 
 def _unscorable(rows: EvalRows, i: int) -> list[str]:

@@ -229,6 +229,10 @@ def test_genres_the_file_never_uses_are_left_out_and_listed(bundled):
     # The counts listed are the model's predictions of those genres (at its own rule).
     predicted = {g: sum(g in m["predicted"] for m in every["movies"]) for g in unused["genres"]}
     assert unused["genres"] == predicted and predicted["Animation"] >= 1
+    # Each movie's predictions are what `tag` writes, left-out genres included and named as such.
+    assert [m["predicted"] for m in subset["movies"]] == [m["predicted"] for m in every["movies"]]
+    assert any("Animation" in m["not_scored"] for m in subset["movies"])
+    assert all(set(m["not_scored"]) == set(m["predicted"]) - set(subset["labels"]) for m in subset["movies"])
     # Never hidden: the scores with them are given beside, equal to --all-genres's, and a few-rows warning says so.
     with_them, all_scored = unused["scores_with_them"], every["scores"]["at_run_thresholds"]["summary"]
     assert with_them["micro_f1"] == pytest.approx(all_scored["micro_f1"], abs=1e-6)
