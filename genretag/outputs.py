@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import GenretagError, OutputExistsError
+from .errors import DataError, GenretagError, OutputExistsError
 
 try:  # POSIX only; elsewhere two writers of one output are not detected
     import fcntl
@@ -32,6 +32,21 @@ def ensure_new(target: str | Path, force: bool) -> Path:
     if target.exists() and not force:
         raise OutputExistsError(f"{target} already exists; pass --force to overwrite it")
     return target
+
+
+def refuse_input(target: str | Path, inputs, option: str = "--out") -> None:
+    """Refuse an output that is one of the ``inputs`` (the same file, through links too):
+    ``--force`` allows replacing an old output, never the data a command reads.
+
+    Raises:
+        DataError: ``target`` is an input.
+    """
+    target = Path(target)
+    if not target.exists():
+        return
+    for source in inputs:
+        if source is not None and Path(source).exists() and target.resolve() == Path(source).resolve():
+            raise DataError(f"{option} {target} is the input file {source}; choose another {option}")
 
 
 @contextlib.contextmanager

@@ -195,3 +195,21 @@ def test_quiet_and_verbose_work_after_the_command_too(trained, tmp_path, movies_
     # After "--" a "-q" is an argument, not the flag: here a file name that does not exist.
     literal = runner.invoke(app, ["tag", "--model", str(trained), "--", "-q"])
     assert literal.exit_code == 2 and "-q not found" in literal.output
+
+
+def test_evaluate_never_writes_over_its_data_even_with_force(trained, tmp_path, movies_csv):
+    import shutil
+
+    data = tmp_path / "victim.csv"
+    shutil.copy(movies_csv, data)
+    before = data.read_bytes()
+    for option in ("--json", "--report"):
+        result = runner.invoke(app, ["evaluate", "--model", str(trained), "--data", str(data), option, str(data), "--force"])
+        assert result.exit_code == 2 and f"{option} {data} is the input file" in " ".join(result.output.split())
+    assert data.read_bytes() == before
+
+
+def test_tag_chunksize_zero_is_a_user_error(trained, movies_csv, tmp_path):
+    result = runner.invoke(app, ["tag", str(movies_csv), "--model", str(trained), "--out", str(tmp_path / "o.csv"),
+                                 "--chunksize", "0"])
+    assert result.exit_code == 2 and "--chunksize must be at least 1, got 0" in result.output

@@ -35,24 +35,26 @@ def evaluate_cli(
 ) -> None:
     """Score a trained run on labelled movies and write an HTML report and/or a JSON of every number."""
     from ..errors import DataError
-    from ..outputs import ensure_new, write_json
+    from ..outputs import ensure_new, refuse_input, write_json
 
     if batch_size is not None and batch_size < 1:
         raise DataError(f"--batch-size must be at least 1, got {batch_size}")
     if report and json_out and report.resolve() == json_out.resolve():
         raise DataError("--report and --json name the same file; give them different paths")
-    for target in (report, json_out):
+    own = None
+    if data is None:  # the run's own file: fail before loading a model when it is not here
+        from ..rundir import check_run_dir, own_data_file, resolve_model
+
+        own = own_data_file(check_run_dir(resolve_model(model)))
+    for target, option in ((report, "--report"), (json_out, "--json")):
         if target is not None:
+            refuse_input(target, (data, own), option)  # not even with --force
             ensure_new(target, force)  # fail before the slow part
     if data is not None and not data.exists():
         raise DataError(f"{data} not found; give the path of a labelled CSV")
     read = read_options(sep, no_header, columns) if (sep or no_header or columns) else None
     text_cols = column_values(text_col)
-    if data is None:  # the run's own file: fail before loading a model when it is not here
-        from ..rundir import check_run_dir, own_data_file, resolve_model
-
-        own_data_file(check_run_dir(resolve_model(model)))
-    else:  # fail on the file before loading a model (20-30 s)
+    if data is not None:  # fail on the file before loading a model (20-30 s)
         from ..data.reading import check_input
 
         check_input(data, read=read, text_cols=text_cols, genres_col=genres_col, title_col=title_col,

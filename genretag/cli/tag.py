@@ -109,6 +109,8 @@ def tag_cli(
                          run_text_cols=lambda: saved_text_cols(model))
     from ..formats import check_output, default_output
 
+    if chunksize is not None and chunksize < 1:
+        raise DataError(f"--chunksize must be at least 1, got {chunksize}")
     chunksize = 10_000 if chunksize is None else chunksize
     parts = None
     if shard:
