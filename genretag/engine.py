@@ -368,7 +368,9 @@ def _write(tagged, out: Path, fmt: str, force: bool, cols: list[str], summary: E
                     with open(tmp, "a", encoding="utf-8", newline="") as fh:
                         # The dialect `tag` writes (CRLF, minimal quoting).
                         frame.to_csv(fh, header=summary.rows == 0, index=False, lineterminator="\r\n")
-                text = data_mod.join_text(frame if frame is not None else table.select(cols).to_pandas(), cols)
+                synopsis_cols = data_mod.synopsis_columns(cols)  # as tag_frame counts a row with a title alone
+                text = data_mod.join_text(frame if frame is not None else table.select(synopsis_cols).to_pandas(),
+                                          synopsis_cols)
                 has_text = int((text.str.len() > 0).sum())
                 summary.rows += table.num_rows
                 summary.tagged += has_text

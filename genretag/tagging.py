@@ -179,7 +179,9 @@ def tag_frame(
     """
     rule = run.rule if rule is None else rule
     texts = data_mod.join_text(frame, text_cols)
-    has_text = (texts.str.len() > 0).to_numpy(dtype=bool)
+    synopsis_cols = data_mod.synopsis_columns(text_cols)
+    synopses = texts if synopsis_cols == list(text_cols) else data_mod.join_text(frame, synopsis_cols)
+    has_text = (synopses.str.len() > 0).to_numpy(dtype=bool)  # a title alone is not tagged
     probs = np.full((len(frame), len(run.labels)), np.nan, dtype=np.float32)
     if has_text.any():
         probs[has_text] = run.predict_proba(texts[has_text].tolist(), precision=precision, batch_size=batch_size,

@@ -96,3 +96,24 @@ def test_evaluate_reads_another_file_as_tag_does(title_run, tmp_path):
     data = json.loads(out.read_text())["data"]
     assert data["text_columns"] == ["Movie Name", "Plot"]
     assert data["text_columns_how"] == "matched to the model's title, overview"
+
+
+def test_a_title_alone_or_a_placeholder_is_not_a_synopsis(title_run, tmp_path):
+    rows = [("Dark House", "A ghost haunts a family in an old house."), ("Empty", ""), ("Imdb Null", "\\N"),
+            ("Dash", "-"), ("Stock", "No overview found."),
+            ("Tmdb", "We don't have an overview translated in English. Help us expand our database by adding one.")]
+    out, tagged = _tag(title_run, tmp_path, "gaps", pd.DataFrame(rows, columns=["title", "overview"]))
+    assert "6 rows, 1 tagged, 5 with an empty synopsis" in " ".join(out.split())
+    assert tagged["predicted_genres"].notna().tolist() == [True, False, False, False, False, False]
+
+
+def test_placeholders_are_empty_synopses_in_training_data_too(tmp_path):
+    from genretag.data import load_labelled
+
+    path = tmp_path / "gaps.csv"
+    path.write_text("title,overview,genres\nA,A real plot about a ghost.,Horror\nB,\\N,Drama\nC,TBA,Comedy\n"
+                    "D,-,Action\nNA,Another real plot.,Drama\n", encoding="utf-8")
+    data, report = load_labelled(path)
+    assert report.empty_text == 3 and data.texts == ["A real plot about a ghost.", "Another real plot."]
+    assert load_labelled(path, text_cols=["title", "overview"])[0].texts == ["A. A real plot about a ghost.",
+                                                                             "NA. Another real plot."]

@@ -28,6 +28,7 @@ from .columns import (
     join_text,
     missing_title_warning,
     split_columns,
+    synopsis_columns,
 )
 from .genres import canonical_genre, drop_genres, is_malformed_list, parse_genres, rare_genres
 from .labelled import DropReport, LabelledData, load_labelled
@@ -60,5 +61,6 @@ __all__ = [
     "read_csv",
     "split_columns",
     "split_indices",
+    "synopsis_columns",
     "synopsis_key",
 ]

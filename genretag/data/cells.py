@@ -14,6 +14,16 @@ import pandas as pd
 NULL_TOKENS = frozenset({"", "nan", "none", "null", "n/a", "na", "#n/a", "[]", "()", "{}"})
 # Films are called "NA", "None" and "Null": in a title column those are names, not gaps.
 TITLE_NULL_TOKENS = NULL_TOKENS - {"na", "none", "null"}
+# What catalogues write in a synopsis cell that has none (compared lower-cased, without final
+# dots): IMDb's TSV null, dashes, TMDB's and IMDb's stock sentences. Not a plot: no genre can
+# be read from them, so such rows count as having an empty synopsis.
+SYNOPSIS_PLACEHOLDERS = NULL_TOKENS | frozenset({
+    "\\n", "-", "--", "---", "\u2013", "\u2014", "?", "??", "...", "\u2026", "tba", "tbd", "tbc", "unknown", "coming soon",
+    "no overview", "no overview found", "no overview available", "no plot", "no plot available", "plot unknown",
+    "no synopsis", "no synopsis available", "no description", "no description available", "no summary",
+    "no summary available", "not available", "add a plot", "plot is unknown", "storyline unknown",
+    "we don't have an overview translated in english. help us expand our database by adding one",
+})
 
 
 def is_missing(value: Any) -> bool:
@@ -25,7 +35,8 @@ def is_missing(value: Any) -> bool:
 
 
 def clean_cell(value: Any, *, title: bool = False) -> str:
-    """One cell as text: whitespace (CR/LF included) collapsed, "" for a missing or null-token cell.
+    """One cell as text: whitespace (CR/LF included) collapsed, "" for a missing cell, a null
+    token (`NULL_TOKENS`) or, in a synopsis, a placeholder (`SYNOPSIS_PLACEHOLDERS`).
 
     Args:
         value: The raw cell value.
@@ -36,4 +47,12 @@ def clean_cell(value: Any, *, title: bool = False) -> str:
             return ""
         value = str(value)
     value = " ".join(value.split())  # also turns CR/LF inside quoted fields into spaces
-    return "" if value.lower() in (TITLE_NULL_TOKENS if title else NULL_TOKENS) else value
+    if title:
+        return "" if value.lower() in TITLE_NULL_TOKENS else value
+    return "" if is_placeholder(value) else value
+
+
+def is_placeholder(text: str) -> bool:
+    """True for a synopsis cell that holds no synopsis: "", "N/A", "\\N", "-", "No overview found." ..."""
+    key = text.strip().lower()
+    return key in SYNOPSIS_PLACEHOLDERS or key.rstrip(".!").rstrip() in SYNOPSIS_PLACEHOLDERS

@@ -206,6 +206,14 @@ def detect_title_column(columns: list[str], title_col: str | None = None) -> str
     return found[0] if found else None
 
 
+def synopsis_columns(text_cols: list[str]) -> list[str]:
+    """The synopsis part of the text columns: all but the title column when there are
+    several (title + overview → overview), else all. A row whose synopsis part is empty has
+    no synopsis, whatever its title: it is not trained on and not tagged."""
+    title = detect_title_column(list(text_cols)) if len(text_cols) > 1 else None
+    return [c for c in text_cols if c != title]
+
+
 def join_text(df: pd.DataFrame, text_cols: list[str]) -> pd.Series:
     """Join text columns into one cleaned string per row.
 

@@ -14,7 +14,7 @@ import numpy as np
 from ..errors import DataError
 from ..formats import ReadOptions
 from .cells import clean_cell
-from .columns import detect_columns, detect_title_column, join_text
+from .columns import detect_columns, detect_title_column, join_text, synopsis_columns
 from .genres import is_malformed_list, parse_genres
 from .reading import read_csv
 
@@ -163,9 +163,8 @@ def load_labelled(
     # Duplicates are judged on the synopsis, not the title: "Loro 1" and "Loro 2" share one
     # synopsis, and a row in training with its twin in validation would flatter the score.
     # It also keeps the split of title + overview runs the same as that of overview runs.
-    title_in_text = detect_title_column(list(texts_cols))
-    synopsis_cols = [c for c in texts_cols if c != title_in_text]
-    synopses = join_text(df, synopsis_cols).tolist() if title_in_text and synopsis_cols else texts
+    synopsis_cols = synopsis_columns(texts_cols)
+    synopses = join_text(df, synopsis_cols).tolist() if synopsis_cols != list(texts_cols) else texts
     cells = df[genres_col].tolist()
     genres = [parse_genres(c) for c in cells]
     genre_report = None
