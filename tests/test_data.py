@@ -405,7 +405,7 @@ def test_load_labelled_drop_counts(tmp_path):
     assert data.titles == ["A", "F", "H"]
     assert data.genre_counts() == {"Drama": 2, "Comedy": 1, "Horror": 1, "War": 1}
     assert report.lines() == [
-        "read 8 rows",
+        "read 8 rows: synopsis from 'overview', genres from 'genres'",  # the columns it guessed, said
         "dropped 2 rows with an empty synopsis",
         "dropped 2 rows with no genres",
         "dropped 1 row repeating an earlier synopsis",

@@ -43,6 +43,9 @@ V = Vocabulary.bundled()
         ("Tv movie", ("TV Movie",)),
         ("Family Film", ("Family",)),  # Freebase
         ("Crime Fiction", ("Crime",)),
+        ("Rom-Com", ("Romance", "Comedy")),
+        ("Dark Comedy", ("Comedy",)),
+        ("family drama", ("Drama",)),  # a drama about a family, not a film for families
     ],
 )
 def test_aliases_of_the_issue(name, expected):
@@ -57,20 +60,34 @@ def test_aliases_of_the_issue(name, expected):
         ("comedy-drama", ("Comedy", "Drama")),
         ("Science Fiction Horror", ("Science Fiction", "Horror")),  # the longest phrase first
         ("Action and Adventure Film", ("Action", "Adventure")),
+        # Adjectives that do not change the genre (Wikipedia, IMDb keywords).
+        ("Dark Fantasy", ("Fantasy",)),
+        ("Teen Comedy", ("Comedy",)),
+        ("Psychological Thriller", ("Thriller",)),
     ],
 )
 def test_compound_labels_split_into_their_genres(name, expected):
     assert V.resolve(name) == expected
 
 
-@pytest.mark.parametrize("name", ["World cinema", "Dark Fantasy", "Film", "Coming of age"])
+@pytest.mark.parametrize("name", ["World cinema", "Sword and sorcery", "Film", "Coming of age"])
 def test_a_label_with_a_word_that_is_no_genre_stays_unknown(name):
     assert V.resolve(name) is None
 
 
-@pytest.mark.parametrize("name", ["unknown", "Unknown", "(no genres listed)", "No Genres Listed", "\\N", "-", "none"])
+@pytest.mark.parametrize("name", ["unknown", "Unknown", "(no genres listed)", "No Genres Listed", "\\N", "-", "none",
+                                  "\u2014", "\u2013"])
 def test_placeholders_mean_no_genre(name):
     assert V.resolve(name) == ()
+
+
+@pytest.mark.parametrize(("cell", "expected"), [
+    ("drama [1]", ["Drama"]),  # a Wikipedia footnote mark
+    ("Drama (film), comedy[2]", ["Drama", "Comedy"]),
+    ("Comedy [citation needed]|Horror", ["Comedy", "Horror"]),
+])
+def test_wiki_marks_are_not_part_of_a_genre(cell, expected):
+    assert parse_genres(cell) == expected
 
 
 def test_genre_key_ignores_case_dashes_and_spaces():

@@ -120,6 +120,8 @@ def _print_summary(results: dict) -> None:
             cells += [fmt(base["ranking"][key])] + ([""] if two else [])
         table.add_row(label, *cells)
     console.print(table)
+    if d.get("read"):  # the columns guessed and the rows dropped, as train says them
+        console.print("; ".join(d["read"]), highlight=False)
     _print_genres(results)
     if not base.get("available"):
         console.print(f"no baseline: {base['reason']}", highlight=False)

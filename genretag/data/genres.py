@@ -106,8 +106,14 @@ def _raw_genres(cell: Any) -> Iterator[str]:
         return
     if re.match(r"\[\s*\{", text):
         return  # a cut-off object list with no complete "name": its keys and ids are not genres
+    text = _FOOTNOTE.sub("", text)  # Wikipedia: "drama[1]", "comedy [citation needed]"
     for piece in _GENRE_SPLIT.split(text):
-        yield piece.strip(_GENRE_STRIP)
+        yield _QUALIFIER.sub("", piece.strip(_GENRE_STRIP)).strip(_GENRE_STRIP)
+
+
+# Footnote marks and "(film)" qualifiers copied from wiki pages along with a genre name.
+_FOOTNOTE = re.compile(r"\[\s*(?:\d+|[a-z]|citation needed|note \d+|nb \d+)\s*\]", re.IGNORECASE)
+_QUALIFIER = re.compile(r"\s*\((?:film|films|movie|movies|genre)\)?\s*$", re.IGNORECASE)
 
 
 def _parse_literal(text: str) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,10 +45,18 @@ class DropReport:
     """Rows (kept or not) whose genre cell looked like a list but was broken; not a drop reason."""
     genres: Any = None
     """The `genretag.vocabulary.GenreReport` of the genre names mapped, when a vocabulary was applied."""
+    text_columns: list[str] | None = field(default=None, compare=False)
+    """The columns joined into the synopsis (given or detected)."""
+    genres_column: str | None = field(default=None, compare=False)
+    """The column read as the genres (given or detected)."""
 
     def lines(self) -> list[str]:
-        """Return a short human summary, one line per non-zero count."""
-        out = [f"read {_rows(self.total)}"]
+        """Return a short human summary, one line per non-zero count; the first names the columns read."""
+        columns = ""
+        if self.text_columns and self.genres_column:
+            columns = (f": synopsis from {' + '.join(repr(c) for c in self.text_columns)}, "
+                       f"genres from '{self.genres_column}'")
+        out = [f"read {_rows(self.total)}{columns}"]
         if self.empty_text:
             out.append(f"dropped {_rows(self.empty_text)} with an empty synopsis")
         if self.no_genres:
@@ -226,5 +234,7 @@ def load_labelled(
         sampled_out=sampled_out,
         malformed_genres=malformed,
         genres=genre_report,
+        text_columns=list(texts_cols),
+        genres_column=genres_col,
     )
     return data, report
