@@ -364,6 +364,7 @@ def sniff(path: str | Path, options: ReadOptions | None = None) -> FileFormat:
         raise DataError(f"{path} is empty; expected a header row and data rows")
 
     kind = _KIND_SUFFIXES.get(suffix)
+    _refuse_json_document(path, head)
     if kind is None and head.startswith(b"PAR1"):
         kind = PARQUET
     if kind is None and options.sep is None and options.header and _starts_with_json_object(head):
@@ -381,6 +382,30 @@ def sniff(path: str | Path, options: ReadOptions | None = None) -> FileFormat:
     if kind == JSONL:
         return _sniff_jsonl(path, base, text, truncated)
     return _sniff_delimited(path, base, text, truncated, options)
+
+
+_TO_JSONL = "write one movie per line (JSON Lines; pandas: df.to_json('movies.jsonl', orient='records', lines=True))"
+
+
+def _refuse_json_document(path: Path, head: bytes) -> None:
+    """A whole-file JSON document (an array of records, or pandas' default object of columns)
+    is not JSON Lines: say so, rather than read it as one row or as a header without rows."""
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if re.match(rb"\[\s*\{", text):
+        raise DataError(f"{path} is one JSON array of records, not JSON Lines; {_TO_JSONL}")
+    first = text.split(b"\n", 1)[0]
+    if not first.startswith(b"{"):
+        return
+    try:
+        value = json.loads(first.decode("utf-8", errors="replace"))
+    except ValueError:
+        if first.strip() == b"{":  # a pretty-printed object over several lines
+            raise DataError(f"{path} is one JSON document over several lines, not JSON Lines; {_TO_JSONL}") from None
+        return
+    # A movie has a synopsis string; an object of only lists or maps is a table stored by column.
+    if isinstance(value, dict) and value and all(isinstance(v, (dict, list)) for v in value.values()):
+        raise DataError(f"{path} holds one JSON object of columns (pandas' to_json default), not one movie per "
+                        f"line; {_TO_JSONL}")
 
 
 def _starts_with_json_object(head: bytes) -> bool:
@@ -453,6 +478,8 @@ def _sniff_delimited(path: Path, base: FileFormat, text: str, truncated: bool, o
         raise DataError(f"{path} is empty; expected a header row and data rows")
     if options.header:
         columns = [c.strip().lstrip("\ufeff").strip() for c in header]
+        if sum(not c for c in columns) > 1:  # a spreadsheet's trailing empty cells: "a,b,,"; named as pandas does
+            columns = [c or f"Unnamed: {i}" for i, c in enumerate(columns)]
         _check_unique(path, columns)
     else:
         columns = list(options.columns)

@@ -18,7 +18,8 @@ import pytest
 from genretag import formats
 from genretag.data import check_input, detect_columns, detect_title_column, load_labelled, split_columns
 from genretag.errors import DataError
-from genretag.formats import OutputFormat, ReadOptions, TableWriter, default_output, iter_tables, output_format, read_table
+from genretag.formats import (OutputFormat, ReadOptions, TableWriter, default_output, iter_tables, output_format, read_table,
+                              sniff)
 
 ROWS = [
     {"title": "Amélie", "overview": "A shy waitress, in Paris; changes lives.", "genres": "Comedy|Romance"},
@@ -325,3 +326,30 @@ def test_an_unknown_output_suffix_says_what_it_writes(caplog):
     caplog.clear()
     formats.check_output("out.csv", source=source)
     assert caplog.text == ""
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('[{"title": "A", "overview": "A plot."}, {"title": "B", "overview": "Another."}]', "one JSON array of records"),
+    ('{"title": {"0": "A", "1": "B"}, "overview": {"0": "A plot.", "1": "Another."}}', "one JSON object of columns"),
+    ('{"title": ["A", "B"], "overview": ["A plot.", "Another."]}', "one JSON object of columns"),
+    ('{\n  "title": "A",\n  "overview": "A plot."\n}\n', "one JSON document over several lines"),
+])
+def test_a_json_document_is_not_read_as_one_row(tmp_path, text, message):
+    path = tmp_path / "movies.json"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(DataError, match=f"{message}.*orient='records', lines=True"):
+        sniff(path)
+
+
+def test_json_lines_with_list_fields_are_still_rows(tmp_path):
+    path = tmp_path / "movies.json"
+    path.write_text('{"overview": "A plot.", "genres": ["Drama"]}\n{"overview": "More.", "genres": []}\n', encoding="utf-8")
+    assert sniff(path).kind == "jsonl" and len(read_table(path)) == 2
+
+
+def test_trailing_empty_header_cells_are_named_as_pandas_names_them(tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_text("title,overview,,\nA,A plot.,,\nB,Another plot.,,\n", encoding="utf-8")
+    fmt = sniff(path)
+    assert fmt.columns == ["title", "overview", "Unnamed: 2", "Unnamed: 3"]
+    assert list(read_table(path).columns) == fmt.columns
