@@ -472,7 +472,8 @@ def evaluate(
     }
     # Scores on synopses in a script the model never saw say little about the model.
     known = language.known_scripts(run.meta)
-    results["data"]["other_script"] = language.count_by_script(language.script_warnings(rows.texts, known))
+    results["data"]["other_script"] = language.count_by_script(
+        language.script_warnings(rows.texts, known, english=language.trained_on_english(run.meta)))
     message = language.describe(results["data"]["other_script"], len(rows.texts), known)
     if message:
         logger.warning(message)

@@ -204,7 +204,8 @@ def tag_frame(
             out[name] = written[:, j]
     text_list = texts.fillna("").tolist()
     scripts = language.row_scripts(text_list)  # once: for the script warnings and the word counts
-    flags = language.script_warnings(text_list, language.known_scripts(run.meta), scripts)
+    flags = language.script_warnings(text_list, language.known_scripts(run.meta), scripts,
+                                     english=language.trained_on_english(run.meta))
     out[free_column(list(frame.columns) + score_names, LANGUAGE_COLUMN)] = flags
     words = language.word_counts(text_list, scripts)
     return TaggedFrame(frame=out, chosen=chosen, has_text=has_text, other_script=language.count_by_script(flags),

@@ -1,0 +1,47 @@
+"""Synopses that do not look like the model's language: other scripts, other Latin-script languages, no letters."""
+
+import pytest
+
+from genretag import language
+
+ENGLISH = "A family moves into a haunted house where a demon terrorizes their youngest daughter."
+OTHERS = {
+    "Spanish": "Un sicario retirado vuelve a la guerra contra la mafia rusa después de que unos matones matan a su perro.",
+    "French": "Une famille emménage dans une maison hantée où un démon terrorise leur plus jeune fille.",
+    "German": "Eine Familie zieht in ein Spukhaus, in dem ein Dämon ihre jüngste Tochter terrorisiert.",
+    "Italian": "Una famiglia si trasferisce in una casa infestata dove un demone terrorizza la figlia più piccola.",
+    "Portuguese": "Uma família se muda para uma casa assombrada onde um demônio aterroriza a filha mais nova.",
+    "Turkish": "Bir aile, bir iblisin en küçük kızlarını korkuttuğu perili bir eve taşınır ve yardım ister.",
+    "Vietnamese": "Một gia đình chuyển đến một ngôi nhà ma ám nơi một con quỷ khủng bố cô con gái út của họ.",
+    "Indonesian": "Sebuah keluarga pindah ke rumah berhantu di mana iblis meneror putri bungsu mereka.",
+}
+
+
+@pytest.mark.parametrize("name", sorted(OTHERS))
+def test_latin_script_languages_other_than_english_are_told_apart(name):
+    assert language.looks_english(OTHERS[name]) is False
+
+
+def test_english_and_too_short_texts():
+    assert language.looks_english(ENGLISH) is True
+    assert language.looks_english("Sebuah keluarga pindah") is None  # a title, not judged
+
+
+def test_a_run_trained_on_english_flags_other_languages_and_texts_without_letters():
+    texts = [ENGLISH, OTHERS["Spanish"], "👻🏠😱👧", "家族が幽霊屋敷に引っ越す。", ""]
+    flags = language.script_warnings(texts, ("Latin",), english=True)
+    assert flags == ["", "not English (model: English)", "no letters (model: Latin)", "Han script (model: Latin)", ""]
+    assert language.count_by_script(flags) == {"Han": 1, "no letters": 1, "not English": 1}
+    message = language.describe(language.count_by_script(flags), 5, ("Latin",))
+    assert message.startswith("3 of 5 synopses do not look like the model's language (")
+    # A run not known to be English is judged by script only.
+    assert language.script_warnings(texts, ("Latin",)) == ["", "", "", "Han script (model: Latin)", ""]
+
+
+def test_runs_record_how_english_their_training_text_is():
+    profile = language.text_profile([ENGLISH] * 9 + [OTHERS["French"]])
+    assert profile["english"] == 0.9 and language.trained_on_english({"text_profile": profile})
+    spanish = language.text_profile(list(OTHERS.values()))
+    assert spanish["english"] == 0.0 and not language.trained_on_english({"text_profile": spanish})
+    assert language.trained_on_english({})  # older runs and the bundled model: English
+    assert not language.trained_on_english({"text_profile": {**profile, "english": None}})
