@@ -212,7 +212,12 @@ def load_backbone_and_fingerprint(backbone: str, *, dtype: torch.dtype = torch.f
 def _load_error(backbone: str, exc: Exception) -> ModelError:
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if os.path.isdir(backbone):
-        return ModelError(f"cannot load backbone from {backbone}: {first}")
+        from .rundir import CONFIG_FILE, LABELS_FILE
+
+        if os.path.isfile(os.path.join(backbone, LABELS_FILE)) and os.path.isfile(os.path.join(backbone, CONFIG_FILE)):
+            return ModelError(f"{backbone} is a genretag run (a trained model), not a backbone; pass it as --model, "
+                              "and --backbone only for the language model a run was trained on (e.g. minilm)")
+        return ModelError(f"cannot load backbone from {backbone}: {first.rstrip(':')}")
     return ModelError(
         f"cannot load backbone '{backbone}': no such folder here, and not loadable as a Hugging Face model id "
         f"(offline, or not a model id?): {first[:200]}; for a local folder pass --backbone with its path, "

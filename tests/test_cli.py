@@ -213,3 +213,10 @@ def test_tag_chunksize_zero_is_a_user_error(trained, movies_csv, tmp_path):
     result = runner.invoke(app, ["tag", str(movies_csv), "--model", str(trained), "--out", str(tmp_path / "o.csv"),
                                  "--chunksize", "0"])
     assert result.exit_code == 2 and "--chunksize must be at least 1, got 0" in result.output
+
+
+def test_a_run_given_as_backbone_is_named_as_a_run(trained, movies_csv, tmp_path):
+    result = runner.invoke(app, ["tag", str(movies_csv), "--model", str(trained), "--backbone", str(trained),
+                                 "--out", str(tmp_path / "o.csv"), "--runtime", "torch"])
+    assert result.exit_code == 3 and "is a genretag run (a trained model), not a backbone; pass it as --model" in \
+        " ".join(result.output.split())

@@ -424,6 +424,13 @@ def test_load_labelled_joined_text_columns(tmp_path):
     assert data.row_ids == load_labelled(path)[0].row_ids
 
 
+def test_load_labelled_a_synopsis_in_other_case_or_spacing_is_a_duplicate(tmp_path):
+    path = write_bytes(tmp_path, "dup.csv", (
+        "overview,genres\nA ghost haunts a house.,Horror\n  A GHOST   haunts a house. ,Horror\nOther plot.,Drama\n").encode())
+    data, report = load_labelled(path)
+    assert report.duplicate_text == 1 and data.row_ids == [0, 2]
+
+
 def test_load_labelled_title_twins_are_duplicates(tmp_path):
     # "Loro 1" and "Loro 2" share one synopsis in the TMDB file: one row, not a leak between splits.
     path = write_bytes(tmp_path, "twins.csv", (

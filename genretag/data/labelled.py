@@ -197,10 +197,10 @@ def load_labelled(
             empty_text += 1
         elif not row_genres:
             no_genres += 1
-        elif synopsis in seen:
+        elif synopsis.casefold() in seen:  # the same synopsis re-typed in another case is a duplicate too
             duplicate_text += 1
         else:
-            seen.add(synopsis)
+            seen.add(synopsis.casefold())
             keep.append(i)
     if not keep:
         raise DataError(
