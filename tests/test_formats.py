@@ -6,6 +6,7 @@ import bz2
 import gzip
 import logging
 import lzma
+import re
 import zipfile
 from pathlib import Path
 
@@ -353,3 +354,15 @@ def test_trailing_empty_header_cells_are_named_as_pandas_names_them(tmp_path):
     fmt = sniff(path)
     assert fmt.columns == ["title", "overview", "Unnamed: 2", "Unnamed: 3"]
     assert list(read_table(path).columns) == fmt.columns
+
+
+@pytest.mark.parametrize(("text", "sep", "expected"), [
+    ("title,overview\nA,A ghost haunts a house at night.\n", "\t", "comma-separated: pass --sep ','"),
+    ("title,overview\nA,A ghost haunts a house at night.\n", ";", "comma-separated: pass --sep ','"),
+    ("title\toverview\nA\tA ghost haunts a house at night.\n", ",", "tab-separated: pass --sep $'\\t'"),
+])
+def test_a_header_that_did_not_split_names_the_separator_it_holds(tmp_path, text, sep, expected):
+    path = tmp_path / "movies.csv"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(DataError, match=re.escape(expected)):
+        check_input(path, read=ReadOptions(sep=sep), need_genres=False)

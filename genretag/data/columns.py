@@ -174,6 +174,13 @@ def split_columns(values: Iterable[str], columns: Iterable[str]) -> list[str]:
 
 
 def _no_synopsis_message(columns: list[str]) -> str:
+    if len(columns) == 1:  # the header did not split: another separator than the one used
+        for sep, name in ((",", "comma"), (";", "semicolon"), ("\t", "tab"), ("|", "pipe")):
+            parts = [p.strip() for p in columns[0].split(sep)]
+            if len(parts) > 1 and all(parts) and _candidates(parts, TEXT_COLUMN_CANDIDATES):
+                flag = "$'\\t'" if sep == "\t" else repr(sep)
+                return (f"no synopsis column found: the header reads as one column '{columns[0][:60]}', which holds "
+                        f"{name}-separated names ({', '.join(parts[:4])}); the file is {name}-separated: pass --sep {flag}")
     reason = looks_like_data(columns)
     if reason is None:
         return f"no synopsis column found (columns: {_column_list(columns)}); pass --text-col NAME"
