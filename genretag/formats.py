@@ -766,23 +766,35 @@ def looks_like_data(columns: list[str]) -> str | None:
     return None
 
 
+_GENRE_WORDS = re.compile(r"\b(action|adventure|animation|comedy|crime|documentary|drama|family|fantasy|horror|musical?|"
+                          r"mystery|romance|sci-?fi|science fiction|thriller|war|western)\b", re.IGNORECASE)
+_ID_CELL = re.compile(r"[-+]?\d+|/m/\w+|tt\d+|[0-9a-f]{8}-[0-9a-f-]{27}", re.IGNORECASE)
+_OTHER_CELL = re.compile(r"[-+]?\d+([.,]\d+)?|\d{4}(-\d\d){0,2}|\d\d?/\d\d?/\d{2,4}|")  # numbers, dates, empty
+
+
 def example_columns(columns: list[str]) -> list[str]:
     """Names to suggest for a headerless file whose first row is ``columns`` (``id``, ``title``,
-    ``genres``, ``overview``), so the error message shows a ready ``--columns`` value."""
+    ``genres``, ``overview``, else ``colN``), so the error message shows a ready ``--columns``
+    value: the longest prose field is the overview, the field naming most genres the genres,
+    a leading number or catalogue id (``/m/0x0``, ``tt0111161``) the id, and the first other
+    short text the title; numbers, dates and empty fields are ``colN``."""
     cells = [str(c).strip() for c in columns]
     names = [""] * len(cells)
     # A synopsis is prose: words, not a JSON/Python object or list (CMU's genre dicts are long too).
     prose = [i for i, cell in enumerate(cells) if len(cell.split()) > 3 and cell[:1] not in "{[("]
     if prose:
         names[max(prose, key=lambda i: len(cells[i]))] = "overview"
-    spare = ["title", "genres"]
+    genre_hits = {i: len(_GENRE_WORDS.findall(cell)) for i, cell in enumerate(cells) if not names[i]}
+    if genre_hits and max(genre_hits.values()) > 0:
+        names[max(genre_hits, key=lambda i: (genre_hits[i], -i))] = "genres"
     for i, cell in enumerate(cells):
         if names[i]:
             continue
-        if re.fullmatch(r"[-+]?\d+(\.\d+)?", cell) and "id" not in names:
+        if _ID_CELL.fullmatch(cell) and "id" not in names and "title" not in names:
             names[i] = "id"
-        elif spare:
-            names[i] = spare.pop(0)
+        elif "title" not in names and not _OTHER_CELL.fullmatch(cell) and cell[:1] not in "{[(" and \
+                not _ID_CELL.fullmatch(cell) and any(ch.isalpha() for ch in cell):
+            names[i] = "title"
         else:
             names[i] = f"col{i + 1}"
     return names

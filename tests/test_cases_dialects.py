@@ -236,6 +236,10 @@ def test_a_headerless_row_without_prose_is_not_offered_as_a_synopsis():
            '{"/m/02h40lc": "English Language"}', '{"/m/09c7w0": "United States of America"}',
            '{"/m/01jfsb": "Thriller", "/m/06n90": "Science Fiction", "/m/03npn": "Horror"}']
     assert "overview" not in example_columns(row)
+    # Named by what the fields hold: the id, the title after the Freebase id, the genre dict.
+    assert example_columns(row) == ["id", "col2", "title", "col4", "col5", "col6", "col7", "col8", "genres"]
+    imdb = ["tt0111161", "The Shawshank Redemption", "1994", "Drama", "Two imprisoned men bond over a number of years."]
+    assert example_columns(imdb) == ["id", "title", "col3", "genres", "overview"]
     with pytest.raises(DataError, match="none of its 9 fields reads like a synopsis"):
         data.detect_columns(row, need_genres=False)
     prose = ["23890098", "Shlykov, a hard-working taxi driver and Lyosha, a saxophonist, develop a bizarre love"]
