@@ -366,3 +366,12 @@ def test_a_header_that_did_not_split_names_the_separator_it_holds(tmp_path, text
     path.write_text(text, encoding="utf-8")
     with pytest.raises(DataError, match=re.escape(expected)):
         check_input(path, read=ReadOptions(sep=sep), need_genres=False)
+
+
+def test_one_hot_genre_columns_get_a_message_saying_so(tmp_path):
+    path = tmp_path / "onehot.csv"
+    path.write_text("title,overview,Action,Drama,Science Fiction,TV Movie\nA,A ghost haunts a house.,0,1,0,0\n",
+                    encoding="utf-8")
+    with pytest.raises(DataError, match=r"one-hot encoded, one column per genre \(Action, Drama, Science Fiction, "
+                                        r"TV Movie: 4 columns\)"):
+        check_input(path)

@@ -94,6 +94,14 @@ def _candidates(columns: list[str], candidates: tuple[str, ...], exclude: Iterab
     return sorted(found, key=lambda c: rank[key[c]])
 
 
+#: Column names that are genres: a file with several of them holds its genres one-hot.
+ONE_HOT_GENRES = frozenset({
+    "action", "adventure", "animation", "biography", "comedy", "crime", "documentary", "drama", "family", "fantasy",
+    "history", "horror", "music", "musical", "mystery", "romance", "science fiction", "sci fi", "tv movie", "thriller",
+    "war", "western", "sport", "film noir",
+})
+
+
 def detect_columns(
     columns: list[str],
     *,
@@ -140,6 +148,13 @@ def detect_columns(
         if len(found) == 1:
             genres = found[0]
         elif need_genres and not found:
+            one_hot = [c for c in columns if " ".join(c.lower().replace("-", " ").split()) in ONE_HOT_GENRES]
+            if len(one_hot) >= 3:
+                raise DataError(
+                    f"no genre column found: the genres look one-hot encoded, one column per genre ("
+                    f"{', '.join(one_hot[:5])}{' …' if len(one_hot) > 5 else ''}: {len(one_hot)} columns); genretag "
+                    f"reads one column listing each movie's genres: add one, e.g. with pandas df['genres'] = "
+                    f"df[GENRE_COLUMNS].apply(lambda r: '|'.join(c for c in GENRE_COLUMNS if r[c] == 1), axis=1)")
             raise DataError(f"no genre column found (columns: {_column_list(columns)}); pass --genres-col NAME")
         elif need_genres:
             raise DataError(f"several possible genre columns: {', '.join(found)}; pass --genres-col NAME to choose")
