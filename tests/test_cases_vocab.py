@@ -254,6 +254,6 @@ def test_evaluate_prints_mappings_and_left_out_genres(tmp_path):
     assert result.exit_code == 0, result.output
     out = " ".join(result.stdout.split())
     assert "genres mapped: Sci-Fi → Science Fiction (1 row)" in out
-    assert "file genres scored as model genres: Musical: Musical as Music (the model has no Musical) (1 rows)" in out
+    assert "file genres scored as model genres: Musical: Musical as Music (the model has no Musical) (1 row)" in out
     assert "model genres the file never uses, left out of the scores (predictions they got): Animation (" in out
     assert "--all-genres scores them" in out

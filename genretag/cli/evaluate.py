@@ -107,7 +107,7 @@ def _print_summary(results: dict) -> None:
         columns.append(("TF-IDF baseline @0.5", base["scores"]["at_0.5"]))
         if two:
             columns.append(("baseline, own thresholds", base["scores"]["at_own_thresholds"]))
-    table = Table(title=f"{results['model']['name']} on {d['rows']} rows ({d['split']} split of {Path(d['path']).name})")
+    table = Table(title=f"{results['model']['name']} on {_rows(d['rows'])} ({d['split']} split of {Path(d['path']).name})")
     table.add_column("metric")
     for name, _ in columns:
         table.add_column(name, justify="right")
@@ -129,6 +129,10 @@ def _print_summary(results: dict) -> None:
         console.print(f"warning: {line}", style="yellow", highlight=False)
 
 
+def _rows(n: int) -> str:
+    return f"{n} row" if n == 1 else f"{n} rows"
+
+
 def _print_genres(results: dict) -> None:
     """What happened to the genres: mappings applied, genres scored as others, unscorable, unused."""
     mappings = results.get("genre_mappings") or {}
@@ -136,14 +140,14 @@ def _print_genres(results: dict) -> None:
         console.print(line, highlight=False)
     scored_as = mappings.get("scored_as") or {}
     if scored_as:
-        listed = ", ".join(f"{g}: {a['how']} ({a['rows']} rows)" for g, a in scored_as.items())
+        listed = ", ".join(f"{g}: {a['how']} ({_rows(a['rows'])})" for g, a in scored_as.items())
         console.print(f"file genres scored as model genres: {listed}", highlight=False)
     unknown = results["unknown_genres"]
     if unknown["genres"]:
         hints = mappings.get("did_you_mean") or {}
         listed = ", ".join(f"{g} ({n}{'; did you mean ' + hints[g] + '?' if g in hints else ''})"
                            for g, n in unknown["genres"].items())
-        more = f"; {unknown['rows_left_out']} rows with only such genres left out" if unknown["rows_left_out"] else ""
+        more = f"; {_rows(unknown['rows_left_out'])} with only such genres left out" if unknown["rows_left_out"] else ""
         console.print(f"genres the model has no genre for (unscorable), left out of the scores: {listed}{more}",
                       highlight=False)
     unused = results.get("unused_genres") or {}
