@@ -82,6 +82,9 @@ class TrainConfig:
         "the first two split fractions. Never trained on, never used for a choice.")
     teacher: str | None = setting(None, "Distil: learn from this run's (or ensemble's) probabilities as soft targets.")
     distill_alpha: float = setting(0.5, "With --teacher: target = alpha * label + (1 - alpha) * teacher probability.")
+    title_dropout: float = setting(
+        0.0, "With a title among the text columns: share of training rows shown without their title each epoch (drawn "
+        "anew each epoch), so the model also reads catalogues that have no title column.")
 
     backbone: str = setting(DEFAULT_BACKBONE, "qwen3-0.6b, minilm, a Hugging Face model id or a local folder.")
     pooling: str = setting("auto", "auto, last, mean or cls.")
@@ -156,6 +159,7 @@ class TrainConfig:
             ("sample", self.sample is None or self.sample >= 10, f"must be at least 10 rows, got {self.sample}"),
             (("test_rows", "sample"), not (self.test_rows and self.sample), "cannot be combined"),
             ("distill_alpha", 0 <= self.distill_alpha <= 1, f"must be in [0, 1], got {self.distill_alpha}"),
+            ("title_dropout", 0 <= self.title_dropout < 1, f"must be in [0, 1), got {self.title_dropout}"),
             ("split", len(self.split) == 3 and all(x >= 0 for x in self.split) and abs(sum(self.split) - 1) < 1e-6
              and self.split[0] > 0 and self.split[1] > 0,
              f"must be three fractions summing to 1 with train and validation > 0, got {self.split}"),

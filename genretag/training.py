@@ -58,10 +58,13 @@ class Prepared:
     teacher: np.ndarray | None = None  # [rows, genres] teacher probabilities (NaN: none), with config.teacher
     teacher_info: dict = field(default_factory=dict)  # teacher name, fingerprint, cache file
 
-    def encoded_for(self, tokenizer, key: tuple, max_length: int) -> list[list[int]]:
-        """Token ids of every row, computed once per (backbone, max length)."""
+    def encoded_for(self, tokenizer, key: tuple, max_length: int, *, synopses: bool = False) -> list[list[int]]:
+        """Token ids of every row, computed once per (backbone, max length); with ``synopses``,
+        of the rows' texts without their title (`LabelledData.synopsis_texts`)."""
+        key = (*key, "synopses") if synopses else key
         if key not in self.encoded:
-            self.encoded[key] = encode(tokenizer, self.data.texts, max_length)
+            texts = self.data.synopsis_texts if synopses else self.data.texts
+            self.encoded[key] = encode(tokenizer, texts, max_length)
         return self.encoded[key]
 
 
@@ -383,6 +386,16 @@ def _train(config: TrainConfig, out, *, ctx: distributed.Context, dev: torch.dev
             tr_idx = tr_idx[oversample_rows(prep.targets[tr_idx])]
         train_ids = [encoded[i] for i in tr_idx]
         val_ids = [encoded[i] for i in va_idx]
+        untitled_ids = None  # the training rows without their title, for --title-dropout
+        if config.title_dropout > 0:
+            if prep.data.synopses is None:
+                logger.warning("--title-dropout %g has no effect: the text columns (%s) hold no title with a synopsis",
+                               config.title_dropout, ", ".join(config.text_cols or ["detected"]))
+            else:
+                untitled = prep.encoded_for(tokenizer, (config.backbone, config.max_length), config.max_length,
+                                            synopses=True)
+                untitled_ids = [untitled[i] for i in tr_idx]
+        titled_ids = train_ids
         y_train = torch.from_numpy(prep.targets[tr_idx] if prep.teacher is None else
                                    soft_targets(prep.targets[tr_idx], prep.teacher[tr_idx], config.distill_alpha))
         y_val = prep.targets[va_idx]
@@ -417,6 +430,10 @@ def _train(config: TrainConfig, out, *, ctx: distributed.Context, dev: torch.dev
         for epoch in range(done + 1, config.epochs + 1):
             net.train()
             t_epoch = time.perf_counter()
+            if untitled_ids is not None:  # a new draw each epoch (from the run's rng: resumes the same)
+                drop = rng.random(len(titled_ids)) < config.title_dropout
+                train_ids = [u if d else t for t, u, d in zip(titled_ids, untitled_ids, drop)]
+                lengths = [len(r) for r in train_ids]
             if config.bucket:
                 batches = bucketed_batches(lengths, config.batch_size, rng)
             else:

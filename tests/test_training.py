@@ -126,3 +126,36 @@ def test_init_seed_changes_the_model_but_not_the_split(movies_csv, tiny_bert, tm
     assert not torch.allclose(heads[0], heads[2])
     assert json.loads((tmp_path / "c" / runs.CONFIG_FILE).read_text())["init_seed"] == 7
     assert first.path != other.path and same.labels == other.labels
+
+
+def test_title_dropout_shows_a_fresh_share_of_rows_without_their_title_each_epoch(movies_csv, tiny_qwen, tmp_path,
+                                                                                     monkeypatch):
+    from genretag import training
+
+    seen = []
+    real_collate = training.collate
+
+    def recording_collate(rows, *args, **kwargs):
+        seen.append([tuple(r) for r in rows])
+        return real_collate(rows, *args, **kwargs)
+
+    monkeypatch.setattr(training, "collate", recording_collate)
+    with pytest.raises(ValueError, match="title_dropout must be in"):
+        TrainConfig(data=str(movies_csv), title_dropout=1.0)
+    config = TrainConfig(data=str(movies_csv), backbone=str(tiny_qwen), epochs=2, batch_size=16,
+                         text_cols=["title", "overview"], title_dropout=0.5)
+    result = train(config, tmp_path / "run")
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["title_dropout"] == 0.5
+    prep = prepare(config)
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_qwen))
+    titled = {tuple(ids) for ids in training.encode(tokenizer, prep.data.texts, config.max_length)}
+    untitled = {tuple(ids) for ids in training.encode(tokenizer, prep.data.synopsis_texts, config.max_length)}
+    n_train = len(prep.split["train"])
+    rows = [r for batch in seen for r in batch]
+    per_epoch = [rows[:n_train], rows[n_train:2 * n_train]]
+    shares = [sum(r in untitled and r not in titled for r in epoch) / n_train for epoch in per_epoch]
+    assert all(0.3 < s < 0.7 for s in shares), shares  # about half, drawn anew: the epochs differ
+    assert per_epoch[0] != per_epoch[1]
+    assert result.path.is_dir()

@@ -100,6 +100,7 @@ TRAIN_OPTIONS = (
            "train/validation by --split's first two fractions."),
     Option("teacher", type=Optional[Path], parse=lambda path: str(path) if path else None),
     Option("distill_alpha"),
+    Option("title_dropout"),
     Option("lr"),
     Option("batch_size", ("--batch-size", "--batch")),
     Option("epochs"),
