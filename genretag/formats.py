@@ -886,17 +886,18 @@ def default_output(path: str | Path, source: FileFormat | None = None) -> Path:
 
 
 def check_output(out: str | Path, *, source: FileFormat | None = None, resume: bool = False,
-                 shard: tuple[int, int] | None = None) -> OutputFormat:
+                 shard: tuple[int, int] | None = None, warn: bool = True) -> OutputFormat:
     """The format ``tag`` writes to ``out``, or a `DataError` for a combination it cannot write.
 
     Checked before a model is loaded: a ``.zip`` output, ``--resume`` of a Parquet output (a
     Parquet file cannot be appended to) and ``--shard`` into anything but plain CSV/TSV or
-    JSON Lines (what `merge_shards` joins) are refused.
+    JSON Lines (what `merge_shards` joins) are refused. ``warn``: say which format an unknown
+    suffix gets (the CLI checks early without it; `tag_csv` says it once).
     """
     fmt = output_format(out, source)
     suffix, _ = split_suffix(out)
     known = suffix in _KIND_SUFFIXES or suffix in _TAB_SUFFIXES or suffix == ".csv"
-    if not known:  # a guess: say it
+    if not known and warn:  # a guess: say it
         what = {CSV: "tab-separated" if fmt.sep == "\t" else f"CSV (separator {fmt.sep!r})", JSONL: "JSON Lines",
                 PARQUET: "Parquet"}.get(fmt.kind, fmt.kind)
         logger.warning("%s: %s is not a suffix genretag knows; writing %s, %s", Path(out).name, suffix or "no suffix",

@@ -220,3 +220,16 @@ def test_a_run_given_as_backbone_is_named_as_a_run(trained, movies_csv, tmp_path
                                  "--out", str(tmp_path / "o.csv"), "--runtime", "torch"])
     assert result.exit_code == 3 and "is a genretag run (a trained model), not a backbone; pass it as --model" in \
         " ".join(result.output.split())
+
+
+def test_small_option_mistakes_are_said(trained, movies_csv, tmp_path, caplog):
+    empty = runner.invoke(app, ["tag", str(movies_csv), "--model", str(trained), "--text-col", " ",
+                                "--out", str(tmp_path / "a.csv")])
+    assert empty.exit_code == 2 and "--text-col is empty" in empty.output
+    swapped = runner.invoke(app, ["evaluate", "--model", str(trained), "--data", str(movies_csv), "--genres-col", "overview"])
+    assert swapped.exit_code == 2 and "--genres-col overview names the synopsis column" in " ".join(swapped.output.split())
+    caplog.clear()
+    odd = runner.invoke(app, ["tag", str(movies_csv), "--model", str(trained), "--out", str(tmp_path / "a.txt"),
+                              "--runtime", "torch"])
+    assert odd.exit_code == 0, odd.output
+    assert sum("is not a suffix genretag knows" in r.getMessage() for r in caplog.records) == 1  # said once

@@ -121,6 +121,10 @@ def column_values(values: list[str] | None) -> list[str] | None:
     """``--text-col`` values as typed: the core splits them once it knows the file's columns, so a
     column whose name holds a comma can be named whole (`genretag.data.split_columns`)."""
     out = [v.strip() for v in values or [] if v.strip()]
+    if values and not out:
+        from ..errors import DataError
+
+        raise DataError("--text-col is empty; give a column name (or leave the option out to detect the synopsis)")
     return out or None
 
 

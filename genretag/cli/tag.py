@@ -120,7 +120,7 @@ def tag_cli(
 
         parts = parse_shard(shard)
     target = out or default_output(csv, source)
-    check_output(target, source=source, resume=resume, shard=parts)
+    check_output(target, source=source, resume=resume, shard=parts, warn=False)  # tag_csv says its guess
     from ..tagging import shard_output, tag_csv
     ensure_new(shard_output(target, parts) if parts else target, force)
     run = load_model_for_tagging(model, runtime=runtime, precision=precision, threads=threads, backbone=backbone,

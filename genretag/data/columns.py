@@ -137,6 +137,9 @@ def detect_columns(
         texts = list(dict.fromkeys(_resolve(c, columns, "--text-col") for c in split_columns(text_cols, columns)))
     else:
         found = _candidates(columns, TEXT_COLUMN_CANDIDATES, exclude=[genres] if genres else [])
+        if not found and genres and genres in _candidates(columns, TEXT_COLUMN_CANDIDATES):
+            raise DataError(f"--genres-col {genres} names the synopsis column, and no other column is one; "
+                            f"pass the column that lists the genres")
         if not found:
             raise DataError(_no_synopsis_message(columns))
         if len(found) > 1:
