@@ -245,7 +245,8 @@ def test_genres_the_file_never_uses_are_left_out_and_listed(bundled):
         every["scores"]["at_run_thresholds"]["summary"]["micro_precision"]
 
 
-def test_evaluate_prints_mappings_and_left_out_genres(tmp_path):
+def test_evaluate_prints_mappings_and_left_out_genres(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no ./runs here: the bundled model
     data = tmp_path / "anime.csv"
     shutil.copy(CASES / "vocab-file-subset" / "anime_style.csv", data)
     with open(data, "a", encoding="utf-8") as fh:
