@@ -200,7 +200,7 @@ def worker_tag_plain(spec: dict) -> dict:
     import pandas as pd
     import torch
 
-    from genretag.data import detect_columns, join_text
+    from genretag.data import choose_text_columns, join_text
     from genretag.runs import load_run
 
     # The textbook model: peft's LoRA layers as trained (genretag folds them into the weights).
@@ -208,7 +208,7 @@ def worker_tag_plain(spec: dict) -> dict:
     device = next(run.model.parameters()).device
     t0 = time.perf_counter()
     frame = pd.read_csv(spec["csv"], dtype=str, keep_default_na=False)
-    cols, _ = detect_columns(list(frame.columns), need_genres=False)
+    cols = choose_text_columns(list(frame.columns), None, run.config.text_cols).columns  # the model's input, as tag
     texts = join_text(frame, cols).tolist()
     size = run.config.eval_batch_size
     probs = []
