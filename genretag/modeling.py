@@ -6,9 +6,11 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
+import socket
 from pathlib import Path
 
 import torch
@@ -160,10 +162,52 @@ def weights_fingerprint(model: nn.Module, skip: set[str] | frozenset[str] = froz
     return f"{FINGERPRINT_METHOD}:{digest.hexdigest()}"
 
 
+@functools.lru_cache(maxsize=None)
+def _hub_unreachable() -> str | None:
+    """Why the Hugging Face hub cannot be reached (one quick TCP connect), or None when it can."""
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+
+    url = urlparse(constants.ENDPOINT)
+    host, port = url.hostname or "huggingface.co", url.port or (443 if url.scheme != "http" else 80)
+    try:
+        socket.create_connection((host, port), timeout=HUB_PROBE_SECONDS).close()
+    except OSError as exc:
+        return f"{host} cannot be reached ({exc.strerror or type(exc).__name__}; offline?)"
+    return None
+
+
+#: Seconds to wait for the hub before saying it cannot be reached (the hub's own retries take minutes).
+HUB_PROBE_SECONDS = 3.0
+
+
+def check_reachable(backbone: str) -> None:
+    """Fail at once, not after minutes of the hub's retries, for a backbone that is neither a
+    local folder nor in the Hugging Face cache while the hub cannot be reached.
+
+    Raises:
+        ModelError: The backbone cannot be had here (the message of `_load_error`).
+    """
+    if os.path.isdir(backbone) or os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        return  # a folder, or offline mode: transformers answers at once
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        if isinstance(try_to_load_from_cache(backbone, "config.json"), str):
+            return
+    except Exception:  # noqa: BLE001 - not a valid repo id: the probe and the message below tell
+        pass
+    problem = _hub_unreachable()
+    if problem:
+        raise _load_error(backbone, ConnectionError(problem))
+
+
 def load_tokenizer(backbone: str, *, trust_remote_code: bool = False):
     """Load the backbone's tokenizer, with a pad token (EOS for decoder-only models)."""
     from transformers import AutoTokenizer
 
+    check_reachable(backbone)
     try:
         tokenizer = AutoTokenizer.from_pretrained(backbone, trust_remote_code=trust_remote_code)
     except Exception as exc:  # noqa: BLE001 - hub/network/file errors come in many types
@@ -190,6 +234,7 @@ def load_backbone_and_fingerprint(backbone: str, *, dtype: torch.dtype = torch.f
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # "Loading weights" bars are noise in a CLI and in logs
+    check_reachable(backbone)
     if trust_remote_code:
         logger.warning("trust_remote_code is on: code from %s will run on this machine", backbone)
     try:

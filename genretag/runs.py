@@ -349,8 +349,9 @@ def _check_backbone(path: Path, expected: dict | None, source: str, trust_remote
         return
     from transformers import AutoConfig
 
-    from .modeling import resolve_backbone
+    from .modeling import check_reachable, resolve_backbone
 
+    check_reachable(resolve_backbone(source))  # not minutes of the hub's retries when offline
     try:
         cfg = AutoConfig.from_pretrained(resolve_backbone(source), trust_remote_code=trust_remote_code)
     except Exception:  # noqa: BLE001 - build_model reports an unloadable backbone in its own words

@@ -160,3 +160,27 @@ def test_emulated_bf16_on_a_gpu_is_not_native(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", is_bf16_supported)
     assert device_mod.bf16_supported("cuda") is False and asked == {"emulation": False}
+
+
+def test_an_unreachable_hub_is_said_at_once_not_after_minutes_of_retries(monkeypatch, tmp_path):
+    from genretag import modeling
+    from genretag.errors import ModelError
+
+    calls = []
+
+    def refused(address, timeout):
+        calls.append((address, timeout))
+        raise OSError(101, "Network is unreachable")
+
+    modeling._hub_unreachable.cache_clear()
+    monkeypatch.setattr(modeling.socket, "create_connection", refused)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    try:
+        with pytest.raises(ModelError, match="cannot be reached .*offline.*--backbone minilm"):
+            modeling.check_reachable("someone/not-cached-model")
+        assert calls and calls[0][1] == modeling.HUB_PROBE_SECONDS
+        modeling.check_reachable(str(tmp_path))  # a local folder needs no hub
+        monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+        modeling.check_reachable("someone/not-cached-model")  # offline mode: transformers answers at once
+    finally:
+        modeling._hub_unreachable.cache_clear()
