@@ -233,3 +233,17 @@ def test_small_option_mistakes_are_said(trained, movies_csv, tmp_path, caplog):
                               "--runtime", "torch"])
     assert odd.exit_code == 0, odd.output
     assert sum("is not a suffix genretag knows" in r.getMessage() for r in caplog.records) == 1  # said once
+
+
+def test_logged_warnings_are_marked_on_the_terminal():
+    import logging
+
+    from genretag.cli import _Formatter
+
+    def line(level, text):
+        return _Formatter().format(logging.LogRecord("genretag", level, __file__, 1, text, None, None))
+
+    assert line(logging.WARNING, "3 of 5 synopses do not look like the model's language") == \
+        "warning: 3 of 5 synopses do not look like the model's language"
+    assert line(logging.INFO, "model: runs/x") == "model: runs/x"  # status lines stay as they are
+    assert line(logging.WARNING, "warning: already marked") == "warning: already marked"

@@ -72,7 +72,12 @@ def main(
         warnings.filterwarnings("ignore", category=FutureWarning)
         warnings.filterwarnings("ignore", category=DeprecationWarning)
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
-    logging.basicConfig(level=level, format="%(message)s")
+    root = logging.getLogger()
+    if not root.handlers:  # as logging.basicConfig(level=level), with warnings marked as such
+        handler = logging.StreamHandler()
+        handler.setFormatter(_Formatter())
+        root.addHandler(handler)
+        root.setLevel(level)
     # Library chatter (hub, tokenizers) is noise for a CLI user unless asked.
     for noisy in ("transformers", "peft", "huggingface_hub", "httpx", "urllib3", "filelock"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.ERROR)
@@ -80,6 +85,14 @@ def main(
     # genretag says itself in its own words; --verbose shows the raw ones.
     logging.captureWarnings(True)
     logging.getLogger("py.warnings").setLevel(logging.DEBUG if verbose else logging.ERROR)
+
+
+class _Formatter(logging.Formatter):
+    """Status lines as they are; a warning starts with "warning: ", as evaluate's own warnings do."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = super().format(record)
+        return f"warning: {message}" if record.levelno == logging.WARNING and not message.startswith("warning:") else message
 
 
 app.command("train")(_train.train_cli)
