@@ -163,7 +163,10 @@ def load_rows(
         if genre_map:
             logger.warning("--genre-map is not applied to the run's own data: it is read as in training")
     else:
-        vocabulary = vocabulary or current_vocabulary()
+        # Another file: the run's own table only when it holds a --genre-map of its own; else
+        # today's bundled table, whose aliases (Rom-Com, Dark Comedy ...) grew after the run.
+        if vocabulary is None or tuple(vocabulary.sources) == tuple(current_vocabulary().sources):
+            vocabulary = current_vocabulary()
         if genre_map:
             vocabulary = vocabulary.with_genre_map(genre_map)
         from .formats import sniff

@@ -202,7 +202,8 @@ def tag_frame(
         written = written_scores(probs, chosen, rule)
         for j, name in enumerate(score_names):
             out[name] = written[:, j]
-    text_list = texts.fillna("").tolist()
+    # The language and the length are the synopsis's: a title ("H", "Amélie") says nothing of either.
+    text_list = synopses.fillna("").tolist()
     scripts = language.row_scripts(text_list)  # once: for the script warnings and the word counts
     flags = language.script_warnings(text_list, language.known_scripts(run.meta), scripts,
                                      english=language.trained_on_english(run.meta))

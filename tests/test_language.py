@@ -45,3 +45,21 @@ def test_runs_record_how_english_their_training_text_is():
     assert spanish["english"] == 0.0 and not language.trained_on_english({"text_profile": spanish})
     assert language.trained_on_english({})  # older runs and the bundled model: English
     assert not language.trained_on_english({"text_profile": {**profile, "english": None}})
+
+
+@pytest.mark.parametrize("text", [
+    "Juan Carlos de la Fuente, Maria del Carmen and Jose Luis Garcia rob a bank in Buenos Aires.",
+    "Jan de Vries and Pieter van den Berg sail to Amsterdam.",
+    "Maria Clara de los Santos falls for Jose Rizal Jr. in Manila.",
+])
+def test_english_with_names_from_other_languages_is_english(text):
+    assert language.looks_english(text) is True  # "de", "van den", "del" begin names here
+
+
+def test_the_bundled_model_is_known_to_be_english():
+    import json
+
+    from genretag.rundir import bundled_model
+
+    meta = json.loads((bundled_model() / "meta.json").read_text())
+    assert language.trained_on_english(meta) and meta["text_profile"]["english"] >= 0.99

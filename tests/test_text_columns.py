@@ -117,3 +117,15 @@ def test_placeholders_are_empty_synopses_in_training_data_too(tmp_path):
     assert report.empty_text == 3 and data.texts == ["A real plot about a ghost.", "Another real plot."]
     assert load_labelled(path, text_cols=["title", "overview"])[0].texts == ["A. A real plot about a ghost.",
                                                                              "NA. Another real plot."]
+
+
+@pytest.mark.parametrize("text", [
+    "It looks like we don't have a Synopsis for this title yet. Be the first to contribute!", "Add a Plot »",
+    "See full summary »", "(no plot)", "N.A.", "To be announced", "Synopsis coming soon.", "No plot summary available.",
+    "...more", "[No description]", "Overview", "Plot: unknown",
+])
+def test_more_placeholders_people_write(text):
+    from genretag.data.cells import clean_cell
+
+    assert clean_cell(text) == ""
+    assert clean_cell("More than a game: " + text) != ""  # a sentence that holds one is a synopsis

@@ -23,6 +23,15 @@ SYNOPSIS_PLACEHOLDERS = NULL_TOKENS | frozenset({
     "no synopsis", "no synopsis available", "no description", "no description available", "no summary",
     "no summary available", "not available", "add a plot", "plot is unknown", "storyline unknown",
     "we don't have an overview translated in english. help us expand our database by adding one",
+    # IMDb's page fillers, and other stock phrases
+    "it looks like we don't have a synopsis for this title yet. be the first to contribute",
+    "see full summary", "see full synopsis", "more", "no plot", "no plot summary available", "summary not available",
+    "synopsis not available", "description not available", "plot not available", "n.a", "0", "to be announced",
+    "synopsis coming soon", "plot coming soon", "story unknown", "the plot is unknown", "plot: unknown",
+    "plot under wraps", "plot kept under wraps", "this movie has no description", "no description",
+    # a header repeated as data
+    "synopsis", "overview", "description", "plot", "summary", "storyline",
+    "lorem ipsum dolor sit amet",
 })
 
 
@@ -55,4 +64,8 @@ def clean_cell(value: Any, *, title: bool = False) -> str:
 def is_placeholder(text: str) -> bool:
     """True for a synopsis cell that holds no synopsis: "", "N/A", "\\N", "-", "No overview found." ..."""
     key = text.strip().lower()
-    return key in SYNOPSIS_PLACEHOLDERS or key.rstrip(".!").rstrip() in SYNOPSIS_PLACEHOLDERS
+    if key in SYNOPSIS_PLACEHOLDERS:
+        return True
+    # "Add a Plot »", "(no plot)", "[No description]", "...more", "N/A.": the phrase inside
+    key = key.strip("()[]{}<>\"' ").rstrip(".!»›>… ").lstrip(".… ").strip()
+    return key in SYNOPSIS_PLACEHOLDERS
