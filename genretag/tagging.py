@@ -452,6 +452,7 @@ def tag_csv(
                 if cols is None:
                     cols = data_mod.choose_text_columns(chunk.columns, text_cols).columns
                     summary.genres_column = free_column(chunk.columns, GENRES_COLUMN)
+                    _warn_empty_titles(chunk, cols)
                 if i < record["chunks"]:  # written before the interruption
                     if on_rows:
                         on_rows(len(chunk))
@@ -572,6 +573,15 @@ def _resume_record(record_path: Path, identity: dict, tmp: Path, source: Path) -
     os.truncate(tmp, record["bytes"])
     logger.info("resuming after %d rows already tagged", record["rows"])
     return record
+
+
+def _warn_empty_titles(chunk: pd.DataFrame, cols: list[str]) -> None:
+    """Warn when the title column read with the synopsis is empty in every row of ``chunk``."""
+    titles = [c for c in cols if c not in data_mod.synopsis_columns(cols)]
+    if titles and len(chunk) and not data_mod.join_text(chunk, titles).str.len().any():
+        logger.warning("the title column %s is empty in the first %d rows: the model, trained on a title with each "
+                       "synopsis, reads the synopsis alone there, which scores somewhat lower",
+                       ", ".join(repr(c) for c in titles), len(chunk))
 
 
 @dataclass

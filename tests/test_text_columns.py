@@ -129,3 +129,19 @@ def test_more_placeholders_people_write(text):
 
     assert clean_cell(text) == ""
     assert clean_cell("More than a game: " + text) != ""  # a sentence that holds one is a synopsis
+
+
+def test_an_empty_title_column_is_said(title_run, tmp_path, caplog):
+    frame = pd.DataFrame({"title": ["", ""], "overview": [m[1] for m in MOVIES]})
+    _tag(title_run, tmp_path, "notitles", frame)
+    assert any("title column 'title' is empty in the first 2 rows" in r.getMessage() for r in caplog.records)
+
+
+def test_public_files_title_and_genre_columns_are_found():
+    from genretag.data import detect_columns, detect_title_column
+
+    assert detect_columns(["show_id", "type", "title", "director", "listed_in", "description"]) == \
+        (["description"], "listed_in")  # Netflix titles
+    assert detect_columns(["Wikipedia movie ID", "Movie name", "Movie genres (Freebase ID:name tuples)", "Plot"])[1] == \
+        "Movie genres (Freebase ID:name tuples)"  # CMU, with its README's column names
+    assert detect_title_column(["title_romaji", "title_english", "description", "genres"]) == "title_english"  # AniList

@@ -40,13 +40,19 @@ GENRE_COLUMN_CANDIDATES: tuple[str, ...] = (
     "genre_list",
     "labels",
     "tags",
+    "listed_in",  # Netflix titles
+    "movie_genres",  # CMU movie.metadata.tsv, with a header added
+    "movie_genres_(freebase_id:name_tuples)",  # ... as its README names the column
 )
 TITLE_COLUMN_CANDIDATES: tuple[str, ...] = (
     "title",
     "movie_title",
     "series_title",  # IMDb top-1000
     "primary_title",  # IMDb title.basics ("primaryTitle")
+    "title_english",  # AniList / MyAnimeList
+    "english_title",
     "original_title",
+    "title_romaji",
     "film_title",
     "movie_name",
     "film_name",
