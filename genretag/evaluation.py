@@ -77,6 +77,8 @@ class EvalRows:
     (why it was not made)."""
     text_columns: data_mod.TextColumns | None = None
     """The columns read on another file, and how they were chosen (None on the run's own file)."""
+    synopses: list[str] | None = None
+    """The texts without their title (the language check reads these); None: the texts."""
     without_known_genres: int = 0
     """Rows scored with no true genre: on the run's own file, rows whose only genres the run
     does not have (dropped by ``--min-support``, or seen only outside its training split)."""
@@ -300,6 +302,7 @@ def _binarise(chosen: data_mod.LabelledData, labels: list[str], *, vocabulary=No
         hints = {g: h for g in unknown if (h := vocabulary.suggest(g, labels))}
     return EvalRows(
         texts=kept.texts, titles=kept.titles, row_ids=kept.row_ids, genres=kept.genres, y=y,
+        synopses=kept.synopsis_texts,
         data_path=Path(info["path"]), fingerprint=info["fingerprint"], split=info["split"], own_data=info["own"],
         unknown_genres=dict(sorted(unknown.items(), key=lambda kv: (-kv[1], kv[0]))),
         unknown_only_rows=len(chosen) - len(keep),
@@ -476,7 +479,7 @@ def evaluate(
     # Scores on synopses in a script the model never saw say little about the model.
     known = language.known_scripts(run.meta)
     results["data"]["other_script"] = language.count_by_script(
-        language.script_warnings(rows.texts, known, english=language.trained_on_english(run.meta)))
+        language.script_warnings(rows.synopses or rows.texts, known, english=language.trained_on_english(run.meta)))
     message = language.describe(results["data"]["other_script"], len(rows.texts), known)
     if message:
         logger.warning(message)

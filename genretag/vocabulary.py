@@ -37,7 +37,7 @@ OUTPUT_VOCABULARIES: tuple[str, ...] = ("tmdb", "imdb", "movielens")
 FORMAT = 1
 
 # "-" or "_" between two letters is a space: "Sci-Fi" = "sci fi", "comedy-drama" = "comedy drama".
-_INNER_DASH = re.compile(r"(?<=\w)[-_](?=\w)")
+_INNER_DASH = re.compile(r"(?<=\w)(?:[-_\u2013\u2014]|\s+[-\u2013\u2014]\s+)(?=\w)")  # "comedy-drama", "Comedy – Drama"
 _COMPOUND_SPLIT = re.compile(r"[\s&/+,]+")
 #: Kinds of mapping, in the order they are reported.
 KINDS = ("tmdb id", "alias", "spelling", "placeholder")

@@ -145,3 +145,19 @@ def test_public_files_title_and_genre_columns_are_found():
     assert detect_columns(["Wikipedia movie ID", "Movie name", "Movie genres (Freebase ID:name tuples)", "Plot"])[1] == \
         "Movie genres (Freebase ID:name tuples)"  # CMU, with its README's column names
     assert detect_title_column(["title_romaji", "title_english", "description", "genres"]) == "title_english"  # AniList
+
+
+def test_evaluate_judges_the_language_of_the_synopsis_not_the_title(title_run, tmp_path):
+    src = tmp_path / "titled.csv"
+    pd.DataFrame({"title": ["Amélie", "Heat"],
+                  "overview": ["Un joven ladrón se enamora de la hija de un poderoso mafioso y debe huir de la ciudad.",
+                               "A thief and a detective face each other in Los Angeles as one last heist goes wrong."],
+                  "genres": ["Romance", "Crime"]}).to_csv(src, index=False)
+    from genretag.evaluation import evaluate
+    from genretag.runs import load_run
+
+    run = load_run(title_run)
+    meta = dict(run.meta, text_profile={"method": "scripts-v1", "rows": 1, "scripts": {"Latin": 1.0}, "english": 1.0})
+    object.__setattr__(run, "meta", meta)  # a run known to be English, as the bundled model is
+    results = evaluate(run, data=src, baseline=False)
+    assert results["data"]["other_script"] == {"not English": 1}

@@ -306,3 +306,9 @@ def test_output_names_from_a_file_and_clashes(tmp_path):
         output_names(["Action", "Science Fiction"], path)
     with pytest.raises(DataError, match="unknown --vocabulary 'letterboxd'"):
         output_names(["Action"], "letterboxd")
+
+
+@pytest.mark.parametrize("name", ["Comedy – Drama", "Comedy — Drama", "Comedy - Drama", "Comedy–Drama"])
+def test_dashes_between_genres_split_like_a_hyphen(name):
+    assert V.resolve(name) == ("Comedy", "Drama")
+    assert V.resolve("\u2014") == ()  # a dash alone is still a placeholder
