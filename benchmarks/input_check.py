@@ -16,21 +16,12 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
 from sklearn.metrics import f1_score
+
+from quality import targets_for  # benchmarks/quality.py: 0/1 truth of some data rows
 
 from genretag import data as data_mod
 from genretag.runs import load_run
-
-
-def targets(genres: list[list[str]], labels: list[str]) -> np.ndarray:
-    index = {g: j for j, g in enumerate(labels)}
-    y = np.zeros((len(genres), len(labels)), dtype=np.int64)
-    for i, row in enumerate(genres):
-        for g in row:
-            if g in index:
-                y[i, index[g]] = 1
-    return y
 
 
 def main() -> None:
@@ -53,7 +44,7 @@ def main() -> None:
     pos_o = {r: i for i, r in enumerate(plain.row_ids)}
     rows = sorted(val_t)
     labels = list(title_run.labels)
-    y = targets([plain.genres[pos_o[r]] for r in rows], labels)
+    y = targets_for(plain, labels, rows)
     inputs = {
         "overview run, overview": (overview_run, [plain.texts[pos_o[r]] for r in rows]),
         "title run, title + overview": (title_run, [with_title.texts[pos_t[r]] for r in rows]),
