@@ -100,14 +100,6 @@ def _candidates(columns: list[str], candidates: tuple[str, ...], exclude: Iterab
     return sorted(found, key=lambda c: rank[key[c]])
 
 
-#: Column names that are genres: a file with several of them holds its genres one-hot.
-ONE_HOT_GENRES = frozenset({
-    "action", "adventure", "animation", "biography", "comedy", "crime", "documentary", "drama", "family", "fantasy",
-    "history", "horror", "music", "musical", "mystery", "romance", "science fiction", "sci fi", "tv movie", "thriller",
-    "war", "western", "sport", "film noir",
-})
-
-
 def detect_columns(
     columns: list[str],
     *,
@@ -157,8 +149,8 @@ def detect_columns(
         if len(found) == 1:
             genres = found[0]
         elif need_genres and not found:
-            one_hot = [c for c in columns if " ".join(c.lower().replace("-", " ").split()) in ONE_HOT_GENRES]
-            if len(one_hot) >= 3:
+            one_hot = _genre_named(columns)
+            if len(one_hot) >= 3:  # a file with several columns named as genres holds its genres one-hot
                 raise DataError(
                     f"no genre column found: the genres look one-hot encoded, one column per genre ("
                     f"{', '.join(one_hot[:5])}{' …' if len(one_hot) > 5 else ''}: {len(one_hot)} columns); genretag "
@@ -172,6 +164,14 @@ def detect_columns(
         # The labels would leak into the model's input.
         raise DataError(f"column '{genres}' is used both as text and as genres; choose different columns")
     return texts, genres
+
+
+def _genre_named(columns: list[str]) -> list[str]:
+    """The columns whose name is a genre of the bundled vocabulary ("Action", "Sci-Fi", "TV Movie")."""
+    from ..vocabulary import Vocabulary
+
+    vocabulary = Vocabulary.bundled()
+    return [c for c in columns if vocabulary.resolve(c)]
 
 
 def split_columns(values: Iterable[str], columns: Iterable[str]) -> list[str]:
