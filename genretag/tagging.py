@@ -21,7 +21,7 @@ from . import data as data_mod
 from . import formats, language
 from .decision import DecisionRule
 from .errors import DataError, ModelError
-from .outputs import atomic_path, resumable_path, write_json, write_record
+from .outputs import atomic_path, refuse_input, resumable_path, write_json, write_record
 from .rundir import fingerprint as run_fingerprint
 
 if TYPE_CHECKING:  # tagging works on a PyTorch run and on an exported one (genretag.onnx_runtime): no torch import here
@@ -400,8 +400,7 @@ def tag_csv(
     out_format = formats.check_output(out, source=source, resume=resume, shard=shard)
     if shard is not None:
         out = shard_output(out, shard)
-    if out.resolve() == path.resolve():
-        raise DataError(f"output {out} is the input file; choose another --out")
+    refuse_input(out, [path])
     rule = run.rule.with_overrides(threshold=thresholds, at_least_one=at_least_one, max_genres=max_genres)
     summary = TagSummary(source=path, output=out)
     names = list(run.labels) if names is None else list(names)
@@ -441,7 +440,7 @@ def tag_csv(
         known = language.known_scripts(run.meta)
         other_script = dict(record.get("other_script") or {})
         language_column = LANGUAGE_COLUMN
-        cols = None
+        no_rows = True
         input_rows = 0
         writer = formats.TableWriter(tmp, out_format, schema=schema)
         try:
@@ -449,15 +448,15 @@ def tag_csv(
                 input_rows += len(chunk)
                 if shard is not None:  # the index continues the data-row numbering across chunks
                     chunk = chunk[np.asarray(chunk.index) % shard[1] == shard[0]]
-                if cols is None:
-                    cols = data_mod.choose_text_columns(chunk.columns, text_cols).columns
+                if no_rows:  # the columns were chosen from the header, before any output
+                    no_rows = False
                     summary.genres_column = free_column(chunk.columns, GENRES_COLUMN)
-                    _warn_empty_titles(chunk, cols)
+                    _warn_empty_titles(chunk, text_cols)
                 if i < record["chunks"]:  # written before the interruption
                     if on_rows:
                         on_rows(len(chunk))
                     continue
-                tagged = tag_frame(run, chunk, cols, rule=rule, precision=precision, batch_size=batch_size,
+                tagged = tag_frame(run, chunk, text_cols, rule=rule, precision=precision, batch_size=batch_size,
                                    scores=scores, names=names, spreadsheet=out_format.spreadsheet)
                 chunk, has_text = tagged.frame, tagged.has_text
                 language_column = chunk.columns[-1]
@@ -481,7 +480,7 @@ def tag_csv(
                     on_rows(len(chunk))
         finally:
             writer.close()
-        if cols is None:
+        if no_rows:
             raise DataError(f"{path} has a header but no rows; nothing to tag")
     summary.rows, summary.tagged, summary.empty_text = record["rows"], record["tagged"], record["empty_text"]
     summary.shard, summary.input_rows = shard, input_rows
