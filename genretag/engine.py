@@ -21,7 +21,7 @@ from pathlib import Path
 
 from . import data as data_mod
 from .errors import DataError, GenretagError
-from .outputs import atomic_path, ensure_new
+from .outputs import atomic_path, ensure_new, refuse_input
 from .data import choose_text_columns, missing_title_warning
 from .tagging import GENRES_COLUMN, GenreTagger, free_column
 
@@ -278,8 +278,7 @@ def tag_with_ray(
         out = default_engine_output(files[0])
     out = Path(out)
     out_fmt = output_format(out)
-    if any(not _is_remote(f) and Path(f).resolve() == out.resolve() for f in files):
-        raise DataError(f"output {out} is an input file; choose another --out")
+    refuse_input(out, [f for f in files if not _is_remote(f)])
     ensure_new(out, force)
     header = input_columns(files, fmt)
     chosen = choose_text_columns(header, text_cols, run_text_cols)
