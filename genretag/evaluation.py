@@ -142,7 +142,7 @@ def load_rows(
         raise DataError(f"--split must be one of {', '.join(SPLITS)}, got '{split}'")
     saved = run.split() if (run.path / SPLIT_FILE).is_file() else None
     run_file = locate_data(run.path, saved) if saved and saved.get("data") else None
-    path = Path(data) if data is not None else own_data_file(run.path)
+    path = Path(data) if data is not None else own_data_file(run.path, saved)
     fingerprint = data_mod.file_fingerprint(path)
     own = saved is not None and fingerprint == saved.get("fingerprint")
     if data is None and not own:

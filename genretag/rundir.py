@@ -213,15 +213,17 @@ def locate_data(run_dir: str | Path, split: dict) -> Path | None:
     return found if found.is_file() else None
 
 
-def own_data_file(run_dir: str | Path) -> Path:
+def own_data_file(run_dir: str | Path, split: dict | None = None) -> Path:
     """The file a run was trained on, found on this machine (`locate_data`), for ``evaluate``
     with no ``--data``. Torch-free, so the CLI can check it before loading the model.
+    ``split``: the run's ``split.json``, when the caller has read it.
 
     Raises:
         DataError: The run has no saved split, or its data file is not where it recorded it.
     """
     run_dir = Path(run_dir)
-    split = read_json(run_dir / SPLIT_FILE) if (run_dir / SPLIT_FILE).is_file() else None
+    if split is None and (run_dir / SPLIT_FILE).is_file():
+        split = read_json(run_dir / SPLIT_FILE)
     if not isinstance(split, dict) or not split.get("data"):
         raise DataError(f"{run_dir} has no saved split ({SPLIT_FILE}); pass --data CSV with labelled movies")
     found = locate_data(run_dir, split)
