@@ -25,14 +25,16 @@ SYNOPSIS_PLACEHOLDERS = NULL_TOKENS | frozenset({
     "we don't have an overview translated in english. help us expand our database by adding one",
     # IMDb's page fillers, and other stock phrases
     "it looks like we don't have a synopsis for this title yet. be the first to contribute",
-    "see full summary", "see full synopsis", "more", "no plot", "no plot summary available", "summary not available",
+    "see full summary", "see full synopsis", "more", "no plot summary available", "summary not available",
     "synopsis not available", "description not available", "plot not available", "n.a", "0", "to be announced",
     "synopsis coming soon", "plot coming soon", "story unknown", "the plot is unknown", "plot: unknown",
-    "plot under wraps", "plot kept under wraps", "this movie has no description", "no description",
+    "plot under wraps", "plot kept under wraps", "this movie has no description",
     # a header repeated as data
     "synopsis", "overview", "description", "plot", "summary", "storyline",
     "lorem ipsum dolor sit amet",
 })
+#: No placeholder is longer: a longer cell is a synopsis, judged without lower-casing it.
+_LONGEST_PLACEHOLDER = max(map(len, SYNOPSIS_PLACEHOLDERS)) + 8
 
 
 def is_missing(value: Any) -> bool:
@@ -63,6 +65,8 @@ def clean_cell(value: Any, *, title: bool = False) -> str:
 
 def is_placeholder(text: str) -> bool:
     """True for a synopsis cell that holds no synopsis: "", "N/A", "\\N", "-", "No overview found." ..."""
+    if len(text) > _LONGEST_PLACEHOLDER:  # every real synopsis: no copy made
+        return False
     key = text.strip().lower()
     if key in SYNOPSIS_PLACEHOLDERS:
         return True
