@@ -22,6 +22,7 @@ from __future__ import annotations
 import bz2
 import codecs
 import csv
+import functools
 import gzip
 import io
 import json
@@ -766,8 +767,15 @@ def looks_like_data(columns: list[str]) -> str | None:
     return None
 
 
-_GENRE_WORDS = re.compile(r"\b(action|adventure|animation|comedy|crime|documentary|drama|family|fantasy|horror|musical?|"
-                          r"mystery|romance|sci-?fi|science fiction|thriller|war|western)\b", re.IGNORECASE)
+@functools.lru_cache(maxsize=1)
+def _genre_words() -> re.Pattern:
+    """The canonical genre names of the bundled vocabulary, as whole words ("Science Fiction", "Drama")."""
+    from .vocabulary import Vocabulary
+
+    names = {g for genres in Vocabulary.bundled().names.values() for g in genres}
+    return re.compile(r"\b(" + "|".join(sorted(map(re.escape, names), key=len, reverse=True)) + r")\b", re.IGNORECASE)
+
+
 _ID_CELL = re.compile(r"[-+]?\d+|/m/\w+|tt\d+|[0-9a-f]{8}-[0-9a-f-]{27}", re.IGNORECASE)
 _OTHER_CELL = re.compile(r"[-+]?\d+([.,]\d+)?|\d{4}(-\d\d){0,2}|\d\d?/\d\d?/\d{2,4}|")  # numbers, dates, empty
 
@@ -784,7 +792,7 @@ def example_columns(columns: list[str]) -> list[str]:
     prose = [i for i, cell in enumerate(cells) if len(cell.split()) > 3 and cell[:1] not in "{[("]
     if prose:
         names[max(prose, key=lambda i: len(cells[i]))] = "overview"
-    genre_hits = {i: len(_GENRE_WORDS.findall(cell)) for i, cell in enumerate(cells) if not names[i]}
+    genre_hits = {i: len(_genre_words().findall(cell)) for i, cell in enumerate(cells) if not names[i]}
     if genre_hits and max(genre_hits.values()) > 0:
         names[max(genre_hits, key=lambda i: (genre_hits[i], -i))] = "genres"
     for i, cell in enumerate(cells):
