@@ -18,7 +18,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from genretag.runs import ADAPTER_DIR, CONFIG_FILE, SPLIT_FILE, check_run_dir, is_ensemble
+from genretag.runs import ADAPTER_DIR, CONFIG_FILE, SPLIT_FILE, check_run_dir, is_ensemble, relocate_data_reference
 
 OUT = Path(__file__).resolve().parents[1] / "genretag" / "default_model"
 BACKBONE_IDS = {"minilm": "sentence-transformers/all-MiniLM-L6-v2"}
@@ -46,7 +46,10 @@ def package(run: Path, out: Path) -> None:
         text = file.read_text(encoding="utf-8")
         if '"/' in text or ':\\\\' in text:
             sys.exit(f"{file.relative_to(tmp)} still holds an absolute path; not packaged")
-    split = json.loads((tmp / SPLIT_FILE).read_text(encoding="utf-8"))
+    # The data path relative to the run, as seen from the bundled model's folder (a checkout
+    # beside ../shared/data finds it again; an installed package does not, and says so).
+    split = relocate_data_reference(json.loads((tmp / SPLIT_FILE).read_text(encoding="utf-8")), run, out)
+    (tmp / SPLIT_FILE).write_text(json.dumps(split, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     assert "/" not in split["data"], split["data"]
     readme = out / "README.md"
     if readme.is_file():  # the card is written by benchmarks/quality.py --model-card afterwards

@@ -34,7 +34,7 @@ from . import data as data_mod
 from . import language, metrics
 from .decision import DecisionRule
 from .errors import DataError, ModelError
-from .rundir import own_data_file
+from .rundir import bundled_model, own_data_file
 from .runs import SPLIT_FILE, Run, locate_data
 from .vocabulary import LabelMatch, current_vocabulary, load_run_vocabulary, match_labels
 
@@ -588,9 +588,12 @@ def _baseline(run: Run, rows: EvalRows, own_full, columns: list[int] | None = No
 
 def _model_info(run: Run) -> dict:
     meta = run.meta or {}
+    path = Path(run.path).resolve()
+    # The bundled model keeps the trial id it was trained under; users know it as the bundled model.
+    name = "bundled model" if path == bundled_model() else meta.get("name", path.name)
     return {
-        "path": str(Path(run.path).resolve()),
-        "name": meta.get("name", Path(run.path).name),
+        "path": str(path),
+        "name": name,
         "backbone": run.config.backbone,
         "pooling": meta.get("pooling", run.config.pooling),
         "trained": meta.get("finished"),

@@ -40,6 +40,31 @@ def test_bundled_model_names_its_data_by_file_name_and_fingerprint():
         assert '"/' not in file.read_text(encoding="utf-8"), file
 
 
+def test_bundled_model_finds_its_data_from_a_checkout_beside_shared_data():
+    # The relative path is the one from the package folder, so evaluate's TF-IDF baseline and
+    # --split test work in a checkout; an installed package says the file is not found.
+    csv_path = real_csv_or_skip()
+    path = runs.bundled_model()
+    split = json.loads((path / runs.SPLIT_FILE).read_text())
+    assert (path / split["data_relative"]).resolve() == csv_path.resolve()
+    assert runs.locate_data(path, split).resolve() == csv_path.resolve()
+
+
+def test_evaluate_calls_the_bundled_model_by_that_name_not_its_trial_id(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    data = tmp_path / "labelled.csv"
+    data.write_text("title,overview,genres\n" + "".join(
+        f"Film {i},{text},{genres}\n" for i, (text, genres) in enumerate([
+            ("A sheriff rides out to stop the outlaw gang that burned his ranch.", "Western"),
+            ("A haunted house traps a family on the night of a curse.", "Horror"),
+            ("Two rival chefs fall in love during a summer cooking contest.", "Romance|Comedy")])),
+        encoding="utf-8")
+    result = CliRunner().invoke(app, ["evaluate", "--data", str(data), "--json", str(tmp_path / "ev.json")])
+    assert result.exit_code == 0, result.output
+    assert "bundled model on 3 rows" in result.stdout
+    assert json.loads((tmp_path / "ev.json").read_text())["model"]["name"] == "bundled model"
+
+
 def test_bundled_model_learned_from_every_usable_row_but_the_protocol_test():
     from genretag import data
 
