@@ -22,7 +22,7 @@ from pathlib import Path
 from . import data as data_mod
 from .errors import DataError, GenretagError
 from .outputs import atomic_path, ensure_new, refuse_input
-from .data import choose_text_columns, missing_title_warning
+from .data import choose_text_columns
 from .tagging import GENRES_COLUMN, GenreTagger, free_column
 
 logger = logging.getLogger(__name__)
@@ -283,8 +283,8 @@ def tag_with_ray(
     header = input_columns(files, fmt)
     chosen = choose_text_columns(header, text_cols, run_text_cols)
     cols = chosen.columns
-    if chosen.missing_title:
-        logger.warning(missing_title_warning(chosen))
+    for warning in chosen.warnings():
+        logger.warning(warning)
     ray = require_ray()
 
     summary = EngineSummary(output=out, inputs=files, workers=workers, text_columns=cols, text_columns_how=chosen.how)

@@ -497,8 +497,8 @@ def cautions(rows: EvalRows) -> list[str]:
     """One-line cautions about what scores on ``rows`` can say (shown by the CLI and the report)."""
     out = []
     n = len(rows.texts)
-    if rows.text_columns is not None and rows.text_columns.missing_title:
-        out.append(data_mod.missing_title_warning(rows.text_columns))
+    if rows.text_columns is not None:
+        out.extend(rows.text_columns.warnings())
     if n < FEW_ROWS:
         out.append(f"only {n} row{'s' if n != 1 else ''} scored: scores from fewer than {FEW_ROWS} rows mean little "
                    f"(one movie moves them a lot, and ranking scores may be not defined)")

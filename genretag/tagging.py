@@ -298,7 +298,7 @@ class GenreTagger:
         self.spreadsheet = spreadsheet
         self.precision, self.batch_size = precision, batch_size
         self.text_cols = list(text_cols) if text_cols else None
-        self._warned_title = False
+        self._warned_columns = False
         self.rule = self.run.rule.with_overrides(threshold=threshold, at_least_one=at_least_one, max_genres=max_genres)
         self.scores = scores
 
@@ -318,9 +318,10 @@ class GenreTagger:
             ``scores=False``, one ``score_<genre>`` column per genre appended.
         """
         chosen = data_mod.choose_text_columns(batch.columns, self.text_cols, self.run.config.text_cols)
-        if chosen.missing_title and not self._warned_title:
-            logger.warning(data_mod.missing_title_warning(chosen))
-            self._warned_title = True
+        if not self._warned_columns:
+            for warning in chosen.warnings():
+                logger.warning(warning)
+            self._warned_columns = True
         return tag_frame(self.run, batch, chosen.columns, rule=self.rule, precision=self.precision, batch_size=self.batch_size,
                          scores=self.scores, names=self.names, spreadsheet=self.spreadsheet).frame
 
@@ -409,8 +410,8 @@ def tag_csv(
     chosen = data_mod.choose_text_columns(header, text_cols, run.config.text_cols)
     text_cols = chosen.columns
     summary.text_columns, summary.text_columns_how = list(text_cols), chosen.how
-    if chosen.missing_title:
-        logger.warning(data_mod.missing_title_warning(chosen))
+    for warning in chosen.warnings():
+        logger.warning(warning)
     schema = formats.parquet_schema(path) if source.kind == formats.PARQUET and out_format.kind == formats.PARQUET else None
     with resumable_path(out, marker=progress_file, force=force, resume=resume) as partial:
         tmp, record_path = partial.path, progress_file(partial.path)

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from genretag.cli import app
-from genretag.data import choose_text_columns, missing_title_warning
+from genretag.data import choose_text_columns
 from genretag.errors import DataError
 
 RUN_COLS = ["title", "overview"]
@@ -34,7 +34,18 @@ def test_title_and_synopsis_matched_under_other_names():
 def test_no_title_column_reads_the_synopsis_alone_and_says_so():
     chosen = choose_text_columns(["Plot", "Genre"], None, RUN_COLS)
     assert (chosen.columns, chosen.missing_title) == (["Plot"], True)
-    assert "no title column" in missing_title_warning(chosen) and "'Plot'" in missing_title_warning(chosen)
+    [warning] = chosen.warnings()
+    assert "no title column" in warning and "'Plot'" in warning
+
+
+def test_given_columns_with_the_title_last_are_said():
+    # The model read "title. overview": "overview. title" is another text, so its scores move.
+    chosen = choose_text_columns(["Name", "Plot", "Genre"], ["Plot", "Name"], RUN_COLS)
+    assert (chosen.columns, chosen.title_moved) == (["Plot", "Name"], "Name")
+    [warning] = chosen.warnings()
+    assert "after the synopsis" in warning and "--text-col Name,Plot" in warning
+    assert choose_text_columns(["Name", "Plot"], ["Name", "Plot"], RUN_COLS).warnings() == []
+    assert choose_text_columns(["Name", "Plot"], ["Plot", "Name"], ["overview"]).warnings() == []  # a run without title
 
 
 def test_a_run_without_title_gets_the_detected_synopsis():
@@ -83,6 +94,19 @@ def test_tag_reads_title_and_synopsis_under_other_names(title_run, tmp_path, cap
     assert "'Plot' (detected)" in " ".join(alone_out.split())
     assert any("no title column" in r.getMessage() for r in caplog.records)
     assert (alone[scores].to_numpy() != own[scores].to_numpy()).any()
+
+
+def test_tag_and_evaluate_say_a_title_given_after_the_synopsis(title_run, tmp_path, caplog):
+    frame = pd.DataFrame({"Name": [f"Film {i}" for i in range(3)], "Plot": [m[1] for m in MOVIES] + [MOVIES[0][1] + " Again."],
+                          "Genre": ["Horror", "Action", "Horror"]})
+    src = tmp_path / "reversed.csv"
+    frame.to_csv(src, index=False)
+    for args in (["tag", str(src), "--out", str(tmp_path / "t.csv")], ["evaluate", "--data", str(src)]):
+        result = CliRunner().invoke(app, [*args, "--model", str(title_run), "--text-col", "Plot,Name"])
+        assert result.exit_code == 0, result.output
+        said = " ".join([result.output, *(r.getMessage() for r in caplog.records)])
+        assert "--text-col Name,Plot" in " ".join(said.split()), args
+        caplog.clear()
 
 
 def test_evaluate_reads_another_file_as_tag_does(title_run, tmp_path):

@@ -285,10 +285,24 @@ class TextColumns:
     "matched" (the run's title + synopsis roles found under other names), "detected"."""
     missing_title: bool = False
     """The run reads a title with the synopsis, and the file has no title column."""
+    title_moved: str | None = None
+    """The given columns put the title (this column) elsewhere than the run had it: first
+    for a run trained on title + synopsis."""
 
     def describe(self) -> str:
         """E.g. ``'Title', 'Plot' (matched to the model's title, overview)``."""
         return f"{', '.join(repr(c) for c in self.columns)} ({self.how})"
+
+    def warnings(self) -> list[str]:
+        """One-line warnings about this choice, for the caller to show (empty when none)."""
+        out = []
+        if self.missing_title:
+            out.append(missing_title_warning(self))
+        if self.title_moved:
+            out.append(f"--text-col puts the title column {self.title_moved!r} after the synopsis; the model read "
+                       f"the title first, so its answers may be worse (pass --text-col "
+                       f"{','.join([self.title_moved, *(c for c in self.columns if c != self.title_moved)])})")
+        return out
 
 
 def choose_text_columns(columns, text_cols: list[str] | None = None,
@@ -305,9 +319,10 @@ def choose_text_columns(columns, text_cols: list[str] | None = None,
         DataError: A given column is missing, or no or several synopsis columns are found.
     """
     columns = [str(c) for c in columns]
-    if text_cols is not None:
-        return TextColumns(detect_columns(columns, text_cols=text_cols, need_genres=False)[0], "given")
     run_cols = list(run_text_cols or [])
+    if text_cols is not None:
+        given = detect_columns(columns, text_cols=text_cols, need_genres=False)[0]
+        return TextColumns(given, "given", title_moved=_title_moved(given, run_cols))
     if run_cols:
         try:
             own = detect_columns(columns, text_cols=run_cols, need_genres=False)[0]
@@ -323,6 +338,15 @@ def choose_text_columns(columns, text_cols: list[str] | None = None,
         return TextColumns(synopsis, "detected", missing_title=True)
     joined = [title, *synopsis] if run_cols.index(run_title) == 0 else [*synopsis, title]
     return TextColumns(joined, f"matched to the model's {', '.join(run_cols)}")
+
+
+def _title_moved(given: list[str], run_cols: list[str]) -> str | None:
+    """The title column of ``given`` when the run read its title first and ``given`` does not."""
+    run_title = detect_title_column(run_cols) if len(run_cols) > 1 else None
+    title = detect_title_column(given) if len(given) > 1 else None
+    if run_title is None or title is None or run_cols.index(run_title) != 0:
+        return None
+    return title if given.index(title) != 0 else None
 
 
 def missing_title_warning(chosen: TextColumns) -> str:
