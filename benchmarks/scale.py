@@ -122,7 +122,7 @@ def main() -> None:
     print(f"{args.rows} rows of {args.csv.name}, model {args.model or 'bundled'}, {os.cpu_count()} CPUs; "
           f"same genres in every output: {same}")
     print(f"model load, one worker (GenreTagger constructor): {load:.1f} s")
-    print(f"| variant | wall s | rows/s | peak RSS, process tree | Ray start-up s |")
+    print("| variant | wall s | rows/s | peak RSS, process tree | Ray start-up s |")
     print("|---|---:|---:|---:|---:|")
     for name, seconds, rate, peak, startup in rows:
         print(f"| {name} | {seconds:.1f} | {rate:.1f} | {peak:,.0f} MB | {'' if startup is None else f'{startup:.1f}'} |")

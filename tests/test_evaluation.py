@@ -215,6 +215,12 @@ def test_cli_bad_options(run_dir, tmp_path):
     same = str(tmp_path / "x")
     result = runner.invoke(app, ["evaluate", "--model", str(run_dir), "--report", same, "--json", same])
     assert result.exit_code == 2
+    # The name says the format, as for tag's --out: no HTML page in a .txt, no JSON in a .csv.
+    for option, name, want in (("--report", "out.txt", "--report writes an HTML page; give a file name ending in .html"),
+                               ("--json", "scores.csv", "--json writes JSON; give a file name ending in .json")):
+        result = runner.invoke(app, ["evaluate", "--model", str(run_dir), option, str(tmp_path / name)])
+        assert result.exit_code == 2 and want in " ".join(result.output.split())
+        assert not (tmp_path / name).exists()
 
 
 def test_tuned_thresholds_are_used(run_dir, tmp_path):

@@ -50,6 +50,11 @@ def evaluate_cli(
         if target is not None:
             refuse_input(target, (data, own), option)  # not even with --force
             ensure_new(target, force)  # fail before the slow part
+    # The file name says the format (as tag's --out): an HTML page named .txt or .csv is a surprise later.
+    for target, option, suffixes, kind in ((report, "--report", (".html", ".htm"), "an HTML page"),
+                                           (json_out, "--json", (".json",), "JSON")):
+        if target is not None and target.suffix.lower() not in suffixes:
+            raise DataError(f"{option} writes {kind}; give a file name ending in {suffixes[0]} (got {target.name})")
     if data is not None and not data.exists():
         raise DataError(f"{data} not found; give the path of a labelled CSV")
     read = read_options(sep, no_header, columns) if (sep or no_header or columns) else None
