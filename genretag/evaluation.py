@@ -197,7 +197,9 @@ def load_rows(
         check["left_out"] = True
     # On the run's own file, score every row of the split as `train` did (a row whose genres
     # the run dropped as rare has no true genre); elsewhere such a row's truth is unknowable.
-    rows = _binarise(chosen, run.labels, vocabulary=vocabulary, file_genres=full.genres, path=path,
+    # Another file's genres are those of the rows scored: a genre found only in the training
+    # rows left out above has no positive to score, so it is left out and listed, not a 0 in macro-F1.
+    rows = _binarise(chosen, run.labels, vocabulary=vocabulary, file_genres=full.genres if own else chosen.genres, path=path,
                      fingerprint=fingerprint, split=split, own=own, keep_all=own)
     rows.read_report = report.lines()
     rows.text_columns = columns
@@ -222,13 +224,12 @@ def _training_rows(run: Run, chosen: data_mod.LabelledData, saved: dict | None,
     if isinstance(texts, str):
         return [False] * len(chosen), {"checked": False, "by": None, "found": None, "reason": texts}
     # Keyed by the synopsis without its title; runs written before that keyed the joined text.
-    hits = [data_mod.synopsis_key(s) in texts or data_mod.synopsis_key(t) in texts
-            for s, t in zip(chosen.synopsis_texts, chosen.texts)]
+    hits = [texts.holds(s) or texts.holds(t) for s, t in zip(chosen.synopsis_texts, chosen.texts)]
     return hits, {"checked": True, "by": "synopsis", "found": sum(hits), "reason": None}
 
 
-def training_synopses(run: Run) -> set[str] | str:
-    """Keys (`genretag.data.synopsis_key`) of the synopses of the run's training rows, or why
+def training_synopses(run: Run) -> data_mod.SynopsisKeys | str:
+    """Keys (`genretag.data.SynopsisKeys`) of the synopses of the run's training rows, or why
     they cannot be had.
 
     Runs keep them in ``split.json`` (``train_synopses``); for runs written before that, they
@@ -236,17 +237,17 @@ def training_synopses(run: Run) -> set[str] | str:
     ids of the training rows), with the run's own text columns.
 
     Returns:
-        A set of keys, or a one-line reason.
+        The keys, or a one-line reason.
     """
     saved = run.split() if (run.path / SPLIT_FILE).is_file() else None
     if not saved or not saved.get("train"):
         return f"the run has no saved training split ({SPLIT_FILE})"
     if saved.get("train_synopses"):
-        return set(saved["train_synopses"])
+        return data_mod.SynopsisKeys.from_json(saved["train_synopses"])
     full = run_data(run, saved)
     if isinstance(full, str):
         return full
-    return {data_mod.synopsis_key(full.synopsis_texts[i]) for i in _positions(full, saved["train"], run, "train")}
+    return data_mod.SynopsisKeys.of(full.synopsis_texts[i] for i in _positions(full, saved["train"], run, "train"))
 
 
 def run_data(run: Run, saved: dict) -> data_mod.LabelledData | str:

@@ -234,7 +234,7 @@ def _write_run(target: Path, *, name: str, config: TrainConfig, prep: Prepared, 
                     "text_cols": config.text_cols, "genres_col": config.genres_col, "sample": config.sample,
                     "seed": config.seed, **{part: [int(rows[i]) for i in idx] for part, idx in prep.split.items()},
                     # lets evaluate find training rows in any file, also where the data file is not
-                    "train_synopses": sorted(data_mod.synopsis_key(prep.data.synopsis_texts[i]) for i in prep.split["train"])}
+                    "train_synopses": data_mod.SynopsisKeys.of(prep.data.synopsis_texts[i] for i in prep.split["train"]).to_json()}
     meta = {"name": name, "started": started.isoformat(timespec="seconds"),
             "finished": datetime.now(timezone.utc).isoformat(timespec="microseconds"),
             "seconds": round(time.perf_counter() - t0, 2), "device": str(dev), "best_epoch": best["epoch"],

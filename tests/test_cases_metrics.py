@@ -206,6 +206,42 @@ def test_training_rows_are_counted_reported_and_left_out(bundled, tmp_path):
     assert {m["title"] for m in results["movies"]} == set(frame["name"].iloc[5:])
 
 
+def test_training_rows_retyped_escaped_or_cut_short_are_still_found(bundled, tmp_path):
+    # The same synopsis as a training row, as other catalogues write it: curly quotes, HTML
+    # entities, other dashes, a source line added, cut short with "...". Each is a training row.
+    import html
+
+    saved = bundled.split()
+    positions = [p for p in saved["train"][:200] if "'" in pd.read_csv(real_csv_or_skip()).iloc[p]["overview"]][:2]
+    positions += saved["train"][200:204]
+    path = _tmdb_rows(tmp_path, positions, "retyped.csv")
+    frame = pd.read_csv(path)
+    frame.loc[0, "plot"] = frame.loc[0, "plot"].replace("'", "\u2019")
+    frame.loc[1, "plot"] = html.escape(frame.loc[1, "plot"])
+    frame.loc[2, "plot"] = frame.loc[2, "plot"].replace(" - ", " \u2013 ").replace(",", " ,")
+    frame.loc[3, "plot"] = frame.loc[3, "plot"] + " (Source: TMDB)"
+    frame.loc[4, "plot"] = frame.loc[4, "plot"][:150] + "..."
+    frame.loc[5, "plot"] = "A different film altogether: " + frame.loc[5, "plot"]  # not the same synopsis
+    frame.to_csv(path, index=False)
+    rows, _ = load_rows(bundled, data=path, include_training_rows=True)
+    assert rows.training_rows["found"] == 5
+    assert load_rows(bundled, data=path)[0].titles == [frame.loc[5, "name"]]
+
+
+def test_genres_only_in_left_out_training_rows_are_not_scored(bundled, tmp_path):
+    # Three Horror/Music training rows are left out: Horror and Music have no positive among
+    # the rows scored, so they join the unused genres instead of scoring 0 in macro-F1.
+    saved = bundled.split()
+    d = pd.read_csv(real_csv_or_skip())
+    horror = [p for p in saved["train"] if d.iloc[p]["Horror"] == 1 and d.iloc[p][["Music", "Comedy"]].sum() == 0][:2]
+    test = [p for p in saved["test"] if d.iloc[p][["Horror", "Music"]].sum() == 0][:30]
+    path = _tmdb_rows(tmp_path, horror + test, "mixed_genres.csv")
+    results = evaluate(bundled, data=path, baseline=False)
+    assert results["data"]["train_overlap"] == 2 and results["data"]["rows"] == 30
+    scored = {r["genre"] for r in results["scores"]["at_run_thresholds"]["per_genre"]}
+    assert {"Horror", "Music"} <= set(results["unused_genres"]["genres"]) and not scored & {"Horror", "Music"}
+
+
 def test_training_overlap_not_checked_is_said(tiny_run, tmp_path):
     copy = tmp_path / "run"
     shutil.copytree(tiny_run, copy)

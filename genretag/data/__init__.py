@@ -9,7 +9,7 @@ detection, the same column choice, the same genre canonicalisation.
     columns    detect_columns, detect_title_column, split_columns, join_text,
                choose_text_columns -> TextColumns (the columns tag and evaluate read, given a run)
     labelled   load_labelled -> LabelledData, DropReport
-    splits     split_indices, file_fingerprint, synopsis_key
+    splits     split_indices, file_fingerprint, synopsis_key, SynopsisKeys
     cells      what counts as an empty cell (shared by genres and columns)
 
 The names below are the package's API (``from genretag.data import load_labelled``).
@@ -33,7 +33,7 @@ from .columns import (
 from .genres import canonical_genre, drop_genres, is_malformed_list, parse_genres, rare_genres
 from .labelled import DropReport, LabelledData, load_labelled
 from .reading import check_input, iter_csv_chunks, read_csv
-from .splits import SPLIT_NAMES, file_fingerprint, split_indices, synopsis_key
+from .splits import SPLIT_NAMES, SynopsisKeys, file_fingerprint, split_indices, synopsis_key
 
 __all__ = [
     "GENRE_COLUMN_CANDIDATES",
@@ -63,4 +63,5 @@ __all__ = [
     "split_indices",
     "synopsis_columns",
     "synopsis_key",
+    "SynopsisKeys",
 ]

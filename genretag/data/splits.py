@@ -1,14 +1,18 @@
 """Splits: stratified train / validation / test rows, and the keys that tie a split to its data.
 
 A run's ``split.json`` (`genretag.rundir.SPLIT_FILE`) stores row ids with the data file's
-`file_fingerprint`; `synopsis_key` lets evaluation find a run's training synopses in
+`file_fingerprint`; `SynopsisKeys` lets evaluation find a run's training synopses in
 another file.
 """
 
 from __future__ import annotations
 
 import hashlib
+import html
 import math
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -145,12 +149,82 @@ def file_fingerprint(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def synopsis_key(text: str) -> str:
-    """A short fingerprint of a synopsis for training-overlap checks.
+#: How `synopsis_key` normalises a synopsis; ``split.json`` records it beside the keys.
+#: 1: whitespace and case only (runs written before 2026-11-30 evening). 2: `_letters`.
+SYNOPSIS_KEY_METHOD = 2
+#: A synopsis whose first this many letters and digits equal a training synopsis's is that
+#: synopsis cut short ("...") or with a line added ("(Source: TMDB)").
+PREFIX_LETTERS = 100
 
-    Whitespace is collapsed and case folded first, so the same synopsis re-typed or
-    re-wrapped gets the same key. Returns 16 hex digits of its SHA-1 (64 bits: collisions
-    are negligible for catalogues of millions of rows).
+
+def _letters(text: str) -> str:
+    """Letters and digits only, case folded, after HTML entities and Unicode forms are undone:
+    the same synopsis with curly quotes, ``&#x27;``, other dashes or other spacing is one text."""
+    text = unicodedata.normalize("NFKC", html.unescape(str(text))).casefold()
+    return "".join(ch for ch in text if ch.isalnum())
+
+
+def _hash(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
+
+
+def synopsis_key(text: str) -> str:
+    """A short fingerprint of a synopsis for training-overlap checks (method 2).
+
+    Only letters and digits count (`_letters`), so the same synopsis re-typed, re-wrapped,
+    HTML-escaped or with other quotes gets the same key. Returns 16 hex digits of its SHA-1
+    (64 bits: collisions are negligible for catalogues of millions of rows).
     """
-    normal = " ".join(str(text).split()).casefold()
-    return hashlib.sha1(normal.encode("utf-8")).hexdigest()[:16]
+    return _hash(_letters(text))
+
+
+def _synopsis_key_v1(text: str) -> str:
+    """`synopsis_key` of method 1, to read the keys of runs written before method 2."""
+    return _hash(" ".join(str(text).split()).casefold())
+
+
+def synopsis_prefix_key(text: str) -> str | None:
+    """Key of the first `PREFIX_LETTERS` letters and digits; None for a shorter synopsis."""
+    letters = _letters(text)
+    return _hash(letters[:PREFIX_LETTERS]) if len(letters) >= PREFIX_LETTERS else None
+
+
+@dataclass(frozen=True)
+class SynopsisKeys:
+    """Keys of a run's training synopses: which rows of another file the run has seen.
+
+    A row is a training row when its whole synopsis has a training synopsis's key, or (for
+    synopses of at least `PREFIX_LETTERS` letters) when their first `PREFIX_LETTERS` letters
+    and digits are the same: the same text cut short or with a source line added.
+    """
+
+    keys: frozenset[str]
+    prefixes: frozenset[str] = frozenset()
+    method: int = SYNOPSIS_KEY_METHOD
+
+    @classmethod
+    def of(cls, synopses: Iterable[str]) -> SynopsisKeys:
+        """The keys of ``synopses`` (the training rows' synopses, without titles)."""
+        synopses = list(synopses)
+        prefixes = (synopsis_prefix_key(s) for s in synopses)
+        return cls(frozenset(map(synopsis_key, synopses)), frozenset(p for p in prefixes if p))
+
+    @classmethod
+    def from_json(cls, saved: dict | list) -> SynopsisKeys:
+        """Read ``split.json``'s ``train_synopses``: a dict (method 2), or a list of method-1 keys."""
+        if isinstance(saved, list):
+            return cls(frozenset(saved), frozenset(), method=1)
+        return cls(frozenset(saved["keys"]), frozenset(saved.get("prefixes") or ()), method=int(saved["method"]))
+
+    def to_json(self) -> dict:
+        """What ``split.json`` stores (sorted, so the file is stable)."""
+        return {"method": self.method, "keys": sorted(self.keys), "prefixes": sorted(self.prefixes)}
+
+    def holds(self, synopsis: str) -> bool:
+        """Whether ``synopsis`` is one of the training synopses (see the class)."""
+        if self.method == 1:
+            return _synopsis_key_v1(synopsis) in self.keys
+        if synopsis_key(synopsis) in self.keys:
+            return True
+        prefix = synopsis_prefix_key(synopsis)
+        return prefix is not None and prefix in self.prefixes
