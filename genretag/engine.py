@@ -279,7 +279,7 @@ def tag_with_ray(
     out = Path(out)
     out_fmt = output_format(out)
     refuse_input(out, [f for f in files if not _is_remote(f)])
-    ensure_new(out, force)
+    ensure_new(out, force, directory=False)
     header = input_columns(files, fmt)
     chosen = choose_text_columns(header, text_cols, run_text_cols)
     cols = chosen.columns

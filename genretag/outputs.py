@@ -26,26 +26,68 @@ except ImportError:  # pragma: no cover
 logger = logging.getLogger(__name__)
 
 
-def ensure_new(target: str | Path, force: bool) -> Path:
-    """Refuse to overwrite ``target`` without ``force``; returns it as a Path."""
+def physical_path(target: str | Path) -> Path:
+    """Where the file system puts ``target``: absolute, ``.`` and ``..`` applied, links in its
+    folders followed; a link as the last name is kept (writing replaces the link itself).
+
+    ``new/../old.csv`` is ``old.csv`` even before ``new`` exists, which ``Path.exists``
+    cannot see (it asks the OS, which fails on the missing ``new``).
+    """
     target = Path(target)
-    if target.exists() and not force:
+    if target.name in ("", ".", ".."):  # Path(".").name is "", Path("a/..").name is ".."
+        return Path(os.path.realpath(target))
+    return Path(os.path.realpath(target.parent)) / target.name
+
+
+def ensure_new(target: str | Path, force: bool, *, directory: bool | None = None, option: str | None = None) -> Path:
+    """Refuse to overwrite ``target`` without ``force``, and a file output onto a folder ever.
+
+    Checked where the output will land (`physical_path`), so ``new/../old.csv`` is seen
+    to exist. Replacing a folder deletes it, so a file output never replaces one, and a
+    folder output never replaces the current folder or one above it.
+
+    Args:
+        target: The output as the user gave it (named so in messages).
+        force: Allow replacing an existing output of the same kind.
+        directory: True for a folder output, False for a file; None checks existence only
+            (the caller's `atomic_path` checks the kind before writing).
+        option: The flag that named ``target``, for messages (``--json``).
+
+    Returns:
+        ``target`` as a Path.
+
+    Raises:
+        DataError: ``target`` is a folder for a file output, or a file or the current
+            folder (or one above it) for a folder output.
+        OutputExistsError: ``target`` exists without ``force``.
+    """
+    target = Path(target)
+    where = physical_path(target)
+    named = f"{option} {target}" if option else str(target)
+    if directory is False and where.is_dir():
+        raise DataError(f"{named} is a directory; give a file name")
+    if directory:
+        if where == Path.cwd().resolve() or where in Path.cwd().resolve().parents:
+            raise DataError(f"{named} is the current folder or one above it; give a new folder's name")
+        if where.exists() and not where.is_dir():
+            raise DataError(f"{named} is a file, not a folder; give a folder's name")
+    if where.exists() and not force:
         raise OutputExistsError(f"{target} already exists; pass --force to overwrite it")
     return target
 
 
 def refuse_input(target: str | Path, inputs, option: str = "--out") -> None:
-    """Refuse an output that is one of the ``inputs`` (the same file, through links too):
-    ``--force`` allows replacing an old output, never the data a command reads.
+    """Refuse an output that is one of the ``inputs`` (the same file, through links and
+    ``..`` too): ``--force`` allows replacing an old output, never the data a command reads.
 
     Raises:
         DataError: ``target`` is an input.
     """
-    target = Path(target)
-    if not target.exists():
-        return
+    where = os.path.realpath(target)  # a link as the last name too: writing would not touch the file
     for source in inputs:
-        if source is not None and Path(source).exists() and target.resolve() == Path(source).resolve():
+        if source is None or not Path(source).exists():
+            continue
+        if where == os.path.realpath(source) or (os.path.exists(where) and os.path.samefile(where, source)):
             raise DataError(f"{option} {target} is the input file {source}; choose another {option}")
 
 
@@ -58,7 +100,8 @@ def atomic_path(target: str | Path, *, force: bool = False, directory: bool = Fa
         force: Allow replacing an existing ``target``.
         directory: Yield an (empty, created) folder instead of a file name.
     """
-    target = ensure_new(target, force)
+    ensure_new(target, force, directory=directory)
+    target = physical_path(target)  # written where it was checked
     _make_parent(target)
     # Same folder as the target, so the final rename stays on one file system.
     if directory:
@@ -71,7 +114,7 @@ def atomic_path(target: str | Path, *, force: bool = False, directory: bool = Fa
     os.chmod(tmp, (0o777 if directory else 0o666) & ~_umask())
     try:
         yield tmp
-        _replace(tmp, target)
+        _replace(tmp, target, directory=directory)
     except BaseException:
         if tmp.is_dir():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -158,10 +201,14 @@ def resumable_path(
     Raises:
         OutputExistsError: ``target`` exists without ``force``, or another process is
             writing the same output right now.
+        DataError: ``target`` is a folder for a file output, or the reverse (`ensure_new`).
     """
-    target = ensure_new(target, force)
+    ensure_new(target, force, directory=directory)
+    target = physical_path(target)  # written where it was checked
     _make_parent(target)
     tmp = partial_path(target)
+    if tmp.is_dir() != directory and tmp.exists():  # not ours to delete
+        raise OutputExistsError(f"{tmp} is in the way of writing {target}; move it away")
     with _exclusive(tmp, target):
         progress = marker(tmp)
         resumed = resume and tmp.exists() and progress.is_file()
@@ -180,7 +227,7 @@ def resumable_path(
                 tmp.mkdir()
         try:
             yield Partial(path=tmp, resumed=resumed)
-            _replace(tmp, target)
+            _replace(tmp, target, directory=directory)
             _remove(marker(target) if directory else progress)
             _remove(_record_tmp(progress))
         except BaseException as exc:
@@ -204,10 +251,12 @@ def _umask() -> int:
     return mask
 
 
-def _replace(tmp: Path, target: Path) -> None:
-    """Rename ``tmp`` onto ``target``; an old folder is moved aside first, so some
+def _replace(tmp: Path, target: Path, *, directory: bool) -> None:
+    """Rename ``tmp`` onto ``target``; an old folder output is moved aside first, so some
     complete version exists at every moment (``os.replace`` cannot replace a folder)."""
     if target.is_dir() and not target.is_symlink():
+        if not directory:  # `ensure_new` refused it; a folder made since is still not ours to delete
+            raise DataError(f"{target} is a directory; give a file name")
         old = target.with_name(f".{target.name}.old")
         _remove(old)
         os.replace(target, old)

@@ -49,7 +49,7 @@ def evaluate_cli(
     for target, option in ((report, "--report"), (json_out, "--json")):
         if target is not None:
             refuse_input(target, (data, own), option)  # not even with --force
-            ensure_new(target, force)  # fail before the slow part
+            ensure_new(target, force, directory=False, option=option)  # fail before the slow part
     # The file name says the format (as tag's --out): an HTML page named .txt or .csv is a surprise later.
     for target, option, suffixes, kind in ((report, "--report", (".html", ".htm"), "an HTML page"),
                                            (json_out, "--json", (".json",), "JSON")):
