@@ -190,6 +190,9 @@ def _detect_encoding(path: Path, fmt: FileFormat, head: bytes) -> tuple[str, boo
         utf8 = "utf-8-sig"
     elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16", False
+    elif (utf16 := _utf16_without_bom(head)) and _decodes(path, fmt, utf16):
+        _warn_once(path, f"%s has no byte-order mark but every other byte is zero: reading it as {utf16.upper()}")
+        return utf16, False
     else:
         utf8 = "utf-8"
     if _decodes(path, fmt, utf8):
@@ -207,6 +210,22 @@ def _detect_encoding(path: Path, fmt: FileFormat, head: bytes) -> tuple[str, boo
     # latin-1 maps every byte, so it cannot fail; the text may still be partly wrong.
     _warn_once(path, "%s is neither UTF-8 nor Windows-1252; reading it as latin-1")
     return "latin-1", False
+
+
+def _utf16_without_bom(head: bytes) -> str | None:
+    """"utf-16-le" / "utf-16-be" for text whose every other byte is zero (ASCII-range UTF-16
+    without a BOM, as some exporters write it), else None. UTF-8 text has no zero bytes."""
+    sample = head[:4096]
+    sample = sample[:len(sample) // 2 * 2]
+    if len(sample) < 8:
+        return None
+    even, odd = sample[0::2].count(0), sample[1::2].count(0)
+    half = len(sample) // 2
+    if odd >= 0.6 * half and even <= 0.05 * half:
+        return "utf-16-le"
+    if even >= 0.6 * half and odd <= 0.05 * half:
+        return "utf-16-be"
+    return None
 
 
 def _decodes(path: Path, fmt: FileFormat, encoding: str) -> bool:
@@ -363,6 +382,7 @@ def sniff(path: str | Path, options: ReadOptions | None = None) -> FileFormat:
         raise os_error(path, e) from e
     if not head.strip():
         raise DataError(f"{path} is empty; expected a header row and data rows")
+    _refuse_binary_document(path, head)
 
     kind = _KIND_SUFFIXES.get(suffix)
     _refuse_json_document(path, head)
@@ -385,6 +405,21 @@ def sniff(path: str | Path, options: ReadOptions | None = None) -> FileFormat:
     return _sniff_delimited(path, base, text, truncated, options)
 
 
+_SAVE_AS_CSV = ("genretag reads CSV/TSV, JSON Lines and Parquet: save the sheet as CSV (Excel: File > Save As > "
+                "CSV UTF-8) and pass that file")
+
+
+def _refuse_binary_document(path: Path, head: bytes) -> None:
+    """A workbook (or any zip) under a text name would be read as garbled text: say what it is.
+    Known by its first bytes, not its suffix: an ".xls" export that is really tab-separated
+    text is read as text."""
+    if head.startswith(b"PK\x03\x04"):
+        what = "an Excel workbook" if b"xl/" in head[:_SNIFF_BYTES] else "a zip archive (a spreadsheet?)"
+        raise DataError(f"{path} is {what}, not text; {_SAVE_AS_CSV}")
+    if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
+        raise DataError(f"{path} is an Excel 97-2003 workbook (.xls), not text; {_SAVE_AS_CSV}")
+
+
 _TO_JSONL = "write one movie per line (JSON Lines; pandas: df.to_json('movies.jsonl', orient='records', lines=True))"
 
 
@@ -399,12 +434,15 @@ def _refuse_json_document(path: Path, head: bytes) -> None:
         return
     try:
         value = json.loads(first.decode("utf-8", errors="replace"))
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply; _json_object says so
         if first.strip() == b"{":  # a pretty-printed object over several lines
             raise DataError(f"{path} is one JSON document over several lines, not JSON Lines; {_TO_JSONL}") from None
         return
-    # A movie has a synopsis string; an object of only lists or maps is a table stored by column.
-    if isinstance(value, dict) and value and all(isinstance(v, (dict, list)) for v in value.values()):
+    # A movie has a synopsis string; an object of only lists or maps is a table stored by column
+    # (pandas' orients "columns" and "index": maps, "split": lists), unless more objects follow
+    # on the next lines: JSON Lines whose movies hold nested objects.
+    more_lines = re.search(rb"\n\s*\{", text) is not None
+    if isinstance(value, dict) and value and all(isinstance(v, (dict, list)) for v in value.values()) and not more_lines:
         raise DataError(f"{path} holds one JSON object of columns (pandas' to_json default), not one movie per "
                         f"line; {_TO_JSONL}")
 
@@ -416,7 +454,7 @@ def _starts_with_json_object(head: bytes) -> bool:
         return False
     try:
         return isinstance(json.loads(first.decode("utf-8", errors="replace")), dict)
-    except ValueError:
+    except (ValueError, RecursionError):
         return False
 
 
@@ -449,6 +487,9 @@ def _sniff_jsonl(path: Path, base: FileFormat, text: str, truncated: bool) -> Fi
 def _json_object(path: Path, line: str, number: int) -> dict:
     try:
         value = json.loads(line)
+    except RecursionError:
+        raise DataError(f"cannot parse {path}: line {number} nests brackets too deeply to be a movie; "
+                        "expected one JSON object per line") from None
     except ValueError as e:
         hint = " (a JSON array: write one object per line, JSON Lines)" if line.lstrip().startswith("[") else ""
         raise DataError(f"cannot parse {path}: line {number} is not valid JSON ({_one_line(e)}){hint}; "
@@ -932,10 +973,13 @@ class TableWriter:
         path: The file to write (created or appended to).
         fmt: The format.
         schema: A pyarrow schema whose fields the matching Parquet columns take.
+        name: The file's final name, when ``path`` is a temporary one: gzip records it in
+            each member's header (``gunzip -N`` restores it), so the temporary name must not.
     """
 
-    def __init__(self, path: str | Path, fmt: OutputFormat, *, schema=None):
+    def __init__(self, path: str | Path, fmt: OutputFormat, *, schema=None, name: str | None = None):
         self.path, self.fmt, self.schema_hint = Path(path), fmt, schema
+        self.name = name or self.path.name
         self.columns: list[str] | None = None
         self._parquet = None
 
@@ -960,10 +1004,17 @@ class TableWriter:
             if opener is None:
                 raw.write(data)
             else:
-                with opener(raw, "wb") as packed:  # a new member, appended after the last
+                with self._member(opener, raw) as packed:  # a new member, appended after the last
                     packed.write(data)
             raw.flush()
             os.fsync(raw.fileno())  # the rows are on disk before a progress record says so
+
+    def _member(self, opener, raw):
+        if self.fmt.compression != "gzip":
+            return opener(raw, "wb")
+        # gzip stores the name less one ".gz" (as gzip(1) does); any case of the suffix is dropped.
+        stem = self.name[:-3] if self.name.lower().endswith(".gz") else self.name
+        return gzip.GzipFile(filename=stem + ".gz", mode="wb", fileobj=raw)
 
     def _write_parquet(self, chunk: pd.DataFrame) -> None:
         import pyarrow as pa

@@ -443,7 +443,7 @@ def tag_csv(
         language_column = LANGUAGE_COLUMN
         no_rows = True
         input_rows = 0
-        writer = formats.TableWriter(tmp, out_format, schema=schema)
+        writer = formats.TableWriter(tmp, out_format, schema=schema, name=out.name)
         try:
             for i, chunk in enumerate(formats.iter_tables(path, read, chunksize=chunksize, fmt=source)):
                 input_rows += len(chunk)
@@ -578,7 +578,7 @@ def _resume_record(record_path: Path, identity: dict, tmp: Path, source: Path) -
 def _warn_empty_titles(chunk: pd.DataFrame, cols: list[str]) -> None:
     """Warn when the title column read with the synopsis is empty in every row of ``chunk``."""
     titles = [c for c in cols if c not in data_mod.synopsis_columns(cols)]
-    if titles and len(chunk) and not data_mod.join_text(chunk, titles).str.len().any():
+    if titles and len(chunk) and not data_mod.join_text(chunk, titles, titles=True).str.len().any():
         logger.warning("the title column %s is empty in the first %d rows: the model, trained on a title with each "
                        "synopsis, reads the synopsis alone there, which scores somewhat lower",
                        ", ".join(repr(c) for c in titles), len(chunk))

@@ -185,3 +185,33 @@ def test_evaluate_judges_the_language_of_the_synopsis_not_the_title(title_run, t
     object.__setattr__(run, "meta", meta)  # a run known to be English, as the bundled model is
     results = evaluate(run, data=src, baseline=False)
     assert results["data"]["other_script"] == {"not English": 1}
+
+
+def test_a_title_column_of_objects_reads_their_english_title_and_says_so(title_run, tmp_path, caplog):
+    # AniList's API shape: "title" holds {"romaji", "english"}; a Parquet struct reads the same.
+    rows = [{"title": {"romaji": "Kurai Ie", "english": MOVIES[0][0]}, "description": MOVIES[0][1]},
+            {"title": {"romaji": MOVIES[1][0], "english": None}, "description": MOVIES[1][1]}]
+    src = tmp_path / "anilist.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    out = tmp_path / "anilist.tagged.jsonl"
+    result = CliRunner().invoke(app, ["tag", str(src), "--model", str(title_run), "--out", str(out), "--runtime", "torch"])
+    assert result.exit_code == 0, result.output
+    said = " ".join(r.getMessage() for r in caplog.records)
+    assert "title column 'title' holds objects (fields: romaji, english); read each one's 'english' (1), 'romaji' (1)" in said
+    _, flat = _tag(title_run, tmp_path, "flat", pd.DataFrame(MOVIES, columns=["title", "overview"]))
+    tagged = pd.read_json(out, lines=True)
+    scores = [c for c in flat.columns if c.startswith("score_")]
+    assert (tagged[scores].to_numpy() == flat[scores].to_numpy()).all()  # the same input text as plain titles
+    assert tagged["title"].tolist() == [r["title"] for r in rows]  # the file's own cells written back unchanged
+
+
+def test_a_synopsis_column_of_objects_is_refused_and_nested_json_lines_are_not_a_document(title_run, tmp_path):
+    src = tmp_path / "nested.jsonl"
+    src.write_text("".join(json.dumps({"movie": {"title": t, "overview": o}, "genres": ["Drama"]}) + "\n"
+                           for t, o in MOVIES), encoding="utf-8")
+    result = CliRunner().invoke(app, ["tag", str(src), "--model", str(title_run), "--text-col", "movie"])
+    assert result.exit_code == 2
+    assert ("column 'movie' holds objects (fields: title, overview), not text" in " ".join(result.output.split()))
+    result = CliRunner().invoke(app, ["tag", str(src), "--model", str(title_run)])
+    assert result.exit_code == 2 and "one JSON object of columns" not in result.output
+    assert "no synopsis column found (columns: movie, genres)" in " ".join(result.output.split())

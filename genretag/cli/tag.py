@@ -72,7 +72,7 @@ def tag_cli(
     from ..onnx_runtime import check_runtime
     from ..data.reading import check_input
     from ..errors import DataError
-    from ..outputs import ensure_new
+    from ..outputs import ensure_new, refuse_input
 
     check_tag_options(threshold=threshold, max_genres=max_genres, precision=precision, batch_size=batch_size,
                       threads=threads)
@@ -122,7 +122,9 @@ def tag_cli(
     target = out or default_output(csv, source)
     check_output(target, source=source, resume=resume, shard=parts, warn=False)  # tag_csv says its guess
     from ..tagging import shard_output, tag_csv
-    ensure_new(shard_output(target, parts) if parts else target, force)
+    final = shard_output(target, parts) if parts else target
+    refuse_input(final, [csv])  # not even with --force
+    ensure_new(final, force, directory=False, option="--out" if out else None)
     run = load_model_for_tagging(model, runtime=runtime, precision=precision, threads=threads, backbone=backbone,
                                  trust_remote_code=trust_remote_code, force_backbone=force_backbone)
     names = None
@@ -142,6 +144,7 @@ def tag_cli(
             batch_size=batch_size, chunksize=chunksize, on_rows=on_rows, resume=resume, shard=parts, names=names,
             read=read,
         )
+    _say_if_nothing_tagged(summary)
     choice = run.predictor(precision).choice
     info(f"precision: {choice.precision} ({choice.reason})" if choice else "precision: fp32 (too few rows to check a faster arithmetic)")
     console.print(
@@ -173,6 +176,7 @@ def _tag_on_ray(source: str, *, model: Optional[Path], block_rows: Optional[int]
     with row_progress("tagging") as on_rows:
         summary = tag_with_ray(path, source, block_rows=block_rows or DEFAULT_BLOCK_ROWS, workers=workers,
                                on_rows=on_rows, on_started=started, **options)
+    _say_if_nothing_tagged(summary)
     console.print(
         f"wrote [bold]{summary.output}[/]: {summary.rows} rows from {len(summary.inputs)} file(s), "
         f"{summary.tagged} tagged, {summary.empty_text} with an empty synopsis left untagged, "
@@ -181,3 +185,14 @@ def _tag_on_ray(source: str, *, model: Optional[Path], block_rows: Optional[int]
         f"genres in column '{summary.genres_column}'",
         highlight=False,
     )
+
+
+def _say_if_nothing_tagged(summary) -> None:
+    """Warn when rows were read and not one had a synopsis: the wrong column, most likely."""
+    if summary.rows and not summary.tagged:
+        from ..data import synopsis_columns
+
+        columns = ", ".join(repr(c) for c in synopsis_columns(summary.text_columns))
+        logging.getLogger(__name__).warning(
+            f"nothing was tagged: all {summary.rows} rows have an empty synopsis in {columns} (empty cells or "
+            f"placeholders such as 'N/A'); if the synopses are in another column, pass --text-col NAME")

@@ -8,8 +8,10 @@ When two columns could hold the synopsis (or the genres), the user chooses: "plo
 from __future__ import annotations
 
 import csv
+import logging
 import re
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import pandas as pd
@@ -17,6 +19,8 @@ import pandas as pd
 from ..errors import DataError
 from ..formats import example_columns, looks_like_data
 from .cells import clean_cell
+
+logger = logging.getLogger(__name__)
 
 # Column names are compared after lower-casing and turning runs of spaces, "_" and "-"
 # into "_", so "Plot Summary", "plot_summary" and "PLOT-SUMMARY" are one name.
@@ -245,7 +249,7 @@ def synopsis_columns(text_cols: list[str]) -> list[str]:
     return [c for c in text_cols if c != title]
 
 
-def join_text(df: pd.DataFrame, text_cols: list[str]) -> pd.Series:
+def join_text(df: pd.DataFrame, text_cols: list[str], *, titles: bool = False) -> pd.Series:
     """Join text columns into one cleaned string per row.
 
     Whitespace (CR/LF included) is collapsed to single spaces, missing or "N/A" cells
@@ -256,12 +260,18 @@ def join_text(df: pd.DataFrame, text_cols: list[str]) -> pd.Series:
     Args:
         df: The data.
         text_cols: Columns to join, in order.
+        titles: Every column is a title column (default: the detected title among several).
 
     Returns:
         A str Series on ``df``'s index; "" where every part is empty.
+
+    Raises:
+        DataError: A synopsis column holds objects (see `_text_cells`).
     """
     title = detect_title_column(list(text_cols))
-    parts = [[clean_cell(v, title=c == title) for v in df[c].tolist()] for c in text_cols]
+    several = len(text_cols) > 1  # one column is the synopsis, whatever its name
+    parts = [[clean_cell(v, title=titles or c == title)
+              for v in _text_cells(df[c].tolist(), c, titles or (several and c == title))] for c in text_cols]
     joined = []
     for row in zip(*parts):
         text = ""
@@ -273,6 +283,43 @@ def join_text(df: pd.DataFrame, text_cols: list[str]) -> pd.Series:
             text += part
         joined.append(text)
     return pd.Series(joined, index=df.index, dtype=object)
+
+
+#: Fields of an object-valued title (AniList's ``{"romaji": ..., "english": ...}``, a Parquet
+#: struct), in order of preference: the model read English titles.
+TITLE_FIELDS: tuple[str, ...] = ("english", "en", "userPreferred", "user_preferred", "title", "name", "romaji", "native")
+_said: set[str] = set()
+
+
+def _text_cells(values: list, column: str, title: bool) -> list:
+    """``values`` as cells of text. A title column of objects gives each object's first
+    `TITLE_FIELDS` field that has text, and says which; objects in a synopsis column are an
+    error (their text would be read as Python's repr, keys and braces included).
+
+    Raises:
+        DataError: A synopsis column holds objects.
+    """
+    objects = [v for v in values if isinstance(v, Mapping)]
+    if not objects:
+        return values
+    keys = list(dict.fromkeys(str(k) for v in objects for k in v))
+    if not title:
+        raise DataError(f"column {column!r} holds objects (fields: {', '.join(keys[:6])}), not text; pass "
+                        f"--text-col with a column of text, or flatten the objects first (pandas.json_normalize)")
+    used: Counter = Counter()
+    out = []
+    for value in values:
+        if isinstance(value, Mapping):
+            field = next((f for f in TITLE_FIELDS if isinstance(value.get(f), str) and value[f].strip()), None)
+            used[field or "none"] += 1
+            value = value[field] if field else ""
+        out.append(value)
+    message = (f"title column {column!r} holds objects (fields: {', '.join(keys[:6])}); read each one's "
+               + ", ".join(f"{f!r} ({n})" if f != "none" else f"none with text ({n})" for f, n in used.most_common()))
+    if message not in _said:  # once per column and choice, not once per chunk
+        _said.add(message)
+        logger.warning(message)
+    return out
 
 
 @dataclass(frozen=True)

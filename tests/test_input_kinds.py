@@ -1,0 +1,61 @@
+"""Inputs that are not what their name says: workbooks, UTF-16 without a byte-order mark, a
+synopsis column with nothing in it."""
+
+import zipfile
+
+import pytest
+from typer.testing import CliRunner
+
+from genretag.cli import app
+from genretag.errors import DataError
+from genretag.formats import read_table, sniff
+
+MOVIES = "title,overview\nHeat,A crew of bank robbers feels the heat from a detective.\nUp,An old man flies his house away.\n"
+
+
+def _flat(output: str) -> str:
+    return " ".join(output.split())
+
+
+@pytest.mark.parametrize("name", ["book.xlsx", "book.csv", "book.ods"])
+def test_a_workbook_is_refused_by_its_bytes_whatever_its_name(tmp_path, name):
+    path = tmp_path / name
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("xl/workbook.xml", "<workbook/>")
+    with pytest.raises(DataError, match=r"is an Excel workbook, not text; .*save the sheet as CSV"):
+        sniff(path)
+
+
+def test_an_old_excel_file_is_refused_and_an_xls_that_is_text_is_read(tmp_path):
+    old = tmp_path / "old.xls"
+    old.write_bytes(bytes.fromhex("d0cf11e0a1b11ae1") + b"\0" * 512)
+    with pytest.raises(DataError, match=r"Excel 97-2003 workbook \(\.xls\), not text"):
+        sniff(old)
+    text = tmp_path / "export.xls"  # many "Excel" exports are tab-separated text
+    text.write_text(MOVIES.replace(",", "\t", 2), encoding="utf-8")
+    assert sniff(text).columns == ["title", "overview"]
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_a_byte_order_mark_is_read_and_said(tmp_path, codec, caplog):
+    path = tmp_path / f"{codec}.csv"
+    path.write_bytes(MOVIES.replace("Heat", "Amélie").encode(codec))
+    frame = read_table(path)
+    assert frame["title"].tolist() == ["Amélie", "Up"]
+    assert f"has no byte-order mark but every other byte is zero: reading it as {codec.upper()}" in caplog.text
+
+
+def test_utf8_with_a_nul_byte_is_not_taken_for_utf16(tmp_path):
+    path = tmp_path / "nul.csv"
+    path.write_bytes(MOVIES.encode("utf-8").replace(b"Up", b"U\0p"))
+    assert read_table(path)["title"].tolist()[0] == "Heat"
+
+
+def test_tag_says_when_no_row_had_a_synopsis(tiny_run, tmp_path, caplog):
+    src = tmp_path / "empty.csv"
+    src.write_text("title,overview\nHeat,N/A\nUp,\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["tag", str(src), "--model", str(tiny_run), "--out", str(tmp_path / "o.csv")])
+    assert result.exit_code == 0, result.output
+    said = _flat(result.output + " ".join(r.getMessage() for r in caplog.records))
+    assert "nothing was tagged: all 2 rows have an empty synopsis in 'overview'" in said
