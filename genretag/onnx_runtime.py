@@ -193,6 +193,8 @@ class OnnxRun:
     batch_size: int | None = None
     """Rows per ONNX Runtime call (None: `BATCH_SIZE`)."""
     choice: Precision = field(default_factory=Precision)
+    last_truncated: int | None = None
+    """Texts of the last `logits` call longer than the max length (cut by the tokenizer)."""
 
     def predictor(self, precision: str = "fp32") -> "OnnxRun":
         """Itself, whatever ``precision`` asks: ONNX Runtime computes in fp32 (`choice` says so)."""
@@ -203,7 +205,9 @@ class OnnxRun:
         out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
         if not texts:
             return out
-        ids = [e.ids for e in self.tokenizer.encode_batch(list(texts))]
+        encodings = self.tokenizer.encode_batch(list(texts))
+        self.last_truncated = sum(1 for e in encodings if e.overflowing)
+        ids = [e.ids for e in encodings]
         order = np.argsort([len(row) for row in ids], kind="stable")
         size = batch_size or self.batch_size or BATCH_SIZE
         for start in range(0, len(order), size):

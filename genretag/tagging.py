@@ -65,6 +65,8 @@ class TagSummary:
     """How they were chosen (`TextColumns.how`)."""
     short_texts: int = 0
     """Tagged rows whose text has fewer than `SHORT_TEXT_WORDS` words (a title, not a synopsis?)."""
+    truncated: int = 0
+    """Tagged rows whose text is longer than the run's max length in tokens (only its start read)."""
 
     @property
     def rows_per_second(self) -> float:
@@ -136,6 +138,8 @@ class TaggedFrame:
     """Rows flagged in ``language_warning``, by script."""
     short_texts: int = 0
     """Rows with a text of fewer than `SHORT_TEXT_WORDS` words (a title, not a synopsis?)."""
+    truncated: int = 0
+    """Rows whose text is longer than the run's max length in tokens: only its start was read."""
 
 
 def tag_frame(
@@ -183,9 +187,14 @@ def tag_frame(
     synopses = texts if synopsis_cols == list(text_cols) else data_mod.join_text(frame, synopsis_cols)
     has_text = (synopses.str.len() > 0).to_numpy(dtype=bool)  # a title alone is not tagged
     probs = np.full((len(frame), len(run.labels)), np.nan, dtype=np.float32)
+    truncated = 0
     if has_text.any():
         probs[has_text] = run.predict_proba(texts[has_text].tolist(), precision=precision, batch_size=batch_size,
                                             rule=rule)
+        # ONNX Runtime's path counts while it tokenises; PyTorch's tokeniser is asked again.
+        truncated = getattr(run, "last_truncated", None)
+        if truncated is None:
+            truncated = count_truncated(run.tokenizer, texts[has_text].tolist(), run.config.max_length)
     chosen = rule.apply(np.nan_to_num(probs, nan=0.0))
     chosen[~has_text] = 0
     names = list(run.labels) if names is None else list(names)
@@ -210,7 +219,23 @@ def tag_frame(
     out[free_column(list(frame.columns) + score_names, LANGUAGE_COLUMN)] = flags
     words = language.word_counts(text_list, scripts)
     return TaggedFrame(frame=out, chosen=chosen, has_text=has_text, other_script=language.count_by_script(flags),
-                       short_texts=int(((words < SHORT_TEXT_WORDS) & has_text).sum()))
+                       short_texts=int(((words < SHORT_TEXT_WORDS) & has_text).sum()), truncated=truncated)
+
+
+def count_truncated(tokenizer, texts: list[str], max_length: int) -> int:
+    """How many of ``texts`` have more than ``max_length`` tokens (special tokens included):
+    the model reads only their first ``max_length``.
+
+    Args:
+        tokenizer: A transformers tokenizer, or a `tokenizers.Tokenizer` that truncates at
+            ``max_length`` (the ONNX path's, whose encodings list what was cut).
+    """
+    if len(texts) == 0:
+        return 0
+    if hasattr(tokenizer, "encode_batch"):
+        return sum(1 for e in tokenizer.encode_batch(list(texts)) if e.overflowing)
+    ids = tokenizer(list(texts), truncation=False, padding=False, verbose=False)["input_ids"]
+    return sum(1 for row in ids if len(row) > max_length)
 
 
 class GenreTagger:
@@ -462,6 +487,7 @@ def tag_csv(
                 chunk, has_text = tagged.frame, tagged.has_text
                 language_column = chunk.columns[-1]
                 summary.short_texts += tagged.short_texts
+                summary.truncated += tagged.truncated
                 counts += tagged.chosen.sum(axis=0)
                 for script, n in tagged.other_script.items():
                     other_script[script] = other_script.get(script, 0) + n
@@ -494,6 +520,12 @@ def tag_csv(
         logger.warning("%d of %d texts in %s have fewer than %d words: the model reads synopses, so their genres "
                        "are guesses (is this a title column? pass --text-col with the synopsis column)",
                        summary.short_texts, summary.tagged, ", ".join(summary.text_columns), SHORT_TEXT_WORDS)
+    if summary.truncated:
+        # A few long synopses are usual (3% of TMDB overviews pass 128 tokens); a file of long
+        # plots (Wikipedia, CMU) is mostly read in part, and that changes its genres.
+        log = logger.warning if summary.truncated > summary.tagged // 10 else logger.info
+        log("%d of %d texts are longer than the model's %d tokens: it read only the start of each (a run trained "
+            "with a larger --max-length reads more)", summary.truncated, summary.tagged, run.config.max_length)
     summary.other_script = dict(sorted(other_script.items(), key=lambda x: -x[1]))
     message = language.describe(summary.other_script, summary.tagged, known)
     if message:

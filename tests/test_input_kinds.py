@@ -59,3 +59,19 @@ def test_tag_says_when_no_row_had_a_synopsis(tiny_run, tmp_path, caplog):
     assert result.exit_code == 0, result.output
     said = _flat(result.output + " ".join(r.getMessage() for r in caplog.records))
     assert "nothing was tagged: all 2 rows have an empty synopsis in 'overview'" in said
+
+
+def test_tag_says_how_many_texts_were_longer_than_the_model_reads(tiny_run, tmp_path, caplog):
+    import json
+
+    limit = json.loads((tiny_run / "config.json").read_text())["max_length"]
+    long = "A quiet family moves into an old farmhouse and hears the walls at night. " * (limit // 4)
+    src = tmp_path / "plots.csv"
+    src.write_text(f"title,overview\nLong,{long}\nShort,A ghost haunts a house.\n", encoding="utf-8")
+    for runtime in ("torch", "auto"):
+        caplog.clear()
+        out = tmp_path / f"o-{runtime}.csv"
+        result = CliRunner().invoke(app, ["tag", str(src), "--model", str(tiny_run), "--out", str(out), "--runtime", runtime])
+        assert result.exit_code == 0, result.output
+        said = _flat(result.output + " ".join(r.getMessage() for r in caplog.records))
+        assert f"1 of 2 texts are longer than the model's {limit} tokens: it read only the start of each" in said
