@@ -866,6 +866,12 @@ class OutputFormat:
     """Field separator (csv)."""
     compression: str | None = None
     """``gzip``, ``bz2``, ``xz`` or None."""
+    encoding: str = "utf-8"
+    """Text encoding (csv): the input's when it was a spreadsheet program's (`output_format`)."""
+    bom: bool = False
+    """Start the file with the encoding's byte-order mark (csv)."""
+    sep_line: bool = False
+    """Start the file with Excel's ``sep=X`` line, as the input did (csv)."""
 
     @property
     def spreadsheet(self) -> bool:
@@ -903,11 +909,49 @@ def output_format(path: str | Path, source: FileFormat | None = None) -> OutputF
         return OutputFormat(kind=kind, compression=compression)
     if suffix in _TAB_SUFFIXES:
         return OutputFormat(kind=CSV, sep="\t", compression=compression)
-    if suffix == ".csv" or source is None:
+    if source is None:
         return OutputFormat(kind=CSV, compression=compression)
+    if suffix == ".csv":
+        # A ".csv" keeps the input's ";" (Excel where "," is the decimal mark) or "|", not its tab.
+        sep = source.sep if source.kind == CSV and source.sep in (";", "|") else ","
+        return _as_input(OutputFormat(kind=CSV, sep=sep, compression=compression), source)
     if source.kind != CSV:
         return OutputFormat(kind=source.kind, compression=compression)
-    return OutputFormat(kind=CSV, sep=source.sep if len(source.sep) == 1 else "\t", compression=compression)
+    return _as_input(OutputFormat(kind=CSV, sep=source.sep if len(source.sep) == 1 else "\t", compression=compression),
+                     source)
+
+
+#: Input encodings a delimited output keeps (with its BOM), so the spreadsheet program that
+#: wrote the input opens the output alike; any other input gives UTF-8.
+_KEPT_ENCODINGS = {"utf-8-sig": ("utf-8", True), "utf-16": ("utf-16-le", True), "cp1252": ("cp1252", False),
+                   "latin-1": ("latin-1", False)}
+
+
+def _as_input(fmt: OutputFormat, source: FileFormat) -> OutputFormat:
+    """``fmt`` (delimited) in the input's encoding, BOM and Excel ``sep=`` line, where it had them."""
+    if source.kind != CSV:
+        return fmt
+    encoding, bom = _KEPT_ENCODINGS.get(source.encoding, ("utf-8", False))
+    if source.repair:  # mostly UTF-8, a few Windows bytes: its UTF-8 cells are the file's
+        encoding, bom = "utf-8", False
+    return OutputFormat(kind=fmt.kind, sep=fmt.sep, compression=fmt.compression, encoding=encoding, bom=bom,
+                        sep_line=source.skip_lines > 0 and fmt.sep == source.sep)
+
+
+def describe_dialect(fmt: OutputFormat) -> str | None:
+    """How a delimited output differs from plain comma-separated UTF-8, e.g. "';'-separated,
+    Windows-1252 (as the input)"; None when it does not."""
+    if fmt.kind != CSV:
+        return None
+    parts = []
+    if fmt.sep not in (",", "\t"):
+        parts.append(f"{fmt.sep!r}-separated")
+    if fmt.sep_line:
+        parts.append(f"an Excel 'sep={fmt.sep}' first line")
+    names = {"cp1252": "Windows-1252", "latin-1": "latin-1", "utf-16-le": "UTF-16"}
+    if fmt.encoding != "utf-8" or fmt.bom:
+        parts.append(names.get(fmt.encoding, "UTF-8") + (" with a byte-order mark" if fmt.bom else ""))
+    return f"{', '.join(parts)} (as the input)" if parts else None
 
 
 def default_output(path: str | Path, source: FileFormat | None = None) -> Path:
@@ -943,7 +987,8 @@ def check_output(out: str | Path, *, source: FileFormat | None = None, resume: b
     JSON Lines (what `merge_shards` joins) are refused. ``warn``: say which format an unknown
     suffix gets (the CLI checks early without it; `tag_csv` says it once).
     """
-    fmt = output_format(out, source)
+    # Shards are plain UTF-8 with the suffix's separator: `merge_shards` reads them so.
+    fmt = output_format(out, source if shard is None else None)
     suffix, _ = split_suffix(out)
     known = suffix in _KIND_SUFFIXES or suffix in _TAB_SUFFIXES or suffix == ".csv"
     if not known and warn:  # a guess: say it
@@ -958,6 +1003,15 @@ def check_output(out: str | Path, *, source: FileFormat | None = None, resume: b
         raise DataError(f"--shard writes plain CSV, TSV or JSON Lines shards, not {Path(out).name}; "
                         "pass --out NAME.csv (or .tsv, .jsonl) and compress or convert the merged file")
     return fmt
+
+
+def _encode_cells(text: str, encoding: str) -> bytes:
+    """``text`` in ``encoding``; a character it cannot hold is a one-line error, not a crash."""
+    try:
+        return text.encode(encoding)
+    except UnicodeEncodeError as e:
+        raise DataError(f"the output is written in the input's encoding ({encoding}), which cannot hold "
+                        f"{e.object[e.start:e.end]!r}; write it as UTF-8 with --out NAME.jsonl") from None
 
 
 class TableWriter:
@@ -998,7 +1052,12 @@ class TableWriter:
             data = "".join(json.dumps(_json_record(r), ensure_ascii=False, default=_json_default) + "\n"
                            for r in chunk.to_dict("records")).encode("utf-8")
         else:
-            data = chunk.to_csv(sep=self.fmt.sep, header=header, index=False, lineterminator="\r\n").encode("utf-8")
+            text = chunk.to_csv(sep=self.fmt.sep, header=header, index=False, lineterminator="\r\n")
+            if header and self.fmt.sep_line:
+                text = f"sep={self.fmt.sep}\r\n" + text
+            data = _encode_cells(text, self.fmt.encoding)
+            if header and self.fmt.bom:
+                data = "\ufeff".encode(self.fmt.encoding) + data
         opener = _OPENERS.get(self.fmt.compression)
         with open(self.path, "ab") as raw:
             if opener is None:

@@ -67,6 +67,8 @@ class TagSummary:
     """Tagged rows whose text has fewer than `SHORT_TEXT_WORDS` words (a title, not a synopsis?)."""
     truncated: int = 0
     """Tagged rows whose text is longer than the run's max length in tokens (only its start read)."""
+    dialect: str | None = None
+    """How the output's text differs from comma-separated UTF-8 (`formats.describe_dialect`)."""
 
     @property
     def rows_per_second(self) -> float:
@@ -424,11 +426,12 @@ def tag_csv(
     source = formats.sniff(path, read)
     out = Path(out) if out else default_output(path, source)
     out_format = formats.check_output(out, source=source, resume=resume, shard=shard)
+    summary_dialect = formats.describe_dialect(out_format)
     if shard is not None:
         out = shard_output(out, shard)
     refuse_input(out, [path])
     rule = run.rule.with_overrides(threshold=thresholds, at_least_one=at_least_one, max_genres=max_genres)
-    summary = TagSummary(source=path, output=out)
+    summary = TagSummary(source=path, output=out, dialect=summary_dialect)
     names = list(run.labels) if names is None else list(names)
     t0 = time.perf_counter()
     header = list(source.columns)

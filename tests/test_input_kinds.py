@@ -75,3 +75,46 @@ def test_tag_says_how_many_texts_were_longer_than_the_model_reads(tiny_run, tmp_
         assert result.exit_code == 0, result.output
         said = _flat(result.output + " ".join(r.getMessage() for r in caplog.records))
         assert f"1 of 2 texts are longer than the model's {limit} tokens: it read only the start of each" in said
+
+
+EXCEL = "sep=;\r\ntitle;overview;genres\r\nAmélie;A shy waitress in Paris decides to change the lives of others.;Comedy\r\n" \
+        "Heat;A crew of bank robbers feels the heat from a detective.;Crime\r\n"
+
+
+def test_a_spreadsheet_programs_csv_is_written_back_in_its_dialect_and_said(tiny_run, tmp_path):
+    # Excel where "," is the decimal mark writes ";", Windows-1252 and a "sep=;" line: a
+    # comma-separated UTF-8 answer would open as one column of mojibake there.
+    src = tmp_path / "excel.csv"
+    src.write_bytes(EXCEL.encode("cp1252"))
+    out = tmp_path / "excel.tagged.csv"
+    result = CliRunner().invoke(app, ["tag", str(src), "--model", str(tiny_run), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "(';'-separated, an Excel 'sep=;' first line, Windows-1252 (as the input))" in _flat(result.output)
+    text = out.read_bytes().decode("cp1252")
+    assert text.startswith("sep=;\r\ntitle;overview;genres;predicted_genres;")
+    assert "\r\nAmélie;A shy waitress" in text
+    frame = read_table(out)
+    assert frame["title"].tolist() == ["Amélie", "Heat"] and "predicted_genres" in frame.columns
+
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes(b"\xef\xbb\xbf" + "title,overview\nAmélie,A shy waitress in Paris.\n".encode("utf-8"))
+    result = CliRunner().invoke(app, ["tag", str(bom), "--model", str(tiny_run), "--out", str(tmp_path / "b.csv")])
+    assert result.exit_code == 0 and "(UTF-8 with a byte-order mark (as the input))" in _flat(result.output)
+    assert (tmp_path / "b.csv").read_bytes().startswith(b"\xef\xbb\xbftitle,overview,predicted_genres")
+
+    plain = tmp_path / "plain.csv"
+    plain.write_text("title,overview\nHeat,A crew of bank robbers.\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["tag", str(plain), "--model", str(tiny_run), "--out", str(tmp_path / "p.csv")])
+    assert result.exit_code == 0 and "as the input" not in result.output  # nothing to say
+
+
+def test_shards_of_a_semicolon_file_merge(tiny_run, tmp_path):
+    src = tmp_path / "excel.csv"
+    src.write_bytes(EXCEL.encode("cp1252"))
+    out = tmp_path / "merged.csv"
+    for i in range(2):
+        result = CliRunner().invoke(app, ["tag", str(src), "--model", str(tiny_run), "--out", str(out), "--shard", f"{i}/2"])
+        assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(app, ["merge-shards", str(out)])
+    assert result.exit_code == 0, result.output
+    assert read_table(out)["title"].tolist() == ["Amélie", "Heat"]

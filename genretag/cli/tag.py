@@ -148,7 +148,7 @@ def tag_cli(
     choice = run.predictor(precision).choice
     info(f"precision: {choice.precision} ({choice.reason})" if choice else "precision: fp32 (too few rows to check a faster arithmetic)")
     console.print(
-        f"wrote [bold]{summary.output}[/]: {summary.rows} rows"
+        f"wrote [bold]{summary.output}[/]" + (f" ({summary.dialect})" if summary.dialect else "") + f": {summary.rows} rows"
         + (f" (shard {parts[0]}/{parts[1]} of {summary.input_rows})" if parts else "")
         + f", {summary.tagged} tagged, "
         f"{summary.empty_text} with an empty synopsis left untagged, "
