@@ -614,7 +614,9 @@ def _data_info(rows: EvalRows) -> dict:
         "read": rows.read_report,
         "train_overlap": rows.train_overlap,
         "training_rows": rows.training_rows,
-        "rows_without_known_genres": rows.without_known_genres,
+        # None of their genres scored: on the run's own file they are scored with no true genre
+        # (without_known_genres), on another file left out (unknown_only_rows); one is always 0.
+        "rows_without_known_genres": rows.without_known_genres + rows.unknown_only_rows,
         "has_titles": rows.titles is not None,
         "text_columns": None if rows.text_columns is None else rows.text_columns.columns,
         "text_columns_how": None if rows.text_columns is None else rows.text_columns.how,

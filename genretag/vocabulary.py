@@ -36,20 +36,32 @@ RUN_VOCABULARY_FILE = "vocabulary.json"
 OUTPUT_VOCABULARIES: tuple[str, ...] = ("tmdb", "imdb", "movielens")
 FORMAT = 1
 
+# Every Unicode dash is "-": hyphen (U+2010), non-breaking hyphen (U+2011), figure dash, en and em
+# dash, horizontal bar, minus sign (U+2212), small and full-width hyphen-minus.
+_DASHES = str.maketrans(dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d", "-"))
 # "-" or "_" between two letters is a space: "Sci-Fi" = "sci fi", "comedy-drama" = "comedy drama".
-_INNER_DASH = re.compile(r"(?<=\w)(?:[-_\u2013\u2014]|\s+[-\u2013\u2014]\s+)(?=\w)")  # "comedy-drama", "Comedy – Drama"
+_INNER_DASH = re.compile(r"(?<=\w)(?:[-_]|\s+-\s+)(?=\w)")  # "comedy-drama", "Comedy – Drama"
+# A full stop (or "!", ":", "…") after a name ends the sentence it was copied from: "horror." = "horror".
+_TRAILING_PUNCT = re.compile(r"(?<=\w)[.!:\u2026]+$")
+# A TMDB genre id as a cell holds it: "18", or "18.0" where pandas made the column float (NaN).
+_TMDB_ID = re.compile(r"([0-9]+)(?:\.0*)?")
+# Words that name a kind of title, not a genre: they never drive a "did you mean" on their own
+# ("Cult Movies" is no misspelling of "TV Movies").
+_GENERIC_WORDS = frozenset({"movie", "movies", "film", "films", "series", "show", "shows", "tv"})
 _COMPOUND_SPLIT = re.compile(r"[\s&/+,]+")
 #: Kinds of mapping, in the order they are reported.
 KINDS = ("tmdb id", "alias", "spelling", "placeholder")
 
 
 def genre_key(name: str) -> str:
-    """The identity of a genre name: case-folded, inner dashes as spaces, spaces collapsed.
+    """The identity of a genre name: case-folded, any dash read as "-", inner dashes as spaces,
+    spaces collapsed, a final full stop dropped.
 
-    ``"Sci-Fi"``, ``"sci fi"`` and ``"SCI_FI"`` share the key ``"sci fi"``; ``"-"`` stays ``"-"``.
+    ``"Sci-Fi"``, ``"sci\u2011fi"``, ``"sci fi"`` and ``"SCI_FI"`` share the key ``"sci fi"``;
+    ``"horror."`` is ``"horror"``; ``"-"`` and ``"–"`` are ``"-"``.
     """
-    text = " ".join(str(name).replace("\u2019", "'").split()).casefold()
-    return _INNER_DASH.sub(" ", text)
+    text = " ".join(str(name).replace("\u2019", "'").split()).casefold().translate(_DASHES)
+    return _INNER_DASH.sub(" ", _TRAILING_PUNCT.sub("", text))
 
 
 @dataclass
@@ -117,16 +129,28 @@ class Vocabulary:
         """This vocabulary with the entries of a ``--genre-map`` TOML file added or overriding.
 
         Each line is ``alias = "Canonical"``, ``"X" = ["A", "B"]`` (one file genre, several
-        genres) or ``"X" = []`` (a placeholder: no genre). A value is itself read through this
-        vocabulary ("Sci-Fi" on the right means Science Fiction) unless it is the alias itself.
+        genres) or ``"X" = []`` (a placeholder: no genre), at the top level or under an
+        ``[aliases]`` table as in the bundled ``vocabulary.toml`` (whose ``format = 1`` line is
+        allowed too). A value is itself read through this vocabulary ("Sci-Fi" on the right means
+        Science Fiction) unless it is the alias itself.
 
         Raises:
-            DataError: The file is missing, not TOML, or a value is not a name or a list of names.
+            DataError: The file is missing, not TOML, holds another table, or a value is not a
+                name or a list of names.
         """
         path = Path(path)
         raw = _read_toml(path, "genre map")
+        # The bundled file's form: a version line, and the aliases under [aliases].
+        if isinstance(raw.get("format"), int):
+            del raw["format"]
+        aliases = raw.pop("aliases") if isinstance(raw.get("aliases"), dict) else {}
+        table = next((k for k, v in raw.items() if isinstance(v, dict)), None)
+        if table is not None:
+            raise DataError(f"genre map {path}: '{table}' must be a genre name or a list of names, not a table; "
+                            "write alias = \"Genre\" lines at the top level or under [aliases]")
+        entries = {**raw, **aliases}  # TOML puts a table after the top-level lines: it wins
         names = dict(self.names)
-        for alias, value in raw.items():
+        for alias, value in entries.items():
             values = [value] if isinstance(value, str) else value
             if not isinstance(values, list) or not all(isinstance(v, str) and v.strip() for v in values):
                 raise DataError(f"genre map {path}: '{alias}' must be a genre name or a list of names "
@@ -200,9 +224,10 @@ class Vocabulary:
         """Map every row's genre names to canonical ones.
 
         Known names become their canonical genres; placeholders disappear (a row left with
-        none has no genres); TMDB numeric ids become TMDB's names; names the table does not
-        know are merged case-insensitively under their most frequent spelling (first seen
-        on a tie). Row order and length are kept; each row is de-duplicated.
+        none has no genres); TMDB numeric ids (``18``, or ``18.0`` from a float column) become
+        TMDB's names; names the table does not know are merged case-insensitively under their
+        most frequent spelling (first seen on a tie). Row order and length are kept; each row
+        is de-duplicated.
 
         Args:
             rows: Genre names per row (as `genretag.data.parse_genres` gives them).
@@ -215,8 +240,9 @@ class Vocabulary:
             DataError: Numeric genre cells that are not all TMDB genre ids.
         """
         rows_with = Counter(n for row in rows for n in dict.fromkeys(row))
-        ids = sorted((n for n in rows_with if n.isdigit()), key=int)
-        unknown_ids = [i for i in ids if str(int(i)) not in self.tmdb_ids]
+        id_of = {n: str(int(m.group(1))) for n in rows_with if (m := _TMDB_ID.fullmatch(n))}
+        ids = sorted(id_of, key=lambda n: (int(id_of[n]), n))
+        unknown_ids = [i for i in ids if id_of[i] not in self.tmdb_ids]
         if unknown_ids:
             shown = ", ".join(ids[:6]) + (", ..." if len(ids) > 6 else "")
             bad = ", ".join(unknown_ids[:6]) + (", ..." if len(unknown_ids) > 6 else "")
@@ -231,8 +257,8 @@ class Vocabulary:
         unknown: dict[str, list[str]] = {}  # key -> spellings, first seen first
         for name in rows_with:
             kind = None
-            if name.isdigit():
-                tmdb = self.tmdb_ids[str(int(name))]
+            if name in id_of:
+                tmdb = self.tmdb_ids[id_of[name]]
                 genres, kind = self.resolve(tmdb) or (tmdb,), "tmdb id"
             else:
                 genres = self.resolve(name)
@@ -271,8 +297,19 @@ class Vocabulary:
         for key, genres in self.names.items():
             if len(genres) == 1 and genre_key(genres[0]) in by_key:
                 by_key.setdefault(key, by_key[genre_key(genres[0])])
-        close = difflib.get_close_matches(genre_key(name), list(by_key), n=1, cutoff=0.75)
-        return by_key[close[0]] if close else None
+        # Compared without generic words: "Cult Movies" is not close to "TV Movies".
+        wanted = _content_words(genre_key(name))
+        by_content: dict[str, str] = {}
+        for key, label in by_key.items():
+            if content := _content_words(key):
+                by_content.setdefault(content, label)
+        close = difflib.get_close_matches(wanted, list(by_content), n=1, cutoff=0.75) if wanted else []
+        return by_content[close[0]] if close else None
+
+
+def _content_words(key: str) -> str:
+    """A genre key without the words that name a kind of title (`_GENERIC_WORDS`)."""
+    return " ".join(w for w in key.split() if w not in _GENERIC_WORDS)
 
 
 @functools.lru_cache(maxsize=1)

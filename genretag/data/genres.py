@@ -7,6 +7,7 @@ Names are only parsed here; aliases, placeholders and TMDB ids are
 from __future__ import annotations
 
 import ast
+import html
 import json
 import re
 from collections import Counter
@@ -27,9 +28,15 @@ _JSON_NAME = re.compile(r"""["']name["']\s*:\s*["']([^"']*)["']?""")
 _WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*")
 # Words that keep their capitals when an all-lower or ALL-UPPER name is title-cased.
 _ACRONYMS = {"tv": "TV"}
-# More brackets than this and a cell is not a genre list; skipping the literal parse
-# also keeps ast.literal_eval away from pathological nesting.
-_MAX_BRACKETS = 1000
+# More brackets than this and a cell is not a genre list (a TMDB list of 20 genres has 21);
+# skipping the literal parse keeps json and ast.literal_eval away from pathological nesting,
+# which exhausts the recursion limit well below 1000 levels when called from a deep stack.
+_MAX_BRACKETS = 100
+# Deeper than this, a real list (a JSON Lines value) is not a genre list either: no names.
+_MAX_DEPTH = 32
+# An HTML character reference with its ";" ("&amp;", "&#38;"): scraped pages write "Action &amp;
+# Adventure", whose ";" would split the name. Legacy forms without ";" ("&amp") are left alone.
+_ENTITY = re.compile(r"&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
 
 
 def canonical_genre(name: str) -> str:
@@ -68,9 +75,11 @@ def parse_genres(cell: Any) -> list[str]:
     of flags (``{"Action": true}``), a real list or tuple, and text separated by ``,``
     ``|`` ``;`` (or tabs/newlines) such as ``"Action|Drama"``. Names are only parsed here;
     aliases, placeholders and TMDB ids are `genretag.vocabulary`'s job.
-    ``/`` and ``&`` are not separators because genre names contain them. Missing
+    ``/`` and ``&`` are not separators because genre names contain them. HTML character
+    references of scraped pages ("Action &amp; Adventure") are decoded first. Missing
     values (None, NaN, "", "[]", "N/A") give ``[]``. A malformed cell never raises:
-    its text is split after brackets and quotes are stripped.
+    its text is split after brackets and quotes are stripped (so is a cell nested far
+    deeper than any genre list; such a real list gives ``[]``).
 
     Args:
         cell: The raw cell value.
@@ -92,7 +101,7 @@ def _raw_genres(cell: Any) -> Iterator[str]:
             return
         yield from _names_from_object(cell)
         return
-    text = cell.strip()
+    text = _unescape(cell).strip()
     if text.lower() in NULL_TOKENS:
         return
     if text[0] in "[{(" and text.count("[") + text.count("{") <= _MAX_BRACKETS:
@@ -116,11 +125,22 @@ _FOOTNOTE = re.compile(r"\[\s*(?:\d+|[a-z]|citation needed|note \d+|nb \d+)\s*\]
 _QUALIFIER = re.compile(r"\s*\((?:film|films|movie|movies|genre)\)?\s*$", re.IGNORECASE)
 
 
+def _unescape(text: str) -> str:
+    """HTML character references decoded, until none is left ("&amp;amp;" of a page escaped
+    twice is "&"), so that the result reads back as itself."""
+    while "&" in text:
+        decoded = _ENTITY.sub(lambda m: html.unescape(m.group(0)), text)
+        if decoded == text:
+            break
+        text = decoded
+    return text
+
+
 def _parse_literal(text: str) -> Any:
     """JSON first (TMDB), then a Python literal (pandas str() of a list); None if neither."""
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply to be a genre list
         pass
     try:
         return ast.literal_eval(text)  # never eval(): the cell is untrusted input
@@ -149,15 +169,17 @@ def is_malformed_list(cell: Any) -> bool:
 _NAME_KEYS = ("name", "genre", "genre_name", "genrename", "label", "title", "value", "text", "tag")
 
 
-def _names_from_object(obj: Any) -> Iterator[str]:
+def _names_from_object(obj: Any, depth: int = 0) -> Iterator[str]:
+    if depth > _MAX_DEPTH:
+        return  # not a genre list; recursing on would exhaust the stack (RecursionError)
     if isinstance(obj, str):
-        yield obj
+        yield _unescape(obj)
     elif isinstance(obj, dict):
-        yield from _names_from_dict(obj)
+        yield from _names_from_dict(obj, depth)
     elif isinstance(obj, (list, tuple, set, frozenset)):
         items = sorted(obj, key=str) if isinstance(obj, (set, frozenset)) else obj
         for item in items:
-            yield from _names_from_object(item)
+            yield from _names_from_object(item, depth + 1)
     elif isinstance(obj, bool) or is_missing(obj):
         return
     elif isinstance(obj, (int, np.integer)):
@@ -168,26 +190,26 @@ def _names_from_object(obj: Any) -> Iterator[str]:
         yield str(obj)
 
 
-def _names_from_dict(obj: dict) -> Iterator[str]:
+def _names_from_dict(obj: dict, depth: int = 0) -> Iterator[str]:
     """One genre object (``{"id": 28, "name": "Action"}``), or a map of several genres."""
     by_key = {str(k).strip().lower(): v for k, v in obj.items()}
     for key in _NAME_KEYS:
         if key in by_key and by_key[key] is not None:
-            yield from _names_from_object(by_key[key])
+            yield from _names_from_object(by_key[key], depth + 1)
             return
     for key, value in by_key.items():  # {"genreName": ...}, {"movie_genre_name": ...}
         if key.endswith("name") and isinstance(value, str):
-            yield value
+            yield _unescape(value)
             return
     values = list(obj.values())
     if values and all(isinstance(v, bool) for v in values):
         # {"Action": true, "Drama": false}: the keys are the genres, the flags say which apply.
-        yield from (str(k) for k, v in obj.items() if v)
+        yield from (_unescape(str(k)) for k, v in obj.items() if v)
     elif values and all(isinstance(v, str) for v in values) and not {"id", "slug", "url", "type"} & set(by_key):
         # An id -> name map, e.g. CMU's Freebase {"/m/07s9rl0": "Drama", "/m/01z4y": "Comedy"}.
-        yield from values
+        yield from map(_unescape, values)
     elif "id" in by_key:
-        yield from _names_from_object(by_key["id"])  # {"id": 28}: a TMDB id, named by the vocabulary
+        yield from _names_from_object(by_key["id"], depth + 1)  # {"id": 28}: a TMDB id, named by the vocabulary
 
 
 def _dedupe(names: Iterable[str]) -> list[str]:
