@@ -372,8 +372,9 @@ def model_card(run, y_test, pred, result: dict, saved: dict, *, labels, rows, sh
               if (d / "leaderboard.json").is_file()]
     if boards:
         lines += ["## Recipe search (`genretag tune`, validation only)", "",
-                  "| search | trial | input | title dropout | soft targets (alpha) | validation micro-F1 | "
-                  "validation macro-F1 | kept epoch |", "|---|---|---|---:|---:|---:|---:|---:|"]
+                  "| search | trial | input | title dropout | soft targets (alpha) | loss | max length | LoRA r | "
+                  "LoRA targets | validation micro-F1 | validation macro-F1 | kept epoch |",
+                  "|---|---|---|---:|---:|---|---:|---:|---|---:|---:|---:|"]
         for folder, board in boards:
             for t in board["trials"]:
                 trial_config = {}
@@ -382,8 +383,11 @@ def model_card(run, y_test, pred, result: dict, saved: dict, *, labels, rows, sh
                 score = "–" if t.get("micro_f1") is None else f"{t['micro_f1']:.4f}"
                 macro = "–" if t.get("macro_f1") is None else f"{t['macro_f1']:.4f}"
                 inputs = " + ".join(trial_config.get("text_cols") or ["overview"])
+                targets = ", ".join(trial_config.get("lora_targets") or ["–"])
                 lines.append(f"| `{folder.name}` | {t['trial']} | {inputs} | {trial_config.get('title_dropout', 0)} | "
-                             f"{trial_config.get('distill_alpha', '–')} | {score} | {macro} | {t['best_epoch'] or '–'} |")
+                             f"{trial_config.get('distill_alpha', '–')} | {trial_config.get('loss', '–')} | "
+                             f"{trial_config.get('max_length', '–')} | {trial_config.get('lora_r', '–')} | {targets} | "
+                             f"{score} | {macro} | {t['best_epoch'] or '–'} |")
         lines.append("")
     lines += [
         f"## Scores (protocol test: {n_te} movies; shifted check: {shift['rows']} of them)", "",
