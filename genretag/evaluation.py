@@ -217,15 +217,22 @@ def _training_rows(run: Run, chosen: data_mod.LabelledData, saved: dict | None,
     row is a training row when its synopsis key is one of the run's training rows'.
     """
     if saved is not None:
-        train_ids = set(saved.get("train") or [])
+        train_ids, val_ids = set(saved.get("train") or []), set(saved.get("validation") or [])
         hits = [r in train_ids for r in chosen.row_ids]
-        return hits, {"checked": True, "by": "row id", "found": sum(hits), "reason": None}
+        return hits, {"checked": True, "by": "row id", "found": sum(hits), "reason": None,
+                      "validation": sum(r in val_ids for r in chosen.row_ids)}
     texts = training_synopses(run)
     if isinstance(texts, str):
         return [False] * len(chosen), {"checked": False, "by": None, "found": None, "reason": texts}
-    # Keyed by the synopsis without its title; runs written before that keyed the joined text.
-    hits = [texts.holds(s) or texts.holds(t) for s, t in zip(chosen.synopsis_texts, chosen.texts)]
-    return hits, {"checked": True, "by": "synopsis", "found": sum(hits), "reason": None}
+    # Keyed by the synopsis without its title and by title + synopsis (a file joining them).
+    pairs = list(zip(chosen.synopsis_texts, chosen.texts))
+    hits = [texts.holds(s) or texts.holds(t) for s, t in pairs]
+    saved_val = (run.split() or {}).get("validation_synopses")
+    validation = None
+    if saved_val:  # rows that chose the run's epoch, thresholds and blend: said, not left out
+        val_keys = data_mod.SynopsisKeys.from_json(saved_val)
+        validation = sum(not hit and (val_keys.holds(s) or val_keys.holds(t)) for hit, (s, t) in zip(hits, pairs))
+    return hits, {"checked": True, "by": "synopsis", "found": sum(hits), "reason": None, "validation": validation}
 
 
 def training_synopses(run: Run) -> data_mod.SynopsisKeys | str:
@@ -247,7 +254,8 @@ def training_synopses(run: Run) -> data_mod.SynopsisKeys | str:
     full = run_data(run, saved)
     if isinstance(full, str):
         return full
-    return data_mod.SynopsisKeys.of(full.synopsis_texts[i] for i in _positions(full, saved["train"], run, "train"))
+    rows = _positions(full, saved["train"], run, "train")
+    return data_mod.SynopsisKeys.of([full.synopsis_texts[i] for i in rows] + [full.texts[i] for i in rows])
 
 
 def run_data(run: Run, saved: dict) -> data_mod.LabelledData | str:
@@ -510,6 +518,9 @@ def cautions(rows: EvalRows) -> list[str]:
     elif check["found"]:
         what = "left out" if check["left_out"] else "kept (--include-training-rows), so the scores are optimistic"
         out.append(f"{check['found']} of {check['of']} rows were in the model's training split; {what}")
+    if check.get("validation") and rows.split != "validation":
+        out.append(f"{check['validation']} of the rows scored were the model's validation rows, which chose its epoch, "
+                   f"thresholds and blend: their scores are somewhat optimistic")
     if rows.without_known_genres:
         out.append(f"{rows.without_known_genres} rows have only genres the run does not score (dropped by "
                    f"--min-support, or absent from its training split): scored with no true genre, as train scored them")

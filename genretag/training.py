@@ -234,7 +234,9 @@ def _write_run(target: Path, *, name: str, config: TrainConfig, prep: Prepared, 
                     "text_cols": config.text_cols, "genres_col": config.genres_col, "sample": config.sample,
                     "seed": config.seed, **{part: [int(rows[i]) for i in idx] for part, idx in prep.split.items()},
                     # lets evaluate find training rows in any file, also where the data file is not
-                    "train_synopses": data_mod.SynopsisKeys.of(prep.data.synopsis_texts[i] for i in prep.split["train"]).to_json()}
+                    "train_synopses": _row_keys(prep.data, prep.split["train"]),
+                    # and its validation rows, which chose its epoch, thresholds and blend: said, not left out
+                    "validation_synopses": _row_keys(prep.data, prep.split["validation"])}
     meta = {"name": name, "started": started.isoformat(timespec="seconds"),
             "finished": datetime.now(timezone.utc).isoformat(timespec="microseconds"),
             "seconds": round(time.perf_counter() - t0, 2), "device": str(dev), "best_epoch": best["epoch"],
@@ -527,3 +529,10 @@ def _checkpoint_activations(model) -> None:
         base.activation_checkpointing_enable({"use_reentrant": False})
     else:
         base.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+
+
+def _row_keys(data: data_mod.LabelledData, rows) -> dict:
+    """`genretag.data.SynopsisKeys` of some rows' synopses and title + synopsis texts, as stored."""
+    rows = list(rows)
+    texts = [data.synopsis_texts[i] for i in rows] + [data.texts[i] for i in rows]
+    return data_mod.SynopsisKeys.of(texts).to_json()

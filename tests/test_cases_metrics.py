@@ -191,7 +191,7 @@ def test_training_rows_are_counted_reported_and_left_out(bundled, tmp_path):
         load_rows(bundled, data=only)
     rows, _ = load_rows(bundled, data=only, include_training_rows=True)
     assert len(rows.texts) == 5 and rows.train_overlap == 5
-    assert rows.training_rows == {"checked": True, "by": "synopsis", "found": 5, "reason": None, "of": 5,
+    assert rows.training_rows == {"checked": True, "by": "synopsis", "found": 5, "reason": None, "of": 5, "validation": 0,
                                   "left_out": False}
 
     # Whitespace and case do not hide a training row.
@@ -226,6 +226,24 @@ def test_training_rows_retyped_escaped_or_cut_short_are_still_found(bundled, tmp
     rows, _ = load_rows(bundled, data=path, include_training_rows=True)
     assert rows.training_rows["found"] == 5
     assert load_rows(bundled, data=path)[0].titles == [frame.loc[5, "name"]]
+
+
+def test_training_rows_joined_with_their_title_shortened_or_in_markup_are_found(bundled, tmp_path):
+    d = pd.read_csv(real_csv_or_skip())
+    saved = bundled.split()
+    train, validation = saved["train"][300:306], saved["validation"][:3]
+    frame = pd.DataFrame({"text": [f"{d.iloc[p]['title']}. {d.iloc[p]['overview']}" for p in train + validation],
+                          "labels": d.iloc[train + validation]["genre_ids"].tolist()})
+    frame.loc[1, "text"] = d.iloc[train[1]]["overview"][:90] + "..."  # cut short: still 60 letters and more
+    frame.loc[2, "text"] = "<p>" + d.iloc[train[2]]["overview"].replace(". ", ".<br/>") + "</p>"
+    path = tmp_path / "joined.csv"
+    frame.to_csv(path, index=False)
+    results = evaluate(bundled, data=path, baseline=False)
+    assert results["data"]["train_overlap"] == 6 and results["data"]["rows"] == 3
+    # The validation rows chose the thresholds: kept, and said.
+    assert results["data"]["training_rows"]["validation"] == 3
+    assert ("3 of the rows scored were the model's validation rows, which chose its epoch, thresholds and blend: "
+            "their scores are somewhat optimistic") in results["warnings"]
 
 
 def test_genres_only_in_left_out_training_rows_are_not_scored(bundled, tmp_path):

@@ -215,3 +215,26 @@ def test_a_synopsis_column_of_objects_is_refused_and_nested_json_lines_are_not_a
     result = CliRunner().invoke(app, ["tag", str(src), "--model", str(title_run)])
     assert result.exit_code == 2 and "one JSON object of columns" not in result.output
     assert "no synopsis column found (columns: movie, genres)" in " ".join(result.output.split())
+
+
+@pytest.mark.parametrize("raw, text", [
+    ("<p>A ghost&#x27;s tale.<br>Then <i>more</i>.</p>", "A ghost's tale. Then more."),  # scraped HTML, as the model read plain text
+    ("Two friends &amp; a dog.", "Two friends & a dog."),
+    ("a <3 story where x < y", "a <3 story where x < y"),  # not markup
+    ("R&B singers; AT&T", "R&B singers; AT&T"),  # not entities
+    ("https://www.themoviedb.org/movie/238-the-godfather", ""),  # a link alone is no synopsis
+    ("\u00a0\u200b ", ""),  # invisible characters only
+    ("Zero\u200bwidth", "Zerowidth"),
+])
+def test_synopsis_cells_are_read_as_plain_text(raw, text):
+    from genretag.data.cells import clean_cell
+
+    assert clean_cell(raw) == text
+
+
+def test_a_title_read_as_a_float_keeps_its_digits():
+    # pandas turns a column of titles "1917", "2012" and a blank into floats; JSON Lines and
+    # Parquet written from it hold 1917.0: the model reads "1917", as from the CSV.
+    from genretag.data.cells import clean_cell
+
+    assert clean_cell(1917.0, title=True) == "1917" and clean_cell(2.5, title=True) == "2.5"

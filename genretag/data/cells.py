@@ -5,6 +5,8 @@ Genre parsing and text joining share these, so "N/A" means "no value" in both.
 
 from __future__ import annotations
 
+import html
+import re
 from typing import Any
 
 import pandas as pd
@@ -45,9 +47,28 @@ def is_missing(value: Any) -> bool:
         return False
 
 
+#: Characters that print as nothing: a cell of them (and spaces) is empty.
+_ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
+#: HTML markup scraped with a synopsis (``<p>``, ``<br/>``, ``<i lang="fr">``, comments); a
+#: "<" not followed by a tag name ("a <3 story", "x < y") is text.
+_TAG = re.compile(r"<(?:/?([A-Za-z][A-Za-z0-9]*)(?:\s[^<>]*)?/?|!--.*?--)>", re.S)
+#: Tags that break a line or a block: a space where they were; inline ones (<i>, <a>) join.
+_BLOCK_TAGS = frozenset({"br", "p", "div", "li", "ul", "ol", "tr", "td", "th", "table", "blockquote", "hr",
+                         "h1", "h2", "h3", "h4", "h5", "h6", "section", "article", "dd", "dt"})
+
+
+def _untag(match: re.Match) -> str:
+    return " " if (match.group(1) or "").lower() in _BLOCK_TAGS or match.group(1) is None else ""
+_ENTITY = re.compile(r"&(?:#\d+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
+_URL_ONLY = re.compile(r"(?:https?://|www\.)\S+")
+
+
 def clean_cell(value: Any, *, title: bool = False) -> str:
-    """One cell as text: whitespace (CR/LF included) collapsed, "" for a missing cell, a null
-    token (`NULL_TOKENS`) or, in a synopsis, a placeholder (`SYNOPSIS_PLACEHOLDERS`).
+    """One cell as text, as the model read its training synopses: HTML tags and entities
+    undone (``<p>A&#x27;s</p>`` → ``A's``), invisible characters dropped, whitespace (CR/LF
+    included) collapsed; "" for a missing cell, a null token (`NULL_TOKENS`) or, in a
+    synopsis, a placeholder (`SYNOPSIS_PLACEHOLDERS`) or a link alone. A whole number read
+    as a float (a title "1917" in a column pandas made float) is written without ".0".
 
     Args:
         value: The raw cell value.
@@ -56,11 +77,15 @@ def clean_cell(value: Any, *, title: bool = False) -> str:
     if not isinstance(value, str):
         if value is None or is_missing(value):
             return ""
-        value = str(value)
-    value = " ".join(value.split())  # also turns CR/LF inside quoted fields into spaces
+        value = str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+    if "<" in value:
+        value = _TAG.sub(_untag, value)
+    if "&" in value and _ENTITY.search(value):
+        value = html.unescape(value)
+    value = " ".join(value.translate(_ZERO_WIDTH).split())  # also turns CR/LF inside quoted fields into spaces
     if title:
         return "" if value.lower() in TITLE_NULL_TOKENS else value
-    return "" if is_placeholder(value) else value
+    return "" if is_placeholder(value) or _URL_ONLY.fullmatch(value) else value
 
 
 def is_placeholder(text: str) -> bool:
