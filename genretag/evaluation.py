@@ -76,7 +76,7 @@ class EvalRows:
     model), ``of`` (rows before leaving them out), ``left_out``, ``by`` and ``reason``
     (why it was not made)."""
     text_columns: data_mod.TextColumns | None = None
-    """The columns read on another file, and how they were chosen (None on the run's own file)."""
+    """The columns read, and how they were chosen (None: detected on a run's own file that did not record them)."""
     synopses: list[str] | None = None
     """The texts without their title (the language check reads these); None: the texts."""
     without_known_genres: int = 0
@@ -159,7 +159,9 @@ def load_rows(
     vocabulary = load_run_vocabulary(run.path)
     columns = None
     if own:
+        how = "given" if text_cols else "the model's"
         text_cols = text_cols or saved.get("text_cols")
+        columns = data_mod.TextColumns(list(text_cols), how) if text_cols else None
         genres_col = genres_col or saved.get("genres_col")
         read = read or data_mod.ReadOptions.of(run.config)
         if genre_map:
@@ -296,10 +298,16 @@ def _binarise(chosen: data_mod.LabelledData, labels: list[str], *, vocabulary=No
     if not any(known):
         hints = {g: vocabulary.suggest(g, labels) for g in unknown} if vocabulary is not None else {}
         seen = ", ".join(f"{g} (did you mean {hints[g]}?)" if hints.get(g) else g for g in list(unknown)[:5])
+        # Sentences where genre names should be: the genre and synopsis columns are swapped.
+        sentences = sum(len(str(g).split()) >= 5 for g in unknown)
+        what = ("its genre cells hold sentences, not genre names: are the genre and synopsis columns swapped? name "
+                "them with --genres-col and --text-col" if unknown and sentences * 2 >= len(unknown) else
+                "check --genres-col, add the file's names with --genre-map, or evaluate another model")
+        if sentences * 2 >= len(unknown) and unknown:
+            seen = ", ".join(f"'{str(g)[:40]}…'" if len(str(g)) > 40 else f"'{g}'" for g in list(unknown)[:2])
         raise DataError(
             f"no row of {info['path']} has a genre the model knows ({', '.join(labels[:8])}"
-            f"{', ...' if len(labels) > 8 else ''}; the file has {seen or 'none'}); check --genres-col, "
-            "add the file's names with --genre-map, or evaluate another model"
+            f"{', ...' if len(labels) > 8 else ''}; the file has {seen or 'none'}); {what}"
         )
     kept = chosen.subset(keep)
     y = np.zeros((len(kept), len(labels)), dtype=np.int8)

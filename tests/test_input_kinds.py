@@ -118,3 +118,12 @@ def test_shards_of_a_semicolon_file_merge(tiny_run, tmp_path):
     result = CliRunner().invoke(app, ["merge-shards", str(out)])
     assert result.exit_code == 0, result.output
     assert read_table(out)["title"].tolist() == ["Amélie", "Heat"]
+
+
+def test_evaluate_says_when_genre_cells_hold_sentences(tiny_run, tmp_path):
+    src = tmp_path / "swapped.csv"
+    src.write_text('title,genre,overview\nHeat,"A crew of bank robbers feels the heat from a detective.",Crime\n'
+                   'Up,"An old man ties balloons to his house and flies away.",Comedy\n', encoding="utf-8")
+    result = CliRunner().invoke(app, ["evaluate", "--model", str(tiny_run), "--data", str(src)])
+    assert result.exit_code == 2
+    assert "its genre cells hold sentences, not genre names: are the genre and synopsis columns swapped?" in _flat(result.output)

@@ -238,3 +238,14 @@ def test_a_title_read_as_a_float_keeps_its_digits():
     from genretag.data.cells import clean_cell
 
     assert clean_cell(1917.0, title=True) == "1917" and clean_cell(2.5, title=True) == "2.5"
+
+
+def test_a_column_name_almost_right_gets_a_suggestion():
+    from genretag.data import detect_columns
+
+    with pytest.raises(DataError, match=r"column 'Genre' given by --genres-col not found .*; did you mean 'Genres'\?"):
+        detect_columns(["Title", "Synopsis", "Genres"], genres_col="Genre")
+    with pytest.raises(DataError, match=r"did you mean 'Synopsis'\?"):
+        detect_columns(["Title", "Synopsis", "Genres"], text_cols=["Synopis"])
+    with pytest.raises(DataError, match=r"not found .*; check the name"):
+        detect_columns(["Title", "Synopsis", "Genres"], text_cols=["Budget"])

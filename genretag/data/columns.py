@@ -92,7 +92,11 @@ def _resolve(name: str, columns: list[str], option: str) -> str:
     if matches:
         found = ", ".join(matches)
         raise DataError(f"column '{name}' given by {option} matches several columns: {found}; use the exact name")
-    raise DataError(f"column '{name}' given by {option} not found (columns: {_column_list(columns)}); check the name")
+    import difflib
+
+    close = difflib.get_close_matches(_norm(name), [_norm(c) for c in columns], n=1, cutoff=0.75)
+    hint = next((f"; did you mean '{c}'?" for c in columns if close and _norm(c) == close[0]), "; check the name")
+    raise DataError(f"column '{name}' given by {option} not found (columns: {_column_list(columns)}){hint}")
 
 
 def _candidates(columns: list[str], candidates: tuple[str, ...], exclude: Iterable[str] = ()) -> list[str]:
