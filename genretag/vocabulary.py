@@ -150,7 +150,13 @@ class Vocabulary:
                             "write alias = \"Genre\" lines at the top level or under [aliases]")
         entries = {**raw, **aliases}  # TOML puts a table after the top-level lines: it wins
         names = dict(self.names)
+        seen: dict[str, str] = {}
         for alias, value in entries.items():
+            if genre_key(alias) in seen and seen[genre_key(alias)] != alias:
+                # Names are compared without case: "Ecchi" and "ecchi" are one genre, given twice.
+                raise DataError(f"genre map {path}: '{seen[genre_key(alias)]}' and '{alias}' are the same genre name "
+                                f"(case and spacing are ignored); keep one line for it")
+            seen[genre_key(alias)] = alias
             values = [value] if isinstance(value, str) else value
             if not isinstance(values, list) or not all(isinstance(v, str) and v.strip() for v in values):
                 raise DataError(f"genre map {path}: '{alias}' must be a genre name or a list of names "

@@ -249,3 +249,13 @@ def test_vocabulary_gaps_are_said_in_evaluate_and_train(tiny_run, tmp_path):
     assert read["Sci\u2011Fi"]["to"] == ["Science Fiction"]
     assert "Dramedy → Comedy + Drama (4 rows)" in output and "Horror. → Horror (4 rows)" in output
     assert _prepare(data).data.genres[:3] == [["Science Fiction", "Horror"], ["Comedy", "Drama"], ["Action", "Comedy"]]
+
+
+def test_a_genre_map_naming_one_genre_twice_in_other_cases_is_refused(tmp_path):
+    from genretag.errors import DataError
+    from genretag.vocabulary import Vocabulary
+
+    path = tmp_path / "map.toml"
+    path.write_text('"Ecchi" = "Comedy"\n"ecchi" = "Romance"\n', encoding="utf-8")
+    with pytest.raises(DataError, match=r"'Ecchi' and 'ecchi' are the same genre name"):
+        Vocabulary.bundled().with_genre_map(path)
