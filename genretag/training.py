@@ -534,5 +534,4 @@ def _checkpoint_activations(model) -> None:
 def _row_keys(data: data_mod.LabelledData, rows) -> dict:
     """`genretag.data.SynopsisKeys` of some rows' synopses and title + synopsis texts, as stored."""
     rows = list(rows)
-    texts = [data.synopsis_texts[i] for i in rows] + [data.texts[i] for i in rows]
-    return data_mod.SynopsisKeys.of(texts).to_json()
+    return data_mod.SynopsisKeys.of([data.synopsis_texts[i] for i in rows], [data.texts[i] for i in rows]).to_json()

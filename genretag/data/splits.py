@@ -167,8 +167,8 @@ def _letters(text: str) -> str:
     return "".join(ch for ch in text if ch.isalnum())
 
 
-def _hash(text: str) -> str:
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
+def _hash(text: str, digits: int = 16) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:digits]
 
 
 def synopsis_key(text: str) -> str:
@@ -192,48 +192,58 @@ def synopsis_prefix_key(text: str, letters: int = PREFIX_LETTERS) -> str | None:
     return _hash(kept[:letters]) if len(kept) >= letters else None
 
 
+#: Hex digits of a stored key (48 bits): with 20,000 keys, one row in about 10^10 matches by chance.
+KEY_DIGITS = 12
+
+
 @dataclass(frozen=True)
 class SynopsisKeys:
     """Keys of the texts of some rows of a run (its training rows): which rows of another
     file the run has seen.
 
-    A row is one of them when its whole text has one of their keys, or (for texts of at
-    least ``prefix_letters`` letters) when their first ``prefix_letters`` letters and digits
-    are the same: the same text cut short or with a source line added. Keys are made of each
-    row's synopsis and of its title + synopsis, so a file that joins them in one column is
-    matched too.
+    A row is one of them when its whole text has one of their keys (its synopsis, or title +
+    synopsis: a file that joins them in one column), or, for a synopsis of at least
+    ``prefix_letters`` letters, when its first ``prefix_letters`` letters and digits are a
+    keyed synopsis's: the same text cut short or with a source line added.
     """
 
     keys: frozenset[str]
     prefixes: frozenset[str] = frozenset()
     method: int = SYNOPSIS_KEY_METHOD
     prefix_letters: int = PREFIX_LETTERS
+    digits: int = KEY_DIGITS
 
     @classmethod
-    def of(cls, texts: Iterable[str]) -> SynopsisKeys:
-        """The keys of ``texts`` (synopses without titles, and joined title + synopsis texts)."""
-        texts = [t for t in texts if t]
-        prefixes = (synopsis_prefix_key(t) for t in texts)
-        return cls(frozenset(map(synopsis_key, texts)), frozenset(p for p in prefixes if p))
+    def of(cls, synopses: Iterable[str], joined: Iterable[str] = ()) -> SynopsisKeys:
+        """The keys of ``synopses`` (without titles) and of ``joined`` (title + synopsis) texts."""
+        synopses, joined = [t for t in synopses if t], [t for t in joined if t]
+        keys = frozenset(synopsis_key(t)[:KEY_DIGITS] for t in synopses + joined)
+        prefixes = (synopsis_prefix_key(t) for t in synopses)
+        return cls(keys, frozenset(p[:KEY_DIGITS] for p in prefixes if p))
 
     @classmethod
     def from_json(cls, saved: dict | list) -> SynopsisKeys:
-        """Read ``split.json``'s ``train_synopses``: a dict (method 2), or a list of method-1 keys."""
+        """Read ``split.json``'s ``train_synopses``: a dict (method 2; keys as lists or one
+        space-separated string), or a list of method-1 keys."""
         if isinstance(saved, list):
-            return cls(frozenset(saved), frozenset(), method=1)
-        return cls(frozenset(saved["keys"]), frozenset(saved.get("prefixes") or ()), method=int(saved["method"]),
-                   prefix_letters=int(saved.get("prefix_letters", 100)))
+            return cls(frozenset(saved), frozenset(), method=1, digits=16)
+
+        def keys(value) -> frozenset[str]:
+            return frozenset(value.split() if isinstance(value, str) else value or ())
+
+        return cls(keys(saved["keys"]), keys(saved.get("prefixes")), method=int(saved["method"]),
+                   prefix_letters=int(saved.get("prefix_letters", 100)), digits=int(saved.get("digits", 16)))
 
     def to_json(self) -> dict:
-        """What ``split.json`` stores (sorted, so the file is stable)."""
-        return {"method": self.method, "prefix_letters": self.prefix_letters, "keys": sorted(self.keys),
-                "prefixes": sorted(self.prefixes)}
+        """What ``split.json`` stores: sorted keys in one string each (compact, and stable)."""
+        return {"method": self.method, "prefix_letters": self.prefix_letters, "digits": self.digits,
+                "keys": " ".join(sorted(self.keys)), "prefixes": " ".join(sorted(self.prefixes))}
 
     def holds(self, text: str) -> bool:
         """Whether ``text`` is one of the texts keyed (see the class)."""
         if self.method == 1:
             return _synopsis_key_v1(text) in self.keys
-        if synopsis_key(text) in self.keys:
+        if synopsis_key(text)[:self.digits] in self.keys:
             return True
         prefix = synopsis_prefix_key(text, self.prefix_letters)
-        return prefix is not None and prefix in self.prefixes
+        return prefix is not None and prefix[:self.digits] in self.prefixes
