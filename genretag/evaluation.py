@@ -76,7 +76,7 @@ class EvalRows:
     model), ``of`` (rows before leaving them out), ``left_out``, ``by`` and ``reason``
     (why it was not made)."""
     text_columns: data_mod.TextColumns | None = None
-    """The columns read, and how they were chosen (None: detected on a run's own file that did not record them)."""
+    """The columns read, and how they were chosen."""
     synopses: list[str] | None = None
     """The texts without their title (the language check reads these); None: the texts."""
     without_known_genres: int = 0
@@ -161,9 +161,13 @@ def load_rows(
     if own:
         how = "given" if text_cols else "the model's"
         text_cols = text_cols or saved.get("text_cols")
-        columns = data_mod.TextColumns(list(text_cols), how) if text_cols else None
         genres_col = genres_col or saved.get("genres_col")
         read = read or data_mod.ReadOptions.of(run.config)
+        from .formats import sniff
+
+        # The columns as read: the given ones matched, else the run's (detected in training, found so again).
+        text_cols = data_mod.detect_columns(sniff(path, read).columns, text_cols=text_cols, genres_col=genres_col)[0]
+        columns = data_mod.TextColumns(text_cols, how)
         if genre_map:
             logger.warning("--genre-map is not applied to the run's own data: it is read as in training")
     else:
@@ -257,7 +261,7 @@ def training_synopses(run: Run) -> data_mod.SynopsisKeys | str:
     if isinstance(full, str):
         return full
     rows = _positions(full, saved["train"], run, "train")
-    return data_mod.SynopsisKeys.of([full.synopsis_texts[i] for i in rows] + [full.texts[i] for i in rows])
+    return data_mod.SynopsisKeys.of([full.synopsis_texts[i] for i in rows], [full.texts[i] for i in rows])
 
 
 def run_data(run: Run, saved: dict) -> data_mod.LabelledData | str:

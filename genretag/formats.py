@@ -6,10 +6,11 @@ writes the format an output's name asks for. Supported:
 
 - delimited text: ``,`` tab ``;`` ``|`` (detected), any other separator such as
   `` ::: `` (IMDb genre-classification files; detected when every first line has it),
-  an Excel ``sep=;`` first line, and headerless files (`ReadOptions`);
+  an Excel ``sep=;`` first line, and headerless files (`ReadOptions`); quotes that are
+  not CSV quoting (IMDb's TSVs: ``"Once upon a time" in the west``) are read as characters;
 - compression: ``.gz``, ``.bz2``, ``.xz``, and ``.zip`` with one member (read only);
 - JSON Lines (``.jsonl``, ``.ndjson``, or a ``.json`` holding one object per line);
-- Parquet (``.parquet``, ``.pq``), through pyarrow.
+- Parquet (``.parquet``, ``.pq``), through pyarrow; a named pandas index is read as a column.
 
 Text is decoded as UTF-8 (with or without BOM), UTF-16 with a BOM, or, for a file with
 no valid multi-byte UTF-8 sequence at all, Windows-1252 (else latin-1). A UTF-8 file with
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import bz2
 import codecs
+import contextlib
 import csv
 import functools
 import gzip
@@ -140,8 +142,13 @@ class FileFormat:
     """The file's first record holds the column names (csv)."""
     skip_lines: int = 0
     """Lines before the header (an Excel ``sep=;`` line)."""
+    quoting: bool = True
+    """``"`` opens a quoted field (CSV quoting; csv); False: the file's quotes are plain characters
+    (IMDb's TSVs, CMU's plot summaries), read as they are."""
     inner_suffix: str = ""
     """Suffix of the data once decompressed: ``.csv`` for ``movies.csv.gz``."""
+    newline: str | None = None
+    """How its first line ends, ``"\\r\\n"`` or ``"\\n"`` (csv and jsonl); None: unknown."""
 
 
 # --------------------------------------------------------------------------- encodings
@@ -400,6 +407,7 @@ def sniff(path: str | Path, options: ReadOptions | None = None) -> FileFormat:
     truncated = len(head) == _SNIFF_BYTES
     errors = REPAIR_ERRORS if repair else "replace"
     text = codecs.getincrementaldecoder(encoding)(errors=errors).decode(head, final=not truncated)
+    base = FileFormat(**{**base.__dict__, "newline": _line_ending(text)})
     if kind == JSONL:
         return _sniff_jsonl(path, base, text, truncated)
     return _sniff_delimited(path, base, text, truncated, options)
@@ -466,7 +474,7 @@ def _sniff_parquet(path: Path, base: FileFormat) -> FileFormat:
         schema = pq.read_schema(path)
     except Exception as e:  # pyarrow raises ArrowInvalid, OSError, ...
         raise DataError(f"cannot read {path} as Parquet: {_one_line(e)}; check the file") from None
-    columns = [str(n) for n in schema.names]
+    columns = _parquet_columns(schema)
     _check_unique(path, columns)
     return FileFormat(**{**base.__dict__, "kind": PARQUET, "columns": columns})
 
@@ -515,13 +523,21 @@ def _sniff_delimited(path: Path, base: FileFormat, text: str, truncated: bool, o
             sep = "\t"
         else:
             sep = _detect_long_separator(text, truncated) or _detect_delimiter(text, truncated)
-    header = _first_record(text, sep)
+    quoting = True
+    if len(sep) == 1 and (evidence := _literal_quotes(text, sep, truncated)):
+        quoting = False
+        line, field = evidence
+        _warn_once(path, f"%s: its quotes are not CSV quoting (line {line + skip}: {_shorten(field)}); "
+                         f'reading every " as a character')
+    header = _first_record(text, sep, quoting)
     if not header:
         raise DataError(f"{path} is empty; expected a header row and data rows")
     if options.header:
-        columns = [c.strip().lstrip("\ufeff").strip() for c in header]
-        if sum(not c for c in columns) > 1:  # a spreadsheet's trailing empty cells: "a,b,,"; named as pandas does
-            columns = [c or f"Unnamed: {i}" for i, c in enumerate(columns)]
+        # Names are kept as written ("Genre " stays "Genre "): the output's header is the file's own.
+        # Matching a name (`genretag.data.columns`) ignores case and surrounding spaces.
+        columns = [c.lstrip("\ufeff") for c in header]
+        if sum(not c.strip() for c in columns) > 1:  # a spreadsheet's trailing empty cells "a,b,,", named as pandas
+            columns = [c if c.strip() else f"Unnamed: {i}" for i, c in enumerate(columns)]
         _check_unique(path, columns)
     else:
         columns = list(options.columns)
@@ -530,7 +546,7 @@ def _sniff_delimited(path: Path, base: FileFormat, text: str, truncated: bool, o
             raise DataError(f"--columns gives {len(columns)} names but the first row of {path} has {len(header)} "
                             f"fields (separator {sep!r}); give one name per field, or pass --sep")
     return FileFormat(**{**base.__dict__, "kind": CSV, "columns": columns, "sep": sep, "header": options.header,
-                         "skip_lines": skip})
+                         "skip_lines": skip, "quoting": quoting})
 
 
 def _check_unique(path: Path, columns: list[str]) -> None:
@@ -540,12 +556,13 @@ def _check_unique(path: Path, columns: list[str]) -> None:
         raise DataError(f"{path} has duplicate column names: {', '.join(dupes)}; rename them so each is unique")
 
 
-def _records(text: str, sep: str, limit: int) -> list[list[str]]:
+def _records(text: str, sep: str, limit: int, quoting: bool = True) -> list[list[str]]:
     if len(sep) > 1:
         return [line.split(sep) for line in text.splitlines() if line.strip()][:limit]
     rows: list[list[str]] = []
     try:
-        for row in csv.reader(io.StringIO(text, newline=""), delimiter=sep):
+        for row in csv.reader(io.StringIO(text, newline=""), delimiter=sep,
+                              quoting=csv.QUOTE_MINIMAL if quoting else csv.QUOTE_NONE):
             if row:
                 rows.append(row)
             if len(rows) >= limit:
@@ -555,9 +572,60 @@ def _records(text: str, sep: str, limit: int) -> list[list[str]]:
     return rows
 
 
-def _first_record(text: str, sep: str) -> list[str]:
-    rows = _records(text, sep, limit=1)
+def _first_record(text: str, sep: str, quoting: bool = True) -> list[str]:
+    rows = _records(text, sep, limit=1, quoting=quoting)
     return rows[0] if rows else []
+
+
+_QUOTED_FIELD = re.compile(r'"(?:[^"]|"")*"\s*', re.DOTALL)
+
+
+def _literal_quotes(text: str, sep: str, truncated: bool) -> tuple[int, str] | None:
+    """Where the double quotes of a sample are plain characters, not CSV quoting: (line, field), or None.
+
+    Files written without CSV quoting (IMDb's TSVs, CMU's plot summaries) hold synopses like
+    ``"Once upon a time" in the west``; read with CSV quoting, such a quote is dropped or
+    swallows the rows up to the next one. They are told apart from CSV by three checks, all
+    needed: a strict CSV parse fails (or gives rows of other widths), every line split
+    without quoting has the header's width, and a field starts with a quote it does not close.
+    A CSV file whose quoted fields hold separators or newlines fails the second check.
+    """
+    if '"' not in text:
+        return None
+    if truncated:  # complete lines only; a quoted field cut at the end proves nothing
+        text = text[: text.rfind("\n") + 1] or text
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, strict=True)
+    widths, start = set(), 1
+    try:
+        for row in reader:
+            if row:
+                widths.add(len(row))
+            start = reader.line_num + 1
+        broken = len(widths) > 1
+    except csv.Error as e:
+        # A field still open where the sample is cut may be a long quoted synopsis; one open
+        # over more lines than a synopsis ever has is a stray quote.
+        open_at_cut = truncated and "end of data" in str(e)
+        broken = not open_at_cut or text.count("\n") - start > _SAMPLE_LINES
+    if not broken:
+        return None
+    evidence = None
+    try:
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, quoting=csv.QUOTE_NONE)
+        width = None
+        for row in reader:
+            if not row:
+                continue
+            width = width or len(row)
+            if len(row) != width:
+                return None
+            if evidence is None:
+                field = next((f for f in row if f.startswith('"') and not _QUOTED_FIELD.fullmatch(f)), None)
+                if field is not None:
+                    evidence = (reader.line_num, field)
+    except csv.Error:
+        return None
+    return evidence
 
 
 def _detect_long_separator(text: str, truncated: bool) -> str | None:
@@ -589,7 +657,12 @@ def _detect_delimiter(text: str, truncated: bool) -> str:
         if not rows or len(rows[0]) < 2:
             continue
         width = len(rows[0])
-        key = (all(len(r) == width for r in rows[1:]), width)
+        consistent = all(len(r) == width for r in rows[1:])
+        if not consistent and '"' in text:  # quotes that are not CSV quoting (`_literal_quotes`)
+            plain = _records(text, sep, limit=_SAMPLE_LINES, quoting=False)
+            plain = plain[:-1] if truncated and len(plain) > 1 else plain
+            consistent = len(plain[0]) == width and all(len(r) == width for r in plain[1:])
+        key = (consistent, width)
         if key > best_key:  # ties keep the earlier, more common delimiter
             best, best_key = sep, key
     return best
@@ -622,14 +695,15 @@ def read_table(path: str | Path, options: ReadOptions | None = None, *, nrows: i
         return pd.DataFrame(columns=fmt.columns, dtype=object)
     chunks = []
     left = nrows
-    for chunk in iter_tables(path, options, chunksize=100_000 if nrows is None else max(1, min(nrows, 100_000)),
-                             fmt=fmt):
-        if left is not None:
-            chunk = chunk.iloc[:left]
-            left -= len(chunk)
-        chunks.append(chunk)
-        if left is not None and left <= 0:
-            break
+    tables = iter_tables(path, options, chunksize=100_000 if nrows is None else max(1, min(nrows, 100_000)), fmt=fmt)
+    with contextlib.closing(tables):  # stopped early: its messages are said now, not at garbage collection
+        for chunk in tables:
+            if left is not None:
+                chunk = chunk.iloc[:left]
+                left -= len(chunk)
+            chunks.append(chunk)
+            if left is not None and left <= 0:
+                break
     return chunks[0] if len(chunks) == 1 else pd.concat(chunks)
 
 
@@ -637,7 +711,9 @@ def iter_tables(path: str | Path, options: ReadOptions | None = None, *, chunksi
                 fmt: FileFormat | None = None) -> Iterator[pd.DataFrame]:
     """Yield a catalogue file as frames of at most ``chunksize`` rows (memory stays bounded).
 
-    Each chunk's index continues the data-row numbering. Types are as in `read_table`.
+    Each chunk's index continues the data-row numbering. Types are as in `read_table`. Rows
+    of a delimited file that repeat its header (files joined with ``cat``) are left out, and
+    said in one warning when the reading ends.
 
     Args:
         path: The file.
@@ -646,16 +722,20 @@ def iter_tables(path: str | Path, options: ReadOptions | None = None, *, chunksi
         fmt: The file's `sniff` result, when already known.
 
     Raises:
-        DataError: As `read_table`, also when a later chunk cannot be parsed.
+        DataError: As `read_table`, also when a later chunk cannot be parsed, or when a
+            row repeats the header with its columns in another order.
     """
     if chunksize < 1:
         raise ValueError(f"chunksize must be >= 1, got {chunksize}")
     path = Path(path)
     fmt = fmt or sniff(path, options)
     reader = {CSV: _delimited_chunks, JSONL: _jsonl_chunks, PARQUET: _parquet_chunks}[fmt.kind]
+    repeats = _HeaderRepeats(path, fmt) if fmt.kind == CSV and fmt.header else None
     start = 0
     try:
         for chunk in reader(path, fmt, chunksize):
+            if repeats is not None:
+                chunk = repeats.drop(chunk, records_before=start + repeats.count)
             if chunk.empty:
                 continue
             chunk.index = pd.RangeIndex(start, start + len(chunk))
@@ -665,6 +745,9 @@ def iter_tables(path: str | Path, options: ReadOptions | None = None, *, chunksi
         raise parse_error(path, e) from e
     except (OSError, EOFError, zipfile.BadZipFile, lzma.LZMAError) as e:
         raise os_error(path, e) from e
+    finally:
+        if repeats is not None:
+            repeats.report()
     if start == 0:
         raise DataError(f"{path} has a header but no data rows; add rows below the header")
 
@@ -676,7 +759,8 @@ def _delimited_chunks(path: Path, fmt: FileFormat, chunksize: int) -> Iterator[p
     # na_filter=False keeps every cell a str: "" for empty, and a synopsis that reads
     # "NA" or "null" is not silently turned into NaN.
     options: dict[str, Any] = {"sep": fmt.sep, "dtype": str, "na_filter": False, "engine": "c",
-                               "skiprows": fmt.skip_lines, "chunksize": chunksize}
+                               "skiprows": fmt.skip_lines, "chunksize": chunksize,
+                               "quoting": csv.QUOTE_MINIMAL if fmt.quoting else csv.QUOTE_NONE}
     if not fmt.header:
         options.update(header=None, names=list(fmt.columns))
     if fmt.repair or fmt.compression == "zip":
@@ -718,6 +802,54 @@ def _split_chunks(path: Path, fmt: FileFormat, chunksize: int) -> Iterator[pd.Da
         yield pd.DataFrame(rows, columns=fmt.columns, dtype=object)
 
 
+class _HeaderRepeats:
+    """Finds the data rows of a delimited file that repeat its header: two files joined with
+    ``cat`` (``head -1 a.csv`` in the middle). Such a row is no movie: it is left out and
+    counted. A row of the header's names in another order joins parts whose columns differ,
+    which no row-by-row reading can fix: an error."""
+
+    def __init__(self, path: Path, fmt: FileFormat):
+        self.path = path
+        generated = {f"Unnamed: {i}" for i in range(len(fmt.columns))}
+        self.names = [c.strip() if c not in generated else "" for c in fmt.columns]
+        # Cheap first pass on one column (the first one with a name): its cell must be a name.
+        self.key = next((i for i, n in enumerate(self.names) if n), None)
+        self.cells = {v for n in self.names if n for v in (n, "\ufeff" + n)} | set(fmt.columns)
+        self.count, self.first = 0, 0
+
+    def drop(self, chunk: pd.DataFrame, records_before: int) -> pd.DataFrame:
+        """``chunk`` without its header repeats; ``records_before``: data records read before it."""
+        if self.key is None or len(chunk.columns) != len(self.names):
+            return chunk
+        column = chunk.iloc[:, self.key]
+        hits = np.flatnonzero(column.isin(self.cells).to_numpy())
+        if not len(hits):
+            return chunk
+        repeats = []
+        for i in hits:
+            cells = [str(c).strip().lstrip("\ufeff").strip() for c in chunk.iloc[i].tolist()]
+            row = records_before + int(i) + 2  # as a spreadsheet numbers it: the header is row 1
+            if cells == self.names:
+                repeats.append(i)
+                self.first = self.first or row
+            elif sorted(cells) == sorted(self.names):
+                raise DataError(f"{self.path}: row {row} repeats the header with the columns in another order "
+                                f"({', '.join(cells[:6])}{', ...' if len(cells) > 6 else ''}): the file joins parts "
+                                "with other column orders; split it at that row and read each part on its own")
+        if not repeats:
+            return chunk
+        self.count += len(repeats)
+        return chunk.drop(index=chunk.index[repeats])
+
+    def report(self) -> None:
+        """Say what was left out (once per file version and message)."""
+        if self.count == 1:
+            _warn_once(self.path, f"%s: row {self.first} repeats the header (joined files?); left out")
+        elif self.count:
+            _warn_once(self.path, f"%s: {self.count} rows repeat the header (joined files?), the first at row "
+                                  f"{self.first}; left out")
+
+
 def _jsonl_chunks(path: Path, fmt: FileFormat, chunksize: int) -> Iterator[pd.DataFrame]:
     records: list[dict] = []
     known = list(fmt.columns)
@@ -751,16 +883,40 @@ def _parquet_chunks(path: Path, fmt: FileFormat, chunksize: int) -> Iterator[pd.
         raise DataError(f"cannot read {path} as Parquet: {_one_line(e)}; check the file") from None
     with source:
         for batch in source.iter_batches(batch_size=chunksize):
-            yield batch.to_pandas()
+            yield _index_as_columns(batch.to_pandas(), fmt.columns)
+
+
+def _parquet_columns(schema) -> list[str]:
+    """The columns a Parquet file's frames have (`_index_as_columns`): a named pandas index
+    (``df.set_index("title").to_parquet(...)``) first, as ``reset_index`` puts it, then the
+    other columns; an unnamed index (``__index_level_0__``, row numbers) is not a column."""
+    meta = schema.pandas_metadata or {}
+    fields = {c.get("field_name"): c.get("name") for c in meta.get("columns", []) if isinstance(c, dict)}
+    index = [f for f in meta.get("index_columns", []) if isinstance(f, str) and f in schema.names]
+    named = [str(fields[f]) for f in index if fields.get(f) is not None]
+    return named + [str(n) for n in schema.names if n not in index]
+
+
+def _index_as_columns(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """A frame pyarrow rebuilt with the file's pandas index, with a named index as columns again."""
+    named = [n for n in frame.index.names if n is not None]
+    if named:
+        frame = frame.reset_index(level=named)
+    if not isinstance(frame.index, pd.RangeIndex):
+        frame = frame.reset_index(drop=True)
+    frame.columns = [str(c) for c in frame.columns]
+    if list(frame.columns) != columns and sorted(frame.columns) == sorted(columns):
+        frame = frame[columns]
+    return frame
 
 
 def _name_columns(df: pd.DataFrame, fmt: FileFormat) -> pd.DataFrame:
-    # Our own header parse has the stripped, un-mangled names; fall back to stripping
+    # Our own header parse has the un-mangled names (as written, spaces kept); fall back to
     # pandas' names should the two parses ever disagree on the column count.
     if len(df.columns) == len(fmt.columns):
         df.columns = fmt.columns
     else:
-        df.columns = [str(c).strip().lstrip("\ufeff").strip() for c in df.columns]
+        df.columns = [str(c).lstrip("\ufeff") for c in df.columns]
     return df
 
 
@@ -872,6 +1028,9 @@ class OutputFormat:
     """Start the file with the encoding's byte-order mark (csv)."""
     sep_line: bool = False
     """Start the file with Excel's ``sep=X`` line, as the input did (csv)."""
+    newline: str | None = None
+    """Line ending (csv and jsonl): the input's, for an input of the same kind (`output_format`);
+    None: the format's own, CRLF for delimited text (RFC 4180), LF for JSON Lines."""
 
     @property
     def spreadsheet(self) -> bool:
@@ -892,6 +1051,11 @@ def output_format(path: str | Path, source: FileFormat | None = None) -> OutputF
     Any other suffix (``.txt``) keeps the input's format when it is known (its separator
     when that is one character, else tab), else comma-separated.
 
+    One rule for every delimited output of a delimited input (``source``), whatever its
+    suffix: the separator comes from the suffix (a ``.csv`` keeps a ``;`` or ``|`` input's
+    separator), the encoding, byte-order mark and Excel ``sep=`` line from the input
+    (`_as_input`). Text outputs of an input of their own kind keep its line ending.
+
     Raises:
         DataError: A ``.zip`` output (a zip cannot be appended chunk by chunk), a compressed
             Parquet file, or a format genretag does not write (`UNWRITABLE_SUFFIXES`:
@@ -906,19 +1070,20 @@ def output_format(path: str | Path, source: FileFormat | None = None) -> OutputF
     if kind == PARQUET and compression:
         raise DataError(f"{path}: Parquet compresses its own data; write {Path(path).with_suffix('').name} instead")
     if kind:
-        return OutputFormat(kind=kind, compression=compression)
+        return OutputFormat(kind=kind, compression=compression, newline=_kept_newline(kind, source))
     if suffix in _TAB_SUFFIXES:
-        return OutputFormat(kind=CSV, sep="\t", compression=compression)
-    if source is None:
-        return OutputFormat(kind=CSV, compression=compression)
-    if suffix == ".csv":
+        sep = "\t"
+    elif source is None or (source.kind != CSV and suffix == ".csv"):
+        sep = ","
+    elif suffix == ".csv":
         # A ".csv" keeps the input's ";" (Excel where "," is the decimal mark) or "|", not its tab.
-        sep = source.sep if source.kind == CSV and source.sep in (";", "|") else ","
-        return _as_input(OutputFormat(kind=CSV, sep=sep, compression=compression), source)
-    if source.kind != CSV:
-        return OutputFormat(kind=source.kind, compression=compression)
-    return _as_input(OutputFormat(kind=CSV, sep=source.sep if len(source.sep) == 1 else "\t", compression=compression),
-                     source)
+        sep = source.sep if source.sep in (";", "|") else ","
+    elif source.kind != CSV:
+        return OutputFormat(kind=source.kind, compression=compression, newline=_kept_newline(source.kind, source))
+    else:
+        sep = source.sep if len(source.sep) == 1 else "\t"
+    fmt = OutputFormat(kind=CSV, sep=sep, compression=compression)
+    return fmt if source is None else _as_input(fmt, source)
 
 
 #: Input encodings a delimited output keeps (with its BOM), so the spreadsheet program that
@@ -928,14 +1093,27 @@ _KEPT_ENCODINGS = {"utf-8-sig": ("utf-8", True), "utf-16": ("utf-16-le", True), 
 
 
 def _as_input(fmt: OutputFormat, source: FileFormat) -> OutputFormat:
-    """``fmt`` (delimited) in the input's encoding, BOM and Excel ``sep=`` line, where it had them."""
+    """``fmt`` (delimited) in the input's encoding, BOM, Excel ``sep=`` line and line ending, where it had them."""
     if source.kind != CSV:
         return fmt
+    # A mostly-UTF-8 input with a few Windows bytes (``repair``) is UTF-8, with or without
+    # its BOM: its repaired bytes are written as the UTF-8 of the characters they were.
     encoding, bom = _KEPT_ENCODINGS.get(source.encoding, ("utf-8", False))
-    if source.repair:  # mostly UTF-8, a few Windows bytes: its UTF-8 cells are the file's
-        encoding, bom = "utf-8", False
     return OutputFormat(kind=fmt.kind, sep=fmt.sep, compression=fmt.compression, encoding=encoding, bom=bom,
-                        sep_line=source.skip_lines > 0 and fmt.sep == source.sep)
+                        sep_line=source.skip_lines > 0 and fmt.sep == source.sep, newline=_kept_newline(CSV, source))
+
+
+def _kept_newline(kind: str, source: FileFormat | None) -> str | None:
+    """The input's line ending for an output of its own kind of text; else None (the format's own)."""
+    return source.newline if source is not None and source.kind == kind else None
+
+
+def _line_ending(text: str) -> str | None:
+    """How the first line of ``text`` ends: ``"\\r\\n"``, ``"\\n"``, or None when no line ends in it."""
+    end = text.find("\n")
+    if end < 0:
+        return None
+    return "\r\n" if end > 0 and text[end - 1] == "\r" else "\n"
 
 
 def describe_dialect(fmt: OutputFormat) -> str | None:
@@ -1018,10 +1196,12 @@ class TableWriter:
     """Append frames to one output file in an `OutputFormat`.
 
     Delimited text uses minimal quoting and CRLF line ends (RFC 4180: a cell holding a bare
-    CR then round-trips); each chunk of a compressed file is its own gzip/bz2/xz member, so
-    a partial file can be cut back to its last whole chunk and appended to. JSON Lines
-    writes one object per row (NaN as null, numbers with full precision). Parquet is written
-    through one pyarrow writer; the columns of the input (``schema``) keep their types.
+    CR then round-trips), or the format's ``newline`` (LF: cells holding a CR are quoted
+    still); a list or dict cell (from JSON Lines or Parquet) is written as JSON. Each chunk
+    of a compressed file is its own gzip/bz2/xz member, so a partial file can be cut back
+    to its last whole chunk and appended to. JSON Lines writes one object per row (NaN as
+    null, numbers with full precision). Parquet is written through one pyarrow writer; the
+    columns of the input (``schema``) keep their types.
 
     Args:
         path: The file to write (created or appended to).
@@ -1049,12 +1229,17 @@ class TableWriter:
             self._write_parquet(chunk)
             return
         if self.fmt.kind == JSONL:
-            data = "".join(json.dumps(_json_record(r), ensure_ascii=False, default=_json_default) + "\n"
+            newline = self.fmt.newline or "\n"
+            data = "".join(json.dumps(_json_record(r), ensure_ascii=False, default=_json_default) + newline
                            for r in chunk.to_dict("records")).encode("utf-8")
         else:
-            text = chunk.to_csv(sep=self.fmt.sep, header=header, index=False, lineterminator="\r\n")
+            # Written with CRLF, which has the writer quote every cell holding a CR or an LF
+            # (Python's csv quotes only the characters of its line terminator), then re-ended.
+            text = _nested_as_json(chunk).to_csv(sep=self.fmt.sep, header=header, index=False, lineterminator="\r\n")
             if header and self.fmt.sep_line:
                 text = f"sep={self.fmt.sep}\r\n" + text
+            if self.fmt.newline not in (None, "\r\n"):
+                text = _end_records_with(text, self.fmt.newline)
             data = _encode_cells(text, self.fmt.encoding)
             if header and self.fmt.bom:
                 data = "\ufeff".encode(self.fmt.encoding) + data
@@ -1098,6 +1283,41 @@ class TableWriter:
         if self._parquet is not None:
             self._parquet.close()
             self._parquet = None
+
+
+def _end_records_with(text: str, newline: str) -> str:
+    """Delimited ``text`` with ``newline`` in place of each CRLF that ends a record.
+
+    A CRLF inside a quoted cell stays: it is inside quotes when an odd number of quote
+    characters precede it (a quote inside a quoted cell is doubled, and unquoted cells hold none).
+    """
+    if '"' not in text:
+        return text.replace("\r\n", newline)
+    parts = text.split("\r\n")
+    out, quotes = [], 0
+    for part in parts[:-1]:
+        quotes += part.count('"')
+        out.append(part + (newline if quotes % 2 == 0 else "\r\n"))
+    out.append(parts[-1])
+    return "".join(out)
+
+
+_NESTED = (list, tuple, dict, np.ndarray)
+
+
+def _nested_as_json(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with each list or dict cell (JSON Lines, Parquet) as JSON text, ``["Drama", "Romance"]``,
+    which genretag and other tools read back; pandas would write Python's ``['Drama', 'Romance']``."""
+    out = frame
+    for name in frame.columns:
+        column = frame[name]
+        if column.dtype != object or not column.map(lambda v: isinstance(v, _NESTED)).any():
+            continue
+        if out is frame:
+            out = frame.copy()
+        out[name] = column.map(lambda v: json.dumps(v, ensure_ascii=False, default=_json_default)
+                               if isinstance(v, _NESTED) else v)
+    return out
 
 
 def _json_record(record: dict) -> dict:

@@ -25,10 +25,13 @@ An ensemble (`genretag ensemble`) is a run directory too: ``ensemble.json`` and
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 
 from .errors import DataError, ModelError
+
+logger = logging.getLogger(__name__)
 
 CONFIG_FILE = "config.json"
 LABELS_FILE = "labels.json"
@@ -90,13 +93,30 @@ def required_files(path: str | Path) -> tuple[str, ...]:
     return ENSEMBLE_REQUIRED_FILES if is_ensemble(path) else REQUIRED_FILES
 
 
-def check_run_dir(path: str | Path) -> Path:
-    """Check that ``path`` is a complete run directory; return it as a Path."""
+#: Every name a run directory may hold: a folder with none of them was never a run.
+RUN_FILES = (CONFIG_FILE, LABELS_FILE, THRESHOLDS_FILE, ADAPTER_DIR, HEAD_FILE, SPLIT_FILE, HISTORY_FILE, METRICS_FILE,
+             META_FILE, BLEND_FILE, BLEND_WEIGHTS_FILE, ENSEMBLE_FILE, MEMBERS_DIR)
+
+
+def check_run_dir(path: str | Path, *, option: str | None = "--model") -> Path:
+    """Check that ``path`` is a complete run directory; return it as a Path.
+
+    Args:
+        path: The run directory.
+        option: The option that named it, for the error messages; None where the run is
+            a command's argument (``genretag info RUN``) or a Python argument.
+
+    Raises:
+        ModelError: Missing, a file, a folder that was never a run, or an incomplete run.
+    """
     path = Path(path)
+    give = f"pass {option} with a run directory" if option else "pass a run directory"
     if not path.exists():
-        raise ModelError(f"model {path} not found; pass --model with a run directory written by genretag train")
+        raise ModelError(f"{'model ' if option else ''}{path} not found; {give} written by genretag train")
     if not path.is_dir():
-        raise ModelError(f"model {path} is not a directory; pass --model with a run directory")
+        if option:
+            raise ModelError(f"model {path} is not a directory; {give}")
+        raise ModelError(f"{path} is a file, not a run directory; {give} written by genretag train")
     missing = [name for name in required_files(path) if not (path / name).is_file()]
     if missing:
         if path.name.startswith(".") and path.name.endswith(".partial"):
@@ -104,6 +124,9 @@ def check_run_dir(path: str | Path) -> Path:
                 f"{path} is an unfinished training, not a run; finish it with genretag train --resume "
                 f"--out {path.with_name(path.name[1:-len('.partial')])}"
             )
+        if not any((path / name).exists() for name in RUN_FILES):
+            raise ModelError(f"{path} is not a genretag run (no {CONFIG_FILE} or {META_FILE}); {give} written by "
+                             "genretag train")
         raise ModelError(f"{path} is not a complete genretag run (missing {', '.join(missing)}); train it again")
     return path
 
@@ -156,20 +179,39 @@ def fingerprint(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+_warned_incomplete: set[tuple[str, str]] = set()
+
+
 def newest_run(runs_dir: str | Path = DEFAULT_RUNS_DIR) -> Path | None:
     """The most recently finished complete run under ``runs_dir`` (searched recursively, 2 levels).
 
     Runs are ordered by the ``finished`` time in their meta.json, so copying or touching
-    folders does not change which one is newest.
+    folders does not change which one is newest. A folder holding some run files but not
+    all (a copy cut short, a deleted file) is skipped with a warning naming it: else the
+    bundled model would be used without a word.
     """
     root = Path(runs_dir)
     if not root.is_dir():
         return None
     best, best_key = None, None
-    candidates = [p.parent for p in root.glob(f"*/{META_FILE}")] + [p.parent for p in root.glob(f"*/*/{META_FILE}")]
+    folders = [p for p in root.glob("*") if p.is_dir()] + [p for p in root.glob("*/*") if p.is_dir()]
+    incomplete = []
+    candidates = []
+    for run in folders:
+        if run.name.startswith(".") or any(part.startswith(".") for part in run.relative_to(root).parts):
+            continue  # an unfinished training (.NAME.partial) or a hidden folder
+        missing = [f for f in required_files(run) if not (run / f).is_file()]
+        if not missing:
+            candidates.append(run)
+        elif any((run / f).is_file() for f in (CONFIG_FILE, META_FILE)):
+            # meta.json is written last: without it the run never finished; else name what is gone.
+            incomplete.append(f"{run} is not a complete run (no {META_FILE if META_FILE in missing else ', '.join(missing)})")
+    message = "; ".join(sorted(incomplete))
+    key = (str(root.resolve()), message)
+    if message and key not in _warned_incomplete:  # once, though a command may look twice
+        _warned_incomplete.add(key)
+        logger.warning("%s; skipped", message)
     for run in candidates:
-        if run.name.startswith(".") or any(not (run / f).is_file() for f in required_files(run)):
-            continue
         try:
             finished = json.loads((run / META_FILE).read_text(encoding="utf-8")).get("finished", "")
         except (OSError, json.JSONDecodeError):
@@ -202,6 +244,8 @@ def locate_data(run_dir: str | Path, split: dict) -> Path | None:
     An absolute ``data`` path (runs written before genretag stored names only) is used as it
     is; else the path relative to the run (``data_relative``). A run copied elsewhere on its
     own loses its data this way and needs ``--data``. The caller checks the fingerprint.
+    The path comes back without ``..`` steps (``runs/x/../../data/movies.csv`` →
+    ``data/movies.csv``), as messages show it.
     """
     data = split.get("data")
     if data and Path(data).is_absolute():
@@ -210,7 +254,17 @@ def locate_data(run_dir: str | Path, split: dict) -> Path | None:
         found = Path(run_dir) / split["data_relative"]
     else:
         return None
-    return found if found.is_file() else None
+    return _tidy(found) if found.is_file() else None
+
+
+def _tidy(path: Path) -> Path:
+    """``path`` without ``.`` and ``..`` steps. Only where that is the same file: after a
+    symbolic link ``..`` leaves the link's target, so the fully resolved path is used instead."""
+    tidy = Path(os.path.normpath(path))
+    try:
+        return tidy if tidy.is_file() and os.path.samefile(tidy, path) else path.resolve()
+    except OSError:
+        return path
 
 
 def own_data_file(run_dir: str | Path, split: dict | None = None) -> Path:

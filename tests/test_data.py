@@ -215,9 +215,13 @@ def test_read_csv_quoted_newlines_in_crlf_file(tmp_path):
     assert df["genres"].tolist() == ["Drama", "Comedy", "Action"]
 
 
-def test_read_csv_strips_column_names(tmp_path):
+def test_read_csv_keeps_column_names_as_written_and_still_finds_them(tmp_path):
+    # The output keeps the file's own header; matching a name ignores the spaces around it.
+    from genretag.data import detect_columns
+
     df = read_csv(write_bytes(tmp_path, "a.csv", b" overview , genres\nx,Drama\n"))
-    assert list(df.columns) == ["overview", "genres"]
+    assert list(df.columns) == [" overview ", " genres"]
+    assert detect_columns(list(df.columns)) == ([" overview "], " genres")
 
 
 def test_read_csv_duplicate_columns(tmp_path):

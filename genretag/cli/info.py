@@ -37,7 +37,7 @@ def run_info(path: str | Path) -> dict:
                           check_run_dir, read_json)
     from ..vocabulary import RUN_VOCABULARY_FILE
 
-    path = check_run_dir(path)
+    path = check_run_dir(path, option=None)  # the run is an argument here, not a --model
     split = read_json(path / SPLIT_FILE) if (path / SPLIT_FILE).is_file() else None
     if isinstance(split, dict):
         split = {k: (len(v) if k in SPLIT_PARTS and isinstance(v, list) else v) for k, v in split.items()}
@@ -65,7 +65,7 @@ def run_info(path: str | Path) -> dict:
 
 @handle_errors
 def info_cli(
-    model: Annotated[Optional[Path], typer.Argument(help="Run directory [default: newest under ./runs, else the bundled model].")] = None,
+    model: Annotated[Optional[Path], typer.Argument(help="Run directory \\[default: newest under ./runs, else the bundled model].")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print every field as JSON on stdout (for scripts).")] = False,
 ) -> None:
     """Show what a run is: backbone, genres and thresholds, data, scores, library versions."""

@@ -24,10 +24,12 @@ def read_csv(path: str | Path, *, nrows: int | None = None, read: ReadOptions | 
     The encoding (UTF-8 with or without BOM, UTF-16 with BOM; a mostly-UTF-8 file has only
     its invalid bytes read as cp1252; else cp1252, else latin-1, with a logged warning) and
     the delimiter (``,`` tab ``;`` ``|`` `` ::: ``; tab for ``.tsv``; an Excel ``sep=``
-    line) are detected. Quoted fields may contain newlines. Column names are stripped of
-    spaces and a BOM. ``.gz``, ``.bz2``, ``.xz`` and one-file ``.zip`` files are read as
-    is; JSON Lines and Parquet files too, keeping their values' types
-    (`genretag.formats.read_table`).
+    line) are detected. Quoted fields may contain newlines; a file whose quotes are not CSV
+    quoting (IMDb's TSVs) has every quote read as a character, with a warning. Column names
+    are kept as written, spaces included (a BOM is removed); rows that repeat the header
+    (joined files) are left out, with a warning. ``.gz``, ``.bz2``, ``.xz`` and one-file
+    ``.zip`` files are read as is; JSON Lines and Parquet files too, keeping their values'
+    types, a named Parquet index as a column (`genretag.formats.read_table`).
 
     Args:
         path: The file.
