@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from pathlib import Path
 
 import torch
@@ -20,10 +21,42 @@ GPU_TOKENS_PER_BATCH = 32_768
 FIXED_WIDTH_STEP = 32
 
 
+_DEVICE = re.compile(r"(cpu|cuda|mps)(?::(\d+))?")
+
+
+def check_device(name: str | None) -> str | None:
+    """``--device`` checked before any slow work: a name torch knows, on this machine.
+
+    Returns:
+        The name, lower-cased (None stays None: the default device).
+
+    Raises:
+        DataError: Not ``cpu``, ``cuda``, ``cuda:N`` or ``mps``, or not on this machine.
+    """
+    from .errors import DataError
+
+    if name is None:
+        return None
+    match = _DEVICE.fullmatch(name.strip().lower())
+    if not match:
+        raise DataError(f"--device must be cpu, cuda, cuda:N or mps, got '{name}'")
+    kind, index = match.group(1), match.group(2)
+    if kind == "cuda":
+        if not torch.cuda.is_available():
+            raise DataError(f"--device {name}: no CUDA GPU on this machine (or this torch is built without CUDA); "
+                            "pass --device cpu")
+        if index is not None and int(index) >= torch.cuda.device_count():
+            raise DataError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA GPU(s), numbered from 0")
+    if kind == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise DataError(f"--device {name}: no Apple GPU (MPS) on this machine; pass --device cpu")
+    return match.group(0)
+
+
 def pick_device(name: str | None = None) -> torch.device:
-    """The device to run on: ``name`` if given, else CUDA when present, else CPU."""
+    """The device to run on: ``name`` if given (checked: `check_device`), else CUDA when
+    present, else CPU."""
     if name:
-        return torch.device(name)
+        return torch.device(check_device(str(name)))
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 

@@ -347,6 +347,7 @@ def build_model(spec: ModelSpec, *, dtype: torch.dtype = torch.float32, adapter_
         missing = [t for t in spec.lora_targets if not any(n.endswith(t) for n, _ in base.named_modules())]
         if missing:
             raise ModelError(f"LoRA target modules not in this backbone: {', '.join(missing)}")
+        _check_adaptable(base, spec.lora_targets)
         from transformers.pytorch_utils import Conv1D
 
         targets = [m for n, m in adaptable_layers(base).items() if n.rsplit(".", 1)[-1] in spec.lora_targets]
@@ -363,6 +364,25 @@ def build_model(spec: ModelSpec, *, dtype: torch.dtype = torch.float32, adapter_
     model = GenreModel(backbone, spec.num_labels, spec.pooling, decoder, spec.head_dropout,
                        weights_fingerprint=fingerprint)
     return model, tokenizer
+
+
+def _check_adaptable(base: nn.Module, targets: list[str]) -> None:
+    """Every module a LoRA target name matches (as peft matches: the name, or its last
+    dotted parts) must be a layer LoRA adapts; peft's own error dumps whole modules.
+
+    Raises:
+        ModelError: A target names a norm, a container such as ``attention``, or the like.
+    """
+    layers = adaptable_layers(base)
+    allowed = {name for name, module in base.named_modules() if isinstance(module, nn.Embedding)} | set(layers)
+    for target in targets:
+        wrong = [(n, m) for n, m in base.named_modules()
+                 if (n == target or n.endswith("." + target)) and n not in allowed]
+        if wrong:
+            name, module = wrong[0]
+            leaves = sorted({n.rsplit(".", 1)[-1] for n in layers})
+            raise ModelError(f"--lora-targets {target}: '{name}' is a {type(module).__name__}, not a linear layer; "
+                             f"linear layers of this backbone: {', '.join(leaves[:12])}")
 
 
 def backbone_signature(model: GenreModel) -> dict:

@@ -21,9 +21,10 @@ def ensemble_cli(
 ) -> None:
     """Combine runs (e.g. trained with different --init-seed) into one ensemble run: their probabilities
     are averaged, thresholds and blend are tuned again on the shared validation split."""
+    from ..device import check_device
     from ..ensemble import build_ensemble
 
-    result = build_ensemble(runs, out, force=force, blend=blend_tfidf, device=device)
+    result = build_ensemble(runs, out, force=force, blend=blend_tfidf, device=check_device(device))
     for member in result.members:
         console.print(f"  {member['member']} <- {member['source']}: validation micro-F1 {member['val_micro_f1']:.4f}, "
                       f"macro-F1 {member['val_macro_f1']:.4f}", highlight=False)

@@ -60,6 +60,9 @@ def tune_cli(ctx: typer.Context, **options) -> None:
 
     With --schedule constant and --warmup-ratio 0, shorter trials are read from longer ones.
     """
+    from ..device import check_device
+
+    options["device"] = check_device(options["device"])
     axes = {name: options.pop(name) for name in GRID_AXES}
     metric, out, force, dry_run = (options.pop(name) for name in ("metric", "out", "force", "dry_run"))
     # The base config holds train's values on the axes (the first --text-col, if any): each trial

@@ -1,0 +1,45 @@
+"""Options a user gets wrong: refused in one line before the slow work."""
+
+import pytest
+from typer.testing import CliRunner
+
+from genretag.cli import app
+from genretag.device import check_device
+from genretag.errors import DataError, ModelError
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+@pytest.mark.parametrize("name, message", [
+    ("bogus", "--device must be cpu, cuda, cuda:N or mps, got 'bogus'"),
+    ("cuda:x", "--device must be cpu, cuda, cuda:N or mps"),
+])
+def test_a_device_torch_does_not_know_is_refused(name, message):
+    with pytest.raises(DataError, match=message):
+        check_device(name)
+    assert check_device("CPU") == "cpu" and check_device(None) is None
+
+
+def test_a_cuda_device_on_a_machine_without_one_is_refused_before_training(movies_csv, tiny_bert, tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU")
+    for command in (["train", "--data", str(movies_csv), "--backbone", str(tiny_bert), "--epochs", "1"],
+                    ["tune", "--data", str(movies_csv), "--backbone", str(tiny_bert), "--epochs", "1"]):
+        result = CliRunner().invoke(app, [*command, "--out", str(tmp_path / command[0]), "--device", "cuda"])
+        assert result.exit_code == 2 and "--device cuda: no CUDA GPU on this machine" in _flat(result.output)
+        assert not (tmp_path / command[0]).exists()
+
+
+@pytest.mark.parametrize("target, kind", [("LayerNorm", "LayerNorm"), ("attention", "BertAttention")])
+def test_lora_targets_that_are_no_linear_layer_are_named(tiny_bert, target, kind):
+    from genretag.config import ModelSpec
+    from genretag.modeling import build_model
+
+    spec = ModelSpec(backbone=str(tiny_bert), num_labels=3, lora_targets=[target])
+    with pytest.raises(ModelError, match=rf"--lora-targets {target}: '.*{target}' is a {kind}, not a linear layer; "
+                                         r"linear layers of this backbone: .*query"):
+        build_model(spec)
