@@ -35,7 +35,7 @@ from . import language, metrics
 from .decision import DecisionRule
 from .errors import DataError, ModelError
 from .rundir import bundled_model, own_data_file
-from .runs import SPLIT_FILE, Run, locate_data
+from .runs import SPLIT_FILE, THRESHOLDS_FILE, Run, locate_data
 from .vocabulary import LabelMatch, current_vocabulary, load_run_vocabulary, match_labels
 
 logger = logging.getLogger(__name__)
@@ -428,7 +428,7 @@ def evaluate(
 
     labels = list(run.labels)
     run_limits = run.rule.thresholds
-    tuned = bool(not np.allclose(run_limits, FIXED_THRESHOLD))
+    tuned, mode = _tuning(run)
     # The fixed 0.5 is the plain reference; the run's own rule is what `tag` would output.
     pred_fixed = DecisionRule.fixed(FIXED_THRESHOLD, len(labels)).apply(probs)
     pred_run = run.rule.apply(probs)
@@ -464,7 +464,7 @@ def evaluate(
             "fixed": FIXED_THRESHOLD,
             "run": {g: round(float(t), 4) for g, t in zip(labels, run_limits)},
             "tuned": tuned,
-            "mode": getattr(run.config, "thresholds", "fixed") if tuned else "fixed",
+            "mode": mode,
         },
         "decision": {
             "at_least_one": run.rule.at_least_one,
@@ -578,10 +578,8 @@ def _baseline(run: Run, rows: EvalRows, own_full, columns: list[int] | None = No
     except ValueError as exc:  # e.g. an empty vocabulary on a degenerate training split
         return {"available": False, "reason": f"the baseline could not be fitted: {exc}"}
     probs = model.predict_proba(rows.texts)
-    # Tune the baseline only as far as the run was tuned: an untuned run (all thresholds
-    # equal to its fixed one, e.g. trained before tuning existed) keeps the fixed value.
-    tuned = not np.allclose(run.rule.thresholds, run.config.threshold)
-    mode = getattr(run.config, "thresholds", "fixed") if tuned else "fixed"
+    # Tune the baseline only as far as the run was tuned (`_tuning`).
+    tuned, mode = _tuning(run)
     try:
         own_rule = DecisionRule.tune(y_val, model.predict_proba(val_texts), mode, fixed=run.config.threshold,
                                      at_least_one=run.rule.at_least_one, max_genres=run.rule.max_genres)
@@ -608,6 +606,16 @@ def _baseline(run: Run, rows: EvalRows, own_full, columns: list[int] | None = No
         "f1_by_threshold": _rounded(metrics.f1_by_threshold(rows.y, probs)),
         "genres_per_movie": metrics.genres_per_row(pred_own),
     }
+
+
+def _tuning(run: Run) -> tuple[bool, str]:
+    """Whether the run's thresholds were tuned on validation, and how ("global", "per-genre",
+    "fixed"). Its config says so; a run written before tuning existed has no thresholds file,
+    and one whose tuning landed on its fixed value everywhere was tuned all the same."""
+    mode = getattr(run.config, "thresholds", "fixed")
+    saved = (Path(run.path) / THRESHOLDS_FILE).is_file()
+    tuned = mode != "fixed" and (saved or not np.allclose(run.rule.thresholds, run.config.threshold))
+    return tuned, mode if tuned else "fixed"
 
 
 def _model_info(run: Run) -> dict:

@@ -43,3 +43,22 @@ def test_lora_targets_that_are_no_linear_layer_are_named(tiny_bert, target, kind
     with pytest.raises(ModelError, match=rf"--lora-targets {target}: '.*{target}' is a {kind}, not a linear layer; "
                                          r"linear layers of this backbone: .*query"):
         build_model(spec)
+
+
+def test_a_tuned_run_whose_thresholds_landed_on_0_5_is_still_called_tuned(tiny_run, tmp_path):
+    import json
+    import shutil
+
+    from genretag.evaluation import _tuning
+    from genretag.runs import load_run
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(tiny_run, run_dir)
+    labels = json.loads((run_dir / "labels.json").read_text())
+    (run_dir / "thresholds.json").write_text(json.dumps({g: 0.5 for g in labels}))
+    config = json.loads((run_dir / "config.json").read_text())
+    config["thresholds"] = "per-genre"
+    (run_dir / "config.json").write_text(json.dumps(config))
+    assert _tuning(load_run(run_dir, device="cpu")) == (True, "per-genre")
+    (run_dir / "thresholds.json").unlink()  # a run written before tuning existed
+    assert _tuning(load_run(run_dir, device="cpu")) == (False, "fixed")
