@@ -106,6 +106,13 @@ def prepare(config: TrainConfig, *, teacher_cache: str | Path | None = None) -> 
     labels = sorted({g for i in split["train"] for g in genres[i]})
     if not labels:
         raise DataError("no genre is left in the training split; lower --min-support")
+    notes = []
+    if rare:  # said at the start of training, not only in meta.json
+        counts = {g: sum(g in row for row in train_genres) for g in rare}
+        bare = sum(1 for i in split["train"] if not genres[i])
+        notes.append(f"--min-support {config.min_support} dropped {len(rare)} genre(s): "
+                            + ", ".join(f"{g} ({n} training rows)" for g, n in sorted(counts.items()))
+                            + (f"; {bare} training rows are left with no genre" if bare else ""))
     index = {g: j for j, g in enumerate(labels)}
     targets = np.zeros((len(genres), len(labels)), dtype=np.float32)
     for i, row in enumerate(genres):
@@ -118,7 +125,7 @@ def prepare(config: TrainConfig, *, teacher_cache: str | Path | None = None) -> 
         labels=labels,
         targets=targets,
         fingerprint=data_mod.file_fingerprint(config.data),
-        dropped=report.lines(),
+        dropped=report.lines() + notes,
         rare=rare,
         vocabulary=vocabulary,
         genre_report=report.genres,

@@ -62,3 +62,16 @@ def test_a_tuned_run_whose_thresholds_landed_on_0_5_is_still_called_tuned(tiny_r
     assert _tuning(load_run(run_dir, device="cpu")) == (True, "per-genre")
     (run_dir / "thresholds.json").unlink()  # a run written before tuning existed
     assert _tuning(load_run(run_dir, device="cpu")) == (False, "fixed")
+
+
+def test_min_support_says_which_genres_it_dropped(movies_csv, tiny_bert):
+    from genretag.config import TrainConfig
+    from genretag.training import prepare
+
+    full = prepare(TrainConfig(data=str(movies_csv), backbone=str(tiny_bert)))
+    counts = full.targets[full.split["train"]].sum(0)
+    support = int(counts.min()) + 1  # drops the rarest genre(s), keeps the others
+    prep = prepare(TrainConfig(data=str(movies_csv), backbone=str(tiny_bert), min_support=support))
+    [line] = [x for x in prep.dropped if x.startswith(f"--min-support {support} dropped")]
+    rarest = [g for g, n in zip(full.labels, counts) if n < support]
+    assert prep.rare == rarest and all(f"{g} ({int(counts[full.labels.index(g)])} training rows)" in line for g in rarest)
