@@ -324,6 +324,7 @@ def build_model(spec: ModelSpec, *, dtype: torch.dtype = torch.float32, adapter_
     source = resolve_backbone(spec.backbone)
     tokenizer = load_tokenizer(source, trust_remote_code=spec.trust_remote_code)
     base, fingerprint = load_backbone_and_fingerprint(source, dtype=dtype, trust_remote_code=spec.trust_remote_code)
+    _check_tokenizer_fits(tokenizer, base, spec.backbone)
     decoder = is_decoder_only(base.config)
     if spec.pooling == "auto":
         spec.pooling = "last" if decoder else "mean"
@@ -364,6 +365,20 @@ def build_model(spec: ModelSpec, *, dtype: torch.dtype = torch.float32, adapter_
     model = GenreModel(backbone, spec.num_labels, spec.pooling, decoder, spec.head_dropout,
                        weights_fingerprint=fingerprint)
     return model, tokenizer
+
+
+def _check_tokenizer_fits(tokenizer, base: nn.Module, backbone: str) -> None:
+    """A backbone folder saved without its tokenizer files gets a stand-in tokenizer of a few
+    tokens from transformers, which reads every word as unknown: refuse it.
+
+    Raises:
+        ModelError: The tokenizer knows fewer than half the tokens the model has embeddings for.
+    """
+    vocab = getattr(base.config, "vocab_size", None)
+    if isinstance(vocab, int) and vocab > 0 and len(tokenizer) < vocab // 2:
+        raise ModelError(f"the tokenizer of backbone {backbone} has {len(tokenizer)} tokens and its model "
+                         f"{vocab}: the folder's tokenizer files are missing or belong to another model; "
+                         "save the tokenizer with the model (tokenizer.save_pretrained)")
 
 
 def _check_adaptable(base: nn.Module, targets: list[str]) -> None:

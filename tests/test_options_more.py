@@ -75,3 +75,19 @@ def test_min_support_says_which_genres_it_dropped(movies_csv, tiny_bert):
     [line] = [x for x in prep.dropped if x.startswith(f"--min-support {support} dropped")]
     rarest = [g for g, n in zip(full.labels, counts) if n < support]
     assert prep.rare == rarest and all(f"{g} ({int(counts[full.labels.index(g)])} training rows)" in line for g in rarest)
+
+
+def test_a_backbone_folder_without_its_tokenizer_is_refused(tiny_bert, tmp_path):
+    import shutil
+
+    from genretag.config import ModelSpec
+    from genretag.modeling import build_model
+
+    bare = tmp_path / "no-tokenizer"
+    bare.mkdir()
+    for name in ("config.json", "model.safetensors"):
+        shutil.copy(tiny_bert / name, bare / name)
+    with pytest.raises(ModelError, match=r"the tokenizer of backbone .* has \d+ tokens and its model \d+: the folder's "
+                                         r"tokenizer files are missing"):
+        build_model(ModelSpec(backbone=str(bare), num_labels=3))
+    build_model(ModelSpec(backbone=str(tiny_bert), num_labels=3))  # with its tokenizer: fine
