@@ -127,8 +127,21 @@ def check_run_dir(path: str | Path, *, option: str | None = "--model") -> Path:
         if not any((path / name).exists() for name in RUN_FILES):
             raise ModelError(f"{path} is not a genretag run (no {CONFIG_FILE} or {META_FILE}); {give} written by "
                              "genretag train")
+        if _is_export(path):
+            raise ModelError(f"{path} is a genretag export (for transformers and peft), not a run; {give}: the run "
+                             "it was exported from")
         raise ModelError(f"{path} is not a complete genretag run (missing {', '.join(missing)}); train it again")
     return path
+
+
+def _is_export(path: Path) -> bool:
+    """A folder `genretag export` wrote: its head file, or a config of model type "genretag"."""
+    if (path / "genretag_head.json").is_file():
+        return True
+    try:
+        return json.loads((path / CONFIG_FILE).read_text(encoding="utf-8")).get("model_type") == "genretag"
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def member_paths(path: Path) -> list[Path]:

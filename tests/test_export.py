@@ -202,3 +202,13 @@ def test_half_precision_export(runs, tmp_path):
     with safe_open(str(out / "model.safetensors"), "pt") as fh:
         assert {fh.get_tensor(key).dtype for key in fh.keys()} == {torch.bfloat16}
     assert "bfloat16" in (out / "README.md").read_text()
+
+
+def test_an_export_given_as_a_run_is_named_as_such(exported, tmp_path):
+    runner = CliRunner()
+    folder = next(iter(exported.values()))
+    for args in (["tag", str(tmp_path / "x.csv"), "--model", str(folder)], ["info", str(folder)]):
+        (tmp_path / "x.csv").write_text("overview\nA ghost haunts a house.\n", encoding="utf-8")
+        result = runner.invoke(app, args)
+        assert result.exit_code != 0
+        assert "is a genretag export (for transformers and peft), not a run" in " ".join(result.output.split()), args
