@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import logging
 import os
 import socket
@@ -364,7 +365,18 @@ def build_model(spec: ModelSpec, *, dtype: torch.dtype = torch.float32, adapter_
         backbone = get_peft_model(base, lora)
     model = GenreModel(backbone, spec.num_labels, spec.pooling, decoder, spec.head_dropout,
                        weights_fingerprint=fingerprint)
+    if adapter_dir is None:  # a model to train: its run records the tokenizer too (`tokenizer_fingerprint`)
+        model.tokenizer_fingerprint = tokenizer_fingerprint(tokenizer)
     return model, tokenizer
+
+
+def tokenizer_fingerprint(tokenizer) -> str:
+    """sha256 of a tokenizer's vocabulary (token → id) and kind: two tokenizers with one
+    fingerprint turn a text into the same ids. 64 hex digits."""
+    vocab = sorted(tokenizer.get_vocab().items(), key=lambda kv: kv[1])
+    digest = hashlib.sha256(type(tokenizer).__name__.removesuffix("Fast").encode())
+    digest.update(json.dumps(vocab, ensure_ascii=False).encode("utf-8"))
+    return digest.hexdigest()
 
 
 def _check_tokenizer_fits(tokenizer, base: nn.Module, backbone: str) -> None:

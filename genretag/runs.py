@@ -216,6 +216,7 @@ def save_run(
         "versions": library_versions(),
         "backbone_signature": backbone_signature(model),
         "backbone_fingerprint": getattr(model, "weights_fingerprint", None),
+        "tokenizer_fingerprint": getattr(model, "tokenizer_fingerprint", None),
         "pooling": model.pooling,
         **meta,
     }
@@ -327,6 +328,8 @@ def load_run(
             f"{expected.get('hidden_size')}) than {spec.backbone}; pass --backbone with the one it was trained on"
         )
     _check_weights(path, meta.get("backbone_fingerprint"), model.weights_fingerprint, spec.backbone, force_backbone)
+    if meta.get("tokenizer_fingerprint"):
+        _check_tokenizer(path, meta["tokenizer_fingerprint"], tokenizer, spec.backbone, force_backbone)
     config.max_length = fit_max_length(config.max_length, model.backbone.config, spec.backbone,
                                        what=f"{path}'s max length")
     try:
@@ -378,6 +381,22 @@ def _check_weights(path: Path, expected: str | None, found: str | None, backbone
         "seed or revision), so every score would change; pass --backbone with the model it was trained on, "
         "or --force-backbone to use this one anyway"
     )
+
+
+def _check_tokenizer(path: Path, expected: str, tokenizer, backbone: str, force: bool) -> None:
+    """Refuse a backbone whose tokenizer is not the one the run was trained with: the same
+    weights read other token ids, and every score moves, silently."""
+    from .modeling import tokenizer_fingerprint
+
+    if tokenizer_fingerprint(tokenizer) == expected:
+        return
+    if force:
+        logger.warning("backbone %s has another tokenizer than %s was trained with; its predictions will differ "
+                       "(--force-backbone)", backbone, path)
+        return
+    raise ModelError(f"backbone {backbone} has another tokenizer than {path} was trained with, so every score would "
+                     "change; pass --backbone with the model and tokenizer it was trained on, or --force-backbone "
+                     "to use this one anyway")
 
 
 def load_members(path: Path, labels: list[str], *, backbone=None, device=None, trust_remote_code=False, merge=True,

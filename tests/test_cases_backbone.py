@@ -182,6 +182,27 @@ def test_a_backbone_with_the_same_shapes_but_other_weights_is_refused(tmp_path, 
     assert result.exit_code == 0, result.output
 
 
+def test_a_backbone_with_the_same_weights_but_another_tokenizer_is_refused(tmp_path, tiny_bert, caplog):
+    case = CASES / "backbone-same-shape"
+    run = tmp_path / "run"
+    assert _train(case / "train.csv", tiny_bert, run).exit_code == 0
+    assert len(_meta(run)["tokenizer_fingerprint"]) == 64
+    other = tmp_path / "other-tokenizer"
+    shutil.copytree(tiny_bert, other)
+    tokenizer = json.loads((other / "tokenizer.json").read_text())
+    vocab = tokenizer["model"]["vocab"]
+    words = [w for w in vocab if w.isalpha()][:2]  # two tokens trade ids: same size, other ids
+    vocab[words[0]], vocab[words[1]] = vocab[words[1]], vocab[words[0]]
+    (other / "tokenizer.json").write_text(json.dumps(tokenizer))
+
+    tag = ["tag", str(case / "to_tag.csv"), "--model", str(run), "--backbone", str(other), "--runtime", "torch"]
+    result = runner.invoke(app, [*tag, "--out", str(tmp_path / "a.csv")])
+    assert result.exit_code == 3 and not (tmp_path / "a.csv").exists()
+    assert f"backbone {other} has another tokenizer than {run} was trained with" in result.stderr
+    result = runner.invoke(app, [*tag, "--out", str(tmp_path / "b.csv"), "--force-backbone"])
+    assert result.exit_code == 0 and "has another tokenizer than" in caplog.text
+
+
 def test_runs_without_a_fingerprint_still_load(tmp_path, tiny_bert):
     case = CASES / "backbone-same-shape"
     run = tmp_path / "run"
