@@ -61,7 +61,7 @@ def _same_split(a: dict, b: dict) -> bool:
 
 
 def build_ensemble(run_paths: list[str | Path], out: str | Path, *, force: bool = False, blend: bool | None = None,
-                   device: str | None = None) -> EnsembleResult:
+                   device: str | None = None, backbone: str | None = None) -> EnsembleResult:
     """Combine trained runs into an ensemble run directory.
 
     Args:
@@ -72,6 +72,8 @@ def build_ensemble(run_paths: list[str | Path], out: str | Path, *, force: bool 
         blend: Fit a TF-IDF blend (weight chosen on validation); default: when the first
             member was trained with one.
         device: Where to predict (default: CUDA when present).
+        backbone: Where the members' backbone is now, when its folder moved since they
+            were trained (checked as `tag --backbone` checks it).
 
     Raises:
         ModelError: Fewer than two runs, or runs that differ in genres, split or backbone.
@@ -93,7 +95,7 @@ def build_ensemble(run_paths: list[str | Path], out: str | Path, *, force: bool 
         raise ModelError("an ensemble needs at least two different runs")
     if len(set(paths)) != len(paths):
         raise ModelError("a run is listed twice; give each member once")
-    members = [runs_mod.load_run(p, device=device) for p in paths]
+    members = [runs_mod.load_run(p, device=device, backbone=backbone) for p in paths]
     first = members[0]
     split = first.split()
     for run in members[1:]:

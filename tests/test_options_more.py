@@ -91,3 +91,22 @@ def test_a_backbone_folder_without_its_tokenizer_is_refused(tiny_bert, tmp_path)
                                          r"tokenizer files are missing"):
         build_model(ModelSpec(backbone=str(bare), num_labels=3))
     build_model(ModelSpec(backbone=str(tiny_bert), num_labels=3))  # with its tokenizer: fine
+
+
+def test_ensemble_of_runs_whose_backbone_folder_moved_takes_backbone(movies_csv, tiny_bert, tmp_path):
+    import shutil
+
+    backbone = tmp_path / "bert"
+    shutil.copytree(tiny_bert, backbone)
+    runs = []
+    for seed in (1, 2):
+        out = tmp_path / f"run{seed}"
+        result = CliRunner().invoke(app, ["train", "--data", str(movies_csv), "--backbone", str(backbone), "--epochs", "1",
+                                          "--init-seed", str(seed), "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        runs.append(str(out))
+    moved = backbone.rename(tmp_path / "bert-moved")
+    result = CliRunner().invoke(app, ["ensemble", *runs, "--out", str(tmp_path / "ens")])
+    assert result.exit_code == 3 and "pass --backbone with its new location" in _flat(result.output)
+    result = CliRunner().invoke(app, ["ensemble", *runs, "--out", str(tmp_path / "ens"), "--backbone", str(moved)])
+    assert result.exit_code == 0, result.output

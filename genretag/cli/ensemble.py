@@ -17,6 +17,8 @@ def ensemble_cli(
     blend_tfidf: Annotated[Optional[bool], typer.Option("--blend-tfidf/--no-blend-tfidf",
                            help="Blend with a TF-IDF model, weight chosen on validation \\[default: as the first run].")] = None,
     device: Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:1 ... \\[default: cuda if present].")] = None,
+    backbone: Annotated[Optional[str], typer.Option(help="The members' backbone where it is now, if its folder moved "
+                                                         "since training.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing --out.")] = False,
 ) -> None:
     """Combine runs (e.g. trained with different --init-seed) into one ensemble run: their probabilities
@@ -24,7 +26,7 @@ def ensemble_cli(
     from ..device import check_device
     from ..ensemble import build_ensemble
 
-    result = build_ensemble(runs, out, force=force, blend=blend_tfidf, device=check_device(device))
+    result = build_ensemble(runs, out, force=force, blend=blend_tfidf, device=check_device(device), backbone=backbone)
     for member in result.members:
         console.print(f"  {member['member']} <- {member['source']}: validation micro-F1 {member['val_micro_f1']:.4f}, "
                       f"macro-F1 {member['val_macro_f1']:.4f}", highlight=False)
