@@ -137,7 +137,7 @@ def load(
     from safetensors.torch import load_file
 
     folder = Path(run_dir) / CHECKPOINT_DIR
-    fix = "rerun without --resume to start over"
+    fix = "rerun with --force instead of --resume to start over"
     try:
         saved = json.loads((folder / CHECKPOINT_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:

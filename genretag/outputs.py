@@ -215,8 +215,12 @@ def resumable_path(
         if resumed:
             logger.info("resuming the interrupted output in %s", tmp)
         else:
+            if not resume and not force and tmp.exists() and progress.is_file():
+                # Hours of training or tagging: not thrown away by a rerun that forgot --resume.
+                raise OutputExistsError(f"an interrupted run left resumable work in {tmp}; pass --resume to continue "
+                                        "it, or --force to start again")
             if tmp.exists() or progress.exists():
-                hint = "; it could not be resumed" if resume else " (pass --resume to continue it instead)"
+                hint = "; it could not be resumed" if resume else " (--force)"
                 logger.warning("replacing %s left by an interrupted run%s", tmp, hint)
             elif resume:
                 logger.warning("nothing to resume for %s; starting from the beginning", target)

@@ -585,7 +585,7 @@ def written_scores(
 
 def _resume_record(record_path: Path, identity: dict, tmp: Path, source: Path) -> dict:
     """Check an interrupted run's progress record and cut the partial output to its last chunk."""
-    fix = "rerun without --resume to start over"
+    fix = "rerun with --force instead of --resume to start over"
     try:
         record = json.loads(record_path.read_text(encoding="utf-8"))
     except (OSError, ValueError):

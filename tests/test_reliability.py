@@ -483,17 +483,20 @@ def test_tag_resume_refuses_a_changed_input_or_options_and_keeps_the_partial(run
     partial = partial_path(out).read_bytes()
     same = ["--runtime", "torch", "--precision", "fp32"]  # what tag_csv used
     result = _tag([str(src), "--model", str(run_dir), "--out", str(out), "--resume", "--threshold", "0.3", *same])
-    assert_clean_error(result, 2, "cannot resume with other options (thresholds)", "without --resume")
+    assert_clean_error(result, 2, "cannot resume with other options (thresholds)", "with --force instead of --resume")
     result = _tag([str(src), "--model", str(run_dir), "--out", str(out), "--resume"])  # ONNX Runtime
-    assert_clean_error(result, 2, "cannot resume with other options (arithmetic)", "without --resume")
+    assert_clean_error(result, 2, "cannot resume with other options (arithmetic)", "with --force instead of --resume")
     with open(src, "a", encoding="utf-8") as fh:
         fh.write("Movie X,A new row.,Drama\n")
     result = _tag([str(src), "--model", str(run_dir), "--out", str(out), "--resume", *same])
-    assert_clean_error(result, 2, "changed since the interrupted run", "without --resume")
+    assert_clean_error(result, 2, "changed since the interrupted run", "with --force instead of --resume")
     assert partial_path(out).read_bytes() == partial  # the earlier work is still there
-    result = _tag([str(src), "--model", str(run_dir), "--out", str(out)])  # no --resume: start over
+    result = _tag([str(src), "--model", str(run_dir), "--out", str(out)])  # no --resume: the work is kept, said
+    assert_clean_error(result, 4, "resumable work", "--force to start again")
+    assert partial_path(out).read_bytes() == partial
+    result = _tag([str(src), "--model", str(run_dir), "--out", str(out), "--force"])  # start over
     assert result.exit_code == 0, result.output
-    assert "replacing" in caplog.text and "pass --resume to continue it instead" in caplog.text
+    assert "replacing" in caplog.text and "(--force)" in caplog.text
     assert len(read_rows(out)) == 102
 
 
@@ -534,12 +537,15 @@ def test_train_resume_handles_missing_stale_and_corrupt_checkpoints(movies_csv, 
     marker.parent.mkdir(parents=True)
     marker.write_text("{not json")
     result = runner.invoke(app, [*base, "--out", str(out), "--resume"])
-    assert_clean_error(result, 3, "checkpoint", "cannot be read", "without --resume")
+    assert_clean_error(result, 3, "checkpoint", "cannot be read", "with --force instead of --resume")
     assert marker.read_text() == "{not json"  # kept: the user decides
+    # A rerun that forgot --resume does not throw the interrupted work away; --force does.
+    assert_clean_error(runner.invoke(app, [*base, "--out", str(out)]), 4, "resumable work", "--force to start again")
+    assert marker.read_text() == "{not json"
     with caplog.at_level(logging.WARNING):
-        result = runner.invoke(app, [*base, "--out", str(out)])
+        result = runner.invoke(app, [*base, "--out", str(out), "--force"])
     assert result.exit_code == 0, result.output
-    assert "replacing" in caplog.text and "pass --resume to continue it instead" in caplog.text
+    assert "replacing" in caplog.text and "(--force)" in caplog.text
     assert files_in(tmp_path) == {"run"}
 
 
