@@ -31,6 +31,8 @@ from .errors import ConfigError, DataError
 PATH_FIELDS = ("data", "genre_map", "teacher")
 #: Fields that may hold a path (resolved when it names a folder there) or a name (a hub id, a preset).
 PATH_OR_NAME_FIELDS = ("backbone",)
+#: Options of `train` about where and how this command runs, not about the recipe a run records.
+_COMMAND_LINE_ONLY = frozenset({"out", "device", "force", "resume", "config", "quiet", "verbose", "threads"})
 
 
 def load_config_file(path: str | Path) -> dict[str, Any]:
@@ -61,10 +63,13 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     names = [f.name for f in dataclasses.fields(TrainConfig)]
     values = {}
     for key, value in raw.items():
+        if key not in hints and key.replace("_", "-") in _COMMAND_LINE_ONLY:
+            raise DataError(f"{path}: '{key}' is an option of this command, not of the training recipe; it cannot be "
+                            f"set in a config file: pass --{key.replace('_', '-')} on the command line")
         if key not in hints:
             close = difflib.get_close_matches(key, names, n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise DataError(f"{path}: unknown key '{key}'{hint}; keys are the options of 'genretag train', with _ for -")
+            raise DataError(f"{path}: unknown key '{key}'{hint}; keys are the recipe options of 'genretag train', with _ for -")
         values[key] = _coerce(path, key, value, hints[key])
     base = path.resolve().parent
     for key in PATH_FIELDS:

@@ -110,3 +110,12 @@ def test_ensemble_of_runs_whose_backbone_folder_moved_takes_backbone(movies_csv,
     assert result.exit_code == 3 and "pass --backbone with its new location" in _flat(result.output)
     result = CliRunner().invoke(app, ["ensemble", *runs, "--out", str(tmp_path / "ens"), "--backbone", str(moved)])
     assert result.exit_code == 0, result.output
+
+
+def test_a_config_file_setting_a_command_line_option_says_so(tmp_path):
+    from genretag.configfile import load_config_file
+
+    path = tmp_path / "run.toml"
+    path.write_text('out = "runs/x"\nepochs = 1\n', encoding="utf-8")
+    with pytest.raises(DataError, match=r"'out' is an option of this command, not of the training recipe; .*pass --out"):
+        load_config_file(path)
