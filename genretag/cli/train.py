@@ -77,11 +77,11 @@ def train_command(options: dict, *, given: set[str]) -> None:
         options: The options by parameter name.
         given: The options typed on the command line: they win over a ``--config`` file.
     """
+    config = config_from_options(options, config_file=options["config_file"], given=given)
+    check_data(config)  # a bad file fails in a second, before torch is imported
     from ..device import check_device
 
     options["device"] = check_device(options["device"])
-    config = config_from_options(options, config_file=options["config_file"], given=given)
-    check_data(config)
     from ..distributed import is_main_process
     from ..training import train
 

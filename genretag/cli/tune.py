@@ -60,9 +60,6 @@ def tune_cli(ctx: typer.Context, **options) -> None:
 
     With --schedule constant and --warmup-ratio 0, shorter trials are read from longer ones.
     """
-    from ..device import check_device
-
-    options["device"] = check_device(options["device"])
     axes = {name: options.pop(name) for name in GRID_AXES}
     metric, out, force, dry_run = (options.pop(name) for name in ("metric", "out", "force", "dry_run"))
     # The base config holds train's values on the axes (the first --text-col, if any): each trial
@@ -72,6 +69,9 @@ def tune_cli(ctx: typer.Context, **options) -> None:
                                given=given_options(ctx))
     # An unreadable file or a missing column fails in a second, before torch is imported.
     train_cmd.check_data(base)
+    from ..device import check_device
+
+    options["device"] = check_device(options["device"])
     from ..tuning import check_metric, default_out, grid_cost, parse_grid, plan_tune, tune
 
     variants = {name: axes[name] for name in ("lora_r", "loss", "max_length", "text_cols", "distill_alpha")}
