@@ -153,6 +153,8 @@ class TrainConfig:
              f"must be at least 1, got {self.max_genres}"),
             ("pos_weight_power", self.pos_weight_power >= 0, f"must be >= 0, got {self.pos_weight_power}"),
             ("pos_weight_cap", self.pos_weight_cap >= 1, f"must be at least 1, got {self.pos_weight_cap}"),
+            ("backbone", bool(str(self.backbone).strip()), "must name a model (a preset, a Hugging Face id or a "
+                                                              "folder), got an empty value"),
             ("loss", self.loss in LOSSES, one_of(LOSSES, self.loss)),
             ("pooling", self.pooling in POOLINGS, one_of(POOLINGS, self.pooling)),
             ("min_support", self.min_support >= 1, f"must be at least 1, got {self.min_support}"),

@@ -40,7 +40,8 @@ def held_out_rows(source: str | Path, data: str | Path) -> list[int]:
     except FileNotFoundError:
         raise DataError(f"--test-from: {path} not found; pass a run directory or its {SPLIT_FILE}") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataError(f"--test-from: cannot read {path} ({exc.__class__.__name__})") from None
+        raise DataError(f"--test-from: cannot read {path} as a run's {SPLIT_FILE} ({exc.__class__.__name__}); pass a "
+                        f"run directory or its {SPLIT_FILE}") from None
     rows = saved.get("test") if isinstance(saved, dict) else None
     if not rows or not all(isinstance(r, int) and r >= 0 for r in rows):
         raise DataError(f"--test-from: {path} lists no test rows")

@@ -119,3 +119,11 @@ def test_a_config_file_setting_a_command_line_option_says_so(tmp_path):
     path.write_text('out = "runs/x"\nepochs = 1\n', encoding="utf-8")
     with pytest.raises(DataError, match=r"'out' is an option of this command, not of the training recipe; .*pass --out"):
         load_config_file(path)
+
+
+def test_an_empty_backbone_and_a_data_file_as_test_from_are_named(movies_csv, tmp_path):
+    result = CliRunner().invoke(app, ["train", "--data", str(movies_csv), "--backbone", "", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2 and "backbone must name a model" in _flat(result.output).replace("--", "")
+    result = CliRunner().invoke(app, ["train", "--data", str(movies_csv), "--backbone", "minilm", "--test-from",
+                                      str(movies_csv), "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2 and "pass a run directory or its split.json" in _flat(result.output)
