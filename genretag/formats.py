@@ -1089,7 +1089,7 @@ def output_format(path: str | Path, source: FileFormat | None = None) -> OutputF
 #: Input encodings a delimited output keeps (with its BOM), so the spreadsheet program that
 #: wrote the input opens the output alike; any other input gives UTF-8.
 _KEPT_ENCODINGS = {"utf-8-sig": ("utf-8", True), "utf-16": ("utf-16-le", True), "cp1252": ("cp1252", False),
-                   "latin-1": ("latin-1", False)}
+                   "latin-1": ("latin-1", False), "utf-16-le": ("utf-16-le", False), "utf-16-be": ("utf-16-be", False)}
 
 
 def _as_input(fmt: OutputFormat, source: FileFormat) -> OutputFormat:
@@ -1126,7 +1126,7 @@ def describe_dialect(fmt: OutputFormat) -> str | None:
         parts.append(f"{fmt.sep!r}-separated")
     if fmt.sep_line:
         parts.append(f"an Excel 'sep={fmt.sep}' first line")
-    names = {"cp1252": "Windows-1252", "latin-1": "latin-1", "utf-16-le": "UTF-16"}
+    names = {"cp1252": "Windows-1252", "latin-1": "latin-1", "utf-16-le": "UTF-16", "utf-16-be": "UTF-16 (big-endian)"}
     if fmt.encoding != "utf-8" or fmt.bom:
         parts.append(names.get(fmt.encoding, "UTF-8") + (" with a byte-order mark" if fmt.bom else ""))
     return f"{', '.join(parts)} (as the input)" if parts else None

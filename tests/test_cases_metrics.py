@@ -221,7 +221,8 @@ def test_training_rows_retyped_escaped_or_cut_short_are_still_found(bundled, tmp
     frame.loc[2, "plot"] = frame.loc[2, "plot"].replace(" - ", " \u2013 ").replace(",", " ,")
     frame.loc[3, "plot"] = frame.loc[3, "plot"] + " (Source: TMDB)"
     frame.loc[4, "plot"] = frame.loc[4, "plot"][:150] + "..."
-    frame.loc[5, "plot"] = "A different film altogether: " + frame.loc[5, "plot"]  # not the same synopsis
+    frame.loc[5, "plot"] = ("A retired pilot teaches his granddaughter to fly over the mountains of Patagonia "
+                            "before the first snow of winter closes the pass.")  # another synopsis: scored
     frame.to_csv(path, index=False)
     rows, _ = load_rows(bundled, data=path, include_training_rows=True)
     assert rows.training_rows["found"] == 5
@@ -236,6 +237,7 @@ def test_training_rows_joined_with_their_title_shortened_or_in_markup_are_found(
                           "labels": d.iloc[train + validation]["genre_ids"].tolist()})
     frame.loc[1, "text"] = d.iloc[train[1]]["overview"][:90] + "..."  # cut short: still 60 letters and more
     frame.loc[2, "text"] = "<p>" + d.iloc[train[2]]["overview"].replace(". ", ".<br/>") + "</p>"
+    frame.loc[3, "text"] = f"{d.iloc[train[3]]['title']} \u2014 {d.iloc[train[3]]['overview'][:85]}..."  # joined and cut
     path = tmp_path / "joined.csv"
     frame.to_csv(path, index=False)
     results = evaluate(bundled, data=path, baseline=False)

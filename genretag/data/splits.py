@@ -157,6 +157,10 @@ SYNOPSIS_KEY_METHOD = 2
 PREFIX_LETTERS = 60
 
 
+#: A title joined before a synopsis is matched when it has at most this many letters and digits.
+TITLE_LETTERS = 60
+
+
 def _letters(text: str) -> str:
     """Letters and digits only, case folded, after HTML markup and entities and Unicode forms
     are undone: the same synopsis with curly quotes, ``&#x27;``, ``<p>``, other dashes or
@@ -245,5 +249,9 @@ class SynopsisKeys:
             return _synopsis_key_v1(text) in self.keys
         if synopsis_key(text)[:self.digits] in self.keys:
             return True
-        prefix = synopsis_prefix_key(text, self.prefix_letters)
-        return prefix is not None and prefix[:self.digits] in self.prefixes
+        letters = _letters(text)
+        n = self.prefix_letters
+        # The synopsis may start after a title joined to it ("WALL·E — In the distant future …"):
+        # try the prefix from each of the first `TITLE_LETTERS` letters as well.
+        return any(_hash(letters[k:k + n])[:self.digits] in self.prefixes
+                   for k in range(min(TITLE_LETTERS, len(letters) - n) + 1))
