@@ -17,9 +17,12 @@ from genretag.report import SECTION_IDS, TEMPLATE, environment, render_report, t
 from genretag.runs import THRESHOLDS_FILE, load_run
 from genretag.training import train
 
-HOSTILE_TITLE = "<script>alert(1)</script>"
+# Cells are read with their HTML tags removed (`clean_cell`), once: these become
+# "<script>alert(1)</script>" and '"><img src=x onerror=alert(2)>' after that, and the
+# report must still show them as text.
+HOSTILE_TITLE = "<scr<script>ipt>alert(1)</scr</script>ipt>"
 HOSTILE_GENRE = "<i>Western</i>"
-HOSTILE_TEXT = '"><img src=x onerror=alert(2)>'
+HOSTILE_TEXT = '"><im<b>g src=x onerror=alert(2)>'
 
 
 @pytest.fixture(scope="module")
