@@ -191,7 +191,7 @@ def load_rows(
         if not len(chosen):
             raise DataError(f"the run has no {split} rows (trained with split {run.config.split}); use --split validation or --split all")
     own_full = full if own else None
-    is_training, check = _training_rows(run, chosen, saved if own else None, own_full)
+    is_training, check = _training_rows(run, chosen, saved, own=own)
     check.update(of=len(chosen), left_out=False)
     if check["checked"] and check["found"] and not include_training_rows:
         if check["found"] == len(chosen):
@@ -215,25 +215,26 @@ def load_rows(
     return rows, own_full
 
 
-def _training_rows(run: Run, chosen: data_mod.LabelledData, saved: dict | None,
-                   own_full: data_mod.LabelledData | None) -> tuple[list[bool], dict]:
+def _training_rows(run: Run, chosen: data_mod.LabelledData, saved: dict | None, *,
+                   own: bool) -> tuple[list[bool], dict]:
     """Which of ``chosen`` were training examples of the model, and how that was checked.
 
-    On the run's own file (``saved`` given) the saved row ids decide; on any other file a
-    row is a training row when its synopsis key is one of the run's training rows'.
+    ``saved`` is the run's ``split.json`` (None when it has none). On the run's own file
+    (``own``) the saved row ids decide; on any other file a row is a training row when its
+    synopsis key is one of the run's training rows'.
     """
-    if saved is not None:
+    if own:
         train_ids, val_ids = set(saved.get("train") or []), set(saved.get("validation") or [])
         hits = [r in train_ids for r in chosen.row_ids]
         return hits, {"checked": True, "by": "row id", "found": sum(hits), "reason": None,
                       "validation": sum(r in val_ids for r in chosen.row_ids)}
-    texts = training_synopses(run)
+    texts = training_synopses(run, saved)
     if isinstance(texts, str):
         return [False] * len(chosen), {"checked": False, "by": None, "found": None, "reason": texts}
     # Keyed by the synopsis without its title and by title + synopsis (a file joining them).
     pairs = list(zip(chosen.synopsis_texts, chosen.texts))
     hits = [texts.holds(s) or texts.holds(t) for s, t in pairs]
-    saved_val = (run.split() or {}).get("validation_synopses")
+    saved_val = saved.get("validation_synopses")
     validation = None
     if saved_val:  # rows that chose the run's epoch, thresholds and blend: said, not left out
         val_keys = data_mod.SynopsisKeys.from_json(saved_val)
@@ -241,7 +242,7 @@ def _training_rows(run: Run, chosen: data_mod.LabelledData, saved: dict | None,
     return hits, {"checked": True, "by": "synopsis", "found": sum(hits), "reason": None, "validation": validation}
 
 
-def training_synopses(run: Run) -> data_mod.SynopsisKeys | str:
+def training_synopses(run: Run, saved: dict | None = None) -> data_mod.SynopsisKeys | str:
     """Keys (`genretag.data.SynopsisKeys`) of the synopses of the run's training rows, or why
     they cannot be had.
 
@@ -249,10 +250,15 @@ def training_synopses(run: Run) -> data_mod.SynopsisKeys | str:
     are read from the run's data file (``split.json`` names it, its fingerprint and the row
     ids of the training rows), with the run's own text columns.
 
+    Args:
+        run: The run.
+        saved: Its ``split.json`` when the caller has read it (else read here).
+
     Returns:
         The keys, or a one-line reason.
     """
-    saved = run.split() if (run.path / SPLIT_FILE).is_file() else None
+    if saved is None:
+        saved = run.split() if (run.path / SPLIT_FILE).is_file() else None
     if not saved or not saved.get("train"):
         return f"the run has no saved training split ({SPLIT_FILE})"
     if saved.get("train_synopses"):

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import DataError
 from ..formats import os_error
+from .cells import clean_cell
 
 SPLIT_NAMES: tuple[str, ...] = ("train", "validation", "test")
 
@@ -165,8 +166,6 @@ def _letters(text: str) -> str:
     """Letters and digits only, case folded, after HTML markup and entities and Unicode forms
     are undone: the same synopsis with curly quotes, ``&#x27;``, ``<p>``, other dashes or
     other spacing is one text."""
-    from .cells import clean_cell  # the model's own reading: markup and entities undone
-
     text = unicodedata.normalize("NFKC", clean_cell(text, title=True)).casefold()
     return "".join(ch for ch in text if ch.isalnum())
 
@@ -247,9 +246,9 @@ class SynopsisKeys:
         """Whether ``text`` is one of the texts keyed (see the class)."""
         if self.method == 1:
             return _synopsis_key_v1(text) in self.keys
-        if synopsis_key(text)[:self.digits] in self.keys:
+        letters = _letters(text)  # once: the whole-text key and every prefix key are made of it
+        if _hash(letters)[:self.digits] in self.keys:
             return True
-        letters = _letters(text)
         n = self.prefix_letters
         # The synopsis may start after a title joined to it ("WALL·E — In the distant future …"):
         # try the prefix from each of the first `TITLE_LETTERS` letters as well.
