@@ -2,7 +2,8 @@
 
 ``genretag tag ... --engine ray`` reads CSV, JSONL or Parquet (a file, a folder or a
 glob), runs `genretag.tagging.GenreTagger` in a fixed pool of Ray actors and writes one
-Parquet or CSV file with every input column and row, in input order (Ray Data's
+file (Parquet, CSV/TSV, JSON Lines; `genretag.formats.TableWriter`, as ``tag`` writes) with
+every input column and row, in input order (Ray Data's
 ``preserve_order``; no row-id column is added). Prediction and the output columns are
 `tagging.tag_frame`'s, the code ``tag`` runs in one process.
 
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import data as data_mod
+from . import formats
 from .errors import DataError, GenretagError
 from .outputs import atomic_path, ensure_new, refuse_input
 from .data import choose_text_columns
@@ -34,7 +36,6 @@ FORMATS = {
     ".jsonl": "json", ".ndjson": "json", ".json": "json",
     ".parquet": "parquet", ".pq": "parquet",
 }
-OUTPUT_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
 COMPRESSIONS = (".gz", ".bz2", ".xz", ".zst")
 DEFAULT_BLOCK_ROWS = 1_000
 INSTALL_HINT = 'pip install "genretag[ray]"'
@@ -58,6 +59,8 @@ class EngineSummary:
     text_columns: list[str] = field(default_factory=list)
     """The column(s) joined into the synopsis the model read."""
     text_columns_how: str = "detected"
+    dialect: str | None = None
+    """How a delimited output differs from plain comma-separated UTF-8 (`formats.describe_dialect`)."""
     """How they were chosen (`genretag.tagging.TextColumns.how`)."""
 
     @property
@@ -171,16 +174,21 @@ def default_engine_output(source: str | Path) -> Path:
     return path.with_name(f"{Path(name).stem}.tagged.parquet")
 
 
-def output_format(out: str | Path) -> str:
-    """``parquet`` or ``csv`` from the output's suffix.
+def output_format(out: str | Path, files: list[str], fmt: str) -> formats.OutputFormat:
+    """The format to write ``out`` in: `genretag.formats.check_output`'s, as ``tag`` writes it.
+
+    A delimited output of local delimited inputs that share one dialect (separator,
+    encoding, byte-order mark, Excel ``sep=`` line, line ending) keeps it, as ``tag`` does
+    for its one input; inputs of several dialects give plain UTF-8.
 
     Raises:
-        DataError: Another suffix.
+        DataError: A format genretag does not write (``.xlsx``, ``.zip`` ...).
     """
-    fmt = OUTPUT_FORMATS.get(Path(out).suffix.lower())
-    if fmt is None:
-        raise DataError(f"--out {out}: --engine ray writes .parquet or .csv files; name the output so")
-    return fmt
+    plain = formats.check_output(out)
+    if fmt != "csv" or plain.kind != formats.CSV or any(_is_remote(f) for f in files):
+        return plain
+    kept = {formats.check_output(out, source=formats.sniff(f), warn=False) for f in files}
+    return kept.pop() if len(kept) == 1 else plain
 
 
 def worker_cpus(cluster_cpus: float, workers: int, gpus_per_worker: float) -> float:
@@ -221,7 +229,7 @@ def tag_with_ray(
     on_rows: Callable[[int], None] | None = None,
     on_started: Callable[[dict], None] | None = None,
 ) -> EngineSummary:
-    """Tag every row of CSV, JSONL or Parquet input on Ray Data and write one Parquet or CSV file.
+    """Tag every row of CSV, JSONL or Parquet input on Ray Data and write one file.
 
     Inputs, columns and the output are checked before Ray starts. Ray is started on this
     machine unless it is already running in this process, ``address`` is given, or
@@ -235,8 +243,8 @@ def tag_with_ray(
             model); it must be readable at the same path on every node.
         source: A file, a folder or a glob of ``.csv``/``.tsv`` (local; genretag's
             reader), ``.jsonl`` or ``.parquet`` files (any pyarrow/fsspec path, e.g. ``s3://``).
-        out: ``.parquet`` or ``.csv`` file (default: ``<input>.tagged.parquet`` beside a
-            single local input file).
+        out: The output file, in any format ``tag`` writes (`output_format`; default:
+            ``<input>.tagged.parquet`` beside a single local input file).
         force: Overwrite an existing output.
         text_cols, threshold, at_least_one, max_genres, scores, precision, runtime, batch_size,
             backbone, trust_remote_code, force_backbone, vocabulary: As `GenreTagger`.
@@ -277,7 +285,8 @@ def tag_with_ray(
             raise DataError(f"{source} is not a single local file; pass --out FILE.parquet")
         out = default_engine_output(files[0])
     out = Path(out)
-    out_fmt = output_format(out)
+    out_fmt = output_format(out, files, fmt)
+    summary_dialect = formats.describe_dialect(out_fmt)
     refuse_input(out, [f for f in files if not _is_remote(f)])
     ensure_new(out, force, directory=False)
     header = input_columns(files, fmt)
@@ -287,7 +296,8 @@ def tag_with_ray(
         logger.warning(warning)
     ray = require_ray()
 
-    summary = EngineSummary(output=out, inputs=files, workers=workers, text_columns=cols, text_columns_how=chosen.how)
+    summary = EngineSummary(output=out, inputs=files, workers=workers, text_columns=cols, text_columns_how=chosen.how,
+                            dialect=summary_dialect)
     started_here = not ray.is_initialized()
     if started_here:
         ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING,
@@ -309,7 +319,7 @@ def tag_with_ray(
                                        threshold=threshold, at_least_one=at_least_one, max_genres=max_genres,
                                        scores=scores, backbone=backbone, trust_remote_code=trust_remote_code,
                                        threads=max(1, int(cpus)), force_backbone=force_backbone,
-                                       vocabulary=vocabulary, spreadsheet=out_fmt == "csv"),
+                                       vocabulary=vocabulary, spreadsheet=out_fmt.spreadsheet),
             batch_size=block_rows,
             batch_format="pandas",
             compute=ray.data.ActorPoolStrategy(size=workers),
@@ -343,33 +353,18 @@ def _read(ray, files: list[str], fmt: str, block_rows: int):
     return reader(files).repartition(target_num_rows_per_block=block_rows)
 
 
-def _write(tagged, out: Path, fmt: str, force: bool, cols: list[str], summary: EngineSummary, on_rows) -> None:
-    """Stream the tagged blocks, in order, into one file written atomically."""
-    import pyarrow.parquet as pq
-
+def _write(tagged, out: Path, fmt: formats.OutputFormat, force: bool, cols: list[str], summary: EngineSummary,
+           on_rows) -> None:
+    """Stream the tagged blocks, in order, into one file written atomically (`formats.TableWriter`)."""
     with atomic_path(out, force=force) as tmp:
-        writer, schema = None, None
+        writer = formats.TableWriter(tmp, fmt, name=out.name)
         try:
             for table in tagged.iter_batches(batch_size=None, batch_format="pyarrow", prefetch_batches=2):
                 if table.num_rows == 0:
                     continue
-                frame = None
-                if schema is None:
-                    schema = table.schema
-                elif table.schema != schema:  # e.g. a column of nulls in one block, text in the next
-                    table = table.cast(schema)
-                if fmt == "parquet":
-                    if writer is None:
-                        writer = pq.ParquetWriter(tmp, schema)
-                    writer.write_table(table)
-                else:
-                    frame = table.to_pandas()
-                    with open(tmp, "a", encoding="utf-8", newline="") as fh:
-                        # The dialect `tag` writes (CRLF, minimal quoting).
-                        frame.to_csv(fh, header=summary.rows == 0, index=False, lineterminator="\r\n")
+                writer.write_arrow(table, header=summary.rows == 0)
                 synopsis_cols = data_mod.synopsis_columns(cols)  # as tag_frame counts a row with a title alone
-                text = data_mod.join_text(frame if frame is not None else table.select(synopsis_cols).to_pandas(),
-                                          synopsis_cols)
+                text = data_mod.join_text(table.select(synopsis_cols).to_pandas(), synopsis_cols)
                 has_text = int((text.str.len() > 0).sum())
                 summary.rows += table.num_rows
                 summary.tagged += has_text
@@ -377,8 +372,7 @@ def _write(tagged, out: Path, fmt: str, force: bool, cols: list[str], summary: E
                 if on_rows:
                     on_rows(table.num_rows)
         finally:
-            if writer is not None:
-                writer.close()
+            writer.close()
         if summary.rows == 0:
             raise DataError(f"{', '.join(summary.inputs[:3])} holds no rows; nothing to tag")
 

@@ -124,6 +124,32 @@ def test_engine_equals_tag_on_csv_and_parquet(ray_local, trained, catalogue, tmp
     assert single.to_csv(index=False) == got.to_csv(index=False)  # cell for cell
 
 
+def test_engine_writes_what_tag_writes_in_the_input_s_dialect(ray_local, trained, catalogue, tmp_path):
+    """A ';'-separated Windows-1252 CSV with LF line ends (a European spreadsheet export)
+    comes back in its own dialect, byte for byte what single-process tag writes; other
+    suffixes tag writes (.jsonl, .tsv.gz) work on the engine too."""
+    import gzip
+
+    frame = read_csv(catalogue)
+    frame.loc[1, "title"] = "Amélie à Paris"  # a character Windows-1252 holds
+    source = tmp_path / "export.csv"
+    source.write_bytes(frame.to_csv(sep=";", index=False, lineterminator="\n").encode("cp1252"))
+    said = {}
+    for name in ("out.csv", "out.jsonl", "out.tsv.gz"):
+        expected = _tag_once(trained, source, tmp_path / f"tag-{name}").read_bytes()
+        result = _engine(trained, source, tmp_path / f"ray-{name}")
+        assert result.exit_code == 0, result.output
+        said[name] = " ".join(result.output.split())
+        got = (tmp_path / f"ray-{name}").read_bytes()
+        if name.endswith(".gz"):  # members differ by chunking; the text is the same
+            got, expected = gzip.decompress(got), gzip.decompress(expected)
+        assert got == expected, name
+    written = (tmp_path / "ray-out.csv").read_bytes()
+    assert b";" in written.splitlines()[0] and b"\r\n" not in written and "Amélie".encode("cp1252") in written
+    assert "ray-out.csv (';'-separated, Windows-1252 (as the input)): 300 rows" in said["out.csv"]
+    assert "(as the input)" not in said["out.jsonl"]
+
+
 def test_a_killed_worker_still_gives_every_row_once(ray_local, trained, catalogue, tmp_path, monkeypatch):
     import ray.cloudpickle
 
@@ -205,7 +231,7 @@ def test_bad_input_is_a_one_line_error_before_ray_starts(trained, catalogue, tmp
         ([str(tmp_path / "nope.parquet")], "nope.parquet not found"),
         ([str(catalogue), "--text-col", "plot"], "column 'plot' given by --text-col not found"),
         ([str(tmp_path / "none-*.parquet")], "no CSV, JSONL or Parquet files in"),
-        ([str(catalogue), "--out", str(tmp_path / "x.xlsx")], "writes .parquet or .csv files"),
+        ([str(catalogue), "--out", str(tmp_path / "x.xlsx")], "genretag does not write .xlsx files"),
         ([str(catalogue), "--workers", "0"], "--workers must be at least 1"),
     ]
     pd.DataFrame({"title": ["A"], "year": ["1999"]}).to_parquet(tmp_path / "no-synopsis.parquet")

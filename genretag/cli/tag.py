@@ -62,7 +62,7 @@ def tag_cli(
     sep: Annotated[Optional[str], typer.Option("--sep", help=SEP_HELP)] = None,
     no_header: Annotated[bool, typer.Option("--no-header", help=NO_HEADER_HELP)] = False,
     columns: Annotated[Optional[list[str]], typer.Option("--columns", help=COLUMNS_HELP)] = None,
-    engine: Annotated[Optional[str], typer.Option(help="ray: tag on Ray Data, one model load per worker, writing .parquet or .csv (pip install \"genretag\\[ray]\"). Pays on several machines or GPUs; on one CPU machine one process is faster.")] = None,
+    engine: Annotated[Optional[str], typer.Option(help="ray: tag on Ray Data, one model load per worker, writing any format tag writes (pip install \"genretag\\[ray]\"). Pays on several machines or GPUs; on one CPU machine one process is faster.")] = None,
     workers: Annotated[int, typer.Option(help="With --engine ray: workers (Ray actors), each loading the model once.")] = 1,
     gpus_per_worker: Annotated[float, typer.Option(help="With --engine ray: GPUs per worker (1: one worker per GPU).")] = 0,
     address: Annotated[Optional[str], typer.Option(help="With --engine ray: the Ray cluster to join \\[default: RAY_ADDRESS, else Ray on this machine].")] = None,
@@ -178,7 +178,8 @@ def _tag_on_ray(source: str, *, model: Optional[Path], block_rows: Optional[int]
                                on_rows=on_rows, on_started=started, **options)
     _say_if_nothing_tagged(summary)
     console.print(
-        f"wrote [bold]{summary.output}[/]: {summary.rows} rows from {len(summary.inputs)} file(s), "
+        f"wrote [bold]{summary.output}[/]" + (f" ({summary.dialect})" if summary.dialect else "")
+        + f": {summary.rows} rows from {len(summary.inputs)} file(s), "
         f"{summary.tagged} tagged, {summary.empty_text} with an empty synopsis left untagged, "
         f"{summary.rows_per_second:.1f} rows/s ({summary.startup_seconds:.1f} s of it starting Ray); "
         f"synopsis from column(s) {', '.join(repr(c) for c in summary.text_columns)} ({summary.text_columns_how}); "
