@@ -55,6 +55,12 @@ def _flatten(paths: list[Path]) -> list[Path]:
     return out
 
 
+def _shown(value) -> str:
+    if value is None:
+        return "detected"
+    return ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+
+
 def _same_split(a: dict, b: dict) -> bool:
     keys = ("fingerprint", "train", "validation", "test")
     return all(a.get(k) == b.get(k) for k in keys)
@@ -101,6 +107,13 @@ def build_ensemble(run_paths: list[str | Path], out: str | Path, *, force: bool 
     for run in members[1:]:
         if run.labels != first.labels:
             raise ModelError(f"{run.path} has other genres than {first.path}; ensemble members must share them")
+        for name, option in (("text_cols", "--text-col"), ("max_length", "--max-length")):
+            # One input for every member: the ensemble reads each text once, as its first member does.
+            mine, theirs = getattr(run.config, name), getattr(first.config, name)
+            if mine != theirs:
+                raise ModelError(f"{run.path} reads another input than {first.path} ({option} {_shown(mine)} against "
+                                 f"{_shown(theirs)}); ensemble members must read the same text: train them with the "
+                                 f"same {option}")
         if not _same_split(run.split(), split):
             raise ModelError(f"{run.path} was trained on another split than {first.path}; train members with the same "
                              "--data, --sample and --seed (vary --init-seed)")

@@ -101,6 +101,23 @@ def test_ensemble_cli_and_its_refusals(members, tmp_path):
         assert not (tmp_path / "x").exists()
 
 
+def test_members_reading_another_input_are_refused(members, tmp_path, movies_csv, tiny_bert):
+    """The ensemble reads each text once, with its first member's columns and max length: a
+    member trained on title + overview would be scored on the overview alone (silently)."""
+    _, paths, _ = members
+    base = TrainConfig.from_dict({**runs.load_run(paths[0]).config.to_dict(), "data": str(movies_csv)})
+    titled = train(TrainConfig.from_dict({**base.to_dict(), "init_seed": 3, "text_cols": ["title", "overview"]}),
+                   tmp_path / "titled").path
+    longer = train(TrainConfig.from_dict({**base.to_dict(), "init_seed": 4, "max_length": 64}), tmp_path / "long").path
+    for pair, words in (((paths[0], titled), "--text-col title,overview against detected"),
+                        ((titled, paths[0]), "--text-col detected against title,overview"),
+                        ((paths[0], longer), "--max-length 64 against 128")):
+        with pytest.raises(ModelError, match="reads another input") as info:
+            build_ensemble(list(pair), tmp_path / "x")
+        assert words in str(info.value)
+        assert not (tmp_path / "x").exists()
+
+
 def test_a_member_outside_the_ensemble_folder_is_refused(members, ensemble, tmp_path):
     import shutil
 
