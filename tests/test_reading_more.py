@@ -327,3 +327,51 @@ def test_tag_writes_the_files_own_column_names(tiny_run, tmp_path, out_name):
     else:
         names = list(json.loads(out.read_text(encoding="utf-8").splitlines()[0]))
     assert names[:3] == ["title", "Genre ", "Overview "]
+
+
+# --------------------------------------------------------------------------- list cells
+
+LIST_ROWS = [
+    {"title": "Alien", "overview": ["A crew aboard a commercial spaceship answers a distress call.",
+                                    "An alien stalks them one by one."], "genres": ["Horror"]},
+    {"title": ["Toy Story", "Toy Story (1995)"], "overview": ["A cowboy doll feels threatened by a spaceman toy."],
+     "genres": ["Comedy"]},
+    {"title": "Heat", "overview": "A detective hunts a crew of bank robbers.", "genres": ["Drama"]},
+]
+
+
+def test_list_cells_are_read_as_their_text_not_python_repr(tiny_run, tmp_path, caplog):
+    """A synopsis of paragraphs in a JSON list is read as the paragraphs joined (the model read
+    brackets and quotes before: ``['A crew …', 'An alien …']``), a list of titles as its first;
+    said once per column. The scores equal those of the same rows written as plain text."""
+    from genretag.data import join_text
+
+    frame = pd.DataFrame(LIST_ROWS)
+    with caplog.at_level(logging.WARNING):
+        text = join_text(frame, ["title", "overview"]).tolist()
+    assert text == ["Alien. A crew aboard a commercial spaceship answers a distress call. An alien stalks them one by one.",
+                    "Toy Story. A cowboy doll feels threatened by a spaceman toy.",
+                    "Heat. A detective hunts a crew of bank robbers."]
+    assert "column 'overview' holds lists (2 cells); read each one's items joined" in caplog.text
+    assert "title column 'title' holds lists (1 cells); read each one's first item" in caplog.text
+
+    listed = tmp_path / "listed.jsonl"
+    listed.write_text("".join(json.dumps(r) + "\n" for r in LIST_ROWS))
+    plain = tmp_path / "plain.csv"
+    pd.DataFrame({"title": ["Alien", "Toy Story", "Heat"], "overview": [t.split(". ", 1)[1] for t in text]}).to_csv(
+        plain, index=False)
+    scores = []
+    for source, out in ((listed, tmp_path / "a.csv"), (plain, tmp_path / "b.csv")):
+        result = runner.invoke(app, ["tag", str(source), "--model", str(tiny_run), "--precision", "fp32",
+                                     "--text-col", "title,overview", "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        scores.append(pd.read_csv(out).filter(like="score_").to_numpy())
+    assert scores[0].shape == (3, scores[0].shape[1]) and (abs(scores[0] - scores[1]) < 1e-6).all()
+
+
+def test_a_synopsis_list_of_objects_is_refused(tmp_path):
+    from genretag.data import join_text
+
+    frame = pd.DataFrame({"overview": [[{"lang": "en", "text": "A plot."}], ["Another plot."]]})
+    with pytest.raises(DataError, match="column 'overview' holds objects"):
+        join_text(frame, ["overview"])

@@ -14,11 +14,12 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from ..errors import DataError
 from ..formats import example_columns, looks_like_data
-from .cells import clean_cell
+from .cells import clean_cell, is_missing
 
 logger = logging.getLogger(__name__)
 
@@ -303,6 +304,7 @@ def _text_cells(values: list, column: str, title: bool) -> list:
     Raises:
         DataError: A synopsis column holds objects.
     """
+    values = _lists_as_text(values, column, title)
     objects = [v for v in values if isinstance(v, Mapping)]
     if not objects:
         return values
@@ -321,6 +323,32 @@ def _text_cells(values: list, column: str, title: bool) -> list:
     message = (f"title column {column!r} holds objects (fields: {', '.join(keys[:6])}); read each one's "
                + ", ".join(f"{f!r} ({n})" if f != "none" else f"none with text ({n})" for f, n in used.most_common()))
     if message not in _said:  # once per column and choice, not once per chunk
+        _said.add(message)
+        logger.warning(message)
+    return out
+
+
+def _lists_as_text(values: list, column: str, title: bool) -> list:
+    """``values`` with each list cell (JSON Lines' ``["First paragraph.", "Second."]``, a
+    Parquet list) as text: a synopsis's items joined with spaces, a title's first item with
+    text (alternative titles); said once per column. Objects inside a list are left to
+    `_text_cells` (refused in a synopsis, a title's field read)."""
+    lists = [i for i, v in enumerate(values) if isinstance(v, (list, tuple, np.ndarray))]
+    if not lists:
+        return values
+    out = list(values)
+    for i in lists:
+        items = [v for v in (out[i].tolist() if isinstance(out[i], np.ndarray) else out[i])
+                 if isinstance(v, Mapping) or not is_missing(v)]
+        if any(isinstance(v, Mapping) for v in items):
+            out[i] = next(v for v in items if isinstance(v, Mapping))
+        elif title:
+            out[i] = next((str(v) for v in items if str(v).strip()), "")
+        else:
+            out[i] = " ".join(str(v) for v in items)
+    message = (f"{'title ' if title else ''}column {column!r} holds lists ({len(lists)} cells); read "
+               + ("each one's first item" if title else "each one's items joined as one text"))
+    if message not in _said:
         _said.add(message)
         logger.warning(message)
     return out
