@@ -145,6 +145,25 @@ def test_placeholder_rows_count_as_without_genres():
         {"Unknown": 6, "No Genres Listed": 6, "\\N": 6}
 
 
+PLACEHOLDER_CELLS = ["TBD", "TBA", "N.A.", "Uncategorized", "Not specified", "Unspecified", "Undefined",
+                     "Genre unknown", "No genre", "unknown genre", "various", "null"]
+
+
+def test_other_placeholders_are_no_genre_either(tmp_path):
+    """Placeholders of other catalogues were learnt as genres ("Tbd", "Genre Unknown" ...)."""
+    rows = [["title", "overview", "genres"]]
+    for i in range(60):
+        rows.append([f"Film {i}", f"A story number {i} of love and loss in a small town.", ["Drama", "Comedy|Romance"][i % 2]])
+    for i, cell in enumerate(PLACEHOLDER_CELLS):
+        rows.append([f"Odd {i}", f"A story about a man named {i} who waits for a train.", cell])
+    path = tmp_path / "odd.csv"
+    with open(path, "w", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+    prep = training.prepare(TrainConfig(data=str(path)))
+    assert prep.labels == ["Comedy", "Drama", "Romance"]
+    assert f"dropped {len(PLACEHOLDER_CELLS)} rows with no genres" in prep.dropped
+
+
 def test_runs_written_before_vocabularies_behave_as_before(tmp_path, tiny_bert, monkeypatch):
     # A run trained before this change: no vocabulary.json, placeholders learnt as genres.
     monkeypatch.setattr(training, "current_vocabulary", lambda genre_map=None: None)
