@@ -75,6 +75,22 @@ def _rows(n: int) -> str:
     return f"{n} row" if n == 1 else f"{n} rows"
 
 
+def _check_genre_column(genres: list[list[str]], path, column: str) -> None:
+    """Refuse a genre column whose "genres" are nearly all different, one row each: titles,
+    ids or sentences (``--genres-col title``), from which a model learns nothing.
+
+    Raises:
+        DataError: More than 30 names, at least one per two rows, 80% of them in one row only.
+    """
+    counts = Counter(g for row in genres for g in row)
+    once = sum(1 for n in counts.values() if n == 1)
+    if len(counts) > 30 and len(counts) * 2 >= len(genres) and once >= 0.8 * len(counts):
+        examples = ", ".join(repr(g) for g in list(counts)[:3])
+        raise DataError(f"column '{column}' of {path} does not hold genres: {len(counts)} different names in "
+                        f"{len(genres)} rows, {once} of them in one row only (e.g. {examples}); pass --genres-col "
+                        "with the column of genres")
+
+
 @dataclass
 class LabelledData:
     """Texts with their genres, aligned row by row."""
@@ -207,6 +223,8 @@ def load_labelled(
             f"no usable rows in {path}: {empty_text} with empty text, {no_genres} without genres; "
             f"check --text-col and --genres-col (using {', '.join(texts_cols)} and {genres_col})"
         )
+
+    _check_genre_column([genres[i] for i in keep], path, genres_col)
 
     sampled_out = 0
     if sample is not None:
