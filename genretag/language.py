@@ -10,7 +10,7 @@ Runs written before this record, and the bundled model, were trained on English:
 Within the Latin script, a synopsis in Spanish, Turkish or Vietnamese is told from an English
 one by its function words (`looks_english`): English synopses are about 40% words such as
 "the", "of", "his"; other languages' have few of them and more of their own ("de", "und",
-"bir"). A run records the share of its training rows that look English; for a run trained on
+"bir", Finnish "ja", Hungarian "egy", Czech "že"). A run records the share of its training rows that look English; for a run trained on
 English (`trained_on_english`), rows that do not are flagged too, as are rows with no letters.
 """
 
@@ -127,7 +127,19 @@ de la el los las le les des du une un et est il elle ils dans pour pas qui que a
 ist nicht mit sich dem den zu von auf für auch y en con por para una del al se su sus es lo como pero más di della
 delle nel per che non sono gli het een van niet voor och att är på som för med ett não uma com os às pela pelo dos das
 também bir ve bu ile için olan çok của một và những các là người trong được có không yang dan ke dari untuk dengan
-tidak ini itu""".split()) - ENGLISH_WORDS
+tidak ini itu
+ja että hänen hänet hän ei kun mutta joka jonka tai myös kanssa
+egy és hogy meg kell nem az van volt aki ami ez fel mint csak már után
+se v že byl byla je na ve z k jeho její který která které aby ale jak když jsou před sa bol
+da u za od svoj mora bil
+et see ta tema kui mis oma aga kes või ning teda tal
+die nie vir wat hy sy om deur word haar
+og er til af ikke han hun som være blev efter
+și în cu pe este care lui să nu din sau
+i w się jest jego jej oraz gdy
+ir ar ka savā viņš viņam kas lai kad su į buvo savo jis jo kuris
+seu seva amb als dels eta bat batean du bere baten ere dute zen
+að á í sem hann hún við um sínum""".split()) - ENGLISH_WORDS
 #: Words of `OTHER_WORDS` that also begin names ("Jan de Vries", "Ludwig van Beethoven", "Maria del Carmen").
 NAME_PARTICLES = frozenset({"de", "del", "della", "di", "da", "do", "dos", "das", "du", "des", "la", "le", "van",
                             "von", "der", "den", "y", "los", "las", "el"})
