@@ -8,6 +8,9 @@ already does) and its backbone by the Hugging Face id of the model it adapts.
 Usage::
 
     python benchmarks/package_default_model.py RUN [--out genretag/default_model] [--force]
+
+Keys of the training and validation synopses made by an older key method
+(`genretag.data.SYNOPSIS_KEY_METHOD`) are made again from the run's data file.
 """
 
 from __future__ import annotations
@@ -48,7 +51,8 @@ def package(run: Path, out: Path) -> None:
             sys.exit(f"{file.relative_to(tmp)} still holds an absolute path; not packaged")
     # The data path relative to the run, as seen from the bundled model's folder (a checkout
     # beside ../shared/data finds it again; an installed package does not, and says so).
-    split = relocate_data_reference(json.loads((tmp / SPLIT_FILE).read_text(encoding="utf-8")), run, out)
+    split = rekeyed(run, json.loads((tmp / SPLIT_FILE).read_text(encoding="utf-8")))
+    split = relocate_data_reference(split, run, out)
     (tmp / SPLIT_FILE).write_text(json.dumps(split, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     assert "/" not in split["data"], split["data"]
     readme = out / "README.md"
@@ -57,6 +61,25 @@ def package(run: Path, out: Path) -> None:
     if out.exists():
         shutil.rmtree(out)
     tmp.rename(out)
+
+
+def rekeyed(run: Path, split: dict) -> dict:
+    """``split`` with the keys of its training and validation rows (evaluate's overlap check)
+    made by the current key method, when they were made by an older one."""
+    from genretag.data import SYNOPSIS_KEY_METHOD
+    from genretag.evaluation import part_keys
+    from genretag.runs import load_run
+
+    out = dict(split)
+    for part, field in (("train", "train_synopses"), ("validation", "validation_synopses")):
+        saved = split.get(field)
+        if isinstance(saved, dict) and int(saved.get("method", 0)) >= SYNOPSIS_KEY_METHOD:
+            continue
+        keys = part_keys(load_run(run), split, part)
+        if isinstance(keys, str):
+            sys.exit(f"cannot key the {part} rows of {run} by the current method: {keys}")
+        out[field] = keys.to_json()
+    return out
 
 
 def main() -> None:

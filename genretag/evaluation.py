@@ -263,10 +263,16 @@ def training_synopses(run: Run, saved: dict | None = None) -> data_mod.SynopsisK
         return f"the run has no saved training split ({SPLIT_FILE})"
     if saved.get("train_synopses"):
         return data_mod.SynopsisKeys.from_json(saved["train_synopses"])
+    return part_keys(run, saved, "train")
+
+
+def part_keys(run: Run, saved: dict, part: str) -> data_mod.SynopsisKeys | str:
+    """Keys of the rows of one part of the run's split (``train``, ``validation``), by the
+    current key method, from the run's data file; or why it cannot be read."""
     full = run_data(run, saved)
     if isinstance(full, str):
         return full
-    rows = _positions(full, saved["train"], run, "train")
+    rows = _positions(full, saved[part], run, part)
     return data_mod.SynopsisKeys.of([full.synopsis_texts[i] for i in rows], [full.texts[i] for i in rows])
 
 

@@ -33,7 +33,7 @@ from .columns import (
 from .genres import canonical_genre, drop_genres, is_malformed_list, parse_genres, rare_genres
 from .labelled import DropReport, LabelledData, load_labelled
 from .reading import check_input, iter_csv_chunks, read_csv
-from .splits import SPLIT_NAMES, SynopsisKeys, file_fingerprint, split_indices, synopsis_key
+from .splits import SPLIT_NAMES, SYNOPSIS_KEY_METHOD, SynopsisKeys, file_fingerprint, split_indices, synopsis_key
 
 __all__ = [
     "GENRE_COLUMN_CANDIDATES",
@@ -63,5 +63,6 @@ __all__ = [
     "split_indices",
     "synopsis_columns",
     "synopsis_key",
+    "SYNOPSIS_KEY_METHOD",
     "SynopsisKeys",
 ]

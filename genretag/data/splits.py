@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -151,7 +152,8 @@ def file_fingerprint(path: str | Path) -> str:
 
 #: How `synopsis_key` normalises a synopsis; ``split.json`` records it beside the keys.
 #: 1: whitespace and case only (runs written before 2026-11-30 evening). 2: `_letters`.
-SYNOPSIS_KEY_METHOD = 2
+#: 3: `_letters` of the text with mojibake repaired and accents folded (runs from stop 22).
+SYNOPSIS_KEY_METHOD = 3
 #: A synopsis whose first this many letters and digits equal a training synopsis's is that
 #: synopsis cut short ("...") or with a line added ("(Source: TMDB)"). About 12 words: on the
 #: bundled model's 1,614 validation and test rows, no false match against its 7,779 training rows.
@@ -162,12 +164,56 @@ PREFIX_LETTERS = 60
 TITLE_LETTERS = 60
 
 
-def _letters(text: str) -> str:
+def _letters(text: str, method: int = SYNOPSIS_KEY_METHOD) -> str:
     """Letters and digits only, case folded, after HTML markup and entities and Unicode forms
     are undone: the same synopsis with curly quotes, ``&#x27;``, ``<p>``, other dashes or
-    other spacing is one text."""
-    text = unicodedata.normalize("NFKC", clean_cell(text, title=True)).casefold()
+    other spacing is one text. Method 3 also repairs mojibake (UTF-8 read as Windows-1252,
+    ``CafÃ©``) and folds accents (``Café`` = ``Cafe``: a copy whose accents were stripped)."""
+    if method >= 3 and isinstance(text, str):
+        text = _unmangled(text)  # first: a soft hyphen (0xAD) in it is a byte of a letter, not a character
+    text = clean_cell(text, title=True)
+    if method >= 3:
+        text = "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
+    text = unicodedata.normalize("NFKC", text).casefold()
     return "".join(ch for ch in text if ch.isalnum())
+
+
+def _byte_of(ch: str) -> int | None:
+    """The byte a character of mojibake stands for: its Windows-1252 byte, or its latin-1 one."""
+    try:
+        return ch.encode("cp1252")[0]
+    except UnicodeEncodeError:
+        return ord(ch) if ord(ch) < 0x100 else None
+
+
+#: UTF-8 bytes read as Windows-1252 or latin-1 (``CafÃ©``, ``â€™``): a lead byte's character
+#: (0xC2-0xF4) and one to three continuation bytes' (0x80-0xBF).
+_CONTINUATION = "".join(sorted({chr(c) for c in range(0x80, 0xC0)} | {
+    bytes([b]).decode("cp1252", errors="ignore") for b in range(0x80, 0xC0)} - {""}))
+_MOJIBAKE = re.compile("[\u00c2-\u00f4][" + re.escape(_CONTINUATION) + "]{1,3}")
+
+
+#: ``í`` as mojibake is ``Ã`` and a soft hyphen, which readers drop as invisible: ``HermÃnia``.
+_LOST_SOFT_HYPHEN = re.compile("\u00c3(?=[a-z])")
+
+
+def _unmangled(text: str) -> str:
+    """``text`` with each run of mojibake that decodes as UTF-8 put back (``CafÃ©`` → ``Café``)."""
+    if "\u00c3" in text:
+        text = _LOST_SOFT_HYPHEN.sub("\u00ed", text)
+    if not _MOJIBAKE.search(text):
+        return text
+
+    def fix(match: re.Match) -> str:
+        raw = bytes(b for b in map(_byte_of, match.group()) if b is not None)
+        for end in range(len(raw), 1, -1):  # the longest UTF-8 character at the start of the run
+            try:
+                return raw[:end].decode("utf-8") + match.group()[end:]
+            except UnicodeDecodeError:
+                continue
+        return match.group()
+
+    return _MOJIBAKE.sub(fix, text)
 
 
 def _hash(text: str, digits: int = 16) -> str:
@@ -175,7 +221,7 @@ def _hash(text: str, digits: int = 16) -> str:
 
 
 def synopsis_key(text: str) -> str:
-    """A short fingerprint of a synopsis for training-overlap checks (method 2).
+    """A short fingerprint of a synopsis for training-overlap checks (`SYNOPSIS_KEY_METHOD`).
 
     Only letters and digits count (`_letters`), so the same synopsis re-typed, re-wrapped,
     HTML-escaped or with other quotes gets the same key. Returns 16 hex digits of its SHA-1
@@ -246,7 +292,7 @@ class SynopsisKeys:
         """Whether ``text`` is one of the texts keyed (see the class)."""
         if self.method == 1:
             return _synopsis_key_v1(text) in self.keys
-        letters = _letters(text)  # once: the whole-text key and every prefix key are made of it
+        letters = _letters(text, self.method)  # once: the whole-text key and every prefix key are made of it
         if _hash(letters)[:self.digits] in self.keys:
             return True
         n = self.prefix_letters
