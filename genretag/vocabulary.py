@@ -50,7 +50,10 @@ _TMDB_ID = re.compile(r"([0-9]+)(?:\.0*)?")
 _GENERIC_WORDS = frozenset({"movie", "movies", "film", "films", "series", "show", "shows", "tv"})
 _COMPOUND_SPLIT = re.compile(r"[\s&/+,]+")
 #: Kinds of mapping, in the order they are reported.
-KINDS = ("tmdb id", "alias", "spelling", "placeholder")
+#: Numbers that are no TMDB id are strays (`Vocabulary.apply`) when the rows holding them are at most
+#: 1 for this many rows with a genre name or TMDB id; more are a column of other numbers, refused.
+STRAY_SHARE = 4
+KINDS = ("tmdb id", "alias", "spelling", "placeholder", "stray number")
 
 
 def genre_key(name: str) -> str:
@@ -80,6 +83,7 @@ class GenreReport:
             "alias": "genres mapped",
             "spelling": "spellings merged",
             "placeholder": "placeholders read as no genre",
+            "stray number": "numbers that are no TMDB genre id, among genre names or ids, read as no genre",
         }
         out = []
         for kind in KINDS:
@@ -87,7 +91,7 @@ class GenreReport:
             if not items:
                 continue
             items.sort(key=lambda kv: (-kv[1]["rows"], kv[0]))
-            if kind == "placeholder":
+            if kind in ("placeholder", "stray number"):
                 parts = [f"{name} ({_rows(a['rows'])})" for name, a in items]
             else:
                 parts = [f"{name} → {' + '.join(a['to'])} ({_rows(a['rows'])})" for name, a in items]
@@ -243,13 +247,20 @@ class Vocabulary:
             The mapped rows and a `GenreReport` of what changed.
 
         Raises:
-            DataError: Numeric genre cells that are not all TMDB genre ids.
+            DataError: Numeric genre cells that are not TMDB genre ids, in more than 1 row for
+                `STRAY_SHARE` rows with known genres (fewer are read as no genre: "stray number").
         """
         rows_with = Counter(n for row in rows for n in dict.fromkeys(row))
         id_of = {n: str(int(m.group(1))) for n in rows_with if (m := _TMDB_ID.fullmatch(n))}
         ids = sorted(id_of, key=lambda n: (int(id_of[n]), n))
         unknown_ids = [i for i in ids if id_of[i] not in self.tmdb_ids]
-        if unknown_ids:
+        # A few numbers among names or TMDB ids ("0", a retired id) are strays, read as no genre
+        # and said; a column of other numbers (another site's ids, years) is refused.
+        unknown_set = set(unknown_ids)
+        bad_rows = sum(1 for row in rows if unknown_set.intersection(row))
+        known_rows = sum(1 for row in rows if any(n not in unknown_set for n in row))
+        stray = bool(unknown_ids) and bad_rows * STRAY_SHARE <= known_rows
+        if unknown_ids and not stray:
             shown = ", ".join(ids[:6]) + (", ..." if len(ids) > 6 else "")
             bad = ", ".join(unknown_ids[:6]) + (", ..." if len(unknown_ids) > 6 else "")
             raise DataError(
@@ -263,6 +274,10 @@ class Vocabulary:
         unknown: dict[str, list[str]] = {}  # key -> spellings, first seen first
         for name in rows_with:
             kind = None
+            if stray and name in unknown_ids:
+                result[name] = ()
+                applied[name] = {"to": [], "kind": "stray number", "rows": rows_with[name]}
+                continue
             if name in id_of:
                 tmdb = self.tmdb_ids[id_of[name]]
                 genres, kind = self.resolve(tmdb) or (tmdb,), "tmdb id"

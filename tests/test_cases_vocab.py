@@ -195,12 +195,31 @@ def test_tmdb_numeric_ids_are_read_as_tmdb_names(bundled):
 def test_numeric_ids_that_are_not_tmdb_ids_are_refused(tmp_path, tiny_bert):
     src = (CASES / "vocab-tmdb-numeric-ids" / "tmdb_api_style.csv").read_text(encoding="utf-8")
     bad = tmp_path / "ids.csv"
-    bad.write_text(src.replace('"[27, 53]"', '"[27, 99999]"'), encoding="utf-8")
+    # Another site's ids in every row: refused.
+    bad.write_text(src.replace('"[27, 53]"', '"[1, 2]"').replace('"[35, 10749]"', '"[3]"')
+                   .replace('"[80, 28, 53]"', '"[4, 5]"').replace('"[878, 27]"', '"[6, 27]"'), encoding="utf-8")
     result = runner.invoke(app, ["train", "--data", str(bad), "--backbone", str(tiny_bert), "--out", str(tmp_path / "r")])
     assert result.exit_code == 2
-    assert "are numeric ids (27, 28, 35, 53, 80, 878, ...), not genre names, and 99999 is not a TMDB genre id" \
+    assert "are numeric ids (1, 2, 3, 4, 5, 6, ...), not genre names, and 1, 2, 3, 4, 5, 6 are not TMDB genre ids" \
         in result.output
     assert "Traceback" not in result.output and not (tmp_path / "r").exists()
+
+
+def test_one_id_that_is_no_tmdb_id_among_tmdb_ids_is_no_genre_and_said(tmp_path):
+    """A stray (a new or mistyped id) in one row of TMDB ids no longer refuses the file."""
+    src = (CASES / "vocab-tmdb-numeric-ids" / "tmdb_api_style.csv").read_text(encoding="utf-8")
+    rows = src.splitlines()
+    bad = tmp_path / "ids.csv"
+    bad.write_text("\n".join([rows[0]] + [r.replace('"[27, 53]"', '"[27, 99999]"') for r in rows[1:]] * 3) + "\n",
+                   encoding="utf-8")
+    assert bad.read_text().count('"[27, 99999]"') == 3
+    from genretag.data import load_labelled
+    from genretag.vocabulary import current_vocabulary
+
+    data, report = load_labelled(bad, vocabulary=current_vocabulary())
+    assert [g for g in data.genres if "Horror" in g][0] == ["Horror"]  # 27 kept, 99999 read as no genre
+    assert not any("99999" in g for row in data.genres for g in row)
+    assert "numbers that are no TMDB genre id, among genre names or ids, read as no genre: 99999 (3 rows)" in report.genres.lines()
 
 
 # --------------------------------------------------------------------------- vocab-alias-scifi

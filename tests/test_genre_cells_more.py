@@ -267,3 +267,31 @@ def test_a_column_of_titles_given_as_genres_is_refused(tmp_path, movies_csv):
     with pytest.raises(DataError, match=r"column 'title' of .* does not hold genres: \d+ different names in 120 rows"):
         training.prepare(TrainConfig(data=str(movies_csv), genres_col="title"))
     assert training.prepare(TrainConfig(data=str(movies_csv))).labels  # the genre column itself reads
+
+
+def test_a_stray_number_among_genre_names_is_no_genre_and_said(tmp_path):
+    """One cell "0" among names (or TMDB's retired id 10769 among ids) refused the whole file
+    as "numeric ids"; it is read as no genre and said. A column of other numbers is still refused."""
+    vocabulary = Vocabulary.bundled()
+    rows = [["Horror", "Science Fiction"], ["Comedy"], ["0"], ["Drama"]] * 6 + [["Crime"]] * 6
+    mapped, report = vocabulary.apply(rows)
+    assert mapped[2] == [] and mapped[0] == ["Horror", "Science Fiction"]
+    assert report.lines() == ["numbers that are no TMDB genre id, among genre names or ids, read as no genre: 0 (6 rows)"]
+    ids, _ = vocabulary.apply([["18", "10769"], ["35"], ["27", "53"]])
+    assert ids == [["Drama", "Foreign"], ["Comedy"], ["Horror", "Thriller"]]
+    with pytest.raises(DataError, match="numeric ids"):  # another site's ids: every row
+        vocabulary.apply([["1"], ["2"], ["3", "5"], ["4"]])
+    with pytest.raises(DataError, match="numeric ids"):  # more than 1 row for 4 with known genres
+        vocabulary.apply(rows[:4] * 2)
+
+
+def test_evaluate_scores_a_file_with_one_stray_number(tmp_path):
+    rows = [("Alien", "A crew aboard a spaceship answers a distress call and meets a deadly creature.", "Horror|Science Fiction"),
+            ("Heat", "A detective hunts a crew of professional bank robbers across Los Angeles.", "Crime|Thriller"),
+            ("Notting Hill", "A London bookseller falls for a famous American film star.", "Romance|Comedy")] * 8
+    rows = [(f"{t} {i}", f"{s} Part {i}.", g) for i, (t, s, g) in enumerate(rows)]
+    rows[5] = (rows[5][0], rows[5][1], "0")
+    path = write_csv(tmp_path / "one_zero.csv", [dict(title=t, overview=s, genres=g) for t, s, g in rows])
+    result = runner.invoke(app, ["evaluate", "--data", str(path), "--model", str(bundled_model()), "--no-baseline"])
+    assert result.exit_code == 0, result.output
+    assert "numbers that are no TMDB genre id" in " ".join(result.output.split())
