@@ -6,6 +6,7 @@ import contextlib
 import copy
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -113,6 +114,7 @@ def prepare(config: TrainConfig, *, teacher_cache: str | Path | None = None) -> 
         notes.append(f"--min-support {config.min_support} dropped {len(rare)} genre(s): "
                             + ", ".join(f"{g} ({n} training rows)" for g, n in sorted(counts.items()))
                             + (f"; {bare} training rows are left with no genre" if bare else ""))
+    notes += _likely_misspellings(labels, [genres[i] for i in split["train"]], vocabulary)
     index = {g: j for j, g in enumerate(labels)}
     targets = np.zeros((len(genres), len(labels)), dtype=np.float32)
     for i, row in enumerate(genres):
@@ -139,6 +141,25 @@ def prepare(config: TrainConfig, *, teacher_cache: str | Path | None = None) -> 
             **({"cache_dir": teacher_cache} if teacher_cache else {}))
         prep.teacher = teacher
     return prep
+
+
+def _likely_misspellings(labels: list[str], rows: list[list[str]], vocabulary) -> list[str]:
+    """One note naming the genres the vocabulary does not know that look like a more frequent
+    genre of the file ("Comdy" (3 rows) beside "Comedy" (40)): learnt as genres of their own
+    unless mapped; empty when there are none."""
+    if vocabulary is None:
+        return []
+    counts = Counter(g for row in rows for g in row)
+    pairs = []
+    for name in labels:
+        frequent = [g for g in labels if g != name and counts[g] >= 2 * counts[name]]
+        match = vocabulary.suggest(name, frequent) if frequent else None
+        if match:
+            pairs.append(f"'{name}' ({counts[name]} rows) like '{match}' ({counts[match]})")
+    if not pairs:
+        return []
+    return [f"genres that look like another genre of the file, learnt as genres of their own: {', '.join(pairs)}; "
+            "if they are the same, map them with --genre-map (e.g. \"Comdy\" = \"Comedy\")"]
 
 
 def check_split(split: dict[str, np.ndarray], ratios: tuple[float, float, float]) -> None:
