@@ -103,13 +103,37 @@ def shard_record(shard_csv: str | Path) -> Path:
 
 
 def free_column(columns, base: str) -> str:
-    """``base``, or ``base_2``, ``base_3`` ... whichever is not already a column."""
-    existing = set(columns)
+    """``base``, or ``base_2``, ``base_3`` ... whichever is not already a column, in any case
+    (``Predicted_Genres`` takes ``predicted_genres``: spreadsheets and SQL ignore case)."""
+    existing = {str(c).casefold() for c in columns}
     name, n = base, 1
-    while name in existing:
+    while name.casefold() in existing:
         n += 1
         name = f"{base}_{n}"
     return name
+
+
+def score_columns(columns, names: list[str]) -> list[str]:
+    """The ``score_<genre>`` column of each genre, all with one suffix (``score_<genre>_2`` ...)
+    when the input has a column of any of those names: a script reading ``score_Action`` never
+    reads the input's own column for one genre and genretag's for the others."""
+    existing = {str(c).casefold() for c in columns}
+    n = 1
+    while True:
+        chosen = [SCORE_PREFIX + name + (f"_{n}" if n > 1 else "") for name in names]
+        if not any(c.casefold() in existing for c in chosen):
+            return chosen
+        n += 1
+
+
+def _warn_taken_columns(columns, names: list[str]) -> None:
+    """Say when the input already has score columns, so the scores go to suffixed ones."""
+    chosen = score_columns(columns, names)
+    if chosen and chosen[0] != SCORE_PREFIX + names[0]:
+        suffix = chosen[0][len(SCORE_PREFIX + names[0]):]
+        taken = [str(c) for c in columns if str(c).casefold().startswith(SCORE_PREFIX)][:3]
+        logger.warning("the input has column(s) %s: the scores are written to score_<genre>%s",
+                       ", ".join(repr(c) for c in taken), suffix)
 
 
 def safe_cell(text: str) -> str:
@@ -207,7 +231,7 @@ def tag_frame(
     out[free_column(frame.columns, GENRES_COLUMN)] = [
         cell("|".join(names[j] for j in np.flatnonzero(row))) for row in chosen
     ]
-    score_names = [free_column(frame.columns, SCORE_PREFIX + name) for name in names] if scores else []
+    score_names = score_columns(frame.columns, names) if scores else []
     if scores:
         # float64, rounded without crossing a threshold, so that 0.1234 is written as 0.1234 in every format
         written = written_scores(probs, chosen, rule)
@@ -480,6 +504,7 @@ def tag_csv(
                 if no_rows:  # the columns were chosen from the header, before any output
                     no_rows = False
                     summary.genres_column = free_column(chunk.columns, GENRES_COLUMN)
+                    _warn_taken_columns(chunk.columns, names if scores else [])
                     _warn_empty_titles(chunk, text_cols)
                 if i < record["chunks"]:  # written before the interruption
                     if on_rows:

@@ -324,3 +324,30 @@ def test_an_incomplete_run_under_runs_is_skipped_with_a_warning(tiny_run, tmp_pa
     assert warnings == [("runs/gone is not a complete run (no config.json, labels.json, head.safetensors, "
                          "adapter/adapter_config.json, adapter/adapter_model.safetensors); "
                          "runs/half is not a complete run (no meta.json); skipped")]
+
+
+def test_score_columns_move_together_when_the_input_has_one(tiny_run, tmp_path, caplog):
+    """An input column ``score_Action`` moved Action's score alone to ``score_Action_2`` (a
+    script reading ``score_<genre>`` read the input's own column for Action); a column
+    ``Predicted_Genres`` and a new ``predicted_genres`` differed only in case."""
+    import logging
+
+    import pandas as pd
+
+    from genretag.tagging import score_columns
+
+    labels = json.loads((tiny_run / "labels.json").read_text())
+    assert score_columns(["title", "score_action"], labels) == [f"score_{g}_2" for g in labels]
+    assert score_columns(["title"], labels) == [f"score_{g}" for g in labels]
+    source = tmp_path / "in.csv"
+    pd.DataFrame({"overview": ["A cowboy rides into a lawless town.", "Two strangers fall in love in Paris."],
+                  "score_Action": ["9", "7"], "Predicted_Genres": ["x", "y"]}).to_csv(source, index=False)
+    with caplog.at_level(logging.WARNING):
+        result = runner.invoke(app, ["tag", str(source), "--model", str(tiny_run), "--out", str(tmp_path / "o.csv")])
+    assert result.exit_code == 0, result.output
+    got = pd.read_csv(tmp_path / "o.csv", dtype=str)
+    assert got["score_Action"].tolist() == ["9", "7"]  # the input's, untouched
+    assert [c for c in got.columns if c.startswith("score_")] == ["score_Action"] + [f"score_{g}_2" for g in labels]
+    assert "predicted_genres_2" in got.columns and "predicted_genres" not in got.columns
+    assert "genres in column 'predicted_genres_2'" in " ".join(result.output.split())
+    assert "the scores are written to score_<genre>_2" in caplog.text + result.output
