@@ -316,3 +316,15 @@ def test_train_names_genres_that_look_like_another_genre_of_the_file(tmp_path):
     assert not any("look like another genre" in line for line in
                    training.prepare(TrainConfig(data=str(write_csv(tmp_path / "ok.csv", synthetic_movies(150, seed=3))),
                                                split=(0.9, 0.1, 0.0))).dropped)
+
+
+@pytest.mark.parametrize("cell, expected", [
+    ("Action • Adventure", ["Action", "Adventure"]),
+    ("Drama · Romance", ["Drama", "Romance"]),
+    ("Comedy｜Drama", ["Comedy", "Drama"]),
+    ("Horror、Thriller", ["Horror", "Thriller"]),
+    ("Sci-Fi/Fantasy", ["Sci-Fi/Fantasy"]),  # a name of its own, as before
+])
+def test_bullets_and_middle_dots_separate_genres(cell, expected):
+    """Web pages list genres with bullets; "Action • Adventure" was one unknown genre."""
+    assert parse_genres(cell) == expected
