@@ -127,3 +127,19 @@ def test_an_empty_backbone_and_a_data_file_as_test_from_are_named(movies_csv, tm
     result = CliRunner().invoke(app, ["train", "--data", str(movies_csv), "--backbone", "minilm", "--test-from",
                                       str(movies_csv), "--out", str(tmp_path / "r")])
     assert result.exit_code == 2 and "pass a run directory or its split.json" in _flat(result.output)
+
+
+def test_a_threshold_the_threshold_mode_does_not_use_is_said(movies_csv, caplog):
+    """``train --threshold 0.9`` under the default per-genre thresholds was ignored silently."""
+    import logging
+
+    from genretag.cli.options import config_from_options
+
+    with caplog.at_level(logging.WARNING):
+        config_from_options({"data": movies_csv, "threshold": 0.9}, given={"data", "threshold"})
+    assert "--threshold 0.9 is not used: with --thresholds per-genre the thresholds are tuned" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        config_from_options({"data": movies_csv, "threshold": 0.9, "thresholds": "fixed"},
+                            given={"data", "threshold", "thresholds"})
+    assert "is not used" not in caplog.text

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import logging
 import typing
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
@@ -156,6 +157,10 @@ def config_from_options(options: dict, *, config_file: Path | None = None, given
     if not config.data:
         where = f" or data = \"...\" in {config_file}" if config_file else ""
         raise DataError(f"no training data given; pass --data movies.csv{where}")
+    if "threshold" in given and config.thresholds != "fixed":
+        logging.getLogger("genretag").warning(
+            "--threshold %g is not used: with --thresholds %s the thresholds are tuned on validation; pass "
+            "--thresholds fixed to use it", config.threshold, config.thresholds)
     return config
 
 
