@@ -231,6 +231,7 @@ tokenizer = AutoTokenizer.from_pretrained("PATH", trust_remote_code=True)
 thresholds = model.config.thresholds  # genre -> tuned decision threshold
 ```
 
+{_input_line(run)}
 Pass `truncation=True`: genretag truncates synopses to {run.config.max_length} tokens.
 {"Batches may be padded on either side." if run.model.decoder else "Pad batches on the right (the tokenizer does): the backbone has absolute positions."}
 A genre is predicted when its probability reaches its threshold in `config.thresholds`.
@@ -238,6 +239,16 @@ genretag's rule adds two steps, also in the config: `at_least_one`
 ({run.rule.at_least_one}: a movie with no genre past its threshold gets its most
 likely one) and `max_genres` ({run.rule.max_genres}: the most genres a movie keeps; null is no limit).
 """
+
+
+def _input_line(run) -> str:
+    """What text the model read in training, to be given the same at inference."""
+    cols = run.config.text_cols
+    if cols and len(cols) > 1:
+        return (f"Input: the model was trained on the columns {', '.join(repr(c) for c in cols)} joined as one text "
+                f"by \". \" (a space alone after a part that ends in punctuation), e.g. \"Alien. A crew aboard a "
+                f"spaceship ...\": give it texts joined so.")
+    return "Input: one synopsis per text."
 
 
 def _adapter_card(run, head_config: dict) -> str:
@@ -263,4 +274,5 @@ token; `mean`: mean over real tokens; `cls`: the first token), then
 `labels.json` order; `thresholds.json` holds the decision thresholds. For decoder models
 genretag passes `position_ids = attention_mask.cumsum(-1) - 1` (clamped at 0) and truncates
 to {head_config['max_length']} tokens.
+{_input_line(run)}
 """

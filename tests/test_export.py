@@ -212,3 +212,15 @@ def test_an_export_given_as_a_run_is_named_as_such(exported, tmp_path):
         result = runner.invoke(app, args)
         assert result.exit_code != 0
         assert "is a genretag export (for transformers and peft), not a run" in " ".join(result.output.split()), args
+
+
+def test_cards_say_what_text_the_model_read(exported):
+    """An export of a title + overview run (the bundled model's) never said its input was
+    "Title. Overview"; a user would feed it synopses alone."""
+    from types import SimpleNamespace
+
+    from genretag.export import _input_line
+
+    assert "Input: one synopsis per text." in (exported["last"] / "README.md").read_text()
+    titled = _input_line(SimpleNamespace(config=SimpleNamespace(text_cols=["title", "overview"])))
+    assert "the columns 'title', 'overview' joined as one text" in titled and '"Alien. A crew' in titled
