@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
+import io
 import json
 import logging
 import os
@@ -451,7 +453,9 @@ def tag_csv(
     out = Path(out) if out else default_output(path, source)
     out_format = formats.check_output(out, source=source, resume=resume, shard=shard)
     summary_dialect = formats.describe_dialect(out_format)
+    merged_format = None  # the dialect merge-shards writes the whole output in: the input's, as tag keeps it
     if shard is not None:
+        merged_format = formats.check_output(out, source=source, warn=False)
         out = shard_output(out, shard)
     refuse_input(out, [path])
     rule = run.rule.with_overrides(threshold=thresholds, at_least_one=at_least_one, max_genres=max_genres)
@@ -541,7 +545,8 @@ def tag_csv(
     summary.shard, summary.input_rows = shard, input_rows
     if shard is not None:
         write_json(shard_record(out), {**identity, "input": str(path.resolve()), "input_rows": input_rows,
-                                       "rows": record["rows"], "output": out.name})
+                                       "rows": record["rows"], "output": out.name,
+                                       "merged_format": dataclasses.asdict(merged_format)})
     summary.seconds = time.perf_counter() - t0
     summary.genre_counts = {name: int(c) for name, c in zip(names, counts)}
     if summary.short_texts > summary.tagged // 2 and summary.tagged:
@@ -651,6 +656,8 @@ class MergeSummary:
     output: Path
     shards: list[Path]
     rows: int
+    dialect: str | None = None
+    """How the output differs from plain comma-separated UTF-8 (`formats.describe_dialect`)."""
 
 
 _SHARD_NAME = re.compile(r"\.shard-(\d+)-of-(\d+)$")
@@ -724,7 +731,8 @@ def merge_shards(out: str | Path, *, force: bool = False, remove_shards: bool = 
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # a synopsis may exceed the 128 KiB default
     paths = [shard_output(out, (i, n)) for i in range(n)]
     out_format = formats.check_output(out, shard=(0, n))
-    with atomic_path(out, force=force) as tmp, open(tmp, "w", encoding="utf-8", newline="") as sink:
+    merged = _merged_format(first, out_format)
+    with atomic_path(out, force=force) as tmp, open(tmp, "wb") as sink:
         handles = [open(p, encoding="utf-8", newline="") for p in paths]
         try:
             if out_format.kind == formats.JSONL:
@@ -734,12 +742,11 @@ def merge_shards(out: str | Path, *, force: bool = False, remove_shards: bool = 
             else:
                 readers = [csv.reader(h, delimiter=out_format.sep) for h in handles]
                 headers = [next(r, None) for r in readers]
-                # The same dialect pandas wrote the shards with (minimal quoting, CRLF).
-                writer = csv.writer(sink, delimiter=out_format.sep, lineterminator="\r\n")
+                writer = _RecordWriter(sink, merged)
             if any(h != headers[0] for h in headers):
                 raise DataError(f"the shards of {out} have different columns; tag them all with the same options")
             if headers[0] is not None:
-                writer.writerow(headers[0])
+                writer.writeheader(headers[0])
             for row in range(total):
                 record = next(readers[row % n], None)
                 if record is None:
@@ -755,7 +762,54 @@ def merge_shards(out: str | Path, *, force: bool = False, remove_shards: bool = 
         for p in paths:
             p.unlink(missing_ok=True)
             shard_record(p).unlink(missing_ok=True)
-    return MergeSummary(output=out, shards=paths, rows=total)
+    return MergeSummary(output=out, shards=paths, rows=total,
+                        dialect=formats.describe_dialect(merged) if out_format.kind == formats.CSV else None)
+
+
+def _merged_format(record: dict, plain: formats.OutputFormat) -> formats.OutputFormat:
+    """The dialect a merged file is written in: the input's, as the shards' records say
+    (separator, encoding, BOM, ``sep=`` line, line ends); shards recorded before they said
+    it merge as the shards are (``plain``)."""
+    saved = record.get("merged_format")
+    if not isinstance(saved, dict):
+        return plain
+    try:
+        fmt = formats.OutputFormat(**saved)
+    except TypeError:
+        return plain
+    return fmt if fmt.kind == plain.kind and not fmt.compression else plain
+
+
+class _RecordWriter:
+    """CSV records (minimal quoting, as pandas wrote the shards) in an `OutputFormat`'s
+    encoding, BOM, ``sep=`` line and line ending; a cell the encoding cannot hold is a `DataError`."""
+
+    def __init__(self, sink, fmt: formats.OutputFormat):
+        self.sink, self.fmt = sink, fmt
+        self.buffer = io.StringIO()
+        # CRLF, which quotes every cell holding a CR or an LF; each record's own end is re-ended.
+        self.writer = csv.writer(self.buffer, delimiter=fmt.sep, lineterminator="\r\n")
+        self.end = fmt.newline or "\r\n"
+
+    def writeheader(self, header: list[str]) -> None:
+        if self.fmt.bom:
+            self.sink.write("\ufeff".encode(self.fmt.encoding))
+        if self.fmt.sep_line:
+            self.sink.write(f"sep={self.fmt.sep}{self.end}".encode(self.fmt.encoding))
+        self.writerow(header)
+
+    def writerow(self, record: list[str]) -> None:
+        self.buffer.seek(0)
+        self.buffer.truncate()
+        self.writer.writerow(record)
+        text = self.buffer.getvalue()
+        if self.end != "\r\n":
+            text = text[:-2] + self.end
+        try:
+            self.sink.write(text.encode(self.fmt.encoding))
+        except UnicodeEncodeError as e:
+            raise DataError(f"the merged output is written in the input's encoding ({self.fmt.encoding}), which "
+                            f"cannot hold {e.object[e.start:e.end]!r}; merge into NAME.jsonl shards instead") from None
 
 
 class _LineWriter:
@@ -765,7 +819,7 @@ class _LineWriter:
         self.sink = sink
 
     def writerow(self, line: str) -> None:
-        self.sink.write(line)
+        self.sink.write(line.encode("utf-8"))
 
 
 def _shard_record(shard_csv: Path) -> dict:

@@ -117,7 +117,14 @@ def test_shards_of_a_semicolon_file_merge(tiny_run, tmp_path):
         assert result.exit_code == 0, result.output
     result = CliRunner().invoke(app, ["merge-shards", str(out)])
     assert result.exit_code == 0, result.output
+    assert "(as the input)): 2 rows from 2 shards" in " ".join(result.output.split())
     assert read_table(out)["title"].tolist() == ["Amélie", "Heat"]
+    # The merged file is the one an unsharded run writes: the input's ';', Windows-1252 and line ends
+    # (merged as comma-separated UTF-8 before).
+    whole = tmp_path / "whole.csv"
+    result = CliRunner().invoke(app, ["tag", str(src), "--model", str(tiny_run), "--out", str(whole)])
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes() == whole.read_bytes() and "Amélie".encode("cp1252") in out.read_bytes()
 
 
 def test_evaluate_says_when_genre_cells_hold_sentences(tiny_run, tmp_path):

@@ -22,4 +22,5 @@ def merge_cli(
     info("[yellow]deprecated:[/] --shard and merge-shards will go; genretag tag ... --engine ray --workers N "
          "runs the workers, retries and merge for you")
     summary = merge_shards(out, force=force, remove_shards=remove_shards)
-    console.print(f"wrote [bold]{summary.output}[/]: {summary.rows} rows from {len(summary.shards)} shards", highlight=False)
+    console.print(f"wrote [bold]{summary.output}[/]" + (f" ({summary.dialect})" if summary.dialect else "")
+                  + f": {summary.rows} rows from {len(summary.shards)} shards", highlight=False)
