@@ -966,11 +966,14 @@ def looks_like_data(columns: list[str]) -> str | None:
 
 @functools.lru_cache(maxsize=1)
 def _genre_words() -> re.Pattern:
-    """The canonical genre names of the bundled vocabulary, as whole words ("Science Fiction", "Drama")."""
+    """The genre names and aliases of the bundled vocabulary, as whole words ("Science Fiction",
+    "Drama", "sci-fi"; not its placeholders), any case, words joined by a space, hyphen or none."""
     from .vocabulary import Vocabulary
 
-    names = {g for genres in Vocabulary.bundled().names.values() for g in genres}
-    return re.compile(r"\b(" + "|".join(sorted(map(re.escape, names), key=len, reverse=True)) + r")\b", re.IGNORECASE)
+    table = Vocabulary.bundled().names
+    names = {g for genres in table.values() for g in genres} | {k for k, genres in table.items() if genres}
+    words = {r"[\s\-]?".join(map(re.escape, n.split())) for n in names if any(ch.isalpha() for ch in n)}
+    return re.compile(r"\b(" + "|".join(sorted(words, key=len, reverse=True)) + r")\b", re.IGNORECASE)
 
 
 _ID_CELL = re.compile(r"[-+]?\d+|/m/\w+|tt\d+|[0-9a-f]{8}-[0-9a-f-]{27}", re.IGNORECASE)

@@ -240,6 +240,9 @@ def test_a_headerless_row_without_prose_is_not_offered_as_a_synopsis():
     assert example_columns(row) == ["id", "col2", "title", "col4", "col5", "col6", "col7", "col8", "genres"]
     imdb = ["tt0111161", "The Shawshank Redemption", "1994", "Drama", "Two imprisoned men bond over a number of years."]
     assert example_columns(imdb) == ["id", "title", "col3", "genres", "overview"]
+    # A genre written as an alias ("sci-fi") is a genre too: the suggestion was col3 for it.
+    assert example_columns(["1", "Alien (1979)", "sci-fi", "A crew aboard a spaceship answers a distress call "
+                            "and meets a deadly creature in the dark."]) == ["id", "title", "genres", "overview"]
     with pytest.raises(DataError, match="none of its 9 fields reads like a synopsis"):
         data.detect_columns(row, need_genres=False)
     prose = ["23890098", "Shlykov, a hard-working taxi driver and Lyosha, a saxophonist, develop a bizarre love"]
