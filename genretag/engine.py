@@ -59,9 +59,9 @@ class EngineSummary:
     text_columns: list[str] = field(default_factory=list)
     """The column(s) joined into the synopsis the model read."""
     text_columns_how: str = "detected"
+    """How they were chosen (`genretag.tagging.TextColumns.how`)."""
     dialect: str | None = None
     """How a delimited output differs from plain comma-separated UTF-8 (`formats.describe_dialect`)."""
-    """How they were chosen (`genretag.tagging.TextColumns.how`)."""
 
     @property
     def rows_per_second(self) -> float:
