@@ -107,9 +107,9 @@ def build_ensemble(run_paths: list[str | Path], out: str | Path, *, force: bool 
     for run in members[1:]:
         if run.labels != first.labels:
             raise ModelError(f"{run.path} has other genres than {first.path}; ensemble members must share them")
-        for name, option in (("text_cols", "--text-col"), ("max_length", "--max-length")):
-            # One input for every member: the ensemble reads each text once, as its first member does.
-            mine, theirs = getattr(run.config, name), getattr(first.config, name)
+        # One input for every member: the ensemble reads each text once, as its first member does.
+        for option, mine, theirs in (("--text-col", runs_mod.input_columns(run), runs_mod.input_columns(first)),
+                                     ("--max-length", run.config.max_length, first.config.max_length)):
             if mine != theirs:
                 raise ModelError(f"{run.path} reads another input than {first.path} ({option} {_shown(mine)} against "
                                  f"{_shown(theirs)}); ensemble members must read the same text: train them with the "

@@ -243,7 +243,9 @@ likely one) and `max_genres` ({run.rule.max_genres}: the most genres a movie kee
 
 def _input_line(run) -> str:
     """What text the model read in training, to be given the same at inference."""
-    cols = run.config.text_cols
+    from .runs import input_columns
+
+    cols = input_columns(run)
     if cols and len(cols) > 1:
         return (f"Input: the model was trained on the columns {', '.join(repr(c) for c in cols)} joined as one text "
                 f"by \". \" (a space alone after a part that ends in punctuation), e.g. \"Alien. A crew aboard a "

@@ -18,7 +18,7 @@ import torch
 from . import __version__
 from .config import TrainConfig
 from .decision import DecisionRule
-from .errors import ModelError
+from .errors import GenretagError, ModelError
 from .tfidf import load_blend
 from .rundir import (  # noqa: F401 - the file names are part of runs' interface
     CONFIG_FILE, LABELS_FILE, THRESHOLDS_FILE, ADAPTER_DIR, HEAD_FILE, SPLIT_FILE, HISTORY_FILE, METRICS_FILE,
@@ -436,3 +436,24 @@ def check_compatible(members: list) -> None:
                 f"{run.path} uses backbone {run.config.backbone} (max length {run.config.max_length}) but {first.path} "
                 f"{first.config.backbone} ({first.config.max_length}); ensemble members must share backbone and tokenizer"
             )
+
+
+def input_columns(run) -> tuple[str, ...] | None:
+    """The columns a run's text is joined from: its ``--text-col`` resolved against the header
+    of its data file (``title,overview`` typed as one value or two, or detected), or, where
+    that file is not at hand, as typed and split at commas; None for "detected" without it."""
+    from . import data as data_mod
+    from . import formats
+
+    typed = run.config.text_cols
+    try:
+        saved = read_json(run.path / SPLIT_FILE)
+        data = locate_data(run.path, saved)
+        if data is not None:
+            header = list(formats.sniff(data, data_mod.ReadOptions.of(run.config)).columns)
+            return tuple(data_mod.detect_columns(header, text_cols=typed, genres_col=run.config.genres_col)[0])
+    except (OSError, ValueError, GenretagError):
+        pass
+    if not typed:
+        return None
+    return tuple(c.strip() for value in typed for c in value.split(",") if c.strip())

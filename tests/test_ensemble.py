@@ -109,13 +109,20 @@ def test_members_reading_another_input_are_refused(members, tmp_path, movies_csv
     titled = train(TrainConfig.from_dict({**base.to_dict(), "init_seed": 3, "text_cols": ["title", "overview"]}),
                    tmp_path / "titled").path
     longer = train(TrainConfig.from_dict({**base.to_dict(), "init_seed": 4, "max_length": 64}), tmp_path / "long").path
-    for pair, words in (((paths[0], titled), "--text-col title,overview against detected"),
-                        ((titled, paths[0]), "--text-col detected against title,overview"),
+    for pair, words in (((paths[0], titled), "--text-col title,overview against overview"),
+                        ((titled, paths[0]), "--text-col overview against title,overview"),
                         ((paths[0], longer), "--max-length 64 against 128")):
         with pytest.raises(ModelError, match="reads another input") as info:
             build_ensemble(list(pair), tmp_path / "x")
         assert words in str(info.value)
         assert not (tmp_path / "x").exists()
+    # The same columns written otherwise are the same input: detected or named, one value or two.
+    named = train(TrainConfig.from_dict({**base.to_dict(), "init_seed": 5, "text_cols": ["overview"]}),
+                  tmp_path / "named").path
+    one_value = train(TrainConfig.from_dict({**base.to_dict(), "init_seed": 6, "text_cols": ["title, overview"]}),
+                      tmp_path / "one-value").path
+    assert build_ensemble([paths[0], named], tmp_path / "e1").path.is_dir()
+    assert build_ensemble([titled, one_value], tmp_path / "e2").path.is_dir()
 
 
 def test_a_member_outside_the_ensemble_folder_is_refused(members, ensemble, tmp_path):

@@ -222,5 +222,7 @@ def test_cards_say_what_text_the_model_read(exported):
     from genretag.export import _input_line
 
     assert "Input: one synopsis per text." in (exported["last"] / "README.md").read_text()
-    titled = _input_line(SimpleNamespace(config=SimpleNamespace(text_cols=["title", "overview"])))
-    assert "the columns 'title', 'overview' joined as one text" in titled and '"Alien. A crew' in titled
+    for typed in (["title", "overview"], ["title,overview"], ["title, overview"]):  # however it was typed
+        run = SimpleNamespace(path=Path("/nonexistent"), config=SimpleNamespace(text_cols=typed))
+        titled = _input_line(run)
+        assert "the columns 'title', 'overview' joined as one text" in titled and '"Alien. A crew' in titled
