@@ -267,6 +267,11 @@ def test_a_column_of_titles_given_as_genres_is_refused(tmp_path, movies_csv):
     with pytest.raises(DataError, match=r"column 'title' of .* does not hold genres: \d+ different names in 120 rows"):
         training.prepare(TrainConfig(data=str(movies_csv), genres_col="title"))
     assert training.prepare(TrainConfig(data=str(movies_csv))).labels  # the genre column itself reads
+    # A small file of 30 titles (the example catalogue): no genre name among them.
+    example = Path(__file__).resolve().parents[1] / "examples" / "movies.csv"
+    with pytest.raises(DataError, match="column 'title' of .* does not hold genres: 30 different names in 30 rows"):
+        training.prepare(TrainConfig(data=str(example), genres_col="title"))
+    assert len(training.prepare(TrainConfig(data=str(example))).labels) == 7
 
 
 def test_a_stray_number_among_genre_names_is_no_genre_and_said(tmp_path):

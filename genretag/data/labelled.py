@@ -75,18 +75,24 @@ def _rows(n: int) -> str:
     return f"{n} row" if n == 1 else f"{n} rows"
 
 
-def _check_genre_column(genres: list[list[str]], path, column: str) -> None:
+def _check_genre_column(genres: list[list[str]], path, column: str, vocabulary=None) -> None:
     """Refuse a genre column whose "genres" are nearly all different, one row each: titles,
-    ids or sentences (``--genres-col title``), from which a model learns nothing.
+    ids, people or sentences (``--genres-col title``), from which a model learns nothing.
 
     Raises:
-        DataError: More than 30 names, at least one per two rows, 80% of them in one row only.
+        DataError: At least 10 names, one per two rows or more, and either more than 30 with
+            80% of them in one row only, or half in one row only and at most a fifth of them
+            names the genre vocabulary knows (a small file of titles).
     """
     counts = Counter(g for row in genres for g in row)
-    once = sum(1 for n in counts.values() if n == 1)
-    if len(counts) > 30 and len(counts) * 2 >= len(genres) and once >= 0.8 * len(counts):
+    n = len(counts)
+    if n < 10 or n * 2 < len(genres):
+        return
+    once = sum(1 for c in counts.values() if c == 1)
+    known = sum(1 for g in counts if vocabulary is not None and vocabulary.known(g))
+    if (n > 30 and once >= 0.8 * n) or (once >= 0.5 * n and known <= 0.2 * n):
         examples = ", ".join(repr(g) for g in list(counts)[:3])
-        raise DataError(f"column '{column}' of {path} does not hold genres: {len(counts)} different names in "
+        raise DataError(f"column '{column}' of {path} does not hold genres: {n} different names in "
                         f"{len(genres)} rows, {once} of them in one row only (e.g. {examples}); pass --genres-col "
                         "with the column of genres")
 
@@ -224,7 +230,7 @@ def load_labelled(
             f"check --text-col and --genres-col (using {', '.join(texts_cols)} and {genres_col})"
         )
 
-    _check_genre_column([genres[i] for i in keep], path, genres_col)
+    _check_genre_column([genres[i] for i in keep], path, genres_col, vocabulary)
 
     sampled_out = 0
     if sample is not None:
