@@ -43,8 +43,10 @@ _DASHES = str.maketrans(dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u221
 _INNER_DASH = re.compile(r"(?<=\w)(?:[-_]|\s+-\s+)(?=\w)")  # "comedy-drama", "Comedy – Drama"
 # A full stop (or "!", ":", "…") after a name ends the sentence it was copied from: "horror." = "horror".
 _TRAILING_PUNCT = re.compile(r"(?<=\w)[.!:\u2026]+$")
-# A TMDB genre id as a cell holds it: "18", or "18.0" where pandas made the column float (NaN).
+# A TMDB genre id as a cell holds it: "18", or "18.0" where pandas made the column float (NaN);
+# any other number ("-1", "2.5") is no genre id either (`Vocabulary.apply`).
 _TMDB_ID = re.compile(r"([0-9]+)(?:\.0*)?")
+_NUMBER = re.compile(r"[-+]?(?:[0-9]+(?:[.,][0-9]*)?|[.,][0-9]+)")
 # Words that name a kind of title, not a genre: they never drive a "did you mean" on their own
 # ("Cult Movies" is no misspelling of "TV Movies").
 _GENERIC_WORDS = frozenset({"movie", "movies", "film", "films", "series", "show", "shows", "tv"})
@@ -251,8 +253,9 @@ class Vocabulary:
                 `STRAY_SHARE` rows with known genres (fewer are read as no genre: "stray number").
         """
         rows_with = Counter(n for row in rows for n in dict.fromkeys(row))
-        id_of = {n: str(int(m.group(1))) for n in rows_with if (m := _TMDB_ID.fullmatch(n))}
-        ids = sorted(id_of, key=lambda n: (int(id_of[n]), n))
+        id_of = {n: str(int(m.group(1))) if (m := _TMDB_ID.fullmatch(n)) else n
+                 for n in rows_with if _NUMBER.fullmatch(n)}
+        ids = sorted(id_of, key=lambda n: (float(id_of[n].replace(",", ".")), n))
         unknown_ids = [i for i in ids if id_of[i] not in self.tmdb_ids]
         # A few numbers among names or TMDB ids ("0", a retired id) are strays, read as no genre
         # and said; a column of other numbers (another site's ids, years) is refused.

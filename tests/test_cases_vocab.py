@@ -146,7 +146,8 @@ def test_placeholder_rows_count_as_without_genres():
 
 
 PLACEHOLDER_CELLS = ["TBD", "TBA", "N.A.", "Uncategorized", "Not specified", "Unspecified", "Undefined",
-                     "Genre unknown", "No genre", "unknown genre", "various", "null"]
+                     "Genre unknown", "No genre", "unknown genre", "various", "null", "??", "Genre: unknown",
+                     "Not categorized", "Pending", "N.D.", "Misc"]
 
 
 def test_other_placeholders_are_no_genre_either(tmp_path):

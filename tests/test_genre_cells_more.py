@@ -125,8 +125,9 @@ def test_html_entities_in_evaluate_and_train(tiny_run, tmp_path):
 
 
 def test_integral_float_ids_are_tmdb_ids():
-    rows, report = V.apply([["18.0"], ["35.0", "18"], ["27.00"], ["18.5"]])
-    assert rows == [["Drama"], ["Comedy", "Drama"], ["Horror"], ["18.5"]]  # 18.5 is no id
+    rows, report = V.apply([["18.0"], ["35.0", "18"], ["27.00"], ["18.5"], ["53"]])
+    assert rows == [["Drama"], ["Comedy", "Drama"], ["Horror"], [], ["Thriller"]]  # 18.5 is no id: a stray, no genre
+    assert report.applied["18.5"] == {"to": [], "kind": "stray number", "rows": 1}
     assert report.applied["18.0"] == {"to": ["Drama"], "kind": "tmdb id", "rows": 1}
     assert report.lines()[0].startswith("TMDB genre ids read as names: ")
     with pytest.raises(DataError, match=r"numeric ids .*5\.0 is not a TMDB genre id"):
@@ -282,6 +283,10 @@ def test_a_stray_number_among_genre_names_is_no_genre_and_said(tmp_path):
     mapped, report = vocabulary.apply(rows)
     assert mapped[2] == [] and mapped[0] == ["Horror", "Science Fiction"]
     assert report.lines() == ["numbers that are no TMDB genre id, among genre names or ids, read as no genre: 0 (6 rows)"]
+    signed, report = vocabulary.apply([["Drama", "-1"], ["Comedy"], ["Crime", "2.5"]] + [["Horror"]] * 6)
+    assert signed[:3] == [["Drama"], ["Comedy"], ["Crime"]]  # "-1" was learnt as a genre
+    assert report.lines() == ["numbers that are no TMDB genre id, among genre names or ids, read as no genre: "
+                              "-1 (1 row), 2.5 (1 row)"]
     ids, _ = vocabulary.apply([["18", "10769"], ["35"], ["27", "53"]])
     assert ids == [["Drama", "Foreign"], ["Comedy"], ["Horror", "Thriller"]]
     with pytest.raises(DataError, match="numeric ids"):  # another site's ids: every row
@@ -328,6 +333,10 @@ def test_train_names_genres_that_look_like_another_genre_of_the_file(tmp_path):
     ("Drama · Romance", ["Drama", "Romance"]),
     ("Comedy｜Drama", ["Comedy", "Drama"]),
     ("Horror、Thriller", ["Horror", "Thriller"]),
+    ("Drama ⋅ Romance", ["Drama", "Romance"]),
+    ("Comedy ◦ Horror", ["Comedy", "Horror"]),
+    ("Action･Western", ["Action", "Western"]),
+    ("War ⸱ History", ["War", "History"]),
     ("Sci-Fi/Fantasy", ["Sci-Fi/Fantasy"]),  # a name of its own, as before
 ])
 def test_bullets_and_middle_dots_separate_genres(cell, expected):

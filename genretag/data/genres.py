@@ -22,7 +22,8 @@ from .cells import NULL_TOKENS, is_missing
 # "Sci-Fi/Fantasy" or "Action & Adventure" (TMDB TV) contain them.
 # Bullets and middle dots ("Action • Adventure", "Drama · Romance"), CJK list commas
 # ("、", "，") and full-width bars separate genres on web pages too.
-_GENRE_SPLIT = re.compile("[,|;\t\r\n\u2022\u00b7\u2027\u2219\u30fb\u3001\uff0c\uff5c\uff1b]+")
+_GENRE_SPLIT = re.compile("[,|;\t\r\n\u2022\u00b7\u2027\u2219\u22c5\u25e6\u25cf\u25aa\u2e31\u1427\u30fb"
+                          "\uff65\u3001\uff0c\uff5c\uff1b]+")
 _GENRE_STRIP = " \t\r\n'\"[](){}"
 # Recovers names from a truncated TMDB JSON cell such as '[{"id": 28, "name": "Acti'.
 _JSON_NAME = re.compile(r"""["']name["']\s*:\s*["']([^"']*)["']?""")
