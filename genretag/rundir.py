@@ -270,6 +270,33 @@ def locate_data(run_dir: str | Path, split: dict) -> Path | None:
     return _tidy(found) if found.is_file() else None
 
 
+def data_reference(data: str | Path, fingerprint: str, run_dir: str | Path) -> dict:
+    """How a run names its data in ``split.json``, never by a path of the machine that wrote it.
+
+    Returns:
+        ``{"data": file name, "fingerprint": sha256 of the file, "data_relative": its path
+        relative to ``run_dir``}``; the relative path finds the file again while run and
+        data stay where they are relative to each other (a project folder moved whole).
+        ``run_dir`` may be the run's partial folder: it sits beside the final one.
+    """
+    data = Path(data).resolve()
+    return {"data": data.name, "fingerprint": fingerprint,
+            "data_relative": Path(os.path.relpath(data, Path(run_dir).resolve())).as_posix()}
+
+
+def relocate_data_reference(split: dict, source_dir: str | Path, target_dir: str | Path) -> dict:
+    """``split`` of the run in ``source_dir`` as a run in ``target_dir`` names its data."""
+    split = dict(split)
+    found = locate_data(source_dir, split)
+    if found is not None:
+        split.update(data_reference(found, split.get("fingerprint"), target_dir))
+    else:
+        split.pop("data_relative", None)
+    if split.get("data"):
+        split["data"] = Path(split["data"]).name
+    return split
+
+
 def _tidy(path: Path) -> Path:
     """``path`` without ``.`` and ``..`` steps. Only where that is the same file: after a
     symbolic link ``..`` leaves the link's target, so the fully resolved path is used instead."""

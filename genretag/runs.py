@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from .rundir import (  # noqa: F401 - the file names are part of runs' interface
     META_FILE, ADAPTER_WEIGHTS, REQUIRED_FILES, ENSEMBLE_FILE, ENSEMBLE_REQUIRED_FILES, RUN_FORMAT,
     DEFAULT_RUNS_DIR, MEMBERS_DIR, ENSEMBLE_FORMAT, check_run_dir, dump_json, is_ensemble, member_paths,
     read_json, read_config, required_files, newest_run, bundled_model, resolve_model, locate_data,
+    data_reference, relocate_data_reference,
 )
 
 logger = logging.getLogger(__name__)
@@ -136,33 +136,6 @@ class Run:
     def split(self) -> dict:
         """The saved split (``fingerprint``, ``data``, and row ids per part)."""
         return read_json(self.path / SPLIT_FILE)
-
-
-def data_reference(data: str | Path, fingerprint: str, run_dir: str | Path) -> dict:
-    """How a run names its data in ``split.json``, never by a path of the machine that wrote it.
-
-    Returns:
-        ``{"data": file name, "fingerprint": sha256 of the file, "data_relative": its path
-        relative to ``run_dir``}``; the relative path finds the file again while run and
-        data stay where they are relative to each other (a project folder moved whole).
-        ``run_dir`` may be the run's partial folder: it sits beside the final one.
-    """
-    data = Path(data).resolve()
-    return {"data": data.name, "fingerprint": fingerprint,
-            "data_relative": Path(os.path.relpath(data, Path(run_dir).resolve())).as_posix()}
-
-
-def relocate_data_reference(split: dict, source_dir: str | Path, target_dir: str | Path) -> dict:
-    """``split`` of the run in ``source_dir`` as a run in ``target_dir`` names its data."""
-    split = dict(split)
-    found = locate_data(source_dir, split)
-    if found is not None:
-        split.update(data_reference(found, split.get("fingerprint"), target_dir))
-    else:
-        split.pop("data_relative", None)
-    if split.get("data"):
-        split["data"] = Path(split["data"]).name
-    return split
 
 
 def library_versions() -> dict[str, str]:

@@ -237,6 +237,8 @@ def test_winner_is_chosen_on_validation_only(tuned, movies_csv, tiny_qwen):
     assert run.meta["name"] == best
     assert load_file(out / tuning.BEST_DIR / runs.HEAD_FILE)["weight"].equal(
         load_file(out / tuning.TRIALS_DIR / best / runs.HEAD_FILE)["weight"])
+    # Its split.json finds the data from best/ (it named it relative to the trial's folder, one deeper).
+    assert runs.locate_data(out / tuning.BEST_DIR, run.split()).resolve() == movies_csv.resolve()
 
 
 def test_rerun_skips_finished_trials_and_extends_the_grid(tuned, tmp_path, monkeypatch):

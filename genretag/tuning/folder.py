@@ -21,7 +21,7 @@ from .. import __version__
 from ..config import TrainConfig, one_of
 from ..errors import ConfigError, ModelError, OutputExistsError
 from ..outputs import atomic_path, exclusive_lock, write_json, write_text
-from ..rundir import META_FILE, METRICS_FILE, check_run_dir, read_json
+from ..rundir import META_FILE, METRICS_FILE, SPLIT_FILE, check_run_dir, read_json, relocate_data_reference
 from .grid import AXES, Grid, Plan, Trial, grid_cost
 
 GRID_FILE = "grid.json"
@@ -223,10 +223,15 @@ def write_leaderboard(out: Path, rows: list[dict], metric: str, grid: Grid, plan
 
 
 def copy_best(source: Path, target: Path) -> None:
-    """Copy the winning run to ``target`` atomically (skipped when it is already there)."""
+    """Copy the winning run to ``target`` atomically (skipped when it is already there), its
+    ``split.json`` naming the data file relative to the copy."""
     if is_finished(target):
         old, new = read_json(target / META_FILE), read_json(source / META_FILE)
         if (old.get("name"), old.get("finished")) == (new.get("name"), new.get("finished")):
             return
     with atomic_path(target, force=True, directory=True) as tmp:
         shutil.copytree(source, tmp, dirs_exist_ok=True)
+        # Its data path is relative to the run: from the copy, one folder up from the trial's.
+        split_file = tmp / SPLIT_FILE
+        if split_file.is_file():
+            write_json(split_file, relocate_data_reference(read_json(split_file), source, target))
