@@ -365,6 +365,8 @@ def model_card(run, y_test, pred, result: dict, saved: dict, *, labels, rows, sh
         + (f" on soft targets {c.distill_alpha} × label + {1 - c.distill_alpha:g} × teacher probability; the teacher "
            f"(`{teacher}`, fingerprint `{str(run.meta.get('teacher_fingerprint'))[:12]}`) is the previous bundled "
            "ensemble, trained on the protocol's 3,500 training rows, with its TF-IDF blend" if teacher else ""),
+        *([f"- rows of rare genres repeated each epoch (`--oversample`: sqrt(most frequent genre's rows / the "
+             "row's rarest genre's rows) times, at most 4)"] if c.oversample else []),
         f"- thresholds: `{c.thresholds}`, tuned on validation (true labels only); at-least-one-genre rule: {c.at_least_one}",
         f"- TF-IDF blend: weight {run.blend.weight if run.blend else 0} (chosen on validation; no backbone pass)", "",
     ]
@@ -373,8 +375,8 @@ def model_card(run, y_test, pred, result: dict, saved: dict, *, labels, rows, sh
     if boards:
         lines += ["## Recipe search (`genretag tune`, validation only)", "",
                   "| search | trial | input | title dropout | soft targets (alpha) | loss | max length | LoRA r | "
-                  "LoRA targets | validation micro-F1 | validation macro-F1 | kept epoch |",
-                  "|---|---|---|---:|---:|---|---:|---:|---|---:|---:|---:|"]
+                  "LoRA targets | rare genres oversampled | validation micro-F1 | validation macro-F1 | kept epoch |",
+                  "|---|---|---|---:|---:|---|---:|---:|---|---|---:|---:|---:|"]
         for folder, board in boards:
             for t in board["trials"]:
                 trial_config = {}
@@ -387,6 +389,7 @@ def model_card(run, y_test, pred, result: dict, saved: dict, *, labels, rows, sh
                 lines.append(f"| `{folder.name}` | {t['trial']} | {inputs} | {trial_config.get('title_dropout', 0)} | "
                              f"{trial_config.get('distill_alpha', '–')} | {trial_config.get('loss', '–')} | "
                              f"{trial_config.get('max_length', '–')} | {trial_config.get('lora_r', '–')} | {targets} | "
+                             f"{'yes' if trial_config.get('oversample') else 'no'} | "
                              f"{score} | {macro} | {t['best_epoch'] or '–'} |")
         lines.append("")
     lines += [

@@ -396,3 +396,18 @@ def test_tagged_file_reapplies_to_its_own_decisions(tiny_run, tmp_path, movies_c
     written = [set(filter(None, cell.split("|"))) for cell in tagged[GENRES_COLUMN]]
     assert [{run.labels[j] for j in np.flatnonzero(r)} for r in again] == written
     assert ((probs < limits) & (rounded >= limits)).any(axis=0).all()  # every genre has a row on the edge
+
+
+def test_overlap_keys_fold_ascii_transliterations_and_double_mojibake():
+    """``Władysław Mørck`` exported as ASCII (``Wladyslaw Morck``) or garbled twice (UTF-8 read
+    as Windows-1252, then again) is the same synopsis; another synopsis is not."""
+    from genretag.data import SynopsisKeys
+
+    text = "Władysław Mørck, a café owner in Kraków, finds Brooklyn’s strangest œuvre in his cellar one night."
+    keys = SynopsisKeys.of([text])
+    twice = text.encode("utf-8").decode("cp1252", errors="ignore").encode("utf-8").decode("cp1252", errors="ignore")
+    assert "Ã" in twice
+    for copy in ("Wladyslaw Morck, a cafe owner in Krakow, finds Brooklyn's strangest oeuvre in his cellar one night.",
+                 twice, text.upper()):
+        assert keys.holds(copy), copy
+    assert not keys.holds("Wladyslaw Morck, a baker in Lodz, loses his shop to a fire and starts again by the sea.")

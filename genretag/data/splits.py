@@ -168,12 +168,17 @@ def _letters(text: str, method: int = SYNOPSIS_KEY_METHOD) -> str:
     """Letters and digits only, case folded, after HTML markup and entities and Unicode forms
     are undone: the same synopsis with curly quotes, ``&#x27;``, ``<p>``, other dashes or
     other spacing is one text. Method 3 also repairs mojibake (UTF-8 read as Windows-1252,
-    ``CafÃ©``) and folds accents (``Café`` = ``Cafe``: a copy whose accents were stripped)."""
+    ``CafÃ©``, also twice) and folds accents (``Café`` = ``Cafe``, ``Łódź`` = ``Lodz``: a copy
+    whose accents were stripped)."""
     if method >= 3 and isinstance(text, str):
-        text = _unmangled(text)  # first: a soft hyphen (0xAD) in it is a byte of a letter, not a character
+        for _ in range(3):  # first: a soft hyphen (0xAD) in it is a byte of a letter; twice garbled, twice undone
+            text, before = _unmangled(text), text
+            if text == before:
+                break
     text = clean_cell(text, title=True)
     if method >= 3:
         text = "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
+        text = text.translate(_ASCII_LETTERS)
     text = unicodedata.normalize("NFKC", text).casefold()
     return "".join(ch for ch in text if ch.isalnum())
 
@@ -193,6 +198,10 @@ _CONTINUATION = "".join(sorted({chr(c) for c in range(0x80, 0xC0)} | {
 _MOJIBAKE = re.compile("[\u00c2-\u00f4][" + re.escape(_CONTINUATION) + "]{1,3}")
 
 
+#: Letters that accents folding leaves as they are, as ASCII exports write them ("Łódź" → "Lodz").
+_ASCII_LETTERS = str.maketrans({"ł": "l", "Ł": "L", "ø": "o", "Ø": "O", "đ": "d", "Đ": "D", "ħ": "h", "Ħ": "H",
+                                "ı": "i", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "þ": "th", "Þ": "TH",
+                                "ð": "d", "Ð": "D", "ß": "ss"})
 #: ``í`` as mojibake is ``Ã`` and a soft hyphen, which readers drop as invisible: ``HermÃnia``.
 _LOST_SOFT_HYPHEN = re.compile("\u00c3(?=[a-z])")
 
