@@ -151,7 +151,8 @@ _WORD = re.compile(r"[^\W\d_]+")
 def looks_english(text: str) -> bool | None:
     """Whether a Latin-script text reads as English: no fewer English function words than other
     languages' (`ENGLISH_WORDS`, `OTHER_WORDS`: a tie is English, as in "Maria de los Santos
-    falls for him in Manila"), and some. None for fewer than `MIN_WORDS` words.
+    falls for him in Manila"), and some. None for fewer than `MIN_WORDS` words, and for a list
+    of names (most words capitalised, no function word of any language).
 
     On the 9,393 synopses of the TMDB file it is False for 2 (one French, one Italian).
     """
@@ -166,6 +167,8 @@ def looks_english(text: str) -> bool | None:
         after = tokens[i + 1] if i + 1 < len(tokens) else ""
         particle[i] = words[i] in NAME_PARTICLES and (after[:1].isupper() or particle[i + 1])
     other = sum(w in OTHER_WORDS and not particle[i] for i, w in enumerate(words))
+    if english == other == 0 and sum(t[:1].isupper() for t in tokens) >= 0.6 * len(tokens):
+        return None  # names alone ("Mario, Luigi, Peach …", "Las Vegas, Los Angeles …"): no language to tell
     return english >= other and english >= 0.05 * len(words)
 
 

@@ -150,16 +150,23 @@ def _likely_misspellings(labels: list[str], rows: list[list[str]], vocabulary) -
     if vocabulary is None:
         return []
     counts = Counter(g for row in rows for g in row)
+    known = sorted({g for genres in vocabulary.names.values() for g in genres})  # Thriller, also where no row has it
     pairs = []
     for name in labels:
         frequent = [g for g in labels if g != name and counts[g] >= 2 * counts[name]]
         match = vocabulary.suggest(name, frequent) if frequent else None
         if match:
-            pairs.append(f"'{name}' ({counts[name]} rows) like '{match}' ({counts[match]})")
+            pairs.append(f"'{name}' ({_rows(counts[name])}) like '{match}' ({counts[match]})")
+        elif (match := vocabulary.suggest(name, [g for g in known if g != name])):
+            pairs.append(f"'{name}' ({_rows(counts[name])}) like '{match}' (a genre genretag knows)")
     if not pairs:
         return []
     return [f"genres that look like another genre of the file, learnt as genres of their own: {', '.join(pairs)}; "
             "if they are the same, map them with --genre-map (e.g. \"Comdy\" = \"Comedy\")"]
+
+
+def _rows(n: int) -> str:
+    return f"{n} row" if n == 1 else f"{n} rows"
 
 
 def check_split(split: dict[str, np.ndarray], ratios: tuple[float, float, float]) -> None:

@@ -317,11 +317,14 @@ def test_train_names_genres_that_look_like_another_genre_of_the_file(tmp_path):
             genres = genres.replace("Comedy", "Comdy").replace("Drama", "Dramma")
         if i % 25 == 7:
             genres = genres.replace("Comedy", "Comédie")
+        if i % 30 == 1:
+            genres += "|Thriler"  # no row says Thriller: a genre genretag knows
         rows.append({**movie, "genres": genres})
     path = write_csv(tmp_path / "typos.csv", rows)
     prep = training.prepare(TrainConfig(data=str(path), split=(0.9, 0.1, 0.0)))
     note = next(line for line in prep.dropped if line.startswith("genres that look like another genre"))
     assert "'Comdy' (" in note and "like 'Comedy' (" in note and "'Dramma' (" in note and "like 'Drama' (" in note
+    assert "'Thriler' (" in note and "like 'Thriller' (a genre genretag knows)" in note
     assert "--genre-map" in note
     assert not any("look like another genre" in line for line in
                    training.prepare(TrainConfig(data=str(write_csv(tmp_path / "ok.csv", synthetic_movies(150, seed=3))),

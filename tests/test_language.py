@@ -68,6 +68,9 @@ def test_english_synopses_of_the_real_file_stay_english():
 
 def test_english_and_too_short_texts():
     assert language.looks_english(ENGLISH) is True
+    # A list of names has no language to tell: not flagged (both were "not English").
+    assert language.looks_english("Mario, Luigi, Peach, Toad, Bowser, Yoshi, Wario, Daisy.") is None
+    assert language.looks_english("Las Vegas, Los Angeles, San Francisco, Santa Fe, El Paso, La Jolla.") is None
     assert language.looks_english("Sebuah keluarga pindah") is None  # a title, not judged
 
 
