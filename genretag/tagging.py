@@ -697,6 +697,9 @@ def merge_shards(out: str | Path, *, force: bool = False, remove_shards: bool = 
         DataError: A shard is missing, unfinished, from another run, or has the wrong rows.
     """
     out = Path(out)
+    if formats.split_suffix(out)[1]:
+        raise DataError(f"merge-shards writes plain CSV, TSV or JSON Lines, as tag --shard does, not {out.name}; "
+                        f"merge into {out.with_suffix('').name} and compress that")
     shards = find_shards(out)
     if not shards:
         raise DataError(f"no shards of {out} found (expected {shard_output(out, (0, 2)).name} ...); "

@@ -125,6 +125,9 @@ def test_shards_of_a_semicolon_file_merge(tiny_run, tmp_path):
     result = CliRunner().invoke(app, ["tag", str(src), "--model", str(tiny_run), "--out", str(whole)])
     assert result.exit_code == 0, result.output
     assert out.read_bytes() == whole.read_bytes() and "Amélie".encode("cp1252") in out.read_bytes()
+    # A compressed name cannot be merged into (tag --shard writes plain shards): said, not "no shards found".
+    result = CliRunner().invoke(app, ["merge-shards", str(tmp_path / "merged.csv.gz")])
+    assert result.exit_code == 2 and "merge into merged.csv and compress that" in " ".join(result.output.split())
 
 
 def test_evaluate_says_when_genre_cells_hold_sentences(tiny_run, tmp_path):
