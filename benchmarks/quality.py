@@ -365,7 +365,7 @@ def model_card(run, y_test, pred, result: dict, saved: dict, *, labels, rows, sh
         + (f" on soft targets {c.distill_alpha} × label + {1 - c.distill_alpha:g} × teacher probability; the teacher "
            f"(`{teacher}`, fingerprint `{str(run.meta.get('teacher_fingerprint'))[:12]}`) is the previous bundled "
            "ensemble, trained on the protocol's 3,500 training rows, with its TF-IDF blend" if teacher else ""),
-        *([f"- rows of rare genres repeated each epoch (`--oversample`: sqrt(most frequent genre's rows / the "
+        *(["- rows of rare genres repeated each epoch (`--oversample`: sqrt(most frequent genre's rows / the "
              "row's rarest genre's rows) times, at most 4)"] if c.oversample else []),
         f"- thresholds: `{c.thresholds}`, tuned on validation (true labels only); at-least-one-genre rule: {c.at_least_one}",
         f"- TF-IDF blend: weight {run.blend.weight if run.blend else 0} (chosen on validation; no backbone pass)", "",
