@@ -165,7 +165,7 @@ def build_ensemble(run_paths: list[str | Path], out: str | Path, *, force: bool 
                             "val_macro_f1": own.get("macro_f1")})
     metrics["members"] = member_info
 
-    with atomic_path(out, force=force, directory=True) as tmp:
+    with atomic_path(out, force=force, directory=True, inputs=[run.path for run in members]) as tmp:
         _dump = dump_json
         names = []
         for k, run in enumerate(members, 1):

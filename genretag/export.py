@@ -101,7 +101,7 @@ def export_run(
             f"{run_path} blends the language model with TF-IDF (weight {run.blend.weight}), which a transformers "
             "folder cannot hold; export a run trained without --blend-tfidf"
         )
-    with atomic_path(out, force=force, directory=True) as tmp:
+    with atomic_path(out, force=force, directory=True, inputs=[run.path]) as tmp:
         if adapter_only:
             _write_adapter(run, tmp)
         else:

@@ -12,7 +12,7 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,7 +39,8 @@ def physical_path(target: str | Path) -> Path:
     return Path(os.path.realpath(target.parent)) / target.name
 
 
-def ensure_new(target: str | Path, force: bool, *, directory: bool | None = None, option: str | None = None) -> Path:
+def ensure_new(target: str | Path, force: bool, *, directory: bool | None = None, option: str | None = None,
+               inputs: Iterable = ()) -> Path:
     """Refuse to overwrite ``target`` without ``force``, and a file output onto a folder ever.
 
     Checked where the output will land (`physical_path`), so ``new/../old.csv`` is seen
@@ -52,6 +53,7 @@ def ensure_new(target: str | Path, force: bool, *, directory: bool | None = None
         directory: True for a folder output, False for a file; None checks existence only
             (the caller's `atomic_path` checks the kind before writing).
         option: The flag that named ``target``, for messages (``--json``).
+        inputs: Files or folders the command reads: a folder output holding one is never replaced.
 
     Returns:
         ``target`` as a Path.
@@ -71,9 +73,43 @@ def ensure_new(target: str | Path, force: bool, *, directory: bool | None = None
             raise DataError(f"{named} is the current folder or one above it; give a new folder's name")
         if where.exists() and not where.is_dir():
             raise DataError(f"{named} is a file, not a folder; give a folder's name")
+        if where.is_dir() and force:
+            _check_replaceable(where, named, inputs)
     if where.exists() and not force:
         raise OutputExistsError(f"{target} already exists; pass --force to overwrite it")
     return target
+
+
+#: Files that mark a folder as genretag's own output: a run or ensemble (``meta.json``), an
+#: adapter export (``genretag_head.json``); a transformers export says so in its ``config.json``.
+_OWN_MARKERS = ("meta.json", "genretag_head.json")
+
+
+def _check_replaceable(folder: Path, named: str, inputs: Iterable) -> None:
+    """Refuse to replace (delete) a folder that holds an input of the command or that genretag
+    did not write: ``--force`` replaces genretag's own runs and exports, never a user's folder."""
+    entries = sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
+    if not entries:
+        return
+    for source in inputs:
+        if source is None or not Path(source).exists():
+            continue
+        inside = physical_path(Path(source))
+        if inside == folder or folder in inside.parents:
+            raise DataError(f"{named} holds {source}, which this command reads; --force would delete it with the "
+                            "folder: choose another folder")
+    if any((folder / m).is_file() for m in _OWN_MARKERS) or _genretag_config(folder / "config.json"):
+        return
+    shown = ", ".join(entries[:4]) + (f" and {len(entries) - 4} more" if len(entries) > 4 else "")
+    raise DataError(f"{named} is a folder genretag did not write (it holds {shown}); --force replaces only "
+                    "genretag's own runs and exports, deleting them first: give a new folder's name")
+
+
+def _genretag_config(path: Path) -> bool:
+    try:
+        return path.is_file() and json.loads(path.read_text(encoding="utf-8")).get("model_type") == "genretag"
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def refuse_input(target: str | Path, inputs, option: str = "--out") -> None:
@@ -92,15 +128,18 @@ def refuse_input(target: str | Path, inputs, option: str = "--out") -> None:
 
 
 @contextlib.contextmanager
-def atomic_path(target: str | Path, *, force: bool = False, directory: bool = False) -> Iterator[Path]:
+def atomic_path(target: str | Path, *, force: bool = False, directory: bool = False,
+                inputs: Iterable = ()) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; on success rename it onto ``target``.
 
     Args:
         target: Final file or folder.
-        force: Allow replacing an existing ``target``.
+        force: Allow replacing an existing ``target`` (a folder only when genretag wrote it
+            and it holds none of ``inputs``: `ensure_new`).
         directory: Yield an (empty, created) folder instead of a file name.
+        inputs: What the command reads.
     """
-    ensure_new(target, force, directory=directory)
+    ensure_new(target, force, directory=directory, inputs=inputs)
     target = physical_path(target)  # written where it was checked
     _make_parent(target)
     # Same folder as the target, so the final rename stays on one file system.
@@ -114,6 +153,8 @@ def atomic_path(target: str | Path, *, force: bool = False, directory: bool = Fa
     os.chmod(tmp, (0o777 if directory else 0o666) & ~_umask())
     try:
         yield tmp
+        if directory:
+            _usual_modes(tmp)
         _replace(tmp, target, directory=directory)
     except BaseException:
         if tmp.is_dir():
@@ -181,6 +222,7 @@ def resumable_path(
     force: bool = False,
     resume: bool = False,
     directory: bool = False,
+    inputs: Iterable = (),
 ) -> Iterator[Partial]:
     """Like `atomic_path`, but under a stable name that survives a crash, so work can resume.
 
@@ -197,13 +239,14 @@ def resumable_path(
         force: Allow replacing an existing ``target``.
         resume: Continue a leftover partial when there is one.
         directory: The output is a folder (created empty unless resumed).
+        inputs: What the command reads (`ensure_new`).
 
     Raises:
         OutputExistsError: ``target`` exists without ``force``, or another process is
             writing the same output right now.
         DataError: ``target`` is a folder for a file output, or the reverse (`ensure_new`).
     """
-    ensure_new(target, force, directory=directory)
+    ensure_new(target, force, directory=directory, inputs=inputs)
     target = physical_path(target)  # written where it was checked
     _make_parent(target)
     tmp = partial_path(target)
@@ -231,6 +274,8 @@ def resumable_path(
                 tmp.mkdir()
         try:
             yield Partial(path=tmp, resumed=resumed)
+            if directory:
+                _usual_modes(tmp)
             _replace(tmp, target, directory=directory)
             _remove(marker(target) if directory else progress)
             _remove(_record_tmp(progress))
@@ -253,6 +298,16 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def _usual_modes(folder: Path) -> None:
+    """Give the files and folders written inside ``folder`` the usual umask modes: some
+    writers (safetensors) make their files private (0600)."""
+    mask = _umask()
+    for path in folder.rglob("*"):
+        if path.is_symlink():
+            continue
+        os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~mask)
 
 
 def _replace(tmp: Path, target: Path, *, directory: bool) -> None:

@@ -375,11 +375,12 @@ def training_precision(requested: str, device: torch.device) -> str:
 
 
 @contextlib.contextmanager
-def _run_folder(out: Path, ctx: distributed.Context, *, force: bool, resume: bool):
+def _run_folder(out: Path, ctx: distributed.Context, *, force: bool, resume: bool, inputs=()):
     """Rank 0 owns the partial run directory; the other ranks learn where it is and whether it resumes."""
     if ctx.is_main:
         # A stable partial name (not a random one) so that a rerun with resume finds the checkpoint.
-        with resumable_path(out, marker=checkpoints.marker, force=force, resume=resume, directory=True) as partial:
+        with resumable_path(out, marker=checkpoints.marker, force=force, resume=resume, directory=True,
+                            inputs=inputs) as partial:
             distributed.broadcast(partial.resumed, ctx)
             yield partial
     else:
@@ -393,7 +394,7 @@ def _train(config: TrainConfig, out, *, ctx: distributed.Context, dev: torch.dev
     emit = (callback if ctx.is_main else None) or (lambda event, info: None)
     # Every rank must name the same folder, and a default name holds the time.
     out = Path(out) if out else Path(DEFAULT_RUNS_DIR) / distributed.broadcast(default_run_name(config), ctx)
-    with _run_folder(out, ctx, force=force, resume=resume) as partial:
+    with _run_folder(out, ctx, force=force, resume=resume, inputs=[config.data, config.teacher]) as partial:
         tmp = partial.path
         prep = prepared or prepare(config)
         started = datetime.now(timezone.utc)

@@ -104,3 +104,49 @@ def test_gzip_output_records_its_own_name_not_the_temporary_one(trained, here):
     assert not (here / "newdir").exists() and not list(here.glob(".*partial*"))
     with gzip.open(here / "tagged.csv.gz", "rt", encoding="utf-8", newline="") as fh:
         assert len(fh.read().splitlines()) == 121  # every member read back: header + 120 rows
+
+
+# --------------------------------------------------------------------------- --force onto a user's folder
+
+
+def test_force_never_deletes_a_folder_genretag_did_not_write(tmp_path, movies_csv, tiny_bert, tiny_run):
+    """``train --out proj --force`` and ``export RUN proj --force`` deleted the whole folder, the
+    user's notes and the training file in it included. --force replaces genretag's own runs and
+    exports only, and never a folder holding what the command reads."""
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    (proj / "notes.txt").write_text("my notes")
+    data = proj / "movies.csv"
+    shutil.copy(movies_csv, data)
+    before = _snapshot(proj)
+    train = ["train", "--data", str(data), "--backbone", str(tiny_bert), "--epochs", "1", "--out", str(proj), "--force"]
+    result = runner.invoke(app, train)
+    assert result.exit_code == 2, result.output
+    flat = " ".join(result.output.split())
+    assert "holds" in flat and "movies.csv, which this command reads; --force would delete it" in flat
+    (proj / "movies.csv").rename(tmp_path / "movies.csv")
+    result = runner.invoke(app, ["export", str(tiny_run), str(proj), "--force"])
+    assert result.exit_code == 2, result.output
+    assert "is a folder genretag did not write (it holds notes.txt)" in " ".join(result.output.split())
+    assert (proj / "notes.txt").read_text() == "my notes"
+    (tmp_path / "movies.csv").rename(data)
+    assert _snapshot(proj) == before
+    # genretag's own outputs are still replaced with --force: a run, and an export.
+    run = tmp_path / "run"
+    for _ in range(2):
+        result = runner.invoke(app, ["train", "--data", str(movies_csv), "--backbone", str(tiny_bert), "--epochs", "1",
+                                     "--out", str(run), "--force"])
+        assert result.exit_code == 0, result.output
+    exported = tmp_path / "exported"
+    for _ in range(2):
+        result = runner.invoke(app, ["export", str(run), str(exported), "--force"])
+        assert result.exit_code == 0, result.output
+    assert runner.invoke(app, ["export", str(run), str(run), "--force"]).exit_code == 2  # onto the run it reads
+
+
+def test_an_empty_folder_is_replaced_with_force(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with atomic_path(empty, force=True, directory=True) as tmp:
+        (tmp / "x.txt").write_text("1")
+    assert (empty / "x.txt").read_text() == "1"

@@ -402,8 +402,16 @@ def test_outputs_get_the_usual_permissions_and_folders_are_swapped_whole(tmp_pat
     for content in ("old", "new"):
         with atomic_path(tmp_path / "d", directory=True, force=True) as folder:
             (folder / "f").write_text(content)
+            (folder / "meta.json").write_text("{}")  # a run's marker: --force replaces only genretag's folders
     assert stat.S_IMODE((tmp_path / "d").stat().st_mode) == 0o777 & ~mask
     assert (tmp_path / "d" / "f").read_text() == "new" and files_in(tmp_path) == {"a.txt", "d"}
+    # Files a library writes private (safetensors: 0600) get the usual mode too.
+    import torch
+    from safetensors.torch import save_file
+
+    with atomic_path(tmp_path / "w", directory=True) as folder:
+        save_file({"weight": torch.zeros(2)}, str(folder / "head.safetensors"))
+    assert stat.S_IMODE((tmp_path / "w" / "head.safetensors").stat().st_mode) == 0o666 & ~mask
 
 
 def test_second_writer_of_the_same_output_is_refused(run_dir, movies_csv, tmp_path):
