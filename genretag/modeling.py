@@ -61,7 +61,8 @@ def position_limit(config) -> int | None:
     ``max_position_embeddings`` (GPT-2's ``n_positions``), less the offset of RoBERTa-style
     position ids; None for relative positions (T5, DeBERTa-v3), which take any length.
     """
-    if getattr(config, "relative_attention_num_buckets", None) is not None:  # T5 family
+    if getattr(config, "relative_attention_num_buckets", None) is not None and \
+            getattr(config, "max_position_embeddings", None) is None:  # T5 family (MPNet has both: absolute limit)
         return None
     if getattr(config, "model_type", "").startswith("deberta") and not getattr(config, "position_biased_input", True):
         return None

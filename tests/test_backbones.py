@@ -31,6 +31,7 @@ EXPECTED = {
     "deberta-v2": (["query_proj", "value_proj"], 64, "mean"),
     "distilbert": (["q_lin", "v_lin"], 64, "mean"),
     "t5": (["q", "v"], None, "mean"),  # relative positions: any length
+    "mpnet": (["q", "v"], 66 - 1, "mean"),  # relative buckets and absolute positions after the pad id (0): a limit
     "modernbert": (["Wqkv"], 128, "mean"),
 }
 

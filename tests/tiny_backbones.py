@@ -32,6 +32,9 @@ FAMILIES = {
                                            intermediate_size=64, max_position_embeddings=64)),
     "distilbert": ("DistilBertConfig", dict(dim=32, n_layers=2, n_heads=4, hidden_dim=64, max_position_embeddings=64)),
     "t5": ("T5Config", dict(d_model=32, d_kv=8, d_ff=64, num_layers=2, num_decoder_layers=2, num_heads=4)),
+    # Relative attention buckets and absolute positions both (all-mpnet-base-v2): the positions set the limit.
+    "mpnet": ("MPNetConfig", dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
+                                  max_position_embeddings=66)),
     "modernbert": ("ModernBertConfig", dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                                             num_attention_heads=4, max_position_embeddings=128,
                                             global_attn_every_n_layers=1, local_attention=16,
