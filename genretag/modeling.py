@@ -347,9 +347,13 @@ def build_model(spec: ModelSpec, *, dtype: torch.dtype = torch.float32, adapter_
 
         if spec.lora_targets is None:
             spec.lora_targets = default_lora_targets(base)
-        missing = [t for t in spec.lora_targets if not any(n.endswith(t) for n, _ in base.named_modules())]
+        # As peft matches a target: the whole name, or its last dotted parts ("ry" is no part of "query").
+        missing = [t for t in spec.lora_targets
+                   if not any(n == t or n.endswith("." + t) for n, _ in base.named_modules())]
         if missing:
-            raise ModelError(f"LoRA target modules not in this backbone: {', '.join(missing)}")
+            leaves = sorted({n.rsplit(".", 1)[-1] for n in adaptable_layers(base)})
+            raise ModelError(f"LoRA target modules not in this backbone: {', '.join(missing)}; its linear layers: "
+                             f"{', '.join(leaves[:12])} (names are case-sensitive)")
         _check_adaptable(base, spec.lora_targets)
         from transformers.pytorch_utils import Conv1D
 
@@ -401,8 +405,9 @@ def _check_adaptable(base: nn.Module, targets: list[str]) -> None:
     Raises:
         ModelError: A target names a norm, a container such as ``attention``, or the like.
     """
+    # Linear layers only: LoRA on an embedding trains, but the run's adapter cannot be merged for tagging.
     layers = adaptable_layers(base)
-    allowed = {name for name, module in base.named_modules() if isinstance(module, nn.Embedding)} | set(layers)
+    allowed = set(layers)
     for target in targets:
         wrong = [(n, m) for n, m in base.named_modules()
                  if (n == target or n.endswith("." + target)) and n not in allowed]

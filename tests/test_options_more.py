@@ -34,7 +34,9 @@ def test_a_cuda_device_on_a_machine_without_one_is_refused_before_training(movie
         assert not (tmp_path / command[0]).exists()
 
 
-@pytest.mark.parametrize("target, kind", [("LayerNorm", "LayerNorm"), ("attention", "BertAttention")])
+@pytest.mark.parametrize("target, kind", [("LayerNorm", "LayerNorm"), ("attention", "BertAttention"),
+                                          # trained, then the run could not be loaded ("corrupt")
+                                          ("word_embeddings", "Embedding")])
 def test_lora_targets_that_are_no_linear_layer_are_named(tiny_bert, target, kind):
     from genretag.config import ModelSpec
     from genretag.modeling import build_model
@@ -42,6 +44,18 @@ def test_lora_targets_that_are_no_linear_layer_are_named(tiny_bert, target, kind
     spec = ModelSpec(backbone=str(tiny_bert), num_labels=3, lora_targets=[target])
     with pytest.raises(ModelError, match=rf"--lora-targets {target}: '.*{target}' is a {kind}, not a linear layer; "
                                          r"linear layers of this backbone: .*query"):
+        build_model(spec)
+
+
+@pytest.mark.parametrize("target", ["ry", "QUERY"])
+def test_lora_targets_that_only_end_a_layer_name_or_differ_in_case_are_named(tiny_bert, target):
+    """"ry" passed the check (it ends "query") and failed inside peft as an internal error."""
+    from genretag.config import ModelSpec
+    from genretag.modeling import build_model
+
+    spec = ModelSpec(backbone=str(tiny_bert), num_labels=3, lora_targets=[target])
+    with pytest.raises(ModelError, match=rf"LoRA target modules not in this backbone: {target}; its linear layers: "
+                                         r".*query.*\(names are case-sensitive\)"):
         build_model(spec)
 
 
