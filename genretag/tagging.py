@@ -69,6 +69,8 @@ class TagSummary:
     """Tagged rows whose text has fewer than `SHORT_TEXT_WORDS` words (a title, not a synopsis?)."""
     truncated: int = 0
     """Tagged rows whose text is longer than the run's max length in tokens (only its start read)."""
+    no_genre: int = 0
+    """Tagged rows given no genre (no score past its threshold, without the at-least-one rule)."""
     dialect: str | None = None
     """How the output's text differs from comma-separated UTF-8 (`formats.describe_dialect`)."""
 
@@ -530,6 +532,7 @@ def tag_csv(
                     bytes=tmp.stat().st_size,
                     tagged=record["tagged"] + int(has_text.sum()),
                     empty_text=record["empty_text"] + int((~has_text).sum()),
+                    no_genre=record.get("no_genre", 0) + int((has_text & (tagged.chosen.sum(axis=1) == 0)).sum()),
                     counts=counts.tolist(),
                     other_script=other_script,
                 )
@@ -542,6 +545,7 @@ def tag_csv(
         if no_rows:
             raise DataError(f"{path} has a header but no rows; nothing to tag")
     summary.rows, summary.tagged, summary.empty_text = record["rows"], record["tagged"], record["empty_text"]
+    summary.no_genre = record.get("no_genre", 0)
     summary.shard, summary.input_rows = shard, input_rows
     if shard is not None:
         write_json(shard_record(out), {**identity, "input": str(path.resolve()), "input_rows": input_rows,

@@ -351,3 +351,16 @@ def test_score_columns_move_together_when_the_input_has_one(tiny_run, tmp_path, 
     assert "predicted_genres_2" in got.columns and "predicted_genres" not in got.columns
     assert "genres in column 'predicted_genres_2'" in " ".join(result.output.split())
     assert "the scores are written to score_<genre>_2" in caplog.text + result.output
+
+
+def test_rows_given_no_genre_are_counted(tiny_run, movies_csv, tmp_path):
+    """``--no-at-least-one --threshold 0.99`` said "120 tagged" with every predicted_genres empty."""
+    import pandas as pd
+
+    out = tmp_path / "o.csv"
+    result = runner.invoke(app, ["tag", str(movies_csv), "--model", str(tiny_run), "--no-at-least-one",
+                                 "--threshold", "0.99", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    empty = int(pd.read_csv(out, keep_default_na=False)["predicted_genres"].eq("").sum())
+    assert empty > 0
+    assert f"({empty} of them given no genre: no score reached its threshold)" in " ".join(result.output.split())

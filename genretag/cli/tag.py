@@ -150,7 +150,9 @@ def tag_cli(
     console.print(
         f"wrote [bold]{summary.output}[/]" + (f" ({summary.dialect})" if summary.dialect else "") + f": {summary.rows} rows"
         + (f" (shard {parts[0]}/{parts[1]} of {summary.input_rows})" if parts else "")
-        + f", {summary.tagged} tagged, "
+        + f", {summary.tagged} tagged"
+        + (f" ({summary.no_genre} of them given no genre: no score reached its threshold)" if summary.no_genre else "")
+        + ", "
         f"{summary.empty_text} with an empty synopsis left untagged, "
         + (f"{summary.resumed_rows} rows kept from the interrupted run, " if summary.resumed_rows else "")
         + f"{summary.rows_per_second:.1f} rows/s; synopsis from column(s) "
