@@ -541,12 +541,29 @@ def _sniff_delimited(path: Path, base: FileFormat, text: str, truncated: bool, o
         _check_unique(path, columns)
     else:
         columns = list(options.columns)
+        if _looks_like_header(header):
+            _warn_once(path, f"%s: its first row ({_shorten(', '.join(header), 60)}) looks like a header, and "
+                             "--no-header reads it as a movie; leave --no-header out if the file has a header row")
         # Split on a long separator, the last field takes the rest of the line (see _split_chunks).
         if len(header) != len(columns) and not (len(sep) > 1 and len(header) > len(columns)):
             raise DataError(f"--columns gives {len(columns)} names but the first row of {path} has {len(header)} "
                             f"fields (separator {sep!r}); give one name per field, or pass --sep")
     return FileFormat(**{**base.__dict__, "kind": CSV, "columns": columns, "sep": sep, "header": options.header,
                          "skip_lines": skip, "quoting": quoting})
+
+
+#: Words of the column names of movie files: a first row of short cells holding one looks like a header.
+_HEADER_WORDS = frozenset("""id title name movie film overview synopsis plot description summary genre genres
+year tconst imdb tmdb storyline story text tags categories category""".split())
+
+
+def _looks_like_header(cells: list[str]) -> bool:
+    """True for a row of short, non-numeric cells, one of them a column name of movie files
+    ("Movie title", "plot_summary", "genres")."""
+    cleaned = [c.strip().lstrip("\ufeff") for c in cells]
+    if not cleaned or any(not c or len(c.split()) > 3 or c.replace(".", "", 1).isdigit() for c in cleaned):
+        return False
+    return any(w in _HEADER_WORDS for c in cleaned for w in re.split(r"[\s_\-]+", c.lower()))
 
 
 def _check_unique(path: Path, columns: list[str]) -> None:

@@ -375,3 +375,19 @@ def test_a_synopsis_list_of_objects_is_refused(tmp_path):
     frame = pd.DataFrame({"overview": [[{"lang": "en", "text": "A plot."}], ["Another plot."]]})
     with pytest.raises(DataError, match="column 'overview' holds objects"):
         join_text(frame, ["overview"])
+
+
+def test_no_header_on_a_file_with_a_header_is_said(tmp_path, caplog):
+    """``--no-header`` on a file that has one read "title, overview" as a movie, without a word."""
+    with_header = tmp_path / "with_header.csv"
+    with_header.write_text("Movie title,Plot summary,genres\nAlien,A crew meets a creature on a ship.,Horror\n")
+    headerless = tmp_path / "headerless.csv"
+    headerless.write_text("Alien,A crew meets a creature on a ship.,Horror\nHeat,A detective hunts robbers.,Crime\n")
+    options = ReadOptions(header=False, columns=("title", "overview", "genres"))
+    with caplog.at_level(logging.WARNING):
+        sniff(with_header, options)
+    assert "its first row (Movie title, Plot summary, genres) looks like a header, and --no-header reads it" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        sniff(headerless, options)
+    assert "looks like a header" not in caplog.text
