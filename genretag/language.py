@@ -139,7 +139,9 @@ og er til af ikke han hun som være blev efter
 i w się jest jego jej oraz gdy
 ir ar ka savā viņš viņam kas lai kad su į buvo savo jis jo kuris
 seu seva amb als dels eta bat batean du bere baten ere dute zen
-að á í sem hann hún við um sínum""".split()) - ENGLISH_WORDS
+að á í sem hann hún við um sínum
+einem im zum zur vom beim nach wird wurde werden seine seiner seinen ihre ihren ihrer als wie aber oder wenn dass
+muss kann noch nur sehr unter gegen durch bei aus""".split()) - ENGLISH_WORDS
 #: Words of `OTHER_WORDS` that also begin names ("Jan de Vries", "Ludwig van Beethoven", "Maria del Carmen").
 NAME_PARTICLES = frozenset({"de", "del", "della", "di", "da", "do", "dos", "das", "du", "des", "la", "le", "van",
                             "von", "der", "den", "y", "los", "las", "el"})

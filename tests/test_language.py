@@ -42,6 +42,7 @@ OTHERS = {
                "ha de lluitar contra un senyor fosc.",
     "Basque": "Aztia gazte batek bere hamaikagarren urtebetetzean jakiten du magia eskola batean onartu dutela eta "
               "jaun ilun baten aurka borrokatu behar duela.",
+    "German, one sentence": "Ein junger Polizist ermittelt in einer Mordserie in einem kleinen Bergdorf.",
     "Icelandic": "Ungur galdramaður kemst að því á ellefta afmælisdegi sínum að hann hefur fengið inngöngu í "
                  "galdraskóla og þarf að berjast við myrkan herra.",
 }
