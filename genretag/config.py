@@ -37,7 +37,7 @@ def check_tag_options(*, threshold=None, max_genres=None, precision="auto", batc
         genretag.errors.ConfigError: The first option out of range, by its parameter name.
     """
     if threshold is not None and not 0 < threshold < 1:
-        raise ConfigError("threshold", f"must be between 0 and 1, got {threshold}")
+        raise ConfigError("threshold", f"must be above 0 and below 1, got {threshold}")
     if max_genres is not None and max_genres < 1:
         raise ConfigError("max_genres", f"must be at least 1, got {max_genres}")
     if precision not in PREDICT_PRECISIONS:
@@ -135,7 +135,7 @@ class TrainConfig:
     def __post_init__(self):
         self.split = tuple(float(x) for x in self.split)
         checks = [
-            ("lr", self.lr > 0 and math.isfinite(self.lr), f"must be positive, got {self.lr}"),
+            ("lr", self.lr > 0 and math.isfinite(self.lr), f"must be a positive finite number, got {self.lr}"),
             ("batch_size", self.batch_size >= 1, f"must be at least 1, got {self.batch_size}"),
             ("epochs", self.epochs >= 1, f"must be at least 1, got {self.epochs}"),
             ("max_length", self.max_length >= 8, f"must be at least 8 tokens, got {self.max_length}"),

@@ -1192,7 +1192,8 @@ def check_output(out: str | Path, *, source: FileFormat | None = None, resume: b
     if not known and warn:  # a guess: say it
         what = {CSV: "tab-separated" if fmt.sep == "\t" else f"CSV (separator {fmt.sep!r})", JSONL: "JSON Lines",
                 PARQUET: "Parquet"}.get(fmt.kind, fmt.kind)
-        logger.warning("%s: %s is not a suffix genretag knows; writing %s, %s", Path(out).name, suffix or "no suffix",
+        logger.warning("%s: %s; writing %s, %s", Path(out).name,
+                       f"{suffix} is not a suffix genretag knows" if suffix else "no suffix",
                        what, "the input's format" if source is not None else "the default")
     if resume and not fmt.appendable:
         raise DataError(f"--resume is not available for Parquet output ({Path(out).name}): a Parquet file cannot "

@@ -83,7 +83,7 @@ def test_model_defaults_to_newest_run(trained, tmp_path, movies_csv, monkeypatch
 def test_user_mistakes_are_one_line_errors(tmp_path, movies_csv, tiny_bert, trained):
     cases = [
         (["train", "--data", str(tmp_path / "nope.csv"), "--backbone", str(tiny_bert)], 2, "not found"),
-        (["train", "--data", str(movies_csv), "--backbone", str(tiny_bert), "--lr", "-1"], 2, "--lr must be positive, got -1.0"),
+        (["train", "--data", str(movies_csv), "--backbone", str(tiny_bert), "--lr", "-1"], 2, "--lr must be a positive finite number, got -1.0"),
         (["tag", str(movies_csv), "--model", str(tmp_path / "no-run")], 3, "not found"),
         (["tag", str(tmp_path / "nope.csv"), "--model", str(trained)], 2, "not found"),
     ]
@@ -151,7 +151,7 @@ def test_a_bad_setting_names_the_parameter_in_python_and_its_flag_on_the_command
     tune = runner.invoke(app, ["tune", "--data", str(movies_csv), "--batch-size", "0", "--out", str(tmp_path / "grid")])
     assert tune.exit_code == 2 and tune.stderr.strip() == "error: --batch values must be at least 1, got [0]"
     result = runner.invoke(app, ["tag", str(movies_csv), "--threshold", "1.5"])
-    assert result.exit_code == 2 and "error: --threshold must be between 0 and 1, got 1.5" in result.stderr
+    assert result.exit_code == 2 and "error: --threshold must be above 0 and below 1, got 1.5" in result.stderr
     assert not (tmp_path / "run").exists() and not (tmp_path / "grid").exists()
 
 

@@ -107,7 +107,7 @@ def test_train_cli_errors(tmp_path, movies_csv):
     unknown = runner.invoke(app, ["train", "--config", str(_toml(tmp_path / "a.toml", "batch = 8"))])
     assert unknown.exit_code == 2 and "unknown key 'batch'" in unknown.output
     invalid = runner.invoke(app, ["train", "--config", str(_toml(tmp_path / "b.toml", f'data = "{movies_csv.as_posix()}"\nlr = -1'))])
-    assert invalid.exit_code == 2 and "b.toml: 'lr' must be positive, got -1.0" in invalid.output
+    assert invalid.exit_code == 2 and "b.toml: 'lr' must be a positive finite number, got -1.0" in invalid.output
     for result in (no_data, unknown, invalid):
         assert "Traceback" not in result.output
     assert not (tmp_path / "a").exists()
@@ -121,7 +121,7 @@ def test_merging_is_core_code_told_which_settings_were_given(tmp_path):
     merged = apply_config_file(file, TrainConfig(epochs=1, lr=5e-4), given={"epochs"})
     assert merged.epochs == 1 and merged.lr == 0.001  # given > file > default
     assert apply_config_file(None, TrainConfig(epochs=2)).epochs == 2
-    with pytest.raises(DataError, match=r"run.toml: 'lr' must be positive, got -1.0$"):
+    with pytest.raises(DataError, match=r"run.toml: 'lr' must be a positive finite number, got -1.0$"):
         apply_config_file(_toml(tmp_path / "run.toml", "lr = -1"), TrainConfig())
     code = "import sys, genretag.configfile; assert not {'typer', 'click'} & set(sys.modules), 'a CLI library imported'"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

@@ -97,7 +97,7 @@ def test_genre_tagger_pickles_as_its_arguments(trained):
     got = again(batch)
     assert list(got.columns) == ["synopsis", "predicted_genres", "language_warning"]
     assert got["predicted_genres"].str.count(r"\|").max() == 0 and got["predicted_genres"].iloc[1] == ""
-    with pytest.raises(Exception, match="threshold must be between 0 and 1"):
+    with pytest.raises(Exception, match="threshold must be above 0 and below 1"):
         GenreTagger(trained, threshold=1.5)
 
 

@@ -91,7 +91,7 @@ class Grid:
         checks = [
             (("lr", "batch_size", "epochs"), self.lr and self.batch_size and self.epochs,
              "need at least one value each; the grid is empty"),
-            ("lr", all(x > 0 and math.isfinite(x) for x in self.lr), f"values must be positive, got {self.lr}"),
+            ("lr", all(x > 0 and math.isfinite(x) for x in self.lr), f"values must be positive finite numbers, got {self.lr}"),
             ("batch_size", all(x >= 1 for x in self.batch_size), f"values must be at least 1, got {self.batch_size}"),
             ("epochs", all(x >= 1 for x in self.epochs), f"values must be at least 1, got {self.epochs}"),
         ]
