@@ -157,3 +157,6 @@ def test_a_threshold_the_threshold_mode_does_not_use_is_said(movies_csv, caplog)
         config_from_options({"data": movies_csv, "threshold": 0.9, "thresholds": "fixed"},
                             given={"data", "threshold", "thresholds"})
     assert "is not used" not in caplog.text
+    with caplog.at_level(logging.WARNING):
+        config_from_options({"data": movies_csv, "distill_alpha": 0.3}, given={"data", "distill_alpha"})
+    assert "--distill-alpha 0.3 is not used: it mixes a --teacher's probabilities" in caplog.text

@@ -157,6 +157,9 @@ def config_from_options(options: dict, *, config_file: Path | None = None, given
     if not config.data:
         where = f" or data = \"...\" in {config_file}" if config_file else ""
         raise DataError(f"no training data given; pass --data movies.csv{where}")
+    if "distill_alpha" in given and not config.teacher:
+        logging.getLogger("genretag").warning("--distill-alpha %g is not used: it mixes a --teacher's probabilities "
+                                              "into the targets, and none is given", config.distill_alpha)
     if "threshold" in given and config.thresholds != "fixed":
         logging.getLogger("genretag").warning(
             "--threshold %g is not used: with --thresholds %s the thresholds are tuned on validation; pass "
