@@ -642,7 +642,8 @@ def test_kill_during_train_then_resume(tiny_qwen, tmp_path):
     src = write_csv(tmp_path / "movies.csv", synthetic_movies(1500, seed=6))
     out = tmp_path / "run"
     out.mkdir()
-    (out / "earlier.txt").write_text("an earlier run\n")  # must survive the kill untouched
+    (out / "meta.json").write_text("{}\n")  # an earlier run (--force replaces genretag's own folders only) ...
+    (out / "earlier.txt").write_text("an earlier run\n")  # ... which must survive the kill untouched
     args = ["train", "--data", str(src), "--backbone", str(tiny_qwen), "--epochs", "3", "--out", str(out), "--force"]
     marker = checkpoints.marker(partial_path(out))
     _kill_when(_genretag(args, tmp_path), marker.is_file)
