@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import io
 import json
 import logging
 import os
@@ -739,7 +738,7 @@ def merge_shards(out: str | Path, *, force: bool = False, remove_shards: bool = 
     paths = [shard_output(out, (i, n)) for i in range(n)]
     out_format = formats.check_output(out, shard=(0, n))
     merged = _merged_format(first, out_format)
-    with atomic_path(out, force=force) as tmp, open(tmp, "wb") as sink:
+    with atomic_path(out, force=force) as tmp, open(tmp, "ab") as sink:
         handles = [open(p, encoding="utf-8", newline="") for p in paths]
         try:
             if out_format.kind == formats.JSONL:
@@ -749,7 +748,7 @@ def merge_shards(out: str | Path, *, force: bool = False, remove_shards: bool = 
             else:
                 readers = [csv.reader(h, delimiter=out_format.sep) for h in handles]
                 headers = [next(r, None) for r in readers]
-                writer = _RecordWriter(sink, merged)
+                writer = _RecordBatches(formats.TableWriter(tmp, merged, name=out.name))
             if any(h != headers[0] for h in headers):
                 raise DataError(f"the shards of {out} have different columns; tag them all with the same options")
             if headers[0] is not None:
@@ -759,6 +758,7 @@ def merge_shards(out: str | Path, *, force: bool = False, remove_shards: bool = 
                 if record is None:
                     raise DataError(f"shard {row % n} of {out} ends early, at input row {row}; tag it again")
                 writer.writerow(record)
+            writer.flush()
             extra = [str(i) for i, r in enumerate(readers) if next(r, None) is not None]
             if extra:
                 raise DataError(f"shard(s) {', '.join(extra)} of {out} hold more rows than recorded; tag them again")
@@ -787,36 +787,29 @@ def _merged_format(record: dict, plain: formats.OutputFormat) -> formats.OutputF
     return fmt if fmt.kind == plain.kind and not fmt.compression else plain
 
 
-class _RecordWriter:
-    """CSV records (minimal quoting, as pandas wrote the shards) in an `OutputFormat`'s
-    encoding, BOM, ``sep=`` line and line ending; a cell the encoding cannot hold is a `DataError`."""
+class _RecordBatches:
+    """CSV records from the shards written through `formats.TableWriter` (in the merged
+    format's dialect), in batches of `MERGE_BATCH_ROWS`: every cell is the shard's text."""
 
-    def __init__(self, sink, fmt: formats.OutputFormat):
-        self.sink, self.fmt = sink, fmt
-        self.buffer = io.StringIO()
-        # CRLF, which quotes every cell holding a CR or an LF; each record's own end is re-ended.
-        self.writer = csv.writer(self.buffer, delimiter=fmt.sep, lineterminator="\r\n")
-        self.end = fmt.newline or "\r\n"
+    def __init__(self, writer: formats.TableWriter):
+        self.writer, self.header, self.rows, self.first = writer, None, [], True
 
     def writeheader(self, header: list[str]) -> None:
-        if self.fmt.bom:
-            self.sink.write("\ufeff".encode(self.fmt.encoding))
-        if self.fmt.sep_line:
-            self.sink.write(f"sep={self.fmt.sep}{self.end}".encode(self.fmt.encoding))
-        self.writerow(header)
+        self.header = header
 
     def writerow(self, record: list[str]) -> None:
-        self.buffer.seek(0)
-        self.buffer.truncate()
-        self.writer.writerow(record)
-        text = self.buffer.getvalue()
-        if self.end != "\r\n":
-            text = text[:-2] + self.end
-        try:
-            self.sink.write(text.encode(self.fmt.encoding))
-        except UnicodeEncodeError as e:
-            raise DataError(f"the merged output is written in the input's encoding ({self.fmt.encoding}), which "
-                            f"cannot hold {e.object[e.start:e.end]!r}; merge into NAME.jsonl shards instead") from None
+        self.rows.append(record)
+        if len(self.rows) >= MERGE_BATCH_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.header is not None and (self.rows or self.first):
+            self.writer.write(pd.DataFrame(self.rows, columns=self.header, dtype=object), header=self.first)
+            self.first, self.rows = False, []
+
+
+#: Records merged per write (`_RecordBatches`).
+MERGE_BATCH_ROWS = 10_000
 
 
 class _LineWriter:
@@ -827,6 +820,9 @@ class _LineWriter:
 
     def writerow(self, line: str) -> None:
         self.sink.write(line.encode("utf-8"))
+
+    def flush(self) -> None:
+        self.sink.flush()
 
 
 def _shard_record(shard_csv: Path) -> dict:
