@@ -421,7 +421,7 @@ def _train(config: TrainConfig, out, *, ctx: distributed.Context, dev: torch.dev
         pad_id = tokenizer.pad_token_id
         tr_idx, va_idx = prep.split["train"], prep.split["validation"]
         if config.oversample:
-            tr_idx = tr_idx[oversample_rows(prep.targets[tr_idx])]
+            tr_idx = tr_idx[oversample_rows(prep.targets[tr_idx], config.oversample_max)]
         train_ids = [encoded[i] for i in tr_idx]
         val_ids = [encoded[i] for i in va_idx]
         untitled_ids = None  # the training rows without their title, for --title-dropout

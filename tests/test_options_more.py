@@ -160,3 +160,28 @@ def test_a_threshold_the_threshold_mode_does_not_use_is_said(movies_csv, caplog)
     with caplog.at_level(logging.WARNING):
         config_from_options({"data": movies_csv, "distill_alpha": 0.3}, given={"data", "distill_alpha"})
     assert "--distill-alpha 0.3 is not used: it mixes a --teacher's probabilities" in caplog.text
+
+
+def test_oversample_max_caps_the_repeats_and_is_said_when_oversampling_is_off(movies_csv, caplog):
+    import logging
+
+    import numpy as np
+
+    from genretag.cli.options import config_from_options
+    from genretag.config import ConfigError
+    from genretag.training import oversample_rows
+
+    targets = np.array([[1, 0]] * 36 + [[0, 1]], dtype=np.float32)  # sqrt(36 / 1) = 6 repeats uncapped
+    assert np.bincount(oversample_rows(targets))[-1] == 4
+    assert np.bincount(oversample_rows(targets, 8))[-1] == 6
+    with caplog.at_level(logging.WARNING):
+        config = config_from_options({"data": movies_csv, "oversample_max": 6}, given={"data", "oversample_max"})
+    assert config.oversample_max == 6 and "--oversample-max 6 is not used: it caps --oversample" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        config_from_options({"data": movies_csv, "oversample": True, "oversample_max": 6},
+                            given={"data", "oversample", "oversample_max"})
+    assert "is not used" not in caplog.text
+    with pytest.raises(ConfigError, match="must be at least 1, got 0"):
+        config_from_options({"data": movies_csv, "oversample": True, "oversample_max": 0},
+                            given={"data", "oversample", "oversample_max"})

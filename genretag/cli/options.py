@@ -119,6 +119,7 @@ TRAIN_OPTIONS = (
     Option("pos_weight_power"),
     Option("pos_weight_cap"),
     Option("oversample", ("--oversample/--no-oversample",)),
+    Option("oversample_max"),
     Option("thresholds"),
     Option("threshold"),
     Option("at_least_one"),
@@ -160,6 +161,9 @@ def config_from_options(options: dict, *, config_file: Path | None = None, given
     if "distill_alpha" in given and not config.teacher:
         logging.getLogger("genretag").warning("--distill-alpha %g is not used: it mixes a --teacher's probabilities "
                                               "into the targets, and none is given", config.distill_alpha)
+    if "oversample_max" in given and not config.oversample:
+        logging.getLogger("genretag").warning("--oversample-max %d is not used: it caps --oversample, which is off",
+                                              config.oversample_max)
     if "threshold" in given and config.thresholds != "fixed":
         logging.getLogger("genretag").warning(
             "--threshold %g is not used: with --thresholds %s the thresholds are tuned on validation; pass "
