@@ -21,6 +21,7 @@ import difflib
 import functools
 import json
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -59,13 +60,15 @@ KINDS = ("tmdb id", "alias", "spelling", "placeholder", "stray number")
 
 
 def genre_key(name: str) -> str:
-    """The identity of a genre name: case-folded, any dash read as "-", inner dashes as spaces,
-    spaces collapsed, a final full stop dropped.
+    """The identity of a genre name: case-folded, accents dropped, any dash read as "-", inner dashes
+    as spaces, spaces collapsed, a final full stop dropped.
 
     ``"Sci-Fi"``, ``"sci\u2011fi"``, ``"sci fi"`` and ``"SCI_FI"`` share the key ``"sci fi"``;
-    ``"horror."`` is ``"horror"``; ``"-"`` and ``"–"`` are ``"-"``.
+    ``"Comédie"`` and ``"COMEDIE"`` share ``"comedie"``; ``"horror."`` is ``"horror"``; ``"-"`` and ``"–"`` are ``"-"``.
     """
-    text = " ".join(str(name).replace("\u2019", "'").split()).casefold().translate(_DASHES)
+    text = unicodedata.normalize("NFKD", str(name).replace("\u2019", "'"))
+    text = unicodedata.normalize("NFC", "".join(c for c in text if not unicodedata.combining(c)))
+    text = " ".join(text.split()).casefold().translate(_DASHES)
     return _INNER_DASH.sub(" ", _TRAILING_PUNCT.sub("", text))
 
 

@@ -244,6 +244,34 @@ def test_sci_fi_rows_count_as_science_fiction_positives(bundled, tmp_path):
     assert _per_genre(fixed)["Science Fiction"]["support"] == 3 and fixed["unknown_genres"]["genres"] == {}
 
 
+def test_localised_tmdb_genre_names_are_read_as_tmdb_genres_and_said(bundled, tmp_path, tiny_bert):
+    """A catalogue exported from a German, French or Spanish TMDB ("Komödie", "Comédie", "Ciencia ficción") had
+    every genre unknown: evaluate scored nothing of it and train learnt "Komödie" as a genre of its own."""
+    src = tmp_path / "tmdb_de.csv"
+    text = (CASES / "vocab-alias-scifi" / "imdb_style.csv").read_text(encoding="utf-8")
+    src.write_text(text.replace("Sci-Fi", "Science-Fiction").replace("Drama", "Drame").replace("Action", "Acción")
+                   .replace("Thriller", "Suspenso"), encoding="utf-8")
+    results = evaluate(bundled, data=src, baseline=False)
+    assert results["unknown_genres"]["genres"] == {}
+    read = results["genre_mappings"]["read"]
+    assert read["Drame"] == {"to": ["Drama"], "kind": "alias", "rows": 2}
+    assert read["Acción"]["to"] == ["Action"] and read["Suspenso"]["to"] == ["Thriller"]
+    assert _per_genre(results)["Science Fiction"]["support"] == 3 and _per_genre(results)["Drama"]["support"] == 2
+    # train: the same names, without accents or in capitals, are the model's TMDB genres, and it says so.
+    rows = [{"title": f"M{i}", "overview": f"story number {i} about things", "genres": g}
+            for i, g in enumerate(["Komödie|Krimi", "KOMODIE", "Liebesfilm|Drama", "Kriegsfilm", "Krimi"] * 8)]
+    data = tmp_path / "de.csv"
+    with data.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["title", "overview", "genres"])
+        writer.writeheader()
+        writer.writerows(rows)
+    result = _train(data, tmp_path / "run", tiny_bert)
+    labels = json.loads((tmp_path / "run" / "labels.json").read_text(encoding="utf-8"))
+    assert sorted(labels) == ["Comedy", "Crime", "Drama", "Romance", "War"]
+    said = " ".join(result.output.split())
+    assert "Komödie → Comedy" in said and "Komodie → Comedy" in said  # capitals read as "Komodie", as for any name
+
+
 def test_unknown_genres_get_a_did_you_mean(bundled, tmp_path):
     src = tmp_path / "typos.csv"
     src.write_text((CASES / "vocab-alias-scifi" / "imdb_style.csv").read_text(encoding="utf-8")
