@@ -25,7 +25,7 @@ from . import formats
 from .errors import DataError, GenretagError
 from .outputs import atomic_path, ensure_new, refuse_input
 from .data import choose_text_columns
-from .tagging import GENRES_COLUMN, GenreTagger, free_column
+from .tagging import GENRES_COLUMN, GenreTagger, free_column, warn_taken_columns
 
 logger = logging.getLogger(__name__)
 
@@ -273,7 +273,9 @@ def tag_with_ray(
         raise DataError(f"--chunksize must be at least 1, got {block_rows}")
     if threads is not None and threads < 1:
         raise DataError(f"--threads must be at least 1, got {threads}")
+    from .rundir import LABELS_FILE
     from .runs import CONFIG_FILE, check_run_dir, read_json, resolve_model
+    from .vocabulary import output_names
 
     t0 = time.perf_counter()
     # Workers may start in another folder: they get the absolute path.
@@ -294,6 +296,8 @@ def tag_with_ray(
     cols = chosen.columns
     for warning in chosen.warnings():
         logger.warning(warning)
+    labels = read_json(model / LABELS_FILE)
+    warn_taken_columns(header, (output_names(labels, vocabulary)[0] if vocabulary else labels) if scores else [])
     ray = require_ray()
 
     summary = EngineSummary(output=out, inputs=files, workers=workers, text_columns=cols, text_columns_how=chosen.how,

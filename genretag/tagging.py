@@ -129,14 +129,19 @@ def score_columns(columns, names: list[str]) -> list[str]:
         n += 1
 
 
-def _warn_taken_columns(columns, names: list[str]) -> None:
-    """Say when the input already has score columns, so the scores go to suffixed ones."""
+def warn_taken_columns(columns, names: list[str]) -> None:
+    """Say when the input already has score or language columns, so genretag's go to suffixed ones."""
     chosen = score_columns(columns, names)
     if chosen and chosen[0] != SCORE_PREFIX + names[0]:
         suffix = chosen[0][len(SCORE_PREFIX + names[0]):]
         taken = [str(c) for c in columns if str(c).casefold().startswith(SCORE_PREFIX)][:3]
         logger.warning("the input has column(s) %s: the scores are written to score_<genre>%s",
                        ", ".join(repr(c) for c in taken), suffix)
+    language_column = free_column(list(columns) + chosen, LANGUAGE_COLUMN)
+    if language_column != LANGUAGE_COLUMN:
+        taken = next(str(c) for c in columns if str(c).casefold() == LANGUAGE_COLUMN)
+        logger.warning("the input has a column %r: genretag's language flags are written to %r", taken,
+                       language_column)
 
 
 def safe_cell(text: str) -> str:
@@ -509,7 +514,7 @@ def tag_csv(
                 if no_rows:  # the columns were chosen from the header, before any output
                     no_rows = False
                     summary.genres_column = free_column(chunk.columns, GENRES_COLUMN)
-                    _warn_taken_columns(chunk.columns, names if scores else [])
+                    warn_taken_columns(chunk.columns, names if scores else [])
                     _warn_empty_titles(chunk, text_cols)
                 if i < record["chunks"]:  # written before the interruption
                     if on_rows:

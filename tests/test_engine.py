@@ -150,6 +150,25 @@ def test_engine_writes_what_tag_writes_in_the_input_s_dialect(ray_local, trained
     assert "(as the input)" not in said["out.jsonl"]
 
 
+def test_engine_names_the_columns_it_moves_as_tag_does(ray_local, trained, catalogue, tmp_path, caplog):
+    """Input columns ``score_Action`` and ``language_warning`` move genretag's to suffixed names: said by
+    ``--engine ray`` as by ``tag``, and the file is the same."""
+    import logging
+
+    frame = read_csv(catalogue)
+    frame["score_Action"], frame["language_warning"] = "9", "mine"
+    source = tmp_path / "taken.csv"
+    frame.to_csv(source, index=False)
+    expected = _tag_once(trained, source, tmp_path / "tag.csv").read_bytes()
+    with caplog.at_level(logging.WARNING):
+        result = _engine(trained, source, tmp_path / "ray.csv")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "ray.csv").read_bytes() == expected
+    said = " ".join((caplog.text + result.output).split())
+    assert "the scores are written to score_<genre>_2" in said
+    assert "genretag's language flags are written to 'language_warning_2'" in said
+
+
 def test_a_killed_worker_still_gives_every_row_once(ray_local, trained, catalogue, tmp_path, monkeypatch):
     import ray.cloudpickle
 

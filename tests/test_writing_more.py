@@ -353,6 +353,29 @@ def test_score_columns_move_together_when_the_input_has_one(tiny_run, tmp_path, 
     assert "the scores are written to score_<genre>_2" in caplog.text + result.output
 
 
+def test_an_input_language_warning_column_is_kept_and_genretags_is_named(tiny_run, tmp_path, caplog):
+    """An input column ``Language_Warning`` moved genretag's flags to ``language_warning_2`` without a word."""
+    import logging
+
+    import pandas as pd
+
+    source = tmp_path / "in.csv"
+    pd.DataFrame({"overview": ["A cowboy rides into a lawless town.", "Two strangers fall in love in Paris."],
+                  "Language_Warning": ["mine", "mine"]}).to_csv(source, index=False)
+    with caplog.at_level(logging.WARNING):
+        result = runner.invoke(app, ["tag", str(source), "--model", str(tiny_run), "--out", str(tmp_path / "o.csv")])
+    assert result.exit_code == 0, result.output
+    got = pd.read_csv(tmp_path / "o.csv", dtype=str, keep_default_na=False)
+    assert got["Language_Warning"].tolist() == ["mine", "mine"] and got["language_warning_2"].tolist() == ["", ""]
+    assert "the input has a column 'Language_Warning': genretag's language flags are written to 'language_warning_2'" \
+        in " ".join((caplog.text + result.output).split())
+    caplog.clear()
+    source.write_text("overview\nA cowboy rides into a lawless town.\n", encoding="utf-8")
+    with caplog.at_level(logging.WARNING):
+        result = runner.invoke(app, ["tag", str(source), "--model", str(tiny_run), "--out", str(tmp_path / "p.csv")])
+    assert "language flags are written" not in caplog.text + result.output
+
+
 def test_rows_given_no_genre_are_counted(tiny_run, movies_csv, tmp_path):
     """``--no-at-least-one --threshold 0.99`` said "120 tagged" with every predicted_genres empty."""
     import pandas as pd
