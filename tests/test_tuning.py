@@ -24,6 +24,7 @@ from genretag.checkpoints import marker
 from genretag.outputs import partial_path
 from genretag.cli import app
 from genretag.config import TrainConfig
+from genretag.errors import ConfigError
 from genretag.tuning import Grid, Trial, grid_cost, make_plan, parse_grid
 
 runner = CliRunner()
@@ -59,6 +60,8 @@ def test_grid_takes_comma_lists_and_repeated_options():
     assert parse_grid() == Grid(lr=[1e-4, 5e-4, 1e-5], batch_size=[8, 12, 16], epochs=[4, 8])  # the report's grid
     assert [t.id for t in parse_grid(["2.5e-4"], ["12"], ["8,4"]).trials()] == ["lr2.5e-4_b12_e4", "lr2.5e-4_b12_e8"]
     assert Trial(0.001, 16, 1).id == "lr1e-3_b16_e1"
+    with pytest.raises(ConfigError, match=r"0.5 and 0.5000001 are one value in trial names \(0.5\)"):
+        Grid(lr=[1e-4], variants={"distill_alpha": [0.5, 0.5000001]})
 
 
 @pytest.mark.parametrize("args, message", [
@@ -72,6 +75,8 @@ def test_grid_takes_comma_lists_and_repeated_options():
     (["--schedule", "step"], "--schedule must be one of linear, cosine, constant, got 'step'"),
     (["--loss", "bce,nope"], "--loss must be one of bce, "),
     (["--sample", "5"], "--sample must be at least 10 rows, got 5"),
+    # two trials would get one folder name: the second stopped with "already exists" after the first trained
+    (["--lr", "1e-4,1.0000001e-4"], "--lr 0.0001 and 0.00010000001 are one value in trial names (1e-4)"),
 ])
 def test_bad_values_are_one_line_errors(args, message, movies_csv, tmp_path):
     result = runner.invoke(app, _tune_args(movies_csv, "unused", tmp_path / "grid", *args))

@@ -98,6 +98,21 @@ class Grid:
         for name, ok, problem in checks:
             if not ok:
                 raise ConfigError(name, problem)
+        same = {}
+        for lr in self.lr:  # trials are named by the learning rate to 7 digits: two in one name would clash
+            same.setdefault(format_lr(lr), []).append(lr)
+        for name, values in same.items():
+            if len(values) > 1:
+                raise ConfigError("lr", f"{' and '.join(f'{v!r}' for v in values)} are one value in trial names "
+                                        f"({name}); give learning rates that differ in the first 7 digits")
+        for axis, values in self.variants.items():
+            named = {}
+            for value in values:
+                named.setdefault(format_value(value), []).append(value)
+            for name, clash in named.items():
+                if len(clash) > 1:
+                    raise ConfigError(axis, f"{' and '.join(repr(v) for v in clash)} are one value in trial names "
+                                            f"({name}); give values that differ in the first 6 digits")
 
     def varied(self) -> dict:
         """The variant axes with more than one value, in `VARIANT_AXES` order."""
