@@ -62,6 +62,10 @@ class EngineSummary:
     """How they were chosen (`genretag.tagging.TextColumns.how`)."""
     dialect: str | None = None
     """How a delimited output differs from plain comma-separated UTF-8 (`formats.describe_dialect`)."""
+    header_count: int = 0
+    """Rows that are a header, not a movie (`genretag.data.header_rows`): left untagged."""
+    header_rows: list[int] = field(default_factory=list)
+    """The row numbers (0-based, across the inputs in order) of the first five of them."""
 
     @property
     def rows_per_second(self) -> float:
@@ -331,13 +335,15 @@ def tag_with_ray(
             num_gpus=gpus_per_worker or None,
         )
         summary.genres_column = free_column(header, GENRES_COLUMN)
-        _write(tagged, out, out_fmt, force, cols, summary, on_rows)
+        _write(tagged, out, out_fmt, force, cols, header, summary, on_rows)
     except ray.exceptions.RayError as exc:
         raise GenretagError(_ray_message(exc)) from None
     finally:
         if started_here:
             ray.shutdown()
     summary.seconds = time.perf_counter() - t0
+    if summary.header_count:
+        logger.warning("left untagged %s", data_mod.header_rows_said(summary.header_rows, summary.header_count))
     return summary
 
 
@@ -357,9 +363,10 @@ def _read(ray, files: list[str], fmt: str, block_rows: int):
     return reader(files).repartition(target_num_rows_per_block=block_rows)
 
 
-def _write(tagged, out: Path, fmt: formats.OutputFormat, force: bool, cols: list[str], summary: EngineSummary,
-           on_rows) -> None:
-    """Stream the tagged blocks, in order, into one file written atomically (`formats.TableWriter`)."""
+def _write(tagged, out: Path, fmt: formats.OutputFormat, force: bool, cols: list[str], header: list[str],
+           summary: EngineSummary, on_rows) -> None:
+    """Stream the tagged blocks, in order, into one file written atomically (`formats.TableWriter`);
+    count the rows as `tagging.tag_csv` does (``header``: the input's columns)."""
     with atomic_path(out, force=force) as tmp:
         writer = formats.TableWriter(tmp, fmt, name=out.name)
         try:
@@ -369,10 +376,16 @@ def _write(tagged, out: Path, fmt: formats.OutputFormat, force: bool, cols: list
                 writer.write_arrow(table, header=summary.rows == 0)
                 synopsis_cols = data_mod.synopsis_columns(cols)  # as tag_frame counts a row with a title alone
                 text = data_mod.join_text(table.select(synopsis_cols).to_pandas(), synopsis_cols)
-                has_text = int((text.str.len() > 0).sum())
+                headers = []
+                if (text.str.split().str.len() <= data_mod.HEADER_CELL_WORDS).any():  # else no header row: skip
+                    frame = table.select([c for c in header if c in table.column_names]).to_pandas()
+                    headers = [i for i, flag in enumerate(data_mod.header_rows(frame, synopsis_cols)) if flag]
+                has_text = int((text.str.len() > 0).sum()) - sum(bool(text.iloc[i]) for i in headers)
+                summary.header_rows = (summary.header_rows + [summary.rows + i for i in headers])[:5]
+                summary.header_count += len(headers)
                 summary.rows += table.num_rows
                 summary.tagged += has_text
-                summary.empty_text += table.num_rows - has_text
+                summary.empty_text += table.num_rows - has_text - len(headers)
                 if on_rows:
                     on_rows(table.num_rows)
         finally:

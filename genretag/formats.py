@@ -541,7 +541,7 @@ def _sniff_delimited(path: Path, base: FileFormat, text: str, truncated: bool, o
         _check_unique(path, columns)
     else:
         columns = list(options.columns)
-        if _looks_like_header(header):
+        if looks_like_header(header):
             _warn_once(path, f"%s: its first row ({_shorten(', '.join(header), 60)}) looks like a header, and "
                              "--no-header reads it as a movie; leave --no-header out if the file has a header row")
         # Split on a long separator, the last field takes the rest of the line (see _split_chunks).
@@ -557,7 +557,7 @@ _HEADER_WORDS = frozenset("""id title name movie film overview synopsis plot des
 year tconst imdb tmdb storyline story text tags categories category""".split())
 
 
-def _looks_like_header(cells: list[str]) -> bool:
+def looks_like_header(cells: list[str]) -> bool:
     """True for a row of short, non-numeric cells, one of them a column name of movie files
     ("Movie title", "plot_summary", "genres")."""
     cleaned = [c.strip().lstrip("\ufeff") for c in cells]

@@ -41,6 +41,7 @@ SCORE_DIGITS = 4
 # A cell starting with one of these is run as a formula by spreadsheet programs.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 PROGRESS_FORMAT = 1
+HEADER_EXAMPLES = 5
 
 
 @dataclass
@@ -174,6 +175,8 @@ class TaggedFrame:
     """Rows with a text of fewer than `SHORT_TEXT_WORDS` words (a title, not a synopsis?)."""
     truncated: int = 0
     """Rows whose text is longer than the run's max length in tokens: only its start was read."""
+    header_rows: list[int] = field(default_factory=list)
+    """Index labels of rows that are a header, not a movie (`genretag.data.header_rows`): not predicted."""
 
 
 def tag_frame(
@@ -219,7 +222,8 @@ def tag_frame(
     texts = data_mod.join_text(frame, text_cols)
     synopsis_cols = data_mod.synopsis_columns(text_cols)
     synopses = texts if synopsis_cols == list(text_cols) else data_mod.join_text(frame, synopsis_cols)
-    has_text = (synopses.str.len() > 0).to_numpy(dtype=bool)  # a title alone is not tagged
+    is_header = data_mod.header_rows(frame, synopsis_cols)  # a header repeated inside the file is no movie
+    has_text = (synopses.str.len() > 0).to_numpy(dtype=bool) & ~is_header  # a title alone is not tagged
     probs = np.full((len(frame), len(run.labels)), np.nan, dtype=np.float32)
     truncated = 0
     if has_text.any():
@@ -253,7 +257,8 @@ def tag_frame(
     out[free_column(list(frame.columns) + score_names, LANGUAGE_COLUMN)] = flags
     words = language.word_counts(text_list, scripts)
     return TaggedFrame(frame=out, chosen=chosen, has_text=has_text, other_script=language.count_by_script(flags),
-                       short_texts=int(((words < SHORT_TEXT_WORDS) & has_text).sum()), truncated=truncated)
+                       short_texts=int(((words < SHORT_TEXT_WORDS) & has_text).sum()), truncated=truncated,
+                       header_rows=[int(i) for i in frame.index[is_header]])
 
 
 def count_truncated(tokenizer, texts: list[str], max_length: int) -> int:
@@ -535,7 +540,9 @@ def tag_csv(
                     rows=record["rows"] + len(chunk),
                     bytes=tmp.stat().st_size,
                     tagged=record["tagged"] + int(has_text.sum()),
-                    empty_text=record["empty_text"] + int((~has_text).sum()),
+                    empty_text=record["empty_text"] + int((~has_text).sum()) - len(tagged.header_rows),
+                    header_rows=record.get("header_rows", 0) + len(tagged.header_rows),
+                    header_examples=(record.get("header_examples", []) + tagged.header_rows)[:HEADER_EXAMPLES],
                     no_genre=record.get("no_genre", 0) + int((has_text & (tagged.chosen.sum(axis=1) == 0)).sum()),
                     counts=counts.tolist(),
                     other_script=other_script,
@@ -550,6 +557,8 @@ def tag_csv(
             raise DataError(f"{path} has a header but no rows; nothing to tag")
     summary.rows, summary.tagged, summary.empty_text = record["rows"], record["tagged"], record["empty_text"]
     summary.no_genre = record.get("no_genre", 0)
+    summary.header_rows = list(record.get("header_examples", []))
+    summary.header_count = record.get("header_rows", 0)
     summary.shard, summary.input_rows = shard, input_rows
     if shard is not None:
         write_json(shard_record(out), {**identity, "input": str(path.resolve()), "input_rows": input_rows,
@@ -567,6 +576,8 @@ def tag_csv(
         log = logger.warning if summary.truncated > summary.tagged // 10 else logger.info
         log("%d of %d texts are longer than the model's %d tokens: it read only the start of each (a run trained "
             "with a larger --max-length reads more)", summary.truncated, summary.tagged, run.config.max_length)
+    if summary.header_rows:
+        logger.warning("left untagged %s", data_mod.header_rows_said(summary.header_rows, summary.header_count))
     summary.other_script = dict(sorted(other_script.items(), key=lambda x: -x[1]))
     message = language.describe(summary.other_script, summary.tagged, known)
     if message:

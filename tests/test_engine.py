@@ -169,6 +169,24 @@ def test_engine_names_the_columns_it_moves_as_tag_does(ray_local, trained, catal
     assert "genretag's language flags are written to 'language_warning_2'" in said
 
 
+def test_engine_leaves_a_header_inside_the_file_untagged_as_tag_does(ray_local, trained, catalogue, tmp_path, caplog):
+    import logging
+
+    lines = catalogue.read_text(encoding="utf-8").splitlines()
+    names = lines[0].split(",")
+    other = ",".join({"overview": "Plot summary", "title": "Movie title", "genres": "Genres"}.get(n, n.upper())
+                     for n in names)
+    source = tmp_path / "joined.csv"
+    source.write_text("\n".join(lines[:101] + [other] + lines[101:]) + "\n", encoding="utf-8")
+    expected = _tag_once(trained, source, tmp_path / "tag.csv").read_bytes()
+    with caplog.at_level(logging.WARNING):
+        result = _engine(trained, source, tmp_path / "ray.csv")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "ray.csv").read_bytes() == expected
+    said = " ".join((caplog.text + result.output).split())
+    assert "left untagged 1 row that is a header, not a movie (data row 101: files joined one after another?)" in said
+
+
 def test_a_killed_worker_still_gives_every_row_once(ray_local, trained, catalogue, tmp_path, monkeypatch):
     import ray.cloudpickle
 

@@ -391,3 +391,55 @@ def test_no_header_on_a_file_with_a_header_is_said(tmp_path, caplog):
     with caplog.at_level(logging.WARNING):
         sniff(headerless, options)
     assert "looks like a header" not in caplog.text
+
+
+# --------------------------------------------------------------------------- a header inside the file
+
+
+def _joined_exports(tmp_path):
+    """Three exports joined with ``cat``: a header of other names is a row (the same names are left out
+    when the file is read, said)."""
+    from conftest import synthetic_movies
+
+    movies = synthetic_movies(60, seed=5)
+    lines = ["id,title,overview,genres"]
+    for i, m in enumerate(movies):
+        if i == 20:
+            lines.append("ID,Movie title,Plot summary,Genres")
+        if i == 40:
+            lines.append("id,title,overview,genres")
+        lines.append(",".join([str(i), m["title"], '"' + m["overview"] + '"', '"' + m["genres"] + '"']))
+    path = tmp_path / "joined.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_a_header_inside_the_file_is_no_movie_for_train_and_evaluate(tmp_path):
+    """``cat a.csv b.csv``: the second header ("ID,Movie title,Plot summary,Genres") was a movie with the
+    synopsis "Plot summary" and the genre "Genres", learnt as a genre of its own."""
+    from genretag.data import load_labelled
+
+    data, report = load_labelled(_joined_exports(tmp_path))
+    assert report.header_rows == [20] and len(data) == 60 and report.total == 61
+    assert not any(g.casefold() == "genres" for row in data.genres for g in row)
+    assert "dropped 1 row that is a header, not a movie (data row 21: files joined one after another?)" \
+        in report.lines()
+    # A short synopsis with a column word among others is a movie's ("Plot number 1.").
+    short = tmp_path / "short.csv"
+    short.write_text("overview,genre\nPlot number 1.,Drama\nStory,Comedy\nA long story of two brothers.,Drama\n",
+                     encoding="utf-8")
+    data, report = load_labelled(short)
+    assert report.header_rows == [1] and data.texts == ["Plot number 1.", "A long story of two brothers."]
+
+
+def test_a_header_inside_the_file_is_left_untagged_and_said(tiny_run, tmp_path, caplog):
+    source = _joined_exports(tmp_path)
+    with caplog.at_level(logging.WARNING):
+        result = runner.invoke(app, ["tag", str(source), "--model", str(tiny_run), "--out", str(tmp_path / "o.csv")])
+    assert result.exit_code == 0, result.output
+    got = pd.read_csv(tmp_path / "o.csv", dtype=str, keep_default_na=False)
+    assert len(got) == 61 and got.loc[20, "title"] == "Movie title" and got.loc[20, "predicted_genres"] == ""
+    assert (got.drop(index=[20])["predicted_genres"] != "").all()
+    said = " ".join((caplog.text + result.output).split())
+    assert "left untagged 1 row that is a header, not a movie (data row 21: files joined one after another?)" in said
+    assert "60 tagged, 0 with an empty synopsis" in said

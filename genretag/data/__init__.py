@@ -6,7 +6,7 @@ detection, the same column choice, the same genre canonicalisation.
 
     reading    read_csv, iter_csv_chunks, check_input (a file's head, before slow work)
     genres     parse_genres, canonical_genre, rare_genres, drop_genres
-    columns    detect_columns, detect_title_column, split_columns, join_text,
+    columns    detect_columns, detect_title_column, split_columns, join_text, header_rows,
                choose_text_columns -> TextColumns (the columns tag and evaluate read, given a run)
     labelled   load_labelled -> LabelledData, DropReport
     splits     split_indices, file_fingerprint, synopsis_key, SynopsisKeys
@@ -19,24 +19,27 @@ The names below are the package's API (``from genretag.data import load_labelled
 from ..formats import ReadOptions
 from .columns import (
     GENRE_COLUMN_CANDIDATES,
+    HEADER_CELL_WORDS,
     TEXT_COLUMN_CANDIDATES,
     TITLE_COLUMN_CANDIDATES,
     TextColumns,
     choose_text_columns,
     detect_columns,
     detect_title_column,
+    header_rows,
     join_text,
     missing_title_warning,
     split_columns,
     synopsis_columns,
 )
 from .genres import canonical_genre, drop_genres, is_malformed_list, parse_genres, rare_genres
-from .labelled import DropReport, LabelledData, load_labelled
+from .labelled import DropReport, LabelledData, header_rows_said, load_labelled
 from .reading import check_input, iter_csv_chunks, read_csv
 from .splits import SPLIT_NAMES, SYNOPSIS_KEY_METHOD, SynopsisKeys, file_fingerprint, split_indices, synopsis_key
 
 __all__ = [
     "GENRE_COLUMN_CANDIDATES",
+    "HEADER_CELL_WORDS",
     "SPLIT_NAMES",
     "TEXT_COLUMN_CANDIDATES",
     "TITLE_COLUMN_CANDIDATES",
@@ -51,6 +54,8 @@ __all__ = [
     "detect_title_column",
     "drop_genres",
     "file_fingerprint",
+    "header_rows",
+    "header_rows_said",
     "is_malformed_list",
     "missing_title_warning",
     "iter_csv_chunks",

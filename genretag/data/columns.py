@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from ..formats import example_columns, looks_like_data
+from ..formats import example_columns, looks_like_data, looks_like_header
 from .cells import clean_cell, is_missing
 
 logger = logging.getLogger(__name__)
@@ -433,3 +433,43 @@ def missing_title_warning(chosen: TextColumns) -> str:
     return (f"the model was trained on a title with each synopsis, and this file has no title column: it reads "
             f"{', '.join(repr(c) for c in chosen.columns)} alone, which scores somewhat lower; "
             f"pass --text-col TITLE,SYNOPSIS if the file has titles under another name")
+
+
+#: A synopsis of at most this many words may be a header's cell ("Plot summary", "overview").
+HEADER_CELL_WORDS = 3
+# The words of a synopsis column's name ("Plot summary", "Short_Description", "overview (en)"): a
+# synopsis cell of these alone names a column (one of other words, "Plot number 1.", is a movie's).
+_HEADER_CELL_WORDS = frozenset("""overview synopsis plot description summary storyline story text short long full
+brief movie film en english of the""".split())
+
+
+def header_rows(frame: pd.DataFrame, synopsis_cols: list[str]) -> np.ndarray:
+    """Rows that are a header, not a movie: files joined one after another (``cat a.csv b.csv``)
+    repeat their header, with the same names or another export's ("ID, Movie title, Plot summary").
+
+    A row is one when its synopsis cells (``synopsis_cols``, as written) have at most
+    `HEADER_CELL_WORDS` words together and are a column name of ``frame`` or words of synopsis
+    column names alone ("Plot summary"), and its non-empty cells together look like a header
+    (`genretag.formats.looks_like_header`: short, not numbers, one a column name of movie files).
+
+    Returns:
+        ``[rows]`` bool, True for a header row.
+    """
+    out = np.zeros(len(frame), dtype=bool)
+    if not len(frame) or not synopsis_cols:
+        return out
+    raw = frame[list(synopsis_cols)].astype(object).where(frame[list(synopsis_cols)].notna(), "")
+    text = raw.astype(str).agg(" ".join, axis=1).str.strip()
+    words = text.str.split().str.len()
+    short = ((words > 0) & (words <= HEADER_CELL_WORDS)).to_numpy()
+    if not short.any():
+        return out
+    names = {str(c).strip().casefold() for c in frame.columns}
+    for pos in np.flatnonzero(short):
+        synopsis = text.iloc[pos]
+        words = [w for w in re.split(r"[\s_\-()]+", synopsis.casefold()) if w]
+        if not (synopsis.casefold() in names or (words and all(w in _HEADER_CELL_WORDS for w in words))):
+            continue
+        cells = [str(v).strip() for v in frame.iloc[pos].tolist() if not is_missing(v) and str(v).strip()]
+        out[pos] = looks_like_header(cells)
+    return out

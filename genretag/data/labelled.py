@@ -14,7 +14,7 @@ import numpy as np
 from ..errors import DataError
 from ..formats import ReadOptions
 from .cells import clean_cell
-from .columns import detect_columns, detect_title_column, join_text, synopsis_columns
+from .columns import detect_columns, detect_title_column, header_rows, join_text, synopsis_columns
 from .genres import is_malformed_list, parse_genres
 from .reading import read_csv
 
@@ -26,7 +26,7 @@ class DropReport:
     """How many rows ``load_labelled`` read, dropped and kept.
 
     Each dropped row is counted under the first reason that applies, in field order,
-    so ``total == empty_text + no_genres + duplicate_text + sampled_out + kept``.
+    so ``total == len(header_rows) + empty_text + no_genres + duplicate_text + sampled_out + kept``.
     """
 
     total: int
@@ -49,6 +49,8 @@ class DropReport:
     """The columns joined into the synopsis (given or detected)."""
     genres_column: str | None = field(default=None, compare=False)
     """The column read as the genres (given or detected)."""
+    header_rows: list[int] = field(default_factory=list)
+    """Data-row numbers of rows that are a header, not a movie (`genretag.data.header_rows`), dropped first."""
 
     def lines(self) -> list[str]:
         """Return a short human summary, one line per non-zero count; the first names the columns read."""
@@ -57,6 +59,8 @@ class DropReport:
             columns = (f": synopsis from {' + '.join(repr(c) for c in self.text_columns)}, "
                        f"genres from '{self.genres_column}'")
         out = [f"read {_rows(self.total)}{columns}"]
+        if self.header_rows:
+            out.append(f"dropped {header_rows_said(self.header_rows)}")
         if self.empty_text:
             out.append(f"dropped {_rows(self.empty_text)} with an empty synopsis")
         if self.no_genres:
@@ -73,6 +77,17 @@ class DropReport:
 
 def _rows(n: int) -> str:
     return f"{n} row" if n == 1 else f"{n} rows"
+
+
+def header_rows_said(rows: list[int], count: int | None = None) -> str:
+    """``"2 rows that are headers, not movies (data rows 41, 82: files joined one after another?)"``;
+    ``rows`` are 0-based data-row numbers (the first of ``count``, default all), said 1-based as a
+    spreadsheet numbers them below the header."""
+    count = len(rows) if count is None else count
+    shown = ", ".join(str(i + 1) for i in rows[:5]) + (", ..." if count > min(len(rows), 5) else "")
+    one = count == 1
+    return (f"{_rows(count)} that {'is a header, not a movie' if one else 'are headers, not movies'} "
+            f"(data row{'' if one else 's'} {shown}: files joined one after another?)")
 
 
 def _check_genre_column(genres: list[list[str]], path, column: str, vocabulary=None) -> None:
@@ -195,6 +210,7 @@ def load_labelled(
     # It also keeps the split of title + overview runs the same as that of overview runs.
     synopsis_cols = synopsis_columns(texts_cols)
     synopses = join_text(df, synopsis_cols).tolist() if synopsis_cols != list(texts_cols) else texts
+    is_header = header_rows(df, synopsis_cols)
     cells = df[genres_col].tolist()
     genres = [parse_genres(c) for c in cells]
     genre_report = None
@@ -215,6 +231,8 @@ def load_labelled(
     seen: set[str] = set()
     keep: list[int] = []
     for i, (text, synopsis, row_genres) in enumerate(zip(texts, synopses, genres)):
+        if is_header[i]:  # a header repeated inside the file: no movie
+            continue
         if not synopsis:  # a title alone is not a synopsis
             empty_text += 1
         elif not row_genres:
@@ -254,6 +272,7 @@ def load_labelled(
         empty_text=empty_text,
         no_genres=no_genres,
         duplicate_text=duplicate_text,
+        header_rows=[int(i) for i in np.flatnonzero(is_header)],
         kept=len(keep),
         sampled_out=sampled_out,
         malformed_genres=malformed,
