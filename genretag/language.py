@@ -46,6 +46,9 @@ SAMPLE_CHARS = 200
 MIN_LETTERS = 3
 #: A script is one the run knows when at least this share of its training rows are in it.
 MIN_SHARE = 0.05
+#: Share of kana among a row's Han and kana letters from which the row is Japanese, not Chinese
+#: (Japanese prose is about a third kana or more; Chinese has none).
+KANA_SHARE = 0.1
 #: What runs without a recorded profile (older runs, the bundled model) were trained on.
 DEFAULT_SCRIPTS = ("Latin",)
 
@@ -75,9 +78,16 @@ def script_counts(texts: Sequence[str]) -> np.ndarray:
 
 
 def row_scripts(texts: Sequence[str]) -> list[str]:
-    """The script most of each row's letters are in; ``""`` when it has too few letters to tell."""
+    """The script most of each row's letters are in; ``""`` when it has too few letters to tell.
+
+    Japanese is written in Han characters (kanji) and kana, often more of the first: a row whose
+    letters are mostly Han with at least `KANA_SHARE` of kana among them is Japanese, ``"Kana"``.
+    """
     counts = script_counts(texts)
     top = counts.argmax(axis=1)
+    han, kana = SCRIPTS.index("Han"), SCRIPTS.index("Kana")
+    japanese = (top == han) & (counts[:, kana] >= KANA_SHARE * (counts[:, han] + counts[:, kana])) & (counts[:, kana] > 0)
+    top = np.where(japanese, kana, top)
     enough = counts.sum(axis=1) >= MIN_LETTERS
     return [SCRIPTS[k] if ok else "" for k, ok in zip(top, enough)]
 

@@ -111,3 +111,12 @@ def test_the_bundled_model_is_known_to_be_english():
 
     meta = json.loads((bundled_model() / "meta.json").read_text())
     assert language.trained_on_english(meta) and meta["text_profile"]["english"] >= 0.99
+
+
+def test_japanese_with_more_kanji_than_kana_is_japanese_not_han():
+    """A Japanese synopsis (kanji and kana) was labelled "Han script", as Chinese is: a run trained on
+    Chinese took it for its own language."""
+    japanese = "東京に住む若い女性が、突然現れた謎の男と恋に落ちる。"
+    chinese = "一个年轻女子在北京爱上了一个神秘的男人。"
+    assert language.row_scripts([japanese, chinese, "東京大学"]) == ["Kana", "Han", "Han"]
+    assert language.script_warnings([japanese, chinese], ("Han",)) == ["Kana script (model: Han)", ""]
