@@ -78,12 +78,12 @@ def test_english_and_too_short_texts():
 def test_a_run_trained_on_english_flags_other_languages_and_texts_without_letters():
     texts = [ENGLISH, OTHERS["Spanish"], "👻🏠😱👧", "家族が幽霊屋敷に引っ越す。", ""]
     flags = language.script_warnings(texts, ("Latin",), english=True)
-    assert flags == ["", "not English (model: English)", "no letters (model: Latin)", "Han script (model: Latin)", ""]
-    assert language.count_by_script(flags) == {"Han": 1, "no letters": 1, "not English": 1}
+    assert flags == ["", "not English (model: English)", "no letters (model: Latin)", "Kana script (model: Latin)", ""]
+    assert language.count_by_script(flags) == {"Kana": 1, "no letters": 1, "not English": 1}  # Japanese
     message = language.describe(language.count_by_script(flags), 5, ("Latin",))
     assert message.startswith("3 of 5 synopses do not look like the model's language (")
     # A run not known to be English is judged by script only.
-    assert language.script_warnings(texts, ("Latin",)) == ["", "", "", "Han script (model: Latin)", ""]
+    assert language.script_warnings(texts, ("Latin",)) == ["", "", "", "Kana script (model: Latin)", ""]
 
 
 def test_runs_record_how_english_their_training_text_is():
