@@ -168,10 +168,34 @@ def _repair_handler(exc: UnicodeError) -> tuple[str, int]:
     if counter is not None:
         counter["bytes"] += len(bad)
         if "example" not in counter:
-            before = exc.object[max(0, exc.start - 24):exc.start].decode("utf-8", errors="replace")
-            after = exc.object[exc.end:exc.end + 24].decode("utf-8", errors="replace")
-            counter["example"] = " ".join((before + text + after).split())
+            _repairs.counter = None  # the context is decoded as the file is, without counting it twice
+            try:
+                before = _whole_characters(exc.object[max(0, exc.start - 24):exc.start], start=exc.start > 24)
+                after = _whole_characters(exc.object[exc.end:exc.end + 24], end=True)
+                counter["example"] = " ".join((before.decode("utf-8", errors=REPAIR_ERRORS) + text
+                                               + after.decode("utf-8", errors=REPAIR_ERRORS)).split())
+            finally:
+                _repairs.counter = counter
     return text, exc.end
+
+
+def _whole_characters(data: bytes, *, start: bool = False, end: bool = False) -> bytes:
+    """``data`` without the UTF-8 character cut at its ``start`` (continuation bytes) or ``end``
+    (a lead byte without all of its continuation bytes)."""
+    if start:
+        k = 0
+        while k < min(3, len(data)) and 0x80 <= data[k] < 0xC0:
+            k += 1
+        data = data[k:]
+    if end:
+        for back in range(1, min(4, len(data) + 1)):
+            byte = data[-back]
+            if byte >= 0xC0:  # a lead byte: 0xC0-0xDF take 2 bytes, 0xE0-0xEF 3, 0xF0- 4
+                need = 2 if byte < 0xE0 else 3 if byte < 0xF0 else 4
+                return data[:-back] if need > back else data
+            if byte < 0x80:
+                break
+    return data
 
 
 codecs.register_error(REPAIR_ERRORS, _repair_handler)

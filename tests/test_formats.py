@@ -375,3 +375,17 @@ def test_one_hot_genre_columns_get_a_message_saying_so(tmp_path):
     with pytest.raises(DataError, match=r"one-hot encoded, one column per genre \(Action, Drama, Science Fiction, "
                                         r"TV Movie: 4 columns\)"):
         check_input(path)
+
+
+def test_the_mixed_encoding_preview_shows_the_characters_it_read(tmp_path, caplog):
+    """The preview of the first repaired byte showed "�" where its 24-byte window cut a UTF-8 character."""
+    import logging
+
+    rest = "lée and the old chef".encode() + b"xyz"  # 23 bytes: the window starts inside "û"
+    after = b"s knife is lost; biggg " + "é".encode()  # 23 bytes: the window ends inside "é"
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(b"title,overview\nTart,Br" + "û".encode() + rest + b"\x92" + after + b"clair night.\n")
+    with caplog.at_level(logging.WARNING):
+        frame = read_table(path)
+    assert frame["overview"][0] == "Brûlée and the old chefxyz’s knife is lost; biggg éclair night."
+    assert "(first: 'lée and the old chefxyz’s knife is lost; biggg')" in caplog.text and "\ufffd" not in caplog.text
