@@ -262,7 +262,7 @@ def test_no_validation_or_test_row_is_taken_for_a_training_row(bundled):
 
     saved = bundled.split()
     keys = training_synopses(bundled, saved)
-    assert keys.method == 3
+    assert keys.method == 4
     full = run_data(bundled, saved)
     position = {r: i for i, r in enumerate(full.row_ids)}
     others = [position[r] for r in saved["validation"] + saved["test"]]
@@ -411,6 +411,33 @@ def test_overlap_keys_fold_ascii_transliterations_and_double_mojibake():
                  twice, text.upper()):
         assert keys.holds(copy), copy
     assert not keys.holds("Wladyslaw Morck, a baker in Lodz, loses his shop to a fire and starts again by the sea.")
+
+
+def test_overlap_keys_find_lossy_and_json_escaped_copies(bundled, tmp_path):
+    """A copy whose accented letters became "?" or "\ufffd" (an export to ASCII or a lossy re-encode), or
+    taken from a JSON dump with its escapes as text (``chef\\u2019s``, ``\\n``), scored as new movies."""
+    from genretag.data import SynopsisKeys
+
+    text = "Amélie, a shy waitress in Paris, decides to change the lives of those around her while she is alone."
+    keys = SynopsisKeys.of([text])
+    for copy in (text.replace("é", "?"), text.replace("é", "\ufffd"), text.replace("shy", "sh\\u00fd").replace(
+            "Paris, ", "Paris,\\n")):
+        assert keys.holds(copy), copy
+    # A synopsis most of whose words a lossy copy would change gets no such key: too few words are left.
+    french = SynopsisKeys.of(["Après la fête, Hélène découvre à l'école qu'une élève a volé ses lettres d'été."])
+    assert len(french.keys) == 1  # its own key only
+    assert not keys.holds("Caf? au lait is another film entirely, about coffee and love in a small city.")
+    # On the real file: training rows copied with "?" for every non-ASCII letter are found.
+    d = pd.read_csv(real_csv_or_skip())
+    saved = bundled.split()
+    accented = [p for p in saved["train"] if re.search("[À-ÿ]", str(d.iloc[p]["overview"]))][:10]
+    path = _tmdb_rows(tmp_path, accented, "lossy.csv")
+    frame = pd.read_csv(path)
+    frame["plot"] = frame["plot"].str.replace("[^\x00-\x7f]", "?", regex=True)
+    frame["name"] = frame["name"].str.replace("[^\x00-\x7f]", "?", regex=True)
+    frame.to_csv(path, index=False)
+    rows, _ = load_rows(bundled, data=path, include_training_rows=True)
+    assert rows.training_rows["found"] == 10
 
 
 def test_a_file_of_one_genre_says_what_scores_leave_out(tiny_run, tmp_path):

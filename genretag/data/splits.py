@@ -153,7 +153,8 @@ def file_fingerprint(path: str | Path) -> str:
 #: How `synopsis_key` normalises a synopsis; ``split.json`` records it beside the keys.
 #: 1: whitespace and case only (runs written before 2026-11-30 evening). 2: `_letters`.
 #: 3: `_letters` of the text with mojibake repaired and accents folded (runs from stop 22).
-SYNOPSIS_KEY_METHOD = 3
+#: 4: also literal JSON escapes undone, and a lossy copy's key (`_lossy_letters`) beside the text's.
+SYNOPSIS_KEY_METHOD = 4
 #: A synopsis whose first this many letters and digits equal a training synopsis's is that
 #: synopsis cut short ("...") or with a line added ("(Source: TMDB)"). About 12 words: on the
 #: bundled model's 1,614 validation and test rows, no false match against its 7,779 training rows.
@@ -169,7 +170,10 @@ def _letters(text: str, method: int = SYNOPSIS_KEY_METHOD) -> str:
     are undone: the same synopsis with curly quotes, ``&#x27;``, ``<p>``, other dashes or
     other spacing is one text. Method 3 also repairs mojibake (UTF-8 read as Windows-1252,
     ``CafÃ©``, also twice) and folds accents (``Café`` = ``Cafe``, ``Łódź`` = ``Lodz``: a copy
-    whose accents were stripped)."""
+    whose accents were stripped). Method 4 also undoes literal JSON escapes (``chef\\u2019s``,
+    ``\\n``: a copy taken from a JSON dump as text)."""
+    if method >= 4 and isinstance(text, str) and "\\" in text:
+        text = _unescaped(text)
     if method >= 3 and isinstance(text, str):
         for _ in range(3):  # first: a soft hyphen (0xAD) in it is a byte of a letter; twice garbled, twice undone
             text, before = _unmangled(text), text
@@ -181,6 +185,45 @@ def _letters(text: str, method: int = SYNOPSIS_KEY_METHOD) -> str:
         text = text.translate(_ASCII_LETTERS)
     text = unicodedata.normalize("NFKC", text).casefold()
     return "".join(ch for ch in text if ch.isalnum())
+
+
+_JSON_ESCAPE = re.compile(r"\\(?:u([0-9a-fA-F]{4})|([nrt])|([\"\\/]))")
+
+
+def _unescaped(text: str) -> str:
+    """``text`` with literal JSON escapes read: ``\\u2019`` → ``’``, ``\\n`` → a space, ``\\"`` → ``"``."""
+    def read(match: re.Match) -> str:
+        if match.group(1):
+            return chr(int(match.group(1), 16))
+        return " " if match.group(2) else match.group(3)
+
+    return _JSON_ESCAPE.sub(read, text)
+
+
+#: Words a lossy copy may have lost (a non-ASCII letter written "?" or "\ufffd") may be at most this
+#: share of a synopsis's words for it to get a lossy key: more (a French synopsis) and the words left
+#: are too few to tell one synopsis from another.
+LOSSY_SHARE = 0.2
+_LOSSY_WORD = re.compile(r"[^\x00-\x7f]|\?|\ufffd")
+
+
+def _lossy_letters(text: str) -> str | None:
+    """`_letters` (method 4) of ``text`` without its words that a lossy copy changes: words with a
+    non-ASCII character, "?" or U+FFFD (``Café`` and ``Caf?`` alike); None when there are none, or
+    more than `LOSSY_SHARE` of the words."""
+    if not isinstance(text, str):
+        return None
+    if "\\" in text:
+        text = _unescaped(text)
+    for _ in range(3):
+        text, before = _unmangled(text), text
+        if text == before:
+            break
+    words = clean_cell(text, title=True).split()
+    kept = [w for w in words if not _LOSSY_WORD.search(w)]
+    if len(kept) == len(words) or len(words) - len(kept) > LOSSY_SHARE * len(words):
+        return None
+    return _letters(" ".join(kept), 4)
 
 
 def _byte_of(ch: str) -> int | None:
@@ -275,7 +318,9 @@ class SynopsisKeys:
     def of(cls, synopses: Iterable[str], joined: Iterable[str] = ()) -> SynopsisKeys:
         """The keys of ``synopses`` (without titles) and of ``joined`` (title + synopsis) texts."""
         synopses, joined = [t for t in synopses if t], [t for t in joined if t]
-        keys = frozenset(synopsis_key(t)[:KEY_DIGITS] for t in synopses + joined)
+        lossy = (_lossy_letters(t) for t in synopses + joined)
+        keys = frozenset([synopsis_key(t)[:KEY_DIGITS] for t in synopses + joined]
+                         + [_hash(k)[:KEY_DIGITS] for k in lossy if k])
         prefixes = (synopsis_prefix_key(t) for t in synopses)
         return cls(keys, frozenset(p[:KEY_DIGITS] for p in prefixes if p))
 
@@ -303,6 +348,8 @@ class SynopsisKeys:
             return _synopsis_key_v1(text) in self.keys
         letters = _letters(text, self.method)  # once: the whole-text key and every prefix key are made of it
         if _hash(letters)[:self.digits] in self.keys:
+            return True
+        if self.method >= 4 and (lossy := _lossy_letters(text)) and _hash(lossy)[:self.digits] in self.keys:
             return True
         n = self.prefix_letters
         # The synopsis may start after a title joined to it ("WALL·E — In the distant future …"):
