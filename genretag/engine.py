@@ -23,7 +23,7 @@ from pathlib import Path
 from . import data as data_mod
 from . import formats
 from .errors import DataError, GenretagError
-from .outputs import atomic_path, ensure_new, refuse_input
+from .outputs import atomic_path, ensure_new, refuse_input, refuse_run_files
 from .data import choose_text_columns
 from .tagging import GENRES_COLUMN, GenreTagger, free_column, warn_taken_columns
 
@@ -294,6 +294,7 @@ def tag_with_ray(
     out_fmt = output_format(out, files, fmt)
     summary_dialect = formats.describe_dialect(out_fmt)
     refuse_input(out, [f for f in files if not _is_remote(f)])
+    refuse_run_files(out, "--out")
     ensure_new(out, force, directory=False)
     header = input_columns(files, fmt)
     chosen = choose_text_columns(header, text_cols, run_text_cols)

@@ -90,10 +90,11 @@ def build_ensemble(run_paths: list[str | Path], out: str | Path, *, force: bool 
     from .device import default_batch_size
     from .tfidf import fit_blend
     from .metrics import summary_scores
-    from .outputs import atomic_path, ensure_new
+    from .outputs import atomic_path, ensure_new, refuse_run_files
     from .predict import predict_logits, sigmoid
     from .training import choose_rule
 
+    refuse_run_files(out)
     out = ensure_new(out, force)
     t0 = time.perf_counter()
     paths = _flatten([Path(p) for p in run_paths])

@@ -34,7 +34,7 @@ import torch
 
 from . import __version__
 from .errors import DataError, ModelError
-from .outputs import atomic_path, ensure_new
+from .outputs import atomic_path, ensure_new, refuse_run_files
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +86,7 @@ def export_run(
 
     if dtype not in DTYPES:
         raise DataError(f"unknown dtype '{dtype}'; choose {', '.join(DTYPES)}")
+    refuse_run_files(out)
     out = ensure_new(out, force)  # fail before loading a model
     if Path(run_path).resolve() == out.resolve():
         raise DataError(f"output {out} is the run directory itself; choose another folder")

@@ -80,6 +80,39 @@ def ensure_new(target: str | Path, force: bool, *, directory: bool | None = None
     return target
 
 
+#: The model shipped inside the package (`genretag.rundir.bundled_model`): no output goes there.
+BUNDLED_MODEL = Path(__file__).resolve().parent / "default_model"
+#: What a run folder holds that genretag reads back (`genretag.rundir`): an output never replaces one.
+_RUN_FILES = frozenset({"meta.json", "config.json", "labels.json", "thresholds.json", "head.safetensors",
+                        "split.json", "history.jsonl", "metrics.json", "blend.json", "blend.safetensors",
+                        "ensemble.json", "vocabulary.json", "genretag_head.json", "README.md"})
+_RUN_FOLDERS = frozenset({"adapter", "members", "checkpoints", "trials", "best"})
+
+
+def refuse_run_files(target: str | Path, option: str | None = None) -> None:
+    """Refuse an output the user named in the model shipped inside the package, or onto a file or
+    folder of a run (``evaluate --json RUN/metrics.json``: `genretag info` would show the file's
+    numbers as the run's), even with ``--force``. For the outputs a command's options name, not
+    the files genretag writes into its own runs.
+
+    Raises:
+        DataError: ``target`` is (in) the bundled model, or an existing file of a genretag run folder.
+    """
+    where = physical_path(target)
+    named = f"{option} {target}" if option else str(target)
+    bundled = BUNDLED_MODEL.resolve()
+    if where == bundled or bundled in where.parents:
+        raise DataError(f"{named} is in the model shipped with genretag (part of the installed package); "
+                        "write elsewhere")
+    for up, folder in enumerate(list(where.parents)[:3]):
+        if not any((folder / m).is_file() for m in _OWN_MARKERS):
+            continue
+        inside = where.relative_to(folder).parts
+        if where.exists() and ((up == 0 and inside[0] in _RUN_FILES) or inside[0] in _RUN_FOLDERS):
+            raise DataError(f"{named} is a file genretag reads back from the run {folder}; write elsewhere")
+        return
+
+
 #: Files that mark a folder as genretag's own output: a run or ensemble (``meta.json``), an
 #: adapter export (``genretag_head.json``); a transformers export says so in its ``config.json``.
 _OWN_MARKERS = ("meta.json", "genretag_head.json")

@@ -29,7 +29,7 @@ from .losses import MultiLabelLoss, positive_weights
 from .metrics import summary_scores
 from .language import text_profile
 from .modeling import backbone_identity, build_model, fit_max_length
-from .outputs import Partial, atomic_path, partial_path, resumable_path
+from .outputs import Partial, atomic_path, partial_path, refuse_run_files, resumable_path
 from .batching import bucketed_batches, collate, encode
 from .device import autocast, default_batch_size
 from .predict import predict_logits, sigmoid
@@ -394,6 +394,7 @@ def _train(config: TrainConfig, out, *, ctx: distributed.Context, dev: torch.dev
     emit = (callback if ctx.is_main else None) or (lambda event, info: None)
     # Every rank must name the same folder, and a default name holds the time.
     out = Path(out) if out else Path(DEFAULT_RUNS_DIR) / distributed.broadcast(default_run_name(config), ctx)
+    refuse_run_files(out, "--out")  # the bundled model, a run's adapter/ or members/: not even with --force
     with _run_folder(out, ctx, force=force, resume=resume, inputs=[config.data, config.teacher]) as partial:
         tmp = partial.path
         prep = prepared or prepare(config)

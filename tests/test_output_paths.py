@@ -150,3 +150,38 @@ def test_an_empty_folder_is_replaced_with_force(tmp_path):
     with atomic_path(empty, force=True, directory=True) as tmp:
         (tmp / "x.txt").write_text("1")
     assert (empty / "x.txt").read_text() == "1"
+
+
+def test_outputs_never_replace_a_runs_own_files_or_the_bundled_model(tmp_path, movies_csv, tiny_bert, tiny_run,
+                                                                      monkeypatch):
+    """``evaluate --json RUN/metrics.json --force`` replaced the numbers ``info`` shows for the run, and
+    ``train --out <the bundled model> --force`` replaced the model every ``tag`` without --model uses."""
+    from genretag import outputs
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    before = _snapshot(run)
+    for args, option in ((["evaluate", "--model", str(run), "--data", str(movies_csv), "--no-baseline", "--json",
+                           str(run / "metrics.json"), "--force"], "--json"),
+                         (["tag", str(movies_csv), "--model", str(tiny_run), "--out", str(run / "adapter" / "x.csv"),
+                           "--force"], "--out")):
+        if option == "--out":
+            (run / "adapter" / "x.csv").write_text("x\n")
+        _one_line_error(runner.invoke(app, args), 2, option, "is a file genretag reads back from the run")
+        (run / "adapter" / "x.csv").unlink(missing_ok=True)
+    assert _snapshot(run) == before
+    # A new file beside a run's files is fine: it is not one of them.
+    result = runner.invoke(app, ["evaluate", "--model", str(run), "--data", str(movies_csv), "--no-baseline",
+                                 "--json", str(run / "evaluation.json")])
+    assert result.exit_code == 0, result.output
+    # The bundled model (a copy standing in for the package's): no train, export or tag output goes there.
+    bundled = tmp_path / "site-packages" / "genretag" / "default_model"
+    shutil.copytree(tiny_run, bundled)
+    monkeypatch.setattr(outputs, "BUNDLED_MODEL", bundled)
+    shipped = _snapshot(bundled)
+    for args in (["train", "--data", str(movies_csv), "--backbone", str(tiny_bert), "--epochs", "1", "--out",
+                  str(bundled), "--force"],
+                 ["export", str(tiny_run), str(bundled / "export"), "--force"],
+                 ["tag", str(movies_csv), "--model", str(tiny_run), "--out", str(bundled / "tagged.csv")]):
+        _one_line_error(runner.invoke(app, args), 2, "is in the model shipped with genretag")
+    assert _snapshot(bundled) == shipped

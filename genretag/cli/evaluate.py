@@ -35,7 +35,7 @@ def evaluate_cli(
 ) -> None:
     """Score a trained run on labelled movies and write an HTML report and/or a JSON of every number."""
     from ..errors import DataError
-    from ..outputs import ensure_new, refuse_input, write_json
+    from ..outputs import ensure_new, refuse_input, refuse_run_files, write_json
 
     if batch_size is not None and batch_size < 1:
         raise DataError(f"--batch-size must be at least 1, got {batch_size}")
@@ -49,6 +49,7 @@ def evaluate_cli(
     for target, option in ((report, "--report"), (json_out, "--json")):
         if target is not None:
             refuse_input(target, (data, own), option)  # not even with --force
+            refuse_run_files(target, option)
             ensure_new(target, force, directory=False, option=option)  # fail before the slow part
     # The file name says the format (as tag's --out): an HTML page named .txt or .csv is a surprise later.
     for target, option, suffixes, kind in ((report, "--report", (".html", ".htm"), "an HTML page"),

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..config import TrainConfig, replace
 from ..errors import ModelError, OutputExistsError
-from ..outputs import write_json
+from ..outputs import refuse_run_files, write_json
 from ..rundir import DEFAULT_RUNS_DIR, read_json
 from .folder import (
     BEST_DIR,
@@ -118,6 +118,7 @@ def tune(
     emit = callback or _log_event
     out = Path(out) if out else default_out()
     fingerprint = file_fingerprint(base.data)  # before anything is written: a missing file fails first
+    refuse_run_files(out, "--out")
     if out.exists() and not out.is_dir():
         raise OutputExistsError(f"{out} is a file; pass a folder to --out")
     if out.is_dir() and not (out / GRID_FILE).exists() and not force:
