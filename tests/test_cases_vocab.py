@@ -147,7 +147,10 @@ def test_placeholder_rows_count_as_without_genres():
 
 PLACEHOLDER_CELLS = ["TBD", "TBA", "N.A.", "Uncategorized", "Not specified", "Unspecified", "Undefined",
                      "Genre unknown", "No genre", "unknown genre", "various", "null", "??", "Genre: unknown",
-                     "Not categorized", "Pending", "N.D.", "Misc"]
+                     "Not categorized", "Pending", "N.D.", "Misc",
+                     # spreadsheet errors, pandas' missing value, Netflix's "filed under nothing", other languages
+                     "#VALUE!", "<NA>", "#REF!", "No genre listed", "Other", "Movies", "TV Shows", "Uncategorized Movies",
+                     "Unbekannt", "Inconnu", "Desconocido", "Sconosciuto"]
 
 
 def test_other_placeholders_are_no_genre_either(tmp_path):
@@ -163,6 +166,8 @@ def test_other_placeholders_are_no_genre_either(tmp_path):
     prep = training.prepare(TrainConfig(data=str(path)))
     assert prep.labels == ["Comedy", "Drama", "Romance"]
     assert f"dropped {len(PLACEHOLDER_CELLS)} rows with no genres" in prep.dropped
+    # Beside a genre, "Movies" is no genre either: "Dramas, Movies" is Drama.
+    assert training.prepare(TrainConfig(data=str(path))).vocabulary.apply([["Dramas", "Movies"]])[0] == [["Drama"]]
 
 
 def test_runs_written_before_vocabularies_behave_as_before(tmp_path, tiny_bert, monkeypatch):

@@ -13,7 +13,9 @@ import pandas as pd
 
 # A whole cell (or one genre piece) equal to one of these, ignoring case, means "no value".
 # Spreadsheets and OMDb exports write "N/A"; pandas round-trips write "nan".
-NULL_TOKENS = frozenset({"", "nan", "none", "null", "n/a", "na", "#n/a", "[]", "()", "{}"})
+# "<NA>": how pandas writes a missing value of its nullable types; "#VALUE!" ...: spreadsheet errors.
+NULL_TOKENS = frozenset({"", "nan", "none", "null", "n/a", "na", "#n/a", "[]", "()", "{}", "<na>", "#value!",
+                         "#ref!", "#name?", "#div/0!", "#null!", "#num!", "#error!"})
 # Films are called "NA", "None" and "Null": in a title column those are names, not gaps.
 TITLE_NULL_TOKENS = NULL_TOKENS - {"na", "none", "null"}
 # What catalogues write in a synopsis cell that has none (compared lower-cased, without final
