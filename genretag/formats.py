@@ -924,7 +924,8 @@ def _parquet_chunks(path: Path, fmt: FileFormat, chunksize: int) -> Iterator[pd.
         raise DataError(f"cannot read {path} as Parquet: {_one_line(e)}; check the file") from None
     with source:
         for batch in source.iter_batches(batch_size=chunksize):
-            yield _index_as_columns(batch.to_pandas(), fmt.columns)
+            # integer_object_nulls: an int column with a null stays ints (1999), not floats (1999.0)
+            yield _index_as_columns(batch.to_pandas(integer_object_nulls=True), fmt.columns)
 
 
 def _parquet_columns(schema) -> list[str]:
@@ -1303,7 +1304,7 @@ class TableWriter:
         first one's schema, e.g. a column of nulls in one block and text in the next); the
         text formats write it as `write` writes its pandas frame."""
         if self.fmt.kind != PARQUET:
-            self.write(table.to_pandas(), header=header)
+            self.write(table.to_pandas(integer_object_nulls=True), header=header)
             return
         import pyarrow as pa
 

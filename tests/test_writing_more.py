@@ -387,3 +387,26 @@ def test_rows_given_no_genre_are_counted(tiny_run, movies_csv, tmp_path):
     empty = int(pd.read_csv(out, keep_default_na=False)["predicted_genres"].eq("").sum())
     assert empty > 0
     assert f"({empty} of them given no genre: no score reached its threshold)" in " ".join(result.output.split())
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".parquet"])
+def test_parquet_whole_numbers_beside_a_null_stay_whole(tiny_run, tmp_path, suffix):
+    """A Parquet int column with a null (pandas makes it float) was written 1999.0 in CSV and JSON Lines."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    source = tmp_path / "typed.parquet"
+    pq.write_table(pa.table({"overview": ["A cop chases a thief across the city.", "An old man flies his house away.",
+                                          "A crew meets a deadly creature in space."],
+                             "year": pa.array([1995, None, 1979], pa.int32())}), source)
+    out = tmp_path / f"out{suffix}"
+    result = runner.invoke(app, ["tag", str(source), "--model", str(tiny_run), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    if suffix == ".csv":
+        assert pd.read_csv(out, dtype=str, keep_default_na=False)["year"].tolist() == ["1995", "", "1979"]
+    elif suffix == ".jsonl":
+        assert [json.loads(line)["year"] for line in out.read_text().splitlines()] == [1995, None, 1979]
+    else:
+        assert pq.read_table(out).column("year").type == pa.int32()
+        assert pq.read_table(out).column("year").to_pylist() == [1995, None, 1979]
