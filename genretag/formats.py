@@ -1317,7 +1317,7 @@ class TableWriter:
                 table = table.cast(self._parquet.schema)
             self._parquet.write_table(table)
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as e:
-            raise DataError(f"cannot write {self.path} as Parquet: {_one_line(e)}; write CSV or JSON Lines instead") from None
+            raise DataError(f"cannot write {self.name or self.path} as Parquet: {_one_line(e)}; write CSV or JSON Lines instead") from None
 
     def _member(self, opener, raw):
         if self.fmt.compression != "gzip":
@@ -1342,7 +1342,12 @@ class TableWriter:
                 table = pa.Table.from_pandas(chunk, schema=self._parquet.schema, preserve_index=False)
             self._parquet.write_table(table)
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as e:
-            raise DataError(f"cannot write {self.path} as Parquet: {_one_line(e)}; write CSV or JSON Lines instead") from None
+            raise DataError(f"cannot write {self.name or self.path} as Parquet: {_one_line(e)}; write CSV or JSON Lines instead") from None
+        except OverflowError:  # a JSON number past 64 bits (an id): Arrow has no integer type for it
+            big = next((str(c) for c in chunk.columns if chunk[c].map(
+                lambda v: isinstance(v, int) and not -2**63 <= v < 2**63).any()), "?")
+            raise DataError(f"cannot write {self.name or self.path} as Parquet: column {big!r} holds a whole number larger than "
+                            "64 bits; write CSV or JSON Lines instead (they keep it as written)") from None
 
     def close(self) -> None:
         """Finish the file (Parquet writes its footer here)."""

@@ -410,3 +410,18 @@ def test_parquet_whole_numbers_beside_a_null_stay_whole(tiny_run, tmp_path, suff
     else:
         assert pq.read_table(out).column("year").type == pa.int32()
         assert pq.read_table(out).column("year").to_pylist() == [1995, None, 1979]
+
+
+def test_a_number_past_64_bits_is_a_one_line_error_for_parquet_and_kept_elsewhere(tiny_run, tmp_path):
+    """A JSON id of 20 digits was "internal error: OverflowError" when written as Parquet."""
+    source = tmp_path / "big.jsonl"
+    source.write_text('{"id": 1, "overview": "A cop chases a thief across the city."}\n'
+                      '{"id": 12345678901234567890, "overview": "An old man flies his house away."}\n')
+    result = runner.invoke(app, ["tag", str(source), "--model", str(tiny_run), "--out", str(tmp_path / "o.parquet")])
+    assert result.exit_code == 2 and "internal error" not in result.output
+    assert ("cannot write o.parquet as Parquet: column 'id' holds a whole number larger than 64 bits; write CSV or "
+            "JSON Lines instead") in " ".join(result.output.split())
+    assert not (tmp_path / "o.parquet").exists()
+    result = runner.invoke(app, ["tag", str(source), "--model", str(tiny_run), "--out", str(tmp_path / "o.jsonl")])
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line)["id"] for line in (tmp_path / "o.jsonl").read_text().splitlines()] == [1, 12345678901234567890]
