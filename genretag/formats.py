@@ -13,7 +13,8 @@ writes the format an output's name asks for. Supported:
 - Parquet (``.parquet``, ``.pq``), through pyarrow; a named pandas index is read as a column.
 
 Text is decoded as UTF-8 (with or without BOM), UTF-16 with a BOM, or, for a file with
-no valid multi-byte UTF-8 sequence at all, Windows-1252 (else latin-1). A UTF-8 file with
+no valid multi-byte UTF-8 sequence at all, Mac Roman where the letters inside its words are
+Mac Roman's accented letters, else Windows-1252 (else latin-1). A UTF-8 file with
 a few stray single-byte characters keeps its UTF-8 cells exactly; only the invalid bytes
 are decoded as Windows-1252, and counted in a warning.
 """
@@ -235,12 +236,38 @@ def _detect_encoding(path: Path, fmt: FileFormat, head: bytes) -> tuple[str, boo
         _warn_once(path, f"%s: {bad} byte(s) are not valid UTF-8 in an otherwise UTF-8 file; read them as "
                          f"Windows-1252 (first: '{example}'); every other cell is read unchanged")
         return utf8, True
+    if _looks_mac_roman(path, fmt):
+        _warn_once(path, "%s is not valid UTF-8, and the bytes inside its words are Mac Roman's accented letters "
+                         "(an old Mac export, Excel's 'CSV (Macintosh)'): reading it as Mac Roman")
+        return "mac_roman", False
     if _decodes(path, fmt, "cp1252"):
         _warn_once(path, "%s is not valid UTF-8; reading it as Windows-1252 (cp1252)")
         return "cp1252", False
     # latin-1 maps every byte, so it cannot fail; the text may still be partly wrong.
     _warn_once(path, "%s is neither UTF-8 nor Windows-1252; reading it as latin-1")
     return "latin-1", False
+
+
+# Non-ASCII bytes after a letter, before a letter or a word's end: an accented letter ("Am\x8elie", "caf\x8e").
+_IN_WORD = re.compile(rb"(?<=[A-Za-z])[\x80-\xff]{1,2}(?=[a-z]|[\s.,;:!?])")
+# Windows-1252's punctuation that is found inside words: ' " " ' (0x91-0x94), dashes (0x96, 0x97), "..." (0x85).
+_CP1252_IN_WORD = frozenset(b"\x85\x91\x92\x93\x94\x96\x97")
+
+
+def _looks_mac_roman(path: Path, fmt: FileFormat, limit: int = 8 * _BLOCK_BYTES) -> bool:
+    """True for a single-byte file whose letters inside words are all bytes 0x80-0x9F, at least two
+    of them no Windows-1252 punctuation: Mac Roman's lower-case accented letters (é 0x8E, ñ 0x96,
+    ü 0x9F) sit where Windows-1252 has punctuation and Ž, while its own are 0xC0-0xFF."""
+    low = high = 0
+    with open_binary(path, fmt) as f:
+        data = f.read(limit)
+    for run in _IN_WORD.findall(data):
+        for byte in run:
+            if byte >= 0xA0:
+                high += 1
+            elif byte not in _CP1252_IN_WORD:
+                low += 1
+    return low >= 2 and high == 0
 
 
 def _utf16_without_bom(head: bytes) -> str | None:
@@ -1134,7 +1161,7 @@ def output_format(path: str | Path, source: FileFormat | None = None) -> OutputF
 #: Input encodings a delimited output keeps (with its BOM), so the spreadsheet program that
 #: wrote the input opens the output alike; any other input gives UTF-8.
 _KEPT_ENCODINGS = {"utf-8-sig": ("utf-8", True), "utf-16": ("utf-16-le", True), "cp1252": ("cp1252", False),
-                   "latin-1": ("latin-1", False), "utf-16-le": ("utf-16-le", False), "utf-16-be": ("utf-16-be", False)}
+                   "latin-1": ("latin-1", False), "mac_roman": ("mac_roman", False), "utf-16-le": ("utf-16-le", False), "utf-16-be": ("utf-16-be", False)}
 
 
 def _as_input(fmt: OutputFormat, source: FileFormat) -> OutputFormat:
@@ -1171,7 +1198,8 @@ def describe_dialect(fmt: OutputFormat) -> str | None:
         parts.append(f"{fmt.sep!r}-separated")
     if fmt.sep_line:
         parts.append(f"an Excel 'sep={fmt.sep}' first line")
-    names = {"cp1252": "Windows-1252", "latin-1": "latin-1", "utf-16-le": "UTF-16", "utf-16-be": "UTF-16 (big-endian)"}
+    names = {"cp1252": "Windows-1252", "latin-1": "latin-1", "utf-16-le": "UTF-16", "utf-16-be": "UTF-16 (big-endian)",
+             "mac_roman": "Mac Roman"}
     if fmt.encoding != "utf-8" or fmt.bom:
         parts.append(names.get(fmt.encoding, "UTF-8") + (" with a byte-order mark" if fmt.bom else ""))
     return f"{', '.join(parts)} (as the input)" if parts else None

@@ -256,3 +256,28 @@ def test_tag_names_its_text_column_and_warns_about_titles(run_dir, tmp_path, cap
     assert result.exit_code == 0, result.output
     assert "synopsis from column(s) 'title' (given)" in result.output
     assert "8 of 8 texts in title have fewer than 6 words" in caplog.text
+
+
+def test_a_mac_roman_export_is_read_as_mac_roman_and_written_back_so(run_dir, tmp_path, caplog):
+    """Excel's "CSV (Macintosh)" (Mac Roman) was read as Windows-1252: "Amélie" became "AmŽlie" in
+    JSON Lines and Parquet outputs and in the text the model read."""
+    rows = ("title,overview\nAmélie,A shy waitress in Paris decides to change the lives of those around her.\n"
+            "Señor Ghost,A ghost haunts a café in Madrid and the señora who runs it.\n")
+    src = tmp_path / "mac.csv"
+    src.write_bytes(rows.encode("mac_roman"))
+    result = _tag(src, "--model", run_dir, "--out", str(tmp_path / "o.jsonl"))
+    assert result.exit_code == 0, result.output
+    assert "Mac Roman's accented letters" in caplog.text
+    got = [json.loads(line) for line in (tmp_path / "o.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [g["title"] for g in got] == ["Amélie", "Señor Ghost"] and "café" in got[1]["overview"]
+    result = _tag(src, "--model", run_dir, "--out", str(tmp_path / "o.csv"))
+    assert result.exit_code == 0 and "Mac Roman (as the input)" in " ".join(result.output.split())
+    assert (tmp_path / "o.csv").read_bytes().split(b"\n")[1].startswith("Amélie,".encode("mac_roman"))
+    # A Windows-1252 file with its curly apostrophes and dashes stays Windows-1252.
+    win = tmp_path / "win.csv"
+    win.write_bytes((rows + "Smart,The sheriff’s last ride – across the desert.\n").encode("cp1252"))
+    caplog.clear()
+    result = _tag(win, "--model", run_dir, "--out", str(tmp_path / "w.jsonl"))
+    assert result.exit_code == 0 and "reading it as Windows-1252" in caplog.text
+    assert json.loads((tmp_path / "w.jsonl").read_text(encoding="utf-8").splitlines()[2])["overview"] == \
+        "The sheriff’s last ride – across the desert."
