@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from genretag.data import (
@@ -608,6 +609,8 @@ def test_parse_genres_is_idempotent(cell):
 @settings(max_examples=150, deadline=None)
 @given(st.lists(safe_names, min_size=1, max_size=6, unique=True), st.sampled_from([",", "|", ";", "\t", " | ", ", "]))
 def test_parse_genres_every_format_gives_the_same_names(names, sep):
+    # "A&lt" + ";" + "A" is "A&lt;A", which scraped pages write for "A<A": no parser can tell them apart.
+    assume(not (sep.strip() == ";" and any(re.search(r"&[A-Za-z][A-Za-z0-9]*$", n) for n in names[:-1])))
     forms = [
         sep.join(names),  # separated text
         json.dumps(names),  # JSON list
@@ -673,3 +676,12 @@ def test_detect_columns_without_candidates_lists_every_column(others):
     with pytest.raises(DataError, match="no genre column found") as err:
         detect_columns(others + ["overview"])
     assert all(c in str(err.value) for c in others)
+
+
+def test_an_entity_that_stands_for_a_symbol_is_kept_as_written():
+    """``A&Lt;B`` (a genre "A&Lt" then ";") became "A≪B": a named reference is read only where it is a
+    letter or text punctuation (``&eacute;``, ``&amp;``, ``&rsquo;``); numeric ones always."""
+    from genretag.data.cells import clean_cell
+
+    assert parse_genres("A&Lt;B") == ["A&Lt", "B"] and parse_genres("Action &amp; Adventure") == ["Action & Adventure"]
+    assert clean_cell("Tom &amp; Jerry&#x27;s caf&eacute; &hellip; &copy;") == "Tom & Jerry's café … &copy;"

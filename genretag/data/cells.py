@@ -65,6 +65,26 @@ _ENTITY = re.compile(r"&(?:#\d+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
 _URL_ONLY = re.compile(r"(?:https?://|www\.)\S+")
 
 
+#: What a named entity may stand for to be read as one: letters and the punctuation of text.
+_TEXT_PUNCT = frozenset("&<>\"' \u00a0\u2013\u2014\u2018\u2019\u201c\u201d\u2026\u00b7\u00ab\u00bb")
+
+
+def _unescaped(match: re.Match) -> str:
+    """An HTML entity's character: any numeric one (``&#x27;``), a named one that is a letter or
+    text punctuation (``&eacute;``, ``&amp;``); a name standing for a symbol (``&Lt;``, "≪") is
+    more likely a genre or word with ";" after it (``A&Lt;B``), kept as written."""
+    entity = match.group()
+    char = html.unescape(entity)
+    if entity.startswith("&#") or (len(char) == 1 and (char.isalpha() or char in _TEXT_PUNCT)):
+        return char
+    return entity
+
+
+def unescape_entities(text: str) -> str:
+    """``text`` with its HTML character references read (`_unescaped`: ``&amp;`` → ``&``, ``&#x27;`` → ``'``)."""
+    return _ENTITY.sub(_unescaped, text) if "&" in text else text
+
+
 def clean_cell(value: Any, *, title: bool = False) -> str:
     """One cell as text, as the model read its training synopses: HTML tags and entities
     undone (``<p>A&#x27;s</p>`` → ``A's``), invisible characters dropped, whitespace (CR/LF
@@ -82,8 +102,8 @@ def clean_cell(value: Any, *, title: bool = False) -> str:
         value = str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
     if "<" in value:
         value = _TAG.sub(_untag, value)
-    if "&" in value and _ENTITY.search(value):
-        value = html.unescape(value)
+    if "&" in value:
+        value = unescape_entities(value)
     value = " ".join(value.translate(_ZERO_WIDTH).split())  # also turns CR/LF inside quoted fields into spaces
     if title:
         return "" if value.lower() in TITLE_NULL_TOKENS else value

@@ -7,7 +7,6 @@ Names are only parsed here; aliases, placeholders and TMDB ids are
 from __future__ import annotations
 
 import ast
-import html
 import json
 import re
 from collections import Counter
@@ -16,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .cells import NULL_TOKENS, is_missing
+from .cells import NULL_TOKENS, is_missing, unescape_entities
 
 # Separators for genre strings. "/" and "&" are deliberately absent: names such as
 # "Sci-Fi/Fantasy" or "Action & Adventure" (TMDB TV) contain them.
@@ -37,9 +36,6 @@ _ACRONYMS = {"tv": "TV"}
 _MAX_BRACKETS = 100
 # Deeper than this, a real list (a JSON Lines value) is not a genre list either: no names.
 _MAX_DEPTH = 32
-# An HTML character reference with its ";" ("&amp;", "&#38;"): scraped pages write "Action &amp;
-# Adventure", whose ";" would split the name. Legacy forms without ";" ("&amp") are left alone.
-_ENTITY = re.compile(r"&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
 
 
 def canonical_genre(name: str) -> str:
@@ -132,7 +128,7 @@ def _unescape(text: str) -> str:
     """HTML character references decoded, until none is left ("&amp;amp;" of a page escaped
     twice is "&"), so that the result reads back as itself."""
     while "&" in text:
-        decoded = _ENTITY.sub(lambda m: html.unescape(m.group(0)), text)
+        decoded = unescape_entities(text)
         if decoded == text:
             break
         text = decoded
