@@ -17,7 +17,7 @@ import torch
 from . import __version__
 from .config import TrainConfig
 from .decision import DecisionRule
-from .errors import GenretagError, ModelError
+from .errors import DataError, GenretagError, ModelError
 from .tfidf import load_blend
 from .rundir import (  # noqa: F401 - the file names are part of runs' interface
     CONFIG_FILE, LABELS_FILE, THRESHOLDS_FILE, ADAPTER_DIR, HEAD_FILE, SPLIT_FILE, HISTORY_FILE, METRICS_FILE,
@@ -204,6 +204,17 @@ def portable_config(config: TrainConfig) -> dict:
     return values
 
 
+def check_backbone_override(backbone: str | None) -> None:
+    """Refuse an empty ``--backbone`` ("" or spaces), which read as "the run's own" without a word.
+
+    Raises:
+        DataError: ``backbone`` is given but names nothing.
+    """
+    if backbone is not None and not str(backbone).strip():
+        raise DataError("--backbone must name a model (a preset, a Hugging Face id or a folder); leave it out to "
+                        "load the run's own backbone")
+
+
 def load_run(
     path: str | Path,
     *,
@@ -243,6 +254,7 @@ def load_run(
     from .device import pick_device
     from .modeling import backbone_signature, build_model, fit_max_length
 
+    check_backbone_override(backbone)
     path = check_run_dir(path)
     meta = read_json(path / META_FILE)
     if not isinstance(meta, dict) or meta.get("format") != RUN_FORMAT:

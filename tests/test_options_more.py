@@ -185,3 +185,14 @@ def test_oversample_max_caps_the_repeats_and_is_said_when_oversampling_is_off(mo
     with pytest.raises(ConfigError, match="must be at least 1, got 0"):
         config_from_options({"data": movies_csv, "oversample": True, "oversample_max": 0},
                             given={"data", "oversample", "oversample_max"})
+
+
+@pytest.mark.parametrize("command", ["tag", "evaluate", "export"])
+def test_an_empty_backbone_override_is_refused(command, tiny_run, movies_csv, tmp_path):
+    """``tag --backbone ""`` ran with the run's own backbone without a word."""
+    args = {"tag": ["tag", str(movies_csv), "--model", str(tiny_run), "--out", str(tmp_path / "o.csv")],
+            "evaluate": ["evaluate", "--model", str(tiny_run), "--data", str(movies_csv), "--no-baseline"],
+            "export": ["export", str(tiny_run), str(tmp_path / "exp")]}[command]
+    result = CliRunner().invoke(app, args + ["--backbone", " "])
+    assert result.exit_code == 2 and "--backbone must name a model" in _flat(result.output)
+    assert not (tmp_path / "o.csv").exists() and not (tmp_path / "exp").exists()

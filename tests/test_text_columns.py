@@ -205,6 +205,18 @@ def test_a_title_column_of_objects_reads_their_english_title_and_says_so(title_r
     assert tagged["title"].tolist() == [r["title"] for r in rows]  # the file's own cells written back unchanged
 
 
+def test_evaluate_names_movies_by_the_title_read_from_an_object(tmp_path):
+    """evaluate's movies showed AniList titles as Python's repr ("{'romaji': ...}"), not the title read."""
+    from genretag.data import load_labelled
+
+    rows = [{"title": {"romaji": "Kurai Ie", "english": MOVIES[0][0]}, "description": MOVIES[0][1], "genres": ["Horror"]},
+            {"title": {"romaji": MOVIES[1][0], "english": None}, "description": MOVIES[1][1], "genres": ["Drama"]}]
+    src = tmp_path / "anilist.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    data, _ = load_labelled(src)
+    assert data.titles == [MOVIES[0][0], MOVIES[1][0]]
+
+
 def test_a_synopsis_column_of_objects_is_refused_and_nested_json_lines_are_not_a_document(title_run, tmp_path):
     src = tmp_path / "nested.jsonl"
     src.write_text("".join(json.dumps({"movie": {"title": t, "overview": o}, "genres": ["Drama"]}) + "\n"

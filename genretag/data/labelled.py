@@ -13,7 +13,6 @@ import numpy as np
 
 from ..errors import DataError
 from ..formats import ReadOptions
-from .cells import clean_cell
 from .columns import detect_columns, detect_title_column, header_rows, join_text, synopsis_columns
 from .genres import is_malformed_list, parse_genres
 from .reading import read_csv
@@ -223,7 +222,8 @@ def load_labelled(
             "check the labels.json of the run", path, malformed
         )
     title_col = detect_title_column(list(df.columns), title_col)
-    titles = [clean_cell(t, title=True) for t in df[title_col].tolist()] if title_col else None
+    # As the model reads a title: an object's English field (AniList), a list's first item.
+    titles = join_text(df, [title_col], titles=True).tolist() if title_col else None
     total = len(df)
     del df
 
