@@ -150,6 +150,8 @@ class FileFormat:
     """Suffix of the data once decompressed: ``.csv`` for ``movies.csv.gz``."""
     newline: str | None = None
     """How its first line ends, ``"\\r\\n"`` or ``"\\n"`` (csv and jsonl); None: unknown."""
+    blank_columns: tuple[str, ...] = ()
+    """Names given to empty header cells (``Unnamed: 2``, as pandas names them): written back empty (csv)."""
 
 
 # --------------------------------------------------------------------------- encodings
@@ -583,11 +585,13 @@ def _sniff_delimited(path: Path, base: FileFormat, text: str, truncated: bool, o
     header = _first_record(text, sep, quoting)
     if not header:
         raise DataError(f"{path} is empty; expected a header row and data rows")
+    blank: tuple[str, ...] = ()
     if options.header:
         # Names are kept as written ("Genre " stays "Genre "): the output's header is the file's own.
         # Matching a name (`genretag.data.columns`) ignores case and surrounding spaces.
         columns = [c.lstrip("\ufeff") for c in header]
         if sum(not c.strip() for c in columns) > 1:  # a spreadsheet's trailing empty cells "a,b,,", named as pandas
+            blank = tuple(f"Unnamed: {i}" for i, c in enumerate(columns) if not c.strip())
             columns = [c if c.strip() else f"Unnamed: {i}" for i, c in enumerate(columns)]
         _check_unique(path, columns)
     else:
@@ -600,7 +604,7 @@ def _sniff_delimited(path: Path, base: FileFormat, text: str, truncated: bool, o
             raise DataError(f"--columns gives {len(columns)} names but the first row of {path} has {len(header)} "
                             f"fields (separator {sep!r}); give one name per field, or pass --sep")
     return FileFormat(**{**base.__dict__, "kind": CSV, "columns": columns, "sep": sep, "header": options.header,
-                         "skip_lines": skip, "quoting": quoting})
+                         "skip_lines": skip, "quoting": quoting, "blank_columns": blank})
 
 
 #: Words of the column names of movie files: a first row of short cells holding one looks like a header.
@@ -1103,6 +1107,8 @@ class OutputFormat:
     newline: str | None = None
     """Line ending (csv and jsonl): the input's, for an input of the same kind (`output_format`);
     None: the format's own, CRLF for delimited text (RFC 4180), LF for JSON Lines."""
+    blank_columns: tuple[str, ...] = ()
+    """Columns whose name the input's header left empty: their header cell is written empty (csv)."""
 
     @property
     def spreadsheet(self) -> bool:
@@ -1172,7 +1178,8 @@ def _as_input(fmt: OutputFormat, source: FileFormat) -> OutputFormat:
     # its BOM: its repaired bytes are written as the UTF-8 of the characters they were.
     encoding, bom = _KEPT_ENCODINGS.get(source.encoding, ("utf-8", False))
     return OutputFormat(kind=fmt.kind, sep=fmt.sep, compression=fmt.compression, encoding=encoding, bom=bom,
-                        sep_line=source.skip_lines > 0 and fmt.sep == source.sep, newline=_kept_newline(CSV, source))
+                        sep_line=source.skip_lines > 0 and fmt.sep == source.sep, newline=_kept_newline(CSV, source),
+                        blank_columns=tuple(source.blank_columns))
 
 
 def _kept_newline(kind: str, source: FileFormat | None) -> str | None:
@@ -1309,6 +1316,8 @@ class TableWriter:
         else:
             # Written with CRLF, which has the writer quote every cell holding a CR or an LF
             # (Python's csv quotes only the characters of its line terminator), then re-ended.
+            if header and self.fmt.blank_columns:  # the input's empty header cells stay empty
+                header = ["" if str(c) in self.fmt.blank_columns else str(c) for c in chunk.columns]
             text = _nested_as_json(chunk).to_csv(sep=self.fmt.sep, header=header, index=False, lineterminator="\r\n")
             if header and self.fmt.sep_line:
                 text = f"sep={self.fmt.sep}\r\n" + text

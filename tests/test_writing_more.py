@@ -425,3 +425,20 @@ def test_a_number_past_64_bits_is_a_one_line_error_for_parquet_and_kept_elsewher
     result = runner.invoke(app, ["tag", str(source), "--model", str(tiny_run), "--out", str(tmp_path / "o.jsonl")])
     assert result.exit_code == 0, result.output
     assert [json.loads(line)["id"] for line in (tmp_path / "o.jsonl").read_text().splitlines()] == [1, 12345678901234567890]
+
+
+def test_empty_header_cells_are_written_back_empty(tiny_run, tmp_path):
+    """A Google Sheets export's trailing empty columns (``title,overview,,,``) came back named
+    ``Unnamed: 2,Unnamed: 3,Unnamed: 4``."""
+    source = tmp_path / "sheet.csv"
+    source.write_text("title,overview,,,\r\nHeat,A cop chases a thief across the city.,,,\r\n"
+                      "Up,An old man flies his house away.,x,,\r\n", encoding="utf-8")
+    out = tmp_path / "o.csv"
+    result = runner.invoke(app, ["tag", str(source), "--model", str(tiny_run), "--out", str(out), "--no-scores"])
+    assert result.exit_code == 0, result.output
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "title,overview,,,,predicted_genres,language_warning"
+    assert lines[2].startswith("Up,An old man flies his house away.,x,,,")
+    # JSON Lines needs a name per key: there they keep the names they were read with.
+    result = runner.invoke(app, ["tag", str(source), "--model", str(tiny_run), "--out", str(tmp_path / "o.jsonl")])
+    assert result.exit_code == 0 and '"Unnamed: 2": "x"' in (tmp_path / "o.jsonl").read_text().splitlines()[1]
