@@ -20,9 +20,15 @@ the data alone, before any model, and every model of the table is scored on the 
 Models trained on every usable row but the protocol's test rows (``train --test-from``,
 the bundled model) are compared with baselines fitted on the same rows.
 
+``--outside FILE`` adds a third check: movies from another public file, scored only (never
+used for a choice). Rows whose synopsis is a row of the shared file (genretag's overlap keys)
+and rows with none of the model's genres are left out; genres the models lack (Documentary,
+Foreign) are not scored. `benchmarks/data/README.md` says where the bundled sample comes from.
+
 Usage::
 
-    python benchmarks/quality.py --report-run RUN --ensemble-run RUN --bundled-run RUN [--best-run RUN ...]
+    python benchmarks/quality.py --report-run RUN --ensemble-run RUN --bundled-run RUN [--best-run RUN ...] \
+        [--outside benchmarks/data/outside-movies-dataset.csv]
 """
 
 from __future__ import annotations
@@ -185,6 +191,31 @@ def shifted_rows(full, test_ids: list[int], size: int = SHIFTED_SIZE) -> tuple[l
     return chosen, facts
 
 
+def outside_rows(path: Path, full, labels: list[str]) -> dict:
+    """The outside check's rows: those of ``path`` that are no row of the shared file and hold one of ``labels``.
+
+    Returns:
+        ``row_ids`` (data-row numbers of ``path``), ``texts`` (their synopses alone, as the
+        baselines read them), ``y`` (``[rows, genres]`` 0/1 over ``labels``) and ``facts`` (what
+        was left out, in words).
+    """
+    data, _ = data_mod.load_labelled(path)
+    shared = data_mod.SynopsisKeys.of(full.texts)
+    index = {g: j for j, g in enumerate(labels)}
+    seen = {i for i, text in enumerate(data.texts) if shared.holds(text)}
+    unscored = sorted({g for row in data.genres for g in row if g not in index})
+    keep = [i for i in range(len(data.texts))
+            if i not in seen and any(g in index for g in data.genres[i])]
+    y = np.zeros((len(keep), len(labels)), dtype=np.int8)
+    for k, i in enumerate(keep):
+        for g in data.genres[i]:
+            if g in index:
+                y[k, index[g]] = 1
+    facts = (f"{len(data.texts)} read, {len(seen)} left out as rows of the shared file, "
+             f"{len(data.texts) - len(seen) - len(keep)} with no scored genre; not scored: {', '.join(unscored) or 'none'}")
+    return {"row_ids": [data.row_ids[i] for i in keep], "texts": [data.texts[i] for i in keep], "y": y, "facts": facts}
+
+
 def texts_for(path: Path, text_cols, row_ids) -> list[str]:
     """Model inputs of some data rows under a run's own text columns."""
     data, _ = data_mod.load_labelled(path, text_cols=text_cols)
@@ -218,9 +249,13 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="write the table as JSON")
     parser.add_argument("--cache", type=Path, help="keep the frozen-MiniLM embeddings of the file here (reused on rerun)")
     parser.add_argument("--model-card", type=Path, help="write a model card (markdown) for the last --bundled-run")
+    parser.add_argument("--outside", type=Path,
+                        help="labelled movies from outside the shared data, scored as a third check (never for choices)")
     args = parser.parse_args()
     if not args.data.is_file():
         sys.exit(f"data not found: {args.data}")
+    if args.outside and not args.outside.is_file():
+        sys.exit(f"outside data not found: {args.outside}")
 
     t0 = time.perf_counter()
     data, split, labels, y = reference_split(args.data)
@@ -233,20 +268,32 @@ def main() -> None:
     shift_ids, shift_facts = shifted_rows(full, test_ids)
     in_shift = np.isin(test_ids, shift_ids)
     y_shift = y[te][in_shift]
+    out = outside_rows(args.outside, full, labels) if args.outside else None
     rows = []
 
-    def add(name: str, pred_test: np.ndarray, **extra) -> dict:
+    def add(name: str, pred_test: np.ndarray, pred_outside: np.ndarray | None = None, **extra) -> dict:
         r = row(name, y[te], pred_test, labels, rare)
         s = summary_scores(y_shift, pred_test[in_shift])
         r.update(shifted_micro_f1=round(s["micro_f1"], 4), shifted_macro_f1=round(s["macro_f1"], 4), **extra)
+        if out is not None and pred_outside is not None:
+            o = summary_scores(out["y"], pred_outside)
+            r.update(outside_micro_f1=round(o["micro_f1"], 4), outside_macro_f1=round(o["macro_f1"], 4))
         rows.append(r)
         return r
 
+    def outside_probs(run_dir: Path, run) -> np.ndarray | None:
+        """A run's probabilities of the outside rows, read as the run reads its input."""
+        if out is None:
+            return None
+        return cached_probs(run_dir, texts_for(args.outside, run.config.text_cols, out["row_ids"]), args.cache, run)
+
     tfidf = TfidfBaseline().fit([texts[i] for i in tr], y[tr])
     tf_val, tf_test = tfidf.predict_proba([texts[i] for i in va]), tfidf.predict_proba([texts[i] for i in te])
+    tf_out = tfidf.predict_proba(out["texts"]) if out else None
     at_half = DecisionRule.fixed(0.5, len(labels))
-    add("TF-IDF + LR, 0.5", at_half.apply(tf_test))
-    add("TF-IDF + LR, tuned global threshold", DecisionRule.tune(y[va], tf_val, "global").apply(tf_test))
+    add("TF-IDF + LR, 0.5", at_half.apply(tf_test), at_half.apply(tf_out) if out else None)
+    tf_rule = DecisionRule.tune(y[va], tf_val, "global")
+    add("TF-IDF + LR, tuned global threshold", tf_rule.apply(tf_test), tf_rule.apply(tf_out) if out else None)
 
     cache = args.cache / f"frozen-minilm-{data_mod.file_fingerprint(args.data)[:16]}.npy" if args.cache else None
     if cache is not None and cache.is_file():
@@ -258,19 +305,26 @@ def main() -> None:
             np.save(cache, emb_all)
     full_pos = {r: i for i, r in enumerate(full.row_ids)}
     emb = emb_all[[full_pos[r] for r in data.row_ids]]
+    emb_out = frozen_embeddings(out["texts"]) if out else None
     em_val, em_test = embedding_lr(emb[tr], y[tr], emb[va]), embedding_lr(emb[tr], y[tr], emb[te])
-    add("frozen MiniLM + LR, per-genre thresholds", DecisionRule.tune(y[va], em_val, "per-genre").apply(em_test))
+    em_rule = DecisionRule.tune(y[va], em_val, "per-genre")
+    add("frozen MiniLM + LR, per-genre thresholds", em_rule.apply(em_test),
+        em_rule.apply(embedding_lr(emb[tr], y[tr], emb_out)) if out else None)
 
     if args.report_run:
         run, probs = run_probs(args.report_run, data, split, labels, args.cache)
-        add("genretag, report settings (BCE, 0.5)", at_half.apply(probs["test"]))
+        o = outside_probs(args.report_run, run)
+        add("genretag, report settings (BCE, 0.5)", at_half.apply(probs["test"]), None if o is None else at_half.apply(o))
     for best in args.best_run:
         run, probs = run_probs(best, data, split, labels, args.cache)
-        add(f"genretag {best.name} ({run.config.loss}, {run.config.thresholds} thresholds)", run.rule.apply(probs["test"]))
+        o = outside_probs(best, run)
+        add(f"genretag {best.name} ({run.config.loss}, {run.config.thresholds} thresholds)", run.rule.apply(probs["test"]),
+            None if o is None else run.rule.apply(o))
     for ensemble in args.ensemble_run:
         run, probs = run_probs(ensemble, data, split, labels, args.cache)
+        o = outside_probs(ensemble, run)
         add(f"genretag today's ensemble ({run.meta.get('ensemble', 1)} backbone passes, {len(tr)} training rows)",
-            run.rule.apply(probs["test"]))
+            run.rule.apply(probs["test"]), None if o is None else run.rule.apply(o))
 
     card = None
     for i, bundled in enumerate(args.bundled_run):
@@ -290,37 +344,45 @@ def main() -> None:
             tf_all = TfidfBaseline().fit(base_tr, y_btr)
             t_all = DecisionRule.tune(y_bva, tf_all.predict_proba(base_va), "global")
             add(f"TF-IDF + LR on all {len(saved['train'])} training rows, tuned global threshold",
-                t_all.apply(tf_all.predict_proba([texts[i] for i in te])))
+                t_all.apply(tf_all.predict_proba([texts[i] for i in te])),
+                t_all.apply(tf_all.predict_proba(out["texts"])) if out else None)
             e_tr = emb_all[[full_pos[r] for r in saved["train"]]]
             e_va = emb_all[[full_pos[r] for r in saved["validation"]]]
             t_e = DecisionRule.tune(y_bva, embedding_lr(e_tr, y_btr, e_va), "per-genre")
             add(f"frozen MiniLM + LR on all {len(saved['train'])} training rows, per-genre thresholds",
-                t_e.apply(embedding_lr(e_tr, y_btr, emb[te])))
+                t_e.apply(embedding_lr(e_tr, y_btr, emb[te])),
+                t_e.apply(embedding_lr(e_tr, y_btr, emb_out)) if out else None)
         test_probs = cached_probs(bundled, texts_for(args.data, run.config.text_cols, test_ids), args.cache, run)
         kind = "distilled single model" if run.config.teacher else "single model"
         reads = " + ".join(run.config.text_cols) if run.config.text_cols else "overview alone"
+        o = outside_probs(bundled, run)
         r = add(f"genretag {bundled.name} ({kind}, {reads}, 1 backbone pass, {len(saved['train'])} training rows)",
-                run.rule.apply(test_probs))
+                run.rule.apply(test_probs), None if o is None else run.rule.apply(o))
         card = (run, y[te], run.rule.apply(test_probs), r, saved)
 
     header = ["model", "micro_f1", "macro_f1", "micro_precision", "micro_recall", "hamming_loss", "rare_f1",
-              "shifted_micro_f1", "shifted_macro_f1"]
-    widths = [max(len(h), *(len(str(r[h])) for r in rows)) for h in header]
+              "shifted_micro_f1", "shifted_macro_f1"] + (["outside_micro_f1", "outside_macro_f1"] if out else [])
+    widths = [max(len(h), *(len(str(r.get(h, ""))) for r in rows)) for h in header]
     print(f"reference protocol: {len(tr)}/{len(va)}/{len(te)} rows, {len(labels)} genres; rare = fewer than "
           f"{RARE_TRAIN_COUNT} training examples ({', '.join(labels[j] for j in rare)})")
     print(f"shifted check: {shift_facts['rows']} of the {len(te)} test rows ({shift_facts['same_franchise']} test "
           f"movies with a franchise title among the other rows left out; nearest-neighbour TF-IDF similarity, "
           f"median {shift_facts['nearest_similarity_shifted_median']} against {shift_facts['nearest_similarity_test_median']}"
           f" for the whole test split)")
+    if out:
+        print(f"outside check: {len(out['row_ids'])} movies of {args.outside.name} ({out['facts']})")
     print(" | ".join(h.ljust(w) for h, w in zip(header, widths)))
     print("-|-".join("-" * w for w in widths))
     for r in rows:
-        print(" | ".join(str(r[h]).ljust(w) for h, w in zip(header, widths)))
+        print(" | ".join(str(r.get(h, "")).ljust(w) for h, w in zip(header, widths)))
         if r["zero_f1_genres"]:
             print(f"    genres with >= 10 test positives at F1 0: {', '.join(r['zero_f1_genres'])}")
     print(f"({time.perf_counter() - t0:.0f} s)")
     if args.json:
-        args.json.write_text(json.dumps({"shifted": {**shift_facts, "row_ids": shift_ids}, "rows": rows}, indent=2) + "\n")
+        outside = {"file": args.outside.name, "fingerprint": data_mod.file_fingerprint(args.outside),
+                   "rows": len(out["row_ids"]), "facts": out["facts"]} if out else None
+        args.json.write_text(json.dumps({"shifted": {**shift_facts, "row_ids": shift_ids}, "outside": outside,
+                                         "rows": rows}, indent=2) + "\n")
     if args.model_card and card:
         args.model_card.write_text(model_card(*card, labels=labels, rows=rows, shift=shift_facts, full=full,
                                               tune_dirs=args.tune_dir, y_shift=y_shift, in_shift=in_shift))
