@@ -482,7 +482,7 @@ def load_for_tagging(path: str | Path, *, runtime: str = "auto", precision: str 
         ConfigError: An unknown runtime; ``runtime="onnx"`` with bf16, int8 or a GPU device.
         ModelError, DataError: As `prepare`; ``runtime="onnx"`` without onnxruntime installed.
     """
-    from .runs import check_backbone_override
+    from .rundir import check_backbone_override
 
     check_backbone_override(backbone)
     check_runtime(runtime, precision, device)

@@ -241,6 +241,17 @@ def bundled_model() -> Path | None:
     return path if (path / META_FILE).is_file() else None
 
 
+def check_backbone_override(backbone: str | None) -> None:
+    """Refuse an empty ``--backbone`` ("" or spaces), which read as "the run's own" without a word.
+
+    Raises:
+        DataError: ``backbone`` is given but names nothing.
+    """
+    if backbone is not None and not str(backbone).strip():
+        raise DataError("--backbone must name a model (a preset, a Hugging Face id or a folder); leave it out to "
+                        "load the run's own backbone")
+
+
 def resolve_model(model: str | Path | None, runs_dir: str | Path = DEFAULT_RUNS_DIR) -> Path:
     """The run to use: ``model`` if given, else the newest under ``./runs``, else the bundled one."""
     if model:

@@ -17,18 +17,17 @@ import torch
 from . import __version__
 from .config import TrainConfig
 from .decision import DecisionRule
-from .errors import DataError, GenretagError, ModelError
+from .errors import GenretagError, ModelError
 from .tfidf import load_blend
 from .rundir import (  # noqa: F401 - the file names are part of runs' interface
     CONFIG_FILE, LABELS_FILE, THRESHOLDS_FILE, ADAPTER_DIR, HEAD_FILE, SPLIT_FILE, HISTORY_FILE, METRICS_FILE,
     META_FILE, ADAPTER_WEIGHTS, REQUIRED_FILES, ENSEMBLE_FILE, ENSEMBLE_REQUIRED_FILES, RUN_FORMAT,
     DEFAULT_RUNS_DIR, MEMBERS_DIR, ENSEMBLE_FORMAT, check_run_dir, dump_json, is_ensemble, member_paths,
     read_json, read_config, required_files, newest_run, bundled_model, resolve_model, locate_data,
-    data_reference, relocate_data_reference,
+    data_reference, relocate_data_reference, check_backbone_override,
 )
 
 logger = logging.getLogger(__name__)
-
 
 
 @dataclass(frozen=True, eq=False)
@@ -202,17 +201,6 @@ def portable_config(config: TrainConfig) -> dict:
     if values.get("data"):
         values["data"] = Path(values["data"]).name
     return values
-
-
-def check_backbone_override(backbone: str | None) -> None:
-    """Refuse an empty ``--backbone`` ("" or spaces), which read as "the run's own" without a word.
-
-    Raises:
-        DataError: ``backbone`` is given but names nothing.
-    """
-    if backbone is not None and not str(backbone).strip():
-        raise DataError("--backbone must name a model (a preset, a Hugging Face id or a folder); leave it out to "
-                        "load the run's own backbone")
 
 
 def load_run(
