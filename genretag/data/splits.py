@@ -173,12 +173,9 @@ def _letters(text: str, method: int = SYNOPSIS_KEY_METHOD) -> str:
     whose accents were stripped). Method 4 also undoes literal JSON escapes (``chef\\u2019s``,
     ``\\n``: a copy taken from a JSON dump as text)."""
     if method >= 4 and isinstance(text, str) and "\\" in text:
-        text = _unescaped(text)
+        text = _json_unescaped(text)
     if method >= 3 and isinstance(text, str):
-        for _ in range(3):  # first: a soft hyphen (0xAD) in it is a byte of a letter; twice garbled, twice undone
-            text, before = _unmangled(text), text
-            if text == before:
-                break
+        text = _repaired(text)
     text = clean_cell(text, title=True)
     if method >= 3:
         text = "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
@@ -190,7 +187,7 @@ def _letters(text: str, method: int = SYNOPSIS_KEY_METHOD) -> str:
 _JSON_ESCAPE = re.compile(r"\\(?:u([0-9a-fA-F]{4})|([nrt])|([\"\\/]))")
 
 
-def _unescaped(text: str) -> str:
+def _json_unescaped(text: str) -> str:
     """``text`` with literal JSON escapes read: ``\\u2019`` → ``’``, ``\\n`` → a space, ``\\"`` → ``"``."""
     def read(match: re.Match) -> str:
         if match.group(1):
@@ -213,13 +210,7 @@ def _lossy_letters(text: str) -> str | None:
     more than `LOSSY_SHARE` of the words."""
     if not isinstance(text, str):
         return None
-    if "\\" in text:
-        text = _unescaped(text)
-    for _ in range(3):
-        text, before = _unmangled(text), text
-        if text == before:
-            break
-    words = clean_cell(text, title=True).split()
+    words = clean_cell(_repaired(_json_unescaped(text) if "\\" in text else text), title=True).split()
     kept = [w for w in words if not _LOSSY_WORD.search(w)]
     if len(kept) == len(words) or len(words) - len(kept) > LOSSY_SHARE * len(words):
         return None
@@ -247,6 +238,15 @@ _ASCII_LETTERS = str.maketrans({"ł": "l", "Ł": "L", "ø": "o", "Ø": "O", "đ"
                                 "ð": "d", "Ð": "D", "ß": "ss"})
 #: ``í`` as mojibake is ``Ã`` and a soft hyphen, which readers drop as invisible: ``HermÃnia``.
 _LOST_SOFT_HYPHEN = re.compile("\u00c3(?=[a-z])")
+
+
+def _repaired(text: str) -> str:
+    """``text`` with its mojibake undone (`_unmangled`), as often as it was made (a file garbled twice)."""
+    for _ in range(3):  # first: a soft hyphen (0xAD) in it is a byte of a letter; twice garbled, twice undone
+        text, before = _unmangled(text), text
+        if text == before:
+            break
+    return text
 
 
 def _unmangled(text: str) -> str:
