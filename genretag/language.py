@@ -173,11 +173,16 @@ def looks_english(text: str) -> bool | None:
         return None
     words = [w.lower() for w in tokens]
     english = sum(w in ENGLISH_WORDS for w in words)
-    # A name particle is not the language: "Jan de Vries", "Pieter van den Berg", "Maria del Carmen".
+    # A name particle is not the language: "Jan de Vries", "Pieter van den Berg", "Maria del Carmen":
+    # between two capitalised words. German capitalises its nouns: "in der Nachtschicht" is German.
     particle = [False] * (len(words) + 1)
     for i in range(len(words) - 1, -1, -1):
         after = tokens[i + 1] if i + 1 < len(tokens) else ""
-        particle[i] = words[i] in NAME_PARTICLES and (after[:1].isupper() or particle[i + 1])
+        first = i
+        while first > 0 and words[first - 1] in NAME_PARTICLES:
+            first -= 1
+        named_before = first == 0 or tokens[first - 1][:1].isupper()  # "Las Vegas", "El Paso" open a list
+        particle[i] = words[i] in NAME_PARTICLES and named_before and (after[:1].isupper() or particle[i + 1])
     other = sum(w in OTHER_WORDS and not particle[i] for i, w in enumerate(words))
     if english == other == 0 and sum(t[:1].isupper() for t in tokens) >= 0.6 * len(tokens):
         return None  # names alone ("Mario, Luigi, Peach …", "Las Vegas, Los Angeles …"): no language to tell

@@ -120,3 +120,11 @@ def test_japanese_with_more_kanji_than_kana_is_japanese_not_han():
     chinese = "一个年轻女子在北京爱上了一个神秘的男人。"
     assert language.row_scripts([japanese, chinese, "東京大学"]) == ["Kana", "Han", "Han"]
     assert language.script_warnings([japanese, chinese], ("Han",)) == ["Kana script (model: Han)", ""]
+
+
+def test_a_german_noun_after_an_article_is_no_name():
+    """German capitalises nouns, so "in der Nachtschicht" read as a name ("van der Berg") and a one-sentence
+    German synopsis as English; a particle between capitalised words is still a name's."""
+    assert language.looks_english("Ein Geist spukt in der Nachtschicht eines alten Krankenhauses.") is False
+    assert language.looks_english("Pieter van den Berg is a detective who hunts a killer in Amsterdam.") is True
+    assert language.looks_english("Maria de los Santos falls for him in Manila and they marry.") is True
