@@ -378,7 +378,7 @@ def _write(tagged, out: Path, fmt: formats.OutputFormat, force: bool, cols: list
                 synopsis_cols = data_mod.synopsis_columns(cols)  # as tag_frame counts a row with a title alone
                 text = data_mod.join_text(table.select(synopsis_cols).to_pandas(), synopsis_cols)
                 headers = []
-                if (text.str.split().str.len() <= data_mod.HEADER_CELL_WORDS).any():  # else no header row: skip
+                if (text.str.len() <= data_mod.HEADER_CELL_CHARS).any():  # else no header row: skip the frame
                     frame = table.select([c for c in header if c in table.column_names]).to_pandas()
                     headers = [i for i, flag in enumerate(data_mod.header_rows(frame, synopsis_cols)) if flag]
                 has_text = int((text.str.len() > 0).sum()) - sum(bool(text.iloc[i]) for i in headers)

@@ -19,6 +19,7 @@ The names below are the package's API (``from genretag.data import load_labelled
 from ..formats import ReadOptions
 from .columns import (
     GENRE_COLUMN_CANDIDATES,
+    HEADER_CELL_CHARS,
     HEADER_CELL_WORDS,
     TEXT_COLUMN_CANDIDATES,
     TITLE_COLUMN_CANDIDATES,
@@ -39,6 +40,7 @@ from .splits import SPLIT_NAMES, SYNOPSIS_KEY_METHOD, SynopsisKeys, file_fingerp
 
 __all__ = [
     "GENRE_COLUMN_CANDIDATES",
+    "HEADER_CELL_CHARS",
     "HEADER_CELL_WORDS",
     "SPLIT_NAMES",
     "TEXT_COLUMN_CANDIDATES",

@@ -435,8 +435,9 @@ def missing_title_warning(chosen: TextColumns) -> str:
             f"pass --text-col TITLE,SYNOPSIS if the file has titles under another name")
 
 
-#: A synopsis of at most this many words may be a header's cell ("Plot summary", "overview").
+#: A synopsis of at most this many words and characters may be a header's cell ("Plot summary", "overview").
 HEADER_CELL_WORDS = 3
+HEADER_CELL_CHARS = 60
 # The words of a synopsis column's name ("Plot summary", "Short_Description", "overview (en)"): a
 # synopsis cell of these alone names a column (one of other words, "Plot number 1.", is a movie's).
 _HEADER_CELL_WORDS = frozenset("""overview synopsis plot description summary storyline story text short long full
@@ -458,17 +459,17 @@ def header_rows(frame: pd.DataFrame, synopsis_cols: list[str]) -> np.ndarray:
     out = np.zeros(len(frame), dtype=bool)
     if not len(frame) or not synopsis_cols:
         return out
-    raw = frame[list(synopsis_cols)].astype(object).where(frame[list(synopsis_cols)].notna(), "")
-    text = raw.astype(str).agg(" ".join, axis=1).str.strip()
-    words = text.str.split().str.len()
-    short = ((words > 0) & (words <= HEADER_CELL_WORDS)).to_numpy()
+    parts = [frame[c].where(frame[c].notna(), "").astype(str).str.strip() for c in synopsis_cols]
+    length = sum(part.str.len() for part in parts)  # vectorised: a header's cell is short, a synopsis is not
+    short = ((length > 0) & (length <= HEADER_CELL_CHARS)).to_numpy()
     if not short.any():
         return out
     names = {str(c).strip().casefold() for c in frame.columns}
     for pos in np.flatnonzero(short):
-        synopsis = text.iloc[pos]
+        synopsis = " ".join(part.iloc[pos] for part in parts if part.iloc[pos])
         words = [w for w in re.split(r"[\s_\-()]+", synopsis.casefold()) if w]
-        if not (synopsis.casefold() in names or (words and all(w in _HEADER_CELL_WORDS for w in words))):
+        if len(synopsis.split()) > HEADER_CELL_WORDS or not (
+                synopsis.casefold() in names or (words and all(w in _HEADER_CELL_WORDS for w in words))):
             continue
         cells = [str(v).strip() for v in frame.iloc[pos].tolist() if not is_missing(v) and str(v).strip()]
         out[pos] = looks_like_header(cells)
