@@ -221,7 +221,7 @@ class Vocabulary:
         return self._compound(key)
 
     def _compound(self, key: str) -> tuple[str, ...] | None:
-        words = [w for w in _COMPOUND_SPLIT.split(key) if w and w not in self.ignore]
+        words = [w for w in _COMPOUND_SPLIT.split(key) if w]
         found: list[str] = []
         i = 0
         while i < len(words):
@@ -232,7 +232,9 @@ class Vocabulary:
                     i = j
                     break
             else:
-                return None  # a word that is no genre: not a compound of genres, keep the name
+                if words[i] not in self.ignore:  # "film", "and": skipped, unless part of a name ("TV Movie")
+                    return None  # a word that is no genre: not a compound of genres, keep the name
+                i += 1
         return tuple(dict.fromkeys(found)) or None
 
     def apply(self, rows: list[list[str]], *, where: str = "") -> tuple[list[list[str]], GenreReport]:

@@ -312,3 +312,15 @@ def test_output_names_from_a_file_and_clashes(tmp_path):
 def test_dashes_between_genres_split_like_a_hyphen(name):
     assert V.resolve(name) == ("Comedy", "Drama")
     assert V.resolve("\u2014") == ()  # a dash alone is still a placeholder
+
+
+def test_a_compound_keeps_a_genre_whose_name_holds_an_ignored_word():
+    """"Comedy / TV Movie" was no compound: "movie" is a word compounds skip ("crime drama film"), so
+    "TV" was left alone and the row was dropped as an unknown genre."""
+    from genretag.vocabulary import Vocabulary
+
+    vocabulary = Vocabulary.bundled()
+    assert vocabulary.resolve("Comedy / TV Movie") == ("Comedy", "TV Movie")
+    assert vocabulary.resolve("Comedy and TV Movie") == ("Comedy", "TV Movie")
+    assert vocabulary.resolve("crime drama film") == ("Crime", "Drama")
+    assert vocabulary.resolve("film and movie") is None
