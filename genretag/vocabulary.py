@@ -225,14 +225,17 @@ class Vocabulary:
         found: list[str] = []
         i = 0
         while i < len(words):
-            for j in range(len(words), i, -1):  # the longest phrase first: "science fiction", not "science"
+            # The longest phrase first ("science fiction", not "science"); a skipped word ("film", "and",
+            # "psychological") alone is skipped, but not inside a longer name ("TV Movie").
+            last = i + 1 if words[i] in self.ignore else i
+            for j in range(len(words), last, -1):
                 genres = self.names.get(" ".join(words[i:j]))
                 if genres:
                     found.extend(genres)
                     i = j
                     break
             else:
-                if words[i] not in self.ignore:  # "film", "and": skipped, unless part of a name ("TV Movie")
+                if words[i] not in self.ignore:
                     return None  # a word that is no genre: not a compound of genres, keep the name
                 i += 1
         return tuple(dict.fromkeys(found)) or None
