@@ -457,3 +457,28 @@ def test_a_file_of_one_genre_says_what_scores_leave_out(tiny_run, tmp_path):
     assert result.exit_code == 0, result.output
     assert "the file's rows use only 1 of the model's genres" in " ".join(result.output.split())
     assert f"With them (every genre of the model, the run's rule): micro-F1 {every['micro_f1']:.3f}" in report.read_text()
+
+
+def test_training_synopses_after_credits_a_tagline_or_a_prompt_are_found(bundled, tmp_path):
+    """Training synopses after a credits line, a long tagline column or a "Title: ... Plot:" prompt in one column
+    were scored as new movies (micro-F1 0.77 to 0.82, "0 training rows")."""
+    d = pd.read_csv(real_csv_or_skip())
+    saved = bundled.split()
+    # Synopses of 60 letters and more (`PREFIX_LETTERS`): a shorter one is found only as a whole text.
+    train = [p for p in saved["train"][500:530] if len(re.sub(r"\W", "", d.iloc[p]["overview"])) >= 60][:12]
+    test = saved["test"][:6]
+    rows = train + test
+    credits = ["Directed by Someone Important. Starring Famous Actor, Another Actor and A Third Person. "
+               + d.iloc[p]["overview"] for p in rows]
+    prompt = [f"Title: {d.iloc[p]['title']}\nYear: 1999\nDirector: A Famous Director Name\nPlot: {d.iloc[p]['overview']}"
+              for p in rows]
+    tagline = "The most astonishing and unforgettable journey ever put on the screen in our time"
+    for name, frame, extra in (
+            ("credits.csv", pd.DataFrame({"plot": credits, "labels": d.iloc[rows]["genre_ids"].tolist()}), []),
+            ("prompt.csv", pd.DataFrame({"text": prompt, "labels": d.iloc[rows]["genre_ids"].tolist()}), []),
+            ("tagline.csv", pd.DataFrame({"tagline": [tagline] * len(rows), "synopsis": d.iloc[rows]["overview"].tolist(),
+                                          "labels": d.iloc[rows]["genre_ids"].tolist()}), ["tagline", "synopsis"])):
+        path = tmp_path / name
+        frame.to_csv(path, index=False)
+        loaded, _ = load_rows(bundled, data=path, include_training_rows=True, text_cols=extra or None)
+        assert loaded.training_rows["found"] == 12, name
