@@ -1273,6 +1273,15 @@ def _encode_cells(text: str, encoding: str) -> bytes:
                         f"{e.object[e.start:e.end]!r}; write it as UTF-8 with --out NAME.jsonl") from None
 
 
+def _as_text_cell(value):
+    """A cell of a column written as text: None stays None, lists and objects as JSON, others as str."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
 class TableWriter:
     """Append frames to one output file in an `OutputFormat`.
 
@@ -1363,6 +1372,8 @@ class TableWriter:
         stem = self.name[:-3] if self.name.lower().endswith(".gz") else self.name
         return gzip.GzipFile(filename=stem + ".gz", mode="wb", fileobj=raw)
 
+    _as_text: set = frozenset()
+
     def _write_parquet(self, chunk: pd.DataFrame) -> None:
         import pyarrow as pa
 
@@ -1372,10 +1383,19 @@ class TableWriter:
                 table = pa.Table.from_pandas(chunk, preserve_index=False)
                 hint = self.schema_hint
                 fields = [hint.field(f.name) if hint is not None and f.name in hint.names else f for f in table.schema]
+                # A column of nulls only in the first chunk (a sparse JSON key) has no type yet: text, so
+                # that later values of any kind fit (written as text: a file's schema is fixed at its start).
+                self._as_text = {f.name for f in fields if pa.types.is_null(f.type)}
+                fields = [pa.field(f.name, pa.string()) if f.name in self._as_text else f for f in fields]
+                if self._as_text:
+                    logger.warning("%s: column(s) %s hold only nulls in the first %d rows: written to Parquet as text",
+                                   self.name, ", ".join(repr(n) for n in sorted(self._as_text)), len(chunk))
                 schema = pa.schema(fields)
                 table = table.cast(schema) if schema != table.schema else table
                 self._parquet = pq.ParquetWriter(self.path, schema)
             else:
+                for name in self._as_text & set(map(str, chunk.columns)):
+                    chunk = chunk.assign(**{name: chunk[name].map(_as_text_cell)})
                 table = pa.Table.from_pandas(chunk, schema=self._parquet.schema, preserve_index=False)
             self._parquet.write_table(table)
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as e:

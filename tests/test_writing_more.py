@@ -442,3 +442,25 @@ def test_empty_header_cells_are_written_back_empty(tiny_run, tmp_path):
     # JSON Lines needs a name per key: there they keep the names they were read with.
     result = runner.invoke(app, ["tag", str(source), "--model", str(tiny_run), "--out", str(tmp_path / "o.jsonl")])
     assert result.exit_code == 0 and '"Unnamed: 2": "x"' in (tmp_path / "o.jsonl").read_text().splitlines()[1]
+
+
+def test_a_json_key_null_in_the_first_chunk_is_written_to_parquet_as_text(tiny_run, tmp_path, caplog):
+    """A sparse JSON key (tagline) null throughout the first chunk failed the Parquet write after all the
+    tagging: "Conversion failed for column tagline"."""
+    import logging
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    source = tmp_path / "sparse.jsonl"
+    source.write_text('{"tagline": null, "overview": "A crew meets a deadly creature in deep space."}\n'
+                      '{"tagline": "A Los Angeles crime saga", "overview": "A cop chases a thief across the city."}\n'
+                      '{"tagline": 7, "overview": "An old man flies his house to South America."}\n')
+    with caplog.at_level(logging.WARNING):
+        result = runner.invoke(app, ["tag", str(source), "--model", str(tiny_run), "--out", str(tmp_path / "o.parquet"),
+                                     "--chunksize", "1"])
+    assert result.exit_code == 0, result.output
+    table = pq.read_table(tmp_path / "o.parquet")
+    assert table.schema.field("tagline").type == pa.string()
+    assert table.column("tagline").to_pylist() == [None, "A Los Angeles crime saga", "7"]
+    assert "column(s) 'tagline' hold only nulls in the first 1 rows: written to Parquet as text" in caplog.text
