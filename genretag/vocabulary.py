@@ -20,6 +20,7 @@ from __future__ import annotations
 import difflib
 import functools
 import json
+import logging
 import re
 import unicodedata
 from collections import Counter
@@ -28,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import DataError
+
+logger = logging.getLogger(__name__)
 
 #: The bundled table.
 VOCABULARY_TOML = Path(__file__).with_name("vocabulary.toml")
@@ -513,7 +516,21 @@ def output_names(labels: list[str], vocabulary: str | Path) -> tuple[list[str], 
         bad = [k for k, v in raw.items() if not isinstance(v, str) or not v.strip()]
         if bad:
             raise DataError(f"vocabulary {path}: '{bad[0]}' must be a genre name (\"Science Fiction\" = \"Sci-Fi\")")
+        joined = [v for v in raw.values() if "|" in v]
+        if joined:
+            raise DataError(f"vocabulary {path}: '{joined[0]}' holds '|', which separates the genres tag writes; "
+                            "give each genre one name")
         rename = {genre_key(k): " ".join(v.split()) for k, v in raw.items()}
+        for k, v in raw.items():  # "Sci-Fi" = "SF" renames the genre Sci-Fi means (Science Fiction)
+            canonical = base.resolve(k)
+            if canonical and len(canonical) == 1:
+                rename.setdefault(genre_key(canonical[0]), " ".join(v.split()))
+        label_keys = {genre_key(x) for label in labels for x in (label, *(base.resolve(label) or ()))}
+        unused = [k for k in raw if genre_key(k) not in label_keys
+                  and not {genre_key(c) for c in base.resolve(k) or ()} & label_keys]
+        if unused:
+            logger.warning("vocabulary %s: %s %s no genre of the model; not used", path,
+                           ", ".join(repr(k) for k in unused[:5]), "is" if len(unused) == 1 else "are")
     named = str(vocabulary).lower() in OUTPUT_VOCABULARIES
     names, unnamed = [], []
     for label in labels:

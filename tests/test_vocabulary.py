@@ -324,3 +324,22 @@ def test_a_compound_keeps_a_genre_whose_name_holds_an_ignored_word():
     assert vocabulary.resolve("Comedy and TV Movie") == ("Comedy", "TV Movie")
     assert vocabulary.resolve("crime drama film") == ("Crime", "Drama")
     assert vocabulary.resolve("film and movie") is None
+
+
+def test_a_tag_vocabulary_file_names_genres_by_alias_refuses_separators_and_says_unused_names(tmp_path, caplog):
+    """``"Horror" = "Horror|Scary"`` wrote a cell that reads back as two genres; ``"Sci-Fi" = "SF"`` was
+    silently unused (the model's genre is Science Fiction); a name the model lacks was ignored without a word."""
+    import logging
+
+    from genretag.errors import DataError
+    from genretag.vocabulary import output_names
+
+    labels = ["Action", "Horror", "Science Fiction"]
+    path = tmp_path / "v.toml"
+    path.write_text('"Sci-Fi" = "SF"\n"Musical" = "Song"\n', encoding="utf-8")
+    with caplog.at_level(logging.WARNING):
+        assert output_names(labels, path) == (["Action", "Horror", "SF"], [])
+    assert "'Musical' is no genre of the model; not used" in caplog.text
+    path.write_text('"Horror" = "Horror|Scary"\n', encoding="utf-8")
+    with pytest.raises(DataError, match=r"'Horror\|Scary' holds '\|', which separates the genres tag writes"):
+        output_names(labels, path)
