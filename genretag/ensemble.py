@@ -66,6 +66,22 @@ def _same_split(a: dict, b: dict) -> bool:
     return all(a.get(k) == b.get(k) for k in keys)
 
 
+def _weights_digest(path: Path) -> str:
+    """sha256 of a run's head and adapter weights (an ensemble's own members' for an ensemble)."""
+    import hashlib
+
+    from .rundir import ADAPTER_WEIGHTS, HEAD_FILE
+
+    digest = hashlib.sha256()
+    for name in (HEAD_FILE, ADAPTER_WEIGHTS):
+        file = Path(path) / name
+        if file.is_file():
+            digest.update(file.read_bytes())
+        else:
+            digest.update(str(Path(path).resolve()).encode())  # no such file (an ensemble): unique per folder
+    return digest.hexdigest()
+
+
 def build_ensemble(run_paths: list[str | Path], out: str | Path, *, force: bool = False, blend: bool | None = None,
                    device: str | None = None, backbone: str | None = None) -> EnsembleResult:
     """Combine trained runs into an ensemble run directory.
@@ -102,6 +118,13 @@ def build_ensemble(run_paths: list[str | Path], out: str | Path, *, force: bool 
         raise ModelError("an ensemble needs at least two different runs")
     if len(set(paths)) != len(paths):
         raise ModelError("a run is listed twice; give each member once")
+    seen: dict[str, Path] = {}
+    for path in paths:  # a copied folder (or the same seed again) is the same model: N passes for one's answer
+        weights = _weights_digest(path)
+        if weights in seen:
+            raise ModelError(f"{path} and {seen[weights]} hold the same weights (a copy of one run?); an ensemble "
+                             "needs runs trained apart (e.g. another --init-seed)")
+        seen[weights] = path
     members = [runs_mod.load_run(p, device=device, backbone=backbone) for p in paths]
     first = members[0]
     split = first.split()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -88,9 +89,12 @@ def test_ensemble_cli_and_its_refusals(members, tmp_path):
     assert "saved ensemble" in result.output and "members/2" in result.output
     again = runner.invoke(app, ["ensemble", str(paths[0]), str(paths[1]), "--out", str(out)])
     assert again.exit_code == 4 and "--force" in again.output
+    copy = tmp_path / "copy"  # a copied run folder: the same model, scored as "2 runs" before
+    shutil.copytree(paths[0], copy)
     cases = [
         ([str(paths[0])], "at least two"),
         ([str(paths[0]), str(paths[0])], "at least two"),
+        ([str(paths[0]), str(copy)], "hold the same weights (a copy of one run?)"),
         ([str(paths[0]), str(other)], "another split"),
         ([str(paths[0]), str(tmp_path / "nope")], "not found"),
     ]
