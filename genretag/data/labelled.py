@@ -89,6 +89,32 @@ def header_rows_said(rows: list[int], count: int | None = None) -> str:
             f"(data row{'' if one else 's'} {shown}: files joined one after another?)")
 
 
+#: A text column naming the row's own genres in this share of rows or more holds the answers (keywords, tags).
+LABEL_SHARE = 0.5
+
+
+def _warn_label_columns(df, text_cols, genres: list[list[str]], path) -> None:
+    """Warn about a text column that names each row's own genres (a "keywords" or "tags" column): a
+    model reading it learns, or is scored on, the answers. TMDB overviews name one of their genres
+    in 10% of rows, titles in 1%."""
+    import re
+
+    rows = [i for i, g in enumerate(genres) if g]
+    if len(rows) < 10:
+        return
+    for column in text_cols:
+        cells = df[column].tolist()
+        hits = 0
+        for i in rows:
+            cell = str(cells[i]).casefold() if isinstance(cells[i], str) else ""
+            if cell and any(re.search(r"\b" + re.escape(g.casefold()) + r"\b", cell) for g in genres[i]):
+                hits += 1
+        if hits >= LABEL_SHARE * len(rows):
+            logger.warning("%s: text column '%s' names the row's own genres in %d of %d rows: a model reading it "
+                           "learns, or is scored on, the answers; leave it out of --text-col", path, column, hits,
+                           len(rows))
+
+
 def _check_genre_column(genres: list[list[str]], path, column: str, vocabulary=None) -> None:
     """Refuse a genre column whose "genres" are nearly all different, one row each: titles,
     ids, people or sentences (``--genres-col title``), from which a model learns nothing.
@@ -221,6 +247,7 @@ def load_labelled(
             "%s: %d genre cells look like broken lists (e.g. cut off); read them as plain text, "
             "check the labels.json of the run", path, malformed
         )
+    _warn_label_columns(df, texts_cols, genres, path)
     title_col = detect_title_column(list(df.columns), title_col)
     # As the model reads a title: an object's English field (AniList), a list's first item.
     titles = join_text(df, [title_col], titles=True).tolist() if title_col else None
