@@ -150,40 +150,38 @@ def test_engine_writes_what_tag_writes_in_the_input_s_dialect(ray_local, trained
     assert "(as the input)" not in said["out.jsonl"]
 
 
-def test_engine_names_the_columns_it_moves_as_tag_does(ray_local, trained, catalogue, tmp_path, caplog):
-    """Input columns ``score_Action`` and ``language_warning`` move genretag's to suffixed names: said by
-    ``--engine ray`` as by ``tag``, and the file is the same."""
+def _engine_as_tag(trained, source: Path, tmp_path: Path, caplog) -> str:
+    """Tag ``source`` with ``--engine ray``, check the file is byte for byte single-process tag's, return what was said."""
     import logging
 
-    frame = read_csv(catalogue)
-    frame["score_Action"], frame["language_warning"] = "9", "mine"
-    source = tmp_path / "taken.csv"
-    frame.to_csv(source, index=False)
     expected = _tag_once(trained, source, tmp_path / "tag.csv").read_bytes()
     with caplog.at_level(logging.WARNING):
         result = _engine(trained, source, tmp_path / "ray.csv")
     assert result.exit_code == 0, result.output
     assert (tmp_path / "ray.csv").read_bytes() == expected
-    said = " ".join((caplog.text + result.output).split())
+    return " ".join((caplog.text + result.output).split())
+
+
+def test_engine_names_the_columns_it_moves_as_tag_does(ray_local, trained, catalogue, tmp_path, caplog):
+    """Input columns ``score_Action`` and ``language_warning`` move genretag's to suffixed names: said by
+    ``--engine ray`` as by ``tag``, and the file is the same."""
+    frame = read_csv(catalogue)
+    frame["score_Action"], frame["language_warning"] = "9", "mine"
+    source = tmp_path / "taken.csv"
+    frame.to_csv(source, index=False)
+    said = _engine_as_tag(trained, source, tmp_path, caplog)
     assert "the scores are written to score_<genre>_2" in said
     assert "genretag's language flags are written to 'language_warning_2'" in said
 
 
 def test_engine_leaves_a_header_inside_the_file_untagged_as_tag_does(ray_local, trained, catalogue, tmp_path, caplog):
-    import logging
-
     lines = catalogue.read_text(encoding="utf-8").splitlines()
     names = lines[0].split(",")
     other = ",".join({"overview": "Plot summary", "title": "Movie title", "genres": "Genres"}.get(n, n.upper())
                      for n in names)
     source = tmp_path / "joined.csv"
     source.write_text("\n".join(lines[:101] + [other] + lines[101:]) + "\n", encoding="utf-8")
-    expected = _tag_once(trained, source, tmp_path / "tag.csv").read_bytes()
-    with caplog.at_level(logging.WARNING):
-        result = _engine(trained, source, tmp_path / "ray.csv")
-    assert result.exit_code == 0, result.output
-    assert (tmp_path / "ray.csv").read_bytes() == expected
-    said = " ".join((caplog.text + result.output).split())
+    said = _engine_as_tag(trained, source, tmp_path, caplog)
     assert "left untagged 1 row that is a header, not a movie (data row 101: files joined one after another?)" in said
 
 

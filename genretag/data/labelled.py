@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -91,15 +92,14 @@ def header_rows_said(rows: list[int], count: int | None = None) -> str:
 
 #: A text column naming the row's own genres in this share of rows or more holds the answers (keywords, tags).
 LABEL_SHARE = 0.5
+LABEL_ROWS = 10_000
 
 
 def _warn_label_columns(df, text_cols, genres: list[list[str]], path) -> None:
     """Warn about a text column that names each row's own genres (a "keywords" or "tags" column): a
     model reading it learns, or is scored on, the answers. TMDB overviews name one of their genres
-    in 10% of rows, titles in 1%."""
-    import re
-
-    rows = [i for i, g in enumerate(genres) if g]
+    in 10% of rows, titles in 1%. Judged on the first `LABEL_ROWS` rows with genres."""
+    rows = [i for i, g in enumerate(genres) if g][:LABEL_ROWS]
     if len(rows) < 10:
         return
     for column in text_cols:
