@@ -25,7 +25,7 @@ from . import formats
 from .errors import DataError, GenretagError
 from .outputs import atomic_path, ensure_new, refuse_input, refuse_run_files
 from .data import choose_text_columns
-from .tagging import GENRES_COLUMN, GenreTagger, free_column, warn_taken_columns
+from .tagging import GENRES_COLUMN, HEADER_EXAMPLES, GenreTagger, free_column, warn_taken_columns
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ class EngineSummary:
     header_count: int = 0
     """Rows that are a header, not a movie (`genretag.data.header_rows`): left untagged."""
     header_rows: list[int] = field(default_factory=list)
-    """The row numbers (0-based, across the inputs in order) of the first five of them."""
+    """The row numbers (0-based, across the inputs in order) of the first `HEADER_EXAMPLES` of them."""
 
     @property
     def rows_per_second(self) -> float:
@@ -382,7 +382,7 @@ def _write(tagged, out: Path, fmt: formats.OutputFormat, force: bool, cols: list
                     frame = table.select([c for c in header if c in table.column_names]).to_pandas()
                     headers = [i for i, flag in enumerate(data_mod.header_rows(frame, synopsis_cols)) if flag]
                 has_text = int((text.str.len() > 0).sum()) - sum(bool(text.iloc[i]) for i in headers)
-                summary.header_rows = (summary.header_rows + [summary.rows + i for i in headers])[:5]
+                summary.header_rows = (summary.header_rows + [summary.rows + i for i in headers])[:HEADER_EXAMPLES]
                 summary.header_count += len(headers)
                 summary.rows += table.num_rows
                 summary.tagged += has_text
