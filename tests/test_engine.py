@@ -151,7 +151,7 @@ def test_engine_writes_what_tag_writes_in_the_input_s_dialect(ray_local, trained
 
 
 def _engine_as_tag(trained, source: Path, tmp_path: Path, caplog) -> str:
-    """Tag ``source`` with ``--engine ray``, check the file is byte for byte single-process tag's, return what was said."""
+    """``--engine ray`` on ``source``: the file must be single-process tag's, byte for byte; returns what was said."""
     import logging
 
     expected = _tag_once(trained, source, tmp_path / "tag.csv").read_bytes()
