@@ -82,6 +82,82 @@ def _weights_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
+def load_checked(run_paths: list[str | Path], *, kind: str, device: str | None = None, backbone: str | None = None,
+                 same_length: bool = True) -> tuple[list, list]:
+    """Load the runs an ensemble or a soup is made of, refusing any that cannot be combined.
+
+    Args:
+        run_paths: Run directories (an ensemble given here contributes its members).
+        kind: "ensemble" or "soup", for the messages.
+        device, backbone: As `genretag.runs.load_run` takes them.
+        same_length: Refuse runs of another ``--max-length`` (an ensemble reads each text once;
+            a soup's weights do not depend on it).
+
+    Returns:
+        ``(runs, their genre vocabularies)``, in the order given.
+
+    Raises:
+        ModelError: Fewer than two different runs, a run listed twice or copied, runs that
+            differ in genres, input, split, backbone or genre vocabulary.
+    """
+    one = {"ensemble": "an ensemble", "soup": "a soup"}[kind]
+    paths = _flatten([Path(p) for p in run_paths])
+    if len(set(paths)) < 2:
+        raise ModelError(f"{one} needs at least two different runs")
+    if len(set(paths)) != len(paths):
+        raise ModelError("a run is listed twice; give each member once")
+    seen: dict[str, Path] = {}
+    for path in paths:  # a copied folder (or the same seed again) is the same model
+        weights = _weights_digest(path)
+        if weights in seen:
+            raise ModelError(f"{path} and {seen[weights]} hold the same weights (a copy of one run?); {one} "
+                             "needs runs trained apart (e.g. another --init-seed)")
+        seen[weights] = path
+    members = [runs_mod.load_run(p, device=device, backbone=backbone) for p in paths]
+    first = members[0]
+    split = first.split()
+    options = [("--text-col", runs_mod.input_columns)] + ([("--max-length", lambda r: r.config.max_length)]
+                                                          if same_length else [])
+    for run in members[1:]:
+        if run.labels != first.labels:
+            raise ModelError(f"{run.path} has other genres than {first.path}; {kind} members must share them")
+        # One input for every member: the combination reads each text as its first member does.
+        for option, read in options:
+            mine, theirs = read(run), read(first)
+            if mine != theirs:
+                raise ModelError(f"{run.path} reads another input than {first.path} ({option} {_shown(mine)} against "
+                                 f"{_shown(theirs)}); {kind} members must read the same text: train them with the "
+                                 f"same {option}")
+        if not _same_split(run.split(), split):
+            raise ModelError(f"{run.path} was trained on another split than {first.path}; train members with the same "
+                             "--data, --sample and --seed (vary --init-seed)")
+        if run.config.backbone != first.config.backbone:
+            raise ModelError(f"{run.path} uses backbone {run.config.backbone} but {first.path} {first.config.backbone}; "
+                             f"{kind} members must share their backbone")
+    if same_length:
+        runs_mod.check_compatible(members)
+    from .vocabulary import load_run_vocabulary
+
+    # The split's rows were read with the members' genre vocabulary; the combination reads them as the first did.
+    # A vocabulary of another genretag version (more aliases) may still read them the same: the targets decide.
+    vocabularies = [load_run_vocabulary(run.path) for run in members]
+    for run, vocabulary in zip(members[1:], vocabularies[1:]):
+        if vocabulary != vocabularies[0] and not _same_targets(first, run):
+            raise ModelError(f"{run.path} was trained with another genre vocabulary than {first.path}; train members "
+                             "with the same --genre-map")
+    return members, vocabularies
+
+
+def _same_targets(first, run) -> bool:
+    """True when two runs read the same genres for every row of their (shared) train and validation split."""
+    from .evaluation import run_split_rows
+
+    mine, theirs = run_split_rows(first, None), run_split_rows(run, None)
+    if isinstance(mine, str) or isinstance(theirs, str):
+        return False
+    return all(np.array_equal(mine[part][1], theirs[part][1]) for part in ("train", "validation"))
+
+
 def build_ensemble(run_paths: list[str | Path], out: str | Path, *, force: bool = False, blend: bool | None = None,
                    device: str | None = None, backbone: str | None = None) -> EnsembleResult:
     """Combine trained runs into an ensemble run directory.
@@ -109,47 +185,14 @@ def build_ensemble(run_paths: list[str | Path], out: str | Path, *, force: bool 
     from .outputs import atomic_path, ensure_new, refuse_run_files
     from .predict import predict_logits, sigmoid
     from .training import choose_rule
+    from .vocabulary import RUN_VOCABULARY_FILE
 
     refuse_run_files(out)
     out = ensure_new(out, force)
     t0 = time.perf_counter()
-    paths = _flatten([Path(p) for p in run_paths])
-    if len(set(paths)) < 2:
-        raise ModelError("an ensemble needs at least two different runs")
-    if len(set(paths)) != len(paths):
-        raise ModelError("a run is listed twice; give each member once")
-    seen: dict[str, Path] = {}
-    for path in paths:  # a copied folder (or the same seed again) is the same model: N passes for one's answer
-        weights = _weights_digest(path)
-        if weights in seen:
-            raise ModelError(f"{path} and {seen[weights]} hold the same weights (a copy of one run?); an ensemble "
-                             "needs runs trained apart (e.g. another --init-seed)")
-        seen[weights] = path
-    members = [runs_mod.load_run(p, device=device, backbone=backbone) for p in paths]
+    members, vocabularies = load_checked(run_paths, kind="ensemble", device=device, backbone=backbone)
     first = members[0]
     split = first.split()
-    for run in members[1:]:
-        if run.labels != first.labels:
-            raise ModelError(f"{run.path} has other genres than {first.path}; ensemble members must share them")
-        # One input for every member: the ensemble reads each text once, as its first member does.
-        for option, mine, theirs in (("--text-col", runs_mod.input_columns(run), runs_mod.input_columns(first)),
-                                     ("--max-length", run.config.max_length, first.config.max_length)):
-            if mine != theirs:
-                raise ModelError(f"{run.path} reads another input than {first.path} ({option} {_shown(mine)} against "
-                                 f"{_shown(theirs)}); ensemble members must read the same text: train them with the "
-                                 f"same {option}")
-        if not _same_split(run.split(), split):
-            raise ModelError(f"{run.path} was trained on another split than {first.path}; train members with the same "
-                             "--data, --sample and --seed (vary --init-seed)")
-    runs_mod.check_compatible(members)
-    from .vocabulary import RUN_VOCABULARY_FILE, load_run_vocabulary
-
-    # The split's rows were read with the members' genre vocabulary; the ensemble reads them the same way.
-    vocabularies = [load_run_vocabulary(run.path) for run in members]
-    for run, vocabulary in zip(members[1:], vocabularies[1:]):
-        if vocabulary != vocabularies[0]:
-            raise ModelError(f"{run.path} was trained with another genre vocabulary than {first.path}; train members "
-                             "with the same --genre-map")
 
     from .evaluation import run_split_rows
 

@@ -217,6 +217,49 @@ def load_blend(run_dir: str | Path, n_labels: int) -> TfidfBlend | None:
     return blend
 
 
+def fit_tfidf(train_texts: list[str], y_train: np.ndarray) -> TfidfBlend:
+    """Fit the blend's TF-IDF + logistic-regression model on the training split (weight 0 until chosen).
+
+    Args:
+        train_texts: Training synopses.
+        y_train: Their 0/1 targets ``[rows, genres]``.
+    """
+    base = TfidfBaseline().fit(train_texts, y_train)
+    coef = np.vstack([np.asarray(est.coef_, dtype=np.float32).reshape(1, -1) if hasattr(est, "coef_")
+                      else np.zeros((1, len(base.vectorizer.vocabulary_)), dtype=np.float32)
+                      for est in base.classifier.estimators_])
+    intercept = np.array([float(np.ravel(est.intercept_)[0]) if hasattr(est, "intercept_") else -20.0
+                          for est in base.classifier.estimators_], dtype=np.float32)
+    return TfidfBlend(weight=0.0, vocabulary={k: int(v) for k, v in base.vectorizer.vocabulary_.items()},
+                      idf=base.vectorizer.idf_.astype(np.float32), coef=coef, intercept=intercept,
+                      params={"ngram_range": list(base.params["ngram_range"]), "C": base.params["C"]})
+
+
+def choose_weight(blend: TfidfBlend, tfidf_val: np.ndarray, val_lm_probs: np.ndarray,
+                  choose) -> tuple[TfidfBlend | None, object]:
+    """Pick the blend weight (of `WEIGHTS`) whose rule scores best on validation.
+
+    Args:
+        blend: A fitted blend (`fit_tfidf`); its weight is set to the chosen one.
+        tfidf_val: ``blend.predict_proba`` of the validation synopses ``[rows, genres]``.
+        val_lm_probs: The language model's validation probabilities ``[rows, genres]``.
+        choose: ``choose(probs) -> (score, rule)`` (see `fit_blend`).
+
+    Returns:
+        ``(blend or None when weight 0 wins, what ``choose`` returned for the chosen weight)``.
+    """
+    best = None
+    for weight in WEIGHTS:
+        score, rule = choose((1 - weight) * val_lm_probs + weight * tfidf_val)
+        if best is None or score > best[0] + 1e-9:  # ties keep the smaller weight
+            best = (score, rule, weight)
+    _, rule, weight = best
+    if weight == 0.0:
+        return None, rule
+    blend.weight = weight
+    return blend, rule
+
+
 def fit_blend(train_texts: list[str], y_train: np.ndarray, val_texts: list[str], y_val: np.ndarray,
               val_lm_probs: np.ndarray, choose) -> tuple[TfidfBlend | None, object]:
     """Fit TF-IDF on the training split and pick the blend weight on validation.
@@ -232,23 +275,5 @@ def fit_blend(train_texts: list[str], y_train: np.ndarray, val_texts: list[str],
     Returns:
         ``(blend or None when weight 0 wins, what ``choose`` returned for the chosen weight)``.
     """
-    base = TfidfBaseline().fit(train_texts, y_train)
-    coef = np.vstack([np.asarray(est.coef_, dtype=np.float32).reshape(1, -1) if hasattr(est, "coef_")
-                      else np.zeros((1, len(base.vectorizer.vocabulary_)), dtype=np.float32)
-                      for est in base.classifier.estimators_])
-    intercept = np.array([float(np.ravel(est.intercept_)[0]) if hasattr(est, "intercept_") else -20.0
-                          for est in base.classifier.estimators_], dtype=np.float32)
-    blend = TfidfBlend(weight=0.0, vocabulary={k: int(v) for k, v in base.vectorizer.vocabulary_.items()},
-                       idf=base.vectorizer.idf_.astype(np.float32), coef=coef, intercept=intercept,
-                       params={"ngram_range": list(base.params["ngram_range"]), "C": base.params["C"]})
-    tfidf_val = blend.predict_proba(val_texts)
-    best = None
-    for weight in WEIGHTS:
-        score, rule = choose((1 - weight) * val_lm_probs + weight * tfidf_val)
-        if best is None or score > best[0] + 1e-9:  # ties keep the smaller weight
-            best = (score, rule, weight)
-    _, rule, weight = best
-    if weight == 0.0:
-        return None, rule
-    blend.weight = weight
-    return blend, rule
+    blend = fit_tfidf(train_texts, y_train)
+    return choose_weight(blend, blend.predict_proba(val_texts), val_lm_probs, choose)
