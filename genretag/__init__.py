@@ -26,6 +26,7 @@ _LAZY = {
     "evaluate": "genretag.evaluation",
     "write_report": "genretag.report",
     "build_ensemble": "genretag.ensemble",
+    "build_soup": "genretag.soup",
     "export_run": "genretag.export",
     "GenretagError": "genretag.errors",
     "DataError": "genretag.errors",
