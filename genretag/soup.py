@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import shutil
 import tempfile
 import time
@@ -38,6 +39,8 @@ from pathlib import Path
 from .errors import DataError, ModelError
 from .rundir import (ADAPTER_DIR, BLEND_FILE, BLEND_WEIGHTS_FILE, CONFIG_FILE, HEAD_FILE, HISTORY_FILE, LABELS_FILE,
                      META_FILE, METRICS_FILE, SPLIT_FILE, THRESHOLDS_FILE, dump_json, read_json)
+
+logger = logging.getLogger(__name__)
 
 RECIPES = ("greedy", "uniform")
 
@@ -234,10 +237,21 @@ def build_soup(run_paths: list[str | Path], out: str | Path, *, recipe: str = "g
     for path in run_paths:  # before loading: peft's own error would not say why
         check_plain_lora(check_run_dir(path, option=None))
     members, _ = load_checked(run_paths, kind="soup", device=device, backbone=backbone, same_length=False)
+    first = members[0]
+    for run in members[1:]:
+        if run.meta.get("pooling") != first.meta.get("pooling"):  # the same weights would feed another function
+            raise ModelError(f"{run.path} pools the backbone's output by '{run.meta.get('pooling')}', {first.path} by "
+                             f"'{first.meta.get('pooling')}'; a soup's members must share their pooling")
+    seeds = sorted({run.config.training_seed for run in members})
+    if len(seeds) > 1:
+        logger.warning("the runs start from %d initialisations (--init-seed %s): averaging runs trained from other "
+                       "initial weights can give a model worse than each%s", len(seeds), ", ".join(map(str, seeds)),
+                       "; the greedy recipe keeps a run only where validation shows it helps" if recipe == "greedy"
+                       else "")
     own = {run.path: read_json(run.path / METRICS_FILE).get("micro_f1") for run in members}
     if recipe == "greedy":  # the best first; a run without a score last
         members.sort(key=lambda run: -own[run.path] if isinstance(own[run.path], (int, float)) else float("inf"))
-    first = members[0]
+        first = members[0]
     rows = run_split_rows(first, None)
     if isinstance(rows, str):
         raise DataError(f"cannot build the soup: {rows}")

@@ -125,6 +125,18 @@ def test_soup_refusals(ingredients, tmp_path):
         build_soup(paths, tmp_path / "x", recipe="best")
 
 
+def test_pooling_must_match_and_other_initialisations_are_said(ingredients, movies_csv, tmp_path, caplog):
+    _, paths, _ = ingredients
+    base = {**runs.load_run(paths[0]).config.to_dict(), "data": str(movies_csv)}
+    cls = train(TrainConfig.from_dict({**base, "pooling": "cls", "lr": 3e-3}), tmp_path / "cls").path
+    with pytest.raises(ModelError, match="pools the backbone's output by 'cls'"):
+        build_soup([paths[0], cls], tmp_path / "x")
+    seeded = train(TrainConfig.from_dict({**base, "init_seed": 7}), tmp_path / "seeded").path
+    with caplog.at_level("WARNING", logger="genretag"):
+        build_soup([paths[0], seeded], tmp_path / "mixed", recipe="uniform")
+    assert "start from 2 initialisations" in caplog.text and "worse than each" in caplog.text
+
+
 def test_members_whose_vocabularies_differ_only_in_unused_names_combine(ingredients, tmp_path):
     """A run of an older genretag saved a smaller vocabulary; it read the split's genres the same."""
     _, paths, _ = ingredients
