@@ -36,6 +36,9 @@ FORMATS = {
     ".jsonl": "json", ".ndjson": "json", ".json": "json",
     ".parquet": "parquet", ".pq": "parquet",
 }
+#: Formats genretag's own reader reads on the driver (encodings, delimiters, JSON arrays),
+#: blocks then handed to Ray; the others are read by Ray's readers on the workers.
+DRIVER_READ = ("csv", "json-array")
 COMPRESSIONS = (".gz", ".bz2", ".xz", ".zst")
 DEFAULT_BLOCK_ROWS = 1_000
 INSTALL_HINT = 'pip install "genretag[ray]"'
@@ -138,7 +141,15 @@ def expand_inputs(path: str | Path) -> tuple[list[str], str]:
         raise DataError(f"{files[0]}: unknown input format; name it .csv, .tsv, .jsonl or .parquet")
     if len(formats) > 1:
         raise DataError(f"{path} mixes input formats ({', '.join(sorted(formats))}); tag one format at a time")
-    return files, formats.pop()
+    fmt = formats.pop()
+    if fmt == "json" and not any(map(_is_remote, files)) and any(_json_array(f) for f in files):
+        fmt = "json-array"  # Ray's JSON reader takes a whole array for one row
+    return files, fmt
+
+
+def _json_array(path: str) -> bool:
+    """A local file holding one JSON array of records (not JSON Lines)."""
+    return formats.sniff(path.removeprefix("file://")).kind == formats.JSON
 
 
 def input_columns(files: list[str], fmt: str) -> list[str]:
@@ -148,7 +159,7 @@ def input_columns(files: list[str], fmt: str) -> list[str]:
         DataError: The file cannot be read as ``fmt``, or a CSV is not on this machine.
     """
     first = files[0]
-    if fmt == "csv":
+    if fmt in DRIVER_READ:
         if _is_remote(first):
             raise DataError(f"{first}: CSV input to --engine ray must be on this machine (genretag's reader "
                             "detects its encoding and delimiter); use Parquet or JSONL on object storage")
@@ -163,6 +174,11 @@ def input_columns(files: list[str], fmt: str) -> list[str]:
                 return list(pq.read_schema(fh).names)
             import pandas as pd
 
+            head = fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+            if head.startswith(b"["):
+                raise DataError(f"{first} is a JSON array of records: --engine ray reads JSON arrays on this machine "
+                                "only; copy it here, or write JSON Lines (one movie per line) to object storage")
+            fh.seek(0)
             return [str(c) for c in pd.read_json(fh, lines=True, nrows=100, dtype=False).columns]
     except (OSError, ValueError) as exc:
         raise DataError(f"{first} cannot be read as {'Parquet' if fmt == 'parquet' else 'JSON lines'} "
@@ -354,7 +370,7 @@ def _read(ray, files: list[str], fmt: str, block_rows: int):
     One file is one block to Ray's readers, and one block goes to one worker: without
     the repartition a single file would keep every worker but one idle.
     """
-    if fmt == "csv":
+    if fmt in DRIVER_READ:
         # genretag's reader (encoding, delimiter, every cell as text) on the driver; each
         # chunk goes to the object store (spilled to disk when it fills).
         refs = [ray.put(chunk.reset_index(drop=True))

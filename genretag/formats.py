@@ -10,6 +10,8 @@ writes the format an output's name asks for. Supported:
   not CSV quoting (IMDb's TSVs: ``"Once upon a time" in the west``) are read as characters;
 - compression: ``.gz``, ``.bz2``, ``.xz``, and ``.zip`` with one member (read only);
 - JSON Lines (``.jsonl``, ``.ndjson``, or a ``.json`` holding one object per line);
+- a JSON array of records (``[{"title": ...}, ...]``, pandas' ``orient="records"``; read
+  record by record, never whole), written back as one when an output is named ``.json``;
 - Parquet (``.parquet``, ``.pq``), through pyarrow; a named pandas index is read as a column.
 
 Text is decoded as UTF-8 (with or without BOM), UTF-16 with a BOM, or, for a file with
@@ -49,17 +51,16 @@ from .errors import DataError
 
 logger = logging.getLogger(__name__)
 
-CSV, JSONL, PARQUET = "csv", "jsonl", "parquet"
+CSV, JSONL, JSON, PARQUET = "csv", "jsonl", "json", "parquet"
 COMPRESSIONS = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zip": "zip"}
 """Suffix → compression; ``zip`` is read, never written."""
-_KIND_SUFFIXES = {".parquet": PARQUET, ".pq": PARQUET, ".jsonl": JSONL, ".ndjson": JSONL}
+_KIND_SUFFIXES = {".parquet": PARQUET, ".pq": PARQUET, ".jsonl": JSONL, ".ndjson": JSONL, ".json": JSON}
 _TAB_SUFFIXES = (".tsv", ".tab")
-_WRITABLE = "write .csv, .tsv, .jsonl or .parquet (optionally .gz, .bz2 or .xz)"
+_WRITABLE = "write .csv, .tsv, .jsonl, .json or .parquet (optionally .gz, .bz2 or .xz)"
 #: Suffixes of formats genretag reads as something else or not at all, and what to write instead.
 UNWRITABLE_SUFFIXES = {
     **dict.fromkeys((".xlsx", ".xls", ".xlsm", ".ods"),
                     f"{_WRITABLE}; spreadsheets open .csv and .tsv files"),
-    ".json": f"{_WRITABLE}; .jsonl is one JSON object per line",
     **dict.fromkeys((".feather", ".arrow", ".orc", ".avro", ".xml", ".html", ".htm", ".pkl", ".pickle", ".h5",
                      ".hdf5", ".sqlite", ".db", ".dta", ".sav"), _WRITABLE),
 }
@@ -126,7 +127,7 @@ class FileFormat:
     """What `sniff` found out about a file."""
 
     kind: str
-    """``csv`` (any delimited text), ``jsonl`` or ``parquet``."""
+    """``csv`` (any delimited text), ``jsonl``, ``json`` (an array of records) or ``parquet``."""
     columns: list[str]
     """Column names (from the header, the options, the first JSON objects or the Parquet schema)."""
     compression: str | None = None
@@ -445,10 +446,14 @@ def sniff(path: str | Path, options: ReadOptions | None = None) -> FileFormat:
     _refuse_binary_document(path, head)
 
     kind = _KIND_SUFFIXES.get(suffix)
-    _refuse_json_document(path, head)
+    if kind == JSON:  # the content decides: a ".json" file is as often JSON Lines
+        kind = None
+    probe = _as_utf8(head)  # JSON is recognised by its first characters, in any encoding
+    if _refuse_json_document(path, probe):
+        kind = JSON
     if kind is None and head.startswith(b"PAR1"):
         kind = PARQUET
-    if kind is None and options.sep is None and options.header and _starts_with_json_object(head):
+    if kind is None and options.sep is None and options.header and _starts_with_json_object(probe):
         kind = JSONL
     if kind == PARQUET:
         return _sniff_parquet(path, base)
@@ -463,6 +468,8 @@ def sniff(path: str | Path, options: ReadOptions | None = None) -> FileFormat:
     base = FileFormat(**{**base.__dict__, "newline": _line_ending(text)})
     if kind == JSONL:
         return _sniff_jsonl(path, base, text, truncated)
+    if kind == JSON:
+        return _sniff_json_array(path, base)
     return _sniff_delimited(path, base, text, truncated, options)
 
 
@@ -484,15 +491,24 @@ def _refuse_binary_document(path: Path, head: bytes) -> None:
 _TO_JSONL = "write one movie per line (JSON Lines; pandas: df.to_json('movies.jsonl', orient='records', lines=True))"
 
 
-def _refuse_json_document(path: Path, head: bytes) -> None:
-    """A whole-file JSON document (an array of records, or pandas' default object of columns)
-    is not JSON Lines: say so, rather than read it as one row or as a header without rows."""
+def _as_utf8(head: bytes) -> bytes:
+    """The first bytes of a file as UTF-8 where a byte-order mark says they are UTF-16 (else as they are)."""
+    for bom, encoding in ((codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be")):
+        if head.startswith(bom):
+            return head[len(bom):].decode(encoding, errors="ignore").encode("utf-8")
+    return head
+
+
+def _refuse_json_document(path: Path, head: bytes) -> bool:
+    """True for a JSON array of records (read as such); a whole-file JSON document of another
+    shape (pandas' default object of columns, one object over several lines) is not a table of
+    movies: say so, rather than read it as one row or as a header without rows."""
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if re.match(rb"\[\s*\{", text):
-        raise DataError(f"{path} is one JSON array of records, not JSON Lines; {_TO_JSONL}")
+    if re.match(rb"\[\s*(\{|\])", text):
+        return True
     first = text.split(b"\n", 1)[0]
     if not first.startswith(b"{"):
-        return
+        return False
     try:
         value = json.loads(first.decode("utf-8", errors="replace"))
     except (ValueError, RecursionError):  # RecursionError: nested too deeply; _json_object says so
@@ -506,6 +522,7 @@ def _refuse_json_document(path: Path, head: bytes) -> None:
     if isinstance(value, dict) and value and all(isinstance(v, (dict, list)) for v in value.values()) and not more_lines:
         raise DataError(f"{path} holds one JSON object of columns (pandas' to_json default), not one movie per "
                         f"line; {_TO_JSONL}")
+    return False
 
 
 def _starts_with_json_object(head: bytes) -> bool:
@@ -543,6 +560,94 @@ def _sniff_jsonl(path: Path, base: FileFormat, text: str, truncated: bool) -> Fi
     if not columns:
         raise DataError(f"{path} holds JSON objects without keys; expected one movie per line with named fields")
     return FileFormat(**{**base.__dict__, "kind": JSONL, "columns": list(columns)})
+
+
+_JSON_BLOCK = 1 << 20
+_JSON_SPACE = re.compile(r"[ \t\r\n]*")
+
+
+def _json_array_records(path: Path, fmt: FileFormat) -> Iterator[dict]:
+    """The records of a JSON array file, one at a time (the file is read in blocks, never whole).
+
+    Raises:
+        DataError: Not an array, an element that is not an object, or invalid JSON (its record number).
+    """
+    decoder = json.JSONDecoder()
+    with open_text(path, fmt) as fh:
+        buf, pos, ended = fh.read(_JSON_BLOCK).lstrip("\ufeff"), 0, False
+
+        def more() -> bool:
+            nonlocal buf, pos, ended
+            block = "" if ended else fh.read(_JSON_BLOCK)
+            ended = not block
+            buf, pos = buf[pos:] + block, 0
+            return not ended
+
+        def skip_space() -> str:
+            nonlocal pos
+            while True:
+                pos = _JSON_SPACE.match(buf, pos).end()
+                if pos < len(buf) or not more():
+                    return buf[pos:pos + 1]
+
+        if skip_space() != "[":
+            raise DataError(f"cannot parse {path}: not a JSON array of records")
+        pos += 1
+        number = 0
+        while True:
+            char = skip_space()
+            if char == "]":
+                pos += 1
+                if skip_space():
+                    raise DataError(f"cannot parse {path}: text after the JSON array's closing ']'")
+                return
+            if number:
+                if char != ",":
+                    raise DataError(f"cannot parse {path}: record {number + 1} of the JSON array does not follow a "
+                                    f"',' (found {char!r}{' (the file ends early)' if not char else ''})")
+                pos += 1
+                skip_space()
+            while True:
+                try:
+                    value, end = decoder.raw_decode(buf, pos)
+                    break
+                except RecursionError:
+                    raise DataError(f"cannot parse {path}: record {number + 1} nests brackets too deeply to be a "
+                                    "movie") from None
+                except ValueError as e:
+                    if not more():  # the whole rest of the file is there, and it is not JSON
+                        raise DataError(f"cannot parse {path}: record {number + 1} of the JSON array is not valid "
+                                        f"JSON ({getattr(e, 'msg', _one_line(e))})") from None
+            number += 1
+            if not isinstance(value, dict):
+                raise DataError(f"cannot parse {path}: record {number} of the JSON array is a JSON "
+                                f"{type(value).__name__}, not an object; expected one object per movie")
+            pos = end
+            yield value
+
+
+def _sniff_json_array(path: Path, base: FileFormat) -> FileFormat:
+    columns: dict[str, None] = {}
+    records = _json_array_records(path, base)
+    for _, record in zip(range(_SAMPLE_LINES), records):
+        columns.update(dict.fromkeys(str(k) for k in record))
+    records.close()
+    if not columns:
+        raise DataError(f"{path} is a JSON array without records (or records without keys); expected one object "
+                        "per movie with named fields")
+    return FileFormat(**{**base.__dict__, "kind": JSON, "columns": list(columns)})
+
+
+def _json_array_chunks(path: Path, fmt: FileFormat, chunksize: int) -> Iterator[pd.DataFrame]:
+    records: list[dict] = []
+    known = list(fmt.columns)
+    for record in _json_array_records(path, fmt):
+        records.append(record)
+        if len(records) >= chunksize:
+            yield _records_frame(records, known)
+            records = []
+    if records:
+        yield _records_frame(records, known)
 
 
 def _json_object(path: Path, line: str, number: int) -> dict:
@@ -801,7 +906,7 @@ def iter_tables(path: str | Path, options: ReadOptions | None = None, *, chunksi
         raise ValueError(f"chunksize must be >= 1, got {chunksize}")
     path = Path(path)
     fmt = fmt or sniff(path, options)
-    reader = {CSV: _delimited_chunks, JSONL: _jsonl_chunks, PARQUET: _parquet_chunks}[fmt.kind]
+    reader = {CSV: _delimited_chunks, JSONL: _jsonl_chunks, JSON: _json_array_chunks, PARQUET: _parquet_chunks}[fmt.kind]
     repeats = _HeaderRepeats(path, fmt) if fmt.kind == CSV and fmt.header else None
     start = 0
     try:
@@ -1093,7 +1198,7 @@ class OutputFormat:
     """The file format an output's name asks for."""
 
     kind: str
-    """``csv``, ``jsonl`` or ``parquet``."""
+    """``csv``, ``jsonl``, ``json`` (an array of records) or ``parquet``."""
     sep: str = ","
     """Field separator (csv)."""
     compression: str | None = None
@@ -1118,7 +1223,7 @@ class OutputFormat:
     @property
     def appendable(self) -> bool:
         """Chunks can be appended to a partial file (so an interrupted write can resume)."""
-        return self.kind != PARQUET
+        return self.kind not in (PARQUET, JSON)
 
 
 def output_format(path: str | Path, source: FileFormat | None = None) -> OutputFormat:
@@ -1145,6 +1250,8 @@ def output_format(path: str | Path, source: FileFormat | None = None) -> OutputF
     if suffix in UNWRITABLE_SUFFIXES:
         raise DataError(f"genretag does not write {suffix} files ({Path(path).name}); {UNWRITABLE_SUFFIXES[suffix]}")
     kind = _KIND_SUFFIXES.get(suffix)
+    if kind == JSON and source is not None and source.kind == JSONL:
+        kind = JSONL  # a ".json" holding JSON Lines, tagged to a ".json": as the input was
     if kind == PARQUET and compression:
         raise DataError(f"{path}: Parquet compresses its own data; write {Path(path).with_suffix('').name} instead")
     if kind:
@@ -1232,7 +1339,8 @@ def default_output(path: str | Path, source: FileFormat | None = None) -> Path:
         ext = ".tsv"  # a multi-character separator cannot be written back with quoting
     if not ext:
         kind = source.kind if source else CSV
-        ext = {JSONL: ".jsonl", PARQUET: ".parquet"}.get(kind, ".tsv" if source and source.sep == "\t" else ".csv")
+        ext = {JSONL: ".jsonl", JSON: ".json", PARQUET: ".parquet"}.get(kind, ".tsv" if source and source.sep == "\t"
+                                                                       else ".csv")
     return path.with_name(f"{stem}.tagged{ext}{packed}")
 
 
@@ -1251,14 +1359,16 @@ def check_output(out: str | Path, *, source: FileFormat | None = None, resume: b
     known = suffix in _KIND_SUFFIXES or suffix in _TAB_SUFFIXES or suffix == ".csv"
     if not known and warn:  # a guess: say it
         what = {CSV: "tab-separated" if fmt.sep == "\t" else f"CSV (separator {fmt.sep!r})", JSONL: "JSON Lines",
+                JSON: "a JSON array",
                 PARQUET: "Parquet"}.get(fmt.kind, fmt.kind)
         logger.warning("%s: %s; writing %s, %s", Path(out).name,
                        f"{suffix} is not a suffix genretag knows" if suffix else "no suffix",
                        what, "the input's format" if source is not None else "the default")
     if resume and not fmt.appendable:
-        raise DataError(f"--resume is not available for Parquet output ({Path(out).name}): a Parquet file cannot "
+        what = "Parquet" if fmt.kind == PARQUET else "JSON array"
+        raise DataError(f"--resume is not available for {what} output ({Path(out).name}): a {what} file cannot "
                         "be appended to; rerun without --resume, or write .csv/.jsonl to be able to resume")
-    if shard is not None and (fmt.kind == PARQUET or fmt.compression):
+    if shard is not None and (fmt.kind in (PARQUET, JSON) or fmt.compression):
         raise DataError(f"--shard writes plain CSV, TSV or JSON Lines shards, not {Path(out).name}; "
                         "pass --out NAME.csv (or .tsv, .jsonl) and compress or convert the merged file")
     return fmt
@@ -1306,22 +1416,30 @@ class TableWriter:
         self.name = name or self.path.name
         self.columns: list[str] | None = None
         self._parquet = None
+        self._json_rows = 0  # records of a JSON array written so far
 
     def write(self, chunk: pd.DataFrame, *, header: bool) -> None:
         """Append ``chunk``; ``header`` writes the column names first (csv only)."""
         if self.columns is None:
             self.columns = [str(c) for c in chunk.columns]
-        elif [str(c) for c in chunk.columns] != self.columns:
+        elif [str(c) for c in chunk.columns] != self.columns and self.fmt.kind not in (JSONL, JSON):  # records: own keys
             extra = [str(c) for c in chunk.columns if str(c) not in self.columns]
             raise DataError(f"rows of the input have fields the first rows do not ({', '.join(extra)}); "
                             "write JSON Lines (--out NAME.jsonl), which keeps each row's own fields")
         if self.fmt.kind == PARQUET:
             self._write_parquet(chunk)
             return
-        if self.fmt.kind == JSONL:
+        if self.fmt.kind in (JSONL, JSON):
             newline = self.fmt.newline or "\n"
-            data = "".join(json.dumps(_json_record(r), ensure_ascii=False, default=_json_default) + newline
-                           for r in chunk.to_dict("records")).encode("utf-8")
+            records = [json.dumps(_json_record(r), ensure_ascii=False, default=_json_default)
+                       for r in chunk.to_dict("records")]
+            if self.fmt.kind == JSONL:
+                text = "".join(record + newline for record in records)
+            else:  # the array's "[" before its first record, a "," between records, "]" at `close`
+                text = "".join(("[" if self._json_rows + k == 0 else ",") + newline + record
+                               for k, record in enumerate(records))
+                self._json_rows += len(records)
+            data = text.encode("utf-8")
         else:
             # Written with CRLF, which has the writer quote every cell holding a CR or an LF
             # (Python's csv quotes only the characters of its line terminator), then re-ended.
@@ -1335,6 +1453,9 @@ class TableWriter:
             data = _encode_cells(text, self.fmt.encoding)
             if header and self.fmt.bom:
                 data = "\ufeff".encode(self.fmt.encoding) + data
+        self._append(data)
+
+    def _append(self, data: bytes) -> None:
         opener = _OPENERS.get(self.fmt.compression)
         with open(self.path, "ab") as raw:
             if opener is None:
@@ -1407,10 +1528,14 @@ class TableWriter:
                             "64 bits; write CSV or JSON Lines instead (they keep it as written)") from None
 
     def close(self) -> None:
-        """Finish the file (Parquet writes its footer here)."""
+        """Finish the file (Parquet writes its footer here, a JSON array its closing bracket)."""
         if self._parquet is not None:
             self._parquet.close()
             self._parquet = None
+        if self.fmt.kind == JSON and self._json_rows >= 0:
+            newline = self.fmt.newline or "\n"
+            self._append((f"{newline}]{newline}" if self._json_rows else f"[]{newline}").encode("utf-8"))
+            self._json_rows = -1  # closed: a second close writes nothing
 
 
 def _end_records_with(text: str, newline: str) -> str:

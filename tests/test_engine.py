@@ -6,6 +6,8 @@ skipped, with the reason, where Ray is not installed.
 
 from __future__ import annotations
 
+import json
+
 import os
 import re
 import subprocess
@@ -183,6 +185,18 @@ def test_engine_leaves_a_header_inside_the_file_untagged_as_tag_does(ray_local, 
     source.write_text("\n".join(lines[:101] + [other] + lines[101:]) + "\n", encoding="utf-8")
     said = _engine_as_tag(trained, source, tmp_path, caplog)
     assert "left untagged 1 row that is a header, not a movie (data row 101: files joined one after another?)" in said
+
+
+def test_engine_reads_a_json_array_as_tag_does(ray_local, trained, catalogue, tmp_path):
+    """Ray's JSON reader takes a whole array for one row: a local JSON array is read by genretag's
+    reader on the driver, and the ``.json`` output is the array single-process tag writes."""
+    source = tmp_path / "movies.json"
+    source.write_text(read_csv(catalogue).to_json(orient="records", indent=1), encoding="utf-8")
+    expected = _tag_once(trained, source, tmp_path / "tag.json").read_bytes()
+    result = _engine(trained, source, tmp_path / "ray.json")
+    assert result.exit_code == 0, result.output
+    assert "300 rows from 1 file(s)" in result.output
+    assert (tmp_path / "ray.json").read_bytes() == expected and len(json.loads(expected)) == 300
 
 
 def test_a_killed_worker_still_gives_every_row_once(ray_local, trained, catalogue, tmp_path, monkeypatch):

@@ -35,6 +35,8 @@ TEXT_COLUMN_CANDIDATES: tuple[str, ...] = (
     "summary",
     "storyline",
     "text",
+    "extract",  # Wikipedia's page summaries (wikipedia-movie-data's movies.json)
+    "movie_info",  # Rotten Tomatoes
 )
 GENRE_COLUMN_CANDIDATES: tuple[str, ...] = (
     "genres",
