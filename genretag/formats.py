@@ -233,22 +233,80 @@ def _detect_encoding(path: Path, fmt: FileFormat, head: bytes) -> tuple[str, boo
     if _decodes(path, fmt, utf8):
         return utf8, False
     bad, example, valid = _scan_utf8(path, fmt)
-    if valid:
+    # Shift-JIS, GBK, EUC-KR or Windows-1251 bytes make a few valid UTF-8 pairs by chance: a
+    # file with more invalid bytes than valid characters is asked whether it is one of those.
+    legacy = _legacy_encoding(path, fmt) if bad > valid else None
+    if valid and legacy is None:
         # Mostly UTF-8: a cell pasted from a Windows program. Decoding the whole file as
         # cp1252 would garble every correct accented letter, so repair only the bad bytes.
         _warn_once(path, f"%s: {bad} byte(s) are not valid UTF-8 in an otherwise UTF-8 file; read them as "
                          f"Windows-1252 (first: '{example}'); every other cell is read unchanged")
         return utf8, True
+    if legacy is not None:
+        encoding, language = legacy
+        _warn_once(path, f"%s is not UTF-8: its text reads as {language} in {_ENCODING_NAMES.get(encoding, encoding)}; "
+                         "reading it so")
+        return encoding, False
     if _looks_mac_roman(path, fmt):
         _warn_once(path, "%s is not valid UTF-8, and the bytes inside its words are Mac Roman's accented letters "
                          "(an old Mac export, Excel's 'CSV (Macintosh)'): reading it as Mac Roman")
         return "mac_roman", False
+    if _looks_cp1250(path, fmt):
+        _warn_once(path, "%s is not valid UTF-8, and the bytes inside its words are Central European letters (ł ą ż "
+                         "ś ť ...): reading it as Windows-1250")
+        return "cp1250", False
     if _decodes(path, fmt, "cp1252"):
         _warn_once(path, "%s is not valid UTF-8; reading it as Windows-1252 (cp1252)")
         return "cp1252", False
+    if _looks_cp1250(path, fmt, least=1):  # a byte Windows-1252 lacks (ť 0x9D, Ť 0x8D, Ź 0x8F) is Central European
+        _warn_once(path, "%s is neither UTF-8 nor Windows-1252, and a byte inside its words is a Central European "
+                         "letter: reading it as Windows-1250")
+        return "cp1250", False
     # latin-1 maps every byte, so it cannot fail; the text may still be partly wrong.
     _warn_once(path, "%s is neither UTF-8 nor Windows-1252; reading it as latin-1")
     return "latin-1", False
+
+
+_ENCODING_NAMES = {"cp932": "Shift-JIS (cp932)", "shift_jis": "Shift-JIS", "euc_jp": "EUC-JP", "gb18030": "GB18030 (GBK)",
+                   "gbk": "GBK", "gb2312": "GB2312", "big5": "Big5", "cp949": "EUC-KR (cp949)", "euc_kr": "EUC-KR",
+                   "cp1251": "Windows-1251", "koi8_r": "KOI8-R", "cp1253": "Windows-1253", "cp1255": "Windows-1255",
+                   "cp1256": "Windows-1256", "cp874": "Windows-874", "iso8859_5": "ISO-8859-5"}
+#: The share of a text's non-ASCII letters that must be of non-Latin scripts for `_legacy_encoding`.
+_SCRIPT_SHARE = 0.9
+_WORD = re.compile(r"[^\W\d_]+")
+
+
+def _legacy_encoding(path: Path, fmt: FileFormat) -> tuple[str, str] | None:
+    """``(codec, language)`` for a file in a legacy encoding of a non-Latin script (Shift-JIS,
+    GBK, Big5, EUC-KR, Windows-1251 ...), as charset-normalizer judges its first megabyte, when
+    the whole file decodes so and at least 90% of its non-ASCII letters are of non-Latin
+    scripts; else None (Latin-script files are judged by genretag's own rules: charset-normalizer
+    tells Windows-1252 from its many Latin cousins less reliably)."""
+    import unicodedata
+
+    try:
+        from charset_normalizer import from_bytes
+    except ImportError:  # pragma: no cover - a dependency; without it, files are read as before
+        return None
+    with open_binary(path, fmt) as f:
+        sample = f.read(_BLOCK_BYTES)
+    best = from_bytes(sample).best()
+    if best is None or best.encoding in ("ascii", "utf_8"):
+        return None
+    letters = [c for c in str(best) if ord(c) > 127 and c.isalpha()]
+    scripts = Counter(unicodedata.name(c, "?").split(" ")[0] for c in letters)  # CJK, HIRAGANA, CYRILLIC ...
+    other = len(letters) - scripts["LATIN"]
+    if not letters or other < _SCRIPT_SHARE * len(letters):
+        return None
+    # Its words are of that script: a Western file read as Windows-1251 has Cyrillic letters inside Latin words
+    # ("Amйlie"), where a Russian text has whole Cyrillic words.
+    words = [w for w in _WORD.findall(str(best)) if not w.isascii()]
+    mixed = sum(1 for w in words if re.search("[A-Za-z]", w))
+    if mixed > 0.1 * len(words) or not _decodes(path, fmt, best.encoding):
+        return None
+    if best.language and best.language != "Unknown":
+        return best.encoding, best.language
+    return best.encoding, max((n, s) for s, n in scripts.items() if s != "LATIN")[1].title() + " script"
 
 
 # Non-ASCII bytes after a letter, before a letter or a word's end: an accented letter ("Am\x8elie", "caf\x8e").
@@ -271,6 +329,29 @@ def _looks_mac_roman(path: Path, fmt: FileFormat, limit: int = 8 * _BLOCK_BYTES)
             elif byte not in _CP1252_IN_WORD:
                 low += 1
     return low >= 2 and high == 0
+
+
+def _letter_bytes(encoding: str, other: str) -> frozenset[int]:
+    """Bytes 0x80-0xFF that are letters in ``encoding`` and not in ``other`` (undefined or a sign there)."""
+    def letter(b: int, codec: str) -> bool:
+        return bytes([b]).decode(codec, errors="replace").isalpha()
+    return frozenset(b for b in range(0x80, 0x100) if letter(b, encoding) and not letter(b, other))
+
+
+_CP1250_LETTERS = _letter_bytes("cp1250", "cp1252")  # ł 0xB3, ą 0xB9, ż 0xBF, Ł 0xA3, ť 0x9D ... (³ ¹ ¿ £ in cp1252)
+_CP1252_LETTERS = _letter_bytes("cp1252", "cp1250")
+
+
+def _looks_cp1250(path: Path, fmt: FileFormat, limit: int = 8 * _BLOCK_BYTES, least: int = 2) -> bool:
+    """True for a single-byte file with at least ``least`` bytes inside its words that are letters in
+    Windows-1250 (Central European: Polish, Czech, Slovak, Hungarian ...) but signs or nothing in
+    Windows-1252, none the other way round, and that decodes as Windows-1250."""
+    with open_binary(path, fmt) as f:
+        data = f.read(limit)
+    inside = [byte for run in _IN_WORD.findall(data) for byte in run]
+    central = sum(byte in _CP1250_LETTERS for byte in inside)
+    western = sum(byte in _CP1252_LETTERS for byte in inside)
+    return central >= least and western == 0 and _decodes(path, fmt, "cp1250")
 
 
 def _utf16_without_bom(head: bytes) -> str | None:
@@ -1273,7 +1354,8 @@ def output_format(path: str | Path, source: FileFormat | None = None) -> OutputF
 
 #: Input encodings a delimited output keeps (with its BOM), so the spreadsheet program that
 #: wrote the input opens the output alike; any other input gives UTF-8.
-_KEPT_ENCODINGS = {"utf-8-sig": ("utf-8", True), "utf-16": ("utf-16-le", True), "cp1252": ("cp1252", False),
+_KEPT_ENCODINGS = {**{codec: (codec, False) for codec in _ENCODING_NAMES}, "cp1250": ("cp1250", False),
+                   "utf-8-sig": ("utf-8", True), "utf-16": ("utf-16-le", True), "cp1252": ("cp1252", False),
                    "latin-1": ("latin-1", False), "mac_roman": ("mac_roman", False), "utf-16-le": ("utf-16-le", False), "utf-16-be": ("utf-16-be", False)}
 
 
@@ -1312,8 +1394,8 @@ def describe_dialect(fmt: OutputFormat) -> str | None:
         parts.append(f"{fmt.sep!r}-separated")
     if fmt.sep_line:
         parts.append(f"an Excel 'sep={fmt.sep}' first line")
-    names = {"cp1252": "Windows-1252", "latin-1": "latin-1", "utf-16-le": "UTF-16", "utf-16-be": "UTF-16 (big-endian)",
-             "mac_roman": "Mac Roman"}
+    names = {**_ENCODING_NAMES, "cp1252": "Windows-1252", "cp1250": "Windows-1250", "latin-1": "latin-1",
+             "utf-16-le": "UTF-16", "utf-16-be": "UTF-16 (big-endian)", "mac_roman": "Mac Roman"}
     if fmt.encoding != "utf-8" or fmt.bom:
         parts.append(names.get(fmt.encoding, "UTF-8") + (" with a byte-order mark" if fmt.bom else ""))
     return f"{', '.join(parts)} (as the input)" if parts else None
