@@ -65,7 +65,8 @@ UNWRITABLE_SUFFIXES = {
                      ".hdf5", ".sqlite", ".db", ".dta", ".sav"), _WRITABLE),
 }
 _DELIMITERS = (",", "\t", ";", "|")
-# Multi-character separators found in real files, detected when every sampled line has them.
+# Multi-character separators found in real files, detected when every sampled line has them
+# (and MovieLens' "::", when every line has it as often).
 _LONG_SEPARATORS = (" ::: ",)
 _SNIFF_BYTES = 1 << 20
 _BLOCK_BYTES = 1 << 20
@@ -534,8 +535,13 @@ def sniff(path: str | Path, options: ReadOptions | None = None) -> FileFormat:
         kind = JSON
     if kind is None and head.startswith(b"PAR1"):
         kind = PARQUET
-    if kind is None and options.sep is None and options.header and _starts_with_json_object(probe):
+    if kind is None and _starts_with_json_object(probe):
         kind = JSONL
+    if kind in (JSONL, JSON, PARQUET) and (options.sep is not None or not options.header):
+        what = {JSONL: "JSON Lines", JSON: "a JSON array", PARQUET: "Parquet"}[kind]
+        given = "--sep" if options.sep is not None else "--no-header/--columns"
+        raise DataError(f"{given} is for delimited text; {path} is {what}, whose fields are named: leave {given} out "
+                        "(choose columns with --text-col and --genres-col)")
     if kind == PARQUET:
         return _sniff_parquet(path, base)
     try:
@@ -594,8 +600,14 @@ def _refuse_json_document(path: Path, head: bytes) -> bool:
         value = json.loads(first.decode("utf-8", errors="replace"))
     except (ValueError, RecursionError):  # RecursionError: nested too deeply; _json_object says so
         if first.strip() == b"{":  # a pretty-printed object over several lines
+            try:
+                document = json.loads(text.decode("utf-8", errors="replace"))
+            except (ValueError, RecursionError):  # longer than the bytes read, or not JSON
+                document = None
+            _refuse_api_page(path, document)
             raise DataError(f"{path} is one JSON document over several lines, not JSON Lines; {_TO_JSONL}") from None
-        return
+        return False
+    _refuse_api_page(path, value)
     # A movie has a synopsis string; an object of only lists or maps is a table stored by column
     # (pandas' orients "columns" and "index": maps, "split": lists), unless more objects follow
     # on the next lines: JSON Lines whose movies hold nested objects.
@@ -604,6 +616,18 @@ def _refuse_json_document(path: Path, head: bytes) -> bool:
         raise DataError(f"{path} holds one JSON object of columns (pandas' to_json default), not one movie per "
                         f"line; {_TO_JSONL}")
     return False
+
+
+def _refuse_api_page(path: Path, value) -> None:
+    """A saved page of an API's search (TMDB's ``{"page": 1, "results": [movies], "total_pages": ...}``) holds
+    its movies one level down: say where, and how to list them one per line."""
+    if not isinstance(value, dict) or not {"page", "total_pages", "total_results", "next"} & set(value):
+        return
+    for key, records in value.items():
+        if isinstance(records, list) and records and all(isinstance(r, dict) for r in records[:20]):
+            raise DataError(f"{path} holds API response pages: the movies are in each page's '{key}' list, not one "
+                            f"per line; list them one per line first, e.g. jq -c '.{key}[]' {Path(path).name} > "
+                            "movies.jsonl")
 
 
 def _starts_with_json_object(head: bytes) -> bool:
@@ -898,6 +922,10 @@ def _detect_long_separator(text: str, truncated: bool) -> str | None:
         # Every line, not an equal count: a synopsis may itself hold the separator.
         if lines and all(sep in line for line in lines):
             return sep
+    # MovieLens' .dat files ("1::Toy Story (1995)::Animation|Comedy"): "::" as often on every line.
+    counts = {line.count("::") for line in lines}
+    if len(lines) > 1 and len(counts) == 1 and counts != {0} and ":::" not in text:
+        return "::"
     return None
 
 
@@ -1023,10 +1051,17 @@ def _delimited_chunks(path: Path, fmt: FileFormat, chunksize: int) -> Iterator[p
         options.update(header=None, names=list(fmt.columns))
     if fmt.repair or fmt.compression == "zip":
         with open_text(path, fmt) as fh, pd.read_csv(fh, **options) as reader:
-            yield from (_name_columns(chunk, fmt) for chunk in reader)
+            yield from (_name_columns(_without_eof_mark(chunk), fmt) for chunk in reader)
     else:  # pandas decodes (and decompresses) faster by itself
         with pd.read_csv(path, encoding=fmt.encoding, compression=fmt.compression, **options) as reader:
-            yield from (_name_columns(chunk, fmt) for chunk in reader)
+            yield from (_name_columns(_without_eof_mark(chunk), fmt) for chunk in reader)
+
+
+def _without_eof_mark(chunk: pd.DataFrame) -> pd.DataFrame:
+    """``chunk`` less a last row that is only DOS's end-of-file mark (Ctrl-Z, 0x1A), as old Windows tools end a file."""
+    if len(chunk) and str(chunk.iat[-1, 0]).strip() == "\x1a" and not "".join(map(str, chunk.iloc[-1, 1:])).strip():
+        return chunk.iloc[:-1]
+    return chunk
 
 
 def _split_chunks(path: Path, fmt: FileFormat, chunksize: int) -> Iterator[pd.DataFrame]:

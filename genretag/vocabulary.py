@@ -28,6 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .data.cells import ZERO_WIDTH
 from .errors import DataError
 
 logger = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ def genre_key(name: str) -> str:
     ``"Sci-Fi"``, ``"sci\u2011fi"``, ``"sci fi"`` and ``"SCI_FI"`` share the key ``"sci fi"``;
     ``"Comédie"`` and ``"COMEDIE"`` share ``"comedie"``; ``"horror."`` is ``"horror"``; ``"-"`` and ``"–"`` are ``"-"``.
     """
-    text = unicodedata.normalize("NFKD", str(name).replace("\u2019", "'"))
+    text = unicodedata.normalize("NFKD", str(name).replace("\u2019", "'").translate(ZERO_WIDTH))
     text = unicodedata.normalize("NFC", "".join(c for c in text if not unicodedata.combining(c)))
     text = " ".join(text.split()).casefold().translate(_DASHES)
     return _INNER_DASH.sub(" ", _TRAILING_PUNCT.sub("", text))

@@ -33,6 +33,14 @@ SYNOPSIS_PLACEHOLDERS = NULL_TOKENS | frozenset({
     "synopsis not available", "description not available", "plot not available", "n.a", "0", "to be announced",
     "synopsis coming soon", "plot coming soon", "story unknown", "the plot is unknown", "plot: unknown",
     "plot under wraps", "plot kept under wraps", "this movie has no description",
+    # MyAnimeList's and AniList's, and other sites' "nothing yet"
+    "no synopsis information has been added to this title. help improve our database by adding a synopsis here",
+    "no synopsis has been added for this series yet. click here to update this information",
+    "no synopsis has been added for this title yet", "no description available for this anime",
+    "no description available for this movie", "no description available for this title", "no description yet",
+    "no synopsis yet", "no plot yet", "synopsis to come", "plot to come", "description to come",
+    "the plot is unknown at this time", "plot unknown at this time", "plot is unknown at this time",
+    "no description has been provided", "no overview has been provided", "no synopsis provided",
     # a header repeated as data
     "synopsis", "overview", "description", "plot", "summary", "storyline",
     "lorem ipsum dolor sit amet",
@@ -50,7 +58,7 @@ def is_missing(value: Any) -> bool:
 
 
 #: Characters that print as nothing: a cell of them (and spaces) is empty.
-_ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
+ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
 #: HTML markup scraped with a synopsis (``<p>``, ``<br/>``, ``<i lang="fr">``, comments); a
 #: "<" not followed by a tag name ("a <3 story", "x < y") is text.
 _TAG = re.compile(r"<(?:/?([A-Za-z][A-Za-z0-9]*)(?:\s[^<>]*)?/?|!--.*?--)>", re.S)
@@ -104,7 +112,7 @@ def clean_cell(value: Any, *, title: bool = False) -> str:
         value = _TAG.sub(_untag, value)
     if "&" in value:
         value = unescape_entities(value)
-    value = " ".join(value.translate(_ZERO_WIDTH).split())  # also turns CR/LF inside quoted fields into spaces
+    value = " ".join(value.translate(ZERO_WIDTH).split())  # also turns CR/LF inside quoted fields into spaces
     if title:
         return "" if value.lower() in TITLE_NULL_TOKENS else value
     return "" if is_placeholder(value) or _URL_ONLY.fullmatch(value) else value

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .cells import NULL_TOKENS, is_missing, unescape_entities
+from .cells import NULL_TOKENS, ZERO_WIDTH, is_missing, unescape_entities
 
 # Separators for genre strings. "/" and "&" are deliberately absent: names such as
 # "Sci-Fi/Fantasy" or "Action & Adventure" (TMDB TV) contain them.
@@ -41,7 +41,8 @@ _MAX_DEPTH = 32
 def canonical_genre(name: str) -> str:
     """Return the canonical spelling of one genre name.
 
-    Whitespace is stripped and collapsed. An all-lower or ALL-UPPER name becomes
+    Whitespace is stripped and collapsed, characters that print as nothing (zero-width space,
+    soft hyphen ... of pages copied from the web) dropped. An all-lower or ALL-UPPER name becomes
     Title Case ("science fiction" -> "Science Fiction", "TV MOVIE" -> "TV Movie");
     a mixed-case name ("Sci-Fi", "TV Movie") is kept as written.
 
@@ -51,7 +52,7 @@ def canonical_genre(name: str) -> str:
     Returns:
         The canonical name, or "" for a blank name.
     """
-    name = " ".join(str(name).split())
+    name = " ".join(str(name).translate(ZERO_WIDTH).split())
     if name.islower() or name.isupper():
         name = _WORD.sub(_title_word, name.lower())
     return name

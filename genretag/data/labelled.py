@@ -115,9 +115,11 @@ def _warn_label_columns(df, text_cols, genres: list[list[str]], path) -> None:
                            len(rows))
 
 
-def _check_genre_column(genres: list[list[str]], path, column: str, vocabulary=None) -> None:
+def _check_genre_column(genres: list[list[str]], path, column: str, vocabulary=None, named: bool = False) -> None:
     """Refuse a genre column whose "genres" are nearly all different, one row each: titles,
     ids, people or sentences (``--genres-col title``), from which a model learns nothing.
+    A column the user named (``named``: ``--genres-col``) with names the vocabulary does not
+    know (another language's, say) is taken, with a warning; titles or sentences are not.
 
     Raises:
         DataError: At least 10 names, one per two rows or more, and either more than 30 with
@@ -132,9 +134,16 @@ def _check_genre_column(genres: list[list[str]], path, column: str, vocabulary=N
     known = sum(1 for g in counts if vocabulary is not None and vocabulary.known(g))
     if (n > 30 and once >= 0.8 * n) or (once >= 0.5 * n and known <= 0.2 * n):
         examples = ", ".join(repr(g) for g in list(counts)[:3])
+        words = sum(len(g.split()) for g in counts) / n
+        if named and words <= 3 and once < 0.9 * n:  # short names that repeat, not titles or sentences: genres
+            logger.warning("%s: column '%s' holds %d different genre names in %d rows, %d of them in one row only "
+                           "(e.g. %s), most unknown to genretag's vocabulary: read as genres, as --genres-col says; "
+                           "map them with --genre-map if they are genres under other names", path, column, n,
+                           len(genres), once, examples)
+            return
         raise DataError(f"column '{column}' of {path} does not hold genres: {n} different names in "
                         f"{len(genres)} rows, {once} of them in one row only (e.g. {examples}); pass --genres-col "
-                        "with the column of genres")
+                        f"with the column of genres (--genres-col '{column}' reads these as genres)")
 
 
 @dataclass
@@ -228,6 +237,7 @@ def load_labelled(
     if sample is not None and sample < 1:
         raise DataError(f"sample must be a positive number of rows, got {sample}")
     df = read_csv(path, read=read)
+    genres_col_given = genres_col is not None
     texts_cols, genres_col = detect_columns(list(df.columns), text_cols=text_cols, genres_col=genres_col)
     texts = join_text(df, texts_cols).tolist()
     # Duplicates are judged on the synopsis, not the title: "Loro 1" and "Loro 2" share one
@@ -275,7 +285,7 @@ def load_labelled(
             f"check --text-col and --genres-col (using {', '.join(texts_cols)} and {genres_col})"
         )
 
-    _check_genre_column([genres[i] for i in keep], path, genres_col, vocabulary)
+    _check_genre_column([genres[i] for i in keep], path, genres_col, vocabulary, named=genres_col_given)
 
     sampled_out = 0
     if sample is not None:

@@ -1,0 +1,119 @@
+"""Real-catalogue faults found by a new user's tries in stop 24, one test per kind, each asserting the right value."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from genretag.cli import app
+from genretag.data import load_labelled
+from genretag.data.cells import clean_cell
+from genretag.data.genres import parse_genres
+from genretag.errors import DataError
+from genretag.formats import ReadOptions, read_table, sniff
+from genretag.vocabulary import current_vocabulary, genre_key
+
+runner = CliRunner()
+
+SYNOPSES = [
+    "A young nurse on the night shift at an old hospital hears voices from the closed wing.",
+    "Two rival wedding planners keep running into each other until they fall in love one summer.",
+    "A retired marshal rides back into a lawless town to settle an old debt with a cattle baron.",
+    "An astronaut stranded on a dying station fights a hostile organism hiding in its vents.",
+    "A detective hunts a killer who leaves riddles at the scene of each crime in a rainy city.",
+    "Three siblings build kites to win a seaside contest and save their grandmother's bakery.",
+    "A soldier walks home across a ruined country after the war, carrying a letter for a widow.",
+    "A con artist and a rookie cop team up to rob the casino that ruined both their fathers.",
+    "A girl finds a door in her garden that leads to a kingdom of talking foxes and lost toys.",
+    "A jazz pianist loses her hearing weeks before the concert that could make her career.",
+    "A family moves into a farmhouse where the previous owners vanished without a trace.",
+    "A small-town baker enters a national contest and falls for the judge's grumpy son.",
+]
+
+
+def test_zero_width_characters_in_genre_names_are_dropped():
+    """Copied from the web, "Western,\\u200bAction" held an unknown "\\u200bAction" ("did you mean Action?")."""
+    assert parse_genres("Western,\u200bAction") == ["Western", "Action"]
+    assert parse_genres("Crime, Thriller\u200b") == ["Crime", "Thriller"]
+    assert parse_genres("Sci\u00ad-Fi") == ["Sci-Fi"]
+    assert genre_key("Thriller\u200b") == genre_key("Thriller")
+
+
+@pytest.mark.parametrize("text", [
+    "No synopsis information has been added to this title. Help improve our database by adding a synopsis here.",
+    "No description available for this anime.",
+    "Synopsis to come",
+    "The plot is unknown at this time.",
+])
+def test_stock_no_synopsis_sentences_are_empty_synopses(text):
+    assert clean_cell(text) == ""
+    assert clean_cell(text + " Then a real plot follows, with a ghost in the hospital.") != ""
+
+
+@pytest.mark.parametrize(("name", "genres"), [
+    ("spaghetti western", ["Western"]), ("screwball comedy", ["Comedy"]), ("slasher", ["Horror"]),
+    ("whodunit", ["Mystery"]), ("spy", ["Thriller"]), ("Stand-Up Comedy & Talk Shows", ["Comedy", "Talk Show"]),
+    # TMDB's own names in other languages (genre/movie/list?language=ru|pl|tr|ja|zh|ko)
+    ("Ужасы", ["Horror"]), ("Мелодрама", ["Romance"]), ("Kryminał", ["Crime"]), ("Bilim-Kurgu", ["Science Fiction"]),
+    ("ホラー", ["Horror"]), ("科幻", ["Science Fiction"]), ("로맨스", ["Romance"]),
+])
+def test_more_genre_names_are_read_as_the_genre_they_stand_for(name, genres):
+    assert current_vocabulary().apply([parse_genres(name)])[0] == [genres]
+
+
+def test_movielens_double_colon_files_are_split_on_it(tmp_path):
+    path = tmp_path / "movies.dat"
+    path.write_text("".join(f"{i}::Movie {i} (199{i})::Comedy|Romance::{s}\n" for i, s in enumerate(SYNOPSES[:5])),
+                    encoding="utf-8")
+    fmt = sniff(path)
+    assert fmt.sep == "::"
+    with pytest.raises(DataError, match=r"one name per field \(4\), e.g. --no-header --columns id,title,genres,overview"):
+        load_labelled(path)
+    frame = read_table(path, ReadOptions(header=False, columns=("id", "title", "genres", "overview")))
+    assert frame["genres"].tolist()[0] == "Comedy|Romance" and frame["overview"].tolist()[4] == SYNOPSES[4]
+
+
+def test_a_named_genre_column_in_another_language_is_read(tmp_path, caplog):
+    names = ["Жуть", "Страшилка, Хохма", "Ковбои", "Космос", "Сыщик", "Детское", "Война, Жуть", "Афера", "Сказка",
+             "Джаз, Хохма", "Мистика", "Выпечка"]
+    path = tmp_path / "ru.csv"
+    path.write_text("title,genres,overview\n" + "".join(f'Film {i},"{g}","{s}"\n' for i, (g, s) in
+                                                        enumerate(zip(names, SYNOPSES))), encoding="utf-8")
+    with pytest.raises(DataError, match="--genres-col 'genres' reads these as genres"):
+        load_labelled(path, vocabulary=current_vocabulary())
+    data, _ = load_labelled(path, genres_col="genres", vocabulary=current_vocabulary())
+    assert len(data.texts) == 12 and ["Страшилка", "Хохма"] in data.genres
+    assert "read as genres, as --genres-col says" in caplog.text
+    titles = tmp_path / "titles.csv"  # a named column of titles (several words each) is still refused
+    titles.write_text("title,overview\n" + "".join(f'"The Long Night of Number {w}","{s}"\n'
+                                                   for w, s in zip("ABCDEFGHIJKL", SYNOPSES)), encoding="utf-8")
+    with pytest.raises(DataError, match="does not hold genres"):
+        load_labelled(titles, genres_col="title", vocabulary=current_vocabulary())
+
+
+def test_api_response_pages_say_where_the_movies_are(tmp_path):
+    page = {"page": 1, "results": [{"id": 1, "title": "A", "overview": SYNOPSES[0], "genre_ids": [27]}],
+            "total_pages": 1, "total_results": 1}
+    for name, text in (("page.json", json.dumps(page)), ("pretty.json", json.dumps(page, indent=2)),
+                       ("pages.jsonl", json.dumps(page) + "\n" + json.dumps({**page, "page": 2}) + "\n")):
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        with pytest.raises(DataError, match=rf"movies are in each page's 'results' list.*jq -c '.results\[\]' {name}"):
+            sniff(path)
+
+
+def test_header_options_on_named_fields_are_refused(tmp_path):
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps({"title": "A", "overview": SYNOPSES[0]}) + "\n", encoding="utf-8")
+    result = runner.invoke(app, ["tag", str(path), "--no-header", "--columns", "a,b"])
+    assert result.exit_code != 0 and "--no-header/--columns is for delimited text" in result.output
+    assert "JSON Lines" in result.output and "Traceback" not in result.output
+
+
+def test_a_dos_end_of_file_mark_is_no_row(tmp_path):
+    path = tmp_path / "dos.csv"
+    path.write_bytes(b"title,overview,genres\r\nA,A ghost haunts a house.,Horror\r\nB,Two friends fall in love.,Romance"
+                     b"\r\n\x1a")
+    assert read_table(path)["title"].tolist() == ["A", "B"]
