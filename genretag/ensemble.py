@@ -83,7 +83,7 @@ def _weights_digest(path: Path) -> str:
 
 
 def load_checked(run_paths: list[str | Path], *, kind: str, device: str | None = None, backbone: str | None = None,
-                 same_length: bool = True) -> tuple[list, list]:
+                 same_length: bool = True, data: str | Path | None = None) -> tuple[list, list]:
     """Load the runs an ensemble or a soup is made of, refusing any that cannot be combined.
 
     Args:
@@ -92,6 +92,7 @@ def load_checked(run_paths: list[str | Path], *, kind: str, device: str | None =
         device, backbone: As `genretag.runs.load_run` takes them.
         same_length: Refuse runs of another ``--max-length`` (an ensemble reads each text once;
             a soup's weights do not depend on it).
+        data: Where the runs' training data is now, when it moved since they were trained.
 
     Returns:
         ``(runs, their genre vocabularies)``, in the order given.
@@ -116,7 +117,7 @@ def load_checked(run_paths: list[str | Path], *, kind: str, device: str | None =
     members = [runs_mod.load_run(p, device=device, backbone=backbone) for p in paths]
     first = members[0]
     split = first.split()
-    options = [("--text-col", runs_mod.input_columns)] + ([("--max-length", lambda r: r.config.max_length)]
+    options = [("--text-col", lambda r: runs_mod.input_columns(r, data))] + ([("--max-length", lambda r: r.config.max_length)]
                                                           if same_length else [])
     for run in members[1:]:
         if run.labels != first.labels:
@@ -124,14 +125,14 @@ def load_checked(run_paths: list[str | Path], *, kind: str, device: str | None =
         # One input for every member: the combination reads each text as its first member does.
         for option, read in options:
             mine, theirs = read(run), read(first)
-            if mine != theirs:
+            if mine != theirs and None not in (mine, theirs):  # None: detected, its data not at hand (--data)
                 raise ModelError(f"{run.path} reads another input than {first.path} ({option} {_shown(mine)} against "
                                  f"{_shown(theirs)}); {kind} members must read the same text: train them with the "
                                  f"same {option}")
         if not _same_split(run.split(), split):
             raise ModelError(f"{run.path} was trained on another split than {first.path}; train members with the same "
                              "--data, --sample and --seed (vary --init-seed)")
-        if run.config.backbone != first.config.backbone:
+        if not same_backbone(run, first):
             raise ModelError(f"{run.path} uses backbone {run.config.backbone} but {first.path} {first.config.backbone}; "
                              f"{kind} members must share their backbone")
     if same_length:
@@ -142,24 +143,34 @@ def load_checked(run_paths: list[str | Path], *, kind: str, device: str | None =
     # A vocabulary of another genretag version (more aliases) may still read them the same: the targets decide.
     vocabularies = [load_run_vocabulary(run.path) for run in members]
     for run, vocabulary in zip(members[1:], vocabularies[1:]):
-        if vocabulary != vocabularies[0] and not _same_targets(first, run):
+        if vocabulary != vocabularies[0] and not _same_targets(first, run, data):
             raise ModelError(f"{run.path} was trained with another genre vocabulary than {first.path}; train members "
                              "with the same --genre-map")
     return members, vocabularies
 
 
-def _same_targets(first, run) -> bool:
+def same_backbone(run, first) -> bool:
+    """Two loaded runs on one backbone: the same weights (their recorded fingerprints), wherever its folder
+    was when each trained; by the name they were trained with where a run records no fingerprint."""
+    mine, theirs = run.meta.get("backbone_fingerprint"), first.meta.get("backbone_fingerprint")
+    if mine and theirs:
+        return mine == theirs
+    return run.config.backbone == first.config.backbone
+
+
+def _same_targets(first, run, data=None) -> bool:
     """True when two runs read the same genres for every row of their (shared) train and validation split."""
     from .evaluation import run_split_rows
 
-    mine, theirs = run_split_rows(first, None), run_split_rows(run, None)
+    mine, theirs = run_split_rows(first, None, data), run_split_rows(run, None, data)
     if isinstance(mine, str) or isinstance(theirs, str):
         return False
     return all(np.array_equal(mine[part][1], theirs[part][1]) for part in ("train", "validation"))
 
 
 def build_ensemble(run_paths: list[str | Path], out: str | Path, *, force: bool = False, blend: bool | None = None,
-                   device: str | None = None, backbone: str | None = None) -> EnsembleResult:
+                   device: str | None = None, backbone: str | None = None,
+                   data: str | Path | None = None) -> EnsembleResult:
     """Combine trained runs into an ensemble run directory.
 
     Args:
@@ -172,6 +183,7 @@ def build_ensemble(run_paths: list[str | Path], out: str | Path, *, force: bool 
         device: Where to predict (default: CUDA when present).
         backbone: Where the members' backbone is now, when its folder moved since they
             were trained (checked as `tag --backbone` checks it).
+        data: Where the members' training data is now, when it moved (checked by its fingerprint).
 
     Raises:
         ModelError: Fewer than two runs, or runs that differ in genres, split or backbone.
@@ -188,15 +200,15 @@ def build_ensemble(run_paths: list[str | Path], out: str | Path, *, force: bool 
     from .vocabulary import RUN_VOCABULARY_FILE
 
     refuse_run_files(out)
-    out = ensure_new(out, force)
+    out = ensure_new(out, force, directory=True, inputs=run_paths)  # before the work, not only after it
     t0 = time.perf_counter()
-    members, vocabularies = load_checked(run_paths, kind="ensemble", device=device, backbone=backbone)
+    members, vocabularies = load_checked(run_paths, kind="ensemble", device=device, backbone=backbone, data=data)
     first = members[0]
     split = first.split()
 
     from .evaluation import run_split_rows
 
-    rows = run_split_rows(first, None)
+    rows = run_split_rows(first, None, data)
     if isinstance(rows, str):
         raise DataError(f"cannot build the ensemble: {rows}")
     (train_texts, y_train), (val_texts, y_val) = rows["train"], rows["validation"]

@@ -276,15 +276,20 @@ def part_keys(run: Run, saved: dict, part: str) -> data_mod.SynopsisKeys | str:
     return data_mod.SynopsisKeys.of([full.synopsis_texts[i] for i in rows], [full.texts[i] for i in rows])
 
 
-def run_data(run: Run, saved: dict) -> data_mod.LabelledData | str:
+def run_data(run: Run, saved: dict, data: str | Path | None = None) -> data_mod.LabelledData | str:
     """Every usable row of the file the run was trained on, read as training read it, or why
-    it cannot be had (not on this machine where ``split.json`` says, or changed since)."""
-    run_file = locate_data(run.path, saved)
+    it cannot be had (not on this machine where ``split.json`` says, or changed since).
+    ``data``: where that file is now (``--data``), checked by its fingerprint."""
+    name = Path(saved.get('data') or '?').name
+    run_file = Path(data) if data is not None else locate_data(run.path, saved)
     if run_file is None:
-        name = Path(saved.get('data') or '?').name
         return (f"the run's training data {name} is not on this machine where the run recorded it "
-                f"(pass --data with the path of {name} to score on the run's own test rows)")
+                f"(pass --data with the path of {name})")
+    if not run_file.is_file():
+        return f"{run_file} not found (--data)"
     if data_mod.file_fingerprint(run_file) != saved.get("fingerprint"):
+        if data is not None:
+            return f"{run_file} is not the run's training data {name}: its content differs (fingerprint)"
         return f"the run's training data {run_file} changed since training"
     full, _ = data_mod.load_labelled(run_file, text_cols=saved.get("text_cols"), genres_col=saved.get("genres_col"),
                                      vocabulary=load_run_vocabulary(run.path), read=data_mod.ReadOptions.of(run.config))
@@ -346,12 +351,14 @@ def _binarise(chosen: data_mod.LabelledData, labels: list[str], *, vocabulary=No
     )
 
 
-def run_split_rows(run: Run, own_full: data_mod.LabelledData | None) -> dict[str, tuple[list[str], np.ndarray]] | str:
+def run_split_rows(run: Run, own_full: data_mod.LabelledData | None,
+                   data: str | Path | None = None) -> dict[str, tuple[list[str], np.ndarray]] | str:
     """Texts and 0/1 targets of the run's train and validation rows, or why they cannot be had.
 
     Args:
         run: A loaded run.
         own_full: Every usable row of the run's own file when already read (saves a read).
+        data: Where the run's data file is now, when it moved (`run_data`).
 
     Returns:
         ``{"train": (texts, y), "validation": (texts, y)}`` over the run's genres, or a
@@ -360,7 +367,7 @@ def run_split_rows(run: Run, own_full: data_mod.LabelledData | None) -> dict[str
     saved = run.split() if (run.path / SPLIT_FILE).is_file() else None
     if not saved or not saved.get("train"):
         return f"the run has no saved training split ({SPLIT_FILE})"
-    full = own_full if own_full is not None else run_data(run, saved)
+    full = own_full if own_full is not None else run_data(run, saved, data)
     if isinstance(full, str):
         return full
     index = {g: j for j, g in enumerate(run.labels)}

@@ -402,16 +402,18 @@ def load_members(path: Path, labels: list[str], *, backbone=None, device=None, t
 
 def check_compatible(members: list) -> None:
     """Refuse ensemble members that do not share backbone and max length (one tokenizer for all)."""
+    from .ensemble import same_backbone
+
     first = members[0]
     for run in members[1:]:
-        if run.config.backbone != first.config.backbone or run.config.max_length != first.config.max_length:
+        if not same_backbone(run, first) or run.config.max_length != first.config.max_length:
             raise ModelError(
                 f"{run.path} uses backbone {run.config.backbone} (max length {run.config.max_length}) but {first.path} "
                 f"{first.config.backbone} ({first.config.max_length}); ensemble members must share backbone and tokenizer"
             )
 
 
-def input_columns(run) -> tuple[str, ...] | None:
+def input_columns(run, data: str | Path | None = None) -> tuple[str, ...] | None:
     """The columns a run's text is joined from: its ``--text-col`` resolved against the header
     of its data file (``title,overview`` typed as one value or two, or detected), or, where
     that file is not at hand, as typed and split at commas; None for "detected" without it."""
@@ -421,7 +423,7 @@ def input_columns(run) -> tuple[str, ...] | None:
     typed = run.config.text_cols
     try:
         saved = read_json(run.path / SPLIT_FILE)
-        data = locate_data(run.path, saved)
+        data = locate_data(run.path, saved) or (Path(data) if data is not None and Path(data).is_file() else None)
         if data is not None:
             header = list(formats.sniff(data, data_mod.ReadOptions.of(run.config)).columns)
             return tuple(data_mod.detect_columns(header, text_cols=typed, genres_col=run.config.genres_col)[0])

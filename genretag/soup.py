@@ -29,7 +29,6 @@ import copy
 import json
 import logging
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -192,7 +191,7 @@ def member_name(path: Path) -> str:
 
 def build_soup(run_paths: list[str | Path], out: str | Path, *, recipe: str = "greedy", force: bool = False,
                blend: bool | None = None, device: str | None = None, backbone: str | None = None,
-               on_step=None) -> SoupResult:
+               data: str | Path | None = None, on_step=None) -> SoupResult:
     """Average the weights of runs fine-tuned from one backbone on one split into one run.
 
     Args:
@@ -206,6 +205,7 @@ def build_soup(run_paths: list[str | Path], out: str | Path, *, recipe: str = "g
             member was trained with one.
         device: Where to predict (default: CUDA when present).
         backbone: Where the members' backbone is now, when its folder moved since they were trained.
+        data: Where the runs' training data is now, when it moved (checked by its fingerprint).
         on_step: Called with each member's record (`SoupResult.members`) once the greedy recipe tried it.
 
     Returns:
@@ -230,13 +230,13 @@ def build_soup(run_paths: list[str | Path], out: str | Path, *, recipe: str = "g
     if recipe not in RECIPES:
         raise ModelError(f"unknown soup recipe '{recipe}'; choose one of {', '.join(RECIPES)}")
     refuse_run_files(out)
-    out = ensure_new(out, force)
+    out = ensure_new(out, force, directory=True, inputs=run_paths)  # before the work, not only after it
     t0 = time.perf_counter()
     from .rundir import check_run_dir
 
     for path in run_paths:  # before loading: peft's own error would not say why
         check_plain_lora(check_run_dir(path, option=None))
-    members, _ = load_checked(run_paths, kind="soup", device=device, backbone=backbone, same_length=False)
+    members, _ = load_checked(run_paths, kind="soup", device=device, backbone=backbone, same_length=False, data=data)
     first = members[0]
     for run in members[1:]:
         if run.meta.get("pooling") != first.meta.get("pooling"):  # the same weights would feed another function
@@ -248,11 +248,11 @@ def build_soup(run_paths: list[str | Path], out: str | Path, *, recipe: str = "g
                        "initial weights can give a model worse than each%s", len(seeds), ", ".join(map(str, seeds)),
                        "; the greedy recipe keeps a run only where validation shows it helps" if recipe == "greedy"
                        else "")
-    own = {run.path: read_json(run.path / METRICS_FILE).get("micro_f1") for run in members}
+    own = {run.path: _score(read_json(run.path / METRICS_FILE)) for run in members}
     if recipe == "greedy":  # the best first; a run without a score last
-        members.sort(key=lambda run: -own[run.path] if isinstance(own[run.path], (int, float)) else float("inf"))
+        members.sort(key=lambda run: -own[run.path] if own[run.path] is not None else float("inf"))
         first = members[0]
-    rows = run_split_rows(first, None)
+    rows = run_split_rows(first, None, data)
     if isinstance(rows, str):
         raise DataError(f"cannot build the soup: {rows}")
     (train_texts, y_train), (val_texts, y_val) = rows["train"], rows["validation"]
@@ -272,6 +272,8 @@ def build_soup(run_paths: list[str | Path], out: str | Path, *, recipe: str = "g
         ids = encode(run.tokenizer, val_texts, config.max_length)
         probs = sigmoid(predict_logits(run.model, ids, run.pad_id, batch_size=default_batch_size(
             config.eval_batch_size, config.max_length, next(run.model.parameters()).device)))
+        del run
+        shutil.rmtree(folder, ignore_errors=True)  # a soup's adapter holds every member's matrices: tens of MB
         if tfidf is not None:
             chosen, rule = choose_weight(copy.copy(tfidf), tfidf_val, probs, lambda p: choose_rule(p, y_val, config))
         else:
@@ -280,8 +282,11 @@ def build_soup(run_paths: list[str | Path], out: str | Path, *, recipe: str = "g
         return summary_scores(y_val, rule.apply(mixed)), rule, chosen
 
     records = []
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".soup-", dir=Path(out).parent) as scratch:
+    # One scratch folder per output, beside it: a soup killed half-way leaves it, the next one clears it.
+    scratch = Path(out).parent / f".{Path(out).name}.soup-scratch"
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
+    try:
         if recipe == "uniform":
             soup, best = paths, score(paths, Path(scratch) / "uniform")
             records = [{"source": member_name(p), "val_micro_f1": own[p], "kept": True} for p in paths]
@@ -302,7 +307,11 @@ def build_soup(run_paths: list[str | Path], out: str | Path, *, recipe: str = "g
                    "blend_weight": chosen.weight if chosen else 0.0, "recipe": recipe, "soup": records}
         with atomic_path(out, force=force, directory=True, inputs=soup) as tmp:
             write_soup_weights(tmp, soup[0], soup)
-            dump_json(tmp / CONFIG_FILE, {**read_json(soup[0] / CONFIG_FILE), "blend_tfidf": config.blend_tfidf})
+            adapter = json.loads((tmp / ADAPTER_DIR / "adapter_config.json").read_text(encoding="utf-8"))
+            # The first member's recipe, with the adapter as it is (the members' matrices side by side).
+            dump_json(tmp / CONFIG_FILE, {**read_json(soup[0] / CONFIG_FILE), "blend_tfidf": config.blend_tfidf,
+                                          "lora_r": adapter["r"], "lora_alpha": adapter["lora_alpha"],
+                                          "lora_targets": adapter["target_modules"]})
             (tmp / THRESHOLDS_FILE).unlink(missing_ok=True)
             rule.save(tmp, read_json(tmp / LABELS_FILE))
             dump_json(tmp / METRICS_FILE, metrics)
@@ -316,4 +325,12 @@ def build_soup(run_paths: list[str | Path], out: str | Path, *, recipe: str = "g
             dump_json(tmp / META_FILE, meta)
             if chosen is not None:
                 chosen.save(tmp)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     return SoupResult(path=Path(out), metrics=metrics, members=records)
+
+
+def _score(metrics) -> float | None:
+    """A run's validation micro-F1 from its metrics.json, None when it has none (or not a number)."""
+    value = metrics.get("micro_f1") if isinstance(metrics, dict) else None
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None

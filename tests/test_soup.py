@@ -155,3 +155,63 @@ def test_members_whose_vocabularies_differ_only_in_unused_names_combine(ingredie
             with pytest.raises(ModelError, match="another genre vocabulary"):
                 build_ensemble([paths[0], member], tmp_path / f"ens-{kind}")
     assert not np.isnan(json.loads((tmp_path / "soup-unused" / runs.METRICS_FILE).read_text())["micro_f1"])
+
+
+def test_info_says_a_soup_and_its_adapter(ingredients, tmp_path):
+    _, paths, _ = ingredients
+    soup = build_soup(paths, tmp_path / "s", recipe="uniform")
+    result = runner.invoke(app, ["info", str(soup.path)])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert "weights averaged (uniform) of 3 runs" in said and "r=20, alpha=20" in said
+    assert not list(tmp_path.glob(".*soup-scratch"))  # the scratch folder is gone
+
+
+def test_moved_backbone_folder_and_data_file_still_combine(ingredients, movies_csv, tiny_bert, tmp_path):
+    """Runs name their backbone folder as it was; the same weights in another folder are the same backbone,
+    and a data file that moved is given with --data (checked by its content)."""
+    _, paths, _ = ingredients
+    base = runs.load_run(paths[0]).config.to_dict()
+    folder = tmp_path / "models" / "tiny"
+    shutil.copytree(tiny_bert, folder)
+    data = tmp_path / "films.csv"
+    shutil.copyfile(movies_csv, data)
+    moved = train(TrainConfig.from_dict({**base, "data": str(data), "backbone": str(folder), "lr": 3e-3}),
+                  tmp_path / "moved").path
+    assert build_soup([paths[0], moved], tmp_path / "soup", recipe="uniform").path.is_dir()
+    assert build_ensemble([paths[0], moved], tmp_path / "ens").path.is_dir()
+    data.rename(tmp_path / "films-renamed.csv")
+    (tmp_path / "soup").rename(tmp_path / "old-soup")
+    for command in ("soup", "ensemble"):
+        result = runner.invoke(app, [command, str(moved), str(paths[0]), "--out", str(tmp_path / f"x-{command}")])
+        assert result.exit_code == 2 and "pass --data with the path of films.csv" in result.output, result.output
+        result = runner.invoke(app, [command, str(moved), str(paths[0]), "--out", str(tmp_path / f"x-{command}"),
+                                     "--data", str(tmp_path / "films-renamed.csv")])
+        assert result.exit_code == 0, result.output
+        wrong = runner.invoke(app, [command, str(moved), str(paths[0]), "--out", str(tmp_path / f"y-{command}"),
+                                    "--data", str(tmp_path / "x-soup" / "config.json")])
+        assert wrong.exit_code == 2 and "is not the run's training data films.csv" in wrong.output, wrong.output
+
+
+def test_an_output_holding_a_member_is_refused_before_the_work(ingredients, tmp_path):
+    root, paths, _ = ingredients
+    folder = tmp_path / "runs"
+    shutil.copytree(paths[0], folder / "a")
+    shutil.copytree(paths[1], folder / "b")
+    for command in ("soup", "ensemble"):
+        result = runner.invoke(app, [command, str(folder / "a"), str(folder / "b"), "--out", str(folder), "--force"])
+        assert result.exit_code != 0 and "which this command reads" in result.output, result.output
+        assert "saved" not in result.output and "kept" not in result.output  # refused before any member was scored
+
+
+def test_a_member_without_a_recorded_score_is_tried_last(ingredients, tmp_path):
+    _, paths, _ = ingredients
+    unscored = tmp_path / "unscored"
+    shutil.copytree(paths[1], unscored)
+    metrics = json.loads((unscored / runs.METRICS_FILE).read_text())
+    del metrics["micro_f1"]
+    (unscored / runs.METRICS_FILE).write_text(json.dumps(metrics))
+    result = runner.invoke(app, ["soup", str(unscored), str(paths[0]), "--out", str(tmp_path / "s")])
+    assert result.exit_code == 0, result.output
+    assert "(validation micro-F1 alone not recorded)" in result.output
+    assert json.loads((tmp_path / "s" / runs.METRICS_FILE).read_text())["soup"][-1]["val_micro_f1"] is None

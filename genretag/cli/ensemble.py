@@ -19,6 +19,8 @@ def ensemble_cli(
     device: Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:1 ... \\[default: cuda if present].")] = None,
     backbone: Annotated[Optional[str], typer.Option(help="The members' backbone where it is now, if its folder moved "
                                                          "since training.")] = None,
+    data: Annotated[Optional[Path], typer.Option(help="The runs' training data where it is now, if it moved since "
+                                                      "training (checked by its content).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing --out.")] = False,
 ) -> None:
     """Combine runs (e.g. trained with different --init-seed) into one ensemble run: their probabilities
@@ -26,10 +28,13 @@ def ensemble_cli(
     from ..device import check_device
     from ..ensemble import build_ensemble
 
-    result = build_ensemble(runs, out, force=force, blend=blend_tfidf, device=check_device(device), backbone=backbone)
+    result = build_ensemble(runs, out, force=force, blend=blend_tfidf, device=check_device(device), backbone=backbone,
+                            data=data)
     for member in result.members:
-        console.print(f"  {member['member']} <- {member['source']}: validation micro-F1 {member['val_micro_f1']:.4f}, "
-                      f"macro-F1 {member['val_macro_f1']:.4f}", highlight=False)
+        micro, macro = (f"{v:.4f}" if isinstance(v, (int, float)) else "not recorded"
+                        for v in (member["val_micro_f1"], member["val_macro_f1"]))
+        console.print(f"  {member['member']} <- {member['source']}: validation micro-F1 {micro}, macro-F1 {macro}",
+                      highlight=False)
     m = result.metrics
     console.print(
         f"saved ensemble [bold]{result.path}[/] of {len(result.members)} runs: validation micro-F1 {m['micro_f1']:.4f}, "

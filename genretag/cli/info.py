@@ -113,6 +113,10 @@ def _print_tables(details: dict) -> None:
         members = details["ensemble"].get("members") or []
         summary = f"mean probability of {len(members)} runs: {', '.join(members)} (training row: the first member's recipe)"
         rows.insert(1, ("ensemble", summary))
+    if isinstance(meta.get("soup"), dict):
+        members = meta["soup"].get("members") or []
+        rows.insert(1, ("soup", f"weights averaged ({meta['soup'].get('recipe')}) of {len(members)} runs: "
+                                f"{', '.join(members)} (training row: the first member's recipe)"))
     rows.append(("genre vocabulary", _vocabulary_summary(details.get("vocabulary"))))
     rows.append(("tag on a CPU", _export_summary(details.get("onnx_export"))))
     for key, value in rows:

@@ -22,6 +22,8 @@ def soup_cli(
     device: Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:1 ... \\[default: cuda if present].")] = None,
     backbone: Annotated[Optional[str], typer.Option(help="The runs' backbone where it is now, if its folder moved "
                                                          "since training.")] = None,
+    data: Annotated[Optional[Path], typer.Option(help="The runs' training data where it is now, if it moved since "
+                                                      "training (checked by its content).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing --out.")] = False,
 ) -> None:
     """Average the weights of runs (a model soup): one model, one backbone pass, often better than each
@@ -30,11 +32,12 @@ def soup_cli(
     from ..soup import build_soup
 
     def said(step: dict) -> None:
+        alone = "not recorded" if step["val_micro_f1"] is None else f"{step['val_micro_f1']:.4f}"
         console.print(f"  {'kept' if step['kept'] else 'left out'} {step['source']} (validation micro-F1 alone "
-                      f"{step['val_micro_f1']:.4f}): soup with it {step['soup_micro_f1']:.4f}", highlight=False)
+                      f"{alone}): soup with it {step['soup_micro_f1']:.4f}", highlight=False)
 
     result = build_soup(runs, out, recipe=recipe, force=force, blend=blend_tfidf, device=check_device(device),
-                        backbone=backbone, on_step=said)
+                        backbone=backbone, data=data, on_step=said)
     m = result.metrics
     kept = [step["source"] for step in result.members if step["kept"]]
     console.print(
