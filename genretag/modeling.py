@@ -223,6 +223,22 @@ def load_tokenizer(backbone: str, *, trust_remote_code: bool = False):
     return tokenizer
 
 
+def backbone_config(backbone: str, *, trust_remote_code: bool = False):
+    """A backbone's transformers config (read from its folder or the hub, no weights loaded).
+
+    Raises:
+        ModelError: The backbone cannot be read (offline, a wrong name or folder).
+    """
+    from transformers import AutoConfig
+
+    source = resolve_backbone(backbone)
+    check_reachable(source)
+    try:
+        return AutoConfig.from_pretrained(source, trust_remote_code=trust_remote_code)
+    except Exception as exc:  # noqa: BLE001
+        raise _load_error(source, exc) from exc
+
+
 def load_backbone(backbone: str, *, dtype: torch.dtype = torch.float32, trust_remote_code: bool = False):
     """Load the bare backbone (no LM head) with ``AutoModel`` (a T5's encoder alone)."""
     return load_backbone_and_fingerprint(backbone, dtype=dtype, trust_remote_code=trust_remote_code)[0]

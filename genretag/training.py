@@ -121,6 +121,14 @@ def prepare(config: TrainConfig, *, teacher_cache: str | Path | None = None) -> 
         for g in row:
             if g in index:  # a genre seen only outside the training split cannot be learnt
                 targets[i, index[g]] = 1.0
+    everywhere = [g for j, g in enumerate(labels) if targets[split["train"], j].all()]
+    if everywhere and len(everywhere) == len(labels):  # every row the same genres: no example of "not"
+        raise DataError(f"every training row of {config.data} has the genre{'s' if len(everywhere) > 1 else ''} "
+                        f"{', '.join(everywhere)} and no other: there is nothing to learn (a model would give every "
+                        "movie the same genres); train on a file with movies of several genres")
+    if everywhere:
+        notes.append(f"{', '.join(everywhere)}: in every training row, so learnt as always there (no training row "
+                     "without it)")
     prep = Prepared(
         data=data,
         split=split,

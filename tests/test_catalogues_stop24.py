@@ -117,3 +117,27 @@ def test_a_dos_end_of_file_mark_is_no_row(tmp_path):
     path.write_bytes(b"title,overview,genres\r\nA,A ghost haunts a house.,Horror\r\nB,Two friends fall in love.,Romance"
                      b"\r\n\x1a")
     assert read_table(path)["title"].tolist() == ["A", "B"]
+
+
+def test_tune_refuses_a_bad_value_of_a_list_before_any_trial(movies_csv, tiny_bert, tmp_path):
+    base = ["tune", "--data", str(movies_csv), "--backbone", str(tiny_bert), "--lr", "1e-3", "--batch", "16",
+            "--epochs", "1"]
+    for extra, message in ((["--lora-r", "8,0"], "--lora-r must be at least 1, got 0"),
+                           (["--max-length", "64,-5"], "--max-length must be at least 8 tokens, got -5"),
+                           (["--max-length", "32,600,700"], "--max-length 600,700: backbone"),
+                           (["--distill-alpha", "0.5,2", "--teacher", str(tmp_path)], "--distill-alpha must be in")):
+        for dry in ([], ["--dry-run"]):
+            out = tmp_path / f"t{len(extra)}{len(dry)}"
+            result = runner.invoke(app, [*base, *extra, *dry, "--out", str(out)])
+            assert result.exit_code != 0 and message in result.output, (extra, result.output)
+            assert not (out / "trials").exists()  # nothing trained
+
+
+def test_a_file_of_one_genre_everywhere_is_refused_for_training(tiny_bert, tmp_path):
+    path = tmp_path / "horror.csv"
+    path.write_text("title,overview,genres\n" + "".join(f'Film {i},"{s}",Horror\n' for i, s in enumerate(SYNOPSES * 3)),
+                    encoding="utf-8")
+    result = runner.invoke(app, ["train", "--data", str(path), "--backbone", str(tiny_bert), "--epochs", "1",
+                                 "--out", str(tmp_path / "run")])
+    assert result.exit_code == 2 and "has the genre Horror and no other: there is nothing to learn" in result.output
+    assert not (tmp_path / "run").exists()

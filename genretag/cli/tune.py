@@ -72,7 +72,7 @@ def tune_cli(ctx: typer.Context, **options) -> None:
     from ..device import check_device
 
     options["device"] = check_device(options["device"])
-    from ..tuning import check_metric, default_out, grid_cost, parse_grid, plan_tune, tune
+    from ..tuning import check_metric, check_trials, default_out, grid_cost, parse_grid, plan_tune, tune
 
     variants = {name: axes[name] for name in ("lora_r", "loss", "max_length", "text_cols", "distill_alpha")}
     grid = parse_grid(axes["lr"], axes["batch_size"], axes["epochs"], variants=variants)
@@ -81,6 +81,7 @@ def tune_cli(ctx: typer.Context, **options) -> None:
     if "text_cols" in first:
         first["text_cols"] = list(first["text_cols"])
     base = dataclasses.replace(base, lr=grid.lr[0], batch_size=grid.batch_size[0], epochs=grid.epochs[0], **first)
+    check_trials(base, grid)
     if dry_run:
         _print_plan(plan_tune(base, grid, out) if out else _fresh_plan(grid, base))
         return

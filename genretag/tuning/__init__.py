@@ -41,7 +41,7 @@ from .folder import (
     score_keys,
 )
 from .grid import AXES, VARIANT_AXES, Grid, Plan, PlannedRun, Trial, format_lr, grid_cost, make_plan, parse_grid
-from .run import Callback, TuneResult, default_out, plan_tune, tune
+from .run import Callback, TuneResult, check_trials, default_out, plan_tune, tune
 
 __all__ = [
     "AXES",
@@ -60,6 +60,7 @@ __all__ = [
     "Trial",
     "TuneResult",
     "check_metric",
+    "check_trials",
     "default_out",
     "format_lr",
     "grid_cost",

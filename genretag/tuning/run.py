@@ -85,6 +85,32 @@ def plan_tune(base: TrainConfig, grid: Grid, out: str | Path) -> Plan:
     return make_plan(grid, finished, reuse=epochs_reusable(base))
 
 
+def check_trials(base: TrainConfig, grid) -> None:
+    """Refuse a grid with a trial `train` would refuse, or two trials that would train the same run, before
+    any trial trains (a bad value of a list otherwise stops the grid at its trial, hours in).
+
+    Raises:
+        ConfigError: A trial's settings (``--lora-r 8,0``, ``--distill-alpha 0.5,2``).
+        ModelError: ``--max-length`` values above what the backbone reads (they would all train at its limit).
+    """
+    configs = [replace(base, **trial.changes) for trial in grid.trials()]  # each checks its own values
+    lengths = sorted({c.max_length for c in configs})
+    if len(lengths) < 2:
+        return
+    from ..errors import ModelError
+    from ..modeling import backbone_config, position_limit
+
+    try:
+        limit = position_limit(backbone_config(base.backbone, trust_remote_code=base.trust_remote_code))
+    except ModelError:
+        return  # the backbone cannot be read here: the first trial says why
+    above = [n for n in lengths if limit is not None and n > limit]
+    if above:
+        raise ModelError(f"--max-length {','.join(map(str, above))}: backbone {base.backbone} reads at most {limit} "
+                         f"tokens, so {'these trials' if len(above) > 1 else 'that trial'} would train at {limit}; "
+                         f"give values up to {limit}")
+
+
 def tune(
     base: TrainConfig,
     grid: Grid,
@@ -115,6 +141,7 @@ def tune(
 
     t0 = time.perf_counter()
     metric = check_metric(metric)
+    check_trials(base, grid)
     emit = callback or _log_event
     out = Path(out) if out else default_out()
     fingerprint = file_fingerprint(base.data)  # before anything is written: a missing file fails first
