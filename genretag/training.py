@@ -141,6 +141,7 @@ def prepare(config: TrainConfig, *, teacher_cache: str | Path | None = None) -> 
         genre_report=report.genres,
     )
     if config.teacher:
+        _warn_teacher_rows(config, data.row_ids, split, prep.fingerprint)
         # Training rows only: validation and thresholds use the true labels, never the teacher's.
         teacher = np.full(targets.shape, np.nan, dtype=np.float32)
         rows = split["train"]
@@ -149,6 +150,27 @@ def prepare(config: TrainConfig, *, teacher_cache: str | Path | None = None) -> 
             **({"cache_dir": teacher_cache} if teacher_cache else {}))
         prep.teacher = teacher
     return prep
+
+
+def _warn_teacher_rows(config: TrainConfig, row_ids, split: dict, fingerprint: str) -> None:
+    """Warn when rows the student is tested (or validated) on were the teacher's training rows: the teacher
+    fits them better than new movies, the student learns that fit, and its scores there flatter it."""
+    from .rundir import SPLIT_FILE, member_paths, is_ensemble, read_json
+
+    teacher = Path(config.teacher)
+    taught: set[int] = set()
+    for path in member_paths(teacher) if is_ensemble(teacher) else [teacher]:
+        saved = read_json(path / SPLIT_FILE) if (path / SPLIT_FILE).is_file() else {}
+        if isinstance(saved, dict) and saved.get("fingerprint") == fingerprint:
+            taught.update(int(r) for r in saved.get("train") or [])
+    for part in ("test", "validation"):
+        mine = [row_ids[i] for i in split.get(part, [])]
+        seen = sum(r in taught for r in mine)
+        if seen:
+            logger.warning("%d of the %d %s rows were training rows of the teacher %s: it knows their genres better "
+                           "than a new movie's, and the student learns that, so its %s scores flatter it; take the "
+                           "teacher's test rows with --test-from %s", seen, len(mine), part, teacher.name, part,
+                           config.teacher)
 
 
 def _likely_misspellings(labels: list[str], rows: list[list[str]], vocabulary) -> list[str]:

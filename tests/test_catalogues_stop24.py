@@ -141,3 +141,21 @@ def test_a_file_of_one_genre_everywhere_is_refused_for_training(tiny_bert, tmp_p
                                  "--out", str(tmp_path / "run")])
     assert result.exit_code == 2 and "has the genre Horror and no other: there is nothing to learn" in result.output
     assert not (tmp_path / "run").exists()
+
+
+def test_a_student_tested_on_its_teacher_s_training_rows_is_warned(movies_csv, tiny_bert, tmp_path, caplog):
+    from genretag.config import TrainConfig
+    from genretag.training import train
+
+    base = TrainConfig(data=str(movies_csv), backbone=str(tiny_bert), epochs=1, batch_size=16, eval_batch_size=32)
+    teacher = train(base, tmp_path / "teacher").path
+    with caplog.at_level("WARNING", logger="genretag"):
+        train(TrainConfig.from_dict({**base.to_dict(), "teacher": str(teacher), "seed": 7}), tmp_path / "student")
+    assert "test rows were training rows of the teacher teacher" in caplog.text
+    assert "--test-from" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="genretag"):  # the teacher's own test rows: no warning about them
+        train(TrainConfig.from_dict({**base.to_dict(), "teacher": str(teacher), "seed": 7,
+                                     "test_rows": json.loads((teacher / "split.json").read_text())["test"],
+                                     "split": (0.8, 0.2, 0.0)}), tmp_path / "student2")
+    assert "test rows were training rows" not in caplog.text
