@@ -591,6 +591,8 @@ def _checkpoint_activations(model) -> None:
     base = model.backbone.get_base_model()
     if not getattr(base, "supports_gradient_checkpointing", False):
         raise DataError(f"{type(base).__name__} does not support --gradient-checkpointing; train without it")
+    if getattr(base.config, "use_cache", None):  # no key-value cache in training: said by transformers otherwise
+        base.config.use_cache = False
     # Non-reentrant checkpointing works with frozen inputs (LoRA) and with DDP.
     if hasattr(base, "activation_checkpointing_enable"):  # transformers >= 5.x
         base.activation_checkpointing_enable({"use_reentrant": False})

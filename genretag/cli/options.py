@@ -164,6 +164,17 @@ def config_from_options(options: dict, *, config_file: Path | None = None, given
     if "oversample_max" in given and not config.oversample:
         logging.getLogger("genretag").warning("--oversample-max %d is not used: it caps --oversample, which is off",
                                               config.oversample_max)
+    for name in ("pos_weight_power", "pos_weight_cap"):
+        if name in given and config.loss != "weighted-bce":
+            logging.getLogger("genretag").warning("--%s %g is not used: it weighs positives for --loss weighted-bce, "
+                                                  "and the loss is %s", name.replace("_", "-"), getattr(config, name),
+                                                  config.loss)
+    if config.teacher and config.distill_alpha == 1:
+        logging.getLogger("genretag").warning("--teacher %s is not used for learning: --distill-alpha 1 takes the "
+                                              "labels alone (lower it to learn from the teacher)", config.teacher)
+    if "lora_targets" in given and options.get("lora_targets") is not None and not config.lora_targets:
+        raise ConfigError("lora_targets", "is empty; name the layers to adapt (e.g. q_proj,v_proj), or leave it out "
+                                          "for the backbone's default")
     if "threshold" in given and config.thresholds != "fixed":
         logging.getLogger("genretag").warning(
             "--threshold %g is not used: with --thresholds %s the thresholds are tuned on validation; pass "
