@@ -262,7 +262,7 @@ def test_no_validation_or_test_row_is_taken_for_a_training_row(bundled):
 
     saved = bundled.split()
     keys = training_synopses(bundled, saved)
-    assert keys.method == 4
+    assert keys.method == 5 and keys.suffixes
     full = run_data(bundled, saved)
     position = {r: i for i, r in enumerate(full.row_ids)}
     others = [position[r] for r in saved["validation"] + saved["test"]]

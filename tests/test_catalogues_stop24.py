@@ -170,3 +170,17 @@ def test_options_that_do_nothing_are_said_and_an_empty_layer_list_refused(movies
     assert result.exit_code == 0, result.output
     assert "--pos-weight-cap 3 is not used: it weighs positives for --loss weighted-bce, and the loss is bce" in (
         caplog.text)
+
+
+def test_a_training_synopsis_with_its_first_sentence_dropped_is_found():
+    from genretag.data import SynopsisKeys
+
+    long = ("A young nurse takes the night shift at an old hospital. On her first night she hears voices from the "
+            "closed wing, and the patient records she finds there name people who died fifty years ago.")
+    short = "A ghost haunts the night shift."  # 25 letters: keyed whole
+    keys = SynopsisKeys.from_json(SynopsisKeys.of([long, short]).to_json())  # as split.json stores them
+    assert keys.holds(long.split(". ", 1)[1])  # first sentence dropped
+    assert keys.holds("Night Shift: " + short)  # a short synopsis after its title
+    assert not keys.holds("On her first night she hears voices from the closed wing of a school.")
+    assert not keys.holds("Three siblings build kites to win a seaside contest, and a ghost haunts the night shift"
+                          " of their grandmother's bakery.")

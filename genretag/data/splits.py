@@ -154,7 +154,9 @@ def file_fingerprint(path: str | Path) -> str:
 #: 1: whitespace and case only (runs written before 2026-11-30 evening). 2: `_letters`.
 #: 3: `_letters` of the text with mojibake repaired and accents folded (runs from stop 22).
 #: 4: also literal JSON escapes undone, and a lossy copy's key (`_lossy_letters`) beside the text's.
-SYNOPSIS_KEY_METHOD = 4
+#: 5: also suffix keys (`synopsis_suffix_key`): a copy whose first sentences were dropped, a short
+#: synopsis after a title (runs from stop 24).
+SYNOPSIS_KEY_METHOD = 5
 #: A synopsis whose first this many letters and digits equal a training synopsis's is that
 #: synopsis cut short ("...") or with a line added ("(Source: TMDB)"). About 12 words: on the
 #: bundled model's 1,614 validation and test rows, no false match against its 7,779 training rows.
@@ -295,6 +297,17 @@ def synopsis_prefix_key(text: str, letters: int = PREFIX_LETTERS) -> str | None:
     return _hash(kept[:letters]) if len(kept) >= letters else None
 
 
+#: A synopsis of fewer letters and digits than this has no suffix key: too short to be told from another's end.
+SUFFIX_MIN_LETTERS = 20
+
+
+def synopsis_suffix_key(text: str, letters: int = PREFIX_LETTERS) -> str | None:
+    """Key of the last ``letters`` letters and digits (of all of them for a synopsis of
+    `SUFFIX_MIN_LETTERS` to ``letters``); None for a shorter synopsis."""
+    kept = _letters(text)
+    return _hash(kept[-letters:]) if len(kept) >= SUFFIX_MIN_LETTERS else None
+
+
 #: Hex digits of a stored key (48 bits): with 20,000 keys, one row in about 10^10 matches by chance.
 KEY_DIGITS = 12
 
@@ -308,11 +321,14 @@ class SynopsisKeys:
     synopsis: a file that joins them in one column), or, for a synopsis of at least
     ``prefix_letters`` letters, when the ``prefix_letters`` letters and digits that start at any of
     its first `SCAN_LETTERS` are a keyed synopsis's first: the same text cut short, with a source
-    line added, or after a title, tagline or credits.
+    line added, or after a title, tagline or credits; or (method 5) when its last
+    ``prefix_letters`` letters are a keyed synopsis's last, or its end is a whole short keyed
+    synopsis: the same text with its first sentences dropped, a short synopsis after a title.
     """
 
     keys: frozenset[str]
     prefixes: frozenset[str] = frozenset()
+    suffixes: frozenset[str] = frozenset()
     method: int = SYNOPSIS_KEY_METHOD
     prefix_letters: int = PREFIX_LETTERS
     digits: int = KEY_DIGITS
@@ -325,7 +341,9 @@ class SynopsisKeys:
         keys = frozenset([synopsis_key(t)[:KEY_DIGITS] for t in synopses + joined]
                          + [_hash(k)[:KEY_DIGITS] for k in lossy if k])
         prefixes = (synopsis_prefix_key(t) for t in synopses)
-        return cls(keys, frozenset(p[:KEY_DIGITS] for p in prefixes if p))
+        suffixes = (synopsis_suffix_key(t) for t in synopses)
+        return cls(keys, frozenset(p[:KEY_DIGITS] for p in prefixes if p),
+                   frozenset(p[:KEY_DIGITS] for p in suffixes if p))
 
     @classmethod
     def from_json(cls, saved: dict | list) -> SynopsisKeys:
@@ -337,13 +355,15 @@ class SynopsisKeys:
         def keys(value) -> frozenset[str]:
             return frozenset(value.split() if isinstance(value, str) else value or ())
 
-        return cls(keys(saved["keys"]), keys(saved.get("prefixes")), method=int(saved["method"]),
+        return cls(keys(saved["keys"]), keys(saved.get("prefixes")), keys(saved.get("suffixes")),
+                   method=int(saved["method"]),
                    prefix_letters=int(saved.get("prefix_letters", 100)), digits=int(saved.get("digits", 16)))
 
     def to_json(self) -> dict:
         """What ``split.json`` stores: sorted keys in one string each (compact, and stable)."""
         return {"method": self.method, "prefix_letters": self.prefix_letters, "digits": self.digits,
-                "keys": " ".join(sorted(self.keys)), "prefixes": " ".join(sorted(self.prefixes))}
+                "keys": " ".join(sorted(self.keys)), "prefixes": " ".join(sorted(self.prefixes)),
+                "suffixes": " ".join(sorted(self.suffixes))}
 
     def holds(self, text: str) -> bool:
         """Whether ``text`` is one of the texts keyed (see the class)."""
@@ -358,5 +378,8 @@ class SynopsisKeys:
         # The synopsis may start after other text ("WALL·E — In the distant future …", a tagline, credits):
         # try the prefix from each of the first `SCAN_LETTERS` letters (1.4 ms for 1,500 letters).
         scan = SCAN_LETTERS if self.method >= 4 else 60
-        return any(_hash(letters[k:k + n])[:self.digits] in self.prefixes
-                   for k in range(min(scan, len(letters) - n) + 1))
+        if any(_hash(letters[k:k + n])[:self.digits] in self.prefixes for k in range(min(scan, len(letters) - n) + 1)):
+            return True
+        # Its end may be a synopsis's end (its first sentences dropped) or a whole short synopsis (after a title).
+        return bool(self.suffixes) and any(_hash(letters[-k:])[:self.digits] in self.suffixes
+                                           for k in range(SUFFIX_MIN_LETTERS, min(n, len(letters)) + 1))
