@@ -34,7 +34,6 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-
 from .errors import DataError, ModelError
 from .rundir import (ADAPTER_DIR, BLEND_FILE, BLEND_WEIGHTS_FILE, CONFIG_FILE, HEAD_FILE, HISTORY_FILE, LABELS_FILE,
                      META_FILE, METRICS_FILE, SPLIT_FILE, THRESHOLDS_FILE, dump_json, read_json)
@@ -220,9 +219,11 @@ def build_soup(run_paths: list[str | Path], out: str | Path, *, recipe: str = "g
     from .device import default_batch_size
     from .ensemble import load_checked
     from .evaluation import run_split_rows
+    from .lora import ADAPTER_CONFIG
     from .metrics import summary_scores
     from .outputs import atomic_path, ensure_new, refuse_run_files
     from .predict import predict_logits, sigmoid
+    from .rundir import check_run_dir
     from .runs import library_versions, load_run
     from .tfidf import choose_weight, fit_tfidf
     from .training import choose_rule
@@ -232,8 +233,6 @@ def build_soup(run_paths: list[str | Path], out: str | Path, *, recipe: str = "g
     refuse_run_files(out)
     out = ensure_new(out, force, directory=True, inputs=run_paths)  # before the work, not only after it
     t0 = time.perf_counter()
-    from .rundir import check_run_dir
-
     for path in run_paths:  # before loading: peft's own error would not say why
         check_plain_lora(check_run_dir(path, option=None))
     members, _ = load_checked(run_paths, kind="soup", device=device, backbone=backbone, same_length=False, data=data)
@@ -307,7 +306,7 @@ def build_soup(run_paths: list[str | Path], out: str | Path, *, recipe: str = "g
                    "blend_weight": chosen.weight if chosen else 0.0, "recipe": recipe, "soup": records}
         with atomic_path(out, force=force, directory=True, inputs=soup) as tmp:
             write_soup_weights(tmp, soup[0], soup)
-            adapter = json.loads((tmp / ADAPTER_DIR / "adapter_config.json").read_text(encoding="utf-8"))
+            adapter = json.loads((tmp / ADAPTER_DIR / ADAPTER_CONFIG).read_text(encoding="utf-8"))
             # The first member's recipe, with the adapter as it is (the members' matrices side by side).
             dump_json(tmp / CONFIG_FILE, {**read_json(soup[0] / CONFIG_FILE), "blend_tfidf": config.blend_tfidf,
                                           "lora_r": adapter["r"], "lora_alpha": adapter["lora_alpha"],
