@@ -256,6 +256,10 @@ def _detect_encoding(path: Path, fmt: FileFormat, head: bytes) -> tuple[str, boo
         _warn_once(path, "%s is not valid UTF-8, and the bytes inside its words are Central European letters (ł ą ż "
                          "ś ť ...): reading it as Windows-1250")
         return "cp1250", False
+    if _looks_turkish(path, fmt):
+        _warn_once(path, "%s is not valid UTF-8, and its words read as Turkish in Windows-1254 (ş ı ğ İ, which "
+                         "Windows-1252 reads as þ ý ð Ý): reading it so")
+        return "cp1254", False
     if _decodes(path, fmt, "cp1252"):
         _warn_once(path, "%s is not valid UTF-8; reading it as Windows-1252 (cp1252)")
         return "cp1252", False
@@ -305,9 +309,32 @@ def _legacy_encoding(path: Path, fmt: FileFormat) -> tuple[str, str] | None:
     mixed = sum(1 for w in words if re.search("[A-Za-z]", w))
     if mixed > 0.1 * len(words) or not _decodes(path, fmt, best.encoding):
         return None
+    encoding = _windows_sibling(best.encoding, sample)
     if best.language and best.language != "Unknown":
-        return best.encoding, best.language
-    return best.encoding, max((n, s) for s, n in scripts.items() if s != "LATIN")[1].title() + " script"
+        return encoding, best.language
+    return encoding, max((n, s) for s, n in scripts.items() if s != "LATIN")[1].title() + " script"
+
+
+#: ISO 8859 code pages and the Windows code page of the same script that spreadsheets write.
+_WINDOWS_SIBLINGS = {"iso8859_7": "cp1253", "iso8859_8": "cp1255", "iso8859_6": "cp1256", "iso8859_5": "cp1251",
+                     "iso8859_9": "cp1254", "iso8859_2": "cp1250", "cp1125": "cp866"}
+
+
+def _windows_sibling(encoding: str, sample: bytes) -> str:
+    """The Windows (or DOS) code page of ``encoding``'s script when ``sample`` reads as more letters in it: the two
+    share most bytes, and charset-normalizer may name the ISO one for a Windows file (``Ά`` read as ``’``)."""
+    sibling = _WINDOWS_SIBLINGS.get(encoding)
+    if sibling is None:
+        return encoding
+
+    def letters(codec: str) -> int:
+        try:
+            text = sample.decode(codec)
+        except UnicodeDecodeError:
+            return -1
+        return sum(c.isalpha() for c in text if ord(c) > 127)
+
+    return sibling if letters(sibling) > letters(encoding) else encoding
 
 
 # Non-ASCII bytes after a letter, before a letter or a word's end: an accented letter ("Am\x8elie", "caf\x8e").
@@ -353,6 +380,22 @@ def _looks_cp1250(path: Path, fmt: FileFormat, limit: int = 8 * _BLOCK_BYTES, le
     central = sum(byte in _CP1250_LETTERS for byte in inside)
     western = sum(byte in _CP1252_LETTERS for byte in inside)
     return central >= least and western == 0 and _decodes(path, fmt, "cp1250")
+
+
+#: Bytes that are Turkish letters in Windows-1254 (ğ Ğ İ ı ş Ş) and Icelandic ones in Windows-1252 (ð Ð Ý ý þ Þ).
+_TURKISH_BYTES = frozenset(b"\xf0\xd0\xdd\xfd\xfe\xde")
+#: Icelandic's other letters (á é í ó ú æ and capitals), which Turkish does not write.
+_ICELANDIC_BYTES = frozenset(b"\xe1\xe9\xed\xf3\xfa\xe6\xc1\xc9\xcd\xd3\xda\xc6")
+
+
+def _looks_turkish(path: Path, fmt: FileFormat, limit: int = 8 * _BLOCK_BYTES) -> bool:
+    """True for a single-byte file with at least two of `_TURKISH_BYTES` inside its words, none of
+    `_ICELANDIC_BYTES` there (an Icelandic Windows-1252 file writes both), that decodes as Windows-1254."""
+    with open_binary(path, fmt) as f:
+        data = f.read(limit)
+    inside = [byte for run in _IN_WORD.findall(data) for byte in run]
+    turkish = sum(byte in _TURKISH_BYTES for byte in inside)
+    return turkish >= 2 and not any(byte in _ICELANDIC_BYTES for byte in inside) and _decodes(path, fmt, "cp1254")
 
 
 def _utf16_without_bom(head: bytes) -> str | None:
@@ -1390,6 +1433,7 @@ def output_format(path: str | Path, source: FileFormat | None = None) -> OutputF
 #: Input encodings a delimited output keeps (with its BOM), so the spreadsheet program that
 #: wrote the input opens the output alike; any other input gives UTF-8.
 _KEPT_ENCODINGS = {**{codec: (codec, False) for codec in _ENCODING_NAMES}, "cp1250": ("cp1250", False),
+                   "cp1254": ("cp1254", False), **{codec: (codec, False) for codec in _WINDOWS_SIBLINGS.values()},
                    "utf-8-sig": ("utf-8", True), "utf-16": ("utf-16-le", True), "cp1252": ("cp1252", False),
                    "latin-1": ("latin-1", False), "mac_roman": ("mac_roman", False), "utf-16-le": ("utf-16-le", False), "utf-16-be": ("utf-16-be", False)}
 
@@ -1400,7 +1444,8 @@ def _as_input(fmt: OutputFormat, source: FileFormat) -> OutputFormat:
         return fmt
     # A mostly-UTF-8 input with a few Windows bytes (``repair``) is UTF-8, with or without
     # its BOM: its repaired bytes are written as the UTF-8 of the characters they were.
-    encoding, bom = _KEPT_ENCODINGS.get(source.encoding, ("utf-8", False))
+    encoding, bom = _KEPT_ENCODINGS.get(source.encoding, ("utf-8", False) if source.encoding.lower().startswith("utf")
+                                        else (source.encoding, False))  # any legacy code page detected is kept
     return OutputFormat(kind=fmt.kind, sep=fmt.sep, compression=fmt.compression, encoding=encoding, bom=bom,
                         sep_line=source.skip_lines > 0 and fmt.sep == source.sep, newline=_kept_newline(CSV, source),
                         blank_columns=tuple(source.blank_columns))

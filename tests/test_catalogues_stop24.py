@@ -46,6 +46,12 @@ def test_zero_width_characters_in_genre_names_are_dropped():
     "No description available for this anime.",
     "Synopsis to come",
     "The plot is unknown at this time.",
+    "We don\u2019t have an overview translated in English. Help us expand our database by adding one.",
+    "No synopsis information has been added to this title. Help improve our database by adding a synopsis here. "
+    "[Written by MAL Rewrite]",
+    "This entry currently doesn't have a synopsis. Check back soon!",
+    "Synopsis: N/A",
+    "There is currently no synopsis for this title.",
 ])
 def test_stock_no_synopsis_sentences_are_empty_synopses(text):
     assert clean_cell(text) == ""

@@ -20,6 +20,11 @@ TEXTS = {
               "올드보이", "십오 년 동안 갇혀 있던 남자가 풀려나 복수를 시작한다.", "스릴러"),
     "cp1251": ("Ночная смена", "Молодая медсестра в старой больнице слышит голоса из закрытого крыла.", "Ужасы",
                "Десять свиданий", "Два соперника-организатора свадеб влюбляются друг в друга летом.", "Комедия, Мелодрама"),
+    "cp1253": ("Άγγελος", "Ένας νεαρός άνδρας στην Αθήνα ζει μια διπλή ζωή. Άλλοι δεν ξέρουν τίποτα.", "Δράμα",
+               "Ο θίασος", "Ένας θίασος περιοδεύει στην Ελλάδα κατά τη διάρκεια του πολέμου. Άνθρωποι χάνονται.",
+               "Δράμα, Ιστορία"),
+    "cp1254": ("Savaş", "A soldier walks home across a ruined country after the war.", "Savaş, Dram",
+               "Vahşi Batı", "A retired marshal rides back into a lawless town.", "Vahşi Batı, Aksiyon"),
     "cp1250": ("Nóż w wodzie", "Zamożne małżeństwo zabiera na jacht młodego autostopowicza.", "Dramat",
                "Dekalog", "Profesor w Warszawie ufa komputerowi, który oblicza, czy lód na jeziorze wytrzyma.", "Dramat"),
 }
@@ -53,6 +58,7 @@ def test_a_czech_letter_windows_1252_lacks_is_central_european_not_latin_1(tmp_p
     "Nuit,Une jeune infirmière entend des voix dans l’aile fermée de l'hôpital.,Horror\n"
     "Café,A café owner in a small town falls for a stranger who arrives on a rainy night.,Romance\n",
     "Smørrebrød,En kok i København åbner en restaurant på Nørrebro.,Comedy\n",
+    "Hross í oss,Það er saga um hesta og fólk í sveitinni á Íslandi.,Drama\n",  # Icelandic: þ ð ý are its own
 ])
 def test_western_files_with_few_accents_stay_windows_1252(tmp_path, text):
     path = tmp_path / "w.csv"

@@ -41,12 +41,14 @@ SYNOPSIS_PLACEHOLDERS = NULL_TOKENS | frozenset({
     "no synopsis yet", "no plot yet", "synopsis to come", "plot to come", "description to come",
     "the plot is unknown at this time", "plot unknown at this time", "plot is unknown at this time",
     "no description has been provided", "no overview has been provided", "no synopsis provided",
+    "no synopsis information has been added yet", "there is currently no synopsis for this title",
+    "this entry currently doesn't have a synopsis. check back soon", "no synopsis available at this time",
     # a header repeated as data
     "synopsis", "overview", "description", "plot", "summary", "storyline",
     "lorem ipsum dolor sit amet",
 })
 #: No placeholder is longer: a longer cell is a synopsis, judged without lower-casing it.
-_LONGEST_PLACEHOLDER = max(map(len, SYNOPSIS_PLACEHOLDERS)) + 8
+_LONGEST_PLACEHOLDER = max(map(len, SYNOPSIS_PLACEHOLDERS)) + 48  # a label before, a "[Written by ...]" after
 
 
 def is_missing(value: Any) -> bool:
@@ -122,9 +124,15 @@ def is_placeholder(text: str) -> bool:
     """True for a synopsis cell that holds no synopsis: "", "N/A", "\\N", "-", "No overview found." ..."""
     if len(text) > _LONGEST_PLACEHOLDER:  # every real synopsis: no copy made
         return False
-    key = text.strip().lower()
+    key = text.strip().lower().replace("\u2019", "'")
     if key in SYNOPSIS_PLACEHOLDERS:
         return True
-    # "Add a Plot »", "(no plot)", "[No description]", "...more", "N/A.": the phrase inside
+    # "Add a Plot »", "(no plot)", "[No description]", "...more", "N/A.", "Synopsis: N/A", "... [Written by MAL
+    # Rewrite]": the phrase inside, without a label before it or a credit after it
+    key = _CREDIT.sub("", _LABEL.sub("", key))
     key = key.strip("()[]{}<>\"' ").rstrip(".!»›>… ").lstrip(".… ").strip()
     return key in SYNOPSIS_PLACEHOLDERS
+
+
+_LABEL = re.compile(r"^(?:synopsis|plot|overview|description|summary|storyline)\s*:\s*")
+_CREDIT = re.compile(r"\s*[\[(](?:written by|source)[^\])]*[\])]\s*$")
