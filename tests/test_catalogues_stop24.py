@@ -187,6 +187,8 @@ def test_a_training_synopsis_with_its_first_sentence_dropped_is_found():
     keys = SynopsisKeys.from_json(SynopsisKeys.of([long, short]).to_json())  # as split.json stores them
     assert keys.holds(long.split(". ", 1)[1])  # first sentence dropped
     assert keys.holds("Night Shift: " + short)  # a short synopsis after its title
+    assert keys.holds("Night Shift: " + short + " (Source: TMDB)")  # ... and before a source line
+    assert keys.holds(long.split(". ", 1)[1] + " Based on a true story.")  # first sentence dropped, one added
     assert not keys.holds("On her first night she hears voices from the closed wing of a school.")
     assert not keys.holds("Three siblings build kites to win a seaside contest, and a ghost haunts the night shift"
                           " of their grandmother's bakery.")

@@ -299,6 +299,9 @@ def synopsis_prefix_key(text: str, letters: int = PREFIX_LETTERS) -> str | None:
 
 #: A synopsis of fewer letters and digits than this has no suffix key: too short to be told from another's end.
 SUFFIX_MIN_LETTERS = 20
+#: A text of at most this many letters and digits is searched for a whole short synopsis anywhere in it
+#: (a title before it, a source line after it); longer texts only by prefix and suffix windows (time).
+SHORT_TEXT_LETTERS = 160
 
 
 def synopsis_suffix_key(text: str, letters: int = PREFIX_LETTERS) -> str | None:
@@ -321,9 +324,10 @@ class SynopsisKeys:
     synopsis: a file that joins them in one column), or, for a synopsis of at least
     ``prefix_letters`` letters, when the ``prefix_letters`` letters and digits that start at any of
     its first `SCAN_LETTERS` are a keyed synopsis's first: the same text cut short, with a source
-    line added, or after a title, tagline or credits; or (method 5) when its last
-    ``prefix_letters`` letters are a keyed synopsis's last, or its end is a whole short keyed
-    synopsis: the same text with its first sentences dropped, a short synopsis after a title.
+    line added, or after a title, tagline or credits; or (method 5) when ``prefix_letters``
+    letters starting there are a keyed synopsis's last, or a short text holds a whole short keyed
+    synopsis: the same text with its first sentences dropped (and a line added), a short
+    synopsis between a title and a source line.
     """
 
     keys: frozenset[str]
@@ -378,8 +382,14 @@ class SynopsisKeys:
         # The synopsis may start after other text ("WALL·E — In the distant future …", a tagline, credits):
         # try the prefix from each of the first `SCAN_LETTERS` letters (1.4 ms for 1,500 letters).
         scan = SCAN_LETTERS if self.method >= 4 else 60
-        if any(_hash(letters[k:k + n])[:self.digits] in self.prefixes for k in range(min(scan, len(letters) - n) + 1)):
-            return True
-        # Its end may be a synopsis's end (its first sentences dropped) or a whole short synopsis (after a title).
-        return bool(self.suffixes) and any(_hash(letters[-k:])[:self.digits] in self.suffixes
-                                           for k in range(SUFFIX_MIN_LETTERS, min(n, len(letters)) + 1))
+        # A window may also be a synopsis's last letters: its first sentences dropped, a line added after it.
+        for k in range(min(scan, len(letters) - n) + 1):
+            window = _hash(letters[k:k + n])[:self.digits]
+            if window in self.prefixes or window in self.suffixes:
+                return True
+        if not self.suffixes or len(letters) > SHORT_TEXT_LETTERS:
+            return False
+        # A short text may hold a whole short synopsis (keyed whole): after a title, before a source line.
+        return any(_hash(letters[k:k + size])[:self.digits] in self.suffixes
+                   for size in range(SUFFIX_MIN_LETTERS, min(n, len(letters) + 1))
+                   for k in range(len(letters) - size + 1))
