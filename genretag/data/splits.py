@@ -299,9 +299,8 @@ def synopsis_prefix_key(text: str, letters: int = PREFIX_LETTERS) -> str | None:
 
 #: A synopsis of fewer letters and digits than this has no suffix key: too short to be told from another's end.
 SUFFIX_MIN_LETTERS = 20
-#: A text of at most this many letters and digits is searched for a whole short synopsis anywhere in it
-#: (a title before it, a source line after it); longer texts only by prefix and suffix windows (time).
-SHORT_TEXT_LETTERS = 160
+#: A text is a whole short synopsis with a title and a source line when it has at most this many other letters.
+SHORT_EXTRA_LETTERS = 40
 
 
 def synopsis_suffix_key(text: str, letters: int = PREFIX_LETTERS) -> str | None:
@@ -387,9 +386,10 @@ class SynopsisKeys:
             window = _hash(letters[k:k + n])[:self.digits]
             if window in self.prefixes or window in self.suffixes:
                 return True
-        if not self.suffixes or len(letters) > SHORT_TEXT_LETTERS:
+        if not self.suffixes:
             return False
-        # A short text may hold a whole short synopsis (keyed whole): after a title, before a source line.
+        # A short text may be a whole short synopsis (keyed whole) with a title before it and a source line after
+        # it: at most `SHORT_EXTRA_LETTERS` other letters, so that a phrase inside another plot is not taken.
         return any(_hash(letters[k:k + size])[:self.digits] in self.suffixes
-                   for size in range(SUFFIX_MIN_LETTERS, min(n, len(letters) + 1))
+                   for size in range(max(SUFFIX_MIN_LETTERS, len(letters) - SHORT_EXTRA_LETTERS), min(n, len(letters) + 1))
                    for k in range(len(letters) - size + 1))
