@@ -132,7 +132,7 @@ def load_checked(run_paths: list[str | Path], *, kind: str, device: str | None =
         if not _same_split(run.split(), split):
             raise ModelError(f"{run.path} was trained on another split than {first.path}; train members with the same "
                              "--data, --sample and --seed (vary --init-seed)")
-        if not same_backbone(run, first):
+        if not runs_mod.same_backbone(run, first):
             raise ModelError(f"{run.path} uses backbone {run.config.backbone} but {first.path} {first.config.backbone}; "
                              f"{kind} members must share their backbone")
     if same_length:
@@ -147,15 +147,6 @@ def load_checked(run_paths: list[str | Path], *, kind: str, device: str | None =
             raise ModelError(f"{run.path} was trained with another genre vocabulary than {first.path}; train members "
                              "with the same --genre-map")
     return members, vocabularies
-
-
-def same_backbone(run, first) -> bool:
-    """Two loaded runs on one backbone: the same weights (their recorded fingerprints), wherever its folder
-    was when each trained; by the name they were trained with where a run records no fingerprint."""
-    mine, theirs = run.meta.get("backbone_fingerprint"), first.meta.get("backbone_fingerprint")
-    if mine and theirs:
-        return mine == theirs
-    return run.config.backbone == first.config.backbone
 
 
 def _same_targets(first, run, data=None) -> bool:

@@ -400,10 +400,17 @@ def load_members(path: Path, labels: list[str], *, backbone=None, device=None, t
     return model, members[0].tokenizer
 
 
+def same_backbone(run, first) -> bool:
+    """Two loaded runs on one backbone: the same weights (their recorded fingerprints), wherever its folder
+    was when each trained; by the name they were trained with where a run records no fingerprint."""
+    mine, theirs = run.meta.get("backbone_fingerprint"), first.meta.get("backbone_fingerprint")
+    if mine and theirs:
+        return mine == theirs
+    return run.config.backbone == first.config.backbone
+
+
 def check_compatible(members: list) -> None:
     """Refuse ensemble members that do not share backbone and max length (one tokenizer for all)."""
-    from .ensemble import same_backbone
-
     first = members[0]
     for run in members[1:]:
         if not same_backbone(run, first) or run.config.max_length != first.config.max_length:
