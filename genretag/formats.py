@@ -14,11 +14,12 @@ writes the format an output's name asks for. Supported:
   record by record, never whole), written back as one when an output is named ``.json``;
 - Parquet (``.parquet``, ``.pq``), through pyarrow; a named pandas index is read as a column.
 
-Text is decoded as UTF-8 (with or without BOM), UTF-16 with a BOM, or, for a file with
-no valid multi-byte UTF-8 sequence at all, Mac Roman where the letters inside its words are
-Mac Roman's accented letters, else Windows-1252 (else latin-1). A UTF-8 file with
-a few stray single-byte characters keeps its UTF-8 cells exactly; only the invalid bytes
-are decoded as Windows-1252, and counted in a warning.
+Text is decoded as UTF-8 (with or without BOM), UTF-16 (with a BOM, or ASCII-range without one),
+or, for a file that is not UTF-8: a legacy code page of a non-Latin script (Shift-JIS, GBK, Big5,
+EUC-KR, Windows-1251/1253/1255/1256 ..., as charset-normalizer judges it), Mac Roman, Windows-1250
+or Windows-1254 where the letters inside its words are theirs, else Windows-1252 (else latin-1);
+each said. A UTF-8 file with a few stray single-byte characters keeps its UTF-8 cells exactly; only
+the invalid bytes are decoded as Windows-1252, and counted in a warning.
 """
 
 from __future__ import annotations
