@@ -575,7 +575,7 @@ def sniff(path: str | Path, options: ReadOptions | None = None) -> FileFormat:
     if kind == JSON:  # the content decides: a ".json" file is as often JSON Lines
         kind = None
     probe = _as_utf8(head)  # JSON is recognised by its first characters, in any encoding
-    if _refuse_json_document(path, probe):
+    if _json_array_or_refuse(path, probe):
         kind = JSON
     if kind is None and head.startswith(b"PAR1"):
         kind = PARQUET
@@ -630,7 +630,7 @@ def _as_utf8(head: bytes) -> bytes:
     return head
 
 
-def _refuse_json_document(path: Path, head: bytes) -> bool:
+def _json_array_or_refuse(path: Path, head: bytes) -> bool:
     """True for a JSON array of records (read as such); a whole-file JSON document of another
     shape (pandas' default object of columns, one object over several lines) is not a table of
     movies: say so, rather than read it as one row or as a header without rows."""
