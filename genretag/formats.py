@@ -853,8 +853,11 @@ def _sniff_delimited(path: Path, base: FileFormat, text: str, truncated: bool, o
         if looks_like_header(header):
             _warn_once(path, f"%s: its first row ({_shorten(', '.join(header), 60)}) looks like a header, and "
                              "--no-header reads it as a movie; leave --no-header out if the file has a header row")
-        # Split on a long separator, the last field takes the rest of the line (see _split_chunks).
-        if len(header) != len(columns) and not (len(sep) > 1 and len(header) > len(columns)):
+        # Split on a long separator, the last field takes the rest of the line (see _split_chunks): a synopsis may
+        # hold the separator, but when every line has more fields than names, a name is missing.
+        lines = [line for line in text.splitlines()[skip:skip + _SAMPLE_LINES] if line.strip()]
+        fewest = min((line.count(sep) + 1 for line in lines), default=len(header)) if len(sep) > 1 else len(header)
+        if len(header) != len(columns) and not (len(sep) > 1 and len(columns) < len(header) and fewest <= len(columns)):
             raise DataError(f"--columns gives {len(columns)} names but the first row of {path} has {len(header)} "
                             f"fields (separator {sep!r}); give one name per field, or pass --sep")
     return FileFormat(**{**base.__dict__, "kind": CSV, "columns": columns, "sep": sep, "header": options.header,

@@ -77,6 +77,8 @@ def test_movielens_double_colon_files_are_split_on_it(tmp_path):
     assert fmt.sep == "::"
     with pytest.raises(DataError, match=r"one name per field \(4\), e.g. --no-header --columns id,title,genres,overview"):
         load_labelled(path)
+    with pytest.raises(DataError, match=r"--columns gives 3 names but the first row of .* has 4 fields \(separator '::'\)"):
+        read_table(path, ReadOptions(header=False, columns=("id", "title", "genres")))  # the synopsis was glued on
     frame = read_table(path, ReadOptions(header=False, columns=("id", "title", "genres", "overview")))
     assert frame["genres"].tolist()[0] == "Comedy|Romance" and frame["overview"].tolist()[4] == SYNOPSES[4]
 
