@@ -249,22 +249,23 @@ def _detect_encoding(path: Path, fmt: FileFormat, head: bytes) -> tuple[str, boo
         _warn_once(path, f"%s is not UTF-8: its text reads as {language} in {_ENCODING_NAMES.get(encoding, encoding)}; "
                          "reading it so")
         return encoding, False
-    if _looks_mac_roman(path, fmt):
+    inside = _in_word_bytes(path, fmt)  # read once for the single-byte code pages' tests below
+    if _looks_mac_roman(inside):
         _warn_once(path, "%s is not valid UTF-8, and the bytes inside its words are Mac Roman's accented letters "
                          "(an old Mac export, Excel's 'CSV (Macintosh)'): reading it as Mac Roman")
         return "mac_roman", False
-    if _looks_cp1250(path, fmt):
+    if _looks_cp1250(inside) and _decodes(path, fmt, "cp1250"):
         _warn_once(path, "%s is not valid UTF-8, and the bytes inside its words are Central European letters (ł ą ż "
                          "ś ť ...): reading it as Windows-1250")
         return "cp1250", False
-    if _looks_turkish(path, fmt):
+    if _looks_turkish(inside) and _decodes(path, fmt, "cp1254"):
         _warn_once(path, "%s is not valid UTF-8, and its words read as Turkish in Windows-1254 (ş ı ğ İ, which "
                          "Windows-1252 reads as þ ý ð Ý): reading it so")
         return "cp1254", False
     if _decodes(path, fmt, "cp1252"):
         _warn_once(path, "%s is not valid UTF-8; reading it as Windows-1252 (cp1252)")
         return "cp1252", False
-    if _looks_cp1250(path, fmt, least=1):  # a byte Windows-1252 lacks (ť 0x9D, Ť 0x8D, Ź 0x8F) is Central European
+    if _looks_cp1250(inside, least=1) and _decodes(path, fmt, "cp1250"):  # a byte Windows-1252 lacks (ť 0x9D, Ť 0x8D, Ź 0x8F) is Central European
         _warn_once(path, "%s is neither UTF-8 nor Windows-1252, and a byte inside its words is a Central European "
                          "letter: reading it as Windows-1250")
         return "cp1250", False
@@ -344,19 +345,20 @@ _IN_WORD = re.compile(rb"(?<=[A-Za-z])[\x80-\xff]{1,2}(?=[a-z]|[\s.,;:!?])")
 _CP1252_IN_WORD = frozenset(b"\x85\x91\x92\x93\x94\x96\x97")
 
 
-def _looks_mac_roman(path: Path, fmt: FileFormat, limit: int = 8 * _BLOCK_BYTES) -> bool:
-    """True for a single-byte file whose letters inside words are all bytes 0x80-0x9F, at least two
-    of them no Windows-1252 punctuation: Mac Roman's lower-case accented letters (é 0x8E, ñ 0x96,
-    ü 0x9F) sit where Windows-1252 has punctuation and Ž, while its own are 0xC0-0xFF."""
-    low = high = 0
+def _in_word_bytes(path: Path, fmt: FileFormat, limit: int = 8 * _BLOCK_BYTES) -> list[int]:
+    """The non-ASCII bytes inside words (`_IN_WORD`) of a file's first ``limit`` bytes: what tells
+    its single-byte code page."""
     with open_binary(path, fmt) as f:
         data = f.read(limit)
-    for run in _IN_WORD.findall(data):
-        for byte in run:
-            if byte >= 0xA0:
-                high += 1
-            elif byte not in _CP1252_IN_WORD:
-                low += 1
+    return [byte for run in _IN_WORD.findall(data) for byte in run]
+
+
+def _looks_mac_roman(inside: list[int]) -> bool:
+    """True for a single-byte file whose bytes inside words (`_in_word_bytes`) are all 0x80-0x9F, at least
+    two of them no Windows-1252 punctuation: Mac Roman's lower-case accented letters (é 0x8E, ñ 0x96,
+    ü 0x9F) sit where Windows-1252 has punctuation and Ž, while its own are 0xC0-0xFF."""
+    high = sum(byte >= 0xA0 for byte in inside)
+    low = sum(byte < 0xA0 and byte not in _CP1252_IN_WORD for byte in inside)
     return low >= 2 and high == 0
 
 
@@ -371,16 +373,13 @@ _CP1250_LETTERS = _letter_bytes("cp1250", "cp1252")  # ł 0xB3, ą 0xB9, ż 0xBF
 _CP1252_LETTERS = _letter_bytes("cp1252", "cp1250")
 
 
-def _looks_cp1250(path: Path, fmt: FileFormat, limit: int = 8 * _BLOCK_BYTES, least: int = 2) -> bool:
-    """True for a single-byte file with at least ``least`` bytes inside its words that are letters in
-    Windows-1250 (Central European: Polish, Czech, Slovak, Hungarian ...) but signs or nothing in
-    Windows-1252, none the other way round, and that decodes as Windows-1250."""
-    with open_binary(path, fmt) as f:
-        data = f.read(limit)
-    inside = [byte for run in _IN_WORD.findall(data) for byte in run]
+def _looks_cp1250(inside: list[int], least: int = 2) -> bool:
+    """True for a single-byte file with at least ``least`` bytes inside its words (`_in_word_bytes`) that
+    are letters in Windows-1250 (Central European: Polish, Czech, Slovak, Hungarian ...) but signs or
+    nothing in Windows-1252, and none the other way round."""
     central = sum(byte in _CP1250_LETTERS for byte in inside)
     western = sum(byte in _CP1252_LETTERS for byte in inside)
-    return central >= least and western == 0 and _decodes(path, fmt, "cp1250")
+    return central >= least and western == 0
 
 
 #: Bytes that are Turkish letters in Windows-1254 (ğ Ğ İ ı ş Ş) and Icelandic ones in Windows-1252 (ð Ð Ý ý þ Þ).
@@ -389,14 +388,11 @@ _TURKISH_BYTES = frozenset(b"\xf0\xd0\xdd\xfd\xfe\xde")
 _ICELANDIC_BYTES = frozenset(b"\xe1\xe9\xed\xf3\xfa\xe6\xc1\xc9\xcd\xd3\xda\xc6")
 
 
-def _looks_turkish(path: Path, fmt: FileFormat, limit: int = 8 * _BLOCK_BYTES) -> bool:
-    """True for a single-byte file with at least two of `_TURKISH_BYTES` inside its words, none of
-    `_ICELANDIC_BYTES` there (an Icelandic Windows-1252 file writes both), that decodes as Windows-1254."""
-    with open_binary(path, fmt) as f:
-        data = f.read(limit)
-    inside = [byte for run in _IN_WORD.findall(data) for byte in run]
+def _looks_turkish(inside: list[int]) -> bool:
+    """True for a single-byte file with at least two of `_TURKISH_BYTES` inside its words (`_in_word_bytes`)
+    and none of `_ICELANDIC_BYTES` there (an Icelandic Windows-1252 file writes both)."""
     turkish = sum(byte in _TURKISH_BYTES for byte in inside)
-    return turkish >= 2 and not any(byte in _ICELANDIC_BYTES for byte in inside) and _decodes(path, fmt, "cp1254")
+    return turkish >= 2 and not any(byte in _ICELANDIC_BYTES for byte in inside)
 
 
 def _utf16_without_bom(head: bytes) -> str | None:
