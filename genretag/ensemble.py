@@ -149,6 +149,23 @@ def load_checked(run_paths: list[str | Path], *, kind: str, device: str | None =
     return members, vocabularies
 
 
+def tuning_rows(first, data, kind: str) -> tuple[tuple[list[str], np.ndarray], tuple[list[str], np.ndarray]]:
+    """The training and validation ``(texts, 0/1 targets)`` of the runs an ensemble or a soup combines
+    (their first's split): the blend is fitted on the first, the thresholds tuned on the second.
+
+    Raises:
+        DataError: The runs' data cannot be read (not here, changed), or their split has no validation rows.
+    """
+    from .evaluation import run_split_rows
+
+    rows = run_split_rows(first, None, data)
+    if isinstance(rows, str):
+        raise DataError(f"cannot build the {kind}: {rows}")
+    if not rows["validation"][0]:
+        raise DataError(f"the runs have no validation rows to tune the {kind} on")
+    return rows["train"], rows["validation"]
+
+
 def _same_targets(first, run, data=None) -> bool:
     """True when two runs read the same genres for every row of their (shared) train and validation split."""
     from .evaluation import run_split_rows
@@ -197,14 +214,7 @@ def build_ensemble(run_paths: list[str | Path], out: str | Path, *, force: bool 
     first = members[0]
     split = first.split()
 
-    from .evaluation import run_split_rows
-
-    rows = run_split_rows(first, None, data)
-    if isinstance(rows, str):
-        raise DataError(f"cannot build the ensemble: {rows}")
-    (train_texts, y_train), (val_texts, y_val) = rows["train"], rows["validation"]
-    if not val_texts:
-        raise DataError("the runs have no validation rows to tune the ensemble on")
+    (train_texts, y_train), (val_texts, y_val) = tuning_rows(first, data, "ensemble")
     val_ids = encode(first.tokenizer, val_texts, first.config.max_length)
     member_probs = [sigmoid(predict_logits(run.model, val_ids, first.pad_id, batch_size=default_batch_size(
         run.config.eval_batch_size, run.config.max_length, next(run.model.parameters()).device))) for run in members]

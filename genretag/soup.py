@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .errors import DataError, ModelError
+from .errors import ModelError
 from .rundir import (ADAPTER_DIR, BLEND_FILE, BLEND_WEIGHTS_FILE, CONFIG_FILE, HEAD_FILE, HISTORY_FILE, LABELS_FILE,
                      META_FILE, METRICS_FILE, SPLIT_FILE, THRESHOLDS_FILE, dump_json, read_json)
 
@@ -217,8 +217,7 @@ def build_soup(run_paths: list[str | Path], out: str | Path, *, recipe: str = "g
     """
     from .batching import encode
     from .device import default_batch_size
-    from .ensemble import load_checked
-    from .evaluation import run_split_rows
+    from .ensemble import load_checked, tuning_rows
     from .lora import ADAPTER_CONFIG
     from .metrics import summary_scores
     from .outputs import atomic_path, ensure_new, refuse_run_files
@@ -251,12 +250,7 @@ def build_soup(run_paths: list[str | Path], out: str | Path, *, recipe: str = "g
     if recipe == "greedy":  # the best first; a run without a score last
         members.sort(key=lambda run: -own[run.path] if own[run.path] is not None else float("inf"))
         first = members[0]
-    rows = run_split_rows(first, None, data)
-    if isinstance(rows, str):
-        raise DataError(f"cannot build the soup: {rows}")
-    (train_texts, y_train), (val_texts, y_val) = rows["train"], rows["validation"]
-    if not val_texts:
-        raise DataError("the runs have no validation rows to tune the soup on")
+    (train_texts, y_train), (val_texts, y_val) = tuning_rows(first, data, "soup")
     paths = [run.path for run in members]
     config = copy.copy(first.config)
     config.blend_tfidf = config.blend_tfidf if blend is None else blend
