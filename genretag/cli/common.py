@@ -8,6 +8,8 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
@@ -16,6 +18,18 @@ from ..errors import ConfigError, GenretagError
 
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
+
+# Options of the commands that combine trained runs (`ensemble`, `soup`).
+BlendTfidfOption = Annotated[Optional[bool], typer.Option(
+    "--blend-tfidf/--no-blend-tfidf", help="Blend with a TF-IDF model, weight chosen on validation \\[default: as "
+                                           "the first run].")]
+DeviceOption = Annotated[Optional[str], typer.Option("--device", help="cpu, cuda, cuda:1 ... \\[default: cuda if "
+                                                                      "present].")]
+MovedBackboneOption = Annotated[Optional[str], typer.Option(
+    "--backbone", help="The runs' backbone where it is now, if its folder moved since training.")]
+MovedDataOption = Annotated[Optional[Path], typer.Option(
+    "--data", help="The runs' training data where it is now, if it moved since training (checked by its content).")]
+ForceOption = Annotated[bool, typer.Option("--force", help="Replace an existing --out.")]
 
 
 @dataclass

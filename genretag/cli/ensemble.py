@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-from .common import console, handle_errors
+from .common import (BlendTfidfOption, DeviceOption, ForceOption, MovedBackboneOption, MovedDataOption,
+                     console, handle_errors)
 
 
 @handle_errors
 def ensemble_cli(
     runs: Annotated[list[Path], typer.Argument(help="Two or more run directories trained on the same data and split.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="The ensemble run directory to write.")],
-    blend_tfidf: Annotated[Optional[bool], typer.Option("--blend-tfidf/--no-blend-tfidf",
-                           help="Blend with a TF-IDF model, weight chosen on validation \\[default: as the first run].")] = None,
-    device: Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:1 ... \\[default: cuda if present].")] = None,
-    backbone: Annotated[Optional[str], typer.Option(help="The members' backbone where it is now, if its folder moved "
-                                                         "since training.")] = None,
-    data: Annotated[Optional[Path], typer.Option(help="The runs' training data where it is now, if it moved since "
-                                                      "training (checked by its content).")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing --out.")] = False,
+    blend_tfidf: BlendTfidfOption = None,
+    device: DeviceOption = None,
+    backbone: MovedBackboneOption = None,
+    data: MovedDataOption = None,
+    force: ForceOption = False,
 ) -> None:
     """Combine runs (e.g. trained with different --init-seed) into one ensemble run: their probabilities
     are averaged, thresholds and blend are tuned again on the shared validation split."""

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-from .common import console, handle_errors
+from .common import (BlendTfidfOption, DeviceOption, ForceOption, MovedBackboneOption, MovedDataOption,
+                     console, handle_errors)
 
 
 @handle_errors
@@ -17,14 +18,11 @@ def soup_cli(
     out: Annotated[Path, typer.Option("--out", "-o", help="The soup run directory to write.")],
     recipe: Annotated[str, typer.Option(help="greedy: add runs, best first, while validation micro-F1 does not drop; "
                                              "uniform: average them all.")] = "greedy",
-    blend_tfidf: Annotated[Optional[bool], typer.Option("--blend-tfidf/--no-blend-tfidf",
-                           help="Blend with a TF-IDF model, weight chosen on validation \\[default: as the first run].")] = None,
-    device: Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:1 ... \\[default: cuda if present].")] = None,
-    backbone: Annotated[Optional[str], typer.Option(help="The runs' backbone where it is now, if its folder moved "
-                                                         "since training.")] = None,
-    data: Annotated[Optional[Path], typer.Option(help="The runs' training data where it is now, if it moved since "
-                                                      "training (checked by its content).")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing --out.")] = False,
+    blend_tfidf: BlendTfidfOption = None,
+    device: DeviceOption = None,
+    backbone: MovedBackboneOption = None,
+    data: MovedDataOption = None,
+    force: ForceOption = False,
 ) -> None:
     """Average the weights of runs (a model soup): one model, one backbone pass, often better than each
     run; thresholds and blend are tuned again on the shared validation split."""
