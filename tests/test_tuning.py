@@ -7,6 +7,7 @@ import dataclasses
 import inspect
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -97,6 +98,8 @@ def test_reuse_plan_and_its_savings_on_the_report_grid():
     plan = make_plan(grid, finished={"lr1e-4_b8_e8"}, reuse=True)
     assert [(r.trial.id, [s.id for s in r.snapshots]) for r in plan.runs] == [("lr1e-4_b8_e4", ["lr1e-4_b8_e2"])]
     assert (plan.epochs_to_train, plan.epochs_naive) == (4, 6)
+    plan.epochs_done = {"lr1e-4_b8_e4": 3}  # an interrupted trial trains only the epochs it has left
+    assert (plan.epochs_to_train, plan.epochs_naive) == (1, 6)
     assert training.epochs_reusable(TrainConfig(schedule="constant", warmup_ratio=0.0))
     assert not training.epochs_reusable(TrainConfig(schedule="constant", warmup_ratio=0.06))
     assert not training.epochs_reusable(TrainConfig(schedule="linear", warmup_ratio=0.0))
@@ -322,11 +325,14 @@ def test_resume_after_the_process_is_killed(movies_csv, tiny_qwen, tmp_path):
     assert proc.returncode == -signal.SIGKILL
     assert not tuning.is_finished(second)
     stamp = (first / runs.META_FILE).stat().st_mtime_ns
+    checkpoint_text = checkpoint.read_text()
 
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "skipping lr3e-3_b16_e1: finished in an earlier run" in result.output
-    assert "lr3e-3_b16_e12 was interrupted; continuing it from its last epoch checkpoint" in result.output
+    done = int(re.search(r"lr3e-3_b16_e12 was interrupted; continuing it after epoch (\d+)", result.output)[1])
+    assert done == json.loads(checkpoint_text)["epoch"] and 1 <= done < 12
+    assert f"1 trainings, {12 - done} epochs to train" in result.output
     assert (first / runs.META_FILE).stat().st_mtime_ns == stamp
     history = (second / runs.HISTORY_FILE).read_text().splitlines()
     assert [json.loads(line)["epoch"] for line in history] == list(range(1, 13))

@@ -134,12 +134,13 @@ def folder_lock(out: Path):
                           f"another genretag tune is writing to {out} right now; wait for it or pass another --out")
 
 
-def resumable_trials(out: Path, trials: list[Trial]) -> set[str]:
-    """Ids of trials whose interrupted training left a checkpoint to continue from."""
+def resumable_trials(out: Path, trials: list[Trial]) -> dict[str, int]:
+    """Trials whose interrupted training left a checkpoint to continue from: id -> epochs it trained."""
     from ..checkpoints import marker
     from ..outputs import partial_path
 
-    return {t.id for t in trials if marker(partial_path(out / TRIALS_DIR / t.id)).is_file()}
+    found = {t.id: marker(partial_path(out / TRIALS_DIR / t.id)) for t in trials}
+    return {trial_id: int(read_json(path).get("epoch", 0)) for trial_id, path in found.items() if path.is_file()}
 
 
 def remove_stale(out: Path, keep: set[str]) -> list[str]:

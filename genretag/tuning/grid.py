@@ -215,11 +215,13 @@ class Plan:
     finished: list[Trial]
     runs: list[PlannedRun]
     reuse: bool
+    epochs_done: dict[str, int] = field(default_factory=dict)
+    """Epochs an interrupted trial already trained, by trial id (it continues from its checkpoint)."""
 
     @property
     def epochs_to_train(self) -> int:
-        """Epochs trained by this plan."""
-        return sum(r.trial.epochs for r in self.runs)
+        """Epochs trained by this plan (an interrupted trial counts only the epochs it has left)."""
+        return sum(r.trial.epochs - self.epochs_done.get(r.trial.id, 0) for r in self.runs)
 
     @property
     def epochs_naive(self) -> int:

@@ -182,12 +182,14 @@ def tune(
         plan = make_plan(grid, finished, reuse=epochs_reusable(base))
         # An interrupted trial that will be trained again continues from its last epoch checkpoint;
         # every other half-written output (snapshots, leaderboard files, dropped trials) goes.
-        resume = resumable_trials(out, [r.trial for r in plan.runs]) if same_options else set()
+        resume = resumable_trials(out, [r.trial for r in plan.runs]) if same_options else {}
+        plan.epochs_done = resume
         stale = remove_stale(out, keep={partial_path(trials_dir / i).name for i in resume})
         if stale:
             emit("note", {"message": f"removed {len(stale)} half-written output(s) of an interrupted run"})
-        for trial_id in sorted(resume):
-            emit("note", {"message": f"{trial_id} was interrupted; continuing it from its last epoch checkpoint"})
+        for trial_id, done in sorted(resume.items()):
+            emit("note", {"message": f"{trial_id} was interrupted; continuing it after epoch {done} "
+                                     "(its last checkpoint)"})
         outside = [p.name for p in trials_dir.iterdir() if p.is_dir() and not p.name.startswith(".")
                    and p.name not in {t.id for t in plan.trials}] if trials_dir.is_dir() else []
         if outside:
@@ -217,7 +219,7 @@ def tune(
 
 
 def _run_plan(plan: Plan, base: TrainConfig, out: Path, metric: str, status: dict, emit: Callback, device,
-              resume: set[str]) -> None:
+              resume: dict[str, int]) -> None:
     import torch
 
     from ..compiling import ModelCache
