@@ -40,7 +40,7 @@ import re
 import threading
 import zipfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -1580,8 +1580,12 @@ class TableWriter:
         self._parquet = None
         self._json_rows = 0  # records of a JSON array written so far
 
-    def write(self, chunk: pd.DataFrame, *, header: bool) -> None:
-        """Append ``chunk``; ``header`` writes the column names first (csv only)."""
+    def write(self, chunk: pd.DataFrame, *, header: bool, sparse: Collection[str] = ()) -> None:
+        """Append ``chunk``; ``header`` writes the column names first (csv only).
+
+        ``sparse``: columns read from JSON records (`iter_tables`), where a float NaN is a key the
+        record did not have (a null it had is None): a JSON output leaves that key out again.
+        """
         if self.columns is None:
             self.columns = [str(c) for c in chunk.columns]
         elif [str(c) for c in chunk.columns] != self.columns and self.fmt.kind not in (JSONL, JSON):  # records: own keys
@@ -1593,7 +1597,8 @@ class TableWriter:
             return
         if self.fmt.kind in (JSONL, JSON):
             newline = self.fmt.newline or "\n"
-            records = [json.dumps(_json_record(r), ensure_ascii=False, default=_json_default)
+            sparse = frozenset(sparse)
+            records = [json.dumps(_json_record(r, sparse), ensure_ascii=False, default=_json_default)
                        for r in chunk.to_dict("records")]
             if self.fmt.kind == JSONL:
                 text = "".join(record + newline for record in records)
@@ -1735,8 +1740,16 @@ def _nested_as_json(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _json_record(record: dict) -> dict:
-    return {str(k): (None if isinstance(v, float) and math.isnan(v) else v) for k, v in record.items()}
+def _json_record(record: dict, sparse: frozenset[str] = frozenset()) -> dict:
+    """``record`` for `json.dumps`: NaN as null, or left out in a ``sparse`` column (a key the input lacked)."""
+    out = {}
+    for key, value in record.items():
+        if isinstance(value, float) and math.isnan(value):
+            if key in sparse:
+                continue
+            value = None
+        out[str(key)] = value
+    return out
 
 
 def _json_default(value: Any) -> Any:

@@ -525,6 +525,8 @@ def tag_csv(
                     if on_rows:
                         on_rows(len(chunk))
                     continue
+                # a JSON record's keys stay its own: one it lacked is not written as null
+                sparse = list(chunk.columns) if source.kind in (formats.JSONL, formats.JSON) else ()
                 tagged = tag_frame(run, chunk, text_cols, rule=rule, precision=precision, batch_size=batch_size,
                                    scores=scores, names=names, spreadsheet=out_format.spreadsheet)
                 chunk, has_text = tagged.frame, tagged.has_text
@@ -534,7 +536,7 @@ def tag_csv(
                 counts += tagged.chosen.sum(axis=0)
                 for script, n in tagged.other_script.items():
                     other_script[script] = other_script.get(script, 0) + n
-                writer.write(chunk, header=i == 0)
+                writer.write(chunk, header=i == 0, sparse=sparse)
                 record.update(
                     chunks=i + 1,
                     rows=record["rows"] + len(chunk),

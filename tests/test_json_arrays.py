@@ -122,3 +122,27 @@ def test_tag_and_evaluate_read_an_array_and_tag_writes_one(tiny_run, tmp_path):
     assert result.exit_code == 0, result.output
     # The tiny run knows Action, Comedy, Drama, Horror, Romance, Western: Crime + Thriller cannot be scored.
     assert json.loads((tmp_path / "ev.json").read_text())["data"]["rows"] == 2
+
+
+@pytest.mark.parametrize("name", ["movies.jsonl", "movies.json"])
+def test_a_tagged_record_keeps_its_own_keys_across_chunks(tiny_run, tmp_path, name):
+    """A key a record lacked stays absent (not null) in the output, whichever chunk first had it; a null stays null."""
+    records = [{"title": "A", "overview": "A detective hunts a killer in the rain."},
+               {"title": "B", "overview": "Two friends fall in love in Paris.", "year": 1999},
+               {"title": "C", "overview": "Aliens invade and a soldier fights back.", "year": None},
+               {"title": "D", "overview": "A cowboy rides home.", "rating": 7.5},
+               {"title": "E"}]  # no synopsis: untagged, its scores null
+    path = tmp_path / name
+    text = ("\n".join(json.dumps(r) for r in records) if name.endswith("l") else json.dumps(records))
+    path.write_text(text + "\n", encoding="utf-8")
+    out = tmp_path / ("out" + path.suffix)
+    result = runner.invoke(app, ["tag", str(path), "--model", str(tiny_run), "--scores", "--chunksize", "2",
+                                 "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    text = out.read_text(encoding="utf-8")
+    back = json.loads(text) if name.endswith(".json") else [json.loads(line) for line in text.splitlines()]
+    added = {k for k in back[0] if k not in records[0]}
+    assert "predicted_genres" in added and any(k.startswith("score_") for k in added)
+    for record, tagged in zip(records, back, strict=True):
+        assert {k: tagged[k] for k in tagged if k not in added} == record
+    assert all(back[4][k] is None for k in added if k.startswith("score_"))
