@@ -124,6 +124,8 @@ def test_canonical_genre():
     assert canonical_genre("sci-fi") == "Sci-Fi"
     assert canonical_genre("children's") == "Children's"
     assert canonical_genre("Film   Noir") == "Film Noir"
+    assert canonical_genre("BİLİM-KURGU") == "Bilim-Kurgu"  # Turkish: not "Bi̇Li̇M-Kurgu"
+    assert canonical_genre("GİZEM") == canonical_genre("gizem") == "Gizem"
     assert canonical_genre("") == ""
 
 

@@ -54,7 +54,8 @@ def canonical_genre(name: str) -> str:
     """
     name = " ".join(str(name).translate(ZERO_WIDTH).split())
     if name.islower() or name.isupper():
-        name = _WORD.sub(_title_word, name.lower())
+        # "İ" (Turkish capital dotted I) lowers to "i" plus a combining dot, which splits a word in two.
+        name = _WORD.sub(_title_word, name.replace("İ", "i").lower())
     return name
 
 
