@@ -69,8 +69,15 @@ _BLOCK_TAGS = frozenset({"br", "p", "div", "li", "ul", "ol", "tr", "td", "th", "
                          "h1", "h2", "h3", "h4", "h5", "h6", "section", "article", "dd", "dt"})
 
 
-def _untag(match: re.Match) -> str:
-    return " " if (match.group(1) or "").lower() in _BLOCK_TAGS or match.group(1) is None else ""
+def strip_tags(text: str, block: str = " ") -> str:
+    """``text`` without its HTML tags (`_TAG`): a block tag (``<br>``, ``<li>``) or a comment becomes
+    ``block``, an inline one (``<a>``, ``<i>``) nothing."""
+    def untag(match: re.Match) -> str:
+        return block if (match.group(1) or "").lower() in _BLOCK_TAGS or match.group(1) is None else ""
+
+    return _TAG.sub(untag, text) if "<" in text else text
+
+
 _ENTITY = re.compile(r"&(?:#\d+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
 _URL_ONLY = re.compile(r"(?:https?://|www\.)\S+")
 
@@ -110,8 +117,7 @@ def clean_cell(value: Any, *, title: bool = False) -> str:
         if value is None or is_missing(value):
             return ""
         value = str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
-    if "<" in value:
-        value = _TAG.sub(_untag, value)
+    value = strip_tags(value)
     if "&" in value:
         value = unescape_entities(value)
     value = " ".join(value.translate(ZERO_WIDTH).split())  # also turns CR/LF inside quoted fields into spaces

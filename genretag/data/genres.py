@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .cells import NULL_TOKENS, ZERO_WIDTH, is_missing, unescape_entities
+from .cells import NULL_TOKENS, ZERO_WIDTH, is_missing, strip_tags, unescape_entities
 
 # Separators for genre strings. "/" and "&" are deliberately absent: names such as
 # "Sci-Fi/Fantasy" or "Action & Adventure" (TMDB TV) contain them.
@@ -29,7 +29,7 @@ _JSON_NAME = re.compile(r"""["']name["']\s*:\s*["']([^"']*)["']?""")
 # A word for title-casing: letters/digits, with inner apostrophes ("children's").
 _WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*")
 # Words that keep their capitals when an all-lower or ALL-UPPER name is title-cased.
-_ACRONYMS = {"tv": "TV"}
+_ACRONYMS = {"tv": "TV", "imax": "IMAX", "lgbt": "LGBT", "lgbtq": "LGBTQ", "lgbtqia": "LGBTQIA", "3d": "3D"}
 # More brackets than this and a cell is not a genre list (a TMDB list of 20 genres has 21);
 # skipping the literal parse keeps json and ast.literal_eval away from pathological nesting,
 # which exhausts the recursion limit well below 1000 levels when called from a deep stack.
@@ -102,8 +102,11 @@ def _raw_genres(cell: Any) -> Iterator[str]:
             return
         yield from _names_from_object(cell)
         return
-    text = _unescape(cell).strip()
+    text = strip_tags(_unescape(cell), block=",").strip()  # scraped: '<a href="...">Horror</a>, <a ...'
     if text.lower() in NULL_TOKENS:
+        return
+    if _NUMPY_LIST.fullmatch(text):  # a numpy array's repr, as pandas writes a list column to CSV
+        yield from (_unquote(q) for q in _QUOTED.findall(text))
         return
     if text[0] in "[{(" and text.count("[") + text.count("{") <= _MAX_BRACKETS:
         parsed = _parse_literal(text)
@@ -118,7 +121,23 @@ def _raw_genres(cell: Any) -> Iterator[str]:
         return  # a cut-off object list with no complete "name": its keys and ids are not genres
     text = _FOOTNOTE.sub("", text)  # Wikipedia: "drama[1]", "comedy [citation needed]"
     for piece in _GENRE_SPLIT.split(text):
-        yield _QUALIFIER.sub("", piece.strip(_GENRE_STRIP)).strip(_GENRE_STRIP)
+        name = _QUALIFIER.sub("", piece.strip(_GENRE_STRIP)).strip(_GENRE_STRIP)
+        if name.count("(") == name.count(")") + 1 and piece.rstrip().endswith(")"):
+            name += ")"  # "Comedy (romantic)": the strip took the bracket the name closes with
+        yield name
+
+
+# A numpy array of strings as text: "['Action' 'Drama']" (no commas; Python would read one string,
+# "ActionDrama"), wrapped onto more lines when long.
+_QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'" + r'|"(?:[^"\\]|\\.)*"')
+_NUMPY_LIST = re.compile(rf"\[\s*(?:{_QUOTED.pattern})(?:\s+(?:{_QUOTED.pattern}))+\s*\]")
+
+
+def _unquote(quoted: str) -> str:
+    try:
+        return str(ast.literal_eval(quoted))
+    except (ValueError, SyntaxError):  # an escape Python does not know ("\\N")
+        return quoted[1:-1]
 
 
 # Footnote marks and "(film)" qualifiers copied from wiki pages along with a genre name.
