@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .data.cells import ZERO_WIDTH
+from .data.genres import canonical_genre
 from .errors import DataError
 
 logger = logging.getLogger(__name__)
@@ -56,11 +57,14 @@ _NUMBER = re.compile(r"[-+]?(?:[0-9]+(?:[.,][0-9]*)?|[.,][0-9]+)")
 # ("Cult Movies" is no misspelling of "TV Movies").
 _GENERIC_WORDS = frozenset({"movie", "movies", "film", "films", "series", "show", "shows", "tv"})
 _COMPOUND_SPLIT = re.compile(r"[\s&/+,]+")
-#: Kinds of mapping, in the order they are reported.
+# The marks that list genres inside one name ("Drama/Lgbt", "剧情 / 传记", "Drama & LGBTQ", Filmaffinity's
+# "Drama. Romance"); a name the table does not know is read as its parts when one is a genre (`Vocabulary.apply`).
+_LIST_MARKS = re.compile(r"\s*[/&+]\s*|\.\s+")
 #: Numbers that are no TMDB id are strays (`Vocabulary.apply`) when the rows holding them are at most
 #: 1 for this many rows with a genre name or TMDB id; more are a column of other numbers, refused.
 STRAY_SHARE = 4
-KINDS = ("tmdb id", "alias", "spelling", "placeholder", "stray number")
+#: Kinds of mapping, in the order they are reported.
+KINDS = ("tmdb id", "split", "alias", "spelling", "placeholder", "stray number")
 
 
 def genre_key(name: str) -> str:
@@ -89,6 +93,7 @@ class GenreReport:
         """One human line per kind of mapping that happened, with row counts."""
         heads = {
             "tmdb id": "TMDB genre ids read as names",
+            "split": "names listing genres read as their parts",
             "alias": "genres mapped",
             "spelling": "spellings merged",
             "placeholder": "placeholders read as no genre",
@@ -264,6 +269,7 @@ class Vocabulary:
             DataError: Numeric genre cells that are not TMDB genre ids, in more than 1 row for
                 `STRAY_SHARE` rows with known genres (fewer are read as no genre: "stray number").
         """
+        rows, applied = self._split_lists(rows)
         rows_with = Counter(n for row in rows for n in dict.fromkeys(row))
         id_of = {n: str(int(m.group(1))) if (m := _TMDB_ID.fullmatch(n)) else n
                  for n in rows_with if _NUMBER.fullmatch(n)}
@@ -284,7 +290,6 @@ class Vocabulary:
                 "map the ids to genre names "
                 "first (TMDB's ids are read as names), or pass --genres-col with a column of names"
             )
-        applied: dict[str, dict] = {}
         result: dict[str, tuple[str, ...]] = {}
         unknown: dict[str, list[str]] = {}  # key -> spellings, first seen first
         for name in rows_with:
@@ -317,6 +322,21 @@ class Vocabulary:
                     applied[name] = {"to": [chosen], "kind": "spelling", "rows": rows_with[name]}
         mapped = [list(dict.fromkeys(g for n in row for g in result[n])) for row in rows]
         return mapped, GenreReport(applied)
+
+    def _split_lists(self, rows: list[list[str]]) -> tuple[list[list[str]], dict[str, dict]]:
+        """Rows with each unknown name that lists genres ("Drama/Lgbt", "传记 / 喜剧") replaced by its
+        parts, when one part is a genre; the unknown parts stay names of their own. Also the
+        report entries ("split") of the names split."""
+        parts_of: dict[str, list[str]] = {}
+        for name in dict.fromkeys(n for row in rows for n in row):
+            parts = [canonical_genre(p) for p in _LIST_MARKS.split(name) if p.strip()]
+            if len(parts) > 1 and self.resolve(name) is None and any(self.resolve(p) is not None for p in parts):
+                parts_of[name] = list(dict.fromkeys(parts))
+        if not parts_of:
+            return rows, {}
+        split = [[p for n in row for p in parts_of.get(n, (n,))] for row in rows]
+        counts = Counter(n for row in rows for n in dict.fromkeys(row) if n in parts_of)
+        return split, {n: {"to": parts, "kind": "split", "rows": counts[n]} for n, parts in parts_of.items()}
 
     # ------------------------------------------------------------------ scoring
 
@@ -543,9 +563,11 @@ def output_names(labels: list[str], vocabulary: str | Path) -> tuple[list[str], 
                 unnamed.append(label)
             name = label
         names.append(name)
-    clash = [n for n, c in Counter(names).items() if c > 1]
+    # Compared as genre names are everywhere ("mystery" is "Mystery"): two such columns would be one genre.
+    clash = [k for k, c in Counter(map(genre_key, names)).items() if c > 1]
     if clash:
-        both = [label for label, n in zip(labels, names) if n == clash[0]]
-        raise DataError(f"--vocabulary gives {' and '.join(both)} the same name '{clash[0]}'; "
-                        "give each genre its own name")
+        both = [label for label, n in zip(labels, names) if genre_key(n) == clash[0]]
+        shown = " / ".join(dict.fromkeys(n for n in names if genre_key(n) == clash[0]))
+        raise DataError(f"--vocabulary gives {' and '.join(both)} the same name '{shown}' (case and spacing "
+                        "are ignored); give each genre its own name")
     return names, unnamed
