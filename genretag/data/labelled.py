@@ -20,6 +20,12 @@ from .reading import read_csv
 
 logger = logging.getLogger(__name__)
 
+#: Rows repeating a synopsis with other genres, as a share of the movies kept (and at least `LONG_ROWS`
+#: of them), from which a file is taken to list each movie's genres on rows of their own, and its rows'
+#: genres are merged (`load_labelled`).
+LONG_SHARE = 0.25
+LONG_ROWS = 3
+
 
 @dataclass
 class DropReport:
@@ -51,6 +57,10 @@ class DropReport:
     """The column read as the genres (given or detected)."""
     header_rows: list[int] = field(default_factory=list)
     """Data-row numbers of rows that are a header, not a movie (`genretag.data.header_rows`), dropped first."""
+    other_genres: int = 0
+    """Of the ``duplicate_text`` rows, those with a genre the kept row lacks; not a drop reason."""
+    merged_genres: bool = False
+    """Their genres were added to the kept row's (a file of one row per genre: `LONG_SHARE`)."""
 
     def lines(self) -> list[str]:
         """Return a short human summary, one line per non-zero count; the first names the columns read."""
@@ -66,7 +76,13 @@ class DropReport:
         if self.no_genres:
             out.append(f"dropped {_rows(self.no_genres)} with no genres")
         if self.duplicate_text:
-            out.append(f"dropped {_rows(self.duplicate_text)} repeating an earlier synopsis")
+            also = ""
+            if self.merged_genres:
+                also = (f"; the genres of {self.other_genres} of them added to the first row's "
+                        "(the file lists a movie's genres on rows of their own)")
+            elif self.other_genres:
+                also = f" ({self.other_genres} with other genres than the row kept, which keeps its own)"
+            out.append(f"dropped {_rows(self.duplicate_text)} repeating an earlier synopsis{also}")
         if self.sampled_out:
             out.append(f"left out {_rows(self.sampled_out)} by sampling")
         out.append(f"kept {_rows(self.kept)}")
@@ -264,9 +280,9 @@ def load_labelled(
     total = len(df)
     del df
 
-    empty_text = no_genres = duplicate_text = 0
-    seen: set[str] = set()
-    keep: list[int] = []
+    empty_text = no_genres = duplicate_text = other_genres = 0
+    first: dict[str, int] = {}  # synopsis -> the row kept for it
+    others: dict[int, list[str]] = {}  # kept row -> genres its repeats add
     for i, (text, synopsis, row_genres) in enumerate(zip(texts, synopses, genres)):
         if is_header[i]:  # a header repeated inside the file: no movie
             continue
@@ -274,11 +290,22 @@ def load_labelled(
             empty_text += 1
         elif not row_genres:
             no_genres += 1
-        elif synopsis.casefold() in seen:  # the same synopsis re-typed in another case is a duplicate too
+        elif synopsis.casefold() in first:  # the same synopsis re-typed in another case is a duplicate too
             duplicate_text += 1
+            kept_row = first[synopsis.casefold()]
+            new = [g for g in row_genres if g not in genres[kept_row] and g not in others.get(kept_row, ())]
+            if new or any(g not in genres[kept_row] for g in row_genres):
+                others.setdefault(kept_row, []).extend(new)
+                other_genres += 1
         else:
-            seen.add(synopsis.casefold())
-            keep.append(i)
+            first[synopsis.casefold()] = i
+    keep = list(first.values())
+    # A file of one row per genre (Letterboxd, a database join) repeats most synopses with another genre:
+    # its movies' genres are the union. A few twins with other genres (two films, one blurb) keep their own.
+    merged = other_genres >= max(LONG_ROWS, LONG_SHARE * len(keep))
+    if merged:
+        for row, extra in others.items():
+            genres[row] = genres[row] + extra
     if not keep:
         raise DataError(
             f"no usable rows in {path}: {empty_text} with empty text, {no_genres} without genres; "
@@ -316,5 +343,7 @@ def load_labelled(
         genres=genre_report,
         text_columns=list(texts_cols),
         genres_column=genres_col,
+        other_genres=other_genres,
+        merged_genres=merged,
     )
     return data, report
