@@ -64,6 +64,7 @@ UNWRITABLE_SUFFIXES = {
                     f"{_WRITABLE}; spreadsheets open .csv and .tsv files"),
     **dict.fromkeys((".feather", ".arrow", ".orc", ".avro", ".xml", ".html", ".htm", ".pkl", ".pickle", ".h5",
                      ".hdf5", ".sqlite", ".db", ".dta", ".sav"), _WRITABLE),
+    **dict.fromkeys((".tar", ".tgz", ".zst", ".zstd", ".7z", ".rar"), _WRITABLE),
 }
 _DELIMITERS = (",", "\t", ";", "|")
 # Multi-character separators found in real files, detected when every sampled line has them
@@ -73,6 +74,8 @@ _SNIFF_BYTES = 1 << 20
 _BLOCK_BYTES = 1 << 20
 _SAMPLE_LINES = 51
 _OPENERS = {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}
+#: The first bytes of each compression genretag reads: a file whose name does not say so is read by them.
+_MAGIC = {b"\x1f\x8b": "gzip", b"BZh": "bz2", b"\xfd7zXZ\x00": "xz"}
 _EXCEL_SEP = re.compile(r"^\ufeff?sep=(.)\s*$")
 
 REPAIR_ERRORS = "genretag-cp1252"
@@ -448,7 +451,8 @@ _warned: set[tuple] = set()
 
 
 def _warn_once(path: Path, message: str) -> None:
-    """Log a warning once per version of a file (a command may sniff it twice)."""
+    """Log a warning once per version of a file (a command may sniff it twice); ``message`` names the file
+    by its first ``%s`` and may quote the file's text (a "%" in it is text, not a format)."""
     try:
         st = path.stat()
         key = (str(path.resolve()), st.st_size, st.st_mtime_ns, message)
@@ -456,7 +460,7 @@ def _warn_once(path: Path, message: str) -> None:
         key = (str(path), message)
     if key not in _warned:
         _warned.add(key)
-        logger.warning(message, path)
+        logger.warning("%s", message.replace("%s", str(path), 1))
 
 
 # --------------------------------------------------------------------------- sniffing
@@ -558,11 +562,12 @@ def sniff(path: str | Path, options: ReadOptions | None = None) -> FileFormat:
         if inner:
             raise DataError(f"{path} holds {member}, itself compressed; unpack it and pass the file inside")
     base = FileFormat(kind=CSV, columns=[], compression=compression, member=member, inner_suffix=suffix)
-    try:
-        with open_binary(path, base) as f:
-            head = f.read(_SNIFF_BYTES)
-    except (OSError, EOFError, zipfile.BadZipFile, lzma.LZMAError) as e:
-        raise os_error(path, e) from e
+    head = _head(path, base)
+    hidden = next((c for magic, c in _MAGIC.items() if head.startswith(magic)), None) if compression is None else None
+    if hidden:  # "title.basics.tsv.gz" saved as ".tsv": read as what it is, and said
+        _warn_once(path, f"%s is {hidden}-compressed though its name does not say so; reading it decompressed")
+        base = FileFormat(**{**base.__dict__, "compression": hidden})
+        head = _head(path, base)
     if not head.strip():
         raise DataError(f"{path} is empty; expected a header row and data rows")
     _refuse_binary_document(path, head)
@@ -600,6 +605,15 @@ def sniff(path: str | Path, options: ReadOptions | None = None) -> FileFormat:
     return _sniff_delimited(path, base, text, truncated, options)
 
 
+def _head(path: Path, fmt: FileFormat) -> bytes:
+    """The first `_SNIFF_BYTES` of the file's (decompressed) bytes."""
+    try:
+        with open_binary(path, fmt) as f:
+            return f.read(_SNIFF_BYTES)
+    except (OSError, EOFError, zipfile.BadZipFile, lzma.LZMAError) as e:
+        raise os_error(path, e) from e
+
+
 _SAVE_AS_CSV = ("genretag reads CSV/TSV, JSON Lines and Parquet: save the sheet as CSV (Excel: File > Save As > "
                 "CSV UTF-8) and pass that file")
 
@@ -613,6 +627,12 @@ def _refuse_binary_document(path: Path, head: bytes) -> None:
         raise DataError(f"{path} is {what}, not text; {_SAVE_AS_CSV}")
     if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
         raise DataError(f"{path} is an Excel 97-2003 workbook (.xls), not text; {_SAVE_AS_CSV}")
+    if head[257:262] == b"ustar":  # CMU's MovieSummaries.tar.gz
+        raise DataError(f"{path} is a tar archive, not one file; unpack it (tar xf {path.name}) and pass the file "
+                        "inside")
+    if head.startswith(b"\x28\xb5\x2f\xfd"):
+        raise DataError(f"{path} is zstd-compressed, which genretag does not read; unpack it (unzstd {path.name}) "
+                        "or compress it with gzip")
 
 
 _TO_JSONL = "write one movie per line (JSON Lines; pandas: df.to_json('movies.jsonl', orient='records', lines=True))"
@@ -844,6 +864,8 @@ def _sniff_delimited(path: Path, base: FileFormat, text: str, truncated: bool, o
             blank = tuple(f"Unnamed: {i}" for i, c in enumerate(columns) if not c.strip())
             columns = [c if c.strip() else f"Unnamed: {i}" for i, c in enumerate(columns)]
         _check_unique(path, columns)
+        if len(sep) == 1:
+            _check_first_rows(path, text, sep, quoting, truncated, len(header))
     else:
         columns = list(options.columns)
         if looks_like_header(header):
@@ -858,6 +880,19 @@ def _sniff_delimited(path: Path, base: FileFormat, text: str, truncated: bool, o
                             f"fields (separator {sep!r}); give one name per field, or pass --sep")
     return FileFormat(**{**base.__dict__, "kind": CSV, "columns": columns, "sep": sep, "header": options.header,
                          "skip_lines": skip, "quoting": quoting, "blank_columns": blank})
+
+
+def _check_first_rows(path: Path, text: str, sep: str, quoting: bool, truncated: bool, width: int) -> None:
+    """Refuse a first data row wider than the header: pandas would take its first fields for an index
+    and shift the rest under the wrong names (an unquoted comma in a synopsis). Every row one wider is
+    R's ``write.table`` (row names without a header cell), which pandas reads right."""
+    rows = _records(text, sep, _SAMPLE_LINES, quoting)[1:]
+    if truncated and len(rows) > 1:
+        rows = rows[:-1]  # may be cut off
+    if not rows or len(rows[0]) <= width or all(len(r) == width + 1 for r in rows):
+        return
+    raise DataError(f"cannot parse {path}: its first data row has {len(rows[0])} fields separated by {sep!r} and "
+                    f"the header {width}; quote fields that hold {sep!r} (\"a, b\"), or pass --sep")
 
 
 #: Words of the column names of movie files: a first row of short cells holding one looks like a header.
@@ -1515,6 +1550,9 @@ def check_output(out: str | Path, *, source: FileFormat | None = None, resume: b
     JSON Lines (what `merge_shards` joins) are refused. ``warn``: say which format an unknown
     suffix gets (the CLI checks early without it; `tag_csv` says it once).
     """
+    if str(out) == "-":
+        raise DataError("--out - (standard output) is not written to: tag writes a file, atomically, so that an "
+                        "interrupted run leaves nothing half-written; pass a file name")
     # Shards are plain UTF-8 with the suffix's separator: `merge_shards` reads them so.
     fmt = output_format(out, source if shard is None else None)
     suffix, _ = split_suffix(out)
