@@ -136,7 +136,8 @@ OTHER_WORDS = frozenset("""
 de la el los las le les des du une un et est il elle ils dans pour pas qui que avec sur der das und ein eine einer einen
 ist nicht mit sich dem den zu von auf für auch y en con por para una del al se su sus es lo como pero más di della
 delle nel per che non sono gli het een van niet voor och att är på som för med ett não uma com os às pela pelo dos das
-também bir ve bu ile için olan çok của một và những các là người trong được có không yang dan ke dari untuk dengan
+também o e ao aos na nas nos em seu sua seus suas ele ela eles elas mas quando depois sobre muito até enquanto
+precisa vida dele dela pelos pelas onde entre bir ve bu ile için olan çok của một và những các là người trong được có không yang dan ke dari untuk dengan
 tidak ini itu
 ja että hänen hänet hän ei kun mutta joka jonka tai myös kanssa
 egy és hogy meg kell nem az van volt aki ami ez fel mint csak már után
