@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from genretag.cli import app
-from genretag.data import load_labelled
+from genretag.data import detect_columns, load_labelled
 from genretag.data.genres import canonical_genre, parse_genres
 from genretag.errors import DataError
 from genretag.vocabulary import Vocabulary, current_vocabulary, output_names
@@ -165,3 +165,7 @@ def test_evaluate_scores_a_one_row_per_genre_file_on_every_genre(tiny_run, tmp_p
     # The tiny run knows Action, Comedy, Drama, Horror, Romance and Western: Star Run is scored on its Action
     # (its first row's Science Fiction was all it had), Red Docks (Crime, Thriller) cannot be.
     assert report["data"]["rows"] == 3
+
+
+def test_myanimelist_s_misspelled_synopsis_column_is_found():
+    assert detect_columns(["MAL_ID", "Name", "Score", "Genres", "sypnopsis"])[0] == ["sypnopsis"]

@@ -37,6 +37,7 @@ TEXT_COLUMN_CANDIDATES: tuple[str, ...] = (
     "text",
     "extract",  # Wikipedia's page summaries (wikipedia-movie-data's movies.json)
     "movie_info",  # Rotten Tomatoes
+    "sypnopsis",  # MyAnimeList's anime_with_synopsis.csv (Kaggle), spelled so
 )
 GENRE_COLUMN_CANDIDATES: tuple[str, ...] = (
     "genres",
