@@ -168,6 +168,10 @@ class TrainConfig:
              and self.split[0] > 0 and self.split[1] > 0,
              f"must be three fractions summing to 1 with train and validation > 0, got {self.split}"),
             ("eval_batch_size", self.eval_batch_size >= 1, f"must be at least 1, got {self.eval_batch_size}"),
+            # numpy's and torch's generators take 0 ... 2**32 - 1 (numpy) / 2**63 - 1 (torch)
+            ("seed", 0 <= self.seed < 2**32, f"must be a whole number from 0 to {2**32 - 1}, got {self.seed}"),
+            ("init_seed", self.init_seed is None or 0 <= self.init_seed < 2**32,
+             f"must be a whole number from 0 to {2**32 - 1}, got {self.init_seed}"),
             ("precision", self.precision in PRECISIONS, one_of(PRECISIONS, self.precision)),
             ("compile", self.compile in COMPILE_CHOICES, one_of(COMPILE_CHOICES, self.compile)),
         ]

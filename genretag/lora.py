@@ -74,7 +74,8 @@ def merge_adapter(backbone: nn.Module, adapter_dir: str | Path) -> list[str]:
                 module = backbone.get_submodule(name)
             except AttributeError:
                 raise ValueError(f"the adapter adapts {name}, which the backbone does not have") from None
-            if type(module) is not nn.Linear:
+            # A subclass with nn.Linear's weights (Falcon's FalconLinear) merges alike; GPT-2's Conv1D is no subclass.
+            if not isinstance(module, nn.Linear) or not module.weight.is_floating_point():
                 raise ValueError(f"the adapter adapts {name}, which is not a linear layer")
             a, b = weights[f"{layer}.lora_A.weight"], weights[f"{layer}.lora_B.weight"]
             if a.shape[1] != module.in_features or b.shape[0] != module.out_features or a.shape[0] != b.shape[1]:

@@ -26,6 +26,7 @@ EXPECTED = {
     "mistral": (["q_proj", "v_proj"], 128, "last"),
     "gemma": (["q_proj", "v_proj"], 128, "last"),
     "qwen3": (["q_proj", "v_proj"], 128, "last"),
+    "falcon": (["query_key_value"], 128, "last"),
     "bert": (["query", "value"], 64, "mean"),
     "roberta": (["query", "value"], 66 - 1, "mean"),  # positions start after the pad id (0 here)
     "deberta-v2": (["query_proj", "value_proj"], 64, "mean"),

@@ -24,6 +24,9 @@ FAMILIES = {
                                   num_key_value_heads=2, head_dim=8, max_position_embeddings=128)),
     "qwen3": ("Qwen3Config", dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
                                   num_key_value_heads=2, head_dim=8, max_position_embeddings=128)),
+    # Its attention layers are FalconLinear, a subclass of nn.Linear.
+    "falcon": ("FalconConfig", dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                    max_position_embeddings=128)),
     "bert": ("BertConfig", dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
                                 max_position_embeddings=64)),
     "roberta": ("RobertaConfig", dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
