@@ -196,3 +196,15 @@ def test_an_empty_backbone_override_is_refused(command, tiny_run, movies_csv, tm
     result = CliRunner().invoke(app, args + ["--backbone", " "])
     assert result.exit_code == 2 and "--backbone must name a model" in _flat(result.output)
     assert not (tmp_path / "o.csv").exists() and not (tmp_path / "exp").exists()
+
+
+@pytest.mark.parametrize(("command", "args"), [
+    ("train", ["--seed", "-5"]), ("train", ["--init-seed", "-1"]), ("tune", ["--seed", "18446744073709551616"]),
+])
+def test_a_seed_out_of_range_is_refused_naming_it(command, args, movies_csv, tiny_bert, tmp_path):
+    """numpy's generator took it as an internal error ("expected non-negative integer"), tune after its plan."""
+    result = CliRunner().invoke(app, [command, "--data", str(movies_csv), "--backbone", str(tiny_bert), "--epochs",
+                                      "1", "--out", str(tmp_path / "out"), *args])
+    assert result.exit_code == 2, result.output
+    assert f"{args[0]} must be a whole number from 0 to 4294967295, got {args[1]}" in _flat(result.output)
+    assert not (tmp_path / "out").exists()
