@@ -402,11 +402,26 @@ def tokenizer_fingerprint(tokenizer) -> str:
 
 def _check_tokenizer_fits(tokenizer, base: nn.Module, backbone: str) -> None:
     """A backbone folder saved without its tokenizer files gets a stand-in tokenizer of a few
-    tokens from transformers, which reads every word as unknown: refuse it.
+    tokens from transformers, which reads every word as unknown: refuse it. A pad token added
+    to the tokenizer without an embedding of its own is replaced by EOS (said).
 
     Raises:
-        ModelError: The tokenizer knows fewer than half the tokens the model has embeddings for.
+        ModelError: The tokenizer knows fewer than half the tokens the model has embeddings for,
+            or its pad token has no embedding and neither has an EOS token.
     """
+    embeddings = getattr(base.get_input_embeddings(), "num_embeddings", None)
+    pad = tokenizer.pad_token_id
+    if isinstance(embeddings, int) and isinstance(pad, int) and pad >= embeddings:
+        # A pad token added to the tokenizer (add_special_tokens) without resizing the model's embeddings.
+        eos = tokenizer.eos_token_id
+        if not isinstance(eos, int) or eos >= embeddings:
+            raise ModelError(f"the pad token of backbone {backbone} ({tokenizer.pad_token!r}, id {pad}) has no "
+                             f"embedding (the model has {embeddings}); resize the embeddings "
+                             "(model.resize_token_embeddings(len(tokenizer))) and save the model again")
+        logger.warning("backbone %s: its pad token %r (id %d) has no embedding (the model has %d); padding with "
+                       "the EOS token %r instead (pooling reads the attention mask)", backbone, tokenizer.pad_token,
+                       pad, embeddings, tokenizer.eos_token)
+        tokenizer.pad_token = tokenizer.eos_token
     vocab = getattr(base.config, "vocab_size", None)
     if isinstance(vocab, int) and vocab > 0 and len(tokenizer) < vocab // 2:
         raise ModelError(f"the tokenizer of backbone {backbone} has {len(tokenizer)} tokens and its model "

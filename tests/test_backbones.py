@@ -11,11 +11,11 @@ import torch
 
 from genretag import device as device_mod
 from genretag import language, predict
-from genretag.config import ModelSpec
+from genretag.config import ModelSpec, TrainConfig
 from genretag.errors import DataError
 from genretag.modeling import (backbone_identity, build_model, default_lora_targets, load_backbone,
                                load_backbone_and_fingerprint, position_limit, resolve_backbone)
-from genretag.training import check_split
+from genretag.training import check_split, train
 from tiny_backbones import FAMILIES, save_tiny
 
 #: family -> (LoRA targets found, position limit, pooling chosen)
@@ -186,3 +186,17 @@ def test_an_unreachable_hub_is_said_at_once_not_after_minutes_of_retries(monkeyp
         modeling.check_reachable("someone/not-cached-model")  # offline mode: transformers answers at once
     finally:
         modeling._hub_unreachable.cache_clear()
+
+
+def test_a_pad_token_without_an_embedding_pads_with_eos(tmp_path, movies_csv, caplog):
+    """A pad token added to the tokenizer without resizing the embeddings was an IndexError mid-training."""
+    from transformers import AutoTokenizer
+
+    path = save_tiny("llama", tmp_path / "llama")
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    tokenizer.add_special_tokens({"pad_token": "<added-pad>"})  # id 400: the model has 400 embeddings
+    tokenizer.save_pretrained(path)
+    result = train(TrainConfig(data=str(movies_csv), backbone=str(path), epochs=1, batch_size=16), tmp_path / "run")
+    assert result.metrics["micro_f1"] > 0
+    assert "its pad token '<added-pad>' (id 400) has no embedding (the model has 400); padding with the EOS token" \
+        in caplog.text
