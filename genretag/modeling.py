@@ -388,7 +388,22 @@ def build_model(spec: ModelSpec, *, dtype: torch.dtype = torch.float32, adapter_
                        weights_fingerprint=fingerprint)
     if adapter_dir is None:  # a model to train: its run records the tokenizer too (`tokenizer_fingerprint`)
         model.tokenizer_fingerprint = tokenizer_fingerprint(tokenizer)
+        model.tokenizer_probe = tokenizer_probe(tokenizer)
     return model, tokenizer
+
+
+#: Texts whose token ids tell tokenizers of one vocabulary apart: lower-casing, accents, Unicode
+#: normalisation, whitespace and the special tokens added around a text (`tokenizer_probe`).
+PROBE_TEXTS = ("The QUICK brown Fox, in São Paulo's CAFÉ, jumps over 12 lazy dogs!",
+               "ÉTÉ naïve résumé ﬁnal ｆｕｌｌ-width", "tab\there  two spaces\nnew line", "日本語 🎬 Ωμέγα")
+
+
+def tokenizer_probe(tokenizer) -> str:
+    """sha256 of the ids `PROBE_TEXTS` become (special tokens included): two tokenizers with one
+    vocabulary (`tokenizer_fingerprint`) but another normaliser (one lower-cases, one does not)
+    give other ids. 64 hex digits."""
+    ids = [list(map(int, tokenizer(text, add_special_tokens=True)["input_ids"])) for text in PROBE_TEXTS]
+    return hashlib.sha256(json.dumps(ids).encode()).hexdigest()
 
 
 def tokenizer_fingerprint(tokenizer) -> str:

@@ -189,6 +189,7 @@ def save_run(
         "backbone_signature": backbone_signature(model),
         "backbone_fingerprint": getattr(model, "weights_fingerprint", None),
         "tokenizer_fingerprint": getattr(model, "tokenizer_fingerprint", None),
+        "tokenizer_probe": getattr(model, "tokenizer_probe", None),
         "pooling": model.pooling,
         **meta,
     }
@@ -301,8 +302,7 @@ def load_run(
             f"{expected.get('hidden_size')}) than {spec.backbone}; pass --backbone with the one it was trained on"
         )
     _check_weights(path, meta.get("backbone_fingerprint"), model.weights_fingerprint, spec.backbone, force_backbone)
-    if meta.get("tokenizer_fingerprint"):
-        _check_tokenizer(path, meta["tokenizer_fingerprint"], tokenizer, spec.backbone, force_backbone)
+    _check_tokenizer(path, meta, tokenizer, spec.backbone, force_backbone)
     config.max_length = fit_max_length(config.max_length, model.backbone.config, spec.backbone,
                                        what=f"{path}'s max length")
     try:
@@ -356,12 +356,14 @@ def _check_weights(path: Path, expected: str | None, found: str | None, backbone
     )
 
 
-def _check_tokenizer(path: Path, expected: str, tokenizer, backbone: str, force: bool) -> None:
-    """Refuse a backbone whose tokenizer is not the one the run was trained with: the same
-    weights read other token ids, and every score moves, silently."""
-    from .modeling import tokenizer_fingerprint
+def _check_tokenizer(path: Path, meta: dict, tokenizer, backbone: str, force: bool) -> None:
+    """Refuse a backbone whose tokenizer is not the one the run was trained with (its vocabulary,
+    and, for runs that recorded it, the ids of `modeling.PROBE_TEXTS`: a copy that no longer
+    lower-cases): the same weights read other token ids, and every score moves, silently."""
+    from .modeling import tokenizer_fingerprint, tokenizer_probe
 
-    if tokenizer_fingerprint(tokenizer) == expected:
+    checks = (("tokenizer_fingerprint", tokenizer_fingerprint), ("tokenizer_probe", tokenizer_probe))
+    if all(not meta.get(key) or meta[key] == compute(tokenizer) for key, compute in checks):
         return
     if force:
         logger.warning("backbone %s has another tokenizer than %s was trained with; its predictions will differ "

@@ -203,12 +203,32 @@ def test_a_backbone_with_the_same_weights_but_another_tokenizer_is_refused(tmp_p
     assert result.exit_code == 0 and "has another tokenizer than" in caplog.text
 
 
+@pytest.mark.parametrize("runtime", ["torch", "onnx"])
+def test_a_tokenizer_of_the_same_vocabulary_that_no_longer_lower_cases_is_refused(tmp_path, tiny_bert, runtime):
+    """The vocabulary fingerprint alone accepted it: capitalised words became [UNK] and genres changed."""
+    case = CASES / "backbone-same-shape"
+    run = tmp_path / "run"
+    assert _train(case / "train.csv", tiny_bert, run).exit_code == 0
+    assert len(_meta(run)["tokenizer_probe"]) == 64
+    cased = tmp_path / "cased"
+    shutil.copytree(tiny_bert, cased)
+    tokenizer = json.loads((cased / "tokenizer.json").read_text())
+    tokenizer["normalizer"]["lowercase"] = False
+    (cased / "tokenizer.json").write_text(json.dumps(tokenizer))
+    settings = json.loads((cased / "tokenizer_config.json").read_text())
+    (cased / "tokenizer_config.json").write_text(json.dumps({**settings, "do_lower_case": False}))
+    result = runner.invoke(app, ["tag", str(case / "to_tag.csv"), "--model", str(run), "--backbone", str(cased),
+                                 "--runtime", runtime, "--out", str(tmp_path / "a.csv")])
+    assert result.exit_code == 3 and not (tmp_path / "a.csv").exists()
+    assert f"backbone {cased} has another tokenizer than {run} was trained with" in result.stderr
+
+
 def test_runs_without_a_fingerprint_still_load(tmp_path, tiny_bert):
     case = CASES / "backbone-same-shape"
     run = tmp_path / "run"
     assert _train(case / "train.csv", tiny_bert, run).exit_code == 0
     meta = _meta(run)
-    del meta["backbone_fingerprint"], meta["text_profile"]  # as written before this change
+    del meta["backbone_fingerprint"], meta["text_profile"], meta["tokenizer_probe"]  # as written before these
     (run / "meta.json").write_text(json.dumps(meta))
     result = runner.invoke(app, ["tag", str(case / "to_tag.csv"), "--model", str(run), "--out", str(tmp_path / "a.csv")])
     assert result.exit_code == 0, result.output
