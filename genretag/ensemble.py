@@ -252,8 +252,11 @@ def build_ensemble(run_paths: list[str | Path], out: str | Path, *, force: bool 
             name = f"{MEMBERS_DIR}/{k}"
             # The members' own blends are not used (the ensemble fits one), so they are not copied.
             shutil.copytree(run.path, tmp / name, ignore=shutil.ignore_patterns(".*", BLEND_FILE, BLEND_WEIGHTS_FILE))
-            # Each copy names its data relative to where it now is.
+            # Each copy names its data relative to where it now is, and its backbone where it now is.
             _dump(tmp / name / runs_mod.SPLIT_FILE, runs_mod.relocate_data_reference(run.split(), run.path, tmp / name))
+            if backbone:
+                _dump(tmp / name / runs_mod.CONFIG_FILE, {**runs_mod.read_json(run.path / runs_mod.CONFIG_FILE),
+                                                          "backbone": run.config.backbone})
             names.append(name)
         _dump(tmp / runs_mod.ENSEMBLE_FILE, {"format": ENSEMBLE_FORMAT, "combine": "mean probability", "members": names})
         _dump(tmp / runs_mod.CONFIG_FILE, runs_mod.portable_config(config))

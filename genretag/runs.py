@@ -305,6 +305,10 @@ def load_run(
     _check_tokenizer(path, meta, tokenizer, spec.backbone, force_backbone)
     config.max_length = fit_max_length(config.max_length, model.backbone.config, spec.backbone,
                                        what=f"{path}'s max length")
+    if backbone:  # where the backbone is now: what an ensemble or soup of this run writes down
+        from .modeling import backbone_identity
+
+        config.backbone = backbone_identity(backbone)
     try:
         model.head.load_state_dict(head)
     except RuntimeError as exc:

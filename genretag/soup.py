@@ -303,6 +303,7 @@ def build_soup(run_paths: list[str | Path], out: str | Path, *, recipe: str = "g
             adapter = json.loads((tmp / ADAPTER_DIR / ADAPTER_CONFIG).read_text(encoding="utf-8"))
             # The first member's recipe, with the adapter as it is (the members' matrices side by side).
             dump_json(tmp / CONFIG_FILE, {**read_json(soup[0] / CONFIG_FILE), "blend_tfidf": config.blend_tfidf,
+                                          "backbone": config.backbone,  # where it is now (--backbone)
                                           "lora_r": adapter["r"], "lora_alpha": adapter["lora_alpha"],
                                           "lora_targets": adapter["target_modules"]})
             (tmp / THRESHOLDS_FILE).unlink(missing_ok=True)

@@ -1,5 +1,7 @@
 """Options a user gets wrong: refused in one line before the slow work."""
 
+import json
+
 import pytest
 from typer.testing import CliRunner
 
@@ -124,6 +126,16 @@ def test_ensemble_of_runs_whose_backbone_folder_moved_takes_backbone(movies_csv,
     assert result.exit_code == 3 and "pass --backbone with its new location" in _flat(result.output)
     result = CliRunner().invoke(app, ["ensemble", *runs, "--out", str(tmp_path / "ens"), "--backbone", str(moved)])
     assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(app, ["soup", *runs, "--out", str(tmp_path / "soup"), "--recipe", "uniform",
+                                      "--backbone", str(moved)])
+    assert result.exit_code == 0, result.output
+    # Both record where the backbone is now (they wrote the old folder, and tag then failed on it).
+    for config in ["ens/config.json", "ens/members/1/config.json", "ens/members/2/config.json", "soup/config.json"]:
+        assert json.loads((tmp_path / config).read_text())["backbone"] == str(moved)
+    for model in ("ens", "soup"):
+        result = CliRunner().invoke(app, ["tag", str(movies_csv), "--model", str(tmp_path / model),
+                                          "--out", str(tmp_path / f"{model}.csv")])
+        assert result.exit_code == 0, result.output
 
 
 def test_a_config_file_setting_a_command_line_option_says_so(tmp_path):
