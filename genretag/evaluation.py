@@ -46,8 +46,6 @@ TOP_ERRORS = 10
 FIXED_THRESHOLD = 0.5
 #: Decimal places kept for scores in the results (the JSON stays readable and small).
 DIGITS = 6
-#: Below this many scored rows, `evaluate` warns that the scores mean little.
-FEW_ROWS = 30
 
 
 @dataclass
@@ -523,7 +521,7 @@ def evaluate(
     message = language.describe(results["data"]["other_script"], len(rows.texts), known)
     if message:
         logger.warning(message)
-    if with_unused is not None and len(rows.texts) < FEW_ROWS:
+    if with_unused is not None and len(rows.texts) < metrics.FEW_ROWS:
         results["warnings"].append(
             f"{len(unused)} model genres left out because none of the {len(rows.texts)} rows has them; with so few "
             f"rows that may be chance, not the file's vocabulary: with them micro-F1 is {with_unused['micro_f1']:.3f} "
@@ -536,7 +534,7 @@ def evaluate(
             f"alone cannot count the model's false positives in its other {len(unused)} genres; with every genre "
             f"micro-F1 is {with_unused['micro_f1']:.3f}, macro-F1 {with_unused['macro_f1']:.3f} (--all-genres)")
     listed = rows.y.sum(axis=1)
-    if len(listed) >= FEW_ROWS and (listed == 1).all() and pred_run.sum(axis=1).mean() >= ONE_GENRE_PREDICTED:
+    if len(listed) >= metrics.FEW_ROWS and (listed == 1).all() and pred_run.sum(axis=1).mean() >= ONE_GENRE_PREDICTED:
         # A "primary genre" column (Wikipedia plots, Kaggle files): the model's right extra genres count as errors.
         results["warnings"].append(
             f"every row of the file lists one genre, and the model gives {pred_run.sum(axis=1).mean():.1f} per row: "
@@ -560,8 +558,8 @@ def cautions(rows: EvalRows) -> list[str]:
     n = len(rows.texts)
     if rows.text_columns is not None:
         out.extend(rows.text_columns.warnings())
-    if n < FEW_ROWS:
-        out.append(f"only {n} row{'s' if n != 1 else ''} scored: scores from fewer than {FEW_ROWS} rows mean little "
+    if n < metrics.FEW_ROWS:
+        out.append(f"only {n} row{'s' if n != 1 else ''} scored: scores from fewer than {metrics.FEW_ROWS} rows mean little "
                    f"(one movie moves them a lot, and ranking scores may be not defined)")
     check = rows.training_rows
     if not check.get("checked"):

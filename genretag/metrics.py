@@ -21,6 +21,9 @@ from sklearn.metrics import average_precision_score, precision_recall_curve, roc
 
 #: Thresholds at which `f1_by_threshold` scores the predictions (0.02 ... 0.98).
 THRESHOLD_GRID = np.round(np.arange(0.02, 0.99, 0.02), 2)
+#: Below this many rows, scores mean little (one movie moves them a lot): `evaluate` warns on fewer scored
+#: rows, `train` on fewer validation rows.
+FEW_ROWS = 30
 #: The keys of `summary_scores` (a run's ``metrics.json`` and the tune leaderboard).
 SUMMARY_KEYS: tuple[str, ...] = (
     "micro_precision", "micro_recall", "micro_f1", "macro_precision", "macro_recall", "macro_f1", "hamming_loss",

@@ -26,7 +26,7 @@ from .decision import DecisionRule
 from .distill import soft_targets, teacher_probabilities
 from .holdout import split_around
 from .losses import MultiLabelLoss, positive_weights
-from .metrics import summary_scores
+from .metrics import FEW_ROWS, summary_scores
 from .language import text_profile
 from .modeling import backbone_identity, build_model, fit_max_length
 from .outputs import Partial, atomic_path, partial_path, refuse_run_files, resumable_path
@@ -115,6 +115,15 @@ def prepare(config: TrainConfig, *, teacher_cache: str | Path | None = None) -> 
                             + ", ".join(f"{g} ({n} training rows)" for g, n in sorted(counts.items()))
                             + (f"; {bare} training rows are left with no genre" if bare else ""))
     notes += _likely_misspellings(labels, [genres[i] for i in split["train"]], vocabulary)
+    given = ",".join(f"{r:g}" for r in config.split)
+    unseen = sorted({g for row in genres for g in row} - set(labels))
+    if unseen:  # only in validation or test rows: no label, so never predicted
+        notes.append(f"{len(unseen)} genre(s) have no training row after --split {given} ({len(split['train'])} "
+                     f"training rows), so the model cannot learn them: {', '.join(unseen)}")
+    if len(split["validation"]) < FEW_ROWS:
+        n = len(split["validation"])
+        notes.append(f"only {n} validation row{'s' if n != 1 else ''} (--split {given}): the thresholds and "
+                     "validation scores rest on them, and one movie moves them a lot")
     index = {g: j for j, g in enumerate(labels)}
     targets = np.zeros((len(genres), len(labels)), dtype=np.float32)
     for i, row in enumerate(genres):
@@ -123,9 +132,13 @@ def prepare(config: TrainConfig, *, teacher_cache: str | Path | None = None) -> 
                 targets[i, index[g]] = 1.0
     everywhere = [g for j, g in enumerate(labels) if targets[split["train"], j].all()]
     if everywhere and len(everywhere) == len(labels):  # every row the same genres: no example of "not"
+        few = len(split["train"]) < FEW_ROWS and len(data.texts) >= 2 * FEW_ROWS
+        n = len(split["train"])
+        fix = (f"--split {given} leaves {n} training row{'s' if n != 1 else ''} of {len(data.texts)}: give the train "
+               "split a larger fraction" if few else "train on a file with movies of several genres")
         raise DataError(f"every training row of {config.data} has the genre{'s' if len(everywhere) > 1 else ''} "
                         f"{', '.join(everywhere)} and no other: there is nothing to learn (a model would give every "
-                        "movie the same genres); train on a file with movies of several genres")
+                        f"movie the same genres); {fix}")
     if everywhere:
         notes.append(f"{', '.join(everywhere)}: in every training row, so learnt as always there (no training row "
                      "without it)")
