@@ -45,7 +45,8 @@ def soft_targets(labels: np.ndarray, teacher: np.ndarray, alpha: float) -> np.nd
 
 
 def teacher_probabilities(teacher: str | Path, data_path: str | Path, row_ids: list[int], labels: list[str], *,
-                          data_fingerprint: str, cache_dir: str | Path = CACHE_DIR) -> tuple[np.ndarray, dict]:
+                          data_fingerprint: str, cache_dir: str | Path = CACHE_DIR,
+                          backbone: str | None = None) -> tuple[np.ndarray, dict]:
     """The teacher's probabilities for some rows of a data file, from the cache when it has them.
 
     The teacher reads each row with its own input columns (its saved ``text_cols``), so a
@@ -58,6 +59,8 @@ def teacher_probabilities(teacher: str | Path, data_path: str | Path, row_ids: l
         labels: The student's genres (columns of the result); matched to the teacher's by name.
         data_fingerprint: sha256 of ``data_path`` (already computed by `training.prepare`).
         cache_dir: Where cached probabilities live.
+        backbone: The student's backbone: the teacher's too when the teacher's backbone folder
+            is gone (moved), checked as ``tag --backbone`` checks it (the same weights and tokenizer).
 
     Returns:
         ``([len(row_ids), len(labels)] float32 probabilities, NaN where the teacher has none,
@@ -89,7 +92,7 @@ def teacher_probabilities(teacher: str | Path, data_path: str | Path, row_ids: l
     missing = np.setdiff1d(wanted, have_ids)
     computed = 0
     if len(missing):
-        new_ids, new_probs, t_labels = _predict_rows(teacher, data_path, missing)
+        new_ids, new_probs, t_labels = _predict_rows(teacher, data_path, missing, backbone)
         computed = len(new_ids)
         have_ids = np.concatenate([have_ids, new_ids])
         have_probs = new_probs if have_probs is None else np.concatenate([have_probs, new_probs])
@@ -118,12 +121,18 @@ def teacher_probabilities(teacher: str | Path, data_path: str | Path, row_ids: l
     return out, info
 
 
-def _predict_rows(teacher: Path, data_path, row_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def _predict_rows(teacher: Path, data_path, row_ids: np.ndarray,
+                  backbone: str | None = None) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Teacher probabilities for the given data rows that the teacher's reading of the file keeps."""
     from .data.labelled import load_labelled
-    from .runs import load_run
+    from .rundir import read_config
+    from .runs import backbone_gone, load_run
 
-    run = load_run(teacher)
+    gone = read_config(teacher).backbone
+    if backbone and backbone_gone(gone):
+        logger.warning("teacher %s: its backbone folder %s is gone; using the student's --backbone %s (checked to "
+                       "have the same weights and tokenizer)", teacher.name, gone, backbone)
+    run = load_run(teacher, backbone=backbone if backbone and backbone_gone(gone) else None)
     data, _ = load_labelled(data_path, text_cols=run.config.text_cols, genres_col=run.config.genres_col)
     position = {r: i for i, r in enumerate(data.row_ids)}
     kept = np.array([r for r in row_ids if int(r) in position], dtype=np.int64)

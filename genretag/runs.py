@@ -278,7 +278,7 @@ def load_run(
             f"({config.backbone}); pass --trust-remote-code if you trust that code"
         )
     source = backbone or config.backbone
-    if not backbone and _looks_like_path(source) and not Path(source).expanduser().exists():
+    if not backbone and backbone_gone(source):
         raise ModelError(
             f"{path} was trained on the backbone folder {source}, which is not there any more; "
             "pass --backbone with its new location"
@@ -319,8 +319,10 @@ def load_run(
                blend=load_blend(path, len(labels)))
 
 
-def _looks_like_path(name: str) -> bool:
-    return name.startswith(("/", "./", "../", "~")) or "\\" in name
+def backbone_gone(name: str) -> bool:
+    """True for a backbone named by a folder path (not a preset or hub id) that is not there any more."""
+    looks_like_path = name.startswith(("/", "./", "../", "~")) or "\\" in name
+    return looks_like_path and not Path(name).expanduser().exists()
 
 
 def _check_backbone(path: Path, expected: dict | None, source: str, trust_remote_code: bool) -> None:

@@ -160,7 +160,7 @@ def prepare(config: TrainConfig, *, teacher_cache: str | Path | None = None) -> 
         rows = split["train"]
         teacher[rows], prep.teacher_info = teacher_probabilities(
             config.teacher, config.data, [data.row_ids[i] for i in rows], labels, data_fingerprint=prep.fingerprint,
-            **({"cache_dir": teacher_cache} if teacher_cache else {}))
+            backbone=config.backbone, **({"cache_dir": teacher_cache} if teacher_cache else {}))
         prep.teacher = teacher
     return prep
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -10,11 +11,12 @@ import torch
 
 from genretag import distill, runs
 from genretag.config import TrainConfig
-from genretag.errors import DataError
+from genretag.errors import DataError, ModelError
 from genretag.holdout import held_out_rows
 from genretag.losses import MultiLabelLoss
 from genretag.training import prepare, train
 from genretag.tuning import parse_grid
+from tiny_backbones import save_tiny
 
 
 def _config(csv, backbone, **kw) -> TrainConfig:
@@ -151,3 +153,18 @@ def test_distill_command_trains_a_student_of_the_teacher(movies_csv, tiny_bert, 
     missing = CliRunner().invoke(app, ["distill", str(tmp_path / "nope"), "--data", str(movies_csv),
                                        "--backbone", str(tiny_bert), "--out", str(tmp_path / "x")])
     assert missing.exit_code != 0 and "teacher" in missing.output and "Traceback" not in missing.output
+
+
+def test_a_teacher_whose_backbone_folder_moved_uses_the_student_s_backbone(movies_csv, tiny_bert, tmp_path, caplog):
+    """distill's --backbone is the student's, and the teacher had no way to its moved folder."""
+    backbone = tmp_path / "bb"
+    shutil.copytree(tiny_bert, backbone)
+    teacher = tmp_path / "teacher"
+    train(_config(movies_csv, backbone), teacher)
+    moved = backbone.rename(tmp_path / "bb-new")
+    student = train(_config(movies_csv, moved, teacher=str(teacher)), tmp_path / "student")
+    assert student.metrics["micro_f1"] > 0
+    assert f"its backbone folder {backbone} is gone; using the student's --backbone {moved}" in caplog.text
+    other = save_tiny("bert", tmp_path / "other", seed=3)  # another student backbone: the teacher's weights are checked
+    with pytest.raises(ModelError, match="other weights|different backbone"):
+        prepare(_config(movies_csv, other, teacher=str(teacher)), teacher_cache=tmp_path / "cache")
