@@ -23,6 +23,11 @@ from transformers import AutoConfig, AutoModel, PretrainedConfig, PreTrainedMode
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 
+#: Encoder-decoder model types whose encoder alone is the backbone (``AutoModel`` would
+#: build the whole model, whose forward needs decoder inputs).
+ENCODER_CLASSES = {"t5": "T5EncoderModel", "mt5": "MT5EncoderModel", "umt5": "UMT5EncoderModel"}
+
+
 def pool_tokens(hidden: torch.Tensor, mask: torch.Tensor, pooling: str) -> torch.Tensor:
     """Reduce token states to one vector per row: genretag's pooling, here and in training.
 
@@ -99,7 +104,13 @@ class GenretagForSequenceClassification(PreTrainedModel):
     def __init__(self, config: GenretagConfig):
         super().__init__(config)
         backbone_config = _backbone_config(config)
-        self.backbone = AutoModel.from_config(backbone_config)
+        encoder = ENCODER_CLASSES.get(getattr(backbone_config, "model_type", ""))
+        if encoder:  # T5: the encoder alone, as genretag trained it
+            import transformers
+
+            self.backbone = getattr(transformers, encoder)(backbone_config)
+        else:
+            self.backbone = AutoModel.from_config(backbone_config)
         self.dropout = nn.Dropout(config.head_dropout)
         self.classifier = nn.Linear(backbone_config.hidden_size, config.num_labels)
         self.post_init()

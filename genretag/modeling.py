@@ -22,7 +22,7 @@ from .lora import can_merge, merge_adapter
 from .config import POOLINGS, ModelSpec
 from .errors import ModelError
 # The exported model's code (torch and transformers only) owns the pooling, so the two cannot drift apart.
-from .hf_modeling import pool_tokens
+from .hf_modeling import ENCODER_CLASSES, pool_tokens
 
 logger = logging.getLogger(__name__)
 
@@ -40,9 +40,6 @@ LORA_TARGET_FAMILIES = (
     ("Wqkv",),  # ModernBERT
 )
 
-#: Encoder-decoder model types whose encoder alone is the backbone (``AutoModel`` would
-#: build the whole model, whose forward needs decoder inputs).
-ENCODER_CLASSES = {"t5": "T5EncoderModel", "mt5": "MT5EncoderModel", "umt5": "UMT5EncoderModel"}
 
 #: Model types whose position ids start after the padding index (RoBERTa's scheme), so
 #: ``pad_token_id + 1`` of their ``max_position_embeddings`` are never a text position.

@@ -18,6 +18,7 @@ from genretag.config import TrainConfig
 from genretag.export import export_run
 from genretag.runs import load_run
 from genretag.training import train
+from tiny_backbones import save_tiny
 
 TEXTS = [
     "A lonely sheriff rides into a desert town where outlaws rule the saloon.",
@@ -73,12 +74,13 @@ def _train(data: Path, backbone: Path, out: Path, **changes) -> Path:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, movies_csv, tiny_qwen, tiny_bert) -> dict[str, Path]:
-    """Three tiny runs, one per pooling: last (Qwen3), mean and cls (BERT)."""
+    """Tiny runs, one per pooling: last (Qwen3), mean and cls (BERT); and T5, whose backbone is its encoder alone."""
     root = tmp_path_factory.mktemp("export-runs")
     return {
         "last": _train(movies_csv, tiny_qwen, root / "qwen"),
         "mean": _train(movies_csv, tiny_bert, root / "bert-mean"),
         "cls": _train(movies_csv, tiny_bert, root / "bert-cls", pooling="cls"),
+        "t5": _train(movies_csv, save_tiny("t5", root / "t5-backbone"), root / "t5"),
     }
 
 
@@ -102,7 +104,7 @@ def loaded(exported) -> dict:
     return {pooling: result[str(folder)] for pooling, folder in exported.items()}
 
 
-@pytest.mark.parametrize("pooling", ["last", "mean", "cls"])
+@pytest.mark.parametrize("pooling", ["last", "mean", "cls", "t5"])  # T5 was "cannot rebuild t5 for export"
 def test_transformers_alone_gives_the_run_probabilities(pooling, runs, loaded):
     run = load_run(runs[pooling], device="cpu")
     expected = run.predict_proba(TEXTS)
