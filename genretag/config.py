@@ -135,6 +135,8 @@ class TrainConfig:
 
     def __post_init__(self):
         self.split = tuple(float(x) for x in self.split)
+        if self.lora_targets:  # "q_proj,q_proj" is q_proj once
+            self.lora_targets = list(dict.fromkeys(self.lora_targets))
         checks = [
             ("lr", self.lr > 0 and math.isfinite(self.lr), f"must be a positive finite number, got {self.lr}"),
             ("batch_size", self.batch_size >= 1, f"must be at least 1, got {self.batch_size}"),

@@ -457,7 +457,9 @@ def _check_adaptable(base: nn.Module, targets: list[str]) -> None:
         if wrong:
             name, module = wrong[0]
             leaves = sorted({n.rsplit(".", 1)[-1] for n in layers})
-            raise ModelError(f"--lora-targets {target}: '{name}' is a {type(module).__name__}, not a linear layer; "
+            kind = type(module).__name__
+            raise ModelError(f"--lora-targets {target}: '{name}' is {'an' if kind[:1] in 'AEIOU' else 'a'} {kind}, "
+                             "not a linear layer; "
                              f"linear layers of this backbone: {', '.join(leaves[:12])}")
 
 

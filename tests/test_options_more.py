@@ -47,7 +47,8 @@ def test_lora_targets_that_are_no_linear_layer_are_named(tiny_bert, target, kind
     from genretag.modeling import build_model
 
     spec = ModelSpec(backbone=str(tiny_bert), num_labels=3, lora_targets=[target])
-    with pytest.raises(ModelError, match=rf"--lora-targets {target}: '.*{target}' is a {kind}, not a linear layer; "
+    article = "an" if kind[0] in "AEIOU" else "a"  # "an Embedding"
+    with pytest.raises(ModelError, match=rf"--lora-targets {target}: '.*{target}' is {article} {kind}, not a linear layer; "
                                          r"linear layers of this backbone: .*query"):
         build_model(spec)
 
@@ -241,3 +242,9 @@ def test_a_split_leaving_few_training_or_validation_rows_says_what_it_costs(tiny
     assert result.exit_code == 0 and "only 1 validation row (--split 0.96,0.02,0.02)" in _flat(result.output)
     result = CliRunner().invoke(app, [*train, str(tmp_path / "c"), "--split", "0.02,0.96,0.02"])
     assert result.exit_code == 2 and "--split 0.02,0.96,0.02 leaves 1 training row of 60" in _flat(result.output)
+
+
+def test_small_option_slips_are_read_as_meant():
+    from genretag.config import TrainConfig
+
+    assert TrainConfig(lora_targets=["q_proj", "q_proj", "v_proj"]).lora_targets == ["q_proj", "v_proj"]
