@@ -18,6 +18,7 @@ weights into either would give different probabilities, silently.
 from __future__ import annotations
 
 import torch
+import transformers
 from torch import nn
 from transformers import AutoConfig, AutoModel, PretrainedConfig, PreTrainedModel
 from transformers.modeling_outputs import SequenceClassifierOutput
@@ -106,8 +107,6 @@ class GenretagForSequenceClassification(PreTrainedModel):
         backbone_config = _backbone_config(config)
         encoder = ENCODER_CLASSES.get(getattr(backbone_config, "model_type", ""))
         if encoder:  # T5: the encoder alone, as genretag trained it
-            import transformers
-
             self.backbone = getattr(transformers, encoder)(backbone_config)
         else:
             self.backbone = AutoModel.from_config(backbone_config)
