@@ -523,7 +523,8 @@ def evaluate(
         logger.warning(message)
     if with_unused is not None and len(rows.texts) < metrics.FEW_ROWS:
         results["warnings"].append(
-            f"{len(unused)} model genres left out because none of the {len(rows.texts)} rows has them; with so few "
+            f"{len(unused)} model genre{'s' if len(unused) != 1 else ''} left out because none of the "
+            f"{len(rows.texts)} rows has {'them' if len(unused) != 1 else 'it'}; with so few "
             f"rows that may be chance, not the file's vocabulary: with them micro-F1 is {with_unused['micro_f1']:.3f} "
             "(--all-genres)")
     elif with_unused is not None and len(labels) <= FEW_GENRES:
