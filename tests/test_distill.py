@@ -168,3 +168,16 @@ def test_a_teacher_whose_backbone_folder_moved_uses_the_student_s_backbone(movie
     other = save_tiny("bert", tmp_path / "other", seed=3)  # another student backbone: the teacher's weights are checked
     with pytest.raises(ModelError, match="other weights|different backbone"):
         prepare(_config(movies_csv, other, teacher=str(teacher)), teacher_cache=tmp_path / "cache")
+
+
+@pytest.mark.parametrize("option", [["--seed", "-1"], ["--distill-alpha", "2"], ["--epochs", "0"]])
+def test_distill_refuses_a_bad_option_in_one_line(movies_csv, tiny_bert, teacher_run, tmp_path, option):
+    """distill (an argument and a context) crashed with a traceback: Typer's click has no human_readable_name."""
+    from typer.testing import CliRunner
+
+    from genretag.cli import app
+
+    result = CliRunner().invoke(app, ["distill", str(teacher_run), "--data", str(movies_csv), "--backbone",
+                                      str(tiny_bert), "--out", str(tmp_path / "s"), *option])
+    assert result.exit_code == 2 and f"error: {option[0]} must be" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "s").exists()

@@ -94,7 +94,8 @@ def flag_names(ctx: typer.Context | None) -> Callable[[str], str]:
     names = {}
     for param in ctx.command.params:
         if param.param_type_name == "argument":
-            names[param.name] = param.human_readable_name
+            # Typer's vendored click names it by its metavar (no human_readable_name)
+            names[param.name] = getattr(param, "human_readable_name", None) or (param.name or "").upper()
         else:
             names[param.name] = next((o for o in param.opts if o.startswith("--")), param.opts[0])
     return lambda name: names.get(name, name)
