@@ -38,6 +38,7 @@ import math
 import os
 import re
 import threading
+import warnings
 import zipfile
 from collections import Counter
 from collections.abc import Collection, Iterator
@@ -158,6 +159,8 @@ class FileFormat:
     """How its first line ends, ``"\\r\\n"`` or ``"\\n"`` (csv and jsonl); None: unknown."""
     blank_columns: tuple[str, ...] = ()
     """Names given to empty header cells (``Unnamed: 2``, as pandas names them): written back empty (csv)."""
+    trailing_sep: bool = False
+    """Every data row ends with a separator the header lacks (an empty last field): read without it (csv)."""
 
 
 # --------------------------------------------------------------------------- encodings
@@ -856,6 +859,7 @@ def _sniff_delimited(path: Path, base: FileFormat, text: str, truncated: bool, o
     if not header:
         raise DataError(f"{path} is empty; expected a header row and data rows")
     blank: tuple[str, ...] = ()
+    trailing = False
     if options.header:
         # Names are kept as written ("Genre " stays "Genre "): the output's header is the file's own.
         # Matching a name (`genretag.data.columns`) ignores case and surrounding spaces.
@@ -864,8 +868,7 @@ def _sniff_delimited(path: Path, base: FileFormat, text: str, truncated: bool, o
             blank = tuple(f"Unnamed: {i}" for i, c in enumerate(columns) if not c.strip())
             columns = [c if c.strip() else f"Unnamed: {i}" for i, c in enumerate(columns)]
         _check_unique(path, columns)
-        if len(sep) == 1:
-            _check_first_rows(path, text, sep, quoting, truncated, len(header))
+        trailing = len(sep) == 1 and _check_first_rows(path, text, sep, quoting, truncated, len(header))
     else:
         columns = list(options.columns)
         if looks_like_header(header):
@@ -879,18 +882,22 @@ def _sniff_delimited(path: Path, base: FileFormat, text: str, truncated: bool, o
             raise DataError(f"--columns gives {len(columns)} names but the first row of {path} has {len(header)} "
                             f"fields (separator {sep!r}); give one name per field, or pass --sep")
     return FileFormat(**{**base.__dict__, "kind": CSV, "columns": columns, "sep": sep, "header": options.header,
-                         "skip_lines": skip, "quoting": quoting, "blank_columns": blank})
+                         "skip_lines": skip, "quoting": quoting, "blank_columns": blank,
+                         "trailing_sep": options.header and trailing})
 
 
-def _check_first_rows(path: Path, text: str, sep: str, quoting: bool, truncated: bool, width: int) -> None:
+def _check_first_rows(path: Path, text: str, sep: str, quoting: bool, truncated: bool, width: int) -> bool:
     """Refuse a first data row wider than the header: pandas would take its first fields for an index
     and shift the rest under the wrong names (an unquoted comma in a synopsis). Every row one wider is
-    R's ``write.table`` (row names without a header cell), which pandas reads right."""
+    R's ``write.table`` (row names without a header cell), which pandas reads right, or, when that
+    last field is empty in every row, rows ending with a separator: True then (read without it)."""
     rows = _records(text, sep, _SAMPLE_LINES, quoting)[1:]
     if truncated and len(rows) > 1:
         rows = rows[:-1]  # may be cut off
-    if not rows or len(rows[0]) <= width or all(len(r) == width + 1 for r in rows):
-        return
+    if not rows or len(rows[0]) <= width:
+        return False
+    if all(len(r) == width + 1 for r in rows):
+        return all(not r[-1].strip() for r in rows)
     raise DataError(f"cannot parse {path}: its first data row has {len(rows[0])} fields separated by {sep!r} and "
                     f"the header {width}; quote fields that hold {sep!r} (\"a, b\"), or pass --sep")
 
@@ -1127,12 +1134,17 @@ def _delimited_chunks(path: Path, fmt: FileFormat, chunksize: int) -> Iterator[p
                                "quoting": csv.QUOTE_MINIMAL if fmt.quoting else csv.QUOTE_NONE}
     if not fmt.header:
         options.update(header=None, names=list(fmt.columns))
-    if fmt.repair or fmt.compression == "zip":
-        with open_text(path, fmt) as fh, pd.read_csv(fh, **options) as reader:
-            yield from (_name_columns(_without_eof_mark(chunk), fmt) for chunk in reader)
-    else:  # pandas decodes (and decompresses) faster by itself
-        with pd.read_csv(path, encoding=fmt.encoding, compression=fmt.compression, **options) as reader:
-            yield from (_name_columns(_without_eof_mark(chunk), fmt) for chunk in reader)
+    if fmt.trailing_sep:  # "a,b,c," under "x,y,z": the empty last field is no column (pandas: no index)
+        options["index_col"] = False
+    with warnings.catch_warnings():
+        # index_col=False warns of "a loss of data": here the lost field is the empty one after the last separator
+        warnings.filterwarnings("ignore", "Length of header or names does not match", pd.errors.ParserWarning)
+        if fmt.repair or fmt.compression == "zip":
+            with open_text(path, fmt) as fh, pd.read_csv(fh, **options) as reader:
+                yield from (_name_columns(_without_eof_mark(chunk), fmt) for chunk in reader)
+        else:  # pandas decodes (and decompresses) faster by itself
+            with pd.read_csv(path, encoding=fmt.encoding, compression=fmt.compression, **options) as reader:
+                yield from (_name_columns(_without_eof_mark(chunk), fmt) for chunk in reader)
 
 
 def _without_eof_mark(chunk: pd.DataFrame) -> pd.DataFrame:

@@ -124,3 +124,16 @@ def test_tag_flags_portuguese_rows(tiny_run, tmp_path):
     assert result.exit_code == 0, result.output
     tagged = pd.read_csv(tmp_path / "pt.tagged.csv")
     assert (tagged["language_warning"] == "not English (model: English)").all()
+
+
+@pytest.mark.parametrize(("sep", "name"), [(",", "movies.csv"), ("\t", "movies.tsv")])
+def test_rows_ending_with_a_separator_are_read_in_their_columns(tmp_path, sep, name):
+    """Every row one wider with an empty last field: pandas took the ids for an index and shifted the rest."""
+    path = tmp_path / name
+    rows = [("1", "Heat", "A detective hunts a crew of thieves in Los Angeles.", "Crime|Action"),
+            ("2", "Jaws", "A great white shark terrorizes a small beach town.", "Horror|Thriller")]
+    path.write_text(sep.join(("id", "title", "overview", "genres")) + "\n"
+                    + "".join(sep.join(r) + sep + "\n" for r in rows), encoding="utf-8")
+    frame = read_table(path)
+    assert list(frame.columns) == ["id", "title", "overview", "genres"]
+    assert frame.values.tolist() == [list(r) for r in rows]
