@@ -1562,6 +1562,8 @@ def check_output(out: str | Path, *, source: FileFormat | None = None, resume: b
     JSON Lines (what `merge_shards` joins) are refused. ``warn``: say which format an unknown
     suffix gets (the CLI checks early without it; `tag_csv` says it once).
     """
+    if str(out).endswith(("/", os.sep)):
+        raise DataError(f"--out {out} names a folder; give a file name, e.g. --out {out}movies.tagged.csv")
     if str(out) == "-":
         raise DataError("--out - (standard output) is not written to: tag writes a file, atomically, so that an "
                         "interrupted run leaves nothing half-written; pass a file name")
@@ -1708,7 +1710,8 @@ class TableWriter:
             return opener(raw, "wb")
         # gzip stores the name less one ".gz" (as gzip(1) does); any case of the suffix is dropped.
         stem = self.name[:-3] if self.name.lower().endswith(".gz") else self.name
-        return gzip.GzipFile(filename=stem + ".gz", mode="wb", fileobj=raw)
+        # No timestamp (0): a resumed file is byte for byte the one an uninterrupted run writes.
+        return gzip.GzipFile(filename=stem + ".gz", mode="wb", fileobj=raw, mtime=0)
 
     _as_text: set = frozenset()
 

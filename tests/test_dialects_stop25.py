@@ -90,6 +90,7 @@ def test_archives_and_zstd_are_refused_and_a_hidden_gzip_is_read(tmp_path, caplo
     ("movies.tar.gz", r"genretag does not write .tar files"),
     ("movies.zst", r"genretag does not write .zst files"),
     ("movies.tgz", r"genretag does not write .tgz files"),
+    ("outdir/", r"--out outdir/ names a folder; give a file name"),  # wrote a file named "outdir"
 ])
 def test_outputs_genretag_cannot_write_are_refused(out, message):
     """Each was written as CSV (or gzip CSV) under a name that says otherwise; "-" became a file named "-"."""
@@ -137,3 +138,18 @@ def test_rows_ending_with_a_separator_are_read_in_their_columns(tmp_path, sep, n
     frame = read_table(path)
     assert list(frame.columns) == ["id", "title", "overview", "genres"]
     assert frame.values.tolist() == [list(r) for r in rows]
+
+
+def test_a_gzip_output_has_no_timestamp_so_a_resumed_one_is_the_same_bytes(tmp_path):
+    """Each chunk's gzip header held the time it was written: a resumed .csv.gz differed from byte 5."""
+    from genretag.formats import OutputFormat, TableWriter
+
+    frame = pd.DataFrame({"title": ["Heat"], "overview": ["Thieves in Los Angeles."]})
+    outputs = []
+    for name in ("a.csv.gz", "b.csv.gz"):
+        writer = TableWriter(tmp_path / name, OutputFormat(kind="csv", compression="gzip"), name="movies.csv.gz")
+        writer.write(frame, header=True)
+        writer.close()
+        outputs.append((tmp_path / name).read_bytes())
+    assert outputs[0][4:8] == b"\x00\x00\x00\x00" and outputs[0] == outputs[1]
+    assert gzip.decompress(outputs[0]).decode().startswith("title,overview")
