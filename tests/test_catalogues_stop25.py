@@ -44,6 +44,7 @@ def _mapped(cell: str) -> tuple[list[str], list[str]]:
     ("['Science Fiction' 'Drama'\n 'Romance']", ["Science Fiction", "Drama", "Romance"]),  # numpy wraps long arrays
     ('["It\'s Magic" "Drama"]', ["It's Magic", "Drama"]),
     ("['\\N' 'Drama']", ["\\N", "Drama"]),  # an escape Python does not know: the text as written
+    ("[878  53]", ["878", "53"]),  # TMDB genre_ids from Parquet: was one genre, "878 53"
 ])
 def test_a_numpy_array_repr_is_a_list_of_genres(cell, genres):
     """pandas writes a list column of a Parquet/Hugging Face table to CSV as numpy reprs, without commas."""
@@ -77,6 +78,12 @@ def test_a_name_listing_genres_is_read_as_its_parts(cell, genres, said):
 @pytest.mark.parametrize("cell", ["Sword & Sorcery", "Rock & Roll", "Cloak/Dagger"])
 def test_a_name_of_no_known_genre_stays_whole(cell):
     assert _mapped(cell) == ([cell], [])
+
+
+def test_html_in_a_real_list_of_genres_is_markup_not_names():
+    """JSON Lines / Parquet lists of scraped links were learnt as genres named '<a href=...>Drama</a>'."""
+    assert parse_genres(['<a href="/genre/drama">Drama</a>', '<span class="genre">Action</span>']) == [
+        "Drama", "Action"]
 
 
 def test_html_in_genre_cells_is_markup_not_names():
@@ -169,3 +176,10 @@ def test_evaluate_scores_a_one_row_per_genre_file_on_every_genre(tiny_run, tmp_p
 
 def test_myanimelist_s_misspelled_synopsis_column_is_found():
     assert detect_columns(["MAL_ID", "Name", "Score", "Genres", "sypnopsis"])[0] == ["sypnopsis"]
+
+
+def test_numpy_reprs_are_no_broken_lists():
+    from genretag.data import is_malformed_list
+
+    assert not is_malformed_list("[878  53]") and not is_malformed_list("['Horror' 'Action']")
+    assert is_malformed_list("[878, 5")

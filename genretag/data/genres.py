@@ -108,6 +108,9 @@ def _raw_genres(cell: Any) -> Iterator[str]:
     if _NUMPY_LIST.fullmatch(text):  # a numpy array's repr, as pandas writes a list column to CSV
         yield from (_unquote(q) for q in _QUOTED.findall(text))
         return
+    if _NUMPY_NUMBERS.fullmatch(text):  # ... of numbers: TMDB's genre_ids, "[878  53]"
+        yield from text.strip("[] \t\r\n").split()
+        return
     if text[0] in "[{(" and text.count("[") + text.count("{") <= _MAX_BRACKETS:
         parsed = _parse_literal(text)
         if parsed is not None:
@@ -131,6 +134,7 @@ def _raw_genres(cell: Any) -> Iterator[str]:
 # "ActionDrama"), wrapped onto more lines when long.
 _QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'" + r'|"(?:[^"\\]|\\.)*"')
 _NUMPY_LIST = re.compile(rf"\[\s*(?:{_QUOTED.pattern})(?:\s+(?:{_QUOTED.pattern}))+\s*\]")
+_NUMPY_NUMBERS = re.compile(r"\[\s*\d+(?:\s+\d+)+\s*\]")
 
 
 def _unquote(quoted: str) -> str:
@@ -181,6 +185,8 @@ def is_malformed_list(cell: Any) -> bool:
         return False
     if text.count("[") + text.count("{") > _MAX_BRACKETS:
         return True
+    if _NUMPY_LIST.fullmatch(text) or _NUMPY_NUMBERS.fullmatch(text):  # a numpy repr: well formed
+        return False
     return _parse_literal(text) is None
 
 
@@ -193,7 +199,7 @@ def _names_from_object(obj: Any, depth: int = 0) -> Iterator[str]:
     if depth > _MAX_DEPTH:
         return  # not a genre list; recursing on would exhaust the stack (RecursionError)
     if isinstance(obj, str):
-        yield _unescape(obj)
+        yield strip_tags(_unescape(obj)).strip()  # a list item may be markup too: '<a href="...">Drama</a>'
     elif isinstance(obj, dict):
         yield from _names_from_dict(obj, depth)
     elif isinstance(obj, (list, tuple, set, frozenset)):
