@@ -130,8 +130,8 @@ def _predict_rows(teacher: Path, data_path, row_ids: np.ndarray,
 
     gone = read_config(teacher).backbone
     if backbone and backbone_gone(gone):
-        logger.warning("teacher %s: its backbone folder %s is gone; using the student's --backbone %s (checked to "
-                       "have the same weights and tokenizer)", teacher.name, gone, backbone)
+        logger.warning("teacher %s: its backbone folder %s is gone; trying the student's --backbone %s (used only "
+                       "if it has the same weights and tokenizer)", teacher.name, gone, backbone)
     run = load_run(teacher, backbone=backbone if backbone and backbone_gone(gone) else None)
     data, _ = load_labelled(data_path, text_cols=run.config.text_cols, genres_col=run.config.genres_col)
     position = {r: i for i, r in enumerate(data.row_ids)}

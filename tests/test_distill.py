@@ -164,7 +164,7 @@ def test_a_teacher_whose_backbone_folder_moved_uses_the_student_s_backbone(movie
     moved = backbone.rename(tmp_path / "bb-new")
     student = train(_config(movies_csv, moved, teacher=str(teacher)), tmp_path / "student")
     assert student.metrics["micro_f1"] > 0
-    assert f"its backbone folder {backbone} is gone; using the student's --backbone {moved}" in caplog.text
+    assert f"its backbone folder {backbone} is gone; trying the student's --backbone {moved}" in caplog.text
     other = save_tiny("bert", tmp_path / "other", seed=3)  # another student backbone: the teacher's weights are checked
     with pytest.raises(ModelError, match="other weights|different backbone"):
         prepare(_config(movies_csv, other, teacher=str(teacher)), teacher_cache=tmp_path / "cache")
