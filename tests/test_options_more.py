@@ -248,3 +248,12 @@ def test_small_option_slips_are_read_as_meant():
     from genretag.config import TrainConfig
 
     assert TrainConfig(lora_targets=["q_proj", "q_proj", "v_proj"]).lora_targets == ["q_proj", "v_proj"]
+
+
+def test_tune_max_length_past_the_backbone_s_limit_is_a_bad_option(movies_csv, tiny_bert, tmp_path):
+    """Refused before any trial, but with the 'model cannot be loaded' exit code 3."""
+    result = CliRunner().invoke(app, ["tune", "--data", str(movies_csv), "--backbone", str(tiny_bert), "--epochs", "1",
+                                      "--max-length", "64,1024", "--out", str(tmp_path / "t")])
+    assert result.exit_code == 2, result.output
+    assert "--max-length 1024: backbone" in _flat(result.output) and "reads at most 512 tokens" in _flat(result.output)
+    assert not (tmp_path / "t" / "trials").exists()

@@ -91,13 +91,14 @@ def check_trials(base: TrainConfig, grid) -> None:
 
     Raises:
         ConfigError: A trial's settings (``--lora-r 8,0``, ``--distill-alpha 0.5,2``).
-        ModelError: ``--max-length`` values above what the backbone reads (they would all train at its limit).
+        DataError: ``--max-length`` values above what the backbone reads (they would all train at its limit):
+            a bad option (exit 2), not a model that cannot be loaded.
     """
     configs = [replace(base, **trial.changes) for trial in grid.trials()]  # each checks its own values
     lengths = sorted({c.max_length for c in configs})
     if len(lengths) < 2:
         return
-    from ..errors import ModelError
+    from ..errors import DataError, ModelError
     from ..modeling import backbone_config, position_limit
 
     try:
@@ -106,9 +107,9 @@ def check_trials(base: TrainConfig, grid) -> None:
         return  # the backbone cannot be read here: the first trial says why
     above = [n for n in lengths if limit is not None and n > limit]
     if above:
-        raise ModelError(f"--max-length {','.join(map(str, above))}: backbone {base.backbone} reads at most {limit} "
-                         f"tokens, so {'these trials' if len(above) > 1 else 'that trial'} would train at {limit}; "
-                         f"give values up to {limit}")
+        raise DataError(f"--max-length {','.join(map(str, above))}: backbone {base.backbone} reads at most {limit} "
+                        f"tokens, so {'these trials' if len(above) > 1 else 'that trial'} would train at {limit}; "
+                        f"give values up to {limit}")
 
 
 def tune(
