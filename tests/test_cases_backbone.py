@@ -182,18 +182,27 @@ def test_a_backbone_with_the_same_shapes_but_other_weights_is_refused(tmp_path, 
     assert result.exit_code == 0, result.output
 
 
+def _tokenizer_edited(backbone: Path, folder: Path, edit) -> Path:
+    """A copy of ``backbone`` whose ``tokenizer.json`` (as a dict) ``edit`` has changed in place."""
+    shutil.copytree(backbone, folder)
+    tokenizer = json.loads((folder / "tokenizer.json").read_text())
+    edit(tokenizer)
+    (folder / "tokenizer.json").write_text(json.dumps(tokenizer))
+    return folder
+
+
 def test_a_backbone_with_the_same_weights_but_another_tokenizer_is_refused(tmp_path, tiny_bert, caplog):
     case = CASES / "backbone-same-shape"
     run = tmp_path / "run"
     assert _train(case / "train.csv", tiny_bert, run).exit_code == 0
     assert len(_meta(run)["tokenizer_fingerprint"]) == 64
-    other = tmp_path / "other-tokenizer"
-    shutil.copytree(tiny_bert, other)
-    tokenizer = json.loads((other / "tokenizer.json").read_text())
-    vocab = tokenizer["model"]["vocab"]
-    words = [w for w in vocab if w.isalpha()][:2]  # two tokens trade ids: same size, other ids
-    vocab[words[0]], vocab[words[1]] = vocab[words[1]], vocab[words[0]]
-    (other / "tokenizer.json").write_text(json.dumps(tokenizer))
+
+    def trade_two_ids(tokenizer: dict) -> None:  # two tokens trade ids: same size, other ids
+        vocab = tokenizer["model"]["vocab"]
+        words = [w for w in vocab if w.isalpha()][:2]
+        vocab[words[0]], vocab[words[1]] = vocab[words[1]], vocab[words[0]]
+
+    other = _tokenizer_edited(tiny_bert, tmp_path / "other-tokenizer", trade_two_ids)
 
     tag = ["tag", str(case / "to_tag.csv"), "--model", str(run), "--backbone", str(other), "--runtime", "torch"]
     result = runner.invoke(app, [*tag, "--out", str(tmp_path / "a.csv")])
@@ -210,11 +219,7 @@ def test_a_tokenizer_of_the_same_vocabulary_that_no_longer_lower_cases_is_refuse
     run = tmp_path / "run"
     assert _train(case / "train.csv", tiny_bert, run).exit_code == 0
     assert len(_meta(run)["tokenizer_probe"]) == 64
-    cased = tmp_path / "cased"
-    shutil.copytree(tiny_bert, cased)
-    tokenizer = json.loads((cased / "tokenizer.json").read_text())
-    tokenizer["normalizer"]["lowercase"] = False
-    (cased / "tokenizer.json").write_text(json.dumps(tokenizer))
+    cased = _tokenizer_edited(tiny_bert, tmp_path / "cased", lambda t: t["normalizer"].update(lowercase=False))
     settings = json.loads((cased / "tokenizer_config.json").read_text())
     (cased / "tokenizer_config.json").write_text(json.dumps({**settings, "do_lower_case": False}))
     result = runner.invoke(app, ["tag", str(case / "to_tag.csv"), "--model", str(run), "--backbone", str(cased),

@@ -13,21 +13,11 @@ from genretag.data import detect_columns, load_labelled
 from genretag.data.genres import canonical_genre, parse_genres
 from genretag.errors import DataError
 from genretag.vocabulary import Vocabulary, current_vocabulary, output_names
+from test_catalogues_stop24 import SYNOPSES as STOP24_SYNOPSES
 
 runner = CliRunner()
 
-SYNOPSES = [
-    "A young nurse on the night shift at an old hospital hears voices from the closed wing.",
-    "Two rival wedding planners keep running into each other until they fall in love one summer.",
-    "A retired marshal rides back into a lawless town to settle an old debt with a cattle baron.",
-    "An astronaut stranded on a dying station fights a hostile organism hiding in its vents.",
-    "A detective hunts a killer who leaves riddles at the scene of each crime in a rainy city.",
-    "Three siblings build kites to win a seaside contest and save their grandmother's bakery.",
-    "A soldier walks home across a ruined country after the war, carrying a letter for a widow.",
-    "A con artist and a rookie cop team up to rob the casino that ruined both their fathers.",
-    "A girl finds a door in her garden that leads to a kingdom of talking foxes and lost toys.",
-    "A jazz pianist loses her hearing weeks before the concert that could make her career.",
-]
+SYNOPSES = STOP24_SYNOPSES[:10]
 
 
 def _mapped(cell: str) -> tuple[list[str], list[str]]:
