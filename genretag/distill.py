@@ -129,10 +129,11 @@ def _predict_rows(teacher: Path, data_path, row_ids: np.ndarray,
     from .runs import backbone_gone, load_run
 
     gone = read_config(teacher).backbone
-    if backbone and backbone_gone(gone):
+    moved = backbone if backbone and backbone_gone(gone) else None
+    if moved:
         logger.warning("teacher %s: its backbone folder %s is gone; trying the student's --backbone %s (used only "
-                       "if it has the same weights and tokenizer)", teacher.name, gone, backbone)
-    run = load_run(teacher, backbone=backbone if backbone and backbone_gone(gone) else None)
+                       "if it has the same weights and tokenizer)", teacher.name, gone, moved)
+    run = load_run(teacher, backbone=moved)
     data, _ = load_labelled(data_path, text_cols=run.config.text_cols, genres_col=run.config.genres_col)
     position = {r: i for i, r in enumerate(data.row_ids)}
     kept = np.array([r for r in row_ids if int(r) in position], dtype=np.int64)

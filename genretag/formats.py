@@ -1136,15 +1136,21 @@ def _delimited_chunks(path: Path, fmt: FileFormat, chunksize: int) -> Iterator[p
         options.update(header=None, names=list(fmt.columns))
     if fmt.trailing_sep:  # "a,b,c," under "x,y,z": the empty last field is no column (pandas: no index)
         options["index_col"] = False
-    with warnings.catch_warnings():
-        # index_col=False warns of "a loss of data": here the lost field is the empty one after the last separator
-        warnings.filterwarnings("ignore", "Length of header or names does not match", pd.errors.ParserWarning)
+    with _lost_field_unsaid() if fmt.trailing_sep else contextlib.nullcontext():
         if fmt.repair or fmt.compression == "zip":
             with open_text(path, fmt) as fh, pd.read_csv(fh, **options) as reader:
                 yield from (_name_columns(_without_eof_mark(chunk), fmt) for chunk in reader)
         else:  # pandas decodes (and decompresses) faster by itself
             with pd.read_csv(path, encoding=fmt.encoding, compression=fmt.compression, **options) as reader:
                 yield from (_name_columns(_without_eof_mark(chunk), fmt) for chunk in reader)
+
+
+@contextlib.contextmanager
+def _lost_field_unsaid():
+    """pandas' index_col=False warns of "a loss of data": the field lost is the empty one after the last separator."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Length of header or names does not match", pd.errors.ParserWarning)
+        yield
 
 
 def _without_eof_mark(chunk: pd.DataFrame) -> pd.DataFrame:

@@ -293,9 +293,9 @@ def load_labelled(
         elif synopsis.casefold() in first:  # the same synopsis re-typed in another case is a duplicate too
             duplicate_text += 1
             kept_row = first[synopsis.casefold()]
-            new = [g for g in row_genres if g not in genres[kept_row] and g not in others.get(kept_row, ())]
-            if new or any(g not in genres[kept_row] for g in row_genres):
-                others.setdefault(kept_row, []).extend(new)
+            if any(g not in genres[kept_row] for g in row_genres):
+                added = others.setdefault(kept_row, [])
+                added.extend(g for g in row_genres if g not in genres[kept_row] and g not in added)
                 other_genres += 1
         else:
             first[synopsis.casefold()] = i
