@@ -383,8 +383,8 @@ def whole_process(args) -> dict:
         for repeat in range(args.repeats):
             cache = tmp / f"cache-{config}-{repeat}"  # empty: the first ONNX run exports, the next ones reuse it
             plan = [("plain loop, 1 model (fp32, pad 128, file order)", "plain", None, csv_path)]
-            tagged = [("genretag tag, 1 model (the bundled one)" if single == model else
-                       "genretag tag, 1 model (members/1)", single)]
+            one = "genretag tag, 1 model (the bundled one)" if single == model else "genretag tag, 1 model (members/1)"
+            tagged = [(one, single)]
             if ensemble is not None:
                 tagged.insert(0, (f"genretag tag, ensemble of 3 ({ensemble.name})", ensemble))
             for label, run in tagged:
@@ -394,7 +394,7 @@ def whole_process(args) -> dict:
             plan.append(("genretag tag, bundled model, ONNX Runtime (cached export: what every later run does)", "tag",
                          (single, "auto", "auto"), csv_path))
             if args.int8_row:
-                plan.append(("genretag tag, 1 model (members/1), --precision int8 (no parity check)", "tag",
+                plan.append((f"{one}, --precision int8 (no parity check)", "tag",
                              (single, "int8", "torch"), csv_path))
             if args.before:
                 plan.append((f"before: genretag tag from {args.before}, ensemble of 3, auto", "before",
