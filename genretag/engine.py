@@ -1,7 +1,7 @@
 """Tagging on Ray Data: many workers (processes, machines, GPUs), one model load per worker.
 
 ``genretag tag ... --engine ray`` reads CSV, JSONL or Parquet (a file, a folder or a
-glob), runs `genretag.tagging.GenreTagger` in a fixed pool of Ray actors and writes one
+glob; local files with genretag's own reader, as ``tag`` reads them), runs `genretag.tagging.GenreTagger` in a fixed pool of Ray actors and writes one
 file (Parquet, CSV/TSV, JSON Lines; `genretag.formats.TableWriter`, as ``tag`` writes) with
 every input column and row, in input order (Ray Data's
 ``preserve_order``; no row-id column is added). Prediction and the output columns are
@@ -36,10 +36,7 @@ FORMATS = {
     ".jsonl": "json", ".ndjson": "json", ".json": "json",
     ".parquet": "parquet", ".pq": "parquet",
 }
-#: Formats genretag's own reader reads on the driver (encodings, delimiters, JSON arrays),
-#: blocks then handed to Ray; the others are read by Ray's readers on the workers.
-DRIVER_READ = ("csv", "json-array")
-COMPRESSIONS = (".gz", ".bz2", ".xz", ".zst")
+COMPRESSIONS = (".gz", ".bz2", ".xz", ".zst", ".zip")
 DEFAULT_BLOCK_ROWS = 1_000
 INSTALL_HINT = 'pip install "genretag[ray]"'
 
@@ -142,38 +139,53 @@ def expand_inputs(path: str | Path) -> tuple[list[str], str]:
     if len(formats) > 1:
         raise DataError(f"{path} mixes input formats ({', '.join(sorted(formats))}); tag one format at a time")
     fmt = formats.pop()
-    if fmt == "json" and not any(map(_is_remote, files)) and any(_json_array(f) for f in files):
-        fmt = "json-array"  # Ray's JSON reader takes a whole array for one row
+    if any(map(_is_remote, files)):
+        if fmt == "csv":
+            raise DataError(f"{files[0]}: CSV input to --engine ray must be on this machine (genretag's reader "
+                            "detects its encoding and delimiter); use Parquet or JSONL on object storage")
+        if any(f.lower().endswith(".zip") for f in files):
+            raise DataError(f"{files[0]}: a zip archive on object storage is not read; unpack it, or gzip the file")
     return files, fmt
 
 
-def _json_array(path: str) -> bool:
-    """A local file holding one JSON array of records (not JSON Lines)."""
-    return formats.sniff(path.removeprefix("file://")).kind == formats.JSON
+def on_driver(files: list[str]) -> bool:
+    """Local inputs are read by genretag's own reader on this machine, as ``tag`` reads them
+    (encodings, delimiters, JSON arrays, compression, and every value's type: Ray's JSON Lines
+    reader turns ``"0012"`` into 12 and epoch numbers into dates); each block then goes to
+    Ray's object store. Remote JSON Lines and Parquet are read by Ray's readers on the workers."""
+    return not any(map(_is_remote, files))
 
 
 def input_columns(files: list[str], fmt: str) -> list[str]:
     """The column names of the first input file, read without Ray.
 
+    Every input must hold the first one's columns (Parquet: its schema, `input_schema`): a
+    file without the text column would have its rows written untagged as if their synopses
+    were empty, and a delimited or Parquet output has one set of columns. JSON records may
+    differ in their other keys (a JSON output keeps each record's own).
+
     Raises:
-        DataError: The file cannot be read as ``fmt``, or a CSV is not on this machine.
+        DataError: The file cannot be read as ``fmt``, or the inputs' columns differ.
     """
     first = files[0]
-    if fmt in DRIVER_READ:
-        if _is_remote(first):
-            raise DataError(f"{first}: CSV input to --engine ray must be on this machine (genretag's reader "
-                            "detects its encoding and delimiter); use Parquet or JSONL on object storage")
-        return list(data_mod.read_csv(first, nrows=0).columns)
+    if fmt == "parquet":
+        return list(input_schema(files).names)
+    if on_driver(files):
+        columns = list(formats.sniff(first).columns)
+        for other in files[1:]:
+            theirs = list(formats.sniff(other).columns)
+            missing, extra = [c for c in columns if c not in theirs], [c for c in theirs if c not in columns]
+            if theirs != columns and (fmt != "json" or missing):
+                what = (f"lacks {', '.join(map(repr, missing))}" if missing else
+                        f"adds {', '.join(map(repr, extra))}" if extra else "orders them otherwise")
+                raise DataError(f"{other} does not have the columns of {first} (it {what}); tag files of one layout "
+                                "together, or each on its own")
+        return columns
     import fsspec
+    import pandas as pd
 
     try:
         with fsspec.open(first, "rb", compression="infer") as fh:
-            if fmt == "parquet":
-                import pyarrow.parquet as pq
-
-                return list(pq.read_schema(fh).names)
-            import pandas as pd
-
             head = fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
             if head.startswith(b"["):
                 raise DataError(f"{first} is a JSON array of records: --engine ray reads JSON arrays on this machine "
@@ -181,8 +193,35 @@ def input_columns(files: list[str], fmt: str) -> list[str]:
             fh.seek(0)
             return [str(c) for c in pd.read_json(fh, lines=True, nrows=100, dtype=False).columns]
     except (OSError, ValueError) as exc:
-        raise DataError(f"{first} cannot be read as {'Parquet' if fmt == 'parquet' else 'JSON lines'} "
-                        f"({type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''})") from None
+        raise DataError(f"{first} cannot be read as JSON lines ({_one_line(exc)})") from None
+
+
+def input_schema(files: list[str]):
+    """The pyarrow schema every Parquet input shares (Ray reads files of several into an internal error).
+
+    Raises:
+        DataError: A file cannot be read as Parquet, or its schema differs from the first file's.
+    """
+    import fsspec
+    import pyarrow.parquet as pq
+
+    schemas = []
+    for file in files:
+        try:
+            with fsspec.open(file, "rb") as fh:
+                schemas.append(pq.read_schema(fh).remove_metadata())
+        except (OSError, ValueError) as exc:
+            raise DataError(f"{file} cannot be read as Parquet ({_one_line(exc)})") from None
+        if schemas[-1] != schemas[0]:
+            differ = [f"{f.name} ({f.type})" for f in schemas[-1] if f not in schemas[0]] or ["the order of columns"]
+            raise DataError(f"{file} does not have the schema of {files[0]} (differs in {', '.join(differ[:3])}); "
+                            "tag files of one schema together, or each on its own")
+    return schemas[0]
+
+
+def _one_line(exc: Exception) -> str:
+    text = str(exc).splitlines()[0][:160] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}"
 
 
 def default_engine_output(source: str | Path) -> Path:
@@ -194,18 +233,18 @@ def default_engine_output(source: str | Path) -> Path:
     return path.with_name(f"{Path(name).stem}.tagged.parquet")
 
 
-def output_format(out: str | Path, files: list[str], fmt: str) -> formats.OutputFormat:
+def output_format(out: str | Path, files: list[str]) -> formats.OutputFormat:
     """The format to write ``out`` in: `genretag.formats.check_output`'s, as ``tag`` writes it.
 
-    A delimited output of local delimited inputs that share one dialect (separator,
-    encoding, byte-order mark, Excel ``sep=`` line, line ending) keeps it, as ``tag`` does
-    for its one input; inputs of several dialects give plain UTF-8.
+    An output of local inputs (`on_driver`) that share one dialect (separator, encoding,
+    byte-order mark, Excel ``sep=`` line, line ending) keeps it, as ``tag`` does for its one
+    input; inputs of several dialects, or remote ones, give plain UTF-8.
 
     Raises:
         DataError: A format genretag does not write (``.xlsx``, ``.zip`` ...).
     """
     plain = formats.check_output(out)
-    if fmt != "csv" or plain.kind != formats.CSV or any(_is_remote(f) for f in files):
+    if not on_driver(files):
         return plain
     kept = {formats.check_output(out, source=formats.sniff(f), warn=False) for f in files}
     return kept.pop() if len(kept) == 1 else plain
@@ -307,7 +346,7 @@ def tag_with_ray(
             raise DataError(f"{source} is not a single local file; pass --out FILE.parquet")
         out = default_engine_output(files[0])
     out = Path(out)
-    out_fmt = output_format(out, files, fmt)
+    out_fmt = output_format(out, files)
     summary_dialect = formats.describe_dialect(out_fmt)
     refuse_input(out, [f for f in files if not _is_remote(f)])
     refuse_run_files(out, "--out")
@@ -324,9 +363,14 @@ def tag_with_ray(
     summary = EngineSummary(output=out, inputs=files, workers=workers, text_columns=cols, text_columns_how=chosen.how,
                             dialect=summary_dialect)
     started_here = not ray.is_initialized()
+    debug = logger.isEnabledFor(logging.DEBUG)
+    ray_data_log = logging.getLogger("ray.data")
+    ray_data_level = ray_data_log.level
+    if not debug:  # Ray Data's own notes (execution plans, the progress-bar notice) only with -v
+        ray_data_log.setLevel(logging.ERROR)
     if started_here:
-        ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING,
-                 log_to_driver=logger.isEnabledFor(logging.DEBUG))
+        ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING if debug else logging.ERROR,
+                 log_to_driver=debug)
     try:
         summary.cluster = {k: float(v) for k, v in ray.cluster_resources().items() if k in ("CPU", "GPU", "memory")}
         summary.startup_seconds = time.perf_counter() - t0
@@ -336,6 +380,10 @@ def tag_with_ray(
         ctx = ray.data.DataContext.get_current()
         ctx.execution_options.preserve_order = True  # output rows in input order, whichever worker finishes first
         ctx.enable_progress_bars = False  # the CLI shows its own row count
+        # Blocks stay the pandas frames genretag reads and tags: Ray's Arrow conversion would pickle a
+        # field holding both numbers and text into binary cells, and give text columns Arrow dtypes.
+        ctx.batch_to_block_arrow_format = False
+        ctx.enable_arrow_backed_pandas_conversion = False
         dataset = _read(ray, files, fmt, block_rows)
         tagged = dataset.map_batches(
             GenreTagger,
@@ -352,10 +400,13 @@ def tag_with_ray(
             num_gpus=gpus_per_worker or None,
         )
         summary.genres_column = free_column(header, GENRES_COLUMN)
-        _write(tagged, out, out_fmt, force, cols, header, summary, on_rows)
+        sparse = header if fmt == "json" and on_driver(files) else []  # `tag`'s records keep their own keys
+        schema = input_schema(files) if fmt == "parquet" and out_fmt.kind == formats.PARQUET else None
+        _write(tagged, out, out_fmt, force, cols, header, summary, on_rows, sparse, schema)
     except ray.exceptions.RayError as exc:
         raise GenretagError(_ray_message(exc)) from None
     finally:
+        ray_data_log.setLevel(ray_data_level)
         if started_here:
             ray.shutdown()
     summary.seconds = time.perf_counter() - t0
@@ -370,9 +421,9 @@ def _read(ray, files: list[str], fmt: str, block_rows: int):
     One file is one block to Ray's readers, and one block goes to one worker: without
     the repartition a single file would keep every worker but one idle.
     """
-    if fmt in DRIVER_READ:
-        # genretag's reader (encoding, delimiter, every cell as text) on the driver; each
-        # chunk goes to the object store (spilled to disk when it fills).
+    if on_driver(files):
+        # genretag's reader (encoding, delimiter, types as `tag` reads them) on the driver;
+        # each chunk goes to the object store (spilled to disk when it fills).
         refs = [ray.put(chunk.reset_index(drop=True))
                 for file in files for chunk in data_mod.iter_csv_chunks(file, chunksize=block_rows)]
         return ray.data.from_pandas_refs(refs)
@@ -381,30 +432,34 @@ def _read(ray, files: list[str], fmt: str, block_rows: int):
 
 
 def _write(tagged, out: Path, fmt: formats.OutputFormat, force: bool, cols: list[str], header: list[str],
-           summary: EngineSummary, on_rows) -> None:
+           summary: EngineSummary, on_rows, sparse: list[str], schema) -> None:
     """Stream the tagged blocks, in order, into one file written atomically (`formats.TableWriter`);
-    count the rows as `tagging.tag_csv` does (``header``: the input's columns)."""
+    count the rows as `tagging.tag_csv` does (``header``: the input's columns; ``sparse``: columns
+    of JSON records read on this machine, whose absent keys a JSON output leaves out again; ``schema``:
+    the Parquet input's, whose types a Parquet output keeps)."""
+    synopsis_cols = data_mod.synopsis_columns(cols)  # as tag_frame counts a row with a title alone
+    # Pandas frames (see `tag_with_ray`), written as `tag` writes its chunks.
     with atomic_path(out, force=force) as tmp:
-        writer = formats.TableWriter(tmp, fmt, name=out.name)
+        writer = formats.TableWriter(tmp, fmt, schema=schema, name=out.name)
         try:
-            for table in tagged.iter_batches(batch_size=None, batch_format="pyarrow", prefetch_batches=2):
-                if table.num_rows == 0:
+            for block in tagged.iter_batches(batch_size=None, batch_format="pandas", prefetch_batches=2):
+                rows = len(block)
+                if rows == 0:
                     continue
-                writer.write_arrow(table, header=summary.rows == 0)
-                synopsis_cols = data_mod.synopsis_columns(cols)  # as tag_frame counts a row with a title alone
-                text = data_mod.join_text(table.select(synopsis_cols).to_pandas(), synopsis_cols)
+                writer.write(block, header=summary.rows == 0, sparse=sparse)
+                text = data_mod.join_text(block[synopsis_cols], synopsis_cols)
                 headers = []
                 if (text.str.len() <= data_mod.HEADER_CELL_CHARS).any():  # else no header row: skip the frame
-                    frame = table.select([c for c in header if c in table.column_names]).to_pandas()
+                    frame = block[[c for c in header if c in block.columns]]
                     headers = [i for i, flag in enumerate(data_mod.header_rows(frame, synopsis_cols)) if flag]
                 has_text = int((text.str.len() > 0).sum()) - sum(bool(text.iloc[i]) for i in headers)
                 summary.header_rows = (summary.header_rows + [summary.rows + i for i in headers])[:HEADER_EXAMPLES]
                 summary.header_count += len(headers)
-                summary.rows += table.num_rows
+                summary.rows += rows
                 summary.tagged += has_text
-                summary.empty_text += table.num_rows - has_text - len(headers)
+                summary.empty_text += rows - has_text - len(headers)
                 if on_rows:
-                    on_rows(table.num_rows)
+                    on_rows(rows)
         finally:
             writer.close()
         if summary.rows == 0:

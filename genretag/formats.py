@@ -1691,26 +1691,6 @@ class TableWriter:
             raw.flush()
             os.fsync(raw.fileno())  # the rows are on disk before a progress record says so
 
-    def write_arrow(self, table, *, header: bool) -> None:
-        """Append a pyarrow table: Parquet keeps its Arrow types (a later table is cast to the
-        first one's schema, e.g. a column of nulls in one block and text in the next); the
-        text formats write it as `write` writes its pandas frame."""
-        if self.fmt.kind != PARQUET:
-            self.write(table.to_pandas(integer_object_nulls=True), header=header)
-            return
-        import pyarrow as pa
-
-        pq = _pyarrow_parquet()
-        try:
-            if self._parquet is None:
-                self.columns = list(table.schema.names)
-                self._parquet = pq.ParquetWriter(self.path, table.schema)
-            elif table.schema != self._parquet.schema:
-                table = table.cast(self._parquet.schema)
-            self._parquet.write_table(table)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as e:
-            raise DataError(f"cannot write {self.name or self.path} as Parquet: {_one_line(e)}; write CSV or JSON Lines instead") from None
-
     def _member(self, opener, raw):
         if self.fmt.compression != "gzip":
             return opener(raw, "wb")

@@ -274,6 +274,82 @@ def test_readme_spark_recipe_runs(trained, catalogue, tmp_path, monkeypatch):
     assert got["predicted_genres"].tolist() == expected["predicted_genres_2"].tolist()
 
 
+def _records(catalogue: Path, n: int = 120) -> list[dict]:
+    """JSON records as real exports write them: ids with leading zeros, epoch seconds, a field
+    holding numbers on some records and text on others, a key some records lack."""
+    records = read_csv(catalogue).head(n).drop(columns=["predicted_genres"]).to_dict("records")
+    for i, record in enumerate(records):
+        record["released"] = 1_577_836_800 + 86_400 * i
+        record["rating"] = 7 if i % 3 == 0 else "PG-13"
+        if i % 4 == 1:
+            record["tagline"] = f"tagline {i}"
+    return records
+
+
+def test_engine_reads_local_json_lines_as_tag_does(ray_local, trained, catalogue, tmp_path):
+    """Ray's JSON Lines reader turned ``"00012"`` into 12 and epoch seconds into dates, broke on a
+    field of numbers and text, wrote a key a record lacked as null and refused bz2, zip,
+    Windows-1252 and UTF-16 files: local JSON Lines are now read by genretag's reader, and the
+    output is single-process tag's, byte for byte."""
+    import bz2
+    import zipfile
+
+    records = _records(catalogue)
+    lines = [json.dumps(r, ensure_ascii=False) for r in records]
+    lines[2] = lines[2].replace(records[2]["title"], records[2]["title"] + " à Paris")
+    plain = tmp_path / "movies.jsonl"
+    plain.write_bytes(("\r\n".join(lines) + "\r\n").encode("utf-8"))  # Windows line ends, kept
+    sources = {"plain": plain}
+    sources["bz2"] = tmp_path / "movies.jsonl.bz2"
+    sources["bz2"].write_bytes(bz2.compress(plain.read_bytes()))
+    sources["zip"] = tmp_path / "movies.jsonl.zip"
+    with zipfile.ZipFile(sources["zip"], "w") as archive:
+        archive.write(plain, "movies.jsonl")
+    sources["cp1252"] = tmp_path / "cp1252.jsonl"
+    sources["cp1252"].write_bytes(plain.read_bytes().decode("utf-8").encode("cp1252"))
+    sources["utf16"] = tmp_path / "utf16.jsonl"
+    sources["utf16"].write_bytes(plain.read_bytes().decode("utf-8").encode("utf-16"))
+    for name, source in sources.items():
+        expected = _tag_once(trained, source, tmp_path / f"tag-{name}.jsonl").read_bytes()
+        result = _engine(trained, source, tmp_path / f"ray-{name}.jsonl")
+        assert result.exit_code == 0, (name, result.output)
+        assert "120 rows from 1 file(s)" in result.output
+        assert (tmp_path / f"ray-{name}.jsonl").read_bytes() == expected, name
+    written = (tmp_path / "ray-plain.jsonl").read_bytes()
+    assert written.count(b"\r\n") == 120 and "à Paris".encode("utf-8") in written
+    got = [json.loads(line) for line in written.splitlines()]
+    assert [g["id"] for g in got] == [r["id"] for r in records] and got[0]["id"] == "00000"
+    assert [g["released"] for g in got] == [r["released"] for r in records]
+    assert [g["rating"] for g in got[:3]] == [7, "PG-13", "PG-13"]
+    assert ["tagline" in g for g in got[:5]] == [False, True, False, False, False]
+    # Parquet cannot hold a field of numbers and text: the error tag gives (Ray pickled the cells).
+    result = _engine(trained, plain, tmp_path / "ray.parquet")
+    assert result.exit_code == 2 and "cannot write ray.parquet as Parquet" in result.output
+    assert "column rating" in result.output and not (tmp_path / "ray.parquet").exists()
+
+
+def test_inputs_of_two_layouts_are_a_one_line_error_before_ray_starts(trained, tmp_path):
+    """A glob whose second CSV lacks the synopsis column left its rows untagged as "empty synopsis";
+    Parquet files of two schemas were an internal Ray error."""
+    pytest.importorskip("ray", reason='Ray is not installed (pip install "genretag[ray]")')
+    plot = "A cowboy rides into a lawless frontier town and faces the gang that killed his brother."
+    (tmp_path / "csv").mkdir()
+    pd.DataFrame({"title": ["A"], "overview": [plot]}).to_csv(tmp_path / "csv" / "1.csv", index=False)
+    pd.DataFrame({"title": ["B"], "plot": [plot]}).to_csv(tmp_path / "csv" / "2.csv", index=False)
+    (tmp_path / "pq").mkdir()
+    pd.DataFrame({"id": [1], "overview": [plot]}).to_parquet(tmp_path / "pq" / "1.parquet")
+    pd.DataFrame({"id": ["x2"], "overview": [plot]}).to_parquet(tmp_path / "pq" / "2.parquet")
+    cases = [(str(tmp_path / "csv" / "*.csv"), "does not have the columns of", "(it lacks 'overview')"),
+             (str(tmp_path / "pq"), "does not have the schema of", "1.parquet (differs in id (")]
+    for source, message, detail in cases:
+        result = runner.invoke(app, ["tag", source, "--model", str(trained), "--engine", "ray",
+                                     "--out", str(tmp_path / "out.csv")])
+        assert result.exit_code == 2, result.output
+        said = " ".join(result.output.split())
+        assert message in said and detail in said and "Traceback" not in said
+        assert not (tmp_path / "out.csv").exists()
+
+
 def test_bad_input_is_a_one_line_error_before_ray_starts(trained, catalogue, tmp_path):
     pytest.importorskip("ray", reason='Ray is not installed (pip install "genretag[ray]")')
     cases = [
