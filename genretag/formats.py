@@ -77,7 +77,8 @@ _SAMPLE_LINES = 51
 _OPENERS = {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}
 #: The first bytes of each compression genretag reads: a file whose name does not say so is read by them.
 _MAGIC = {b"\x1f\x8b": "gzip", b"BZh": "bz2", b"\xfd7zXZ\x00": "xz"}
-_EXCEL_SEP = re.compile(r"^\ufeff?sep=(.)\s*$")
+# Excel's "sep=;" line; LibreOffice re-saves it padded to the header's width ("sep=;;;") or quoted ('"sep=;"').
+_EXCEL_SEP = re.compile(r'^\ufeff?"?sep=(.)"?\1*\s*$', re.IGNORECASE)
 
 REPAIR_ERRORS = "genretag-cp1252"
 """Name of the codec error handler that decodes bytes invalid in UTF-8 as Windows-1252."""
@@ -149,7 +150,9 @@ class FileFormat:
     header: bool = True
     """The file's first record holds the column names (csv)."""
     skip_lines: int = 0
-    """Lines before the header (an Excel ``sep=;`` line)."""
+    """Lines before the header (an Excel ``sep=;`` line, a title line)."""
+    title_lines: int = 0
+    """Of those, a title above the header ("My watchlist export"): read past, not written back."""
     quoting: bool = True
     """``"`` opens a quoted field (CSV quoting; csv); False: the file's quotes are plain characters
     (IMDb's TSVs, CMU's plot summaries), read as they are."""
@@ -234,7 +237,7 @@ def _detect_encoding(path: Path, fmt: FileFormat, head: bytes) -> tuple[str, boo
     elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16", False
     elif (utf16 := _utf16_without_bom(head)) and _decodes(path, fmt, utf16):
-        _warn_once(path, f"%s has no byte-order mark but every other byte is zero: reading it as {utf16.upper()}")
+        _warn_once(path, f"%s has no byte-order mark but its zero bytes are UTF-16's: reading it as {utf16.upper()}")
         return utf16, False
     else:
         utf8 = "utf-8"
@@ -359,11 +362,16 @@ def _in_word_bytes(path: Path, fmt: FileFormat, limit: int = 8 * _BLOCK_BYTES) -
     return [byte for run in _IN_WORD.findall(data) for byte in run]
 
 
+#: Mac Roman's punctuation found inside words: … – — “ ” ‘ ’ (0xC9, 0xD0-0xD5; "father\xd5s"), capitals in Windows-1252.
+_MAC_ROMAN_IN_WORD = frozenset(b"\xc9\xd0\xd1\xd2\xd3\xd4\xd5")
+
+
 def _looks_mac_roman(inside: list[int]) -> bool:
-    """True for a single-byte file whose bytes inside words (`_in_word_bytes`) are all 0x80-0x9F, at least
-    two of them no Windows-1252 punctuation: Mac Roman's lower-case accented letters (é 0x8E, ñ 0x96,
-    ü 0x9F) sit where Windows-1252 has punctuation and Ž, while its own are 0xC0-0xFF."""
-    high = sum(byte >= 0xA0 for byte in inside)
+    """True for a single-byte file whose bytes inside words (`_in_word_bytes`) are all 0x80-0x9F or Mac
+    Roman punctuation (`_MAC_ROMAN_IN_WORD`), at least two of them no Windows-1252 punctuation: Mac Roman's
+    lower-case accented letters (é 0x8E, ñ 0x96, ü 0x9F) sit where Windows-1252 has punctuation and Ž,
+    while Windows-1252's are 0xE0-0xFF."""
+    high = sum(byte >= 0xA0 and byte not in _MAC_ROMAN_IN_WORD for byte in inside)
     low = sum(byte < 0xA0 and byte not in _CP1252_IN_WORD for byte in inside)
     return low >= 2 and high == 0
 
@@ -402,17 +410,20 @@ def _looks_turkish(inside: list[int]) -> bool:
 
 
 def _utf16_without_bom(head: bytes) -> str | None:
-    """"utf-16-le" / "utf-16-be" for text whose every other byte is zero (ASCII-range UTF-16
-    without a BOM, as some exporters write it), else None. UTF-8 text has no zero bytes."""
+    """"utf-16-le" / "utf-16-be" for UTF-16 text without a BOM, as some exporters write it, else None.
+
+    Its ASCII characters (header, spaces, digits, line ends) have a zero byte on one side of each
+    pair: every other byte in English, at least a tenth of them in Cyrillic or Arabic text, whose
+    letters' high bytes (0x04, 0x06) are not zero. UTF-8 text has no zero bytes (a stray NUL or two)."""
     sample = head[:4096]
     sample = sample[:len(sample) // 2 * 2]
     if len(sample) < 8:
         return None
     even, odd = sample[0::2].count(0), sample[1::2].count(0)
     half = len(sample) // 2
-    if odd >= 0.6 * half and even <= 0.05 * half:
+    if odd >= 0.1 * half and even <= 0.01 * half:
         return "utf-16-le"
-    if even >= 0.6 * half and odd <= 0.05 * half:
+    if even >= 0.1 * half and odd <= 0.01 * half:
         return "utf-16-be"
     return None
 
@@ -694,10 +705,13 @@ def _refuse_api_page(path: Path, value) -> None:
 
 
 def _starts_with_json_object(head: bytes) -> bool:
-    """The first line is a JSON object (a JSON Lines file under another suffix)."""
-    first = head.lstrip().split(b"\n", 1)[0]
+    """The first line is a JSON object (a JSON Lines file under another suffix; PowerShell writes a BOM).
+    A first line longer than the sniffed bytes is taken for one when it opens as an object does."""
+    first = head.removeprefix(codecs.BOM_UTF8).lstrip().split(b"\n", 1)[0]
     if not first.startswith(b"{"):
         return False
+    if len(head) == _SNIFF_BYTES and b"\n" not in head.lstrip():
+        return re.match(rb'\{\s*"', first) is not None
     try:
         return isinstance(json.loads(first.decode("utf-8", errors="replace")), dict)
     except (ValueError, RecursionError):
@@ -721,6 +735,9 @@ def _sniff_jsonl(path: Path, base: FileFormat, text: str, truncated: bool) -> Fi
     lines = text.splitlines()
     if truncated and len(lines) > 1:
         lines = lines[:-1]
+    elif truncated:  # a first line longer than the sniffed bytes (a record with a very long synopsis): read it whole
+        with open_text(path, base) as fh:
+            lines = [fh.readline()]
     columns: dict[str, None] = {}
     for number, line in enumerate(lines[:_SAMPLE_LINES], start=1):
         if line.strip():
@@ -856,6 +873,15 @@ def _sniff_delimited(path: Path, base: FileFormat, text: str, truncated: bool, o
         _warn_once(path, f"%s: its quotes are not CSV quoting (line {line + skip}: {_shorten(field)}); "
                          f'reading every " as a character')
     header = _first_record(text, sep, quoting)
+    title_lines = 0
+    if options.header and sum(bool(c.strip()) for c in header) == 1 and "\n" in text:
+        second = _records(text, sep, limit=2, quoting=quoting)[1:]
+        title = next(c for c in header if c.strip())
+        if second and sum(bool(c.strip()) for c in second[0]) >= 2 and looks_like_header(second[0]) and "\n" not in title:
+            _warn_once(path, f"%s: line {skip + 1} ({_shorten(title, 60)}) is a title above the header; reading the "
+                             f"header from line {skip + 2} (the title line is not written to outputs)")
+            text, skip, title_lines = text.split("\n", 1)[1], skip + 1, 1
+            header = _first_record(text, sep, quoting)
     if not header:
         raise DataError(f"{path} is empty; expected a header row and data rows")
     blank: tuple[str, ...] = ()
@@ -882,7 +908,7 @@ def _sniff_delimited(path: Path, base: FileFormat, text: str, truncated: bool, o
             raise DataError(f"--columns gives {len(columns)} names but the first row of {path} has {len(header)} "
                             f"fields (separator {sep!r}); give one name per field, or pass --sep")
     return FileFormat(**{**base.__dict__, "kind": CSV, "columns": columns, "sep": sep, "header": options.header,
-                         "skip_lines": skip, "quoting": quoting, "blank_columns": blank,
+                         "skip_lines": skip, "title_lines": title_lines, "quoting": quoting, "blank_columns": blank,
                          "trailing_sep": options.header and trailing})
 
 
@@ -1426,6 +1452,10 @@ class OutputFormat:
     None: the format's own, CRLF for delimited text (RFC 4180), LF for JSON Lines."""
     blank_columns: tuple[str, ...] = ()
     """Columns whose name the input's header left empty: their header cell is written empty (csv)."""
+    quoting: bool = True
+    """CSV quoting (csv). False for an output in the separator of an input whose quotes were plain
+    characters (IMDb's TSVs), or tab-separated from one (the ``:::`` files): a ``"`` is written as it
+    was, unless a cell holds the separator or a line break. A ``.csv`` of them is CSV-quoted."""
 
     @property
     def spreadsheet(self) -> bool:
@@ -1500,8 +1530,10 @@ def _as_input(fmt: OutputFormat, source: FileFormat) -> OutputFormat:
     encoding, bom = _KEPT_ENCODINGS.get(source.encoding, ("utf-8", False) if source.encoding.lower().startswith("utf")
                                         else (source.encoding, False))  # any legacy code page detected is kept
     return OutputFormat(kind=fmt.kind, sep=fmt.sep, compression=fmt.compression, encoding=encoding, bom=bom,
-                        sep_line=source.skip_lines > 0 and fmt.sep == source.sep, newline=_kept_newline(CSV, source),
-                        blank_columns=tuple(source.blank_columns))
+                        sep_line=source.skip_lines > source.title_lines and fmt.sep == source.sep,
+                        newline=_kept_newline(CSV, source),
+                        blank_columns=tuple(source.blank_columns),
+                        quoting=(source.quoting and len(source.sep) == 1) or fmt.sep not in (source.sep, "\t"))
 
 
 def _kept_newline(kind: str, source: FileFormat | None) -> str | None:
@@ -1657,7 +1689,7 @@ class TableWriter:
             newline = self.fmt.newline or "\n"
             sparse = frozenset(sparse)
             records = [json.dumps(_json_record(r, sparse), ensure_ascii=False, default=_json_default)
-                       for r in chunk.to_dict("records")]
+                       for r in _shortest_floats(chunk).to_dict("records")]
             if self.fmt.kind == JSONL:
                 text = "".join(record + newline for record in records)
             else:  # the array's "[" before its first record, a "," between records, "]" at `close`
@@ -1670,7 +1702,7 @@ class TableWriter:
             # (Python's csv quotes only the characters of its line terminator), then re-ended.
             if header and self.fmt.blank_columns:  # the input's empty header cells stay empty
                 header = ["" if str(c) in self.fmt.blank_columns else str(c) for c in chunk.columns]
-            text = _nested_as_json(chunk).to_csv(sep=self.fmt.sep, header=header, index=False, lineterminator="\r\n")
+            text = _delimited(_nested_as_json(chunk), self.fmt, header, self.name)
             if header and self.fmt.sep_line:
                 text = f"sep={self.fmt.sep}\r\n" + text
             if self.fmt.newline not in (None, "\r\n"):
@@ -1765,18 +1797,45 @@ _NESTED = (list, tuple, dict, np.ndarray)
 
 
 def _nested_as_json(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with each list or dict cell (JSON Lines, Parquet) as JSON text, ``["Drama", "Romance"]``,
-    which genretag and other tools read back; pandas would write Python's ``['Drama', 'Romance']``."""
+    """``frame`` with each list, dict or boolean cell (JSON Lines, Parquet) as JSON text, ``["Drama",
+    "Romance"]``, ``false``, which genretag and other tools read back; pandas would write Python's
+    ``['Drama', 'Romance']`` and ``False``."""
     out = frame
     for name in frame.columns:
         column = frame[name]
-        if column.dtype != object or not column.map(lambda v: isinstance(v, _NESTED)).any():
-            continue
-        if out is frame:
-            out = frame.copy()
-        out[name] = column.map(lambda v: json.dumps(v, ensure_ascii=False, default=_json_default)
-                               if isinstance(v, _NESTED) else v)
+        if column.dtype == bool or (column.dtype == object and column.map(_json_cell).any()):
+            if out is frame:
+                out = frame.copy()
+            out[name] = column.map(lambda v: json.dumps(v, ensure_ascii=False, default=_json_default)
+                                   if _json_cell(v) else v)
     return out
+
+
+def _json_cell(value) -> bool:
+    return isinstance(value, (*_NESTED, bool, np.bool_))
+
+
+def _shortest_floats(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with float32 columns (Parquet) as the shortest decimals that read back to them:
+    7.9, not the float64 widening's 7.900000095367432 (missing values stay NaN)."""
+    wide = [name for name in frame.columns if frame[name].dtype == np.float32]
+    if not wide:
+        return frame
+    return frame.assign(**{str(name): pd.Series([float(str(v)) if v == v else v for v in frame[name].to_numpy()],
+                                                index=frame.index, dtype=object) for name in wide})
+
+
+def _delimited(frame: pd.DataFrame, fmt: OutputFormat, header, name: str) -> str:
+    """``frame`` as delimited text with CRLF line ends: minimal CSV quoting, or none for an output
+    whose input did not quote (`OutputFormat.quoting`) while no cell holds the separator or a line break."""
+    if not fmt.quoting:
+        try:
+            return frame.to_csv(sep=fmt.sep, header=header, index=False, lineterminator="\r\n",
+                                quoting=csv.QUOTE_NONE, quotechar=None)
+        except csv.Error:  # "need to escape": a cell holds the separator or a line break
+            _warn_once(Path(name), "%s: a cell holds the separator or a line break, which the input's unquoted "
+                                   "layout cannot hold: the rows written with it are CSV-quoted")
+    return frame.to_csv(sep=fmt.sep, header=header, index=False, lineterminator="\r\n")
 
 
 def _json_record(record: dict, sparse: frozenset[str] = frozenset()) -> dict:

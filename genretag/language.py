@@ -30,11 +30,26 @@ SCRIPT_RANGES = {
     "Armenian": ((0x530, 0x58F),),
     "Hebrew": ((0x5D0, 0x5FF),),
     "Arabic": ((0x620, 0x6FF), (0x750, 0x77F)),
+    "Syriac": ((0x700, 0x74F),),
+    "Thaana": ((0x780, 0x7BF),),
     "Devanagari": ((0x900, 0x97F),),
     "Bengali": ((0x980, 0x9FF),),
+    "Gurmukhi": ((0xA00, 0xA7F),),
+    "Gujarati": ((0xA80, 0xAFF),),
+    "Oriya": ((0xB00, 0xB7F),),
     "Tamil": ((0xB80, 0xBFF),),
+    "Telugu": ((0xC00, 0xC7F),),
+    "Kannada": ((0xC80, 0xCFF),),
+    "Malayalam": ((0xD00, 0xD7F),),
+    "Sinhala": ((0xD80, 0xDFF),),
     "Thai": ((0xE00, 0xE7F),),
+    "Lao": ((0xE80, 0xEFF),),
+    "Tibetan": ((0xF00, 0xFFF),),
+    "Myanmar": ((0x1000, 0x109F),),
     "Georgian": ((0x10A0, 0x10FF),),
+    "Ethiopic": ((0x1200, 0x139F),),
+    "Khmer": ((0x1780, 0x17FF),),
+    "Mongolian": ((0x1800, 0x18AF),),
     "Hangul": ((0x1100, 0x11FF), (0x3130, 0x318F), (0xAC00, 0xD7AF)),
     "Kana": ((0x3040, 0x30FF),),
     "Han": ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF)),
@@ -93,7 +108,7 @@ def row_scripts(texts: Sequence[str]) -> list[str]:
 
 
 #: Scripts written without spaces between words: a whitespace count says nothing about length.
-UNSPACED_SCRIPTS = frozenset({"Thai", "Kana", "Han"})
+UNSPACED_SCRIPTS = frozenset({"Thai", "Lao", "Khmer", "Myanmar", "Tibetan", "Kana", "Han"})
 #: Characters per word assumed for those scripts (Chinese and Japanese words are one to three characters).
 CHARS_PER_WORD = 2
 

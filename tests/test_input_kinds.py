@@ -43,7 +43,7 @@ def test_utf16_without_a_byte_order_mark_is_read_and_said(tmp_path, codec, caplo
     path.write_bytes(MOVIES.replace("Heat", "Amélie").encode(codec))
     frame = read_table(path)
     assert frame["title"].tolist() == ["Amélie", "Up"]
-    assert f"has no byte-order mark but every other byte is zero: reading it as {codec.upper()}" in caplog.text
+    assert f"has no byte-order mark but its zero bytes are UTF-16's: reading it as {codec.upper()}" in caplog.text
 
 
 def test_utf8_with_a_nul_byte_is_not_taken_for_utf16(tmp_path):

@@ -38,6 +38,14 @@ TEXT_COLUMN_CANDIDATES: tuple[str, ...] = (
     "extract",  # Wikipedia's page summaries (wikipedia-movie-data's movies.json)
     "movie_info",  # Rotten Tomatoes
     "sypnopsis",  # MyAnimeList's anime_with_synopsis.csv (Kaggle), spelled so
+    # Catalogues exported in other languages (after every English name: an English column wins)
+    "handlung", "inhalt", "beschreibung", "zusammenfassung",  # German
+    "résumé", "intrigue",  # French ("synopsis", "description" above)
+    "sinopsis", "argumento", "trama", "descripción", "descripcion", "resumen",  # Spanish, Italian "trama"
+    "sinossi", "descrizione",  # Italian
+    "sinopse", "enredo", "descrição", "descricao",  # Portuguese
+    "описание", "сюжет",  # Russian
+    "剧情简介", "简介", "あらすじ", "줄거리",  # Chinese (Douban), Japanese, Korean
 )
 GENRE_COLUMN_CANDIDATES: tuple[str, ...] = (
     "genres",
@@ -51,6 +59,8 @@ GENRE_COLUMN_CANDIDATES: tuple[str, ...] = (
     "listed_in",  # Netflix titles
     "movie_genres",  # CMU movie.metadata.tsv, with a header added
     "movie_genres_(freebase_id:name_tuples)",  # ... as its README names the column
+    "genre(s)", "género", "géneros", "genero", "generos", "gênero", "gêneros", "genere", "generi",  # other languages
+    "жанр", "жанры", "类型", "ジャンル", "장르",
 )
 TITLE_COLUMN_CANDIDATES: tuple[str, ...] = (
     "title",
@@ -67,6 +77,7 @@ TITLE_COLUMN_CANDIDATES: tuple[str, ...] = (
     "name",
     "movie",
     "film",
+    "titel", "titre", "título", "titulo", "titolo", "название", "片名", "タイトル", "제목",  # other languages
 )
 
 
