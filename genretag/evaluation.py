@@ -204,7 +204,8 @@ def load_rows(
     # Another file's genres are those of the rows scored: a genre found only in the training
     # rows left out above has no positive to score, so it is left out and listed, not a 0 in macro-F1.
     rows = _binarise(chosen, run.labels, vocabulary=vocabulary, file_genres=full.genres if own else chosen.genres, path=path,
-                     fingerprint=fingerprint, split=split, own=own, keep_all=own)
+                     fingerprint=fingerprint, split=split, own=own, keep_all=own,
+                     training_left_out=check["found"] if check["left_out"] else 0)
     rows.read_report = report.lines()
     rows.text_columns = columns
     if report.genres is not None:
@@ -324,6 +325,9 @@ def _binarise(chosen: data_mod.LabelledData, labels: list[str], *, vocabulary=No
                 "check --genres-col, add the file's names with --genre-map, or evaluate another model")
         if sentences * 2 >= len(unknown) and unknown:
             seen = ", ".join(f"'{str(g)[:40]}…'" if len(str(g)) > 40 else f"'{g}'" for g in list(unknown)[:2])
+        if info.get("training_left_out"):  # the rows that had such genres were the model's training examples
+            what = (f"the {info['training_left_out']} row(s) that were training examples of the model were left out "
+                    "first (--include-training-rows scores them anyway); " + what)
         raise DataError(
             f"no row of {info['path']} has a genre the model knows ({', '.join(labels[:8])}"
             f"{', ...' if len(labels) > 8 else ''}; the file has {seen or 'none'}); {what}"

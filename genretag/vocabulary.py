@@ -60,6 +60,11 @@ _COMPOUND_SPLIT = re.compile(r"[\s&/+,]+")
 # The marks that list genres inside one name ("Drama/Lgbt", "剧情 / 传记", "Drama & LGBTQ", Filmaffinity's
 # "Drama. Romance"); a name the table does not know is read as its parts when one is a genre (`Vocabulary.apply`).
 _LIST_MARKS = re.compile(r"\s*[/&+]\s*|\.\s+")
+# A placeholder written with a slash between two letters ("N/A", "n/d", "S/D"): one part, not two names.
+_SLASHED_PLACEHOLDER = re.compile(r"(?:^|(?<=[\s/&+]))([^\W\d_])/([^\W\d_])(?=$|[\s/&+.])")
+# A cell's own label before its genres ("Genre: Horror", Douban's "类型: 剧情"): read past it.
+_LABEL = re.compile(r"^\s*(?:genres?|genre\(s\)|g[eéê]neros?|genere|generi|类型|類型|ジャンル|жанры?|장르)\s*[:：]\s*",
+                    re.IGNORECASE)
 #: Numbers that are no TMDB id are strays (`Vocabulary.apply`) when the rows holding them are at most
 #: 1 for this many rows with a genre name or TMDB id; more are a column of other numbers, refused.
 STRAY_SHARE = 4
@@ -227,7 +232,10 @@ class Vocabulary:
         key = genre_key(name)
         if key in self.names:
             return self.names[key]
-        return self._compound(key)
+        found = self._compound(key)
+        if found is None and (bare := _LABEL.sub("", name, count=1)) != name and bare.strip():
+            return self.resolve(bare)
+        return found
 
     def _compound(self, key: str) -> tuple[str, ...] | None:
         words = [w for w in _COMPOUND_SPLIT.split(key) if w]
@@ -329,7 +337,8 @@ class Vocabulary:
         report entries ("split") of the names split."""
         parts_of: dict[str, list[str]] = {}
         for name in dict.fromkeys(n for row in rows for n in row):
-            parts = [canonical_genre(p) for p in _LIST_MARKS.split(name) if p.strip()]
+            kept = _SLASHED_PLACEHOLDER.sub("\\1\u2215\\2", name)  # a division slash until split
+            parts = [canonical_genre(p.replace("\u2215", "/")) for p in _LIST_MARKS.split(kept) if p.strip()]
             if len(parts) > 1 and self.resolve(name) is None and any(self.resolve(p) is not None for p in parts):
                 parts_of[name] = list(dict.fromkeys(parts))
         if not parts_of:
