@@ -523,8 +523,8 @@ def evaluate(
     results["data"]["other_script"] = language.count_by_script(
         language.script_warnings(rows.synopses or rows.texts, known, english=language.trained_on_english(run.meta)))
     message = language.describe(results["data"]["other_script"], len(rows.texts), known)
-    if message:
-        logger.warning(message)
+    if message:  # printed with the other warnings, and in the JSON and the report
+        results["warnings"].append(message)
     if with_unused is not None and len(rows.texts) < metrics.FEW_ROWS:
         results["warnings"].append(
             f"{len(unused)} model genre{'s' if len(unused) != 1 else ''} left out because none of the "

@@ -299,5 +299,7 @@ def test_evaluate_warns_about_synopses_in_another_script(tmp_path, tiny_qwen, mo
     result = runner.invoke(app, ["evaluate", "--model", str(run), "--data", str(tmp_path / "mixed.csv"),
                                  "--no-baseline", "--include-training-rows", "--json", str(out)])
     assert result.exit_code == 0, result.output
-    assert "5 of 10 synopses do not look like the model's language" in caplog.text
-    assert json.loads(out.read_text())["data"]["other_script"] == {"Han": 5}
+    assert "warning: 5 of 10 synopses do not look like the model's language" in " ".join(result.output.split())
+    results = json.loads(out.read_text())
+    assert results["data"]["other_script"] == {"Han": 5}
+    assert any(w.startswith("5 of 10 synopses do not look like the model's language") for w in results["warnings"])
