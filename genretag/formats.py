@@ -321,9 +321,12 @@ def _legacy_encoding(path: Path, fmt: FileFormat) -> tuple[str, str] | None:
     if mixed > 0.1 * len(words) or not _decodes(path, fmt, best.encoding):
         return None
     encoding = _windows_sibling(best.encoding, sample)
-    if best.language and best.language != "Unknown":
+    script = max((n, s) for s, n in scripts.items() if s != "LATIN")[1]
+    # The language only where the script tells it (a short Russian text was "Bulgarian"; Cyrillic, Greek and
+    # Arabic letters write several languages): Japanese kana, Korean Hangul, Chinese in a Chinese code page.
+    if best.language and best.language != "Unknown" and script in ("HIRAGANA", "KATAKANA", "HANGUL", "CJK"):
         return encoding, best.language
-    return encoding, max((n, s) for s, n in scripts.items() if s != "LATIN")[1].title() + " script"
+    return encoding, script.title() + " script"
 
 
 #: ISO 8859 code pages and the Windows code page of the same script that spreadsheets write.
