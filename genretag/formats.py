@@ -585,6 +585,15 @@ def sniff(path: str | Path, options: ReadOptions | None = None) -> FileFormat:
         _warn_once(path, f"%s is {hidden}-compressed though its name does not say so; reading it decompressed")
         base = FileFormat(**{**base.__dict__, "compression": hidden})
         head = _head(path, base)
+    elif compression is None and head.startswith(b"PK\x03\x04") and b"xl/" not in head and b"mimetype" not in head[:80]:
+        member = _zip_member(path)  # a zip of several files is refused here, saying which
+        inner_suffix, inner = split_suffix(member)
+        if not inner and (inner_suffix in _KIND_SUFFIXES or inner_suffix in _TAB_SUFFIXES
+                          or inner_suffix in (".csv", ".txt")):  # a one-file zip saved under the file's own name
+            _warn_once(path, f"%s is a zip archive holding {member}, though its name does not say so; reading that file")
+            suffix, base = inner_suffix, FileFormat(**{**base.__dict__, "compression": "zip", "member": member,
+                                                        "inner_suffix": inner_suffix})
+            head = _head(path, base)
     if not head.strip():
         raise DataError(f"{path} is empty; expected a header row and data rows")
     _refuse_binary_document(path, head)

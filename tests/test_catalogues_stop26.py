@@ -14,6 +14,7 @@ from conftest import synthetic_movies, write_csv
 from genretag.cli import app
 from genretag.data import detect_columns, detect_title_column, read_csv
 from genretag.data.genres import parse_genres
+from genretag.errors import DataError
 from genretag.formats import sniff
 from genretag.language import row_scripts
 from genretag.vocabulary import current_vocabulary
@@ -262,3 +263,20 @@ def test_a_one_column_file_is_no_title_line(tmp_path):
     source = tmp_path / "one.csv"
     source.write_text(f"overview\n{SYNOPSES[0]}\n{SYNOPSES[1]}\n", encoding="utf-8")
     assert read_csv(source)["overview"].tolist() == SYNOPSES[:2]
+
+
+def test_a_one_file_zip_under_the_file_s_own_name_is_read_and_said(tmp_path, caplog):
+    """Read as gzip/bz2/xz without their suffix are; it was refused as "a zip archive (a spreadsheet?)"."""
+    import zipfile
+
+    source = tmp_path / "movies.csv"
+    with zipfile.ZipFile(source, "w") as archive:
+        archive.writestr("movies.csv", f'title,overview\nHeat,"{SYNOPSES[0]}"\n')
+    assert read_csv(source)["overview"].tolist() == [SYNOPSES[0]]
+    assert "movies.csv is a zip archive holding movies.csv, though its name does not say so" in caplog.text
+    several = tmp_path / "two.csv"
+    with zipfile.ZipFile(several, "w") as archive:
+        archive.writestr("a.csv", "title\nA\n")
+        archive.writestr("b.csv", "title\nB\n")
+    with pytest.raises(DataError, match=r"holds 2 files \(a.csv, b.csv\)"):
+        read_csv(several)
