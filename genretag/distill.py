@@ -133,7 +133,15 @@ def _predict_rows(teacher: Path, data_path, row_ids: np.ndarray,
     if moved:
         logger.warning("teacher %s: its backbone folder %s is gone; trying the student's --backbone %s (used only "
                        "if it has the same weights and tokenizer)", teacher.name, gone, moved)
-    run = load_run(teacher, backbone=moved)
+    try:
+        run = load_run(teacher, backbone=moved)
+    except ModelError as error:
+        if not moved:
+            raise
+        # load_run's own advice (--force-backbone) is not distill's: its --backbone is the student's.
+        raise ModelError(f"teacher {teacher.name}: its backbone folder {gone} is gone, and the student's --backbone "
+                         f"{moved} is not the model it was trained on ({str(error).split(';')[0]}); put the teacher's "
+                         f"backbone back at {gone}, or distil with a --backbone that is the teacher's") from None
     data, _ = load_labelled(data_path, text_cols=run.config.text_cols, genres_col=run.config.genres_col)
     position = {r: i for i, r in enumerate(data.row_ids)}
     kept = np.array([r for r in row_ids if int(r) in position], dtype=np.int64)

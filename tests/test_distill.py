@@ -166,8 +166,12 @@ def test_a_teacher_whose_backbone_folder_moved_uses_the_student_s_backbone(movie
     assert student.metrics["micro_f1"] > 0
     assert f"its backbone folder {backbone} is gone; trying the student's --backbone {moved}" in caplog.text
     other = save_tiny("bert", tmp_path / "other", seed=3)  # another student backbone: the teacher's weights are checked
-    with pytest.raises(ModelError, match="other weights|different backbone"):
+    with pytest.raises(ModelError, match="other weights|different backbone") as refused:
         prepare(_config(movies_csv, other, teacher=str(teacher)), teacher_cache=tmp_path / "cache")
+    # distill has no --force-backbone: the advice is its own
+    assert f"its backbone folder {backbone} is gone, and the student's --backbone {other}" in str(refused.value)
+    assert "--force-backbone" not in str(refused.value) and f"put the teacher's backbone back at {backbone}" in str(
+        refused.value)
 
 
 @pytest.mark.parametrize("option", [["--seed", "-1"], ["--distill-alpha", "2"], ["--epochs", "0"]])
