@@ -65,8 +65,10 @@ def save(
     rng: np.random.Generator,
     history: list[dict],
     best: dict,
+    backbone_fingerprint: str | None = None,
 ) -> None:
-    """Write the state at the end of ``epoch`` (the previous checkpoint is replaced)."""
+    """Write the state at the end of ``epoch`` (the previous checkpoint is replaced);
+    ``backbone_fingerprint``: the backbone's weights (`genretag.modeling.weights_fingerprint`)."""
     from safetensors.torch import save_file
 
     folder = Path(run_dir) / CHECKPOINT_DIR
@@ -98,6 +100,7 @@ def save(
         "files": {"state": state_file, "optimizer": optim_file},
         "config": _comparable(config),
         "fingerprint": fingerprint,
+        "backbone_fingerprint": backbone_fingerprint,
         "labels": list(labels),
         "optimizer": {"param_groups": optim["param_groups"], "scalars": scalars},
         "scheduler": scheduler.state_dict(),
@@ -126,11 +129,12 @@ def load(
     optimizer: torch.optim.Optimizer,
     scheduler,
     rng: np.random.Generator,
+    backbone_fingerprint: str | None = None,
 ) -> Restored:
     """Restore model, optimizer, scheduler and RNGs from the checkpoint in ``run_dir``.
 
     Raises:
-        DataError: The checkpoint was made with other settings, data or labels.
+        DataError: The checkpoint was made with other settings, data, labels or backbone weights.
         ModelError: The checkpoint is corrupt.
     """
     from safetensors import SafetensorError
@@ -154,6 +158,11 @@ def load(
         raise DataError(f"cannot resume: the training data changed since the interrupted run; {fix}")
     if saved.get("labels") != list(labels):
         raise DataError(f"cannot resume: the genres differ from the interrupted run's; {fix}")
+    before = saved.get("backbone_fingerprint")
+    if before and backbone_fingerprint and before.split(":", 1)[0] == backbone_fingerprint.split(":", 1)[0] \
+            and before != backbone_fingerprint:  # the folder updated in place, or a hub model's new revision
+        raise DataError(f"cannot resume: the backbone {config.backbone} has other weights than when the run was "
+                        f"interrupted; put those back, or {fix}")
 
     try:
         tensors = load_file(str(folder / saved["files"]["state"]))

@@ -267,3 +267,19 @@ def best_global(y_true: np.ndarray, probs: np.ndarray, grid: np.ndarray = GRID) 
     scores = np.array(scores)
     best = np.flatnonzero(scores >= scores.max() - 1e-12)
     return float(grid[best[np.argmin(np.abs(grid[best] - 0.5))]])
+
+
+def finite_scores(probs: np.ndarray, run_path: str | Path) -> np.ndarray:
+    """``probs`` (``[rows, genres]``), checked: a model whose weights hold NaN or infinity (a training
+    that diverged) gives NaN for every row, which a threshold would read as no genre, or as the
+    at-least-one rule's first genre.
+
+    Raises:
+        ModelError: A score is not a finite number.
+    """
+    probs = np.asarray(probs)
+    if probs.size and not np.isfinite(probs).all():
+        bad = int((~np.isfinite(probs)).any(axis=1).sum())
+        raise ModelError(f"{run_path} gives no score (NaN) for {bad} of {len(probs)} synopses: its weights hold NaN or "
+                         "infinity, as after a training that diverged; train it again with a lower --lr")
+    return probs

@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import TrainConfig
-from .decision import DecisionRule
+from .decision import DecisionRule, finite_scores
 from .errors import DataError, ModelError
 from .rundir import LABELS_FILE, META_FILE, check_run_dir, fingerprint, read_config, read_json
 from .tfidf import load_blend
@@ -94,17 +94,19 @@ def backbone_files(source: str) -> Path | None:
     return Path(found).parent if isinstance(found, str) else None
 
 
-def cache_key(run_path: str | Path, backbone: str | None = None) -> str | None:
+def cache_key(run_path: str | Path, backbone: str | None = None, *, forced: bool = False) -> str | None:
     """The cache folder name for a run: its `fingerprint` and its backbone's file identities.
 
     Backbone files are identified by name, size and modification time (reading a 1 GB
     backbone to hash it would cost more than the export saves). None when the backbone's
     files cannot be found without loading it (a hub model not in the local cache).
+    ``forced``: an export made with ``--force-backbone`` (a backbone the run's checks refuse)
+    has a key of its own, so that a later run without the option is checked again.
     """
     from .backbones import resolve_backbone
 
     run_path = Path(run_path)
-    digest = hashlib.sha256(f"genretag-onnx-{FORMAT}\0{fingerprint(run_path)}\0".encode())
+    digest = hashlib.sha256(f"genretag-onnx-{FORMAT}\0{fingerprint(run_path)}\0{'forced' if forced else ''}".encode())
     for source in sorted(set(run_backbones(run_path, backbone))):
         try:
             folder = backbone_files(resolve_backbone(source))
@@ -235,7 +237,7 @@ class OnnxRun:
         probs = probs.astype(np.float32)
         if self.blend is not None and texts:
             probs = self.blend.mix(probs, texts)
-        return probs
+        return finite_scores(probs, self.path)
 
 
 def load(run_path: str | Path, folder: Path, *, threads: int | None = None) -> OnnxRun:
@@ -377,7 +379,7 @@ def _parity(model, session, probe_ids: list[list[int]], pad_id: int, max_length:
 
 
 def prepare(run_path: str | Path, load_torch, *, threads: int | None = None, backbone: str | None = None,
-            strict: bool = False):
+            strict: bool = False, forced: bool = False):
     """The run to tag with on this machine: exported (`OnnxRun`) when it can be, else PyTorch's.
 
     Args:
@@ -386,6 +388,7 @@ def prepare(run_path: str | Path, load_torch, *, threads: int | None = None, bac
             when the run is not in the cache yet, or cannot use ONNX Runtime).
         threads: CPU threads for ONNX Runtime (default: one per physical core).
         backbone: The ``--backbone`` override, part of the cache key.
+        forced: ``--force-backbone`` was given (part of the cache key: `cache_key`).
         strict: Raise `ModelError` instead of falling back to PyTorch (``--runtime onnx``).
 
     Returns:
@@ -395,7 +398,7 @@ def prepare(run_path: str | Path, load_torch, *, threads: int | None = None, bac
     if not strict and (not available() or gpu_present()):
         return load_torch()
     check_run_dir(run_path)  # a missing or incomplete run: the same message as PyTorch's loading
-    key = cache_key(run_path, backbone)
+    key = cache_key(run_path, backbone, forced=forced and bool(backbone))
     if key is None:
         if strict:
             raise ModelError(f"cannot find the files of {run_path}'s backbone here without loading it; "
@@ -500,7 +503,8 @@ def load_for_tagging(path: str | Path, *, runtime: str = "auto", precision: str 
 
     if runtime == "torch" or precision not in ("auto", "fp32") or not on_cpu:
         return load_torch()
-    return prepare(path, load_torch, threads=threads, backbone=backbone, strict=runtime == "onnx")
+    return prepare(path, load_torch, threads=threads, backbone=backbone, strict=runtime == "onnx",
+                   forced=force_backbone)
 
 
 def gpu_present() -> bool:

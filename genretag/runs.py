@@ -16,7 +16,7 @@ import torch
 
 from . import __version__
 from .config import TrainConfig
-from .decision import DecisionRule
+from .decision import DecisionRule, finite_scores
 from .errors import GenretagError, ModelError
 from .tfidf import load_blend
 from .rundir import (  # noqa: F401 - the file names are part of runs' interface
@@ -110,7 +110,7 @@ class Run:
         probs = sigmoid(logits)
         if tfidf is not None:
             probs = self.blend.combine(probs, tfidf)
-        return probs
+        return finite_scores(probs, self.path)
 
     def predict(self, texts, *, precision: str = "fp32", batch_size: int | None = None) -> list[list[str]]:
         """The genres of each synopsis, by the run's own decision rule (as ``genretag tag``).

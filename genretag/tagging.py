@@ -577,7 +577,8 @@ def tag_csv(
         # plots (Wikipedia, CMU) is mostly read in part, and that changes its genres.
         log = logger.warning if summary.truncated > summary.tagged // 10 else logger.info
         log("%d of %d texts are longer than the model's %d tokens: it read only the start of each (a run trained "
-            "with a larger --max-length reads more)", summary.truncated, summary.tagged, run.config.max_length)
+            "with a larger --max-length, on a backbone that takes that many, reads more)", summary.truncated,
+            summary.tagged, run.config.max_length)
     if summary.header_rows:
         logger.warning("left untagged %s", data_mod.header_rows_said(summary.header_rows, summary.header_count))
     summary.other_script = dict(sorted(other_script.items(), key=lambda x: -x[1]))

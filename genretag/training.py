@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
+import math
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from . import checkpoints
 from . import data as data_mod
 from . import distributed
 from .config import TrainConfig
-from .errors import DataError
+from .errors import ConfigError, DataError
 from .tfidf import fit_blend
 from .compiling import ModelCache, TrainForward
 from .decision import DecisionRule
@@ -505,7 +506,8 @@ def _train(config: TrainConfig, out, *, ctx: distributed.Context, dev: torch.dev
         done = 0
         if partial.resumed:
             restored = checkpoints.load(tmp, config=config, fingerprint=prep.fingerprint, labels=prep.labels,
-                                        model=model, optimizer=optimizer, scheduler=scheduler, rng=rng)
+                                        model=model, optimizer=optimizer, scheduler=scheduler, rng=rng,
+                                        backbone_fingerprint=getattr(model, "weights_fingerprint", None))
             done, step, history, best = restored.epoch, restored.step, restored.history, restored.best
         forward = TrainForward(net, model, config.compile, dev, steps_left=total_steps - step, cached=cached,
                                cache=models)
@@ -529,6 +531,8 @@ def _train(config: TrainConfig, out, *, ctx: distributed.Context, dev: torch.dev
                 loss = loss_fn(logits.float(), y_train[idx].to(dev))
                 if weight != 1.0:
                     loss = loss * weight
+                if not math.isfinite(loss.item()):  # every later step, and the saved weights, would be NaN
+                    raise _diverged(config, f"the training loss became {loss.item()} at epoch {epoch}, step {step + 1}")
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 if config.grad_clip > 0:
@@ -553,6 +557,8 @@ def _train(config: TrainConfig, out, *, ctx: distributed.Context, dev: torch.dev
             # best epoch without messages; only rank 0 writes.
             val_logits = predict_logits(forward.eval_model, val_ids, pad_id, device=dev, width_step=forward.width_step,
                                         batch_size=default_batch_size(config.eval_batch_size, config.max_length, dev))
+            if not np.isfinite(val_logits).all():
+                raise _diverged(config, f"the model's validation scores became NaN or infinite after epoch {epoch}")
             val_loss = float(val_loss_fn(torch.from_numpy(val_logits), torch.from_numpy(y_val)).item())
             val_probs = sigmoid(val_logits)
             at_half = summary_scores(y_val, DecisionRule.fixed(0.5, len(prep.labels)).apply(val_probs))
@@ -585,7 +591,8 @@ def _train(config: TrainConfig, out, *, ctx: distributed.Context, dev: torch.dev
             if ctx.is_main:
                 checkpoints.save(tmp, epoch=epoch, step=step, config=config, fingerprint=prep.fingerprint,
                                  labels=prep.labels, model=model, optimizer=optimizer, scheduler=scheduler, rng=rng,
-                                 history=history, best=best)
+                                 history=history, best=best,
+                                 backbone_fingerprint=getattr(model, "weights_fingerprint", None))
             emit("epoch", record)
 
         metrics = None
@@ -617,3 +624,10 @@ def _row_keys(data: data_mod.LabelledData, rows) -> dict:
     """`genretag.data.SynopsisKeys` of some rows' synopses and title + synopsis texts, as stored."""
     rows = list(rows)
     return data_mod.SynopsisKeys.of([data.synopsis_texts[i] for i in rows], [data.texts[i] for i in rows]).to_json()
+
+
+def _diverged(config: TrainConfig, what: str) -> ConfigError:
+    """The error of a training whose loss or scores stopped being numbers (too high a learning rate)."""
+    return ConfigError("lr", f"{config.lr:g} is too high for this run: {what} (the training diverged); lower it "
+                             f"{'and keep --grad-clip on ' if config.grad_clip > 0 else 'or set --grad-clip '}"
+                             "(no run was written)")

@@ -1,0 +1,87 @@
+"""Backbone and training faults found by a new user's tries in stop 26, each asserting the right value."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+from typer.testing import CliRunner
+
+from genretag.cli import app
+from genretag.config import TrainConfig
+from genretag.errors import DataError
+from genretag.outputs import partial_path
+from genretag.training import train
+from tiny_backbones import save_tiny
+
+runner = CliRunner()
+
+
+def _train_cli(data, backbone, out, *extra):
+    return runner.invoke(app, ["train", "--data", str(data), "--backbone", str(backbone), "--epochs", "1",
+                               "--out", str(out), *extra])
+
+
+def test_an_export_made_with_force_backbone_does_not_open_the_door_for_later_runs(movies_csv, tmp_path):
+    """After one `tag --backbone OTHER --force-backbone`, the same command without the option tagged with the
+    other weights from the ONNX cache, exit 0 (scores moved by 0.3); it must be refused as before."""
+    run = tmp_path / "run"
+    assert _train_cli(movies_csv, save_tiny("bert", tmp_path / "bb", seed=0), run).exit_code == 0
+    other = save_tiny("bert", tmp_path / "other", seed=3)  # same shapes, other weights
+    args = ["tag", str(movies_csv), "--model", str(run), "--backbone", str(other), "--out", str(tmp_path / "o.csv")]
+    forced = runner.invoke(app, [*args, "--force-backbone"])
+    assert forced.exit_code == 0, forced.output
+    again = runner.invoke(app, [*args, "--force"])
+    assert again.exit_code == 3 and "has the architecture" in again.output and "other weights" in again.output
+
+
+def test_a_diverging_training_is_an_error_not_a_run(movies_csv, tiny_bert, tmp_path):
+    """A NaN loss was saved as a run (val micro-F1 0.18, every threshold 0.5) that tagged every movie "Action"."""
+    out = tmp_path / "lrx"
+    result = _train_cli(movies_csv, tiny_bert, out, "--lr", "1e6", "--batch", "4")
+    said = " ".join(result.output.split())
+    assert result.exit_code == 2, result.output
+    assert "--lr 1e+06 is too high for this run: the training loss became nan at epoch 1" in said
+    assert "(no run was written)" in said and not out.exists()
+
+
+def test_a_run_whose_weights_hold_nan_is_refused_by_tag_and_evaluate(tiny_run, movies_csv, tmp_path):
+    """tag wrote "Action" and empty scores for every row; evaluate was an internal error."""
+    run = tmp_path / "nan-run"
+    shutil.copytree(tiny_run, run)
+    head = load_file(str(run / "head.safetensors"))
+    save_file({k: torch.full_like(v, float("nan")) for k, v in head.items()}, str(run / "head.safetensors"))
+    for args in (["tag", str(movies_csv), "--out", str(tmp_path / "t.csv")], ["tag", str(movies_csv), "--out",
+                 str(tmp_path / "t2.csv"), "--runtime", "torch"], ["evaluate", "--data", str(movies_csv), "--split", "validation", "--no-baseline"]):
+        result = runner.invoke(app, [*args, "--model", str(run)])
+        said = " ".join(result.output.split())
+        assert result.exit_code == 3, (args, result.output)
+        assert "gives no score (NaN) for" in said and "as after a training that diverged" in said
+        assert "internal error" not in said
+    assert not (tmp_path / "t.csv").exists() and not (tmp_path / "t2.csv").exists()
+
+
+def test_resume_refuses_a_backbone_whose_weights_changed_since_the_interruption(movies_csv, tiny_bert, tmp_path):
+    """It resumed on the new weights and kept epoch 1's score, measured on the old ones, as the best."""
+    backbone = tmp_path / "bb"
+    shutil.copytree(tiny_bert, backbone)
+    config = TrainConfig(data=str(movies_csv), backbone=str(backbone), epochs=2, batch_size=16, lr=1e-3)
+
+    def stop_after_epoch_1(event, info):
+        if event == "epoch" and info["epoch"] == 1:
+            raise KeyboardInterrupt
+
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        train(config, out, callback=stop_after_epoch_1)
+    saved = json.loads((partial_path(out) / "checkpoint" / "checkpoint.json").read_text())
+    assert saved["backbone_fingerprint"]
+    weights = load_file(str(backbone / "model.safetensors"))
+    save_file({k: v + 0.01 if v.is_floating_point() else v for k, v in weights.items()},
+              str(backbone / "model.safetensors"))  # the folder updated in place
+    with pytest.raises(DataError, match="cannot resume: the backbone .* has other weights than when the run was "
+                                        "interrupted"):
+        train(config, out, resume=True)
