@@ -626,8 +626,12 @@ def _row_keys(data: data_mod.LabelledData, rows) -> dict:
     return data_mod.SynopsisKeys.of([data.synopsis_texts[i] for i in rows], [data.texts[i] for i in rows]).to_json()
 
 
-def _diverged(config: TrainConfig, what: str) -> ConfigError:
-    """The error of a training whose loss or scores stopped being numbers (too high a learning rate)."""
-    return ConfigError("lr", f"{config.lr:g} is too high for this run: {what} (the training diverged); lower it "
+class Diverged(ConfigError):
+    """A training whose loss or validation scores stopped being numbers (too high a learning rate):
+    `genretag.tuning` marks such a trial failed and goes on with the grid."""
+
+
+def _diverged(config: TrainConfig, what: str) -> Diverged:
+    return Diverged("lr", f"{config.lr:g} is too high for this run: {what} (the training diverged); lower it "
                              f"{'and keep --grad-clip on ' if config.grad_clip > 0 else 'or set --grad-clip '}"
                              "(no run was written)")

@@ -85,3 +85,14 @@ def test_resume_refuses_a_backbone_whose_weights_changed_since_the_interruption(
     with pytest.raises(DataError, match="cannot resume: the backbone .* has other weights than when the run was "
                                         "interrupted"):
         train(config, out, resume=True)
+
+
+def test_tune_marks_a_diverging_trial_failed_and_goes_on(movies_csv, tiny_bert, tmp_path):
+    out = tmp_path / "tune"
+    result = runner.invoke(app, ["tune", "--data", str(movies_csv), "--backbone", str(tiny_bert), "--lr", "1e-3,1e6",
+                                 "--batch", "16", "--epochs", "1", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = {r["trial"]: r for r in json.loads((out / "leaderboard.json").read_text())["trials"]}
+    assert rows["lr1e6_b16_e1"]["status"] == "failed" and rows["lr1e6_b16_e1"]["score"] is None
+    assert rows["lr1e-3_b16_e1"]["status"] == "trained" and rows["lr1e-3_b16_e1"]["score"] > 0
+    assert "lr1e6_b16_e1 failed: lr 1e+06 is too high for this run" in " ".join(result.output.split())

@@ -224,7 +224,7 @@ def _run_plan(plan: Plan, base: TrainConfig, out: Path, metric: str, status: dic
     import torch
 
     from ..compiling import ModelCache
-    from ..training import prepare, train
+    from ..training import Diverged, prepare, train
 
     # Read, split and binarise once per input (text columns); token ids are cached on it per backbone.
     preps: dict = {}
@@ -278,6 +278,12 @@ def _run_plan(plan: Plan, base: TrainConfig, out: Path, metric: str, status: dic
             for t in [trial, *waiting]:
                 status[t.id] = "failed"
             emit("trial_failed", {"trial": trial.id, "error": f"out of memory ({type(exc).__name__})"})
+            continue
+        except Diverged as exc:  # one learning rate of the grid too high for the rest: note it and go on
+            report_snapshots()  # shorter trials written before it diverged stand
+            for t in [trial, *waiting]:
+                status[t.id] = "failed"
+            emit("trial_failed", {"trial": trial.id, "error": str(exc)})
             continue
         status[trial.id] = "trained"
         report_snapshots()
