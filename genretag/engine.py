@@ -66,6 +66,9 @@ class EngineSummary:
     """Rows that are a header, not a movie (`genretag.data.header_rows`): left untagged."""
     header_rows: list[int] = field(default_factory=list)
     """The row numbers (0-based, across the inputs in order) of the first `HEADER_EXAMPLES` of them."""
+    other_script: dict[str, int] = field(default_factory=dict)
+    """Synopses flagged in the language column, by script (`genretag.language.count_by_script`)."""
+    language_column: str = "language_warning"
 
     @property
     def rows_per_second(self) -> float:
@@ -133,7 +136,8 @@ def expand_inputs(path: str | Path) -> tuple[list[str], str]:
         files = [f for f in files if input_format(f) and not os.path.basename(f).startswith((".", "_"))]
     if not files:
         raise DataError(f"no CSV, JSONL or Parquet files in {path}")
-    formats = {input_format(f) for f in files}
+    # A local file named otherwise (a one-file "movies.zip", no suffix) is known by its content, as `tag` knows it.
+    formats = {input_format(f) or (None if _is_remote(f) else _content_format(f)) for f in files}
     if None in formats:
         raise DataError(f"{files[0]}: unknown input format; name it .csv, .tsv, .jsonl or .parquet")
     if len(formats) > 1:
@@ -146,6 +150,11 @@ def expand_inputs(path: str | Path) -> tuple[list[str], str]:
         if any(f.lower().endswith(".zip") for f in files):
             raise DataError(f"{files[0]}: a zip archive on object storage is not read; unpack it, or gzip the file")
     return files, fmt
+
+
+def _content_format(path: str) -> str:
+    kind = formats.sniff(path.removeprefix("file://")).kind
+    return {formats.CSV: "csv", formats.PARQUET: "parquet"}.get(kind, "json")
 
 
 def on_driver(files: list[str]) -> bool:
@@ -400,9 +409,10 @@ def tag_with_ray(
             num_gpus=gpus_per_worker or None,
         )
         summary.genres_column = free_column(header, GENRES_COLUMN)
-        sparse = header if fmt == "json" and on_driver(files) else []  # `tag`'s records keep their own keys
         schema = input_schema(files) if fmt == "parquet" and out_fmt.kind == formats.PARQUET else None
-        _write(tagged, out, out_fmt, force, cols, header, summary, on_rows, sparse, schema)
+        added = 2 + (len(labels) if scores else 0)  # the genres, the scores, the language flags
+        _write(tagged, out, out_fmt, force, cols, header, summary, on_rows, added, fmt == "json" and on_driver(files),
+               schema)
     except ray.exceptions.RayError as exc:
         raise GenretagError(_ray_message(exc)) from None
     finally:
@@ -412,7 +422,21 @@ def tag_with_ray(
     summary.seconds = time.perf_counter() - t0
     if summary.header_count:
         logger.warning("left untagged %s", data_mod.header_rows_said(summary.header_rows, summary.header_count))
+    message = language_message(model, summary)
+    if message:
+        logger.warning(message)
     return summary
+
+
+def language_message(model: Path, summary: EngineSummary) -> str | None:
+    """`tag`'s warning about synopses in another language than the model's, from the flags written."""
+    from . import language
+    from .runs import META_FILE, read_json
+
+    meta = read_json(model / META_FILE) if (model / META_FILE).is_file() else {}
+    message = language.describe(dict(sorted(summary.other_script.items(), key=lambda x: -x[1])), summary.tagged,
+                                language.known_scripts(meta))
+    return message and f"{message} (column {summary.language_column})"
 
 
 def _read(ray, files: list[str], fmt: str, block_rows: int):
@@ -432,11 +456,14 @@ def _read(ray, files: list[str], fmt: str, block_rows: int):
 
 
 def _write(tagged, out: Path, fmt: formats.OutputFormat, force: bool, cols: list[str], header: list[str],
-           summary: EngineSummary, on_rows, sparse: list[str], schema) -> None:
+           summary: EngineSummary, on_rows, added: int, records: bool, schema) -> None:
     """Stream the tagged blocks, in order, into one file written atomically (`formats.TableWriter`);
-    count the rows as `tagging.tag_csv` does (``header``: the input's columns; ``sparse``: columns
-    of JSON records read on this machine, whose absent keys a JSON output leaves out again; ``schema``:
-    the Parquet input's, whose types a Parquet output keeps)."""
+    count the rows and the language flags as `tagging.tag_csv` does (``header``: the input's columns;
+    ``added``: how many columns tagging appends; ``records``: JSON records read on this machine, whose
+    absent keys a JSON output leaves out again; ``schema``: the Parquet input's, whose types a Parquet
+    output keeps)."""
+    from . import language
+
     synopsis_cols = data_mod.synopsis_columns(cols)  # as tag_frame counts a row with a title alone
     # Pandas frames (see `tag_with_ray`), written as `tag` writes its chunks.
     with atomic_path(out, force=force) as tmp:
@@ -446,7 +473,12 @@ def _write(tagged, out: Path, fmt: formats.OutputFormat, force: bool, cols: list
                 rows = len(block)
                 if rows == 0:
                     continue
+                # a block may join records of several files: each input column may lack a key (`tag`'s rule)
+                sparse = list(block.columns[:len(block.columns) - added]) if records else ()
                 writer.write(block, header=summary.rows == 0, sparse=sparse)
+                summary.language_column = str(block.columns[-1])
+                for script, n in language.count_by_script(block.iloc[:, -1].fillna("").astype(str).tolist()).items():
+                    summary.other_script[script] = summary.other_script.get(script, 0) + n
                 text = data_mod.join_text(block[synopsis_cols], synopsis_cols)
                 headers = []
                 if (text.str.len() <= data_mod.HEADER_CELL_CHARS).any():  # else no header row: skip the frame

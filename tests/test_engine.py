@@ -328,6 +328,40 @@ def test_engine_reads_local_json_lines_as_tag_does(ray_local, trained, catalogue
     assert "column rating" in result.output and not (tmp_path / "ray.parquet").exists()
 
 
+def test_engine_keeps_absent_keys_across_files_and_says_what_tag_says(ray_local, trained, catalogue, tmp_path,
+                                                                      caplog):
+    """Records of two files joined in one block got the other file's keys as null; the warning about
+    synopses in another script was not said (the column was filled); a one-file .zip was an unknown format."""
+    import logging
+    import zipfile
+
+    records = _records(catalogue, 40)
+    records[3]["overview"] = "ఒక యువకుడు తన కుటుంబాన్ని రక్షించడానికి పోరాడతాడు, ఒక దొంగల ముఠాతో."
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    texts = ["".join(json.dumps(r) + "\n" for r in part) for part in (records[:20], records[20:])]
+    (folder / "a.jsonl").write_text(texts[0].replace(', "tagline": "tagline 1"', ""), encoding="utf-8")
+    (folder / "b.jsonl").write_text(texts[1], encoding="utf-8")
+    joined = tmp_path / "joined.jsonl"
+    joined.write_text((folder / "a.jsonl").read_text() + texts[1], encoding="utf-8")
+    expected = _tag_once(trained, joined, tmp_path / "tag.jsonl").read_bytes()
+    caplog.clear()  # what tag said: the engine must say it too
+    with caplog.at_level(logging.WARNING):
+        result = _engine(trained, folder, tmp_path / "ray.jsonl")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "ray.jsonl").read_bytes() == expected
+    assert sum('"tagline"' in line for line in expected.decode().splitlines()) == 9  # rows 5, 9 ... only
+    said = [r.getMessage() for r in caplog.records if r.name == "genretag.engine"]
+    assert any("1 of 39 synopses do not look like the model's language" in m and "(1 Telugu)" in m for m in said)
+
+    archive = tmp_path / "movies.zip"
+    with zipfile.ZipFile(archive, "w") as packed:
+        packed.write(catalogue, "catalogue.csv")
+    result = _engine(trained, archive, tmp_path / "zip.csv")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "zip.csv").read_bytes() == _tag_once(trained, archive, tmp_path / "tag-zip.csv").read_bytes()
+
+
 def test_inputs_of_two_layouts_are_a_one_line_error_before_ray_starts(trained, tmp_path):
     """A glob whose second CSV lacks the synopsis column left its rows untagged as "empty synopsis";
     Parquet files of two schemas were an internal Ray error."""
