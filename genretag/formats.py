@@ -365,8 +365,9 @@ def _in_word_bytes(path: Path, fmt: FileFormat, limit: int = 8 * _BLOCK_BYTES) -
     return [byte for run in _IN_WORD.findall(data) for byte in run]
 
 
-#: Mac Roman's punctuation found inside words: … – — “ ” ‘ ’ (0xC9, 0xD0-0xD5; "father\xd5s"), capitals in Windows-1252.
-_MAC_ROMAN_IN_WORD = frozenset(b"\xc9\xd0\xd1\xd2\xd3\xd4\xd5")
+#: Mac Roman's punctuation found inside words: … – — “ ” ‘ ’ (0xC9, 0xD0-0xD5; "father\xd5s"), capitals in Windows-1252,
+#: and its ß (0xA7, "gr\x9a\xa7ere"), Windows-1252's §.
+_MAC_ROMAN_IN_WORD = frozenset(b"\xa7\xc9\xd0\xd1\xd2\xd3\xd4\xd5")
 
 
 def _looks_mac_roman(inside: list[int]) -> bool:
@@ -1815,7 +1816,8 @@ def _nested_as_json(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame
     for name in frame.columns:
         column = frame[name]
-        if column.dtype == bool or (column.dtype == object and column.map(_json_cell).any()):
+        booleans = column.dtype == bool or str(column.dtype) == "boolean"  # numpy's, pandas' nullable one
+        if booleans or (column.dtype == object and column.map(_json_cell).any()):
             if out is frame:
                 out = frame.copy()
             out[name] = column.map(lambda v: json.dumps(v, ensure_ascii=False, default=_json_default)
@@ -1828,9 +1830,9 @@ def _json_cell(value) -> bool:
 
 
 def _shortest_floats(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with float32 columns (Parquet) as the shortest decimals that read back to them:
+    """``frame`` with float32 and float16 columns (Parquet) as the shortest decimals that read back to them:
     7.9, not the float64 widening's 7.900000095367432 (missing values stay NaN)."""
-    wide = [name for name in frame.columns if frame[name].dtype == np.float32]
+    wide = [name for name in frame.columns if frame[name].dtype in (np.float32, np.float16)]
     if not wide:
         return frame
     return frame.assign(**{str(name): pd.Series([float(str(v)) if v == v else v for v in frame[name].to_numpy()],

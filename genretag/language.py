@@ -24,12 +24,13 @@ import numpy as np
 PROFILE_METHOD = "scripts-v1"
 #: Scripts by Unicode block (letters only; punctuation blocks are left out).
 SCRIPT_RANGES = {
-    "Latin": ((0x41, 0x5A), (0x61, 0x7A), (0xC0, 0xD6), (0xD8, 0xF6), (0xF8, 0x24F), (0x1E00, 0x1EFF)),
+    "Latin": ((0x41, 0x5A), (0x61, 0x7A), (0xC0, 0xD6), (0xD8, 0xF6), (0xF8, 0x24F), (0x1E00, 0x1EFF),
+              (0xFF21, 0xFF3A), (0xFF41, 0xFF5A)),  # ... and full-width Latin
     "Greek": ((0x370, 0x3FF), (0x1F00, 0x1FFF)),
     "Cyrillic": ((0x400, 0x52F),),
     "Armenian": ((0x530, 0x58F),),
     "Hebrew": ((0x5D0, 0x5FF),),
-    "Arabic": ((0x620, 0x6FF), (0x750, 0x77F)),
+    "Arabic": ((0x620, 0x6FF), (0x750, 0x77F), (0xFB50, 0xFDFF), (0xFE70, 0xFEFF)),  # ... and presentation forms
     "Syriac": ((0x700, 0x74F),),
     "Thaana": ((0x780, 0x7BF),),
     "Devanagari": ((0x900, 0x97F),),
@@ -50,9 +51,10 @@ SCRIPT_RANGES = {
     "Ethiopic": ((0x1200, 0x139F),),
     "Khmer": ((0x1780, 0x17FF),),
     "Mongolian": ((0x1800, 0x18AF),),
-    "Hangul": ((0x1100, 0x11FF), (0x3130, 0x318F), (0xAC00, 0xD7AF)),
-    "Kana": ((0x3040, 0x30FF),),
+    "Hangul": ((0x1100, 0x11FF), (0x3130, 0x318F), (0xAC00, 0xD7AF), (0xFFA0, 0xFFDC)),
+    "Kana": ((0x3040, 0x30FF), (0x31F0, 0x31FF), (0xFF66, 0xFF9F)),  # ... and half-width katakana
     "Han": ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF)),
+    "Other": (),  # letters of every script not listed (Cherokee, Tifinagh, Adlam ...): `_TABLE`
 }
 SCRIPTS = tuple(SCRIPT_RANGES)
 #: Characters read from the start of each row: enough to tell its script, and it bounds the cost.
@@ -67,8 +69,11 @@ KANA_SHARE = 0.1
 #: What runs without a recorded profile (older runs, the bundled model) were trained on.
 DEFAULT_SCRIPTS = ("Latin",)
 
-# Script index of every code point of the Basic Multilingual Plane (-1: no listed script).
+# Script index of every code point of the Basic Multilingual Plane (-1: no letter); a letter of no
+# listed script is "Other", so that a synopsis in it is flagged rather than not judged.
+_OTHER = SCRIPTS.index("Other")
 _TABLE = np.full(0x10000, -1, dtype=np.int8)
+_TABLE[[c for c in range(0x10000) if chr(c).isalpha()]] = _OTHER
 for _k, _name in enumerate(SCRIPTS):
     for _lo, _hi in SCRIPT_RANGES[_name]:
         _TABLE[_lo:_hi + 1] = _k
@@ -85,7 +90,8 @@ def script_counts(texts: Sequence[str]) -> np.ndarray:
         return counts
     codes = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     script = _TABLE[np.minimum(codes, 0xFFFF)].astype(np.int64)
-    script[codes > 0xFFFF] = -1
+    beyond = np.flatnonzero(codes > 0xFFFF)  # Adlam, CJK extension B ...: rare, judged one by one
+    script[beyond] = [_OTHER if chr(int(codes[i])).isalpha() else -1 for i in beyond]
     rows = np.repeat(np.arange(len(texts)), [len(t) for t in texts])
     inside = script >= 0
     flat = np.bincount(rows[inside] * len(SCRIPTS) + script[inside], minlength=counts.size)

@@ -69,7 +69,7 @@ _LABEL = re.compile(r"^\s*(?:genres?|genre\(s\)|g[eéê]neros?|genere|generi|类
 #: 1 for this many rows with a genre name or TMDB id; more are a column of other numbers, refused.
 STRAY_SHARE = 4
 #: Kinds of mapping, in the order they are reported.
-KINDS = ("tmdb id", "split", "alias", "spelling", "placeholder", "stray number")
+KINDS = ("tmdb id", "label", "split", "alias", "spelling", "placeholder", "stray number")
 
 
 def genre_key(name: str) -> str:
@@ -98,6 +98,7 @@ class GenreReport:
         """One human line per kind of mapping that happened, with row counts."""
         heads = {
             "tmdb id": "TMDB genre ids read as names",
+            "label": "labels before genre names read past",
             "split": "names listing genres read as their parts",
             "alias": "genres mapped",
             "spelling": "spellings merged",
@@ -333,19 +334,25 @@ class Vocabulary:
 
     def _split_lists(self, rows: list[list[str]]) -> tuple[list[list[str]], dict[str, dict]]:
         """Rows with each unknown name that lists genres ("Drama/Lgbt", "传记 / 喜剧") replaced by its
-        parts, when one part is a genre; the unknown parts stay names of their own. Also the
-        report entries ("split") of the names split."""
-        parts_of: dict[str, list[str]] = {}
+        parts, when one part is a genre; the unknown parts stay names of their own. A cell's label
+        before an unknown name ("Жанр: биография") is read past. Also the report entries ("split",
+        "label") of the names rewritten."""
+        parts_of: dict[str, tuple[list[str], str]] = {}
         for name in dict.fromkeys(n for row in rows for n in row):
-            kept = _SLASHED_PLACEHOLDER.sub("\\1\u2215\\2", name)  # a division slash until split
+            if self.resolve(name) is not None:
+                continue
+            bare = _LABEL.sub("", name, count=1).strip()
+            kept = _SLASHED_PLACEHOLDER.sub("\\1\u2215\\2", bare)  # a division slash until split
             parts = [canonical_genre(p.replace("\u2215", "/")) for p in _LIST_MARKS.split(kept) if p.strip()]
-            if len(parts) > 1 and self.resolve(name) is None and any(self.resolve(p) is not None for p in parts):
-                parts_of[name] = list(dict.fromkeys(parts))
+            if len(parts) > 1 and any(self.resolve(p) is not None for p in parts):
+                parts_of[name] = (list(dict.fromkeys(parts)), "split")
+            elif bare and bare != name:
+                parts_of[name] = ([canonical_genre(bare)], "label")
         if not parts_of:
             return rows, {}
-        split = [[p for n in row for p in parts_of.get(n, (n,))] for row in rows]
+        split = [[p for n in row for p in parts_of.get(n, ((n,),))[0]] for row in rows]
         counts = Counter(n for row in rows for n in dict.fromkeys(row) if n in parts_of)
-        return split, {n: {"to": parts, "kind": "split", "rows": counts[n]} for n, parts in parts_of.items()}
+        return split, {n: {"to": parts, "kind": kind, "rows": counts[n]} for n, (parts, kind) in parts_of.items()}
 
     # ------------------------------------------------------------------ scoring
 

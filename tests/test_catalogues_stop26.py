@@ -280,3 +280,69 @@ def test_a_one_file_zip_under_the_file_s_own_name_is_read_and_said(tmp_path, cap
         archive.writestr("b.csv", "title\nB\n")
     with pytest.raises(DataError, match=r"holds 2 files \(a.csv, b.csv\)"):
         read_csv(several)
+
+
+# --------------------------------------------------------------------------- second round (a fresh user's re-check)
+
+@pytest.mark.parametrize(("text", "script"), [
+    ("ᎠᏂᏫᏍᏗ ᎠᏍᎦᏯ ᎤᏓᏅᏘ ᎤᏍᏆᏂᎩᏗ", "Other"),  # Cherokee: letters of no listed script were not judged at all
+    ("ⵢⴰⵏ ⵓⵎⴻⵥⵢⴰⵏ ⵢⴻⵏⵏⵓⵖⵏ ⴷ ⵜⴰⵔⴱⴰⵄⵜ", "Other"),  # Tifinagh
+    ("𞤱𞤫𞤼𞤫 𞤲𞤣𞤫𞤪 𞤸𞤢𞤴𞤪𞤫", "Other"),  # Adlam, beyond the Basic Multilingual Plane
+    ("ｱﾙ ｵﾄｺ ｶﾞ ｶｿﾞｸ ｦ ﾏﾓﾙ", "Kana"),  # half-width katakana
+    ("ﻳﻘﺎﺗﻞ ﺷﺎﺏ ﻋﺼﺎﺑﺔ ﻗﻮﻳﺔ", "Arabic"),  # presentation forms
+    ("Ａ ｙｏｕｎｇ ｍａｎ ｆｉｇｈｔｓ ａ ｇａｎｇ", "Latin"),  # full-width Latin
+    ("A man in Hawaiʻi fights a gang of thieves.", "Latin"),  # an ʻokina (a letter of no listed block) is one letter
+])
+def test_every_letter_counts_toward_a_script(text, script):
+    assert row_scripts([text]) == [script]
+
+
+def test_mac_roman_german_with_eszett_is_read_as_mac_roman(tmp_path):
+    """ß is Mac Roman's 0xA7 (Windows-1252's §): the file was read as Windows-1252 ("schŸtzen, grš§ere")."""
+    text = "Um seine Mutter zu schützen, täuscht Alex ihr vor, die DDR existiere noch: größere Lügen."
+    source = tmp_path / "de.csv"
+    source.write_bytes(f'title,overview\r\nGood Bye Lenin,"{text}"\r\n'.encode("mac_roman"))
+    assert sniff(source).encoding == "mac_roman" and read_csv(source)["overview"].tolist() == [text]
+
+
+@pytest.mark.parametrize(("cell", "genres"), [
+    ("アニメ", ["Animation"]), ("恋愛", ["Romance"]), ("西部劇", ["Western"]), ("動畫", ["Animation"]),
+    ("喜劇", ["Comedy"]), ("驚悚", ["Thriller"]), ("Drammatico", ["Drama"]), ("Orrore", ["Horror"]),
+    ("Commedia drammatica", ["Comedy", "Drama"]), ("Película de terror", ["Horror"]),
+    ("Costume drama", ["History", "Drama"]), ("Actionkomödie", ["Action", "Comedy"]),
+    ("Thriller psychologique", ["Thriller"]), ("Жанр: биография", ["Biography"]),
+    ("なし", []), ("Ohne Genre", []), ("없음", []),
+])
+def test_still_more_genre_names(cell, genres):
+    assert _mapped(cell)[0] == genres
+
+
+def test_a_label_before_an_unknown_name_is_read_past_and_said():
+    """"ジャンル: 恋愛" was learnt by train as a genre of its own beside "恋愛"."""
+    genres, said = _mapped("ジャンル: Slice of Life, ジャンル: Iyashikei")
+    assert genres == ["Slice of Life", "Iyashikei"]
+    assert any(line.startswith("labels before genre names read past: ジャンル: Iyashikei → Iyashikei") for line in said)
+
+
+def test_parquet_float16_and_nullable_booleans_are_written_as_written(tiny_run, tmp_path):
+    source = tmp_path / "movies.parquet"
+    pd.DataFrame({"title": ["A", "B"], "overview": SYNOPSES[:2], "f": np.array([0.1, np.nan], dtype="float16"),
+                  "b": pd.array([True, None], dtype="boolean")}).to_parquet(source)
+    out, csv_out = tmp_path / "movies.jsonl", tmp_path / "movies.csv"
+    for target in (out, csv_out):
+        assert runner.invoke(app, ["tag", str(source), "--model", str(tiny_run), "--out", str(target)]).exit_code == 0
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(r["f"], r["b"]) for r in records] == [(0.1, True), (None, None)]
+    assert read_csv(csv_out)[["f", "b"]].values.tolist() == [["0.1", "true"], ["", ""]]
+
+
+@pytest.mark.parametrize(("columns", "text", "genres", "title"), [
+    (["片名", "劇情簡介", "類型"], ["劇情簡介"], "類型", "片名"),  # Traditional Chinese
+    (["titre", "resume", "genre"], ["resume"], "genre", "titre"),
+    (["titel", "samenvatting", "genre"], ["samenvatting"], "genre", "titel"),  # Dutch
+    (["tytuł", "opis", "gatunek"], ["opis"], "gatunek", "tytuł"),  # Polish
+    (["başlık", "özet", "tür"], ["özet"], "tür", "başlık"),  # Turkish
+    (["作品名", "ストーリー", "ジャンル"], ["ストーリー"], "ジャンル", "作品名"),
+])
+def test_column_names_in_still_more_languages_are_found(columns, text, genres, title):
+    assert detect_columns(columns) == (text, genres) and detect_title_column(columns) == title

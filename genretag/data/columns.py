@@ -46,6 +46,8 @@ TEXT_COLUMN_CANDIDATES: tuple[str, ...] = (
     "sinopse", "enredo", "descrição", "descricao",  # Portuguese
     "описание", "сюжет",  # Russian
     "剧情简介", "简介", "あらすじ", "줄거리",  # Chinese (Douban), Japanese, Korean
+    "劇情簡介", "簡介", "ストーリー", "概要", "시놉시스",  # Traditional Chinese, Japanese, Korean
+    "resume", "samenvatting", "beschrijving", "opis", "fabuła", "özet", "konu", "beskrivning",  # fr, nl, pl, tr, sv
 )
 GENRE_COLUMN_CANDIDATES: tuple[str, ...] = (
     "genres",
@@ -60,7 +62,7 @@ GENRE_COLUMN_CANDIDATES: tuple[str, ...] = (
     "movie_genres",  # CMU movie.metadata.tsv, with a header added
     "movie_genres_(freebase_id:name_tuples)",  # ... as its README names the column
     "genre(s)", "género", "géneros", "genero", "generos", "gênero", "gêneros", "genere", "generi",  # other languages
-    "жанр", "жанры", "类型", "ジャンル", "장르",
+    "жанр", "жанры", "类型", "類型", "ジャンル", "장르", "gatunek", "tür",
 )
 TITLE_COLUMN_CANDIDATES: tuple[str, ...] = (
     "title",
@@ -78,6 +80,7 @@ TITLE_COLUMN_CANDIDATES: tuple[str, ...] = (
     "movie",
     "film",
     "titel", "titre", "título", "titulo", "titolo", "название", "片名", "タイトル", "제목",  # other languages
+    "filmtitel", "tytuł", "başlık", "電影名", "电影名", "作品名", "題名",
 )
 
 
