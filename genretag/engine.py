@@ -1,7 +1,8 @@
 """Tagging on Ray Data: many workers (processes, machines, GPUs), one model load per worker.
 
 ``genretag tag ... --engine ray`` reads CSV, JSONL or Parquet (a file, a folder or a
-glob; local files with genretag's own reader, as ``tag`` reads them), runs `genretag.tagging.GenreTagger` in a fixed pool of Ray actors and writes one
+glob; local files with genretag's own reader, as ``tag`` reads them), runs
+`genretag.tagging.GenreTagger` in a fixed pool of Ray actors and writes one
 file (Parquet, CSV/TSV, JSON Lines; `genretag.formats.TableWriter`, as ``tag`` writes) with
 every input column and row, in input order (Ray Data's
 ``preserve_order``; no row-id column is added). Prediction and the output columns are

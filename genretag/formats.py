@@ -890,7 +890,8 @@ def _sniff_delimited(path: Path, base: FileFormat, text: str, truncated: bool, o
     if options.header and sum(bool(c.strip()) for c in header) == 1 and "\n" in text:
         second = _records(text, sep, limit=2, quoting=quoting)[1:]
         title = next(c for c in header if c.strip())
-        if second and sum(bool(c.strip()) for c in second[0]) >= 2 and looks_like_header(second[0]) and "\n" not in title:
+        names = second[0] if second else []
+        if sum(bool(c.strip()) for c in names) >= 2 and looks_like_header(names) and "\n" not in title:
             _warn_once(path, f"%s: line {skip + 1} ({_shorten(title, 60)}) is a title above the header; reading the "
                              f"header from line {skip + 2} (the title line is not written to outputs)")
             text, skip, title_lines = text.split("\n", 1)[1], skip + 1, 1

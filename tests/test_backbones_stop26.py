@@ -54,8 +54,10 @@ def test_a_run_whose_weights_hold_nan_is_refused_by_tag_and_evaluate(tiny_run, m
     shutil.copytree(tiny_run, run)
     head = load_file(str(run / "head.safetensors"))
     save_file({k: torch.full_like(v, float("nan")) for k, v in head.items()}, str(run / "head.safetensors"))
-    for args in (["tag", str(movies_csv), "--out", str(tmp_path / "t.csv")], ["tag", str(movies_csv), "--out",
-                 str(tmp_path / "t2.csv"), "--runtime", "torch"], ["evaluate", "--data", str(movies_csv), "--split", "validation", "--no-baseline"]):
+    commands = (["tag", str(movies_csv), "--out", str(tmp_path / "t.csv")],
+                ["tag", str(movies_csv), "--out", str(tmp_path / "t2.csv"), "--runtime", "torch"],
+                ["evaluate", "--data", str(movies_csv), "--split", "validation", "--no-baseline"])
+    for args in commands:
         result = runner.invoke(app, [*args, "--model", str(run)])
         said = " ".join(result.output.split())
         assert result.exit_code == 3, (args, result.output)
