@@ -108,6 +108,10 @@ def teacher_probabilities(teacher: str | Path, data_path: str | Path, row_ids: l
     column = {g: j for j, g in enumerate(t_labels or [])}
     if not set(column) & set(labels):
         raise ModelError(f"teacher {teacher} shares no genre with the training data")
+    alone = [g for g in labels if g not in column]
+    if alone:  # their targets are the file's 0/1 labels only (`soft_targets`)
+        logger.warning("teacher %s has no genre %s: the student learns %s from the file's labels alone",
+                       teacher.name, ", ".join(alone), "it" if len(alone) == 1 else "them")
     out = np.full((len(wanted), len(labels)), np.nan, dtype=np.float32)
     position = {int(r): i for i, r in enumerate(have_ids)}
     for i, r in enumerate(wanted):

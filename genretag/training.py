@@ -113,7 +113,8 @@ def prepare(config: TrainConfig, *, teacher_cache: str | Path | None = None) -> 
         counts = {g: sum(g in row for row in train_genres) for g in rare}
         bare = sum(1 for i in split["train"] if not genres[i])
         notes.append(f"--min-support {config.min_support} dropped {len(rare)} genre(s): "
-                            + ", ".join(f"{g} ({n} training rows)" for g, n in sorted(counts.items()))
+                            + ", ".join(f"{g} ({n} training row{'' if n == 1 else 's'})"
+                                        for g, n in sorted(counts.items()))
                             + (f"; {bare} training rows are left with no genre" if bare else ""))
     notes += _likely_misspellings(labels, [genres[i] for i in split["train"]], vocabulary)
     given = ",".join(f"{r:g}" for r in config.split)

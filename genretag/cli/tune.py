@@ -154,6 +154,8 @@ class TuneProgress:
         self.train_rows = data["train_rows"]
         self._say(f"data: {data['train_rows']} training rows, {data['validation_rows']} validation rows, "
                   f"{len(data['labels'])} genres (read and split once for every trial)")
+        if data.get("data_report"):  # rows and genres left out, as `train` says them
+            self._say("data: " + ", ".join(data["data_report"]))
         for line in data.get("genre_report") or ():
             self._say(line)
 

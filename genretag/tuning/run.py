@@ -235,7 +235,7 @@ def _run_plan(plan: Plan, base: TrainConfig, out: Path, metric: str, status: dic
             preps[key] = prepare(config)
             prep = preps[key]
             emit("prepared", {"train_rows": len(prep.split["train"]), "validation_rows": len(prep.split["validation"]),
-                              "labels": prep.labels,
+                              "labels": prep.labels, "data_report": prep.dropped,
                               "genre_report": prep.genre_report.lines() if prep.genre_report else []})
         return preps[key]
 
