@@ -321,7 +321,8 @@ def resumable_path(
                     _remove(progress)
                     _remove(_record_tmp(progress))
             elif progress.is_file():
-                logger.warning("kept the unfinished output in %s; rerun with --resume to continue it", tmp)
+                logger.warning("kept the unfinished output in %s; rerun with --resume to continue it (a tune trial: "
+                               "rerun the same tune command)", tmp)
             else:
                 _remove(tmp)  # nothing worth resuming yet
             raise
