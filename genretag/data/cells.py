@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 from typing import Any
 
 import pandas as pd
@@ -18,8 +19,9 @@ NULL_TOKENS = frozenset({"", "nan", "none", "null", "n/a", "na", "#n/a", "[]", "
                          "#ref!", "#name?", "#div/0!", "#null!", "#num!", "#error!"})
 # Films are called "NA", "None" and "Null": in a title column those are names, not gaps.
 TITLE_NULL_TOKENS = NULL_TOKENS - {"na", "none", "null"}
-# What catalogues write in a synopsis cell that has none (compared lower-cased, without final
-# dots): IMDb's TSV null, dashes, TMDB's and IMDb's stock sentences. Not a plot: no genre can
+# What catalogues write in a synopsis cell that has none (compared as `placeholder_key`s: case,
+# accents, punctuation, emoji and spaces ignored): IMDb's TSV null, dashes, TMDB's and IMDb's stock
+# sentences; `is_placeholder` adds phrase patterns in several languages and Lorem ipsum. Not a plot: no genre can
 # be read from them, so such rows count as having an empty synopsis.
 SYNOPSIS_PLACEHOLDERS = NULL_TOKENS | frozenset({
     "\\n", "-", "--", "---", "\u2013", "\u2014", "?", "??", "...", "\u2026", "tba", "tbd", "tbc", "unknown", "coming soon",
@@ -45,10 +47,12 @@ SYNOPSIS_PLACEHOLDERS = NULL_TOKENS | frozenset({
     "this entry currently doesn't have a synopsis. check back soon", "no synopsis available at this time",
     # a header repeated as data
     "synopsis", "overview", "description", "plot", "summary", "storyline",
-    "lorem ipsum dolor sit amet",
+    # more stock phrases: a title without a synopsis yet
+    "not yet available", "not available yet", "unavailable", "currently unavailable", "pending", "n a",
+    "plot details are being kept under wraps", "details are being kept under wraps", "no info", "no information",
+    "no details", "information not available", "details to come", "no data", "empty", "blank", "missing",
+    "add synopsis", "add a synopsis", "add an overview", "edit page", "read more", "see more", "show more",
 })
-#: No placeholder is longer: a longer cell is a synopsis, judged without lower-casing it.
-_LONGEST_PLACEHOLDER = max(map(len, SYNOPSIS_PLACEHOLDERS)) + 48  # a label before, a "[Written by ...]" after
 
 
 def is_missing(value: Any) -> bool:
@@ -121,24 +125,220 @@ def clean_cell(value: Any, *, title: bool = False) -> str:
     if "&" in value:
         value = unescape_entities(value)
     value = " ".join(value.translate(ZERO_WIDTH).split())  # also turns CR/LF inside quoted fields into spaces
+    if value and (value[0] in INVISIBLE_FILLERS or value[-1] in INVISIBLE_FILLERS):
+        value = value.strip(INVISIBLE_FILLERS + " ")  # "\u3164N/A\u3164": pasted around a value as padding
+    if is_blank(value):  # "\u2800", a lone U+FE0F or U+0301: a cell that prints nothing
+        return ""
     if title:
         return "" if value.lower() in TITLE_NULL_TOKENS else value
     return "" if is_placeholder(value) or _URL_ONLY.fullmatch(value) else value
 
 
 def is_placeholder(text: str) -> bool:
-    """True for a synopsis cell that holds no synopsis: "", "N/A", "\\N", "-", "No overview found." ..."""
-    if len(text) > _LONGEST_PLACEHOLDER:  # every real synopsis: no copy made
+    """True for a synopsis cell that holds no synopsis: "", "N/A", "\\\\N", "-", "No overview found.", "T.B.A.",
+    "TBA 🎬", "Aucun synopsis disponible.", "暂无简介", IMDb's "It looks like we don't have a Synopsis ..."
+    filler, Lorem ipsum of any length, a cell of punctuation or emoji alone.
+
+    The whole cell is compared, after `placeholder_key` (case, accents, punctuation, emoji and spacing
+    ignored): a synopsis that merely holds such words ("TBA: a retired spy ...") is a synopsis.
+    """
+    if len(text) > _LONGEST_PLACEHOLDER and not _may_be_long_filler(text):  # every real synopsis: no copy made
         return False
     key = text.strip().lower().replace("\u2019", "'")
     if key in SYNOPSIS_PLACEHOLDERS:
         return True
     # "Add a Plot »", "(no plot)", "[No description]", "...more", "N/A.", "Synopsis: N/A", "... [Written by MAL
     # Rewrite]": the phrase inside, without a label before it or a credit after it
-    key = _CREDIT.sub("", _LABEL.sub("", key))
-    key = key.strip("()[]{}<>\"' ").rstrip(".!»›>… ").lstrip(".… ").strip()
-    return key in SYNOPSIS_PLACEHOLDERS
+    spaced = placeholder_key(_CREDIT.sub("", _LABEL.sub("", key)))
+    return (spaced.replace(" ", "") in _PLACEHOLDER_KEYS or _NO_SYNOPSIS.fullmatch(spaced) is not None
+            or _SITE_FILLER.fullmatch(spaced) is not None or is_lorem_ipsum(spaced))
 
 
 _LABEL = re.compile(r"^(?:synopsis|plot|overview|description|summary|storyline)\s*:\s*")
 _CREDIT = re.compile(r"\s*[\[(](?:written by|source)[^\])]*[\])]\s*$")
+
+
+#: Characters that print as nothing though Unicode files them as letters or symbols: the Hangul
+#: fillers and the blank Braille pattern, pasted where a form refuses an empty field.
+INVISIBLE_FILLERS = "\u3164\uffa0\u115f\u1160\u2800"
+#: Categories of characters that print nothing alone: combining marks (a lone U+0301, the emoji
+#: variation selector U+FE0F), format characters (zero widths, U+FEFF), spaces, controls, private
+#: use (icon-font glyphs scraped as text), unassigned and surrogates.
+_INVISIBLE_CATEGORIES = frozenset({"Mn", "Me", "Cf", "Zs", "Zl", "Zp", "Cc", "Co", "Cn", "Cs"})
+
+
+def is_blank(text: str) -> bool:
+    """True when no character of ``text`` prints (`INVISIBLE_FILLERS`, `_INVISIBLE_CATEGORIES`): "",
+    spaces, "\\u3164", "\\u2800", a lone combining mark or variation selector. Stops at the first
+    visible character, so a real text costs one look-up."""
+    return all(c in INVISIBLE_FILLERS or unicodedata.category(c) in _INVISIBLE_CATEGORIES for c in text)
+
+
+_NON_WORD = re.compile(r"[\W_]+")
+_HIDDEN = dict.fromkeys(map(ord, INVISIBLE_FILLERS), " ")
+
+
+def _fold(text: str) -> str:
+    """``text`` without accents (NFKD, combining marks dropped, recomposed): "não" → "nao",
+    "ｎ／ａ" → "n/a"; Hangul syllables come back whole."""
+    if text.isascii():
+        return text
+    bare = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return unicodedata.normalize("NFKC", bare)
+
+
+def placeholder_key(text: str) -> str:
+    """``text`` as placeholders are compared: case-folded, accents dropped, every run of
+    punctuation, symbols (emoji), spaces and invisible characters one space: "T.B.A. 🎬" → "t b a",
+    "Sinopse não disponível." → "sinopse nao disponivel"."""
+    return _NON_WORD.sub(" ", _fold(text.casefold().translate(_HIDDEN))).strip()
+
+
+def _regex(*alternatives: str) -> re.Pattern:
+    """One pattern of ``alternatives``, written with accents and matched on `placeholder_key`s."""
+    return re.compile("|".join(f"(?:{_fold(a)})" for a in alternatives))
+
+
+# What a synopsis is called, in `placeholder_key` form ("plot summaries", "plot details").
+_NOUN = (r"(?:(?:plot |story |movie |film )?(?:synopsis|synopses|overview|description|summary|summaries|outline|"
+         r"info|information|details)|plot|storyline|story line|story|premise|content)")
+_FOR_THIS = r"(?: (?:for|of|on) (?:this|the) (?:title|movie|film|show|series|episode|entry|item|page|anime))?"
+_WHEN = r"(?: (?:yet|currently|still|at (?:this|the) (?:time|moment)|right now|for now|so far|at present))*"
+_NOT_THERE = (r"(?:not (?:yet |currently )?(?:available|known|provided|added|written|listed|given)|unavailable|"
+              r"unknown|missing|pending|tba|tbd|tbc|n a|coming soon|to come|to be (?:announced|added|confirmed|"
+              r"determined|revealed|updated))")
+# Whole cells that say "no synopsis", by the stock phrases of catalogues in their languages (TMDB's,
+# IMDb's, Douban's ...). Each is a whole cell: "No synopsis" is a placeholder, "No synopsis could
+# capture the night the circus burned" a synopsis.
+_NO_SYNOPSIS = _regex(
+    # English
+    rf"(?:sorry )?(?:there (?:is|are|s) )?(?:currently |still |yet )?(?:no|not any) {_NOUN}"
+    rf"(?: (?:is|are|has been|have been) (?:yet )?(?:available|found|provided|added|given|listed|written|known))?"
+    rf"(?: (?:available|found|provided|added|given|listed|written|known|yet|here))*{_FOR_THIS}{_WHEN}",
+    rf"(?:(?:it looks like|sorry|unfortunately) )?we (?:don t|do not) (?:yet )?have (?:a|an|any) {_NOUN}"
+    rf"(?: (?:translated )?in english)?{_FOR_THIS}{_WHEN}",
+    rf"(?:the )?{_NOUN} (?:(?:is|are) )?(?:currently |still )?{_NOT_THERE}{_FOR_THIS}{_WHEN}",
+    rf"(?:currently |still )?(?:not (?:yet |currently )?available|unavailable|not yet known){_WHEN}",
+    rf"(?:the )?(?:{_NOUN} )?(?:(?:is|are) )?(?:being |still |currently )*(?:kept )?under wraps{_WHEN}",
+    rf"(?:the )?{_NOUN} (?:(?:is|are) )?(?:being |still |currently )*(?:kept (?:a )?secret|undisclosed|"
+    rf"not (?:yet )?(?:disclosed|revealed)){_WHEN}",
+    r"(?:details )?(?:t b a|t b d|t b c|to be (?:announced|added|confirmed|determined|revealed)|coming soon|tk)",
+    rf"(?:add|write|submit|contribute) (?:a|an|the) {_NOUN}{_FOR_THIS}",
+    # French
+    r"(?:il n y a )?(?:aucun|aucune|pas de|sans|pas encore de) (?:synopsis|résumé|description|intrigue|sommaire)"
+    r"(?: (?:n est |n a été )?(?:disponible|trouvé|trouvée|fourni|fournie|renseigné|renseignée|pour le moment|"
+    r"pour l instant|actuellement|encore|en français))*",
+    r"(?:le |la )?(?:synopsis|résumé|description|intrigue) (?:est )?(?:non disponible|indisponible|à venir|inconnu|"
+    r"inconnue|bientôt disponible|pas encore disponible|non communiqué|non communiquée)",
+    r"(?:non disponible|indisponible|à venir|bientôt disponible|pas encore disponible)",
+    r"nous n avons pas (?:encore )?de (?:synopsis|résumé)(?: (?:traduit )?en français)?"
+    r"(?: (?:aidez nous|vous pouvez nous aider) [a-z ]*)?",
+    # German
+    r"(?:es (?:ist|gibt) )?(?:noch |leider |derzeit )*(?:keine|kein) (?:deutsche |deutschen )?(?:beschreibung|"
+    r"inhaltsangabe|handlung|zusammenfassung|inhaltsbeschreibung|handlungsbeschreibung|inhalt|angaben|"
+    r"informationen|info|synopsis|überblick)(?: (?:vorhanden|verfügbar|gefunden|bekannt|angegeben|hinterlegt|"
+    r"eingetragen|noch|bisher|derzeit|leider|zu diesem film))*",
+    r"(?:die )?(?:beschreibung|inhaltsangabe|handlung|inhalt|zusammenfassung) (?:(?:ist|noch) )*(?:nicht (?:verfügbar|"
+    r"vorhanden|bekannt)|folgt|unbekannt)",
+    r"(?:noch )?nicht verfügbar|folgt in kürze|inhalt folgt",
+    r"wir haben (?:noch )?keine (?:deutsche )?(?:inhaltsangabe|beschreibung|übersetzung)(?: [a-zäöüß ]*)?",
+    # Spanish
+    r"(?:no hay|sin|ninguna|no existe|no se encontró|no tenemos|todavía no hay|aún no hay) (?:una |ninguna )?"
+    r"(?:sinopsis|descripción|argumento|resumen|información)(?: (?:disponible|disponibles|todavía|aún|"
+    r"por el momento|por ahora|en español))*",
+    r"(?:la |el )?(?:sinopsis|descripción|argumento|resumen) (?:no disponible|aún no disponible|pendiente|"
+    r"próximamente|desconocido|desconocida)",
+    r"(?:no disponible|próximamente)",
+    # Italian
+    r"(?:nessuna|nessun|non c è|senza|non è disponibile|non disponiamo di) (?:una )?(?:trama|descrizione|sinossi|"
+    r"riassunto|sommario)(?: (?:disponibile|al momento|per ora|ancora|in italiano))*",
+    r"(?:la |il )?(?:trama|descrizione|sinossi|riassunto) (?:non disponibile|non ancora disponibile|in arrivo|"
+    r"sconosciuta|sconosciuto)",
+    r"(?:non disponibile|prossimamente)",
+    # Portuguese
+    r"(?:sem|nenhuma|nenhum|não há|não temos|ainda não há) (?:uma )?(?:sinopse|descrição|resumo|enredo)"
+    r"(?: (?:disponível|disponíveis|ainda|no momento|por enquanto|em português))*",
+    r"(?:a |o )?(?:sinopse|descrição|resumo|enredo) (?:não disponível|indisponível|ainda não disponível|em breve|"
+    r"desconhecida|desconhecido)",
+    r"(?:não disponível|indisponível|em breve)",
+    # Dutch, Polish, Turkish, Russian
+    r"(?:nog )?geen (?:beschrijving|samenvatting|omschrijving|synopsis|plot)(?: (?:beschikbaar|gevonden|bekend))*",
+    r"niet beschikbaar",
+    r"(?:brak|nie ma) (?:opisu|fabuły|streszczenia)(?: filmu)?",
+    r"(?:opis|fabuła) (?:niedostępny|niedostępna|wkrótce)",
+    r"(?:henüz )?(?:özet|açıklama|konu) (?:yok|mevcut değil|bulunamadı)",
+    r"(?:описание|сюжет|синопсис|аннотация) (?:отсутствует|недоступно|недоступен|не найдено|не найден|"
+    r"пока не добавлено|появится позже|скоро появится)",
+    r"(?:нет|пока нет|отсутствует) (?:описания|сюжета|синопсиса|аннотации)",
+    # Chinese (Douban's 暂无简介), Japanese, Korean
+    r"(?:暂无|暫無|暂时没有|暫時沒有|还没有|還沒有|没有|沒有|无|無)(?:相关)?(?:的)?(?:剧情|劇情|内容|內容|影片|电影|電影)?"
+    r"(?:简介|簡介|介绍|介紹|描述|信息|資訊|资料|資料|概要|梗概|剧情|劇情)?(?:信息)?",
+    r"(?:剧情|劇情)?(?:简介|簡介|介绍|介紹|描述)(?:暂无|暫無|待补充|待補充|待定|未知)",
+    r"待定|敬请期待|敬請期待",
+    r"(?:あらすじ|ストーリー|概要|内容|作品紹介|解説)(?:は|が|の情報は)? ?(?:まだ)?(?:ありません|ないです|ない|なし|"
+    r"無し|未定|準備中|未登録|登録されていません)",
+    r"情報なし|未定|準備中|調査中",
+    r"(?:등록된 )?(?:줄거리|시놉시스|소개|내용)(?: 정보)?(?:가|이|는)? ?(?:없습니다|없음|준비중|준비 중입니다|준비중입니다)",
+)
+# A site's page furniture copied with the cell: IMDb's "It looks like we don't have any Plot
+# Summaries for this title yet. Be the first to contribute! Just click the "Edit page" button ...",
+# in any order and number of its sentences.
+_SITE_FILLER = _regex(
+    r"(?:(?:it looks like we don t have (?:a|an|any) [a-z ]{1,40}? for this title yet|be the first to contribute|"
+    r"just click the edit page button at the bottom of the page(?: or learn more in the [a-z ]{1,40}? guide)?|"
+    r"learn more in the [a-z ]{1,40}? guide|add a plot(?: in your language)?|add a synopsis|"
+    r"see full (?:summary|synopsis)|edit page|read more|see more) ?)+"
+)
+_PLACEHOLDER_KEYS = frozenset(placeholder_key(p).replace(" ", "") for p in SYNOPSIS_PLACEHOLDERS)
+#: No placeholder is longer (a label before, a "[Written by ...]" after): a longer cell is a
+#: synopsis unless it starts as a site's filler or Lorem ipsum does (`_may_be_long_filler`).
+_LONGEST_PLACEHOLDER = 200
+_LONG_FILLER_STARTS = ("it looks like we", "be the first to", "just click the", "lorem ipsum")
+
+# Lorem ipsum: the words of the classic passage and of the generators (lipsum.com) that continue it.
+_LOREM_TEXT = """
+lorem ipsum dolor sit amet consectetur consectetuer adipiscing adipisicing elit sed do eiusmod tempor incididunt ut
+labore et dolore magna aliqua enim ad minim veniam quis nostrud exercitation ullamco laboris nisi aliquip ex ea
+commodo consequat duis aute irure in reprehenderit voluptate velit esse cillum eu fugiat nulla pariatur excepteur
+sint occaecat cupidatat non proident sunt culpa qui officia deserunt mollit anim id est laborum
+a ac accumsan aenean aliquam aliquet ante arcu at auctor augue bibendum blandit condimentum congue convallis cras
+curabitur cursus dapibus diam dictum dictumst dignissim donec dui efficitur egestas eget eleifend elementum erat
+eros etiam euismod facilisi facilisis fames faucibus felis fermentum feugiat finibus fringilla fusce gravida
+habitant habitasse hac hendrerit iaculis imperdiet integer interdum justo lacinia lacus laoreet lectus leo libero
+ligula lobortis luctus maecenas massa mattis mauris metus mi molestie mollis morbi nam nec neque netus nibh nisl
+nullam nunc odio orci ornare pellentesque pharetra phasellus placerat platea porta porttitor posuere potenti
+praesent pretium primis proin pulvinar purus quam quisque rhoncus risus rutrum sagittis sapien scelerisque
+semper senectus sociosqu sodales sollicitudin suscipit suspendisse tellus tempus tincidunt tortor tristique
+turpis ultrices ultricies urna varius vehicula vel velit venenatis vestibulum vitae vivamus viverra volutpat
+vulputate perspiciatis unde omnis iste natus error voluptatem accusantium doloremque laudantium totam rem aperiam
+eaque ipsa quae ab illo inventore veritatis quasi architecto beatae vitae dicta explicabo nemo ipsam quia voluptas
+aspernatur aut odit fugit consequuntur magni dolores eos ratione sequi nesciunt neque porro quisquam dolorem
+numquam eius modi tempora incidunt magnam quaerat
+"""
+LOREM_WORDS = frozenset(_LOREM_TEXT.split())
+#: Share of Lorem words above which a cell is Lorem ipsum: 0.8 without "lorem ipsum" first, so a
+#: Latin synopsis is not one; 0.5 after it, so filler that a real plot follows is kept.
+_LOREM_SHARE, _LOREM_SHARE_AFTER_START = 0.8, 0.5
+#: Words that only Lorem ipsum has (Latin has "et", "in", "non" ...): one must be there.
+_LOREM_MARKS = frozenset({"lorem", "ipsum", "amet", "consectetur", "consectetuer", "adipiscing", "adipisicing",
+                          "eiusmod", "incididunt", "pellentesque", "vestibulum", "curabitur", "aenean"})
+
+
+def is_lorem_ipsum(key: str) -> bool:
+    """True when the `placeholder_key` ``key`` is Lorem ipsum, of any length: most of its words
+    (`LOREM_WORDS`) are the placeholder's, and one is only the placeholder's (`_LOREM_MARKS`)."""
+    words = key.split()
+    if not words or not _LOREM_MARKS.intersection(words):
+        return False
+    share = sum(w in LOREM_WORDS for w in words) / len(words)
+    return share >= (_LOREM_SHARE_AFTER_START if words[:2] == ["lorem", "ipsum"] else _LOREM_SHARE)
+
+
+def _may_be_long_filler(text: str) -> bool:
+    """Whether a cell longer than any placeholder may still be filler: it begins as a site's
+    filler or Lorem ipsum does (a look at its first words, no copy of a real synopsis)."""
+    head = text[:24].casefold().lstrip(" \"'([")
+    if head.startswith(_LONG_FILLER_STARTS):
+        return True
+    first = _NON_WORD.sub(" ", head).split()
+    return bool(first) and first[0] in _LOREM_MARKS
