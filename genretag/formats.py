@@ -6,12 +6,16 @@ writes the format an output's name asks for. Supported:
 
 - delimited text: ``,`` tab ``;`` ``|`` (detected), any other separator such as
   `` ::: `` (IMDb genre-classification files; detected when every first line has it),
-  an Excel ``sep=;`` first line, and headerless files (`ReadOptions`); quotes that are
-  not CSV quoting (IMDb's TSVs: ``"Once upon a time" in the west``) are read as characters;
+  an Excel ``sep=;`` first line, a block of lines above the table ended by a blank line
+  (Letterboxd's list export; kept above a tagged table), and headerless files (`ReadOptions`);
+  quotes that are not CSV quoting (IMDb's TSVs: ``"Once upon a time" in the west``,
+  ``The "Bad" Guy``) are read and written as characters; only LF and CRLF end a record;
 - compression: ``.gz``, ``.bz2``, ``.xz``, and ``.zip`` with one member (read only);
 - JSON Lines (``.jsonl``, ``.ndjson``, or a ``.json`` holding one object per line);
 - a JSON array of records (``[{"title": ...}, ...]``, pandas' ``orient="records"``; read
   record by record, never whole), written back as one when an output is named ``.json``;
+  one JSON object holding its records under a key (``{"name": ..., "movies": [...]}``; read
+  whole), written back around the tagged records; a JSON number keeps its text (`JsonNumber`);
 - Parquet (``.parquet``, ``.pq``), through pyarrow; a named pandas index is read as a column.
 
 Text is decoded as UTF-8 (with or without BOM), UTF-16 (with a BOM, or ASCII-range without one),
@@ -164,6 +168,17 @@ class FileFormat:
     """Names given to empty header cells (``Unnamed: 2``, as pandas names them): written back empty (csv)."""
     trailing_sep: bool = False
     """Every data row ends with a separator the header lacks (an empty last field): read without it (csv)."""
+    sep_line: bool = False
+    """The file starts with Excel's ``sep=X`` line (csv)."""
+    preamble: str = ""
+    """Lines above the table, ended by a blank line (Letterboxd's list export: a title, the list's own
+    header and row), as written: read past, and written back above a tagged table (csv)."""
+    bare_cr: bool = False
+    """A bare CR is inside a cell of a file whose lines end with LF or CRLF: it ends no record (csv)."""
+    records_key: tuple[str, ...] = ()
+    """Where the records are in a file that is one JSON object (json): its key path; () for an array."""
+    wrapper: tuple[str, str, str] | None = None
+    """That object's text (json): before the first record, between two records, after the last."""
 
 
 # --------------------------------------------------------------------------- encodings
@@ -532,10 +547,28 @@ class _ZipMember(io.BufferedIOBase):
         super().close()
 
 
-def open_text(path: str | Path, fmt: FileFormat) -> io.TextIOWrapper:
-    """Open a csv or jsonl file as text, decoded as `sniff` decided (newlines untranslated)."""
+def open_text(path: str | Path, fmt: FileFormat, *, lines: bool = False) -> io.TextIOWrapper:
+    """Open a csv or jsonl file as text, decoded as `sniff` decided (newlines untranslated).
+
+    ``lines``: iterating it gives the file's records line by line, each ended by ``\n`` only (a
+    bare CR or U+2028 inside a synopsis stays in its line), or by CR in a file without any LF
+    (an old Mac file).
+    """
     errors = REPAIR_ERRORS if fmt.repair else "strict"
-    return io.TextIOWrapper(open_binary(path, fmt), encoding=fmt.encoding, errors=errors, newline="")
+    newline = "\n" if lines and fmt.newline is not None else ""
+    return io.TextIOWrapper(open_binary(path, fmt), encoding=fmt.encoding, errors=errors, newline=newline)
+
+
+def _physical_lines(text: str) -> list[str]:
+    """``text`` split into its lines as files end them: at ``\n`` (a CRLF's CR dropped), or at CR in
+    a text without any LF (an old Mac file). Unlike `str.splitlines`, the line separators of Unicode
+    (U+2028, U+0085, ``\x0b``, ``\x1c`` ...) and a bare CR inside a synopsis stay in their line."""
+    if "\n" not in text:
+        return text.split("\r") if "\r" in text else [text]
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return [line.removesuffix("\r") for line in lines]
 
 
 def _zip_member(path: Path) -> str:
@@ -603,14 +636,15 @@ def sniff(path: str | Path, options: ReadOptions | None = None) -> FileFormat:
     if kind == JSON:  # the content decides: a ".json" file is as often JSON Lines
         kind = None
     probe = _as_utf8(head)  # JSON is recognised by its first characters, in any encoding
-    if _json_array_or_refuse(path, probe):
-        kind = JSON
+    shape = _json_shape(path, probe)
+    if shape is not None:
+        kind = shape
     if kind is None and head.startswith(b"PAR1"):
         kind = PARQUET
     if kind is None and _starts_with_json_object(probe):
         kind = JSONL
-    if kind in (JSONL, JSON, PARQUET) and (options.sep is not None or not options.header):
-        what = {JSONL: "JSON Lines", JSON: "a JSON array", PARQUET: "Parquet"}[kind]
+    if kind in (JSONL, JSON, _DOCUMENT, PARQUET) and (options.sep is not None or not options.header):
+        what = {JSONL: "JSON Lines", JSON: "a JSON array", _DOCUMENT: "JSON", PARQUET: "Parquet"}[kind]
         given = "--sep" if options.sep is not None else "--no-header/--columns"
         raise DataError(f"{given} is for delimited text; {path} is {what}, whose fields are named: leave {given} out "
                         "(choose columns with --text-col and --genres-col)")
@@ -629,6 +663,8 @@ def sniff(path: str | Path, options: ReadOptions | None = None) -> FileFormat:
         return _sniff_jsonl(path, base, text, truncated)
     if kind == JSON:
         return _sniff_json_array(path, base)
+    if kind == _DOCUMENT:
+        return _sniff_json_document(path, base)
     return _sniff_delimited(path, base, text, truncated, options)
 
 
@@ -673,36 +709,130 @@ def _as_utf8(head: bytes) -> bytes:
     return head
 
 
-def _json_array_or_refuse(path: Path, head: bytes) -> bool:
-    """True for a JSON array of records (read as such); a whole-file JSON document of another
-    shape (pandas' default object of columns, one object over several lines) is not a table of
-    movies: say so, rather than read it as one row or as a header without rows."""
+_DOCUMENT = "document"
+"""What `_json_shape` calls a file that is one JSON object holding its records under a key (`_sniff_json_document`)."""
+
+
+def _json_shape(path: Path, head: bytes) -> str | None:
+    """`JSON` for a JSON array of records, `_DOCUMENT` for one JSON object (pretty-printed, or alone on
+    its line with a list of movies inside), else None. A whole-file JSON document of another shape
+    (pandas' default object of columns) is not a table of movies: say so, rather than read it as one
+    row or as a header without rows."""
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if re.match(rb"\[\s*(\{|\])", text):
-        return True
+        return JSON
     first = text.split(b"\n", 1)[0]
     if not first.startswith(b"{"):
-        return False
+        return None
     try:
         value = json.loads(first.decode("utf-8", errors="replace"))
     except (ValueError, RecursionError):  # RecursionError: nested too deeply; _json_object says so
-        if first.strip() == b"{":  # a pretty-printed object over several lines
-            try:
-                document = json.loads(text.decode("utf-8", errors="replace"))
-            except (ValueError, RecursionError):  # longer than the bytes read, or not JSON
-                document = None
-            _refuse_api_page(path, document)
-            raise DataError(f"{path} is one JSON document over several lines, not JSON Lines; {_TO_JSONL}") from None
-        return False
+        return _DOCUMENT if first.strip() == b"{" else None  # an object pretty-printed over several lines
     _refuse_api_page(path, value)
     # A movie has a synopsis string; an object of only lists or maps is a table stored by column
     # (pandas' orients "columns" and "index": maps, "split": lists), unless more objects follow
     # on the next lines: JSON Lines whose movies hold nested objects.
-    more_lines = re.search(rb"\n\s*\{", text) is not None
-    if isinstance(value, dict) and value and all(isinstance(v, (dict, list)) for v in value.values()) and not more_lines:
+    if re.search(rb"\n\s*\{", text) is not None or not isinstance(value, dict):
+        return None
+    if _holds_movies(value):
+        return _DOCUMENT
+    if value and all(isinstance(v, (dict, list)) for v in value.values()):
         raise DataError(f"{path} holds one JSON object of columns (pandas' to_json default), not one movie per "
                         f"line; {_TO_JSONL}")
-    return False
+    return None
+
+
+def _record_lists(value: dict, keys: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], list]]:
+    """The lists of objects (records) in a JSON object and the objects inside it, with their key paths;
+    not those inside records (a movie's cast)."""
+    found = []
+    for key, item in value.items():
+        if isinstance(item, list) and item and all(isinstance(r, dict) for r in item):
+            found.append(((*keys, str(key)), item))
+        elif isinstance(item, dict) and len(keys) < 8:
+            found.extend(_record_lists(item, (*keys, str(key))))
+    return found
+
+
+def _holds_movies(value: dict) -> bool:
+    """Whether a JSON object alone in its file holds movies under a key rather than being one movie (whose
+    cast or genres are lists of objects too): the records of one of its lists have a longer text (a synopsis,
+    of 6 words at least) than any of its own (a list's name or description; a movie's synopsis)."""
+    own = max(5, _most_words(value.values()))
+    return any(_most_words(v for r in records[:20] for v in r.values()) > own for _, records in _record_lists(value))
+
+
+def _most_words(values) -> int:
+    return max((len(v.split()) for v in values if isinstance(v, str)), default=0)
+
+
+def _key_path(keys: tuple[str, ...]) -> str:
+    """A key path as jq writes it: ``.data.movies``, ``.["my movies"]``."""
+    return "".join(f".{k}" if re.fullmatch(r"[A-Za-z_]\w*", k) else f'.["{k}"]' for k in keys)
+
+
+def _sniff_json_document(path: Path, base: FileFormat) -> FileFormat:
+    """A file that is one JSON object: its records are read from the one list of records in it
+    (``{"name": "My list", "movies": [...]}``, ``{"data": {"movies": [...]}}``), and its text around
+    that list is kept (`FileFormat.wrapper`) for a ``.json`` output. The file is read whole.
+
+    Raises:
+        DataError: Not valid JSON, no list of records or several (naming them), an API page.
+    """
+    with open_text(path, base) as fh:
+        text = fh.read()
+    try:
+        document = _loads(text)
+    except RecursionError:
+        raise DataError(f"cannot parse {path}: it nests brackets too deeply to be a list of movies") from None
+    except ValueError as e:
+        raise DataError(f"{path} is one JSON document over several lines, not JSON Lines, and not valid JSON "
+                        f"({getattr(e, 'msg', _one_line(e))} at line {getattr(e, 'lineno', '?')}); {_TO_JSONL}") from None
+    _refuse_api_page(path, document)
+    lists = _record_lists(document) if isinstance(document, dict) else []
+    name = Path(path).name
+    if len(lists) > 1:
+        shown = ", ".join(f"'{_key_path(k)[1:]}' ({len(r)})" for k, r in lists[:6]) + (", ..." if len(lists) > 6 else "")
+        raise DataError(f"{path} is one JSON object holding {len(lists)} lists of records: {shown}; genretag reads "
+                        f"one list: list its records one per line first, e.g. jq -c '{_key_path(lists[0][0])}[]' "
+                        f"{name} > movies.jsonl")
+    if not lists:
+        raise DataError(f"{path} is one JSON document over several lines, not JSON Lines; {_TO_JSONL}")
+    keys, records = lists[0]
+    start, end = _value_span(text, keys)
+    inner = text[start + 1:end - 1]
+    lead, trail = inner[:len(inner) - len(inner.lstrip())], inner[len(inner.rstrip()):]
+    columns: dict[str, None] = {}
+    for record in records[:_SAMPLE_LINES]:
+        columns.update(dict.fromkeys(str(k) for k in record))
+    if not columns:
+        raise DataError(f"{path}: the records under the key '{_key_path(keys)[1:]}' have no keys; expected one "
+                        "object per movie with named fields")
+    _warn_once(path, f"%s is one JSON object: read its {len(records)} records from the key '{_key_path(keys)[1:]}' "
+                     "(a .json output keeps the object around them)")
+    return FileFormat(**{**base.__dict__, "kind": JSON, "columns": list(columns), "records_key": keys,
+                         "wrapper": (text[:start + 1] + lead, "," + (lead or " "), trail + text[end - 1:])})
+
+
+def _value_span(text: str, keys: tuple[str, ...]) -> tuple[int, int]:
+    """Where the value at the key path ``keys`` of the JSON object ``text`` starts and ends."""
+    decoder = json.JSONDecoder()
+
+    def space(pos: int) -> int:
+        return _JSON_SPACE.match(text, pos).end()
+
+    pos = space(0)
+    for key in keys:
+        pos += 1  # the object's "{"
+        while True:
+            name, pos = decoder.raw_decode(text, space(pos))
+            pos = space(space(pos) + 1)  # past the ":"
+            if name == key:
+                break
+            _, pos = decoder.raw_decode(text, pos)
+            pos = space(pos) + 1  # past the ","
+    _, end = decoder.raw_decode(text, pos)
+    return pos, end
 
 
 def _refuse_api_page(path: Path, value) -> None:
@@ -745,16 +875,21 @@ def _sniff_parquet(path: Path, base: FileFormat) -> FileFormat:
 
 
 def _sniff_jsonl(path: Path, base: FileFormat, text: str, truncated: bool) -> FileFormat:
-    lines = text.splitlines()
+    lines = _physical_lines(text)
     if truncated and len(lines) > 1:
         lines = lines[:-1]
-    elif truncated:  # a first line longer than the sniffed bytes (a record with a very long synopsis): read it whole
-        with open_text(path, base) as fh:
+    alone = not truncated and sum(bool(line.strip()) for line in lines) == 1
+    if truncated and len(lines) == 1:  # a first line longer than the sniffed bytes (a very long synopsis): read it whole
+        with open_text(path, base, lines=True) as fh:
             lines = [fh.readline()]
+            alone = not any(line.strip() for line in fh)
     columns: dict[str, None] = {}
     for number, line in enumerate(lines[:_SAMPLE_LINES], start=1):
         if line.strip():
-            columns.update(dict.fromkeys(str(k) for k in _json_object(path, line, number)))
+            value = _json_object(path, line, number)
+            if alone and _holds_movies(value):
+                return _sniff_json_document(path, base)  # one object, longer than the bytes `_json_shape` saw
+            columns.update(dict.fromkeys(str(k) for k in value))
     if not columns:
         raise DataError(f"{path} holds JSON objects without keys; expected one movie per line with named fields")
     return FileFormat(**{**base.__dict__, "kind": JSONL, "columns": list(columns)})
@@ -764,13 +899,53 @@ _JSON_BLOCK = 1 << 20
 _JSON_SPACE = re.compile(r"[ \t\r\n]*")
 
 
+class JsonNumber(float):
+    """A JSON number whose text a float would not write back the same ("1E5", "7.10", ``NaN``,
+    ``Infinity``): a float for every computation, written back as its text (JSON, CSV) so that an
+    untouched value stays as the input wrote it, and a ``NaN`` the input holds is not taken for a
+    missing key."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str):  # float.__new__ reads the number from the text
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+    __str__ = __repr__
+
+    def __reduce__(self):
+        return JsonNumber, (self.text,)
+
+
+def _json_float(text: str) -> float:
+    number = float(text)
+    return number if repr(number) == text else JsonNumber(text)
+
+
+_JSON_DECODER = json.JSONDecoder(parse_float=_json_float, parse_constant=JsonNumber)
+
+
+def _loads(text: str):
+    """``json.loads`` keeping the text of numbers a float would write otherwise (`JsonNumber`)."""
+    return _JSON_DECODER.decode(text)
+
+
 def _json_array_records(path: Path, fmt: FileFormat) -> Iterator[dict]:
     """The records of a JSON array file, one at a time (the file is read in blocks, never whole).
 
     Raises:
         DataError: Not an array, an element that is not an object, or invalid JSON (its record number).
     """
-    decoder = json.JSONDecoder()
+    if fmt.records_key:  # one JSON object holding them (`_sniff_json_document`), read whole
+        with open_text(path, fmt) as fh:
+            records = _loads(fh.read())
+        for key in fmt.records_key:
+            records = records[key]
+        yield from records
+        return
+    decoder = _JSON_DECODER
     with open_text(path, fmt) as fh:
         buf, pos, ended = fh.read(_JSON_BLOCK).lstrip("\ufeff"), 0, False
 
@@ -850,7 +1025,7 @@ def _json_array_chunks(path: Path, fmt: FileFormat, chunksize: int) -> Iterator[
 
 def _json_object(path: Path, line: str, number: int) -> dict:
     try:
-        value = json.loads(line)
+        value = _loads(line)
     except RecursionError:
         raise DataError(f"cannot parse {path}: line {number} nests brackets too deeply to be a movie; "
                         "expected one JSON object per line") from None
@@ -864,27 +1039,53 @@ def _json_object(path: Path, line: str, number: int) -> dict:
     return value
 
 
+_BARE_CR = re.compile(r"\r(?=[^\n])")
+#: At most this many records above a table, ended by a blank line, are a preamble (`_preamble`).
+_PREAMBLE_RECORDS = 10
+
+
 def _sniff_delimited(path: Path, base: FileFormat, text: str, truncated: bool, options: ReadOptions) -> FileFormat:
     skip = 0
     sep = options.sep
+    # Only LF and CRLF end records: a bare CR inside a cell (text pasted from an old Mac program) is
+    # read as part of it (`_delimited_chunks`); here it is a space, so that csv.reader splits no record at it.
+    bare_cr = "\n" in text and _BARE_CR.search(text) is not None
+    raw = text
+    if bare_cr:
+        text = _BARE_CR.sub(" ", text)
     first_line = text.split("\n", 1)[0].rstrip("\r")
     excel = _EXCEL_SEP.match(first_line)
     if excel:  # Excel writes "sep=;" as the first line of a CSV for other locales
         skip = 1
-        text = text.split("\n", 1)[1] if "\n" in text else ""
+        cut = text.find("\n") + 1 if "\n" in text else len(text)
+        text, raw = text[cut:], raw[cut:]
         if sep is None:
             sep = excel.group(1)
+    if sep is None and base.inner_suffix in _TAB_SUFFIXES:
+        sep = "\t"
+    preamble, records = "", 0
+    if options.header and (found := _preamble(text, sep, truncated)):
+        end, records = found
+        preamble, text, raw = raw[:end], text[end:], raw[end:]
+        lines = preamble.count("\n")
+        _warn_once(path, f"%s: lines {skip + 1}-{skip + lines} ({_shorten(preamble.split(chr(10))[0].strip(), 40)} "
+                         f"...) are a block above the table, ended by a blank line; reading the table from line "
+                         f"{skip + lines + 1} (a delimited output keeps those lines above the tagged table)")
     if sep is None:
-        if base.inner_suffix in _TAB_SUFFIXES:
-            sep = "\t"
-        else:
-            sep = _detect_long_separator(text, truncated) or _detect_delimiter(text, truncated)
+        sep = _detect_long_separator(text, truncated) or _detect_delimiter(text, truncated)
+    skip += records if len(sep) == 1 else preamble.count("\n")  # a long separator has no quoting: lines
     quoting = True
     if len(sep) == 1 and (evidence := _literal_quotes(text, sep, truncated)):
         quoting = False
         line, field = evidence
         _warn_once(path, f"%s: its quotes are not CSV quoting (line {line + skip}: {_shorten(field)}); "
                          f'reading every " as a character')
+    elif sep == "\t" and (evidence := _inner_quotes(text, truncated)):
+        quoting = False
+        line, field = evidence
+        _warn_once(path, f"%s: its quotes are inside fields, never around one (line {line + skip}: "
+                         f"{_shorten(field)}): tab-separated without CSV quoting, as IMDb's files are; reading "
+                         'every " as a character')
     header = _first_record(text, sep, quoting)
     title_lines = 0
     if options.header and sum(bool(c.strip()) for c in header) == 1 and "\n" in text:
@@ -908,7 +1109,8 @@ def _sniff_delimited(path: Path, base: FileFormat, text: str, truncated: bool, o
             blank = tuple(f"Unnamed: {i}" for i, c in enumerate(columns) if not c.strip())
             columns = [c if c.strip() else f"Unnamed: {i}" for i, c in enumerate(columns)]
         _check_unique(path, columns)
-        trailing = len(sep) == 1 and _check_first_rows(path, text, sep, quoting, truncated, len(header))
+        trailing = len(sep) == 1 and _check_first_rows(path, text, sep, quoting, truncated, len(header),
+                                                       given=options.sep is not None)
     else:
         columns = list(options.columns)
         if looks_like_header(header):
@@ -916,17 +1118,102 @@ def _sniff_delimited(path: Path, base: FileFormat, text: str, truncated: bool, o
                              "--no-header reads it as a movie; leave --no-header out if the file has a header row")
         # Split on a long separator, the last field takes the rest of the line (see _split_chunks): a synopsis may
         # hold the separator, but when every line has more fields than names, a name is missing.
-        lines = [line for line in text.splitlines()[skip:skip + _SAMPLE_LINES] if line.strip()]
+        lines = [line for line in _physical_lines(text)[:_SAMPLE_LINES] if line.strip()]
         fewest = min((line.count(sep) + 1 for line in lines), default=len(header)) if len(sep) > 1 else len(header)
         if len(header) != len(columns) and not (len(sep) > 1 and len(columns) < len(header) and fewest <= len(columns)):
+            found = _detect_long_separator(text, truncated) or _detect_delimiter(text, truncated)
+            hint = (", or pass --sep" if options.sep is None else
+                    f", or the file looks {found!r}-separated: pass --sep {found!r}" if found != sep else "")
             raise DataError(f"--columns gives {len(columns)} names but the first row of {path} has {len(header)} "
-                            f"fields (separator {sep!r}); give one name per field, or pass --sep")
+                            f"fields (separator {sep!r}); give one name per field{hint}")
     return FileFormat(**{**base.__dict__, "kind": CSV, "columns": columns, "sep": sep, "header": options.header,
                          "skip_lines": skip, "title_lines": title_lines, "quoting": quoting, "blank_columns": blank,
-                         "trailing_sep": options.header and trailing})
+                         "trailing_sep": options.header and trailing, "sep_line": excel is not None,
+                         "preamble": preamble, "bare_cr": bare_cr and len(sep) == 1,
+                         "newline": _record_ending(text, sep, quoting) or base.newline})
 
 
-def _check_first_rows(path: Path, text: str, sep: str, quoting: bool, truncated: bool, width: int) -> bool:
+def _preamble(text: str, sep: str | None, truncated: bool) -> tuple[int, int] | None:
+    """A short block of lines above the table, ended by a blank line: Letterboxd's list export (a title
+    line, then the list's own header and row), a report's title and date above a wider table. Returns
+    where the table starts in ``text`` and the CSV records before it (blank lines too), or None.
+
+    The line after the blank one must look like a header (`looks_like_header`) with a row below it, and
+    not every line of the block may be as wide as the table: a table split by a blank line is no preamble.
+    """
+    buffer = io.StringIO(text, newline="")
+    reader = csv.reader(buffer, delimiter=sep if sep and len(sep) == 1 else ",")
+    widths: list[int] = []
+    end = None
+    try:
+        for row in reader:
+            if not row:
+                if not widths:
+                    return None  # a blank first line: pandas skips it
+                end = buffer.tell()
+                break
+            widths.append(len(row))
+            if len(widths) > _PREAMBLE_RECORDS:
+                return None
+    except csv.Error:
+        return None
+    if end is None:
+        return None
+    records = len(widths) + 1
+    while text.startswith(("\n", "\r\n"), end):  # more blank lines
+        end, records = text.index("\n", end) + 1, records + 1
+    table = text[end:]
+    if sep is None:
+        sep = _detect_long_separator(table, truncated) or _detect_delimiter(table, truncated)
+    rows = _records(table, sep, limit=2)
+    if len(rows) < 2 or len(rows[0]) < 2 or not looks_like_header(rows[0]):
+        return None
+    if len(sep) > 1:
+        widths = [len(line.split(sep)) for line in _physical_lines(text[:end]) if line.strip()]
+    elif sep != ",":
+        widths = [len(r) for r in _records(text[:end], sep, limit=_PREAMBLE_RECORDS + 1)]
+    if all(w == len(rows[0]) for w in widths):
+        return None
+    return end, records
+
+
+def _record_ending(text: str, sep: str, quoting: bool) -> str | None:
+    """How the first record (the header) of delimited ``text`` ends, ``"\r\n"`` or ``"\n"``: a line
+    break inside a quoted header cell is not its end (Excel writes LF inside cells of a CRLF file)."""
+    if not quoting or len(sep) > 1 or '"' not in text.split("\n", 1)[0]:
+        return _line_ending(text)
+    buffer = io.StringIO(text, newline="")
+    try:
+        next(csv.reader(buffer, delimiter=sep))
+    except (csv.Error, StopIteration):
+        return _line_ending(text)
+    record = text[:buffer.tell()]
+    return "\r\n" if record.endswith("\r\n") else "\n" if record.endswith("\n") else None
+
+
+def _inner_quotes(text: str, truncated: bool) -> tuple[int, str] | None:
+    """Where a tab-separated sample holds a ``"`` though no field starts with one: (line, field), else None.
+
+    IMDb's TSVs quote nothing (``The "Bad" Guy``); read with CSV quoting such a cell is right, but it would
+    be written back quoted (``"The ""Bad"" Guy"``). A field that starts with a quote is CSV quoting (or
+    the cases of `_literal_quotes`): then None.
+    """
+    if '"' not in text:
+        return None
+    if truncated:
+        text = text[: text.rfind("\n") + 1] or text
+    evidence = None
+    for number, line in enumerate(_physical_lines(text), start=1):
+        for field in line.split("\t"):
+            if field.startswith('"'):
+                return None
+            if evidence is None and '"' in field:
+                evidence = (number, field)
+    return evidence
+
+
+def _check_first_rows(path: Path, text: str, sep: str, quoting: bool, truncated: bool, width: int, *,
+                      given: bool = False) -> bool:
     """Refuse a first data row wider than the header: pandas would take its first fields for an index
     and shift the rest under the wrong names (an unquoted comma in a synopsis). Every row one wider is
     R's ``write.table`` (row names without a header cell), which pandas reads right, or, when that
@@ -938,6 +1225,12 @@ def _check_first_rows(path: Path, text: str, sep: str, quoting: bool, truncated:
         return False
     if all(len(r) == width + 1 for r in rows):
         return all(not r[-1].strip() for r in rows)
+    if given:  # --sep was passed: name the separator the file seems to have instead
+        found = _detect_long_separator(text, truncated) or _detect_delimiter(text, truncated)
+        hint = (f"the file looks {found!r}-separated: pass --sep {found!r} or leave --sep out" if found != sep
+                else f"quote fields that hold {sep!r}")
+        raise DataError(f"cannot parse {path}: with --sep {sep!r} its first data row has {len(rows[0])} fields and "
+                        f"the header {width}; {hint}")
     raise DataError(f"cannot parse {path}: its first data row has {len(rows[0])} fields separated by {sep!r} and "
                     f"the header {width}; quote fields that hold {sep!r} (\"a, b\"), or pass --sep")
 
@@ -965,7 +1258,7 @@ def _check_unique(path: Path, columns: list[str]) -> None:
 
 def _records(text: str, sep: str, limit: int, quoting: bool = True) -> list[list[str]]:
     if len(sep) > 1:
-        return [line.split(sep) for line in text.splitlines() if line.strip()][:limit]
+        return [line.split(sep) for line in _physical_lines(text) if line.strip()][:limit]
     rows: list[list[str]] = []
     try:
         for row in csv.reader(io.StringIO(text, newline=""), delimiter=sep,
@@ -1040,7 +1333,7 @@ def _detect_long_separator(text: str, truncated: bool) -> str | None:
 
     Only known ones are tried (`` ::: ``), so ordinary text is never split on a guess.
     """
-    lines = [line for line in text.splitlines() if line.strip()][:_SAMPLE_LINES]
+    lines = [line for line in _physical_lines(text) if line.strip()][:_SAMPLE_LINES]
     if truncated and len(lines) > 1:
         lines = lines[:-1]
     for sep in _LONG_SEPARATORS:
@@ -1176,13 +1469,30 @@ def _delimited_chunks(path: Path, fmt: FileFormat, chunksize: int) -> Iterator[p
         options.update(header=None, names=list(fmt.columns))
     if fmt.trailing_sep:  # "a,b,c," under "x,y,z": the empty last field is no column (pandas: no index)
         options["index_col"] = False
+    if fmt.bare_cr:  # pandas ends a record at a bare CR too: only LF may (a CRLF's CR is cut by _without_crs)
+        options["lineterminator"] = "\n"
+    crlf = fmt.bare_cr and fmt.newline == "\r\n"
+
+    def tidy(chunk: pd.DataFrame) -> pd.DataFrame:
+        return _name_columns(_without_eof_mark(_without_crs(chunk) if crlf else chunk), fmt)
+
     with _lost_field_unsaid() if fmt.trailing_sep else contextlib.nullcontext():
         if fmt.repair or fmt.compression == "zip":
             with open_text(path, fmt) as fh, pd.read_csv(fh, **options) as reader:
-                yield from (_name_columns(_without_eof_mark(chunk), fmt) for chunk in reader)
+                yield from (tidy(chunk) for chunk in reader)
         else:  # pandas decodes (and decompresses) faster by itself
             with pd.read_csv(path, encoding=fmt.encoding, compression=fmt.compression, **options) as reader:
-                yield from (_name_columns(_without_eof_mark(chunk), fmt) for chunk in reader)
+                yield from (tidy(chunk) for chunk in reader)
+
+
+def _without_crs(chunk: pd.DataFrame) -> pd.DataFrame:
+    """A chunk of a CRLF file read with LF as the only record end: without the CR each record's last cell
+    then ends with, nor the rows that were blank lines (a lone CR)."""
+    first = chunk.iloc[:, 0]
+    blank = (first == "\r") & (chunk.iloc[:, 1:] == "").all(axis=1)
+    chunk = chunk.copy()
+    chunk.iloc[:, -1] = chunk.iloc[:, -1].str.removesuffix("\r")
+    return chunk[~blank.to_numpy()]
 
 
 @contextlib.contextmanager
@@ -1209,7 +1519,7 @@ def _split_chunks(path: Path, fmt: FileFormat, chunksize: int) -> Iterator[pd.Da
     width = len(fmt.columns)
     rows: list[list[str]] = []
     header_pending = fmt.header
-    with open_text(path, fmt) as fh:
+    with open_text(path, fmt, lines=True) as fh:
         for number, line in enumerate(fh, start=1):
             if number <= fmt.skip_lines:
                 continue
@@ -1282,7 +1592,7 @@ class _HeaderRepeats:
 def _jsonl_chunks(path: Path, fmt: FileFormat, chunksize: int) -> Iterator[pd.DataFrame]:
     records: list[dict] = []
     known = list(fmt.columns)
-    with open_text(path, fmt) as fh:
+    with open_text(path, fmt, lines=True) as fh:
         for number, line in enumerate(fh, start=1):
             if not line.strip():
                 continue
@@ -1470,6 +1780,10 @@ class OutputFormat:
     """CSV quoting (csv). False for an output in the separator of an input whose quotes were plain
     characters (IMDb's TSVs), or tab-separated from one (the ``:::`` files): a ``"`` is written as it
     was, unless a cell holds the separator or a line break. A ``.csv`` of them is CSV-quoted."""
+    preamble: str = ""
+    """The input's lines above its table (`FileFormat.preamble`), written as they were above the header (csv)."""
+    wrapper: tuple[str, str, str] | None = None
+    """The input's JSON object around its records (`FileFormat.wrapper`), written around the records (json)."""
 
     @property
     def spreadsheet(self) -> bool:
@@ -1511,7 +1825,8 @@ def output_format(path: str | Path, source: FileFormat | None = None) -> OutputF
     if kind == PARQUET and compression:
         raise DataError(f"{path}: Parquet compresses its own data; write {Path(path).with_suffix('').name} instead")
     if kind:
-        return OutputFormat(kind=kind, compression=compression, newline=_kept_newline(kind, source))
+        wrapper = source.wrapper if kind == JSON and source is not None and source.kind == JSON else None
+        return OutputFormat(kind=kind, compression=compression, newline=_kept_newline(kind, source), wrapper=wrapper)
     if suffix in _TAB_SUFFIXES:
         sep = "\t"
     elif source is None or (source.kind != CSV and suffix == ".csv"):
@@ -1520,7 +1835,8 @@ def output_format(path: str | Path, source: FileFormat | None = None) -> OutputF
         # A ".csv" keeps the input's ";" (Excel where "," is the decimal mark) or "|", not its tab.
         sep = source.sep if source.sep in (";", "|") else ","
     elif source.kind != CSV:
-        return OutputFormat(kind=source.kind, compression=compression, newline=_kept_newline(source.kind, source))
+        return OutputFormat(kind=source.kind, compression=compression, newline=_kept_newline(source.kind, source),
+                            wrapper=source.wrapper if source.kind == JSON else None)
     else:
         sep = source.sep if len(source.sep) == 1 else "\t"
     fmt = OutputFormat(kind=CSV, sep=sep, compression=compression)
@@ -1544,10 +1860,11 @@ def _as_input(fmt: OutputFormat, source: FileFormat) -> OutputFormat:
     encoding, bom = _KEPT_ENCODINGS.get(source.encoding, ("utf-8", False) if source.encoding.lower().startswith("utf")
                                         else (source.encoding, False))  # any legacy code page detected is kept
     return OutputFormat(kind=fmt.kind, sep=fmt.sep, compression=fmt.compression, encoding=encoding, bom=bom,
-                        sep_line=source.skip_lines > source.title_lines and fmt.sep == source.sep,
+                        sep_line=source.sep_line and fmt.sep == source.sep,
                         newline=_kept_newline(CSV, source),
                         blank_columns=tuple(source.blank_columns),
-                        quoting=(source.quoting and len(source.sep) == 1) or fmt.sep not in (source.sep, "\t"))
+                        quoting=(source.quoting and len(source.sep) == 1) or fmt.sep not in (source.sep, "\t"),
+                        preamble=source.preamble if fmt.sep == source.sep else "")
 
 
 def _kept_newline(kind: str, source: FileFormat | None) -> str | None:
@@ -1630,6 +1947,12 @@ def check_output(out: str | Path, *, source: FileFormat | None = None, resume: b
         logger.warning("%s: %s; writing %s, %s", Path(out).name,
                        f"{suffix} is not a suffix genretag knows" if suffix else "no suffix",
                        what, "the input's format" if source is not None else "the default")
+    if warn and source is not None and source.preamble and not fmt.preamble:
+        logger.warning("%s: writing the table only; the lines above the input's table are kept by a delimited "
+                       "output with its separator %r", Path(out).name, source.sep)
+    if warn and source is not None and source.wrapper and not fmt.wrapper:
+        logger.warning("%s: writing the records only; the JSON object around them in the input is kept by a .json "
+                       "output", Path(out).name)
     if resume and not fmt.appendable:
         what = "Parquet" if fmt.kind == PARQUET else "JSON array"
         raise DataError(f"--resume is not available for {what} output ({Path(out).name}): a {what} file cannot "
@@ -1702,10 +2025,19 @@ class TableWriter:
         if self.fmt.kind in (JSONL, JSON):
             newline = self.fmt.newline or "\n"
             sparse = frozenset(sparse)
-            records = [json.dumps(_json_record(r, sparse), ensure_ascii=False, default=_json_default)
-                       for r in _shortest_floats(chunk).to_dict("records")]
+            # Not to_dict("records"): it turns each float into a plain one, and a `JsonNumber` would lose its text.
+            names = [str(c) for c in chunk.columns]
+            kept = [_json_record(dict(zip(names, row)), sparse)
+                    for row in _shortest_floats(chunk).itertuples(index=False, name=None)]
+            self._say_non_standard(kept)
+            records = [_json_text(r) for r in kept]
             if self.fmt.kind == JSONL:
                 text = "".join(record + newline for record in records)
+            elif self.fmt.wrapper:  # the input's object around the records (`_sniff_json_document`)
+                before, between, _ = self.fmt.wrapper
+                text = "".join((before if self._json_rows + k == 0 else between) + record
+                               for k, record in enumerate(records))
+                self._json_rows += len(records)
             else:  # the array's "[" before its first record, a "," between records, "]" at `close`
                 text = "".join(("[" if self._json_rows + k == 0 else ",") + newline + record
                                for k, record in enumerate(records))
@@ -1714,13 +2046,15 @@ class TableWriter:
         else:
             # Written with CRLF, which has the writer quote every cell holding a CR or an LF
             # (Python's csv quotes only the characters of its line terminator), then re-ended.
+            first = bool(header)
             if header and self.fmt.blank_columns:  # the input's empty header cells stay empty
                 header = ["" if str(c) in self.fmt.blank_columns else str(c) for c in chunk.columns]
-            text = _delimited(_nested_as_json(chunk), self.fmt, header, self.name)
-            if header and self.fmt.sep_line:
-                text = f"sep={self.fmt.sep}\r\n" + text
+            text, quoted = _delimited(_nested_as_json(chunk), self.fmt, header, self.name)
             if self.fmt.newline not in (None, "\r\n"):
-                text = _end_records_with(text, self.fmt.newline)
+                text = _end_records_with(text, self.fmt.newline, quoted=quoted)
+            if first:  # the input's lines above its header, as they were
+                sep_line = f"sep={self.fmt.sep}{self.fmt.newline or chr(13) + chr(10)}" if self.fmt.sep_line else ""
+                text = sep_line + self.fmt.preamble + text
             data = _encode_cells(text, self.fmt.encoding)
             if header and self.fmt.bom:
                 data = "\ufeff".encode(self.fmt.encoding) + data
@@ -1786,17 +2120,33 @@ class TableWriter:
             self._parquet = None
         if self.fmt.kind == JSON and self._json_rows >= 0:
             newline = self.fmt.newline or "\n"
-            self._append((f"{newline}]{newline}" if self._json_rows else f"[]{newline}").encode("utf-8"))
+            if self.fmt.wrapper:
+                before, _, after = self.fmt.wrapper
+                self._append(((before if not self._json_rows else "") + after).encode("utf-8"))
+            else:
+                self._append((f"{newline}]{newline}" if self._json_rows else f"[]{newline}").encode("utf-8"))
             self._json_rows = -1  # closed: a second close writes nothing
 
+    _said_non_standard = False
 
-def _end_records_with(text: str, newline: str) -> str:
+    def _say_non_standard(self, records: list[dict]) -> None:
+        """Say once that NaN or Infinity, which strict JSON lacks, are written (as the input wrote them)."""
+        if not self._said_non_standard and any(isinstance(v, float) and not math.isfinite(v)
+                                               for r in records for v in r.values()):
+            self._said_non_standard = True
+            logger.warning("%s: NaN or Infinity values are written as the input has them; genretag and Python's json "
+                           "read them, strict JSON readers (jq, JavaScript) do not", self.name)
+
+
+def _end_records_with(text: str, newline: str, *, quoted: bool = True) -> str:
     """Delimited ``text`` with ``newline`` in place of each CRLF that ends a record.
 
     A CRLF inside a quoted cell stays: it is inside quotes when an odd number of quote
     characters precede it (a quote inside a quoted cell is doubled, and unquoted cells hold none).
+    Text written without quoting (``quoted`` False) holds no CRLF inside a cell, and its quotes are
+    characters of the cells: every CRLF ends a record.
     """
-    if '"' not in text:
+    if '"' not in text or not quoted:
         return text.replace("\r\n", newline)
     parts = text.split("\r\n")
     out, quotes = [], 0
@@ -1840,24 +2190,43 @@ def _shortest_floats(frame: pd.DataFrame) -> pd.DataFrame:
                                                 index=frame.index, dtype=object) for name in wide})
 
 
-def _delimited(frame: pd.DataFrame, fmt: OutputFormat, header, name: str) -> str:
-    """``frame`` as delimited text with CRLF line ends: minimal CSV quoting, or none for an output
-    whose input did not quote (`OutputFormat.quoting`) while no cell holds the separator or a line break."""
+def _delimited(frame: pd.DataFrame, fmt: OutputFormat, header, name: str) -> tuple[str, bool]:
+    """``frame`` as delimited text with CRLF line ends, and whether it is CSV-quoted: minimal CSV quoting,
+    or none for an output whose input did not quote (`OutputFormat.quoting`) while no cell holds the
+    separator or a line break."""
     if not fmt.quoting:
         try:
             return frame.to_csv(sep=fmt.sep, header=header, index=False, lineterminator="\r\n",
-                                quoting=csv.QUOTE_NONE, quotechar=None)
+                                quoting=csv.QUOTE_NONE, quotechar=None), False
         except csv.Error:  # "need to escape": a cell holds the separator or a line break
             _warn_once(Path(name), "%s: a cell holds the separator or a line break, which the input's unquoted "
                                    "layout cannot hold: the rows written with it are CSV-quoted")
-    return frame.to_csv(sep=fmt.sep, header=header, index=False, lineterminator="\r\n")
+    return frame.to_csv(sep=fmt.sep, header=header, index=False, lineterminator="\r\n"), True
+
+
+def _json_text(value) -> str:
+    """``value`` as JSON text, as `json.dumps` writes it, with each `JsonNumber` as its input's text."""
+    if isinstance(value, JsonNumber):
+        return value.text
+    if isinstance(value, dict) and _holds_kept_number(value):
+        return "{" + ", ".join(json.dumps(str(k), ensure_ascii=False) + ": " + _json_text(v)
+                               for k, v in value.items()) + "}"
+    if isinstance(value, list) and _holds_kept_number(value):
+        return "[" + ", ".join(_json_text(v) for v in value) + "]"
+    return json.dumps(value, ensure_ascii=False, default=_json_default)
+
+
+def _holds_kept_number(value) -> bool:
+    items = value.values() if isinstance(value, dict) else value
+    return any(isinstance(v, JsonNumber) or (isinstance(v, (dict, list)) and _holds_kept_number(v)) for v in items)
 
 
 def _json_record(record: dict, sparse: frozenset[str] = frozenset()) -> dict:
-    """``record`` for `json.dumps`: NaN as null, or left out in a ``sparse`` column (a key the input lacked)."""
+    """``record`` for `_json_text`: NaN as null, or left out in a ``sparse`` column (a key the input lacked);
+    a NaN the input wrote (a `JsonNumber`) stays."""
     out = {}
     for key, value in record.items():
-        if isinstance(value, float) and math.isnan(value):
+        if isinstance(value, float) and math.isnan(value) and not isinstance(value, JsonNumber):
             if key in sparse:
                 continue
             value = None
