@@ -48,10 +48,55 @@ def resolve_backbone(name: str) -> str:
     key = PRESETS.get(key.lower(), key)
     path = Path(key).expanduser()
     if path.exists():
+        not_backbone = genretag_folder(path)
+        if not_backbone:
+            raise ModelError(not_backbone)
         if not (path / "config.json").is_file():
             raise ModelError(f"backbone folder {path} has no config.json; point --backbone at a Hugging Face model folder")
         return str(path.resolve())
     return key
+
+
+def genretag_folder(path: str | Path) -> str | None:
+    """Why ``path`` is no backbone but a folder genretag wrote (a run, an ensemble, an export); None otherwise.
+
+    Such a folder passed as ``--backbone`` failed with whatever transformers made of it (a run's
+    ``config.json`` is genretag's, an export's needs its own model code).
+
+    Returns:
+        The one-line message for a `ModelError`, or None for any other folder.
+    """
+    import json
+
+    from .rundir import CONFIG_FILE, ENSEMBLE_FILE, HEAD_FILE, LABELS_FILE
+
+    path = Path(path)
+
+    def read(name: str) -> dict:
+        try:
+            values = json.loads((path / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return values if isinstance(values, dict) else {}
+
+    if (path / LABELS_FILE).is_file() and (path / CONFIG_FILE).is_file():
+        kind = "an ensemble of runs" if (path / ENSEMBLE_FILE).is_file() else "a trained model"
+        trained_on = read(CONFIG_FILE).get("backbone")
+        on = f" (this one: {trained_on})" if isinstance(trained_on, str) and trained_on else ""
+        return (f"{path} is a genretag run ({kind}), not a backbone; pass it as --model to tag or evaluate with it "
+                f"(export takes it as RUN), and --backbone only for the language model a run was trained on{on}")
+    if read(CONFIG_FILE).get("model_type") == "genretag":
+        run = read(CONFIG_FILE).get("source_run")
+        of = f" of the run {run}" if isinstance(run, str) and run else ""
+        return (f"{path} is a genretag export{of} (a tagger for transformers, trust_remote_code=True), not a backbone; "
+                "pass its run as --model to tag or evaluate with it, and --backbone only for the language model "
+                "the run was trained on")
+    if (path / HEAD_FILE).is_file() and (path / LABELS_FILE).is_file():
+        base = read("adapter_config.json").get("base_model_name_or_path")
+        on = f" (this one: {base})" if isinstance(base, str) and base else ""
+        return (f"{path} is a genretag adapter export (LoRA adapter + head), not a backbone; pass its run as --model "
+                f"to tag or evaluate with it, and --backbone only for the language model it adapts{on}")
+    return None
 
 
 def backbone_identity(name: str) -> str:

@@ -17,10 +17,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .backbones import PRESETS, backbone_identity, resolve_backbone  # noqa: F401 - part of modeling's interface
+from .backbones import PRESETS, backbone_identity, genretag_folder, resolve_backbone  # noqa: F401 - modeling's interface
 from .lora import can_merge, merge_adapter
 from .config import POOLINGS, ModelSpec
-from .errors import ModelError
+from .errors import ConfigError, ModelError
 # The exported model's code (torch and transformers only) owns the pooling, so the two cannot drift apart.
 from .hf_modeling import ENCODER_CLASSES, pool_tokens
 
@@ -210,7 +210,7 @@ def load_tokenizer(backbone: str, *, trust_remote_code: bool = False):
     try:
         tokenizer = AutoTokenizer.from_pretrained(backbone, trust_remote_code=trust_remote_code)
     except Exception as exc:  # noqa: BLE001 - hub/network/file errors come in many types
-        raise _load_error(backbone, exc) from exc
+        raise _tokenizer_error(backbone, exc) from exc
     if tokenizer.pad_token is None:
         if tokenizer.eos_token is None:
             raise ModelError(f"tokenizer of {backbone} has neither a pad nor an EOS token")
@@ -269,20 +269,64 @@ def load_backbone_and_fingerprint(backbone: str, *, dtype: torch.dtype = torch.f
     return model, weights_fingerprint(model, skip=set(info.get("missing_keys") or ()))
 
 
-def _load_error(backbone: str, exc: Exception) -> ModelError:
-    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    if os.path.isdir(backbone):
-        from .rundir import CONFIG_FILE, LABELS_FILE
+def _reason(exc: Exception, limit: int = 400) -> str:
+    """An exception's whole message on one line (transformers puts the reason after a colon and a line break)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
-        if os.path.isfile(os.path.join(backbone, LABELS_FILE)) and os.path.isfile(os.path.join(backbone, CONFIG_FILE)):
-            return ModelError(f"{backbone} is a genretag run (a trained model), not a backbone; pass it as --model, "
-                              "and --backbone only for the language model a run was trained on (e.g. minilm)")
-        return ModelError(f"cannot load backbone from {backbone}: {first.rstrip(':')}")
+
+def _load_error(backbone: str, exc: Exception) -> ModelError:
+    if os.path.isdir(backbone):
+        return ModelError(genretag_folder(backbone) or f"cannot load backbone from {backbone}: {_reason(exc)}")
     return ModelError(
         f"cannot load backbone '{backbone}': no such folder here, and not loadable as a Hugging Face model id "
-        f"(offline, or not a model id?): {first[:200]}; for a local folder pass --backbone with its path, "
+        f"(offline, or not a model id?): {_reason(exc, 200)}; for a local folder pass --backbone with its path, "
         "else try --backbone minilm (works offline)"
     )
+
+
+#: The tokenizers library's file: with it, a tokenizer loads without sentencepiece or tiktoken.
+TOKENIZER_JSON = "tokenizer.json"
+
+
+def _local_folder(backbone: str) -> Path | None:
+    """The folder a backbone's files are in: the folder itself, or a hub model's snapshot in the cache."""
+    if os.path.isdir(backbone):
+        return Path(backbone)
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        found = try_to_load_from_cache(backbone, "config.json")
+    except Exception:  # noqa: BLE001 - not a repo id
+        return None
+    return Path(found).parent if isinstance(found, str) else None
+
+
+def _sentencepiece_missing() -> bool:
+    """True when the ``sentencepiece`` package, which reads ``*.model`` tokenizer files, is not installed
+    (asked as transformers asks)."""
+    from transformers.utils import import_utils
+
+    return not import_utils.is_sentencepiece_available()
+
+
+def _tokenizer_error(backbone: str, exc: Exception) -> ModelError:
+    """What stopped a backbone's tokenizer from loading, said with its reason: a missing package
+    rather than the fallback transformers tried after it, the files there rather than a cut list."""
+    folder = _local_folder(backbone)
+    if folder is None or genretag_folder(folder):
+        return _load_error(backbone, exc)
+    files = sorted(p.name for p in folder.iterdir() if p.is_file())
+    # SentencePiece models (spiece.model, tokenizer.model ...); transformers reads tiktoken.model as tiktoken's.
+    spm = [f for f in files if f.endswith(".model") and f != "tiktoken.model"]
+    if spm and TOKENIZER_JSON not in files and _sentencepiece_missing():
+        return ModelError(f"the tokenizer of backbone {backbone} is a SentencePiece model ({spm[0]}, no "
+                          f"{TOKENIZER_JSON}); reading it needs the sentencepiece package: pip install sentencepiece")
+    tokenizer_files = [f for f in files if f.startswith(("tokenizer", "vocab", "merges", "special_tokens", "added_tokens",
+                                                         "spiece", "sentencepiece")) or f in spm]
+    return ModelError(f"cannot load the tokenizer of backbone {backbone}: {_reason(exc)} (tokenizer files there: "
+                      f"{', '.join(tokenizer_files) or 'none'}; save the tokenizer with the model: "
+                      "tokenizer.save_pretrained)")
 
 
 class GenreModel(nn.Module):
@@ -345,6 +389,12 @@ def build_model(spec: ModelSpec, *, dtype: torch.dtype = torch.float32, adapter_
         spec.pooling = "last" if decoder else "mean"
     if spec.pooling not in POOLINGS:
         raise ModelError(f"unknown pooling '{spec.pooling}'; choose one of {', '.join(POOLINGS)}")
+    if adapter_dir is None and decoder and spec.pooling == "cls":
+        # A causal model's first token attends to itself alone: its state says nothing of the synopsis.
+        raise ConfigError("pooling", f"cls does not fit backbone {spec.backbone}: it is a decoder-only model "
+                                     f"({getattr(base.config, 'model_type', '?')}), whose attention only looks back, "
+                                     "so its first token has seen nothing of the synopsis; use --pooling last (the "
+                                     "default for a decoder) or mean")
     if adapter_dir is not None and merge and can_merge(adapter_dir):
         backbone = base
         spec.lora_targets = merge_adapter(base, adapter_dir)
@@ -358,8 +408,15 @@ def build_model(spec: ModelSpec, *, dtype: torch.dtype = torch.float32, adapter_
     else:
         from peft import LoraConfig, get_peft_model
 
-        if spec.lora_targets is None:
-            spec.lora_targets = default_lora_targets(base)
+        chosen = spec.lora_targets is not None
+        try:  # before LoRA wraps the layers it names (read by the check of chosen targets)
+            usual = default_lora_targets(base)
+        except ModelError:
+            if not chosen:
+                raise
+            usual = None
+        if not chosen:
+            spec.lora_targets = usual
         # As peft matches a target: the whole name, or its last dotted parts ("ry" is no part of "query").
         missing = [t for t in spec.lora_targets
                    if not any(n == t or n.endswith("." + t) for n, _ in base.named_modules())]
@@ -383,6 +440,8 @@ def build_model(spec: ModelSpec, *, dtype: torch.dtype = torch.float32, adapter_
         backbone = get_peft_model(base, lora)
     model = GenreModel(backbone, spec.num_labels, spec.pooling, decoder, spec.head_dropout,
                        weights_fingerprint=fingerprint)
+    if adapter_dir is None and chosen:  # the default targets (q/v) always feed the pooled states
+        _check_targets_learn(model, tokenizer, spec.lora_targets, usual)
     if adapter_dir is None:  # a model to train: its run records the tokenizer too (`tokenizer_fingerprint`)
         model.tokenizer_fingerprint = tokenizer_fingerprint(tokenizer)
         model.tokenizer_probe = tokenizer_probe(tokenizer)
@@ -461,6 +520,47 @@ def _check_adaptable(base: nn.Module, targets: list[str]) -> None:
             raise ModelError(f"--lora-targets {target}: '{name}' is {'an' if kind[:1] in 'AEIOU' else 'a'} {kind}, "
                              "not a linear layer; "
                              f"linear layers of this backbone: {', '.join(leaves[:12])}")
+
+
+def _check_targets_learn(model: GenreModel, tokenizer, targets: list[str], usual: list[str] | None) -> None:
+    """Every LoRA target must feed the token states `GenreModel` pools: a layer off that path
+    (BERT's ``pooler.dense``, which makes ``pooler_output`` from the states genretag pools
+    itself) gets no gradient, so its LoRA would stay zero for the whole training, silently.
+
+    One backward pass of a short text tells, for any architecture. A target counts as used
+    when any layer it names gets a gradient: a mixture-of-experts layer the text does not
+    route to is not a dead target.
+
+    Args:
+        model: A fresh model, LoRA on ``targets``.
+        tokenizer: Its tokenizer.
+        targets: The LoRA target names the user chose.
+        usual: The backbone's default targets, suggested instead (None: unknown).
+
+    Raises:
+        ConfigError: A target none of whose layers gets a gradient (``lora_targets``).
+    """
+    base = model.backbone.get_base_model()
+    adapted = {name: module for name, module in base.named_modules() if hasattr(module, "lora_B")}
+    batch = tokenizer(["A ghost haunts the family home after the funeral."], return_tensors="pt")
+    was_training = model.training
+    model.eval()  # no dropout: the probe draws no random numbers, so the training is the same as without it
+    try:
+        with torch.enable_grad():
+            model(batch["input_ids"], batch["attention_mask"]).float().sum().backward()
+        learns = {name for name, module in adapted.items()
+                  if any(p.grad is not None for p in module.lora_B.parameters())}
+    finally:
+        model.zero_grad(set_to_none=True)
+        model.train(was_training)
+    for target in targets:
+        names = [n for n in adapted if n == target or n.endswith("." + target)]
+        if names and not learns.intersection(names):
+            where = f"'{names[0]}'" + (f" (and {len(names) - 1} more)" if len(names) > 1 else "")
+            such_as = f", such as {','.join(usual)} (the default)" if usual else ""
+            raise ConfigError("lora_targets", f"{target}: {where} does not feed the last hidden states that genretag "
+                                              f"pools ({model.pooling} pooling), so its LoRA would get no gradient and "
+                                              f"never learn; adapt layers inside the transformer blocks{such_as}")
 
 
 def backbone_signature(model: GenreModel) -> dict:

@@ -596,6 +596,11 @@ def _train(config: TrainConfig, out, *, ctx: distributed.Context, dev: torch.dev
                                  backbone_fingerprint=getattr(model, "weights_fingerprint", None))
             emit("epoch", record)
 
+        if ctx.is_main and best["loss"] > EXPLODED_VAL_LOSS:
+            logger.warning("the saved epoch %d has a validation loss of %.3g, more than %d times that of a model that "
+                           "says 0.5 for every genre (%.2f): the training diverged; --lr %g is likely too high (lower "
+                           "it), and the run's scores are not to be trusted", best["epoch"], best["loss"],
+                           round(EXPLODED_VAL_LOSS / math.log(2)), math.log(2), config.lr)
         metrics = None
         if ctx.is_main:
             metrics = _write_run(tmp, name=out.name, config=config, prep=prep, model=model, best=best,
@@ -625,6 +630,11 @@ def _row_keys(data: data_mod.LabelledData, rows) -> dict:
     """`genretag.data.SynopsisKeys` of some rows' synopses and title + synopsis texts, as stored."""
     rows = list(rows)
     return data_mod.SynopsisKeys.of([data.synopsis_texts[i] for i in rows], [data.texts[i] for i in rows]).to_json()
+
+
+#: Validation BCE above which a saved run is said to have diverged: 10 times that of a model that
+#: knows nothing and says 0.5 everywhere (ln 2). A model that merely overfits stays far below.
+EXPLODED_VAL_LOSS = 10 * math.log(2)
 
 
 class Diverged(ConfigError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 from typing import Annotated
 
@@ -82,6 +83,8 @@ def main(
     # Library chatter (hub, tokenizers) is noise for a CLI user unless asked.
     for noisy in ("transformers", "peft", "huggingface_hub", "httpx", "urllib3", "filelock"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.ERROR)
+    # transformers sets its logger's level anew when it is first imported (later, lazily): from this.
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "debug" if verbose else "error")
     # Library warnings (scikit-learn, numpy, torch) become debug logs: what a user must know,
     # genretag says itself in its own words; --verbose shows the raw ones.
     logging.captureWarnings(True)
