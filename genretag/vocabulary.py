@@ -4,8 +4,10 @@ The table is data, ``genretag/vocabulary.toml`` (read once, shipped in the wheel
 ``--genre-map FILE`` adds or overrides entries. A `Vocabulary` is used at three places:
 
 - reading labelled rows (`apply`): aliases, Wikipedia-style compounds ("romantic comedy"),
-  placeholders that mean "no genre" (``unknown``, ``(no genres listed)``, ``\\N``), TMDB's
-  numeric genre ids, and one spelling per genre whatever its case;
+  subgenres read as their genre ("erotic thriller" → Thriller, `Vocabulary.heads`), names with
+  a part in brackets ("Comedy (romantic)" → Comedy + Romance), placeholders that mean "no genre"
+  (``unknown``, ``(no genres listed)``, ``\\N``), TMDB's numeric genre ids, and one spelling per
+  genre whatever its case;
 - scoring a file against a model (`match_labels`): a file genre is scored as the model genre
   of the same canonical name, or a related one where the model has none (said);
 - writing genres in another vocabulary (`output_names`, ``tag --vocabulary imdb``).
@@ -40,7 +42,9 @@ VOCABULARY_TOML = Path(__file__).with_name("vocabulary.toml")
 RUN_VOCABULARY_FILE = "vocabulary.json"
 #: Names accepted by ``tag --vocabulary`` besides a file.
 OUTPUT_VOCABULARIES: tuple[str, ...] = ("tmdb", "imdb", "movielens")
-FORMAT = 1
+#: 2: subgenres and names with a part in brackets are read as their genres (`Vocabulary.resolve`); a run's
+#: vocabulary of format 1 reads its own data without them, as it was trained.
+FORMAT = 2
 
 # Every Unicode dash is "-": hyphen (U+2010), non-breaking hyphen (U+2011), figure dash, en and em
 # dash, horizontal bar, minus sign (U+2212), small and full-width hyphen-minus.
@@ -69,7 +73,11 @@ _LABEL = re.compile(r"^\s*(?:genres?|genre\(s\)|g[eéê]neros?|genere|generi|类
 #: 1 for this many rows with a genre name or TMDB id; more are a column of other numbers, refused.
 STRAY_SHARE = 4
 #: Kinds of mapping, in the order they are reported.
-KINDS = ("tmdb id", "label", "split", "alias", "spelling", "placeholder", "stray number")
+KINDS = ("tmdb id", "label", "split", "alias", "subgenre", "bracket", "spelling", "placeholder", "stray number")
+# A name with a part in brackets: "comedy (romantic)", "sci fi (science fiction)" (as `genre_key` writes it).
+_BRACKETED = re.compile(r"(.*?[^\s(])\s*\(([^()]+)\)")
+# Words that join two names or deny the one after them: "X and Drama", "non horror" are no subgenre of a genre.
+_NO_MODIFIER = frozenset({"and", "or", "not", "non", "no", "anti", "un", "without"})
 
 
 def genre_key(name: str) -> str:
@@ -101,6 +109,8 @@ class GenreReport:
             "label": "labels before genre names read past",
             "split": "names listing genres read as their parts",
             "alias": "genres mapped",
+            "subgenre": "subgenres read as their genre",
+            "bracket": "names with a part in brackets read as their genres",
             "spelling": "spellings merged",
             "placeholder": "placeholders read as no genre",
             "stray number": "numbers that are no TMDB genre id, among genre names or ids, read as no genre",
@@ -141,6 +151,14 @@ class Vocabulary:
     """Words skipped when a compound label is split ("film", "and")."""
     sources: tuple[str, ...] = ()
     """Where the entries came from (the bundled table, genre-map files)."""
+    heads: frozenset[str] = frozenset()
+    """Keys of the genres a subgenre is read as: "erotic thriller", "coming-of-age drama" end in one
+    (Thriller, Drama); a genre not listed ("royal family", "young adult", "live action") is not."""
+    format: int = FORMAT
+    """1: a vocabulary saved before subgenres and brackets were read (`resolve` reads neither)."""
+    new_genres: tuple[tuple[str, str], ...] = field(default=(), compare=False)
+    """``--genre-map`` entries whose genre no vocabulary has: (name, genre). Said by `apply` when
+    no row has that genre either (a typo makes a new genre), never saved."""
 
     # ------------------------------------------------------------------ building
 
@@ -174,6 +192,7 @@ class Vocabulary:
                             "write alias = \"Genre\" lines at the top level or under [aliases]")
         entries = {**raw, **aliases}  # TOML puts a table after the top-level lines: it wins
         names = dict(self.names)
+        new: list[tuple[str, str]] = []
         seen: dict[str, str] = {}
         for alias, value in entries.items():
             if genre_key(alias) in seen and seen[genre_key(alias)] != alias:
@@ -191,20 +210,26 @@ class Vocabulary:
             target: list[str] = []
             for v in values:
                 v = " ".join(v.split())
-                target.extend((v,) if genre_key(v) == key else (self.resolve(v) or (v,)))
+                genres = (v,) if genre_key(v) == key else self.resolve(v)
+                if genres is None:  # no vocabulary has it: a new genre, or a typo (`apply` says which)
+                    new.append((alias, v))
+                target.extend(genres or (v,))
             names[key] = tuple(dict.fromkeys(target))
+        known = {genre_key(a) for a, _ in new}
         return Vocabulary(names=names, related=self.related, tmdb_ids=self.tmdb_ids, ignore=self.ignore,
-                          sources=self.sources + (str(path.resolve()),))
+                          sources=self.sources + (str(path.resolve()),), heads=self.heads, format=self.format,
+                          new_genres=tuple(e for e in self.new_genres if genre_key(e[0]) not in known) + tuple(new))
 
     def to_dict(self) -> dict:
         """JSON-ready form, the content of a run's ``vocabulary.json`` (with `GenreReport` beside it)."""
         return {
-            "format": FORMAT,
+            "format": self.format,
             "sources": list(self.sources),
             "names": {k: list(v) for k, v in sorted(self.names.items())},
             "related": dict(sorted(self.related.items())),
             "tmdb_ids": dict(sorted(self.tmdb_ids.items(), key=lambda kv: int(kv[0]))),
             "ignore": sorted(self.ignore),
+            "heads": sorted(self.heads),
         }
 
     @classmethod
@@ -214,14 +239,17 @@ class Vocabulary:
         Raises:
             ValueError: Not a vocabulary of a format this genretag reads.
         """
-        if not isinstance(values, dict) or values.get("format") != FORMAT or not isinstance(values.get("names"), dict):
-            raise ValueError("not a genretag vocabulary of format 1")
+        if (not isinstance(values, dict) or values.get("format") not in range(1, FORMAT + 1)
+                or not isinstance(values.get("names"), dict)):
+            raise ValueError(f"not a genretag vocabulary of format 1 to {FORMAT}")
         return cls(
             names={k: tuple(v) for k, v in values["names"].items()},
             related=dict(values.get("related") or {}),
             tmdb_ids={str(k): v for k, v in (values.get("tmdb_ids") or {}).items()},
             ignore=frozenset(values.get("ignore") or ()),
             sources=tuple(values.get("sources") or ()),
+            heads=frozenset(values.get("heads") or ()),
+            format=int(values["format"]),
         )
 
     # ------------------------------------------------------------------ reading
@@ -229,14 +257,57 @@ class Vocabulary:
     def resolve(self, name: str) -> tuple[str, ...] | None:
         """The canonical genres a name means: ``("Science Fiction",)`` for "sci-fi", ``()`` for a
         placeholder, the genres of each word for a compound ("romantic comedy" → Romance,
-        Comedy), None for a name the table does not know."""
+        Comedy), None for a name the table does not know.
+
+        Format 2 also reads a subgenre as its genre, the genre its last words name when that is
+        one of `heads` ("erotic thriller", "coming-of-age drama" → Thriller, Drama; not "young
+        adult", "live action", "non-horror"), and a name with a part in brackets as the genres
+        of its parts, a part the table does not know dropped ("comedy (romantic)" → Comedy,
+        Romance; "Sci-Fi (Science Fiction)" → Science Fiction; "Thriller (erotic)" → Thriller).
+        """
+        return self._resolve(name)[0]
+
+    def _resolve(self, name: str) -> tuple[tuple[str, ...] | None, str | None]:
+        """`resolve`, and ``"subgenre"`` or ``"bracket"`` where one of those rules read the name."""
         key = genre_key(name)
         if key in self.names:
-            return self.names[key]
+            return self.names[key], None
         found = self._compound(key)
         if found is None and (bare := _LABEL.sub("", name, count=1)) != name and bare.strip():
-            return self.resolve(bare)
-        return found
+            return self._resolve(bare)
+        if found is not None or self.format < 2:
+            return found, None
+        if found := self._bracketed(key):
+            return found, "bracket"
+        if found := self._head(key):
+            return found, "subgenre"
+        return None, None
+
+    def _bracketed(self, key: str) -> tuple[str, ...] | None:
+        """The genres of "X (Y)": of X and of Y, either dropped when the table does not know it."""
+        match = _BRACKETED.fullmatch(key)
+        if not match:
+            return None
+        found = [g for part in match.groups() for g in self.resolve(part.strip()) or ()]
+        return tuple(dict.fromkeys(found)) or None
+
+    def _head(self, key: str) -> tuple[str, ...] | None:
+        """The genre the last words of one name name ("erotic thriller" → Thriller), when it is one of
+        `heads` and the words before it only qualify it: none joins or denies ("and", "non"), none is
+        a genre itself ("romantic erotic thriller", "young adult romance": left as they are)."""
+        if _LIST_MARKS.search(key) or "," in key:
+            return None  # "Drama/Legal Thriller" lists names: read as its parts (`_split_lists`)
+        words = key.split()
+        if _NO_MODIFIER.intersection(words):
+            return None
+        for i in range(1, len(words)):  # the longest known tail: "hard science fiction" is Science Fiction
+            tail = " ".join(words[i:])
+            genres = self.names.get(tail) or self._compound(tail)
+            if genres:
+                if any(self.names.get(w) for w in words[:i]) or not all(genre_key(g) in self.heads for g in genres):
+                    return None
+                return genres
+        return None
 
     def _compound(self, key: str) -> tuple[str, ...] | None:
         words = [w for w in _COMPOUND_SPLIT.split(key) if w]
@@ -311,7 +382,7 @@ class Vocabulary:
                 tmdb = self.tmdb_ids[id_of[name]]
                 genres, kind = self.resolve(tmdb) or (tmdb,), "tmdb id"
             else:
-                genres = self.resolve(name)
+                genres, rule = self._resolve(name)
                 if genres is None:
                     unknown.setdefault(genre_key(name), []).append(name)
                     continue
@@ -319,7 +390,7 @@ class Vocabulary:
                     kind = "placeholder"
                 elif genres != (name,):
                     same = len(genres) == 1 and genre_key(genres[0]) == genre_key(name)
-                    kind = "spelling" if same else "alias"
+                    kind = "spelling" if same else rule or "alias"
             result[name] = genres
             if kind:
                 applied[name] = {"to": list(genres), "kind": kind, "rows": rows_with[name]}
@@ -330,7 +401,23 @@ class Vocabulary:
                 if name != chosen:
                     applied[name] = {"to": [chosen], "kind": "spelling", "rows": rows_with[name]}
         mapped = [list(dict.fromkeys(g for n in row for g in result[n])) for row in rows]
+        self._say_new_genres(rows_with, result)
         return mapped, GenreReport(applied)
+
+    def _say_new_genres(self, rows_with: Counter, result: dict[str, tuple[str, ...]]) -> None:
+        """Warn of each ``--genre-map`` genre that no vocabulary has and no row names but through
+        that entry: most likely a typo ("Scince Fiction"), which would train as a genre of its own."""
+        if not self.new_genres:
+            return
+        read = {genre_key(n) for n in rows_with}
+        made = {genre_key(g) for _, g in self.new_genres}
+        canonical = sorted({g for genres in self.names.values() for g in genres if genre_key(g) not in made})
+        for alias, genre in self.new_genres:
+            if genre_key(genre) in read or not any(genre in result.get(n, ()) for n in rows_with):
+                continue  # the rows name it themselves (a genre of the file), or no row gets it
+            close = difflib.get_close_matches(genre, canonical, n=1, cutoff=0.8)
+            logger.warning("--genre-map maps '%s' to '%s', a genre no row and no vocabulary has%s; it becomes a "
+                           "genre of its own", alias, genre, f" (did you mean '{close[0]}'?)" if close else "")
 
     def _split_lists(self, rows: list[list[str]]) -> tuple[list[list[str]], dict[str, dict]]:
         """Rows with each unknown name that lists genres ("Drama/Lgbt", "传记 / 喜剧") replaced by its
@@ -396,7 +483,9 @@ def _bundled() -> Vocabulary:
     related = {genre_key(k): v for k, v in raw.get("related", {}).items()}
     ids = {str(int(k)): v for k, v in raw.get("tmdb_ids", {}).items()}
     ignore = frozenset(genre_key(w) for w in raw.get("compound", {}).get("ignore", ()))
-    return Vocabulary(names=names, related=related, tmdb_ids=ids, ignore=ignore, sources=("bundled vocabulary.toml",))
+    heads = frozenset(genre_key(w) for w in raw.get("compound", {}).get("heads", ()))
+    return Vocabulary(names=names, related=related, tmdb_ids=ids, ignore=ignore, sources=("bundled vocabulary.toml",),
+                      heads=heads)
 
 
 @functools.lru_cache(maxsize=1)
