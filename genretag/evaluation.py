@@ -12,9 +12,10 @@ file a row whose genres are all unknown is left out too (its truth over the know
 genres is unknowable), while on the run's own file every row of the split is scored the
 way `train` scored it (a row whose only genres were dropped by ``--min-support`` has no
 true genre). Rows that were training examples of the model are counted and, unless
-asked for, left out: by row id on the run's own file, by synopsis (whitespace and case
-normalised) on any other file; when the run's training rows cannot be read the check is
-reported as not made.
+asked for, left out: by row id on the run's own file, by synopsis on any other file (its
+letters and digits, whole, or windows of them from its start, end and inside: a copy re-typed,
+cut short or edited at both ends is found; `genretag.data.SynopsisKeys`); when the run's
+training rows cannot be read the check is reported as not made.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -95,6 +96,8 @@ class EvalRows:
     """The same as data: name as read → what it became, its kind and rows."""
     hints: dict[str, str] = field(default_factory=dict)
     """Unknown file genre → the model genre it may be a misspelling of."""
+    left_out_labels: dict[str, int] = field(default_factory=dict)
+    """Model genres that only the rows left out as training rows have → those rows."""
 
 
 def load_rows(
@@ -171,8 +174,11 @@ def load_rows(
     else:
         # Another file: the run's own table only when it holds a --genre-map of its own; else
         # today's bundled table, whose aliases (Rom-Com, Dark Comedy ...) grew after the run.
-        if vocabulary is None or tuple(vocabulary.sources) == tuple(current_vocabulary().sources):
-            vocabulary = current_vocabulary()
+        today = current_vocabulary()
+        if vocabulary is None or tuple(vocabulary.sources) == tuple(today.sources):
+            vocabulary = today
+        elif vocabulary.format < today.format:  # its own names, read by today's rules (subgenres, brackets)
+            vocabulary = replace(vocabulary, format=today.format, heads=today.heads)
         if genre_map:
             vocabulary = vocabulary.with_genre_map(genre_map)
         from .formats import sniff
@@ -197,6 +203,7 @@ def load_rows(
                 f"all {len(chosen)} rows of {path} were training examples of the model, so their scores would say "
                 f"nothing about new movies; evaluate other rows, or pass --include-training-rows to score them anyway"
             )
+        left_out = chosen.subset([i for i, hit in enumerate(is_training) if hit])
         chosen = chosen.subset([i for i, hit in enumerate(is_training) if not hit])
         check["left_out"] = True
     # On the run's own file, score every row of the split as `train` did (a row whose genres
@@ -206,6 +213,11 @@ def load_rows(
     rows = _binarise(chosen, run.labels, vocabulary=vocabulary, file_genres=full.genres if own else chosen.genres, path=path,
                      fingerprint=fingerprint, split=split, own=own, keep_all=own,
                      training_left_out=check["found"] if check["left_out"] else 0)
+    if check["left_out"] and not own:
+        # Model genres only those rows have: left out with them, and said as such (not "the file never uses").
+        match = match_labels((g for row in left_out.genres for g in row), run.labels, vocabulary)
+        counts = Counter(label for row in left_out.genres for label in match.labels_of(row))
+        rows.left_out_labels = {g: n for g, n in sorted(counts.items()) if g not in rows.file_labels}
     rows.read_report = report.lines()
     rows.text_columns = columns
     if report.genres is not None:
@@ -220,34 +232,31 @@ def _training_rows(run: Run, chosen: data_mod.LabelledData, saved: dict | None, 
 
     ``saved`` is the run's ``split.json`` (None when it has none). On the run's own file
     (``own``) the saved row ids decide; on any other file a row is a training row when its
-    synopsis key is one of the run's training rows'.
+    synopsis key is one of the run's training rows'. ``limited``: why the check could only use
+    an older run's keys (a training synopsis edited at both ends is then not found), else None.
     """
     if own:
         train_ids, val_ids = set(saved.get("train") or []), set(saved.get("validation") or [])
         hits = [r in train_ids for r in chosen.row_ids]
-        return hits, {"checked": True, "by": "row id", "found": sum(hits), "reason": None,
+        return hits, {"checked": True, "by": "row id", "found": sum(hits), "reason": None, "limited": None,
                       "validation": sum(r in val_ids for r in chosen.row_ids)}
-    texts = training_synopses(run, saved)
-    if isinstance(texts, str):
-        return [False] * len(chosen), {"checked": False, "by": None, "found": None, "reason": texts}
+    keys = overlap_keys(run, saved)
+    if isinstance(keys["train"], str):
+        return [False] * len(chosen), {"checked": False, "by": None, "found": None, "reason": keys["train"]}
     # Keyed by the synopsis without its title and by title + synopsis (a file joining them).
     pairs = list(zip(chosen.synopsis_texts, chosen.texts))
+    texts, val_keys = keys["train"], keys["validation"]
     hits = [texts.holds(s) or texts.holds(t) for s, t in pairs]
-    saved_val = saved.get("validation_synopses")
     validation = None
-    if saved_val:  # rows that chose the run's epoch, thresholds and blend: said, not left out
-        val_keys = data_mod.SynopsisKeys.from_json(saved_val)
+    if val_keys is not None:  # rows that chose the run's epoch, thresholds and blend: said, not left out
         validation = sum(not hit and (val_keys.holds(s) or val_keys.holds(t)) for hit, (s, t) in zip(hits, pairs))
-    return hits, {"checked": True, "by": "synopsis", "found": sum(hits), "reason": None, "validation": validation}
+    return hits, {"checked": True, "by": "synopsis", "found": sum(hits), "reason": None,
+                  "limited": keys["limited"], "validation": validation}
 
 
 def training_synopses(run: Run, saved: dict | None = None) -> data_mod.SynopsisKeys | str:
     """Keys (`genretag.data.SynopsisKeys`) of the synopses of the run's training rows, or why
-    they cannot be had.
-
-    Runs keep them in ``split.json`` (``train_synopses``); for runs written before that, they
-    are read from the run's data file (``split.json`` names it, its fingerprint and the row
-    ids of the training rows), with the run's own text columns.
+    they cannot be had (`overlap_keys`).
 
     Args:
         run: The run.
@@ -256,23 +265,60 @@ def training_synopses(run: Run, saved: dict | None = None) -> data_mod.SynopsisK
     Returns:
         The keys, or a one-line reason.
     """
+    return overlap_keys(run, saved)["train"]
+
+
+#: Keys `overlap_keys` made from a run's data file: (run folder, data fingerprint, its rows) → keys.
+_FRESH_KEYS: dict[tuple, dict] = {}
+
+
+def overlap_keys(run: Run, saved: dict | None = None) -> dict:
+    """Keys of the synopses of the run's training and validation rows, by the current key method
+    where that can be had.
+
+    Runs keep them in ``split.json`` (``train_synopses``, ``validation_synopses``). Keys of an
+    older method (before `genretag.data.SYNOPSIS_KEY_METHOD`: no inner windows, so a copy edited
+    at both ends is not found) and runs written before stored keys are keyed afresh from the run's
+    data file (``split.json`` names it, its fingerprint and the row ids of each part), with the
+    run's own text columns; where that file is not here, older stored keys are used as they are.
+
+    Args:
+        run: The run.
+        saved: Its ``split.json`` when the caller has read it (else read here).
+
+    Returns:
+        ``train``: the keys, or a one-line reason why there are none; ``validation``: the keys or
+        None; ``limited``: None, or why older keys were used as they are.
+    """
     if saved is None:
         saved = run.split() if (run.path / SPLIT_FILE).is_file() else None
     if not saved or not saved.get("train"):
-        return f"the run has no saved training split ({SPLIT_FILE})"
-    if saved.get("train_synopses"):
-        return data_mod.SynopsisKeys.from_json(saved["train_synopses"])
-    return part_keys(run, saved, "train")
-
-
-def part_keys(run: Run, saved: dict, part: str) -> data_mod.SynopsisKeys | str:
-    """Keys of the rows of one part of the run's split (``train``, ``validation``), by the
-    current key method, from the run's data file; or why it cannot be read."""
+        return {"train": f"the run has no saved training split ({SPLIT_FILE})", "validation": None, "limited": None}
+    stored = {part: data_mod.SynopsisKeys.from_json(saved[f"{part}_synopses"])
+              for part in ("train", "validation") if saved.get(f"{part}_synopses")}
+    if "train" in stored and all(k.method >= data_mod.SYNOPSIS_KEY_METHOD for k in stored.values()):
+        return {"train": stored["train"], "validation": stored.get("validation"), "limited": None}
+    cache_key = (str(Path(run.path).resolve()), str(saved.get("fingerprint")), hash(tuple(saved["train"])),
+                 hash(tuple(saved.get("validation") or ())))
+    if cache_key in _FRESH_KEYS:  # keyed once a process: the bundled model's 7,779 rows take seconds
+        return _FRESH_KEYS[cache_key]
     full = run_data(run, saved)
     if isinstance(full, str):
-        return full
-    rows = _positions(full, saved[part], run, part)
-    return data_mod.SynopsisKeys.of([full.synopsis_texts[i] for i in rows], [full.texts[i] for i in rows])
+        if "train" not in stored:
+            return {"train": full, "validation": None, "limited": None}
+        name = Path(saved.get("data") or "?").name
+        logger.debug("training-row keys of method %d used as stored: %s", stored["train"].method, full)
+        return {"train": stored["train"], "validation": stored.get("validation"),
+                "limited": f"the run keeps keys of method {stored['train'].method}, and its training data {name} "
+                           "is not here to key afresh"}
+    fresh = {}
+    for part in ("train", "validation"):
+        rows = _positions(full, saved.get(part) or [], run, part)
+        fresh[part] = data_mod.SynopsisKeys.of([full.synopsis_texts[i] for i in rows], [full.texts[i] for i in rows])
+    _FRESH_KEYS.clear()  # one run at a time: a tune folder's trials would otherwise pile up
+    _FRESH_KEYS[cache_key] = {"train": fresh["train"], "limited": None,
+                              "validation": fresh["validation"] if saved.get("validation") else None}
+    return _FRESH_KEYS[cache_key]
 
 
 def run_data(run: Run, saved: dict, data: str | Path | None = None) -> data_mod.LabelledData | str:
@@ -462,7 +508,7 @@ def evaluate(
     if len(scored) < len(labels):
         # What leaving genres out changes, so that it is never hidden: the run's rule over every genre.
         every = metrics.multilabel_scores(rows.y, pred_run)
-        with_unused = {k: round(every[k], DIGITS) for k in ("micro_f1", "macro_f1", "micro_precision")}
+        with_unused = _rounded({k: every[k] for k in ("micro_f1", "macro_f1", "micro_precision")})
         labels = [labels[j] for j in scored]
         probs, pred_fixed, pred_run = probs[:, scored], pred_fixed[:, scored], pred_run[:, scored]
         run_limits = run_limits[scored]
@@ -504,7 +550,9 @@ def evaluate(
         },
         "genres_per_movie": _genres_per_movie(rows.y, pred_run, baseline_block),
         "unknown_genres": {"genres": rows.unknown_genres, "rows_left_out": rows.unknown_only_rows},
-        "unused_genres": {"genres": unused, "left_out": not all_genres, "scores_with_them": with_unused},
+        "unused_genres": {"genres": unused, "left_out": not all_genres, "scores_with_them": with_unused,
+                          # of them, those only rows left out as training rows have (genre → those rows)
+                          "only_in_training_rows": {g: n for g, n in rows.left_out_labels.items() if g in unused}},
         "genre_mappings": {"read": rows.genre_applied, "lines": rows.genre_lines,
                            "scored_as": _scored_as(rows), "did_you_mean": rows.hints},
         "worst": _worst(rows, probs, pred_run, labels, run_limits, top_errors),
@@ -518,6 +566,9 @@ def evaluate(
         },
         "warnings": cautions(rows),
     }
+    # A genre's score with nothing to divide by is not defined: n/a (null), left out of the macro averages, said.
+    rule = "under the run's rule" if results["decision"]["differs_from_fixed"] else "at 0.5"
+    results["warnings"].extend(undefined_scores(results["scores"]["at_run_thresholds"]["per_genre"], rule))
     # Scores on synopses in a script the model never saw say little about the model.
     known = language.known_scripts(run.meta)
     results["data"]["other_script"] = language.count_by_script(
@@ -573,6 +624,9 @@ def cautions(rows: EvalRows) -> list[str]:
     elif check["found"]:
         what = "left out" if check["left_out"] else "kept (--include-training-rows), so the scores are optimistic"
         out.append(f"{check['found']} of {check['of']} rows were in the model's training split; {what}")
+    if check.get("checked") and check.get("limited"):
+        out.append(f"training overlap checked by the start and end of each synopsis only ({check['limited']}): "
+                   "a training synopsis edited at both ends is not found")
     if check.get("validation") and rows.split != "validation":
         out.append(f"{check['validation']} of the rows scored were the model's validation rows, which chose its epoch, "
                    f"thresholds and blend: their scores are somewhat optimistic")
@@ -580,6 +634,33 @@ def cautions(rows: EvalRows) -> list[str]:
         out.append(f"{rows.without_known_genres} rows have only genres the run does not score (dropped by "
                    f"--min-support, or absent from its training split): scored with no true genre, as train scored them")
     return out
+
+
+def undefined_scores(per_genre: list[dict], rule: str = "") -> list[str]:
+    """One line per kind of per-genre score that is not defined in ``per_genre`` (records of
+    `genretag.metrics.per_genre_scores`): shown as n/a, null in the JSON, and left out of the macro
+    averages. ``rule`` names the decision rule the predictions were made under."""
+    none = [r["genre"] for r in per_genre if r["f1"] is None]
+    no_row = [f"{r['genre']} ({r['predicted']})" for r in per_genre if r["recall"] is None and r["f1"] is not None]
+    never = [r["genre"] for r in per_genre if r["precision"] is None and r["f1"] is not None]
+    under = f" {rule}" if rule else ""
+    out = []
+    if none:
+        out.append(f"precision, recall and F1 are not defined for {_genres(none)} that no scored row has and the "
+                   f"model never predicts{under} ({', '.join(none)}): shown as n/a, left out of the macro averages")
+    if no_row:
+        out.append(f"recall is not defined for {_genres(no_row)} that no scored row has (predictions{under}: "
+                   f"{', '.join(no_row)}): shown as n/a, left out of macro recall; "
+                   f"{'its' if len(no_row) == 1 else 'their'} F1 is 0")
+    if never:
+        out.append(f"precision is not defined for {_genres(never)} the model never predicts{under} "
+                   f"({', '.join(never)}): shown as n/a, left out of macro precision; "
+                   f"{'its' if len(never) == 1 else 'their'} recall and F1 are 0")
+    return out
+
+
+def _genres(items: list) -> str:
+    return "1 genre" if len(items) == 1 else f"{len(items)} genres"
 
 
 def _block(y: np.ndarray, pred: np.ndarray, probs: np.ndarray, labels: list[str], limits) -> dict:

@@ -37,10 +37,21 @@ def _int2d(a: np.ndarray) -> np.ndarray:
     return a
 
 
-def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    """num / den elementwise, 0 where den is 0 (scikit-learn's ``zero_division=0``)."""
+def _ratio(num: np.ndarray, den: np.ndarray, undefined: float = 0.0) -> np.ndarray:
+    """num / den elementwise, ``undefined`` where den is 0 (scikit-learn's ``zero_division``)."""
     num, den = np.asarray(num, dtype=float), np.asarray(den, dtype=float)
-    return np.divide(num, den, out=np.zeros(np.broadcast(num, den).shape), where=den > 0)
+    return np.divide(num, den, out=np.full(np.broadcast(num, den).shape, undefined), where=den > 0)
+
+
+def _nan_average(values: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """Mean of the defined (not NaN) values, weighted when ``weights`` is given; NaN when none is
+    defined or the weights of the defined ones sum to 0 (scikit-learn's averages with
+    ``zero_division=np.nan``)."""
+    values = np.asarray(values, dtype=float)
+    weights = np.ones_like(values) if weights is None else np.asarray(weights, dtype=float)
+    kept = ~np.isnan(values)
+    total = weights[kept].sum()
+    return float((values[kept] * weights[kept]).sum() / total) if total > 0 else float("nan")
 
 
 def f1_from_counts(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
@@ -82,8 +93,13 @@ def multilabel_scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float
     """Every set-based score of a 0/1 prediction matrix (the one implementation).
 
     Computed from the counts directly, with the multi-label definitions even for a
-    one-genre matrix: undefined ratios count as 0 (scikit-learn's ``zero_division=0``),
-    so a row with no true and no predicted genre scores 0 in the per-sample averages.
+    one-genre matrix. A genre's precision is not defined when nothing is predicted for it,
+    its recall when no row has it, its F1 when neither (tp = fp = fn = 0): the macro and
+    weighted averages are taken over the genres where each is defined, as scikit-learn's
+    ``zero_division=np.nan`` does (NaN when it is defined for none), rather than counting
+    those genres as 0. Elsewhere an undefined ratio counts as 0 (``zero_division=0``): a row
+    with no true and no predicted genre scores 0 in the per-sample averages, and micro
+    scores with no true and no predicted genre are 0.
 
     Args:
         y_true: ``[rows, genres]`` 0/1 truth.
@@ -106,7 +122,9 @@ def multilabel_scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float
     # Per genre (columns), then averaged three ways.
     tp, fp, fn = counts["tp"], counts["fp"], counts["fn"]
     n_pred, n_true = tp + fp, tp + fn
-    genre = {"precision": _ratio(tp, n_pred), "recall": _ratio(tp, n_true), "f1": f1_from_counts(tp, fp, fn)}
+    nan = float("nan")
+    genre = {"precision": _ratio(tp, n_pred, nan), "recall": _ratio(tp, n_true, nan),
+             "f1": _ratio(2 * tp, 2 * tp + fp + fn, nan)}
     tp_all, fp_all, fn_all = tp.sum(), fp.sum(), fn.sum()
     micro = {"precision": _ratio(tp_all, tp_all + fp_all), "recall": _ratio(tp_all, tp_all + fn_all),
              "f1": f1_from_counts(tp_all, fp_all, fn_all)}
@@ -116,8 +134,8 @@ def multilabel_scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float
     sample = {"precision": _ratio(hit, r_pred), "recall": _ratio(hit, r_true), "f1": _ratio(2 * hit, r_pred + r_true)}
     for name in ("precision", "recall", "f1"):
         out[f"micro_{name}"] = float(micro[name])
-        out[f"macro_{name}"] = float(genre[name].mean()) if genre[name].size else 0.0
-        out[f"weighted_{name}"] = float(_ratio((genre[name] * n_true).sum(), n_true.sum()))
+        out[f"macro_{name}"] = _nan_average(genre[name])
+        out[f"weighted_{name}"] = _nan_average(genre[name], n_true)
         out[f"samples_{name}"] = float(sample[name].mean())
     out["hamming_loss"] = float((y_true != y_pred).mean()) if y_true.size else 0.0
     out["subset_accuracy"] = float(np.all(y_true == y_pred, axis=1).mean())
@@ -211,6 +229,8 @@ def per_genre_scores(
 
     Returns:
         A list in column order; ``tp``/``fp``/``fn``/``tn`` are the 2×2 confusion counts.
+        A score that is not defined is ``None``: precision where nothing is predicted,
+        recall where no row has the genre, F1 where neither (tp = fp = fn = 0).
     """
     y_true, y_pred = _int2d(y_true), _int2d(y_pred)
     limits = np.broadcast_to(np.asarray(thresholds, dtype=float), (len(labels),))
@@ -219,14 +239,11 @@ def per_genre_scores(
     out = []
     for j, label in enumerate(labels):
         tp, fp, fn, tn = int(tps[j]), int(fps[j]), int(fns[j]), int(tns[j])
-        precision = tp / (tp + fp) if tp + fp else 0.0
-        recall = tp / (tp + fn) if tp + fn else 0.0
-        f1 = float(f1_from_counts(tp, fp, fn))
         out.append({
             "genre": label,
-            "precision": float(precision),
-            "recall": float(recall),
-            "f1": float(f1),
+            "precision": tp / (tp + fp) if tp + fp else None,
+            "recall": tp / (tp + fn) if tp + fn else None,
+            "f1": 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else None,
             "support": int(tp + fn),
             "predicted": int(tp + fp),
             "threshold": float(limits[j]),

@@ -69,6 +69,11 @@ def _num(value, digits: int = 3) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
+def _plotted(values):
+    """Scores to plot: a score that is not defined (None) is no point and no bar (NaN)."""
+    return [np.nan if v is None else v for v in values]
+
+
 # --------------------------------------------------------------------------- figures
 
 
@@ -127,10 +132,14 @@ def fig_per_genre_f1(results: dict) -> str:
     ax = fig.add_subplot()
     y = np.arange(len(order))
     h = 0.4 if base else 0.7
-    ax.barh(y + (h / 2 if base else 0), [per[j]["f1"] for j in order], height=h, color=MODEL_COLOR, label="model")
+    ax.barh(y + (h / 2 if base else 0), _plotted(per[j]["f1"] for j in order), height=h, color=MODEL_COLOR,
+            label="model")
     if base:
-        ax.barh(y - h / 2, [base[j]["f1"] for j in order], height=h, color=BASELINE_COLOR, label="TF-IDF baseline")
-    ax.set_yticks(y, [f"{per[j]['genre']} ({per[j]['support']})" for j in order])
+        ax.barh(y - h / 2, _plotted(base[j]["f1"] for j in order), height=h, color=BASELINE_COLOR,
+                label="TF-IDF baseline")
+    # F1 not defined (no true and no predicted row): no bar, and said on the label.
+    ax.set_yticks(y, [f"{per[j]['genre']} ({per[j]['support']}){', F1 n/a' if per[j]['f1'] is None else ''}"
+                      for j in order])
     ax.set_xlim(0, 1)
     ax.set_xlabel("F1")
     ax.grid(axis="x", alpha=0.3)
@@ -198,7 +207,7 @@ def fig_pr_curves(results: dict) -> str:
         rec = per[genre]
         if curve:
             ax.plot(curve["recall"], curve["precision"], color=MODEL_COLOR, lw=1.2, drawstyle="steps-post")
-            ax.plot([rec["recall"]], [rec["precision"]], "o", color="#c0392b", ms=4)
+            ax.plot(_plotted([rec["recall"]]), _plotted([rec["precision"]]), "o", color="#c0392b", ms=4)
             ax.set_title(f"{genre}\nAP {_num(rec['average_precision'], 2)}", fontsize=7.5)
         else:
             ax.text(0.5, 0.5, "no positives", ha="center", va="center", fontsize=7, color="gray")
@@ -218,12 +227,14 @@ def fig_threshold(results: dict) -> str:
     fig = figure(7.0, 3.4)
     ax = fig.add_subplot()
     ax.plot(curve["thresholds"], curve["micro_f1"], color=MODEL_COLOR, lw=1.8, label="model micro-F1")
-    ax.plot(curve["thresholds"], curve["macro_f1"], color=MODEL_COLOR, lw=1.2, ls="--", label="model macro-F1")
+    ax.plot(curve["thresholds"], _plotted(curve["macro_f1"]), color=MODEL_COLOR, lw=1.2, ls="--",
+            label="model macro-F1")
     base = results["baseline"]
     if base.get("available"):
         b = base["f1_by_threshold"]
         ax.plot(b["thresholds"], b["micro_f1"], color=BASELINE_COLOR, lw=1.8, label="baseline micro-F1")
-        ax.plot(b["thresholds"], b["macro_f1"], color=BASELINE_COLOR, lw=1.2, ls="--", label="baseline macro-F1")
+        ax.plot(b["thresholds"], _plotted(b["macro_f1"]), color=BASELINE_COLOR, lw=1.2, ls="--",
+                label="baseline macro-F1")
     best = int(np.argmax(curve["micro_f1"]))
     ax.axvline(0.5, color="gray", lw=0.8, ls=":")
     ax.plot([curve["thresholds"][best]], [curve["micro_f1"][best]], "o", color="#c0392b", ms=4,

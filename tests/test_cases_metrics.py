@@ -194,7 +194,7 @@ def test_training_rows_are_counted_reported_and_left_out(bundled, tmp_path):
     rows, _ = load_rows(bundled, data=only, include_training_rows=True)
     assert len(rows.texts) == 5 and rows.train_overlap == 5
     assert rows.training_rows == {"checked": True, "by": "synopsis", "found": 5, "reason": None, "of": 5, "validation": 0,
-                                  "left_out": False}
+                                  "left_out": False, "limited": None}
 
     # Whitespace and case do not hide a training row.
     mixed = _tmdb_rows(tmp_path, train_rows + test_rows, "mixed.csv")
@@ -262,7 +262,7 @@ def test_no_validation_or_test_row_is_taken_for_a_training_row(bundled):
 
     saved = bundled.split()
     keys = training_synopses(bundled, saved)
-    assert keys.method == 5 and keys.suffixes
+    assert keys.method == 6 and keys.suffixes and keys.inner  # keyed afresh from the data: inner windows too
     full = run_data(bundled, saved)
     position = {r: i for i, r in enumerate(full.row_ids)}
     others = [position[r] for r in saved["validation"] + saved["test"]]

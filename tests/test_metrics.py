@@ -88,7 +88,9 @@ def test_undefined_scores_are_none():
     ranking = metrics.ranking_scores(y, np.array([[0.1], [0.2], [0.3]]))
     assert ranking["macro_roc_auc"] is None and ranking["macro_average_precision"] is None
     per = metrics.per_genre_scores(y, y, None, ["Drama"], 0.5)
-    assert per[0]["f1"] == 0.0 and per[0]["roc_auc"] is None and per[0]["threshold"] == 0.5
+    # Never true, never predicted: precision, recall and F1 are not defined (not 0).
+    assert (per[0]["precision"], per[0]["recall"], per[0]["f1"]) == (None, None, None)
+    assert per[0]["roc_auc"] is None and per[0]["threshold"] == 0.5
 
 
 def test_ranking_scores_by_hand():
@@ -169,9 +171,11 @@ def test_multilabel_scores_match_scikit_learn():
         p[:2] = 0  # rows with nothing predicted
         s = metrics.multilabel_scores(y, p)
         for avg in ("micro", "macro", "weighted", "samples"):
-            assert s[f"{avg}_precision"] == pytest.approx(precision_score(y, p, average=avg, zero_division=0))
-            assert s[f"{avg}_recall"] == pytest.approx(recall_score(y, p, average=avg, zero_division=0))
-            assert s[f"{avg}_f1"] == pytest.approx(f1_score(y, p, average=avg, zero_division=0))
+            # Genre averages leave out the genres where a score is not defined; rows and pooled counts count 0.
+            zero = np.nan if avg in ("macro", "weighted") else 0
+            assert s[f"{avg}_precision"] == pytest.approx(precision_score(y, p, average=avg, zero_division=zero))
+            assert s[f"{avg}_recall"] == pytest.approx(recall_score(y, p, average=avg, zero_division=zero))
+            assert s[f"{avg}_f1"] == pytest.approx(f1_score(y, p, average=avg, zero_division=zero))
         assert s["jaccard"] == pytest.approx(jaccard_score(y, p, average="samples", zero_division=0))
         assert s["micro_jaccard"] == pytest.approx(jaccard_score(y, p, average="micro", zero_division=0))
         assert s["hamming_loss"] == pytest.approx(hamming_loss(y, p))

@@ -157,16 +157,28 @@ def _print_genres(results: dict) -> None:
         console.print(f"genres the model has no genre for (unscorable), left out of the scores: {listed}{more}",
                       highlight=False)
     unused = results.get("unused_genres") or {}
-    if unused.get("genres"):
-        listed = ", ".join(f"{g} ({n})" for g, n in unused["genres"].items())
-        if unused.get("left_out"):
-            console.print(f"model genres the file never uses, left out of the scores (predictions they got): "
-                          f"{listed}; --all-genres scores them", highlight=False)
-            every = unused.get("scores_with_them")
-            if every:
-                console.print(f"with them (every genre, run's rule): micro-F1 {every['micro_f1']:.3f}, "
-                              f"macro-F1 {every['macro_f1']:.3f}, micro precision {every['micro_precision']:.3f}",
-                              highlight=False)
-        else:
-            console.print(f"model genres the file never uses, scored (--all-genres; predictions they got): {listed}",
-                          highlight=False)
+    scored = "left out of the scores" if unused.get("left_out") else "scored (--all-genres)"
+    only_left_out = unused.get("only_in_training_rows") or {}
+    if only_left_out:  # in the file, but only in rows left out as training rows: not "never used"
+        listed = ", ".join(f"{g} ({_rows(n)}; {_predictions(unused['genres'][g])})" for g, n in only_left_out.items())
+        console.print(f"model genres only the rows left out as training rows have, {scored}: {listed}", highlight=False)
+    never = {g: n for g, n in (unused.get("genres") or {}).items() if g not in only_left_out}
+    if never:
+        listed = ", ".join(f"{g} ({n})" for g, n in never.items())
+        how = ("left out of the scores (predictions they got)" if unused.get("left_out")
+               else "scored (--all-genres; predictions they got)")
+        more = "; --all-genres scores them" if unused.get("left_out") else ""
+        console.print(f"model genres the file never uses, {how}: {listed}{more}", highlight=False)
+    every = unused.get("scores_with_them")
+    if unused.get("genres") and unused.get("left_out") and every:
+        console.print(f"with them (every genre, run's rule): micro-F1 {_fmt3(every['micro_f1'])}, "
+                      f"macro-F1 {_fmt3(every['macro_f1'])}, micro precision {_fmt3(every['micro_precision'])}",
+                      highlight=False)
+
+
+def _predictions(n: int) -> str:
+    return f"{n} prediction" if n == 1 else f"{n} predictions"
+
+
+def _fmt3(x) -> str:
+    return "n/a" if x is None else f"{x:.3f}"

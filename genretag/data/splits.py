@@ -156,7 +156,9 @@ def file_fingerprint(path: str | Path) -> str:
 #: 4: also literal JSON escapes undone, and a lossy copy's key (`_lossy_letters`) beside the text's.
 #: 5: also suffix keys (`synopsis_suffix_key`): a copy whose first sentences were dropped, a short
 #: synopsis after a title (runs from stop 24).
-SYNOPSIS_KEY_METHOD = 5
+#: 6: also inner keys (`synopsis_inner_keys`): a copy edited at both ends, its first and last words
+#: changed (runs from stop 28).
+SYNOPSIS_KEY_METHOD = 6
 #: A synopsis whose first this many letters and digits equal a training synopsis's is that
 #: synopsis cut short ("...") or with a line added ("(Source: TMDB)"). About 12 words: on the
 #: bundled model's 1,614 validation and test rows, no false match against its 7,779 training rows.
@@ -310,6 +312,29 @@ def synopsis_suffix_key(text: str, letters: int = PREFIX_LETTERS) -> str | None:
     return _hash(kept[-letters:]) if len(kept) >= SUFFIX_MIN_LETTERS else None
 
 
+#: Where the inner windows of a synopsis start: centred on a quarter, the middle and three quarters of its
+#: letters and digits. A copy edited at both ends ("In this film, ..." before it, "... and more." for its
+#: last sentence) keeps one of them whole unless the edits reach that far in; three, not one, so that an
+#: edit in the middle too leaves one.
+INNER_AT: tuple[float, ...] = (0.25, 0.5, 0.75)
+#: Inner windows are looked for in a text's first this many letters and digits: the quarter window of a
+#: plot of up to about 30,000, at about 3 ms a 1,000 letters (a TMDB overview has 270).
+INNER_SCAN_LETTERS = 8_000
+
+
+def synopsis_inner_keys(text: str, letters: int = PREFIX_LETTERS) -> list[str]:
+    """Keys of the ``letters`` letters and digits around a quarter, the middle and three quarters of a
+    synopsis (`INNER_AT`); none for a synopsis of at most ``letters`` (its whole key covers it)."""
+    return _inner_keys(_letters(text), letters)
+
+
+def _inner_keys(kept: str, letters: int = PREFIX_LETTERS) -> list[str]:
+    if len(kept) <= letters:
+        return []
+    starts = (min(max(round(len(kept) * at - letters / 2), 0), len(kept) - letters) for at in INNER_AT)
+    return list(dict.fromkeys(_hash(kept[k:k + letters]) for k in starts))
+
+
 #: Hex digits of a stored key (48 bits): with 20,000 keys, one row in about 10^10 matches by chance.
 KEY_DIGITS = 12
 
@@ -326,7 +351,9 @@ class SynopsisKeys:
     line added, or after a title, tagline or credits; or (method 5) when ``prefix_letters``
     letters starting there are a keyed synopsis's last, or a short text holds a whole short keyed
     synopsis: the same text with its first sentences dropped (and a line added), a short
-    synopsis between a title and a source line.
+    synopsis between a title and a source line; or (method 6) when ``prefix_letters`` letters
+    anywhere in its first `INNER_SCAN_LETTERS` are one of a keyed synopsis's inner windows
+    (`synopsis_inner_keys`): the same text edited at both ends.
     """
 
     keys: frozenset[str]
@@ -335,18 +362,27 @@ class SynopsisKeys:
     method: int = SYNOPSIS_KEY_METHOD
     prefix_letters: int = PREFIX_LETTERS
     digits: int = KEY_DIGITS
+    inner: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, synopses: Iterable[str], joined: Iterable[str] = ()) -> SynopsisKeys:
         """The keys of ``synopses`` (without titles) and of ``joined`` (title + synopsis) texts."""
         synopses, joined = [t for t in synopses if t], [t for t in joined if t]
-        lossy = (_lossy_letters(t) for t in synopses + joined)
-        keys = frozenset([synopsis_key(t)[:KEY_DIGITS] for t in synopses + joined]
-                         + [_hash(k)[:KEY_DIGITS] for k in lossy if k])
-        prefixes = (synopsis_prefix_key(t) for t in synopses)
-        suffixes = (synopsis_suffix_key(t) for t in synopses)
-        return cls(keys, frozenset(p[:KEY_DIGITS] for p in prefixes if p),
-                   frozenset(p[:KEY_DIGITS] for p in suffixes if p))
+        keys, prefixes, suffixes, inner = set(), set(), set(), set()
+        for text in synopses + joined:
+            if lossy := _lossy_letters(text):
+                keys.add(_hash(lossy)[:KEY_DIGITS])
+        for text in joined:
+            keys.add(synopsis_key(text)[:KEY_DIGITS])
+        for text in synopses:
+            kept = _letters(text)  # once: every key of a synopsis is made of it
+            keys.add(_hash(kept)[:KEY_DIGITS])
+            if len(kept) >= PREFIX_LETTERS:
+                prefixes.add(_hash(kept[:PREFIX_LETTERS])[:KEY_DIGITS])
+            if len(kept) >= SUFFIX_MIN_LETTERS:
+                suffixes.add(_hash(kept[-PREFIX_LETTERS:])[:KEY_DIGITS])
+            inner.update(k[:KEY_DIGITS] for k in _inner_keys(kept))
+        return cls(frozenset(keys), frozenset(prefixes), frozenset(suffixes), inner=frozenset(inner))
 
     @classmethod
     def from_json(cls, saved: dict | list) -> SynopsisKeys:
@@ -360,19 +396,20 @@ class SynopsisKeys:
 
         return cls(keys(saved["keys"]), keys(saved.get("prefixes")), keys(saved.get("suffixes")),
                    method=int(saved["method"]),
-                   prefix_letters=int(saved.get("prefix_letters", 100)), digits=int(saved.get("digits", 16)))
+                   prefix_letters=int(saved.get("prefix_letters", 100)), digits=int(saved.get("digits", 16)),
+                   inner=keys(saved.get("inner")))
 
     def to_json(self) -> dict:
         """What ``split.json`` stores: sorted keys in one string each (compact, and stable)."""
         return {"method": self.method, "prefix_letters": self.prefix_letters, "digits": self.digits,
                 "keys": " ".join(sorted(self.keys)), "prefixes": " ".join(sorted(self.prefixes)),
-                "suffixes": " ".join(sorted(self.suffixes))}
+                "suffixes": " ".join(sorted(self.suffixes)), "inner": " ".join(sorted(self.inner))}
 
     def holds(self, text: str) -> bool:
         """Whether ``text`` is one of the texts keyed (see the class)."""
         if self.method == 1:
             return _synopsis_key_v1(text) in self.keys
-        letters = _letters(text, self.method)  # once: the whole-text key and every prefix key are made of it
+        letters = _letters(text, self.method)  # once: the whole-text key and every window key are made of it
         if _hash(letters)[:self.digits] in self.keys:
             return True
         if self.method >= 4 and (lossy := _lossy_letters(text)) and _hash(lossy)[:self.digits] in self.keys:
@@ -381,10 +418,12 @@ class SynopsisKeys:
         # The synopsis may start after other text ("WALL·E — In the distant future …", a tagline, credits):
         # try the prefix from each of the first `SCAN_LETTERS` letters (1.4 ms for 1,500 letters).
         scan = SCAN_LETTERS if self.method >= 4 else 60
-        # A window may also be a synopsis's last letters: its first sentences dropped, a line added after it.
-        for k in range(min(scan, len(letters) - n) + 1):
+        # A window may also be a synopsis's last letters: its first sentences dropped, a line added after it;
+        # or one of its inner windows, anywhere: its first and last words edited.
+        last = min(max(scan, INNER_SCAN_LETTERS if self.inner else 0), len(letters) - n)
+        for k in range(last + 1):
             window = _hash(letters[k:k + n])[:self.digits]
-            if window in self.prefixes or window in self.suffixes:
+            if window in self.inner or (k <= scan and (window in self.prefixes or window in self.suffixes)):
                 return True
         if not self.suffixes:
             return False
