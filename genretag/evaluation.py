@@ -488,7 +488,7 @@ def evaluate(
     t_read = time.perf_counter() - t0
 
     read_from = f"; synopsis from {rows.text_columns.describe()}" if rows.text_columns is not None else ""
-    stage(f"predicting {len(rows.texts)} rows ({rows.split} split of {rows.data_path.name}{read_from})")
+    stage(f"predicting {len(rows.texts)} row{'s' * (len(rows.texts) != 1)} ({rows.split} split of {rows.data_path.name}{read_from})")
     t1 = time.perf_counter()
     probs = run.predict_proba(rows.texts, batch_size=batch_size, on_batch=on_batch)
     t_predict = time.perf_counter() - t1
@@ -579,7 +579,7 @@ def evaluate(
     if with_unused is not None and len(rows.texts) < metrics.FEW_ROWS:
         results["warnings"].append(
             f"{len(unused)} model genre{'s' if len(unused) != 1 else ''} left out because none of the "
-            f"{len(rows.texts)} rows has {'them' if len(unused) != 1 else 'it'}; with so few "
+            f"{len(rows.texts)} row{'s' * (len(rows.texts) != 1)} has {'them' if len(unused) != 1 else 'it'}; with so few "
             f"rows that may be chance, not the file's vocabulary: with them micro-F1 is {with_unused['micro_f1']:.3f} "
             "(--all-genres)")
     elif with_unused is not None and len(labels) <= FEW_GENRES:

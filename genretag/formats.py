@@ -728,13 +728,13 @@ def _json_shape(path: Path, head: bytes) -> str | None:
         value = json.loads(first.decode("utf-8", errors="replace"))
     except (ValueError, RecursionError):  # RecursionError: nested too deeply; _json_object says so
         return _DOCUMENT if first.strip() == b"{" else None  # an object pretty-printed over several lines
-    _refuse_api_page(path, value)
     # A movie has a synopsis string; an object of only lists or maps is a table stored by column
     # (pandas' orients "columns" and "index": maps, "split": lists), unless more objects follow
-    # on the next lines: JSON Lines whose movies hold nested objects.
+    # on the next lines: JSON Lines whose movies hold nested objects, or pages of an API's answers.
     if re.search(rb"\n\s*\{", text) is not None or not isinstance(value, dict):
+        _refuse_api_page(path, value)
         return None
-    if _holds_movies(value):
+    if _holds_movies(value) or (_API_PAGE_KEYS & set(value) and _record_lists(value)):
         return _DOCUMENT
     if value and all(isinstance(v, (dict, list)) for v in value.values()):
         raise DataError(f"{path} holds one JSON object of columns (pandas' to_json default), not one movie per "
@@ -788,8 +788,7 @@ def _sniff_json_document(path: Path, base: FileFormat) -> FileFormat:
     except ValueError as e:
         raise DataError(f"{path} is one JSON document over several lines, not JSON Lines, and not valid JSON "
                         f"({getattr(e, 'msg', _one_line(e))} at line {getattr(e, 'lineno', '?')}); {_TO_JSONL}") from None
-    _refuse_api_page(path, document)
-    lists = _record_lists(document) if isinstance(document, dict) else []
+    lists = _record_lists(document) if isinstance(document, dict) else []  # one API page: its 'results
     name = Path(path).name
     if len(lists) > 1:
         shown = ", ".join(f"'{_key_path(k)[1:]}' ({len(r)})" for k, r in lists[:6]) + (", ..." if len(lists) > 6 else "")
@@ -808,7 +807,7 @@ def _sniff_json_document(path: Path, base: FileFormat) -> FileFormat:
     if not columns:
         raise DataError(f"{path}: the records under the key '{_key_path(keys)[1:]}' have no keys; expected one "
                         "object per movie with named fields")
-    _warn_once(path, f"%s is one JSON object: read its {len(records)} records from the key '{_key_path(keys)[1:]}' "
+    _warn_once(path, f"%s is one JSON object: read its {len(records)} record{'s' * (len(records) != 1)} from the key '{_key_path(keys)[1:]}' "
                      "(a .json output keeps the object around them)")
     return FileFormat(**{**base.__dict__, "kind": JSON, "columns": list(columns), "records_key": keys,
                          "wrapper": (text[:start + 1] + lead, "," + (lead or " "), trail + text[end - 1:])})
@@ -835,10 +834,14 @@ def _value_span(text: str, keys: tuple[str, ...]) -> tuple[int, int]:
     return pos, end
 
 
+_API_PAGE_KEYS = frozenset({"page", "total_pages", "total_results", "next"})
+
+
 def _refuse_api_page(path: Path, value) -> None:
-    """A saved page of an API's search (TMDB's ``{"page": 1, "results": [movies], "total_pages": ...}``) holds
-    its movies one level down: say where, and how to list them one per line."""
-    if not isinstance(value, dict) or not {"page", "total_pages", "total_results", "next"} & set(value):
+    """Pages of an API's search saved one per line (TMDB's ``{"page": 1, "results": [movies], "total_pages": ...}``)
+    hold their movies one level down: say where, and how to list them one per line. (A file of one page is one
+    JSON object holding its records under a key: read from there, `_sniff_json_document`.)"""
+    if not isinstance(value, dict) or not _API_PAGE_KEYS & set(value):
         return
     for key, records in value.items():
         if isinstance(records, list) and records and all(isinstance(r, dict) for r in records[:20]):

@@ -288,7 +288,10 @@ class Vocabulary:
         match = _BRACKETED.fullmatch(key)
         if not match:
             return None
-        found = [g for part in match.groups() for g in self.resolve(part.strip()) or ()]
+        # a modifier the compound rule skips ("dark", "teen", "psychological") says no genre of its own here
+        # either: "Thriller (psychological)" is Thriller, as "psychological thriller" is
+        parts = [part.strip() for part in match.groups() if part.strip() not in self.ignore]
+        found = [g for part in parts for g in self.resolve(part) or ()]
         return tuple(dict.fromkeys(found)) or None
 
     def _head(self, key: str) -> tuple[str, ...] | None:

@@ -237,14 +237,14 @@ def test_sci_fi_rows_count_as_science_fiction_positives(bundled, tmp_path):
     assert sf["support"] == 3 and sf["fp"] == 0  # was: 3 false positives, "Sci-Fi" unknown
     assert results["unknown_genres"]["genres"] == {}
     assert results["genre_mappings"]["read"] == {"Sci-Fi": {"to": ["Science Fiction"], "kind": "alias", "rows": 3}}
-    # A --genre-map adds the file's own names.
+    # A --genre-map adds the file's own names ("Space Opera" is Science Fiction since stop 28: another name).
     mapped = tmp_path / "imdb_plus.csv"
     mapped.write_text((CASES / "vocab-alias-scifi" / "imdb_style.csv").read_text(encoding="utf-8")
-                      .replace("Sci-Fi", "Space Opera"), encoding="utf-8")
+                      .replace("Sci-Fi", "Tokusatsu"), encoding="utf-8")
     unknown = evaluate(bundled, data=mapped, baseline=False)
-    assert unknown["unknown_genres"]["genres"] == {"Space Opera": 3}
+    assert unknown["unknown_genres"]["genres"] == {"Tokusatsu": 3}
     genre_map = tmp_path / "map.toml"
-    genre_map.write_text('"Space Opera" = "Sci-Fi"\n', encoding="utf-8")
+    genre_map.write_text('"Tokusatsu" = "Sci-Fi"\n', encoding="utf-8")
     fixed = evaluate(bundled, data=mapped, baseline=False, genre_map=genre_map)
     assert _per_genre(fixed)["Science Fiction"]["support"] == 3 and fixed["unknown_genres"]["genres"] == {}
 

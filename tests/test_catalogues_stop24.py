@@ -102,14 +102,14 @@ def test_a_named_genre_column_in_another_language_is_read(tmp_path, caplog):
 
 
 def test_api_response_pages_say_where_the_movies_are(tmp_path):
+    """Pages one per line are refused, saying where the movies are; a file of one page is read from its
+    'results' (stop 28: one JSON object holding its records under a key, tests/test_catalogues_stop28.py)."""
     page = {"page": 1, "results": [{"id": 1, "title": "A", "overview": SYNOPSES[0], "genre_ids": [27]}],
             "total_pages": 1, "total_results": 1}
-    for name, text in (("page.json", json.dumps(page)), ("pretty.json", json.dumps(page, indent=2)),
-                       ("pages.jsonl", json.dumps(page) + "\n" + json.dumps({**page, "page": 2}) + "\n")):
-        path = tmp_path / name
-        path.write_text(text, encoding="utf-8")
-        with pytest.raises(DataError, match=rf"movies are in each page's 'results' list.*jq -c '.results\[\]' {name}"):
-            sniff(path)
+    path = tmp_path / "pages.jsonl"
+    path.write_text(json.dumps(page) + "\n" + json.dumps({**page, "page": 2}) + "\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"movies are in each page's 'results' list.*jq -c '.results\[\]' pages.jsonl"):
+        sniff(path)
 
 
 def test_header_options_on_named_fields_are_refused(tmp_path):

@@ -149,7 +149,7 @@ def tag_cli(
     choice = run.predictor(precision).choice
     info(f"precision: {choice.precision} ({choice.reason})" if choice else "precision: fp32 (too few rows to check a faster arithmetic)")
     console.print(
-        f"wrote [bold]{summary.output}[/]" + (f" ({summary.dialect})" if summary.dialect else "") + f": {summary.rows} rows"
+        f"wrote [bold]{summary.output}[/]" + (f" ({summary.dialect})" if summary.dialect else "") + f": {summary.rows} row{'s' * (summary.rows != 1)}"
         + (f" (shard {parts[0]}/{parts[1]} of {summary.input_rows})" if parts else "")
         + f", {summary.tagged} tagged"
         + (f" ({summary.no_genre} of them given no genre: no score reached its threshold)" if summary.no_genre else "")

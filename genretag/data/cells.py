@@ -52,6 +52,8 @@ SYNOPSIS_PLACEHOLDERS = NULL_TOKENS | frozenset({
     "plot details are being kept under wraps", "details are being kept under wraps", "no info", "no information",
     "no details", "information not available", "details to come", "no data", "empty", "blank", "missing",
     "add synopsis", "add a synopsis", "add an overview", "edit page", "read more", "see more", "show more",
+    # a template's or a script's leftovers: "TODO", JavaScript's "undefined"
+    "placeholder", "placeholder text", "todo", "undefined", "to be updated", "dummy text",
 })
 
 
@@ -202,7 +204,7 @@ def _regex(*alternatives: str) -> re.Pattern:
 # What a synopsis is called, in `placeholder_key` form ("plot summaries", "plot details").
 _NOUN = (r"(?:(?:plot |story |movie |film )?(?:synopsis|synopses|overview|description|summary|summaries|outline|"
          r"info|information|details)|plot|storyline|story line|story|premise|content)")
-_FOR_THIS = r"(?: (?:for|of|on) (?:this|the) (?:title|movie|film|show|series|episode|entry|item|page|anime))?"
+_FOR_THIS = r"(?: (?:for|of|on|to) (?:this|the) (?:title|movie|film|show|series|episode|entry|item|page|anime))?"
 _WHEN = r"(?: (?:yet|currently|still|at (?:this|the) (?:time|moment)|right now|for now|so far|at present))*"
 _NOT_THERE = (r"(?:not (?:yet |currently )?(?:available|known|provided|added|written|listed|given)|unavailable|"
               r"unknown|missing|pending|tba|tbd|tbc|n a|coming soon|to come|to be (?:announced|added|confirmed|"
@@ -212,18 +214,22 @@ _NOT_THERE = (r"(?:not (?:yet |currently )?(?:available|known|provided|added|wri
 # capture the night the circus burned" a synopsis.
 _NO_SYNOPSIS = _regex(
     # English
-    rf"(?:sorry )?(?:there (?:is|are|s) )?(?:currently |still |yet )?(?:no|not any) {_NOUN}"
+    rf"(?:sorry )?(?:there (?:is|are|s) )?(?:currently |still |yet )?(?:no|not any) {_NOUN}(?: information| info)?"
     rf"(?: (?:is|are|has been|have been) (?:yet )?(?:available|found|provided|added|given|listed|written|known))?"
     rf"(?: (?:available|found|provided|added|given|listed|written|known|yet|here))*{_FOR_THIS}{_WHEN}",
     rf"(?:(?:it looks like|sorry|unfortunately) )?we (?:don t|do not) (?:yet )?have (?:a|an|any) {_NOUN}"
     rf"(?: (?:translated )?in english)?{_FOR_THIS}{_WHEN}",
     rf"(?:the )?{_NOUN} (?:(?:is|are) )?(?:currently |still )?{_NOT_THERE}{_FOR_THIS}{_WHEN}",
+    rf"(?:this|the) (?:title|movie|film|show|series|episode|entry|item|page|anime) (?:currently |still )?"
+    rf"(?:has no|does not have (?:a|an|any)|doesn t have (?:a|an|any)) {_NOUN}{_WHEN}",
     rf"(?:currently |still )?(?:not (?:yet |currently )?available|unavailable|not yet known){_WHEN}",
     rf"(?:the )?(?:{_NOUN} )?(?:(?:is|are) )?(?:being |still |currently )*(?:kept )?under wraps{_WHEN}",
     rf"(?:the )?{_NOUN} (?:(?:is|are) )?(?:being |still |currently )*(?:kept (?:a )?secret|undisclosed|"
     rf"not (?:yet )?(?:disclosed|revealed)){_WHEN}",
-    r"(?:details )?(?:t b a|t b d|t b c|to be (?:announced|added|confirmed|determined|revealed)|coming soon|tk)",
-    rf"(?:add|write|submit|contribute) (?:a|an|the) {_NOUN}{_FOR_THIS}",
+    r"(?:details )?(?:t b a|t b d|t b c|to be (?:announced|added|confirmed|determined|revealed|updated)|coming soon|tk)",
+    rf"(?:please )?(?:add|write|submit|contribute) (?:a|an|the) {_NOUN}{_FOR_THIS}",
+    # a form's or template's own text left in the cell: "Description goes here", "Insert synopsis here"
+    rf"(?:(?:insert|enter|add|write|type|your) )?(?:(?:the|a|an|your) )?{_NOUN} (?:goes )?here",
     # French
     r"(?:il n y a )?(?:aucun|aucune|pas de|sans|pas encore de) (?:synopsis|résumé|description|intrigue|sommaire)"
     r"(?: (?:n est |n a été )?(?:disponible|trouvé|trouvée|fourni|fournie|renseigné|renseignée|pour le moment|"
@@ -234,7 +240,8 @@ _NO_SYNOPSIS = _regex(
     r"nous n avons pas (?:encore )?de (?:synopsis|résumé)(?: (?:traduit )?en français)?"
     r"(?: (?:aidez nous|vous pouvez nous aider) [a-z ]*)?",
     # German
-    r"(?:es (?:ist|gibt) )?(?:noch |leider |derzeit )*(?:keine|kein) (?:deutsche |deutschen )?(?:beschreibung|"
+    r"(?:(?:zu|für|über) (?:diesem|diesen|dieser) (?:film|titel|serie) )?(?:(?:es (?:ist|gibt)|gibt es|ist) )?"
+    r"(?:noch |leider |derzeit )*(?:keine|kein) (?:deutsche |deutschen )?(?:beschreibung|"
     r"inhaltsangabe|handlung|zusammenfassung|inhaltsbeschreibung|handlungsbeschreibung|inhalt|angaben|"
     r"informationen|info|synopsis|überblick)(?: (?:vorhanden|verfügbar|gefunden|bekannt|angegeben|hinterlegt|"
     r"eingetragen|noch|bisher|derzeit|leider|zu diesem film))*",
@@ -267,9 +274,9 @@ _NO_SYNOPSIS = _regex(
     r"(?:brak|nie ma) (?:opisu|fabuły|streszczenia)(?: filmu)?",
     r"(?:opis|fabuła) (?:niedostępny|niedostępna|wkrótce)",
     r"(?:henüz )?(?:özet|açıklama|konu) (?:yok|mevcut değil|bulunamadı)",
-    r"(?:описание|сюжет|синопсис|аннотация) (?:отсутствует|недоступно|недоступен|не найдено|не найден|"
+    r"(?:описание|сюжет|синопсис|аннотация)(?: (?:фильма|сериала|мультфильма))? (?:отсутствует|недоступно|недоступен|не найдено|не найден|"
     r"пока не добавлено|появится позже|скоро появится)",
-    r"(?:нет|пока нет|отсутствует) (?:описания|сюжета|синопсиса|аннотации)",
+    r"(?:нет|пока нет|отсутствует) (?:описания|сюжета|синопсиса|аннотации)(?: (?:фильма|сериала|мультфильма))?",
     # Chinese (Douban's 暂无简介), Japanese, Korean
     r"(?:暂无|暫無|暂时没有|暫時沒有|还没有|還沒有|没有|沒有|无|無)(?:相关)?(?:的)?(?:剧情|劇情|内容|內容|影片|电影|電影)?"
     r"(?:简介|簡介|介绍|介紹|描述|信息|資訊|资料|資料|概要|梗概|剧情|劇情)?(?:信息)?",
@@ -287,13 +294,18 @@ _SITE_FILLER = _regex(
     r"(?:(?:it looks like we don t have (?:a|an|any) [a-z ]{1,40}? for this title yet|be the first to contribute|"
     r"just click the edit page button at the bottom of the page(?: or learn more in the [a-z ]{1,40}? guide)?|"
     r"learn more in the [a-z ]{1,40}? guide|add a plot(?: in your language)?|add a synopsis|"
-    r"see full (?:summary|synopsis)|edit page|read more|see more) ?)+"
+    r"see full (?:summary|synopsis)|edit page|read more|see more|this section is empty|"
+    r"you can help by adding to it|this (?:section|article) needs (?:a plot summary|expansion)|"
+    r"(?:january|february|march|april|may|june|july|august|september|october|november|december) \d{4}) ?)+"
+    # lipsum.com's explanation of Lorem ipsum, pasted for it: English words, so not `is_lorem_ipsum`'s
+    r"|lorem ipsum is (?:simply )?(?:the )?dummy text\b.*"
 )
 _PLACEHOLDER_KEYS = frozenset(placeholder_key(p).replace(" ", "") for p in SYNOPSIS_PLACEHOLDERS)
 #: No placeholder is longer (a label before, a "[Written by ...]" after): a longer cell is a
 #: synopsis unless it starts as a site's filler or Lorem ipsum does (`_may_be_long_filler`).
 _LONGEST_PLACEHOLDER = 200
-_LONG_FILLER_STARTS = ("it looks like we", "be the first to", "just click the", "lorem ipsum")
+_LONG_FILLER_STARTS = ("it looks like we", "be the first to", "just click the", "lorem ipsum", "sed ut perspiciatis",
+                       "this section is empty")
 
 # Lorem ipsum: the words of the classic passage and of the generators (lipsum.com) that continue it.
 _LOREM_TEXT = """
@@ -321,7 +333,9 @@ LOREM_WORDS = frozenset(_LOREM_TEXT.split())
 _LOREM_SHARE, _LOREM_SHARE_AFTER_START = 0.8, 0.5
 #: Words that only Lorem ipsum has (Latin has "et", "in", "non" ...): one must be there.
 _LOREM_MARKS = frozenset({"lorem", "ipsum", "amet", "consectetur", "consectetuer", "adipiscing", "adipisicing",
-                          "eiusmod", "incididunt", "pellentesque", "vestibulum", "curabitur", "aenean"})
+                          "eiusmod", "incididunt", "pellentesque", "vestibulum", "curabitur", "aenean",
+                          # the "Sed ut perspiciatis" passage that generators offer as well
+                          "perspiciatis", "doloremque", "laudantium", "accusantium"})
 
 
 def is_lorem_ipsum(key: str) -> bool:
