@@ -24,7 +24,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -177,8 +177,8 @@ def load_rows(
         today = current_vocabulary()
         if vocabulary is None or tuple(vocabulary.sources) == tuple(today.sources):
             vocabulary = today
-        elif vocabulary.format < today.format:  # its own names, read by today's rules (subgenres, brackets)
-            vocabulary = replace(vocabulary, format=today.format, heads=today.heads)
+        elif vocabulary.format < today.format:  # its own names, read by today's rules (subgenres, categories)
+            vocabulary = vocabulary.with_rules_of(today)
         if genre_map:
             vocabulary = vocabulary.with_genre_map(genre_map)
         from .formats import sniff

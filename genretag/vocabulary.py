@@ -27,7 +27,7 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .data.cells import ZERO_WIDTH
@@ -44,7 +44,10 @@ RUN_VOCABULARY_FILE = "vocabulary.json"
 OUTPUT_VOCABULARIES: tuple[str, ...] = ("tmdb", "imdb", "movielens")
 #: 2: subgenres and names with a part in brackets are read as their genres (`Vocabulary.resolve`); a run's
 #: vocabulary of format 1 reads its own data without them, as it was trained.
-FORMAT = 2
+#: 3: catalogue categories that are no genre ("International Movies", "British TV Shows", "IMAX") are read as
+#: none, a modifier alone ("Comedy, Dark") as none, a breadcrumb ("Comedy › Romantic") as the genres of its
+#: parts; a run's vocabulary of format 2 or less reads its own data without them.
+FORMAT = 3
 
 # Every Unicode dash is "-": hyphen (U+2010), non-breaking hyphen (U+2011), figure dash, en and em
 # dash, horizontal bar, minus sign (U+2212), small and full-width hyphen-minus.
@@ -73,7 +76,12 @@ _LABEL = re.compile(r"^\s*(?:genres?|genre\(s\)|g[eéê]neros?|genere|generi|类
 #: 1 for this many rows with a genre name or TMDB id; more are a column of other numbers, refused.
 STRAY_SHARE = 4
 #: Kinds of mapping, in the order they are reported.
-KINDS = ("tmdb id", "label", "split", "alias", "subgenre", "bracket", "spelling", "placeholder", "stray number")
+KINDS = ("tmdb id", "label", "split", "alias", "subgenre", "bracket", "breadcrumb", "spelling", "placeholder",
+         "category", "modifier", "stray number")
+# The marks of a breadcrumb, a path from a genre to a narrower one: "Comedy › Romantic", "Comedy > Romantic".
+_BREADCRUMB = re.compile(r"\s*[›>»]\s*")
+# "<Language>-Language Movies" (as `genre_key` writes it): a category, whatever the language.
+_LANGUAGE = re.compile(r"[^\W\d_]+(?: [^\W\d_]+)? language")
 # A name with a part in brackets: "comedy (romantic)", "sci fi (science fiction)" (as `genre_key` writes it).
 _BRACKETED = re.compile(r"(.*?[^\s(])\s*\(([^()]+)\)")
 # Words that join two names or deny the one after them: "X and Drama", "non horror" are no subgenre of a genre.
@@ -111,8 +119,11 @@ class GenreReport:
             "alias": "genres mapped",
             "subgenre": "subgenres read as their genre",
             "bracket": "names with a part in brackets read as their genres",
+            "breadcrumb": "breadcrumbs read as the genres of their parts",
             "spelling": "spellings merged",
             "placeholder": "placeholders read as no genre",
+            "category": "categories that are no genre, read as none",
+            "modifier": "modifiers alone read as no genre",
             "stray number": "numbers that are no TMDB genre id, among genre names or ids, read as no genre",
         }
         out = []
@@ -121,7 +132,7 @@ class GenreReport:
             if not items:
                 continue
             items.sort(key=lambda kv: (-kv[1]["rows"], kv[0]))
-            if kind in ("placeholder", "stray number"):
+            if kind in ("placeholder", "category", "modifier", "stray number"):
                 parts = [f"{name} ({_rows(a['rows'])})" for name, a in items]
             else:
                 parts = [f"{name} → {' + '.join(a['to'])} ({_rows(a['rows'])})" for name, a in items]
@@ -155,7 +166,14 @@ class Vocabulary:
     """Keys of the genres a subgenre is read as: "erotic thriller", "coming-of-age drama" end in one
     (Thriller, Drama); a genre not listed ("royal family", "young adult", "live action") is not."""
     format: int = FORMAT
-    """1: a vocabulary saved before subgenres and brackets were read (`resolve` reads neither)."""
+    """1: a vocabulary saved before subgenres and brackets were read (`resolve` reads neither); 2: before
+    categories, modifiers alone and breadcrumbs were read."""
+    categories: frozenset[str] = frozenset()
+    """Keys of catalogue categories that are no genre ("international movies", "imax"), read as none (format 3)."""
+    category_words: frozenset[str] = frozenset()
+    """Keys of the words that make "<word> <kind>" such a category ("british" in "British TV Shows")."""
+    category_kinds: frozenset[str] = frozenset()
+    """Keys of the kinds of title those words qualify ("movies", "tv shows")."""
     new_genres: tuple[tuple[str, str], ...] = field(default=(), compare=False)
     """``--genre-map`` entries whose genre no vocabulary has: (name, genre). Said by `apply` when
     no row has that genre either (a typo makes a new genre), never saved."""
@@ -218,6 +236,8 @@ class Vocabulary:
         known = {genre_key(a) for a, _ in new}
         return Vocabulary(names=names, related=self.related, tmdb_ids=self.tmdb_ids, ignore=self.ignore,
                           sources=self.sources + (str(path.resolve()),), heads=self.heads, format=self.format,
+                          categories=self.categories, category_words=self.category_words,
+                          category_kinds=self.category_kinds,
                           new_genres=tuple(e for e in self.new_genres if genre_key(e[0]) not in known) + tuple(new))
 
     def to_dict(self) -> dict:
@@ -230,6 +250,9 @@ class Vocabulary:
             "tmdb_ids": dict(sorted(self.tmdb_ids.items(), key=lambda kv: int(kv[0]))),
             "ignore": sorted(self.ignore),
             "heads": sorted(self.heads),
+            "categories": sorted(self.categories),
+            "category_words": sorted(self.category_words),
+            "category_kinds": sorted(self.category_kinds),
         }
 
     @classmethod
@@ -250,7 +273,18 @@ class Vocabulary:
             sources=tuple(values.get("sources") or ()),
             heads=frozenset(values.get("heads") or ()),
             format=int(values["format"]),
+            categories=frozenset(values.get("categories") or ()),
+            category_words=frozenset(values.get("category_words") or ()),
+            category_kinds=frozenset(values.get("category_kinds") or ()),
         )
+
+    def with_rules_of(self, today: Vocabulary) -> Vocabulary:
+        """This vocabulary's names read by the rules of ``today`` (a newer format): its subgenre heads and
+        categories. Used for files other than a run's own data, which keeps the rules it was trained with."""
+        if self.format >= today.format:
+            return self
+        return replace(self, format=today.format, heads=today.heads, categories=today.categories,
+                       category_words=today.category_words, category_kinds=today.category_kinds)
 
     # ------------------------------------------------------------------ reading
 
@@ -264,11 +298,16 @@ class Vocabulary:
         adult", "live action", "non-horror"), and a name with a part in brackets as the genres
         of its parts, a part the table does not know dropped ("comedy (romantic)" → Comedy,
         Romance; "Sci-Fi (Science Fiction)" → Science Fiction; "Thriller (erotic)" → Thriller).
+
+        Format 3 also reads a catalogue category that is no genre as none ("International Movies",
+        "Spanish-Language TV Shows", "IMAX"), a modifier alone as none ("Dark" of "Comedy, Dark"), and a
+        breadcrumb as the genres of its parts, as brackets are ("Comedy › Romantic" → Comedy, Romance).
         """
         return self._resolve(name)[0]
 
     def _resolve(self, name: str) -> tuple[tuple[str, ...] | None, str | None]:
-        """`resolve`, and ``"subgenre"`` or ``"bracket"`` where one of those rules read the name."""
+        """`resolve`, and the rule that read the name where one did: ``"subgenre"``, ``"bracket"``,
+        ``"breadcrumb"``, ``"category"`` or ``"modifier"``."""
         key = genre_key(name)
         if key in self.names:
             return self.names[key], None
@@ -277,6 +316,15 @@ class Vocabulary:
             return self._resolve(bare)
         if found is not None or self.format < 2:
             return found, None
+        if self.format >= 3:
+            if self._category(key):
+                return (), "category"
+            # "dark", "teen" alone (a cell "Comedy, Dark"): a modifier of no genre; not "film" or "and" alone,
+            # which modify nothing
+            if key in self.ignore and key not in _GENERIC_WORDS and key not in _NO_MODIFIER:
+                return (), "modifier"
+            if found := self._breadcrumb(key):
+                return found, "breadcrumb"
         if found := self._bracketed(key):
             return found, "bracket"
         if found := self._head(key):
@@ -292,6 +340,27 @@ class Vocabulary:
         # either: "Thriller (psychological)" is Thriller, as "psychological thriller" is
         parts = [part.strip() for part in match.groups() if part.strip() not in self.ignore]
         found = [g for part in parts for g in self.resolve(part) or ()]
+        return tuple(dict.fromkeys(found)) or None
+
+    def _category(self, key: str) -> bool:
+        """True for a catalogue category that is no genre: one of `categories`, "<word> <kind>" with a word of
+        `category_words` ("british tv shows"), or "<language> language <kind>" ("spanish language tv shows")."""
+        if key in self.categories:
+            return True
+        for kind in self.category_kinds:
+            if key.endswith(" " + kind):
+                qualifier = key[: -len(kind) - 1].strip()
+                if qualifier in self.category_words or _LANGUAGE.fullmatch(qualifier):
+                    return True
+        return False
+
+    def _breadcrumb(self, key: str) -> tuple[str, ...] | None:
+        """The genres of "X › Y" (or "X > Y"): of each part, as `_bracketed` reads "X (Y)"; a part the table
+        does not know, or a modifier ("Comedy › Dark"), is dropped."""
+        parts = [p for p in _BREADCRUMB.split(key) if p]
+        if len(parts) < 2:
+            return None
+        found = [g for part in parts if part not in self.ignore for g in self.resolve(part) or ()]
         return tuple(dict.fromkeys(found)) or None
 
     def _head(self, key: str) -> tuple[str, ...] | None:
@@ -390,7 +459,7 @@ class Vocabulary:
                     unknown.setdefault(genre_key(name), []).append(name)
                     continue
                 if genres == ():
-                    kind = "placeholder"
+                    kind = rule if rule in ("category", "modifier") else "placeholder"
                 elif genres != (name,):
                     same = len(genres) == 1 and genre_key(genres[0]) == genre_key(name)
                     kind = "spelling" if same else rule or "alias"
@@ -487,8 +556,11 @@ def _bundled() -> Vocabulary:
     ids = {str(int(k)): v for k, v in raw.get("tmdb_ids", {}).items()}
     ignore = frozenset(genre_key(w) for w in raw.get("compound", {}).get("ignore", ()))
     heads = frozenset(genre_key(w) for w in raw.get("compound", {}).get("heads", ()))
+    categories = raw.get("categories", {})
     return Vocabulary(names=names, related=related, tmdb_ids=ids, ignore=ignore, sources=("bundled vocabulary.toml",),
-                      heads=heads)
+                      heads=heads, categories=frozenset(genre_key(n) for n in categories.get("names", ())),
+                      category_words=frozenset(genre_key(w) for w in categories.get("words", ())),
+                      category_kinds=frozenset(genre_key(k) for k in categories.get("kinds", ())))
 
 
 @functools.lru_cache(maxsize=1)
