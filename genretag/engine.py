@@ -412,8 +412,10 @@ def tag_with_ray(
         summary.genres_column = free_column(header, GENRES_COLUMN)
         schema = input_schema(files) if fmt == "parquet" and out_fmt.kind == formats.PARQUET else None
         added = 2 + (len(labels) if scores else 0)  # the genres, the scores, the language flags
+        # fields read from each record's object (Trakt's movie.overview): the output keeps the object whole instead
+        nested = formats.nested_fields(header, formats.sniff(files[0])) if fmt == "json" and on_driver(files) else []
         _write(tagged, out, out_fmt, force, cols, header, summary, on_rows, added, fmt == "json" and on_driver(files),
-               schema)
+               schema, nested)
     except ray.exceptions.RayError as exc:
         raise GenretagError(_ray_message(exc)) from None
     finally:
@@ -457,12 +459,12 @@ def _read(ray, files: list[str], fmt: str, block_rows: int):
 
 
 def _write(tagged, out: Path, fmt: formats.OutputFormat, force: bool, cols: list[str], header: list[str],
-           summary: EngineSummary, on_rows, added: int, records: bool, schema) -> None:
+           summary: EngineSummary, on_rows, added: int, records: bool, schema, nested: list[str] = ()) -> None:
     """Stream the tagged blocks, in order, into one file written atomically (`formats.TableWriter`);
     count the rows and the language flags as `tagging.tag_csv` does (``header``: the input's columns;
     ``added``: how many columns tagging appends; ``records``: JSON records read on this machine, whose
     absent keys a JSON output leaves out again; ``schema``: the Parquet input's, whose types a Parquet
-    output keeps)."""
+    output keeps; ``nested``: columns read from the records' objects, not written: the objects are)."""
     from . import language
 
     synopsis_cols = data_mod.synopsis_columns(cols)  # as tag_frame counts a row with a title alone
@@ -474,9 +476,10 @@ def _write(tagged, out: Path, fmt: formats.OutputFormat, force: bool, cols: list
                 rows = len(block)
                 if rows == 0:
                     continue
+                written = block.drop(columns=list(nested)) if nested else block
                 # a block may join records of several files: each input column may lack a key (`tag`'s rule)
-                sparse = list(block.columns[:len(block.columns) - added]) if records else ()
-                writer.write(block, header=summary.rows == 0, sparse=sparse)
+                sparse = list(written.columns[:len(written.columns) - added]) if records else ()
+                writer.write(written, header=summary.rows == 0, sparse=sparse)
                 summary.language_column = str(block.columns[-1])
                 for script, n in language.count_by_script(block.iloc[:, -1].fillna("").astype(str).tolist()).items():
                     summary.other_script[script] = summary.other_script.get(script, 0) + n

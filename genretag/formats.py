@@ -16,6 +16,9 @@ writes the format an output's name asks for. Supported:
   record by record, never whole), written back as one when an output is named ``.json``;
   one JSON object holding its records under a key (``{"name": ..., "movies": [...]}``; read
   whole), written back around the tagged records; a JSON number keeps its text (`JsonNumber`);
+- records whose movie is an object inside them (Trakt's ``{"rank": 1, "movie": {"title": ..., "overview":
+  ...}}``), when no field of the record itself is a synopsis: that object's fields are read as dotted
+  columns too (``movie.overview``), and `tag` writes each record back as it was (`nested_fields`);
 - Parquet (``.parquet``, ``.pq``), through pyarrow; a named pandas index is read as a column.
 
 Text is decoded as UTF-8 (with or without BOM), UTF-16 (with a BOM, or ASCII-range without one),
@@ -179,6 +182,9 @@ class FileFormat:
     """Where the records are in a file that is one JSON object (json): its key path; () for an array."""
     wrapper: tuple[str, str, str] | None = None
     """That object's text (json): before the first record, between two records, after the last."""
+    nested: tuple[str, ...] = ()
+    """Keys of the records' objects whose fields are read as dotted columns (json, jsonl): a Trakt export's
+    ``{"movie": {"title": ..., "overview": ...}}`` as ``movie.title``, ``movie.overview`` (`nested_fields`)."""
 
 
 # --------------------------------------------------------------------------- encodings
@@ -809,8 +815,40 @@ def _sniff_json_document(path: Path, base: FileFormat) -> FileFormat:
                         "object per movie with named fields")
     _warn_once(path, f"%s is one JSON object: read its {len(records)} record{'s' * (len(records) != 1)} from the key '{_key_path(keys)[1:]}' "
                      "(a .json output keeps the object around them)")
-    return FileFormat(**{**base.__dict__, "kind": JSON, "columns": list(columns), "records_key": keys,
-                         "wrapper": (text[:start + 1] + lead, "," + (lead or " "), trail + text[end - 1:])})
+    nested, dotted = _nested_objects(path, records[:_SAMPLE_LINES], list(columns))
+    return FileFormat(**{**base.__dict__, "kind": JSON, "columns": [*columns, *dotted], "records_key": keys,
+                         "wrapper": (text[:start + 1] + lead, "," + (lead or " "), trail + text[end - 1:]),
+                         "nested": nested})
+
+
+def _nested_objects(path: Path, records: list[dict], columns: list[str]) -> tuple[tuple[str, ...], list[str]]:
+    """The keys of the records' objects read as dotted columns, and those columns: when no field of the
+    records is a synopsis (by its name, `genretag.data.columns.TEXT_COLUMN_CANDIDATES`) and an object in
+    them has one (Trakt's ``{"rank": 1, "type": "movie", "movie": {"title": ..., "overview": ...}}``,
+    other APIs' ``"show"``, ``"film"``, ``"media"``). Said in one line."""
+    from .data.columns import TEXT_COLUMN_CANDIDATES, _candidates  # it imports this module
+
+    if _candidates(columns, TEXT_COLUMN_CANDIDATES):
+        return (), []
+    fields: dict[str, dict[str, None]] = {}
+    for record in records:
+        for key, value in record.items():
+            if isinstance(value, dict) and "." not in str(key):
+                fields.setdefault(str(key), {}).update(dict.fromkeys(str(k) for k in value))
+    nested = tuple(key for key, names in fields.items() if _candidates(list(names), TEXT_COLUMN_CANDIDATES))
+    taken = set(columns)
+    dotted = {key: [f"{key}.{name}" for name in fields[key] if f"{key}.{name}" not in taken] for key in nested}
+    if nested:
+        _warn_once(path, "%s: read the fields of each record's " + "; of its ".join(
+            f"'{key}' object: {', '.join(dotted[key])}" for key in nested))
+    return nested, [name for key in nested for name in dotted[key]]
+
+
+def nested_fields(columns, fmt: FileFormat) -> list[str]:
+    """Of ``columns``, those read from the records' objects (`FileFormat.nested`), which the records
+    themselves do not have: left out of a tagged output, which keeps each object as it was."""
+    prefixes = tuple(f"{key}." for key in fmt.nested)
+    return [c for c in columns if prefixes and str(c).startswith(prefixes)]
 
 
 def _value_span(text: str, keys: tuple[str, ...]) -> tuple[int, int]:
@@ -887,15 +925,18 @@ def _sniff_jsonl(path: Path, base: FileFormat, text: str, truncated: bool) -> Fi
             lines = [fh.readline()]
             alone = not any(line.strip() for line in fh)
     columns: dict[str, None] = {}
+    sample = []
     for number, line in enumerate(lines[:_SAMPLE_LINES], start=1):
         if line.strip():
             value = _json_object(path, line, number)
             if alone and _holds_movies(value):
                 return _sniff_json_document(path, base)  # one object, longer than the bytes `_json_shape` saw
             columns.update(dict.fromkeys(str(k) for k in value))
+            sample.append(value)
     if not columns:
         raise DataError(f"{path} holds JSON objects without keys; expected one movie per line with named fields")
-    return FileFormat(**{**base.__dict__, "kind": JSONL, "columns": list(columns)})
+    nested, dotted = _nested_objects(path, sample, list(columns))
+    return FileFormat(**{**base.__dict__, "kind": JSONL, "columns": [*columns, *dotted], "nested": nested})
 
 
 _JSON_BLOCK = 1 << 20
@@ -1005,13 +1046,15 @@ def _json_array_records(path: Path, fmt: FileFormat) -> Iterator[dict]:
 def _sniff_json_array(path: Path, base: FileFormat) -> FileFormat:
     columns: dict[str, None] = {}
     records = _json_array_records(path, base)
-    for _, record in zip(range(_SAMPLE_LINES), records):
-        columns.update(dict.fromkeys(str(k) for k in record))
+    sample = [record for _, record in zip(range(_SAMPLE_LINES), records)]
     records.close()
+    for record in sample:
+        columns.update(dict.fromkeys(str(k) for k in record))
     if not columns:
         raise DataError(f"{path} is a JSON array without records (or records without keys); expected one object "
                         "per movie with named fields")
-    return FileFormat(**{**base.__dict__, "kind": JSON, "columns": list(columns)})
+    nested, dotted = _nested_objects(path, sample, list(columns))
+    return FileFormat(**{**base.__dict__, "kind": JSON, "columns": [*columns, *dotted], "nested": nested})
 
 
 def _json_array_chunks(path: Path, fmt: FileFormat, chunksize: int) -> Iterator[pd.DataFrame]:
@@ -1020,10 +1063,10 @@ def _json_array_chunks(path: Path, fmt: FileFormat, chunksize: int) -> Iterator[
     for record in _json_array_records(path, fmt):
         records.append(record)
         if len(records) >= chunksize:
-            yield _records_frame(records, known)
+            yield _records_frame(records, known, fmt.nested)
             records = []
     if records:
-        yield _records_frame(records, known)
+        yield _records_frame(records, known, fmt.nested)
 
 
 def _json_object(path: Path, line: str, number: int) -> dict:
@@ -1601,13 +1644,15 @@ def _jsonl_chunks(path: Path, fmt: FileFormat, chunksize: int) -> Iterator[pd.Da
                 continue
             records.append(_json_object(path, line, number))
             if len(records) >= chunksize:
-                yield _records_frame(records, known)
+                yield _records_frame(records, known, fmt.nested)
                 records = []
     if records:
-        yield _records_frame(records, known)
+        yield _records_frame(records, known, fmt.nested)
 
 
-def _records_frame(records: list[dict], known: list[str]) -> pd.DataFrame:
+def _records_frame(records: list[dict], known: list[str], nested: tuple[str, ...] = ()) -> pd.DataFrame:
+    if nested:  # the fields of each record's object (`_nested_objects`) as dotted columns too
+        records = [_with_fields_of(record, nested) for record in records]
     # dtype=object keeps each value as JSON gave it: 1 stays 1 (not 1.0 beside a null).
     frame = pd.DataFrame(records, dtype=object)
     frame.columns = [str(c) for c in frame.columns]
@@ -1615,6 +1660,17 @@ def _records_frame(records: list[dict], known: list[str]) -> pd.DataFrame:
         if name not in known:
             known.append(name)  # a key first seen here: later chunks list it too
     return frame.reindex(columns=known)
+
+
+def _with_fields_of(record: dict, nested: tuple[str, ...]) -> dict:
+    """``record`` with the fields of its objects under ``nested`` keys added as ``key.field`` (the object stays)."""
+    out = dict(record)
+    for key in nested:
+        value = record.get(key)
+        if isinstance(value, dict):
+            for name, item in value.items():
+                out.setdefault(f"{key}.{name}", item)
+    return out
 
 
 def _parquet_chunks(path: Path, fmt: FileFormat, chunksize: int) -> Iterator[pd.DataFrame]:

@@ -530,6 +530,8 @@ def tag_csv(
                 tagged = tag_frame(run, chunk, text_cols, rule=rule, precision=precision, batch_size=batch_size,
                                    scores=scores, names=names, spreadsheet=out_format.spreadsheet)
                 chunk, has_text = tagged.frame, tagged.has_text
+                if source.nested:  # each record as it was, its object whole: not the fields read from it
+                    chunk = chunk.drop(columns=formats.nested_fields(chunk.columns, source))
                 language_column = chunk.columns[-1]
                 summary.short_texts += tagged.short_texts
                 summary.truncated += tagged.truncated

@@ -199,6 +199,22 @@ def test_engine_reads_a_json_array_as_tag_does(ray_local, trained, catalogue, tm
     assert (tmp_path / "ray.json").read_bytes() == expected and len(json.loads(expected)) == 300
 
 
+def test_engine_keeps_each_records_movie_object_as_tag_does(ray_local, trained, catalogue, tmp_path):
+    """Trakt's export nests each movie in an object: its fields are read (movie.overview), and the
+    output keeps every record with its object whole, as single-process tag writes it."""
+    rows = read_csv(catalogue).head(60)
+    source = tmp_path / "trakt.jsonl"
+    source.write_text("".join(json.dumps({"rank": i + 1, "type": "movie",
+                                          "movie": {"title": r["title"], "overview": r["overview"]}}) + "\n"
+                              for i, r in rows.iterrows()), encoding="utf-8")
+    expected = _tag_once(trained, source, tmp_path / "tag.jsonl").read_bytes()
+    result = _engine(trained, source, tmp_path / "ray.jsonl")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "ray.jsonl").read_bytes() == expected
+    first = json.loads(expected.decode().splitlines()[0])
+    assert list(first)[:3] == ["rank", "type", "movie"] and not any("." in key for key in first)
+
+
 def test_a_killed_worker_still_gives_every_row_once(ray_local, trained, catalogue, tmp_path, monkeypatch):
     import ray.cloudpickle
 

@@ -120,10 +120,22 @@ def _resolve(name: str, columns: list[str], option: str) -> str:
 def _candidates(columns: list[str], candidates: tuple[str, ...], exclude: Iterable[str] = ()) -> list[str]:
     exclude = set(exclude)
     rank = {c: i for i, c in enumerate(candidates)}
-    # A camelCase name counts by its words only when its plain form matches nothing.
-    key = {c: _norm(c) if _norm(c) in rank else _norm_words(c) for c in columns}
-    found = [c for c in columns if key[c] in rank and c not in exclude]
-    return sorted(found, key=lambda c: rank[key[c]])
+
+    def key(name: str) -> str:  # a camelCase name counts by its words only when its plain form matches nothing
+        return _norm(name) if _norm(name) in rank else _norm_words(name)
+
+    # An object in each record whose fields are read as dotted columns ("movie" of "movie.overview") is no candidate.
+    containers = {c.split(".", 1)[0] for c in columns if _DOTTED.fullmatch(c) and not c.rsplit(".", 1)[1].isdigit()}
+    containers &= set(columns)  # (not "title" of "title.1", a second column so named)
+    keys = {c: key(c) for c in columns if c not in containers}
+    found = [c for c in keys if keys[c] in rank and c not in exclude]
+    if not found:  # those fields by their own name ("movie.overview" is an overview)
+        keys = {c: key(c.split(".", 1)[1]) for c in columns if _DOTTED.fullmatch(c)}
+        found = [c for c in keys if keys[c] in rank and c not in exclude]
+    return sorted(found, key=lambda c: rank[keys[c]])
+
+
+_DOTTED = re.compile(r"\w+\.\w[\w -]*")
 
 
 def detect_columns(
