@@ -823,10 +823,10 @@ def _sniff_json_document(path: Path, base: FileFormat) -> FileFormat:
 
 def _nested_objects(path: Path, records: list[dict], columns: list[str]) -> tuple[tuple[str, ...], list[str]]:
     """The keys of the records' objects read as dotted columns, and those columns: when no field of the
-    records is a synopsis (by its name, `genretag.data.columns.TEXT_COLUMN_CANDIDATES`) and an object in
+    records is a synopsis (by its name, `genretag.data.names.TEXT_COLUMN_CANDIDATES`) and an object in
     them has one (Trakt's ``{"rank": 1, "type": "movie", "movie": {"title": ..., "overview": ...}}``,
     other APIs' ``"show"``, ``"film"``, ``"media"``). Said in one line."""
-    from .data.columns import TEXT_COLUMN_CANDIDATES, _candidates  # it imports this module
+    from .data.names import TEXT_COLUMN_CANDIDATES, name_candidates as _candidates  # its package imports this module
 
     if _candidates(columns, TEXT_COLUMN_CANDIDATES):
         return (), []
@@ -971,9 +971,34 @@ def _json_float(text: str) -> float:
 _JSON_DECODER = json.JSONDecoder(parse_float=_json_float, parse_constant=JsonNumber)
 
 
+#: JSON nested deeper than this is no movie: refused as too deep (RecursionError) whatever the interpreter's
+#: recursion limit (a library may raise it: torch's inductor sets 2000), so every reader says the same.
+MAX_JSON_DEPTH = 200
+
+
 def _loads(text: str):
-    """``json.loads`` keeping the text of numbers a float would write otherwise (`JsonNumber`)."""
-    return _JSON_DECODER.decode(text)
+    """``json.loads`` keeping the text of numbers a float would write otherwise (`JsonNumber`).
+
+    Raises:
+        RecursionError: Nested deeper than `MAX_JSON_DEPTH`.
+        ValueError: Not JSON.
+    """
+    return _shallow(_JSON_DECODER.decode(text), text)
+
+
+def _shallow(value, text: str):
+    """``value``, parsed from ``text``, unless nested deeper than `MAX_JSON_DEPTH` (RecursionError); looked at
+    only when ``text`` has that many brackets, walked without recursion."""
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return value
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise RecursionError(f"JSON nested deeper than {MAX_JSON_DEPTH}")
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return value
 
 
 def _json_array_records(path: Path, fmt: FileFormat) -> Iterator[dict]:
@@ -1027,6 +1052,7 @@ def _json_array_records(path: Path, fmt: FileFormat) -> Iterator[dict]:
             while True:
                 try:
                     value, end = decoder.raw_decode(buf, pos)
+                    _shallow(value, buf[pos:end])
                     break
                 except RecursionError:
                     raise DataError(f"cannot parse {path}: record {number + 1} nests brackets too deeply to be a "

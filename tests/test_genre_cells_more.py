@@ -86,7 +86,17 @@ def test_deep_cell_in_evaluate_and_train(tiny_run, tmp_path):
     assert _prepare(data).data.genres[:3] == [["Drama"], ["Action"], ["Comedy"]]
 
 
-def test_deep_jsonl_line_is_a_one_line_error(tiny_run, tmp_path):
+@pytest.mark.parametrize("limit", [None, 3000])
+def test_deep_jsonl_line_is_a_one_line_error(tiny_run, tmp_path, limit):
+    """Also where a library raised the recursion limit (torch's inductor sets 2000): the line parses then,
+    and writing it back recursed past the limit (an internal error in CI, stop 28)."""
+    if limit:
+        old = sys.getrecursionlimit()
+        sys.setrecursionlimit(limit)
+        try:
+            return test_deep_jsonl_line_is_a_one_line_error(tiny_run, tmp_path, None)
+        finally:
+            sys.setrecursionlimit(old)
     path = tmp_path / "deep990.jsonl"
     path.write_text('{"title": "A", "overview": "A man loses his family.", "genres": ' + DEEP + "}\n"
                     '{"title": "B", "overview": "Soldiers fight.", "genres": "Action"}\n', encoding="utf-8")

@@ -20,35 +20,14 @@ import pandas as pd
 from ..errors import DataError
 from ..formats import example_columns, looks_like_data, looks_like_header
 from .cells import clean_cell, is_missing
+from .names import TEXT_COLUMN_CANDIDATES
+from .names import name_candidates as _candidates
+from .names import norm_name as _norm
 
 logger = logging.getLogger(__name__)
 
-# Column names are compared after lower-casing and turning runs of spaces, "_" and "-"
-# into "_", so "Plot Summary", "plot_summary" and "PLOT-SUMMARY" are one name.
-TEXT_COLUMN_CANDIDATES: tuple[str, ...] = (
-    "overview",
-    "synopsis",
-    "plot_synopsis",
-    "plot",
-    "plot_summary",
-    "description",
-    "summary",
-    "storyline",
-    "text",
-    "extract",  # Wikipedia's page summaries (wikipedia-movie-data's movies.json)
-    "movie_info",  # Rotten Tomatoes
-    "sypnopsis",  # MyAnimeList's anime_with_synopsis.csv (Kaggle), spelled so
-    # Catalogues exported in other languages (after every English name: an English column wins)
-    "handlung", "inhalt", "beschreibung", "zusammenfassung",  # German
-    "résumé", "intrigue",  # French ("synopsis", "description" above)
-    "sinopsis", "argumento", "trama", "descripción", "descripcion", "resumen",  # Spanish, Italian "trama"
-    "sinossi", "descrizione",  # Italian
-    "sinopse", "enredo", "descrição", "descricao",  # Portuguese
-    "описание", "сюжет",  # Russian
-    "剧情简介", "简介", "あらすじ", "줄거리",  # Chinese (Douban), Japanese, Korean
-    "劇情簡介", "簡介", "ストーリー", "概要", "시놉시스",  # Traditional Chinese, Japanese, Korean
-    "resume", "samenvatting", "beschrijving", "opis", "fabuła", "özet", "konu", "beskrivning",  # fr, nl, pl, tr, sv
-)
+# Column names are compared as `genretag.data.names.norm_name` makes them ("Plot Summary" is
+# "plot_summary"); the synopsis's names, TEXT_COLUMN_CANDIDATES, are there.
 GENRE_COLUMN_CANDIDATES: tuple[str, ...] = (
     "genres",
     "generes",  # the IMDb 25k data set's spelling
@@ -84,15 +63,6 @@ TITLE_COLUMN_CANDIDATES: tuple[str, ...] = (
 )
 
 
-def _norm(name: str) -> str:
-    return re.sub(r"[\s_\-]+", "_", str(name).strip().lower()).strip("_")
-
-
-def _norm_words(name: str) -> str:
-    """`_norm` with camelCase split into words: "primaryTitle" -> "primary_title"."""
-    return _norm(re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", str(name).strip()))
-
-
 def _column_list(columns: list[str], limit: int = 20) -> str:
     shown = ", ".join(str(c) for c in columns[:limit])
     if len(columns) > limit:
@@ -115,27 +85,6 @@ def _resolve(name: str, columns: list[str], option: str) -> str:
     close = difflib.get_close_matches(_norm(name), [_norm(c) for c in columns], n=1, cutoff=0.75)
     hint = next((f"; did you mean '{c}'?" for c in columns if close and _norm(c) == close[0]), "; check the name")
     raise DataError(f"column '{name}' given by {option} not found (columns: {_column_list(columns)}){hint}")
-
-
-def _candidates(columns: list[str], candidates: tuple[str, ...], exclude: Iterable[str] = ()) -> list[str]:
-    exclude = set(exclude)
-    rank = {c: i for i, c in enumerate(candidates)}
-
-    def key(name: str) -> str:  # a camelCase name counts by its words only when its plain form matches nothing
-        return _norm(name) if _norm(name) in rank else _norm_words(name)
-
-    # An object in each record whose fields are read as dotted columns ("movie" of "movie.overview") is no candidate.
-    containers = {c.split(".", 1)[0] for c in columns if _DOTTED.fullmatch(c) and not c.rsplit(".", 1)[1].isdigit()}
-    containers &= set(columns)  # (not "title" of "title.1", a second column so named)
-    keys = {c: key(c) for c in columns if c not in containers}
-    found = [c for c in keys if keys[c] in rank and c not in exclude]
-    if not found:  # those fields by their own name ("movie.overview" is an overview)
-        keys = {c: key(c.split(".", 1)[1]) for c in columns if _DOTTED.fullmatch(c)}
-        found = [c for c in keys if keys[c] in rank and c not in exclude]
-    return sorted(found, key=lambda c: rank[keys[c]])
-
-
-_DOTTED = re.compile(r"\w+\.\w[\w -]*")
 
 
 def detect_columns(
