@@ -154,7 +154,7 @@ def file_fingerprint(path: str | Path) -> str:
 #: 1: whitespace and case only (runs written before 2026-11-30 evening). 2: `_letters`.
 #: 3: `_letters` of the text with mojibake repaired and accents folded (runs from stop 22).
 #: 4: also literal JSON escapes undone, and a lossy copy's key (`_lossy_letters`) beside the text's.
-#: 5: also suffix keys (`synopsis_suffix_key`): a copy whose first sentences were dropped, a short
+#: 5: also suffix keys (the last `PREFIX_LETTERS` letters and digits): a copy whose first sentences were dropped, a short
 #: synopsis after a title (runs from stop 24).
 #: 6: also inner keys (`synopsis_inner_keys`): a copy edited at both ends, its first and last words
 #: changed (runs from stop 28).
@@ -293,23 +293,10 @@ def _synopsis_key_v1(text: str) -> str:
     return _hash(" ".join(str(text).split()).casefold())
 
 
-def synopsis_prefix_key(text: str, letters: int = PREFIX_LETTERS) -> str | None:
-    """Key of the first ``letters`` letters and digits; None for a shorter synopsis."""
-    kept = _letters(text)
-    return _hash(kept[:letters]) if len(kept) >= letters else None
-
-
 #: A synopsis of fewer letters and digits than this has no suffix key: too short to be told from another's end.
 SUFFIX_MIN_LETTERS = 20
 #: A text is a whole short synopsis with a title and a source line when it has at most this many other letters.
 SHORT_EXTRA_LETTERS = 40
-
-
-def synopsis_suffix_key(text: str, letters: int = PREFIX_LETTERS) -> str | None:
-    """Key of the last ``letters`` letters and digits (of all of them for a synopsis of
-    `SUFFIX_MIN_LETTERS` to ``letters``); None for a shorter synopsis."""
-    kept = _letters(text)
-    return _hash(kept[-letters:]) if len(kept) >= SUFFIX_MIN_LETTERS else None
 
 
 #: Where the inner windows of a synopsis start: centred on a quarter, the middle and three quarters of its
