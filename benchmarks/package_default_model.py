@@ -67,18 +67,19 @@ def rekeyed(run: Path, split: dict) -> dict:
     """``split`` with the keys of its training and validation rows (evaluate's overlap check)
     made by the current key method, when they were made by an older one."""
     from genretag.data import SYNOPSIS_KEY_METHOD
-    from genretag.evaluation import part_keys
+    from genretag.evaluation import overlap_keys
     from genretag.runs import load_run
 
+    fields = {"train": "train_synopses", "validation": "validation_synopses"}
+    if all(isinstance(split.get(f), dict) and int(split[f].get("method", 0)) >= SYNOPSIS_KEY_METHOD
+           for f in fields.values()):
+        return split
+    keys = overlap_keys(load_run(run), split)
     out = dict(split)
-    for part, field in (("train", "train_synopses"), ("validation", "validation_synopses")):
-        saved = split.get(field)
-        if isinstance(saved, dict) and int(saved.get("method", 0)) >= SYNOPSIS_KEY_METHOD:
-            continue
-        keys = part_keys(load_run(run), split, part)
-        if isinstance(keys, str):
-            sys.exit(f"cannot key the {part} rows of {run} by the current method: {keys}")
-        out[field] = keys.to_json()
+    for part, field in fields.items():
+        if isinstance(keys[part], str) or keys[part] is None or keys["limited"]:
+            sys.exit(f"cannot key the {part} rows of {run} by the current method: {keys[part] or keys['limited']}")
+        out[field] = keys[part].to_json()
     return out
 
 
