@@ -27,6 +27,7 @@ _LAZY = {
     "write_report": "genretag.report",
     "build_ensemble": "genretag.ensemble",
     "build_soup": "genretag.soup",
+    "retune_run": "genretag.retune",
     "export_run": "genretag.export",
     "GenretagError": "genretag.errors",
     "DataError": "genretag.errors",

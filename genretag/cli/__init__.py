@@ -17,6 +17,7 @@ from . import evaluate as _evaluate
 from . import export as _export
 from . import info as _info
 from . import merge as _merge
+from . import retune as _retune
 from . import soup as _soup
 from . import tag as _tag
 from . import train as _train
@@ -106,6 +107,7 @@ app.command("tag")(_tag.tag_cli)
 app.command("merge-shards")(_merge.merge_cli)
 app.command("ensemble")(_ensemble.ensemble_cli)
 app.command("soup")(_soup.soup_cli)
+app.command("retune")(_retune.retune_cli)
 app.command("evaluate")(_evaluate.evaluate_cli)
 app.command("export")(_export.export_cli)
 app.command("info")(_info.info_cli)
