@@ -87,12 +87,13 @@ def retune_run(run_path: str | Path, out: str | Path, *, thresholds: str, thresh
     old = read_json(Path(run_path) / METRICS_FILE)
     previous = {"thresholds": run.config.thresholds, "blend_weight": run.blend.weight if run.blend else 0.0,
                 **summary_scores(y_val, run.rule.apply(before))}
-    metrics = {**old, "rows": len(val_texts), "thresholds": config.thresholds, **summary_scores(y_val, rule.apply(probs)),
-               "blend_weight": blend.weight if blend is not None else 0.0, "retuned": previous}
+    metrics = {**old, "rows": len(val_texts), "thresholds": config.thresholds,
+               **summary_scores(y_val, rule.apply(probs)), "blend_weight": blend.weight if blend is not None else 0.0,
+               "retuned": previous}
 
     source = Path(run_path)
     with atomic_path(out, force=force, directory=True, inputs=[source]) as tmp:
-        shutil.copytree(source, tmp, dirs_exist_ok=True, 
+        shutil.copytree(source, tmp, dirs_exist_ok=True,
                         ignore=shutil.ignore_patterns(".*", "README.md"))  # a model card would describe the old rule
         if (source / SPLIT_FILE).is_file():  # its data named from where the copy is (--data: checked above)
             split = relocate_data_reference(read_json(source / SPLIT_FILE), source, out)

@@ -91,7 +91,8 @@ def test_refusals_come_before_the_model_loads(blended, tmp_path):
         result = runner.invoke(app, ["retune", str(blended), *args, "--out", str(tmp_path / "x")])
         assert result.exit_code == code and message in result.output, result.output
         assert "Traceback" not in result.output and not (tmp_path / "x").exists()
-    result = runner.invoke(app, ["retune", str(tmp_path / "nope"), "--thresholds", "global", "--out", str(tmp_path / "x")])
+    result = runner.invoke(app, ["retune", str(tmp_path / "nope"), "--thresholds", "global",
+                                 "--out", str(tmp_path / "x")])
     assert result.exit_code == 3 and "not found" in result.output, result.output
     with pytest.raises(ConfigError):
         retune_run(blended, tmp_path / "y", thresholds="per_genre")
