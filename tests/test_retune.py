@@ -115,3 +115,20 @@ def test_a_moved_data_file_is_given_with_data(blended, movies_csv, tmp_path):
     written = json.loads((tmp_path / "g" / runs.SPLIT_FILE).read_text())
     assert written["data"] == "films.csv" and (tmp_path / "g" / written["data_relative"]).resolve() == data.resolve()
     assert runner.invoke(app, ["evaluate", "--model", str(tmp_path / "g"), "--split", "validation"]).exit_code == 0
+
+
+def test_an_ensemble_is_retuned_whole(blended, movies_csv, tiny_bert, tmp_path):
+    from genretag.ensemble import build_ensemble
+
+    base = {**runs.load_run(blended).config.to_dict(), "data": str(movies_csv), "lr": 5e-3}
+    other = train(TrainConfig.from_dict(base), tmp_path / "other").path
+    ensemble = build_ensemble([blended, other], tmp_path / "ens").path
+    result = retune_run(ensemble, tmp_path / "ens-global", thresholds="global")
+    got = runs.load_run(result.path)
+    assert runs.is_ensemble(result.path) and len(set(got.rule.thresholds)) == 1
+    y, lm, tfidf = _val_probs(ensemble)
+    weight = got.blend.weight if got.blend is not None else 0.0
+    probs = lm if tfidf is None else (1 - weight) * lm + weight * tfidf
+    np.testing.assert_allclose(got.rule.thresholds, DecisionRule.tune(y, probs, "global").thresholds)
+    tagged = runner.invoke(app, ["tag", str(movies_csv), "--model", str(result.path), "--out", str(tmp_path / "t.csv")])
+    assert tagged.exit_code == 0, tagged.output
