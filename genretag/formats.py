@@ -1423,8 +1423,24 @@ def _detect_delimiter(text: str, truncated: bool) -> str:
     """Choose the delimiter that splits the header widest with consistent rows after it.
 
     csv.Sniffer guesses badly on synopses full of commas and quotes; counting fields per
-    record over the first rows is simpler and sees quoted newlines correctly.
+    record over the first rows is simpler and sees quoted newlines correctly. A first line
+    with no delimiter at all above rows that have one (a title line above the header, as a
+    spreadsheet exports it) is judged by the rows below it.
     """
+    best, key = _widest_delimiter(text, truncated)
+    if key == (False, 1) and "\n" in text:
+        first, below = text.split("\n", 1)
+        if not any(sep in first for sep in _DELIMITERS):
+            under, under_key = _widest_delimiter(below, truncated)
+            # Consistent rows of two or more fields, headed by names: not a one-column file's own rows.
+            if under_key[0] and looks_like_header(_first_record(below, under, True)):
+                return under
+    return best
+
+
+def _widest_delimiter(text: str, truncated: bool) -> tuple[str, tuple[bool, int]]:
+    """``(delimiter, (rows consistent, header width))`` of the widest consistent split; ``(",", (False, 1))``
+    when no delimiter splits the first record."""
     best, best_key = ",", (False, 1)
     for sep in _DELIMITERS:
         rows = _records(text, sep, limit=_SAMPLE_LINES)
@@ -1441,7 +1457,7 @@ def _detect_delimiter(text: str, truncated: bool) -> str:
         key = (consistent, width)
         if key > best_key:  # ties keep the earlier, more common delimiter
             best, best_key = sep, key
-    return best
+    return best, best_key
 
 
 # --------------------------------------------------------------------------- reading
