@@ -16,14 +16,18 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import logging
 import shutil
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from .errors import DataError
 from .rundir import (BLEND_FILE, BLEND_WEIGHTS_FILE, CONFIG_FILE, META_FILE, METRICS_FILE, SPLIT_FILE,
                      check_run_dir, data_reference, dump_json, read_config, read_json, relocate_data_reference)
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -60,18 +64,26 @@ def retune_run(run_path: str | Path, out: str | Path, *, thresholds: str, thresh
         DataError: The run's training data is not on this machine or has changed, or its split
             has no validation rows.
     """
+    from .decision import DecisionRule
     from .ensemble import tuning_rows
     from .metrics import summary_scores
-    from .outputs import atomic_path, ensure_new, refuse_run_files
+    from .outputs import atomic_path, ensure_new, physical_path, refuse_run_files
     from .runs import library_versions, load_run
     from .tfidf import choose_weight
     from .training import choose_rule
 
-    refuse_run_files(out)
-    out = ensure_new(out, force, directory=True, inputs=[run_path])  # before the work, not only after it
+    source = check_run_dir(run_path, option=None)
+    refuse_run_files(out, "--out")
+    where, folder = physical_path(out), physical_path(source)
+    if folder in where.parents:  # the copy would hold itself, and every later copy of the run this one
+        raise DataError(f"--out {out} is inside the run {source}; write the new run beside it")
+    out = ensure_new(out, force, directory=True, inputs=[source])  # before the work, not only after it
     t0 = time.perf_counter()
     changes = {"thresholds": thresholds, **({"threshold": threshold} if threshold is not None else {})}
-    dataclasses.replace(read_config(check_run_dir(run_path)), **changes)  # TrainConfig checks them before the load
+    dataclasses.replace(read_config(source), **changes)  # TrainConfig checks them before the load
+    if threshold is not None and thresholds != "fixed":
+        logger.warning("--threshold %g is not used: with --thresholds %s the thresholds are tuned on validation; "
+                       "pass --thresholds fixed to use it", threshold, thresholds)
     run = load_run(run_path, device=device, backbone=backbone)
     config = dataclasses.replace(run.config, **changes)
     _, (val_texts, y_val) = tuning_rows(run, data, "retuned run")
@@ -84,14 +96,18 @@ def retune_run(run_path: str | Path, out: str | Path, *, thresholds: str, thresh
     else:
         blend, rule = None, choose_rule(lm, y_val, config)[1]
         probs = before = lm
-    old = read_json(Path(run_path) / METRICS_FILE)
+    at_half = DecisionRule.fixed(0.5, len(run.labels))
+    old = read_json(source / METRICS_FILE)
     previous = {"thresholds": run.config.thresholds, "blend_weight": run.blend.weight if run.blend else 0.0,
                 **summary_scores(y_val, run.rule.apply(before))}
     metrics = {**old, "rows": len(val_texts), "thresholds": config.thresholds,
-               **summary_scores(y_val, rule.apply(probs)), "blend_weight": blend.weight if blend is not None else 0.0,
-               "retuned": previous}
+               **summary_scores(y_val, rule.apply(probs)), "at_0.5": summary_scores(y_val, at_half.apply(probs)),
+               "blend_weight": blend.weight if blend is not None else 0.0, "retuned": previous}
+    # The language model alone at 0.5 (an ensemble's members' mean), as train and ensemble write it.
+    for key in ("language_model_at_0.5", "members_at_0.5"):
+        if key in old:
+            metrics[key] = summary_scores(y_val, at_half.apply(lm))
 
-    source = Path(run_path)
     with atomic_path(out, force=force, directory=True, inputs=[source]) as tmp:
         shutil.copytree(source, tmp, dirs_exist_ok=True,
                         ignore=shutil.ignore_patterns(".*", "README.md"))  # a model card would describe the old rule

@@ -54,6 +54,9 @@ def test_global_rule_is_the_one_train_would_tune_and_back_again_gives_the_run(bl
     from genretag.metrics import summary_scores
 
     assert result.metrics["micro_f1"] == pytest.approx(summary_scores(y, expected.apply(probs))["micro_f1"])
+    at_half = DecisionRule.fixed(0.5, len(got.labels))
+    assert result.metrics["at_0.5"] == pytest.approx(summary_scores(y, at_half.apply(probs)))  # of the new blend
+    assert result.metrics["language_model_at_0.5"] == pytest.approx(summary_scores(y, at_half.apply(lm)))
     old = result.metrics["retuned"]
     own = json.loads((blended / runs.METRICS_FILE).read_text())
     assert old["thresholds"] == "per-genre" and old["micro_f1"] == pytest.approx(own["micro_f1"])
@@ -65,6 +68,15 @@ def test_global_rule_is_the_one_train_would_tune_and_back_again_gives_the_run(bl
     np.testing.assert_allclose(back.rule.thresholds, source.rule.thresholds)
     assert (back.blend.weight if back.blend else 0.0) == (source.blend.weight if source.blend else 0.0)
     assert json.loads((tmp_path / "back" / runs.META_FILE).read_text())["retuned"]["from"] == "global"
+
+
+def test_a_threshold_with_a_tuned_mode_is_said_unused(blended, tmp_path, caplog):
+    result = retune_run(blended, tmp_path / "g", thresholds="global", threshold=0.3)
+    assert "--threshold 0.3 is not used: with --thresholds global the thresholds are tuned" in caplog.text
+    plain = retune_run(blended, tmp_path / "plain", thresholds="global")
+    got = runs.load_run(result.path)
+    assert got.config.thresholds == "global"
+    np.testing.assert_array_equal(got.rule.thresholds, runs.load_run(plain.path).rule.thresholds)
 
 
 def test_fixed_threshold_and_the_cli(blended, movies_csv, tmp_path):
@@ -93,7 +105,10 @@ def test_refusals_come_before_the_model_loads(blended, tmp_path):
         assert "Traceback" not in result.output and not (tmp_path / "x").exists()
     result = runner.invoke(app, ["retune", str(tmp_path / "nope"), "--thresholds", "global",
                                  "--out", str(tmp_path / "x")])
-    assert result.exit_code == 3 and "not found" in result.output, result.output
+    assert result.exit_code == 3 and "nope not found; pass a run directory" in result.output, result.output
+    inside = runner.invoke(app, ["retune", str(blended), "--thresholds", "global", "--out", str(blended / "sub")])
+    assert inside.exit_code == 2 and f"is inside the run {blended}" in inside.output, inside.output
+    assert not (blended / "sub").exists()
     with pytest.raises(ConfigError):
         retune_run(blended, tmp_path / "y", thresholds="per_genre")
     assert not (tmp_path / "y").exists()
