@@ -175,7 +175,8 @@ def ranking_scores(y_true: np.ndarray, probs: np.ndarray) -> dict[str, float | N
 
     Returns:
         ``micro_average_precision``, ``macro_average_precision``, ``micro_roc_auc``,
-        ``macro_roc_auc`` (``None`` when undefined for every genre).
+        ``macro_roc_auc`` (``None`` when undefined for every genre), and the genres each macro
+        average is over: ``macro_average_precision_genres``, ``macro_roc_auc_genres`` (of ``genres``).
     """
     y_true = _int2d(y_true)
     probs = np.asarray(probs, dtype=float)
@@ -187,6 +188,9 @@ def ranking_scores(y_true: np.ndarray, probs: np.ndarray) -> dict[str, float | N
         "macro_average_precision": _mean_defined(ap),
         "micro_roc_auc": roc_auc(flat_true, flat_prob),
         "macro_roc_auc": _mean_defined(auc),
+        "macro_average_precision_genres": sum(v is not None for v in ap),
+        "macro_roc_auc_genres": sum(v is not None for v in auc),
+        "genres": int(y_true.shape[1]),
     }
 
 

@@ -141,6 +141,12 @@ def test_all_positive_genre_is_not_defined_not_nan(tiny_run, tmp_path):
     assert per["Action"]["roc_auc"] is None and per["Action"]["average_precision"] is None
     defined = [per[g]["roc_auc"] for g in ("Comedy", "Drama", "Western")]
     assert ev["ranking"]["macro_roc_auc"] == pytest.approx(np.mean(defined), abs=1e-5)
+    assert (ev["ranking"]["macro_roc_auc_genres"], ev["ranking"]["genres"]) == (3, len(per))
+    # The terminal and the report say the macro mean is over the 3 genres where it is defined.
+    lines = result.output.splitlines()
+    at = next(i for i, line in enumerate(lines) if "macro ROC-AUC" in line)
+    assert "(3 of" in lines[at] + lines[at + 1]  # a narrow terminal wraps the label onto a second line
+    assert f"Macro ROC-AUC (3 of {len(per)} genres)" in (tmp_path / "ev.html").read_text()
     assert "nan" not in result.output.lower() and "warn(" not in result.output
     assert "UndefinedMetricWarning" not in result.output
     html = (tmp_path / "ev.html").read_text().lower()

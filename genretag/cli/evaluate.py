@@ -120,7 +120,11 @@ def _print_summary(results: dict) -> None:
     for key, label in _ROWS:
         table.add_row(label, *(fmt(block["summary"][key]) for _, block in columns))
     for key, label in _RANKING:
-        # Threshold-free: one value per model, shown in its first column.
+        # Threshold-free: one value per model, shown in its first column; a macro average over the
+        # genres where the score is defined says how many those are.
+        over, of = results["ranking"].get(f"{key}_genres"), results["ranking"].get("genres")
+        if over is not None and of and over < of:
+            label = f"{label} ({over} of {of} genres)"
         cells = [fmt(results["ranking"][key])] + ([""] if two else [])
         if base.get("available"):
             cells += [fmt(base["ranking"][key])] + ([""] if two else [])
