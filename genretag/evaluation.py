@@ -330,6 +330,8 @@ def run_data(run: Run, saved: dict, data: str | Path | None = None) -> data_mod.
     if run_file is None:
         return (f"the run's training data {name} is not on this machine where the run recorded it "
                 f"(pass --data with the path of {name})")
+    if run_file.is_dir():
+        return f"--data {run_file} is a folder; pass the path of the run's training data file {name}"
     if not run_file.is_file():
         return f"{run_file} not found (--data)"
     if data_mod.file_fingerprint(run_file) != saved.get("fingerprint"):

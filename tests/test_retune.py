@@ -124,6 +124,9 @@ def test_a_moved_data_file_is_given_with_data(blended, movies_csv, tmp_path):
     (run / runs.SPLIT_FILE).write_text(json.dumps({**split, "data": "/gone/movies.csv", "data_relative": "gone.csv"}))
     result = runner.invoke(app, ["retune", str(run), "--thresholds", "global", "--out", str(tmp_path / "g")])
     assert result.exit_code == 2 and "pass --data" in result.output, result.output
+    folder = runner.invoke(app, ["retune", str(run), "--thresholds", "global", "--out", str(tmp_path / "g"),
+                                 "--data", str(data.parent)])
+    assert folder.exit_code == 2 and f"--data {data.parent} is a folder; pass the path" in folder.output, folder.output
     result = runner.invoke(app, ["retune", str(run), "--thresholds", "global", "--out", str(tmp_path / "g"),
                                  "--data", str(data)])
     assert result.exit_code == 0, result.output
