@@ -376,7 +376,10 @@ def whole_process(args) -> dict:
     plain_spec = {"run": str(single), "csv": str(csv_path), "out": str(tmp / "plain.csv"), "cpu": True}
     configs = {"native": {}, "avx2": AVX2_ENV}
     rows = []
-    for config in [c.strip() for c in args.whole_configs.split(",") if c.strip()]:
+    wanted = [c.strip() for c in args.whole_configs.split(",") if c.strip()]
+    if not wanted or set(wanted) - set(configs):
+        sys.exit(f"--whole-configs takes native, avx2 or native,avx2, got {args.whole_configs!r}")
+    for config in wanted:
         env = configs[config]
         probe = run_worker("isa-probe", {}, env=env)
         print(f"[{config}] {json.dumps(probe)}", flush=True)
@@ -468,7 +471,8 @@ def main(argv=None) -> int:
     parser.add_argument("--whole-process", action="store_true",
                         help="time genretag tag and the plain loop as whole processes (see above), nothing else")
     parser.add_argument("--whole-rows", type=int, default=1000, help="--whole-process: rows to tag (default 1000)")
-    parser.add_argument("--whole-configs", default="native,avx2", help="--whole-process: native, avx2 or both")
+    parser.add_argument("--whole-configs", default="native,avx2",
+                        help="--whole-process: native, avx2 (the CPU limited to AVX2) or native,avx2")
     parser.add_argument("--repeats", type=int, default=1, help="--whole-process: times to run each row")
     parser.add_argument("--ensemble-run", help="--whole-process: also tag with this ensemble (e.g. the previous "
                         "bundled model, from git history)")
