@@ -7,7 +7,8 @@ say), the weights unchanged: the language model and the TF-IDF model predict the
 rows once, the blend weight and the thresholds are chosen together as ``train`` chooses them
 (`genretag.tfidf.choose_weight`, `genretag.training.choose_rule`).
 
-The copy holds every file of the run; ``config.json`` says the new mode, ``thresholds.json``
+The copy holds every file of the run but a model card (``README.md``: it would describe the old
+rule); ``config.json`` says the new mode, ``thresholds.json``
 and ``blend.json`` the new rule and weight, ``metrics.json`` the validation scores of the new
 rule and, under ``retuned``, those of the rule it replaced.
 """
@@ -61,8 +62,9 @@ def retune_run(run_path: str | Path, out: str | Path, *, thresholds: str, thresh
     Raises:
         ConfigError: An unknown mode or a threshold outside (0, 1).
         ModelError: A run that cannot be loaded.
-        DataError: The run's training data is not on this machine or has changed, or its split
-            has no validation rows.
+        OutputExistsError: ``out`` exists and ``force`` is not given.
+        DataError: ``out`` inside the run or in the bundled model; the run's training data is not on
+            this machine or has changed, or its split has no validation rows.
     """
     from .decision import DecisionRule
     from .ensemble import tuning_rows
