@@ -136,7 +136,7 @@ def column_values(values: list[str] | None) -> list[str] | None:
     """``--text-col`` values as typed: the core splits them once it knows the file's columns, so a
     column whose name holds a comma can be named whole (`genretag.data.split_columns`)."""
     out = [v.strip() for v in values or [] if v.strip()]
-    if values and not out:
+    if values and not any(v.strip(' ,"\'') for v in out):  # '', ' ', ',' and '""' name no column
         from ..errors import DataError
 
         raise DataError("--text-col is empty; give a column name (or leave the option out to detect the synopsis)")

@@ -1,0 +1,29 @@
+"""``--text-col`` values that name no column once split (',', '""') are refused by every command that takes it.
+
+They were an internal error in tag and train ("Length of values (0) does not match length of index") and,
+in evaluate, ran on the run's own columns without a word.
+"""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from genretag.cli import app
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize("value", [",", '""', " , ", ",,"])
+def test_a_text_col_naming_no_column_is_refused_everywhere(tiny_run, movies_csv, tmp_path, value):
+    commands = [
+        ["tag", str(movies_csv), "--model", str(tiny_run), "--out", str(tmp_path / "t.csv")],
+        ["tag", str(movies_csv), "--model", str(tiny_run), "--out", str(tmp_path / "r.csv"), "--engine", "ray"],
+        ["evaluate", "--model", str(tiny_run), "--data", str(movies_csv)],
+        ["train", "--data", str(movies_csv), "--backbone", "minilm", "--epochs", "1", "--out", str(tmp_path / "run")],
+    ]
+    for args in commands:
+        result = runner.invoke(app, [*args, "--text-col", value])
+        assert result.exit_code == 2, (args[0], result.output)
+        assert "--text-col is empty; give a column name" in result.output and "internal error" not in result.output
+    assert not any(tmp_path.iterdir())  # nothing written
