@@ -150,3 +150,15 @@ def test_an_ensemble_is_retuned_whole(blended, movies_csv, tiny_bert, tmp_path):
     np.testing.assert_allclose(got.rule.thresholds, DecisionRule.tune(y, probs, "global").thresholds)
     tagged = runner.invoke(app, ["tag", str(movies_csv), "--model", str(result.path), "--out", str(tmp_path / "t.csv")])
     assert tagged.exit_code == 0, tagged.output
+
+
+def test_the_report_of_a_global_rule_says_one_threshold(blended, tmp_path):
+    import re
+
+    result = retune_run(blended, tmp_path / "g", thresholds="global")
+    limit = runs.load_run(result.path).rule.thresholds[0]
+    report = tmp_path / "r.html"
+    ran = runner.invoke(app, ["evaluate", "--model", str(result.path), "--split", "validation", "--report", str(report)])
+    assert ran.exit_code == 0, ran.output
+    text = re.sub(r"\s+", " ", report.read_text())
+    assert f"the run's own (global, {limit:.2f} for every genre)" in text  # not "from 0.39 to 0.39"
