@@ -248,16 +248,42 @@ def output_format(out: str | Path, files: list[str]) -> formats.OutputFormat:
 
     An output of local inputs (`on_driver`) that share one dialect (separator, encoding,
     byte-order mark, Excel ``sep=`` line, line ending) keeps it, as ``tag`` does for its one
-    input; inputs of several dialects, or remote ones, give plain UTF-8.
+    input; inputs of several dialects keep what they share (separator, line ending ...), the
+    rest is plain UTF-8 CSV's (said); remote ones give plain UTF-8.
 
     Raises:
         DataError: A format genretag does not write (``.xlsx``, ``.zip`` ...).
     """
+    import dataclasses
+
     plain = formats.check_output(out)
     if not on_driver(files):
         return plain
     kept = {formats.check_output(out, source=formats.sniff(f), warn=False) for f in files}
-    return kept.pop() if len(kept) == 1 else plain
+    if len(kept) == 1:
+        return kept.pop()
+    settings = ("encoding", "sep", "bom", "sep_line", "newline", "quoting")
+    values = {name: {getattr(fmt, name) for fmt in kept} for name in settings}
+    # What every input shares is kept; what differs is plain UTF-8 CSV's own.
+    chosen = dataclasses.replace(plain, **{name: next(iter(v)) for name, v in values.items() if len(v) == 1})
+    differ = [f"{name} ({', '.join(sorted({shown(name, value) for value in values[name]}))})"
+              for name in settings[:5] if len(values[name]) > 1]
+    logger.warning("the inputs differ in %s; %s is written %s-separated in %s%s", ", ".join(differ),
+                   Path(out).name, shown("sep", chosen.sep), shown("encoding", chosen.encoding),
+                   f" with {shown('newline', chosen.newline)} line endings" if chosen.newline else "")
+    return chosen
+
+
+def shown(setting: str, value) -> str:
+    """A dialect setting of `formats.OutputFormat` as a person reads it: newline ``'\\n'`` is LF,
+    encoding ``'cp1252'`` Windows-1252, sep ``'\\t'`` tab."""
+    if setting == "encoding":
+        return formats.encoding_label(value)
+    if setting == "newline":
+        return {"\n": "LF", "\r\n": "CRLF", "\r": "CR", None: "the format's own"}.get(value, repr(value))
+    if setting == "sep":
+        return "tab" if value == "\t" else repr(value)
+    return "yes" if value else "no"
 
 
 def worker_cpus(cluster_cpus: float, workers: int, gpus_per_worker: float) -> float:

@@ -1991,11 +1991,16 @@ def describe_dialect(fmt: OutputFormat) -> str | None:
         parts.append(f"{fmt.sep!r}-separated")
     if fmt.sep_line:
         parts.append(f"an Excel 'sep={fmt.sep}' first line")
-    names = {**_ENCODING_NAMES, "cp1252": "Windows-1252", "cp1250": "Windows-1250", "latin-1": "latin-1",
-             "utf-16-le": "UTF-16", "utf-16-be": "UTF-16 (big-endian)", "mac_roman": "Mac Roman"}
     if fmt.encoding != "utf-8" or fmt.bom:
-        parts.append(names.get(fmt.encoding, "UTF-8") + (" with a byte-order mark" if fmt.bom else ""))
+        parts.append(encoding_label(fmt.encoding) + (" with a byte-order mark" if fmt.bom else ""))
     return f"{', '.join(parts)} (as the input)" if parts else None
+
+
+def encoding_label(encoding: str) -> str:
+    """A codec as people name it: ``cp1252`` is "Windows-1252", ``utf-8`` "UTF-8"."""
+    names = {**_ENCODING_NAMES, "cp1252": "Windows-1252", "cp1250": "Windows-1250", "latin-1": "latin-1",
+             "utf-16-le": "UTF-16", "utf-16-be": "UTF-16 (big-endian)", "mac_roman": "Mac Roman", "utf-8": "UTF-8"}
+    return names.get(encoding, encoding)
 
 
 def default_output(path: str | Path, source: FileFormat | None = None) -> Path:
