@@ -27,3 +27,12 @@ def test_a_text_col_naming_no_column_is_refused_everywhere(tiny_run, movies_csv,
         assert result.exit_code == 2, (args[0], result.output)
         assert "--text-col is empty; give a column name" in result.output and "internal error" not in result.output
     assert not any(tmp_path.iterdir())  # nothing written
+
+
+def test_a_column_named_twice_by_text_col_is_refused(tiny_run, movies_csv, tmp_path):
+    """It was read once without a word (``--text-col title,overview --text-col overview``)."""
+    for args in (["tag", str(movies_csv), "--model", str(tiny_run), "--out", str(tmp_path / "t.csv")],
+                 ["evaluate", "--model", str(tiny_run), "--data", str(movies_csv)]):
+        result = runner.invoke(app, [*args, "--text-col", "title,overview", "--text-col", "Overview"])
+        assert result.exit_code == 2, result.output
+        assert "--text-col names the column 'overview' twice; name each column once" in result.output

@@ -119,7 +119,11 @@ def detect_columns(
     genres = _resolve(genres_col, columns, "--genres-col") if genres_col is not None else None
 
     if text_cols:
-        texts = list(dict.fromkeys(_resolve(c, columns, "--text-col") for c in split_columns(text_cols, columns)))
+        named = [_resolve(c, columns, "--text-col") for c in split_columns(text_cols, columns)]
+        texts = list(dict.fromkeys(named))
+        if len(texts) < len(named):  # joined twice, or dropped without a word: neither is what was meant
+            twice = next(c for c in texts if named.count(c) > 1)
+            raise DataError(f"--text-col names the column '{twice}' twice; name each column once")
     else:
         found = _candidates(columns, TEXT_COLUMN_CANDIDATES, exclude=[genres] if genres else [])
         if not found and genres and genres in _candidates(columns, TEXT_COLUMN_CANDIDATES):
