@@ -87,9 +87,9 @@ def export_run(
     if dtype not in DTYPES:
         raise DataError(f"unknown dtype '{dtype}'; choose {', '.join(DTYPES)}")
     refuse_run_files(out)
-    out = ensure_new(out, force)  # fail before loading a model
-    if Path(run_path).resolve() == out.resolve():
+    if Path(run_path).resolve() == Path(out).resolve():
         raise DataError(f"output {out} is the run directory itself; choose another folder")
+    out = ensure_new(out, force, directory=True, inputs=[run_path])  # fail before loading a model
     if is_ensemble(run_path):
         raise ModelError(f"{run_path} is an ensemble of several models, which one Hugging Face model cannot hold; "
                          f"export one of its members ({Path(run_path) / 'members' / '1'})")

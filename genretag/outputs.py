@@ -128,7 +128,9 @@ def _check_replaceable(folder: Path, named: str, inputs: Iterable) -> None:
         if source is None or not Path(source).exists():
             continue
         inside = physical_path(Path(source))
-        if inside == folder or folder in inside.parents:
+        if inside == folder:
+            raise DataError(f"{named} is {source}, which this command reads; choose another folder")
+        if folder in inside.parents:
             raise DataError(f"{named} holds {source}, which this command reads; --force would delete it with the "
                             "folder: choose another folder")
     if any((folder / m).is_file() for m in _OWN_MARKERS) or _genretag_config(folder / "config.json"):

@@ -77,8 +77,9 @@ def retune_run(run_path: str | Path, out: str | Path, *, thresholds: str, thresh
     source = check_run_dir(run_path, option=None)
     refuse_run_files(out, "--out")
     where, folder = physical_path(out), physical_path(source)
-    if folder in where.parents:  # the copy would hold itself, and every later copy of the run this one
-        raise DataError(f"--out {out} is inside the run {source}; write the new run beside it")
+    if where == folder or folder in where.parents:  # the copy would replace the run, or hold itself
+        raise DataError(f"--out {out} is {'the run' if where == folder else 'inside the run'} {source}; "
+                        "write the new run beside it")
     out = ensure_new(out, force, directory=True, inputs=[source])  # before the work, not only after it
     t0 = time.perf_counter()
     changes = {"thresholds": thresholds, **({"threshold": threshold} if threshold is not None else {})}

@@ -36,3 +36,12 @@ def test_a_column_named_twice_by_text_col_is_refused(tiny_run, movies_csv, tmp_p
         result = runner.invoke(app, [*args, "--text-col", "title,overview", "--text-col", "Overview"])
         assert result.exit_code == 2, result.output
         assert "--text-col names the column 'overview' twice; name each column once" in result.output
+
+
+def test_export_to_the_current_folder_is_refused_without_a_force_hint(tiny_run, tmp_path, monkeypatch):
+    """It said ". already exists; pass --force to overwrite it", and --force was then refused."""
+    monkeypatch.chdir(tmp_path)
+    for extra in ([], ["--force"]):
+        result = runner.invoke(app, ["export", str(tiny_run), "", *extra])
+        assert result.exit_code == 2, result.output
+        assert "is the current folder or one above it" in result.output and "pass --force" not in result.output

@@ -109,6 +109,9 @@ def test_refusals_come_before_the_model_loads(blended, tmp_path):
     inside = runner.invoke(app, ["retune", str(blended), "--thresholds", "global", "--out", str(blended / "sub")])
     assert inside.exit_code == 2 and f"is inside the run {blended}" in inside.output, inside.output
     assert not (blended / "sub").exists()
+    for extra in ([], ["--force"]):  # not "pass --force", which would then be refused
+        itself = runner.invoke(app, ["retune", str(blended), "--thresholds", "global", "--out", str(blended), *extra])
+        assert itself.exit_code == 2 and f"is the run {blended}; write the new run beside it" in itself.output
     with pytest.raises(ConfigError):
         retune_run(blended, tmp_path / "y", thresholds="per_genre")
     assert not (tmp_path / "y").exists()
