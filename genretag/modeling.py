@@ -66,8 +66,11 @@ def position_limit(config) -> int | None:
     limit = getattr(config, "max_position_embeddings", None)
     if not isinstance(limit, int) or limit <= 0:
         return None
-    if getattr(config, "model_type", "") in OFFSET_POSITIONS:
-        limit -= (getattr(config, "pad_token_id", None) or 0) + 1
+    kind = getattr(config, "model_type", "")
+    if kind in OFFSET_POSITIONS:
+        # Position ids start after the padding index: the config's pad id, but MPNet's is fixed at 1 in
+        # transformers (MPNetEmbeddings.padding_idx) whatever its config says.
+        limit -= (1 if kind == "mpnet" else getattr(config, "pad_token_id", None) or 0) + 1
     return limit
 
 

@@ -32,7 +32,9 @@ EXPECTED = {
     "deberta-v2": (["query_proj", "value_proj"], 64, "mean"),
     "distilbert": (["q_lin", "v_lin"], 64, "mean"),
     "t5": (["q", "v"], None, "mean"),  # relative positions: any length
-    "mpnet": (["q", "v"], 66 - 1, "mean"),  # relative buckets and absolute positions after the pad id (0): a limit
+    # Relative buckets and absolute positions after the padding index, fixed at 1 in transformers whatever
+    # the config's pad id (0 here): 66 - 2 (it was 65, and a 65-token input failed: index out of range).
+    "mpnet": (["q", "v"], 66 - 2, "mean"),
     "modernbert": (["Wqkv"], 128, "mean"),
 }
 
@@ -67,6 +69,9 @@ def test_lora_targets_limits_and_a_forward_pass_per_family(family, tiny_family):
     enc = tokenizer(["a ghost haunts the night", "love"], padding=True, return_tensors="pt")
     logits = model(enc["input_ids"], enc["attention_mask"])
     assert logits.shape == (2, 3) and torch.isfinite(logits).all()
+    if limit is not None:  # an input of exactly the limit runs: the limit is not one too high
+        ids = torch.full((1, limit), 5, dtype=torch.long)
+        assert torch.isfinite(model(ids, torch.ones_like(ids))).all()
 
 
 def test_t5_loads_its_encoder_alone(tiny_family):
