@@ -281,6 +281,10 @@ def resumable_path(
             writing the same output right now.
         DataError: ``target`` is a folder for a file output, or the reverse (`ensure_new`).
     """
+    if resume and not force and physical_path(target).exists() and not (marker(partial_path(target))).is_file():
+        # Finished, nothing left to resume: not "pass --force", which would train it again from the start.
+        raise OutputExistsError(f"{target} is finished: nothing to resume; to redo it from the start, pass --force "
+                                "without --resume")
     ensure_new(target, force, directory=directory, inputs=inputs)
     target = physical_path(target)  # written where it was checked
     _make_parent(target)

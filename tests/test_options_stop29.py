@@ -45,3 +45,18 @@ def test_export_to_the_current_folder_is_refused_without_a_force_hint(tiny_run, 
         result = runner.invoke(app, ["export", str(tiny_run), "", *extra])
         assert result.exit_code == 2, result.output
         assert "is the current folder or one above it" in result.output and "pass --force" not in result.output
+
+
+def test_resume_of_a_finished_training_says_it_is_finished(tiny_run, movies_csv, tmp_path):
+    """It said "already exists; pass --force to overwrite it": a hint that throws the run away."""
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    before = sorted(p.name for p in run.iterdir())
+    trained = runner.invoke(app, ["train", "--data", str(movies_csv), "--backbone", "minilm", "--out", str(run),
+                                  "--resume"])
+    assert trained.exit_code == 4, trained.output
+    assert f"{run} is finished: nothing to resume; to redo it from the start, pass --force without --resume" in \
+        " ".join(trained.output.split())
+    assert sorted(p.name for p in run.iterdir()) == before
