@@ -54,6 +54,9 @@ class Prepared:
     fingerprint: str
     dropped: list[str]
     rare: list[str]
+    cautions: list[str] = field(default_factory=list)
+    """The lines of ``dropped`` that warn (genres dropped or unlearnable, few validation rows): logged as
+    warnings when the data is prepared, so ``--quiet`` shows them too."""
     vocabulary: "Vocabulary | None" = None  # the genre table the rows were read with
     genre_report: "GenreReport | None" = None  # what it changed
     encoded: dict = field(default_factory=dict)  # (backbone, max_length) -> token ids
@@ -152,9 +155,12 @@ def prepare(config: TrainConfig, *, teacher_cache: str | Path | None = None) -> 
         fingerprint=data_mod.file_fingerprint(config.data),
         dropped=report.lines() + notes,
         rare=rare,
+        cautions=notes,
         vocabulary=vocabulary,
         genre_report=report.genres,
     )
+    for note in notes:
+        logger.warning("%s", note)
     if config.teacher:
         _warn_teacher_rows(config, data.row_ids, split, prep.fingerprint)
         # Training rows only: validation and thresholds use the true labels, never the teacher's.
@@ -498,7 +504,7 @@ def _train(config: TrainConfig, out, *, ctx: distributed.Context, dev: torch.dev
         emit("start", {"total_steps": total_steps, "epochs": config.epochs, "train_rows": len(train_ids),
                        "validation_rows": len(val_ids), "labels": prep.labels, "device": str(dev),
                        "lora_targets": config.lora_targets, "pooling": config.pooling,
-                       "data_report": prep.dropped,
+                       "data_report": [line for line in prep.dropped if line not in prep.cautions],
                        "genre_report": prep.genre_report.lines() if prep.genre_report else [], "precision": precision, "processes": ctx.world})
 
         history: list[dict] = []

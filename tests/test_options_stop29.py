@@ -60,3 +60,19 @@ def test_resume_of_a_finished_training_says_it_is_finished(tiny_run, movies_csv,
     assert f"{run} is finished: nothing to resume; to redo it from the start, pass --force without --resume" in \
         " ".join(trained.output.split())
     assert sorted(p.name for p in run.iterdir()) == before
+
+
+def test_train_cautions_are_warnings_so_quiet_shows_them(movies_csv, tiny_bert, tmp_path, caplog):
+    """Few validation rows and genres dropped by --min-support sat only in the `data:` status line, which
+    --quiet hides; they are warnings now (what --quiet still shows), said once."""
+    import logging
+
+    caplog.set_level(logging.WARNING)
+    result = runner.invoke(app, ["--quiet", "train", "--data", str(movies_csv), "--backbone", str(tiny_bert),
+                                 "--epochs", "1", "--split", "0.9,0.05,0.05", "--min-support", "25",
+                                 "--out", str(tmp_path / "q")])
+    assert result.exit_code == 0, result.output
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert sum(m.startswith("--min-support 25 dropped 1 genre(s): Drama") for m in warned) == 1, warned
+    assert sum("validation rows (--split 0.9,0.05,0.05): the thresholds and validation scores rest on them" in m
+               for m in warned) == 1, warned
