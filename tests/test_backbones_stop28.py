@@ -93,8 +93,10 @@ def test_a_sentencepiece_tokenizer_error_comes_without_library_log_lines(movies_
     transformers sets its logger's level anew when it is imported, after the CLI had quieted it."""
     folder = _sentencepiece_only(tmp_path)
     env = {k: v for k, v in os.environ.items() if k != "TRANSFORMERS_VERBOSITY"}
+    # --split with 48 validation rows: 18 would be warned of (rightly) before the backbone is loaded.
     done = subprocess.run([sys.executable, "-m", "genretag", "train", "--data", str(movies_csv), "--backbone",
-                           str(folder), "--out", str(tmp_path / "run")], capture_output=True, text=True, env=env,
+                           str(folder), "--split", "0.5,0.4,0.1", "--out", str(tmp_path / "run")],
+                          capture_output=True, text=True, env=env,
                           cwd=tmp_path, timeout=300, check=False)
     assert done.returncode == 3
     assert done.stderr.strip().splitlines() == [
