@@ -27,6 +27,7 @@ import numpy as np
 
 from genretag.decision import DecisionRule
 from genretag.metrics import average_precision
+from genretag.metrics import micro_f1 as micro  # pooled over every row x genre
 from genretag.tfidf import WEIGHTS
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "tmdb-movie-genres-9k.csv"
@@ -43,11 +44,6 @@ def validation_probs(model: Path, data: Path | None):
     lm = dataclasses.replace(run, blend=None).predict_proba(texts)
     tfidf = run.blend.predict_proba(texts) if run.blend is not None else None
     return list(run.labels), y.astype(bool), lm, tfidf, run.config.at_least_one
-
-
-def micro(y: np.ndarray, pred: np.ndarray) -> float:
-    tp, fp, fn = (pred & y).sum(), (pred & ~y).sum(), (~pred & y).sum()
-    return float(2 * tp / max(2 * tp + fp + fn, 1))
 
 
 def candidates(at_least_one: bool) -> dict:

@@ -18,7 +18,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import data as data_mod
@@ -254,8 +254,6 @@ def output_format(out: str | Path, files: list[str]) -> formats.OutputFormat:
     Raises:
         DataError: A format genretag does not write (``.xlsx``, ``.zip`` ...).
     """
-    import dataclasses
-
     plain = formats.check_output(out)
     if not on_driver(files):
         return plain
@@ -265,7 +263,7 @@ def output_format(out: str | Path, files: list[str]) -> formats.OutputFormat:
     settings = ("encoding", "sep", "bom", "sep_line", "newline", "quoting")
     values = {name: {getattr(fmt, name) for fmt in kept} for name in settings}
     # What every input shares is kept; what differs is plain UTF-8 CSV's own.
-    chosen = dataclasses.replace(plain, **{name: next(iter(v)) for name, v in values.items() if len(v) == 1})
+    chosen = replace(plain, **{name: next(iter(v)) for name, v in values.items() if len(v) == 1})
     differ = [f"{name} ({', '.join(sorted({shown(name, value) for value in values[name]}))})"
               for name in settings[:5] if len(values[name]) > 1]
     logger.warning("the inputs differ in %s; %s is written %s-separated in %s%s", ", ".join(differ),

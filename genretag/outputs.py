@@ -281,7 +281,7 @@ def resumable_path(
             writing the same output right now.
         DataError: ``target`` is a folder for a file output, or the reverse (`ensure_new`).
     """
-    if resume and not force and physical_path(target).exists() and not (marker(partial_path(target))).is_file():
+    if resume and not force and physical_path(target).exists() and not marker(partial_path(target)).is_file():
         # Finished, nothing left to resume: not "pass --force", which would train it again from the start.
         raise OutputExistsError(f"{target} is finished: nothing to resume; to redo it from the start, pass --force "
                                 "without --resume")
