@@ -1,0 +1,142 @@
+"""A k-nearest-neighbour part in a run's blend, scored on validation rows that did not tune it.
+
+For each validation row, its ``--k`` nearest training rows (cosine similarity) give the
+similarity-weighted mean of their 0/1 genres (negative similarities count 0). The final
+probabilities are ``(1 - v) * blend + v * kNN``; over ``--halvings`` random halvings the blend
+weight, ``v`` (0..0.5) and one global threshold are tuned on one half and scored on the other.
+
+- A: the run's blend as it is (language model + TF-IDF, weight 0..0.5);
+- K1: kNN on the language model's pooled vectors (what its head reads);
+- K2: kNN on the TF-IDF vectors of the run's blend.
+
+It is the second check of stop 30 (benchmarks/RESULTS.md). Usage::
+
+    python benchmarks/knn_check.py [--model genretag/default_model] [--data FILE] [--k 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from genretag.decision import DecisionRule
+from genretag.metrics import micro_f1 as micro
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "tmdb-movie-genres-9k.csv"
+BUNDLED = Path(__file__).resolve().parents[1] / "genretag" / "default_model"
+WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
+
+
+def pooled(run, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """``(pooled vectors [rows, hidden], language-model probabilities [rows, genres])`` in fp32."""
+    caught = []
+    hook = run.model.head.register_forward_hook(lambda module, args, out: caught.append(args[0].detach().float()))
+    try:
+        probs = dataclasses.replace(run, blend=None).predict_proba(texts, precision="fp32")
+    finally:
+        hook.remove()
+    return torch.cat(caught).numpy(), probs
+
+
+def knn(sims: np.ndarray, y_train: np.ndarray, k: int) -> np.ndarray:
+    """Similarity-weighted genre means ``[rows, genres]`` of each row's ``k`` most similar training rows.
+
+    Args:
+        sims: Cosine similarities ``[rows, training rows]``.
+        y_train: The training rows' 0/1 genres ``[training rows, genres]``.
+    """
+    top = np.argpartition(-sims, k, axis=1)[:, :k]
+    w = np.clip(np.take_along_axis(sims, top, axis=1), 0, None)
+    return (w[:, :, None] * y_train[top]).sum(1) / np.maximum(w.sum(1, keepdims=True), 1e-12)
+
+
+def unit(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to length 1."""
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, default=BUNDLED)
+    parser.add_argument("--data", type=Path, default=DATA if DATA.is_file() else None)
+    parser.add_argument("--halvings", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--k", type=int, default=20)
+    parser.add_argument("--genre", default="TV Movie")
+    args = parser.parse_args()
+
+    from genretag.ensemble import tuning_rows
+    from genretag.runs import load_run
+
+    t0 = time.perf_counter()
+    run = load_run(args.model)
+    (train_texts, y_train), (val_texts, y) = tuning_rows(run, args.data, "check")
+    y, y_train = y.astype(bool), y_train.astype(np.float32)
+    vec_train, _ = pooled(run, train_texts)
+    vec_val, lm = pooled(run, val_texts)
+    tfidf = run.blend.predict_proba(val_texts)
+    print(f"{args.model}: {len(train_texts)} training rows, {len(y)} validation rows; "
+          f"vectors {time.perf_counter() - t0:.0f} s", flush=True)
+
+    def tfidf_matrix(texts):
+        from scipy.sparse import csr_matrix
+
+        rows = [run.blend.features(t) for t in texts]
+        indptr = np.cumsum([0] + [len(ids) for ids, _ in rows])
+        return csr_matrix((np.concatenate([v for _, v in rows]), np.concatenate([i for i, _ in rows]), indptr),
+                          shape=(len(texts), len(run.blend.vocabulary)))
+
+    parts = {
+        "K1: kNN on the language model's pooled vectors": knn(unit(vec_val) @ unit(vec_train).T, y_train, args.k),
+        # TF-IDF rows are already of length 1.
+        "K2: kNN on the TF-IDF vectors": knn((tfidf_matrix(val_texts) @ tfidf_matrix(train_texts).T).toarray(),
+                                             y_train, args.k),
+    }
+    genre = list(run.labels).index(args.genre)
+    at_least_one = run.config.at_least_one
+
+    def fit(part, rows):
+        best = None
+        for w in WEIGHTS:
+            blend = (1 - w) * lm[rows] + w * tfidf[rows]
+            for v in (WEIGHTS if part is not None else (0.0,)):
+                probs = (1 - v) * blend + v * part[rows] if part is not None else blend
+                rule = DecisionRule.tune(y[rows], probs, at_least_one=at_least_one, mode="global")
+                score = micro(y[rows], rule.apply(probs).astype(bool))
+                if best is None or score > best[0] + 1e-9:
+                    best = (score, w, v, rule)
+        return best[1:]
+
+    candidates = {"A: the blend as it is": None, **parts}
+    rng = np.random.default_rng(args.seed)
+    scores = {name: [] for name in candidates}
+    chosen = {name: [] for name in candidates}
+    for _ in range(args.halvings):
+        order = rng.permutation(len(y))
+        halves = (order[: len(y) // 2], order[len(y) // 2:])
+        for name, part in candidates.items():
+            pred = np.zeros_like(y)
+            for a, b in (halves, halves[::-1]):
+                w, v, rule = fit(part, a)
+                chosen[name].append(v)
+                blend = (1 - w) * lm[b] + w * tfidf[b]
+                pred[b] = rule.apply((1 - v) * blend + v * part[b] if part is not None else blend).astype(bool)
+            tp, fp, fn = (pred & y).sum(0), (pred & ~y).sum(0), (~pred & y).sum(0)
+            f1 = 2 * tp / np.maximum(2 * tp + fp + fn, 1)
+            scores[name].append((micro(y, pred), f1.mean(), f1[genre]))
+    print(f"{args.halvings} halvings (seed {args.seed}), k={args.k}, {time.perf_counter() - t0:.0f} s in all")
+    print(f"| held out (mean) | micro-F1 | macro-F1 | {args.genre} F1 | sd micro / macro | mean kNN weight |")
+    print("|---|---:|---:|---:|---|---:|")
+    for name, values in scores.items():
+        mean, sd = np.mean(values, axis=0), np.std(values, axis=0)
+        print(f"| {name} | {mean[0]:.4f} | {mean[1]:.4f} | {mean[2]:.3f} | {sd[0]:.4f} / {sd[1]:.4f} "
+              f"| {np.mean(chosen[name]):.2f} |")
+
+
+if __name__ == "__main__":
+    main()
