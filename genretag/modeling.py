@@ -577,6 +577,27 @@ def backbone_signature(model: GenreModel) -> dict:
     }
 
 
+#: Config keys that change what a backbone computes from the same weights and token ids (an activation, a
+#: norm's epsilon, a position scheme, the attention layout): a run keeps those its backbone sets
+#: (`backbone_settings`), and a backbone whose config.json sets one otherwise is refused.
+COMPUTE_KEYS = (
+    "hidden_act", "hidden_activation", "activation_function", "layer_norm_eps", "layer_norm_epsilon", "rms_norm_eps",
+    "position_embedding_type", "max_position_embeddings", "type_vocab_size", "rope_theta", "rope_scaling",
+    "rope_parameters", "partial_rotary_factor", "num_attention_heads", "num_key_value_heads", "head_dim",
+    "intermediate_size", "sliding_window", "attention_bias", "scale_embedding",
+)
+
+
+def backbone_settings(config) -> dict:
+    """The `COMPUTE_KEYS` a backbone's config sets (not None), as JSON values: ``{key: value}``."""
+    found = {}
+    for key in COMPUTE_KEYS:
+        value = getattr(config, key, None)
+        if value is not None:
+            found[key] = json.loads(json.dumps(value, sort_keys=True, default=str))
+    return found
+
+
 class EnsembleTagger(nn.Module):
     """Several `GenreModel` models as one: the logit of their mean probability.
 

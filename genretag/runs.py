@@ -168,7 +168,7 @@ def save_run(
     """Write every file of a run directory into ``path`` (a fresh folder)."""
     from safetensors.torch import save_file
 
-    from .modeling import backbone_signature
+    from .modeling import backbone_settings, backbone_signature
 
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
@@ -187,6 +187,7 @@ def save_run(
         "format": RUN_FORMAT,
         "versions": library_versions(),
         "backbone_signature": backbone_signature(model),
+        "backbone_settings": backbone_settings(model.backbone.config),
         "backbone_fingerprint": getattr(model, "weights_fingerprint", None),
         "tokenizer_fingerprint": getattr(model, "tokenizer_fingerprint", None),
         "tokenizer_probe": getattr(model, "tokenizer_probe", None),
@@ -283,7 +284,7 @@ def load_run(
             f"{path} was trained on the backbone folder {source}, which is not there any more; "
             "pass --backbone with its new location"
         )
-    _check_backbone(path, meta.get("backbone_signature"), source, config.trust_remote_code)
+    _check_backbone(path, meta, source, config.trust_remote_code, force_backbone)
 
     spec = config.model_spec(len(labels), backbone=backbone, pooling=meta.get("pooling"))
     try:
@@ -325,13 +326,15 @@ def backbone_gone(name: str) -> bool:
     return looks_like_path and not Path(name).expanduser().exists()
 
 
-def _check_backbone(path: Path, expected: dict | None, source: str, trust_remote_code: bool) -> None:
-    """Refuse a backbone other than the run's before peft fails on it with a cryptic message."""
+def _check_backbone(path: Path, meta: dict, source: str, trust_remote_code: bool, force: bool) -> None:
+    """Refuse a backbone other than the run's before peft fails on it with a cryptic message, and one
+    whose config.json computes otherwise (`modeling.COMPUTE_KEYS`) from the same weights unless ``force``."""
+    expected = meta.get("backbone_signature")
     if not expected:
         return
     from transformers import AutoConfig
 
-    from .modeling import check_reachable, resolve_backbone
+    from .modeling import backbone_settings, check_reachable, resolve_backbone
 
     check_reachable(resolve_backbone(source))  # not minutes of the hub's retries when offline
     try:
@@ -345,6 +348,23 @@ def _check_backbone(path: Path, expected: dict | None, source: str, trust_remote
             f"{expected.get('hidden_size')}) than {source} ({found.get('model_type')}, hidden size "
             f"{found.get('hidden_size')}); pass --backbone with the one it was trained on"
         )
+    # Runs from before settings were kept, and keys one side leaves unset (another transformers
+    # version may name them otherwise), are not compared.
+    settings = backbone_settings(cfg)
+    kept = meta.get("backbone_settings") or {}
+    differ = [f"{key} {settings[key]} (the run's: {value})" for key, value in kept.items()
+              if key in settings and settings[key] != value]
+    if not differ:
+        return
+    if force:
+        logger.warning("backbone %s computes otherwise than the one %s was trained on (%s); its predictions will "
+                       "differ (--force-backbone)", source, path, ", ".join(differ))
+        return
+    raise ModelError(
+        f"backbone {source} computes otherwise than the one {path} was trained on: its config.json sets "
+        f"{', '.join(differ)}, so every score would change; pass --backbone with the model it was trained on, "
+        "or --force-backbone to use this one anyway"
+    )
 
 
 def _check_weights(path: Path, expected: str | None, found: str | None, backbone: str, force: bool) -> None:
