@@ -77,7 +77,28 @@ def ensure_new(target: str | Path, force: bool, *, directory: bool | None = None
             _check_replaceable(where, named, inputs)
     if where.exists() and not force:
         raise OutputExistsError(f"{target} already exists; pass --force to overwrite it")
+    _check_writable(where, named)
     return target
+
+
+def _check_writable(where: Path, named: str) -> None:
+    """Refuse an output whose folder (or the nearest one that exists) takes no new file, before the work.
+
+    A file is made there and removed: permissions alone miss read-only mounts, ``/proc`` and root.
+
+    Raises:
+        DataError: Naming the folder and the system's reason.
+    """
+    folder = next((f for f in (where.parent, *where.parent.parents) if f.exists()), None)
+    if folder is None or not folder.is_dir():
+        return  # _make_parent says which part is a file
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".genretag-", suffix=".probe", dir=folder)
+    except OSError as exc:
+        raise DataError(f"cannot write {named}: the folder {folder} takes no new files "
+                        f"({exc.strerror or exc.__class__.__name__}); choose another path") from None
+    os.close(fd)
+    os.unlink(probe)
 
 
 #: The model shipped inside the package (`genretag.rundir.bundled_model`): no output goes there.

@@ -1,0 +1,51 @@
+"""An output in a folder that takes no new file (/proc, a read-only mount) failed only after the
+work (the prediction pass, training), naming a temporary file: now every command refuses it first."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from genretag.cli import app
+
+runner = CliRunner()
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux") or not os.path.isdir("/proc/self"),
+                                reason="needs Linux's /proc")
+MESSAGE = "the folder /proc takes no new files"
+
+
+def _refused(result, option: str, target: str) -> None:
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert f"cannot write {option}{target}: {MESSAGE}" in result.stderr
+    assert "choose another path" in result.stderr
+
+
+def test_tag_refuses_before_loading_the_model(tmp_path, movies_csv, tiny_run):
+    result = runner.invoke(app, ["tag", str(movies_csv), "--model", str(tiny_run), "--out", "/proc/genretag.csv"])
+    _refused(result, "--out ", "/proc/genretag.csv")
+    assert "model:" not in result.stderr  # nothing was loaded
+    result = runner.invoke(app, ["tag", str(movies_csv), "--model", str(tiny_run), "--out", "/proc/new/x.csv"])
+    _refused(result, "--out ", "/proc/new/x.csv")
+
+
+def test_evaluate_train_export_and_retune_refuse_it(movies_csv, tiny_run):
+    result = runner.invoke(app, ["evaluate", "--model", str(tiny_run), "--data", str(movies_csv),
+                                 "--report", "/proc/report.html"])
+    _refused(result, "--report ", "/proc/report.html")
+    result = runner.invoke(app, ["train", "--data", str(movies_csv), "--backbone", "minilm", "--out", "/proc/run"])
+    assert result.exit_code == 2 and MESSAGE in result.stderr and "Traceback" not in result.output
+    result = runner.invoke(app, ["export", str(tiny_run), "/proc/export"])
+    assert result.exit_code == 2 and MESSAGE in result.stderr and "Traceback" not in result.output
+    result = runner.invoke(app, ["retune", str(tiny_run), "--thresholds", "global", "--out", "/proc/retuned"])
+    assert result.exit_code == 2 and MESSAGE in result.stderr and "Traceback" not in result.output
+
+
+def test_a_writable_new_folder_is_still_made(tmp_path, movies_csv, tiny_run):
+    out = tmp_path / "new" / "deeper" / "tagged.csv"
+    result = runner.invoke(app, ["tag", str(movies_csv), "--model", str(tiny_run), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.is_file() and not list(tmp_path.rglob("*.probe"))
