@@ -13,8 +13,9 @@ genres is unknowable), while on the run's own file every row of the split is sco
 way `train` scored it (a row whose only genres were dropped by ``--min-support`` has no
 true genre). Rows that were training examples of the model are counted and, unless
 asked for, left out: by row id on the run's own file, by synopsis on any other file (its
-letters and digits, whole, or windows of them from its start, end and inside: a copy re-typed,
-cut short or edited at both ends is found; `genretag.data.SynopsisKeys`); when the run's
+letters and digits, whole, or windows of them from its start, end and inside, or most of a sample
+of its 7-letter chunks close together: a copy re-typed, cut short, edited at both ends or with a
+few letters edited anywhere is found; `genretag.data.SynopsisKeys`); when the run's
 training rows cannot be read the check is reported as not made.
 """
 
@@ -233,7 +234,8 @@ def _training_rows(run: Run, chosen: data_mod.LabelledData, saved: dict | None, 
     ``saved`` is the run's ``split.json`` (None when it has none). On the run's own file
     (``own``) the saved row ids decide; on any other file a row is a training row when its
     synopsis key is one of the run's training rows'. ``limited``: why the check could only use
-    an older run's keys (a training synopsis edited at both ends is then not found), else None.
+    an older run's keys (some edited copies of a training synopsis are then not found), else None;
+    ``key_method``, only then: the method of those keys.
     """
     if own:
         train_ids, val_ids = set(saved.get("train") or []), set(saved.get("validation") or [])
@@ -250,8 +252,20 @@ def _training_rows(run: Run, chosen: data_mod.LabelledData, saved: dict | None, 
     validation = None
     if val_keys is not None:  # rows that chose the run's epoch, thresholds and blend: said, not left out
         validation = sum(not hit and (val_keys.holds(s) or val_keys.holds(t)) for hit, (s, t) in zip(hits, pairs))
-    return hits, {"checked": True, "by": "synopsis", "found": sum(hits), "reason": None,
-                  "limited": keys["limited"], "validation": validation}
+    check = {"checked": True, "by": "synopsis", "found": sum(hits), "reason": None,
+             "limited": keys["limited"], "validation": validation}
+    if keys["limited"]:
+        check["key_method"] = texts.method  # what the older keys cannot find depends on their method
+    return hits, check
+
+
+def _limited_warning(limited: str, method: int | None) -> str:
+    """What a check with older keys (``method``, `overlap_keys`'s ``limited`` said why) cannot find."""
+    if method is not None and method >= 6:  # inner windows, no chunk keys
+        return (f"training overlap checked by whole synopses and 60-letter windows of them only ({limited}): a training "
+                "synopsis with a letter edited in each window (a short one edited once) is not found")
+    return (f"training overlap checked by the start and end of each synopsis only ({limited}): a training synopsis "
+            "edited at both ends is not found")
 
 
 def training_synopses(run: Run, saved: dict | None = None) -> data_mod.SynopsisKeys | str:
@@ -277,8 +291,9 @@ def overlap_keys(run: Run, saved: dict | None = None) -> dict:
     where that can be had.
 
     Runs keep them in ``split.json`` (``train_synopses``, ``validation_synopses``). Keys of an
-    older method (before `genretag.data.SYNOPSIS_KEY_METHOD`: no inner windows, so a copy edited
-    at both ends is not found) and runs written before stored keys are keyed afresh from the run's
+    older method (before `genretag.data.SYNOPSIS_KEY_METHOD`: before 7 no chunk keys, so a copy with a
+    letter edited in each 60-letter window is not found; before 6 no inner windows either, so neither is
+    a copy edited at both ends) and runs written before stored keys are keyed afresh from the run's
     data file (``split.json`` names it, its fingerprint and the row ids of each part), with the
     run's own text columns; where that file is not here, older stored keys are used as they are.
 
@@ -627,8 +642,7 @@ def cautions(rows: EvalRows) -> list[str]:
         what = "left out" if check["left_out"] else "kept (--include-training-rows), so the scores are optimistic"
         out.append(f"{check['found']} of {check['of']} rows were in the model's training split; {what}")
     if check.get("checked") and check.get("limited"):
-        out.append(f"training overlap checked by the start and end of each synopsis only ({check['limited']}): "
-                   "a training synopsis edited at both ends is not found")
+        out.append(_limited_warning(check["limited"], check.get("key_method")))
     if check.get("validation") and rows.split != "validation":
         out.append(f"{check['validation']} of the rows scored were the model's validation rows, which chose its epoch, "
                    f"thresholds and blend: their scores are somewhat optimistic")

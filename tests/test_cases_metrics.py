@@ -268,7 +268,7 @@ def test_no_validation_or_test_row_is_taken_for_a_training_row(bundled):
 
     saved = bundled.split()
     keys = training_synopses(bundled, saved)
-    assert keys.method == 6 and keys.suffixes and keys.inner  # keyed afresh from the data: inner windows too
+    assert keys.method == 7 and keys.suffixes and keys.inner and keys.chunks  # inner windows and chunk keys too
     full = run_data(bundled, saved)
     position = {r: i for i, r in enumerate(full.row_ids)}
     others = [position[r] for r in saved["validation"] + saved["test"]]

@@ -25,7 +25,8 @@ def test_bundled_model_is_a_complete_small_run():
     runs.check_run_dir(path)
     size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
     # One LoRA adapter + head (one backbone pass), a TF-IDF blend and the keys of its 8,643 training and
-    # validation synopses (0.9 MB with the inner windows that find copies edited at both ends); the backbone
+    # validation synopses (1.3 MB with the inner windows that find copies edited at both ends and the chunk keys
+    # that find copies with a few letters edited anywhere); the backbone
     # comes from its own package.
     assert not runs.is_ensemble(path) and size < 7 * 2**20
     config = json.loads((path / runs.CONFIG_FILE).read_text())

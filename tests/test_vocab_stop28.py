@@ -53,7 +53,7 @@ def test_a_synopsis_edited_at_both_ends_is_found_by_its_inner_windows():
     """The keys were the whole text and 60-letter windows at its start and end: a copy whose first and
     last words were changed was never found."""
     keys = SynopsisKeys.of(PLOTS)
-    assert keys.method == SYNOPSIS_KEY_METHOD == 6 and len(keys.inner) == 6  # three windows a synopsis
+    assert keys.method == SYNOPSIS_KEY_METHOD == 7 and len(keys.inner) == 6  # three windows a synopsis
     assert all(keys.holds(_edited(p)) for p in PLOTS)
     older = SynopsisKeys(keys.keys, keys.prefixes, keys.suffixes, method=5)  # method 5: no inner windows
     assert not any(older.holds(_edited(p)) for p in PLOTS)
@@ -68,7 +68,7 @@ def test_evaluate_leaves_out_training_rows_edited_at_both_ends(bundled, tmp_path
     d = pd.read_csv(real_csv_or_skip())
     saved = bundled.split()
     # The bundled model keeps keys with the inner windows: found without its data file (an installed wheel).
-    assert saved["train_synopses"]["method"] == 6 and overlap_keys(bundled, saved)["train"].method == 6
+    assert saved["train_synopses"]["method"] == 7 and overlap_keys(bundled, saved)["train"].method == 7
     train = [p for p in saved["train"][700:760] if len(d.iloc[p]["overview"].split()) >= 30][:8]
     test = saved["test"][:6]
     plots = [_edited(d.iloc[p]["overview"]) for p in train] + d.iloc[test]["overview"].tolist()
@@ -108,7 +108,7 @@ def test_a_run_with_older_keys_is_keyed_afresh_from_its_data_or_says_the_check_i
     first = full.synopsis_texts[full.row_ids.index(split["train"][0])]
     # Its data file is where the run recorded it: keyed afresh, inner windows and validation keys too.
     keys = overlap_keys(load_run(copy, device="cpu"))
-    assert keys["train"].method == 6 and keys["train"].inner and keys["limited"] is None
+    assert keys["train"].method == SYNOPSIS_KEY_METHOD and keys["train"].inner and keys["limited"] is None
     assert keys["validation"] is not None and keys["train"].holds(first)
     # Its data file gone (a copy of the run elsewhere): the stored keys, and the evaluation says what they cannot find.
     copy = shutil.copytree(copy, tmp_path / "moved")

@@ -7,12 +7,15 @@ another file.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import math
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -158,7 +161,9 @@ def file_fingerprint(path: str | Path) -> str:
 #: synopsis after a title (runs from stop 24).
 #: 6: also inner keys (`synopsis_inner_keys`): a copy edited at both ends, its first and last words
 #: changed (runs from stop 28).
-SYNOPSIS_KEY_METHOD = 6
+#: 7: also chunk keys (`synopsis_chunk_key`): a copy with a few letters dropped, added or changed anywhere, a short
+#: one edited once, a letter dropped every 60 letters (runs from stop 30).
+SYNOPSIS_KEY_METHOD = 7
 #: A synopsis whose first this many letters and digits equal a training synopsis's is that
 #: synopsis cut short ("...") or with a line added ("(Source: TMDB)"). About 12 words: on the
 #: bundled model's 1,614 validation and test rows, no false match against its 7,779 training rows.
@@ -322,6 +327,79 @@ def _inner_keys(kept: str, letters: int = PREFIX_LETTERS) -> list[str]:
     return list(dict.fromkeys(_hash(kept[k:k + letters]) for k in starts))
 
 
+#: Letters and digits of a chunk (`synopsis_chunk_key`). An edit changes the chunk it falls in and no other, so
+#: a copy with E letters edited lacks at most E chunks; 7 letters ("aboutth", "eirlive") are seldom in another
+#: plot at the right place.
+CHUNK_LETTERS = 7
+#: Chunks kept of a synopsis: those with the smallest hashes, a sample that periodic edits (a letter dropped
+#: every 60) do not line up with, as evenly spaced chunks would.
+CHUNKS = 16
+#: A synopsis shorter than this has no chunk key (5 chunks): fewer letters tell too little from another's.
+CHUNK_MIN_LETTERS = 35
+_CHUNK_BITS = 18  # 3 base-64 digits: a text of 8,000 letters holds a given chunk's hash by chance 3% of the time
+_B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_B64_VALUE = {ch: i for i, ch in enumerate(_B64)}
+_LENGTH_DIGITS = 2  # the synopsis's letters before its chunks
+_LONGEST = 4095  # a length of 2 base-64 digits: this or more
+
+
+def _gram_hashes(kept: str) -> np.ndarray:
+    """The `_CHUNK_BITS`-bit hash of the `CHUNK_LETTERS` letters starting at each position of ``kept``
+    (int64, one per start); the same on every machine: a polynomial of code points mixed as splitmix64."""
+    n = CHUNK_LETTERS
+    codes = np.frombuffer(kept.encode("utf-32-le"), dtype="<u4").astype(np.uint64)
+    starts = len(codes) - n + 1
+    if starts <= 0:
+        return np.zeros(0, dtype=np.int64)
+    h = np.zeros(starts, dtype=np.uint64)
+    with np.errstate(over="ignore"):  # wrapping is the hash
+        for j in range(n):
+            h = h * np.uint64(1099511628211) + codes[j:j + starts]
+        h ^= h >> np.uint64(33)
+        h *= np.uint64(0xFF51AFD7ED558CCD)
+        h ^= h >> np.uint64(33)
+        h *= np.uint64(0xC4CEB9FE1A85EC53)
+        h ^= h >> np.uint64(33)
+    return (h >> np.uint64(64 - _CHUNK_BITS)).astype(np.int64)
+
+
+def _b64(value: int, digits: int) -> str:
+    return "".join(_B64[(value >> (6 * k)) & 63] for k in reversed(range(digits)))
+
+
+def _b64_value(text: str) -> int:
+    value = 0
+    for ch in text:
+        value = value << 6 | _B64_VALUE[ch]
+    return value
+
+
+def synopsis_chunk_key(text: str) -> str | None:
+    """The chunk key of a synopsis: its length and a sample of its `CHUNK_LETTERS`-letter chunks, which find it
+    again with a few letters edited anywhere (`SynopsisKeys`).
+
+    Its letters and digits (`_letters`) are cut into chunks of `CHUNK_LETTERS` from the start; the `CHUNKS` with
+    the smallest hashes are kept (all, for a synopsis of at most 118 letters), in the order they come. Returns 2
+    base-64 digits of its length in letters (at most 4,095) then 3 (18 bits) for each chunk kept, as ``split.json``
+    stores it: 50 characters for most synopses; None for one of fewer than `CHUNK_MIN_LETTERS` letters and digits.
+    """
+    return _chunk_key(_letters(text))
+
+
+def _chunk_key(kept: str) -> str | None:
+    if len(kept) < CHUNK_MIN_LETTERS:
+        return None
+    cells = _gram_hashes(kept)[::CHUNK_LETTERS][:len(kept) // CHUNK_LETTERS].tolist()
+    kept_cells = set(sorted(set(cells))[:CHUNKS])
+    in_order = [h for h in dict.fromkeys(cells) if h in kept_cells]  # as they come in the synopsis: order is checked
+    return _b64(min(len(kept), _LONGEST), _LENGTH_DIGITS) + "".join(_b64(h, 3) for h in in_order)
+
+
+def _chunks_missed(size: int) -> int:
+    """Chunks of a synopsis's ``size`` kept that a copy may lack: one edit each, a third of them, one at least."""
+    return max(1, size // 3)
+
+
 #: Hex digits of a stored key (48 bits): with 20,000 keys, one row in about 10^10 matches by chance.
 KEY_DIGITS = 12
 
@@ -340,7 +418,10 @@ class SynopsisKeys:
     synopsis: the same text with its first sentences dropped (and a line added), a short
     synopsis between a title and a source line; or (method 6) when ``prefix_letters`` letters
     anywhere in its first `INNER_SCAN_LETTERS` are one of a keyed synopsis's inner windows
-    (`synopsis_inner_keys`): the same text edited at both ends.
+    (`synopsis_inner_keys`): the same text edited at both ends; or (method 7) when all but a third of a
+    keyed synopsis's chunks (`synopsis_chunk_key`, one missed at least) are in its first
+    `INNER_SCAN_LETTERS`, in its order and within its length and a quarter: the same text with a few
+    letters dropped, added or changed anywhere, a short one edited once, a letter dropped every 60.
     """
 
     keys: frozenset[str]
@@ -350,12 +431,13 @@ class SynopsisKeys:
     prefix_letters: int = PREFIX_LETTERS
     digits: int = KEY_DIGITS
     inner: frozenset[str] = frozenset()
+    chunks: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, synopses: Iterable[str], joined: Iterable[str] = ()) -> SynopsisKeys:
         """The keys of ``synopses`` (without titles) and of ``joined`` (title + synopsis) texts."""
         synopses, joined = [t for t in synopses if t], [t for t in joined if t]
-        keys, prefixes, suffixes, inner = set(), set(), set(), set()
+        keys, prefixes, suffixes, inner, chunks = set(), set(), set(), set(), set()
         for text in synopses + joined:
             if lossy := _lossy_letters(text):
                 keys.add(_hash(lossy)[:KEY_DIGITS])
@@ -369,7 +451,10 @@ class SynopsisKeys:
             if len(kept) >= SUFFIX_MIN_LETTERS:
                 suffixes.add(_hash(kept[-PREFIX_LETTERS:])[:KEY_DIGITS])
             inner.update(k[:KEY_DIGITS] for k in _inner_keys(kept))
-        return cls(frozenset(keys), frozenset(prefixes), frozenset(suffixes), inner=frozenset(inner))
+            if chunk := _chunk_key(kept):
+                chunks.add(chunk)
+        return cls(frozenset(keys), frozenset(prefixes), frozenset(suffixes), inner=frozenset(inner),
+                   chunks=frozenset(chunks))
 
     @classmethod
     def from_json(cls, saved: dict | list) -> SynopsisKeys:
@@ -384,13 +469,14 @@ class SynopsisKeys:
         return cls(keys(saved["keys"]), keys(saved.get("prefixes")), keys(saved.get("suffixes")),
                    method=int(saved["method"]),
                    prefix_letters=int(saved.get("prefix_letters", 100)), digits=int(saved.get("digits", 16)),
-                   inner=keys(saved.get("inner")))
+                   inner=keys(saved.get("inner")), chunks=keys(saved.get("chunks")))
 
     def to_json(self) -> dict:
         """What ``split.json`` stores: sorted keys in one string each (compact, and stable)."""
         return {"method": self.method, "prefix_letters": self.prefix_letters, "digits": self.digits,
                 "keys": " ".join(sorted(self.keys)), "prefixes": " ".join(sorted(self.prefixes)),
-                "suffixes": " ".join(sorted(self.suffixes)), "inner": " ".join(sorted(self.inner))}
+                "suffixes": " ".join(sorted(self.suffixes)), "inner": " ".join(sorted(self.inner)),
+                "chunks": " ".join(sorted(self.chunks))}
 
     def holds(self, text: str) -> bool:
         """Whether ``text`` is one of the texts keyed (see the class)."""
@@ -412,6 +498,8 @@ class SynopsisKeys:
             window = _hash(letters[k:k + n])[:self.digits]
             if window in self.inner or (k <= scan and (window in self.prefixes or window in self.suffixes)):
                 return True
+        if self.chunks and self._holds_chunks(letters[:INNER_SCAN_LETTERS]):
+            return True
         if not self.suffixes:
             return False
         # A short text may be a whole short synopsis (keyed whole) with a title before it and a source line after
@@ -419,3 +507,48 @@ class SynopsisKeys:
         return any(_hash(letters[k:k + size])[:self.digits] in self.suffixes
                    for size in range(max(SUFFIX_MIN_LETTERS, len(letters) - SHORT_EXTRA_LETTERS), min(n, len(letters) + 1))
                    for k in range(len(letters) - size + 1))
+
+    @cached_property
+    def _chunk_index(self) -> tuple[dict[int, list[int]], list[tuple[int, list[int], int]]]:
+        """``chunks`` read once: chunk hash → synopses that have it, and each synopsis's length, chunk hashes (in
+        its order) and how many of them a text must hold."""
+        index: dict[int, list[int]] = {}
+        synopses = []
+        for i, key in enumerate(sorted(self.chunks)):
+            cells = [_b64_value(key[k:k + 3]) for k in range(_LENGTH_DIGITS, len(key), 3)]
+            synopses.append((_b64_value(key[:_LENGTH_DIGITS]), cells, len(cells) - _chunks_missed(len(cells))))
+            for h in set(cells):
+                index.setdefault(h, []).append(i)
+        return index, synopses
+
+    def _holds_chunks(self, letters: str) -> bool:
+        """Whether ``letters`` hold all but `_chunks_missed` chunks of a keyed synopsis in its order, within its
+        length and a quarter: the chunks of a copy stay together and in order, those of a plot that shares some
+        words with it, or tells the same things in another order, do not."""
+        index, synopses = self._chunk_index
+        grams = _gram_hashes(letters)
+        found: list[int] = []
+        for h in np.unique(grams).tolist():
+            found.extend(index.get(h, ()))
+        for i, count in Counter(found).items():
+            length, cells, need = synopses[i]
+            span = length + length // 4 if length < _LONGEST else len(grams)
+            if count >= need and _chunks_in_order(grams, cells, span) >= need:
+                return True
+        return False
+
+
+def _chunks_in_order(grams: np.ndarray, cells: list[int], span: int) -> int:
+    """The most of ``cells`` found in ``grams`` (hashes by position) in their order, within ``span`` positions."""
+    rank = {h: r for r, h in enumerate(cells)}
+    at = sorted((int(p), rank[h]) for h in rank for p in np.flatnonzero(grams == h))
+    best = 0
+    for first, (start, _) in enumerate(at):
+        tails: list[int] = []  # longest rising run of ranks, by patience sorting
+        for p, r in at[first:]:
+            if p - start > span:
+                break
+            k = bisect.bisect_left(tails, r)
+            tails[k:k + 1] = [r]
+        best = max(best, len(tails))
+    return best
