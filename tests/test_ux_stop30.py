@@ -35,3 +35,71 @@ def test_tag_resume_of_a_complete_output_says_it_is_complete(tiny_run, movies_cs
     with pytest.raises(OutputExistsError, match="is already complete: nothing to resume"):
         tag_csv(runs.load_run(tiny_run, device="cpu"), movies_csv, out, resume=True)
     assert out.read_bytes() == before
+
+
+# --------------------------------------------------------------------------- per-row flags of odd synopses
+
+ODD_SYNOPSES = {
+    "🎬🔥💥": "no letters (not tagged)",
+    "12345 678": "no letters (not tagged)",
+    "★★★★★ 10/10": "no letters (not tagged)",
+    "https://example.com/movie/123": "a link only (not tagged)",
+    "www.imdb.com/title/tt0111161": "a link only (not tagged)",
+    "john.doe@example.com": "an e-mail address only (not tagged)",
+    "A cop.": "short (2 words)",
+    "Love.": "short (1 word)",
+    "N/A": "",  # a placeholder: an empty synopsis, as before
+    "-": "",
+}
+
+
+@pytest.mark.parametrize("text", ["🎬🔥💥", "12345 678", "★★★★★ 10/10", "https://example.com/x", "www.imdb.com/title/tt1",
+                                  "john.doe@example.com", "mailto:a@b.org, https://x.y"])
+def test_a_cell_of_no_letters_or_only_an_address_is_an_empty_synopsis_with_a_reason(text):
+    from genretag.data.cells import clean_cell, no_synopsis_note
+
+    assert clean_cell(text) == ""
+    assert no_synopsis_note(text) in ("no letters", "a link only", "an e-mail address only")
+
+
+@pytest.mark.parametrize("text", ["Contact john@x.com for the plot of a heist in Rome.", "A cop.", "1917"])
+def test_a_synopsis_holding_an_address_or_a_title_of_digits_is_kept(text):
+    from genretag.data.cells import clean_cell, no_synopsis_note
+
+    assert clean_cell(text, title=text == "1917") == text and no_synopsis_note(text) in ("", "no letters")
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".parquet"])
+def test_tag_flags_odd_synopses_per_row_in_every_format(tiny_run, tmp_path, suffix, caplog):
+    """Short synopses got genres without a flag unless most rows were short; emoji and links were counted as
+    empty without a flag (the README promised 'no letters'); an e-mail address alone was tagged."""
+    import pandas as pd
+    from conftest import synthetic_movies, write_csv
+
+    rows = synthetic_movies(6, seed=3) + [{"title": f"Odd {i}", "overview": text, "genres": ""}
+                                          for i, text in enumerate(ODD_SYNOPSES)]
+    source = write_csv(tmp_path / "odd.csv", rows)
+    out = tmp_path / f"odd.tagged{suffix}"
+    result = runner.invoke(app, ["tag", str(source), "--model", str(tiny_run), "--out", str(out), "--runtime", "torch"])
+    assert result.exit_code == 0, result.output
+    assert ("6 rows with no synopsis to read (3 no letters, 2 a link only, 1 an e-mail address only) left untagged "
+            "and counted as empty; flagged in column language_warning") in caplog.text
+    assert "8 tagged" in result.output and "8 with an empty synopsis left untagged" in result.output
+    tagged = (pd.read_csv(out, keep_default_na=False) if suffix == ".csv" else pd.read_json(out, lines=True)
+              if suffix == ".jsonl" else pd.read_parquet(out).fillna(""))
+    odd = tagged[tagged["title"].str.startswith("Odd")]
+    assert odd["language_warning"].tolist() == list(ODD_SYNOPSES.values())
+    untagged = odd[odd["language_warning"].str.endswith("(not tagged)")]
+    assert (untagged["predicted_genres"].fillna("") == "").all()
+    assert tagged[~tagged["title"].str.startswith("Odd")]["language_warning"].eq("").all()
+
+
+def test_the_python_tagger_flags_rows_as_tag_does(tiny_run):
+    """`GenreTagger` (what Ray Data, Spark and Dask call) writes the same flags."""
+    import pandas as pd
+
+    from genretag import GenreTagger
+
+    frame = pd.DataFrame({"title": [f"Odd {i}" for i in range(len(ODD_SYNOPSES))], "overview": list(ODD_SYNOPSES)})
+    tagged = GenreTagger(str(tiny_run), precision="fp32", runtime="torch")(frame)
+    assert tagged["language_warning"].tolist() == list(ODD_SYNOPSES.values())
