@@ -103,3 +103,33 @@ def test_the_python_tagger_flags_rows_as_tag_does(tiny_run):
     frame = pd.DataFrame({"title": [f"Odd {i}" for i in range(len(ODD_SYNOPSES))], "overview": list(ODD_SYNOPSES)})
     tagged = GenreTagger(str(tiny_run), precision="fp32", runtime="torch")(frame)
     assert tagged["language_warning"].tolist() == list(ODD_SYNOPSES.values())
+
+
+# --------------------------------------------------------------------------- --backbone: a file, a broken config.json
+
+def test_a_backbone_that_is_a_file_is_named_a_file(tiny_run, movies_csv, tmp_path):
+    """It said "backbone folder movies.csv has no config.json"."""
+    for args in (["train", "--data", str(movies_csv), "--out", str(tmp_path / "run")],
+                 ["tag", str(movies_csv), "--model", str(tiny_run), "--out", str(tmp_path / "t.csv")]):
+        result = runner.invoke(app, [*args, "--backbone", str(movies_csv)])
+        assert result.exit_code == 3, result.output
+        assert (f"backbone {movies_csv} is a file, not a model folder or a Hugging Face model id; point --backbone at "
+                "the folder that holds the model's config.json and weights") in _one_line(result)
+    assert not (tmp_path / "run").exists() and not (tmp_path / "t.csv").exists()
+
+
+def test_a_broken_config_json_of_a_backbone_is_named_broken(tiny_qwen, tiny_run, movies_csv, tmp_path):
+    """It was reported as a tokenizer failure ("cannot load the tokenizer of backbone ...")."""
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_qwen, broken)
+    (broken / "config.json").write_text('{"model_type": "qwen3",\n', encoding="utf-8")
+    for args in (["train", "--data", str(movies_csv), "--out", str(tmp_path / "run")],
+                 ["tag", str(movies_csv), "--model", str(tiny_run), "--out", str(tmp_path / "t.csv")]):
+        result = runner.invoke(app, [*args, "--backbone", str(broken)])
+        assert result.exit_code == 3, result.output
+        said = _one_line(result)
+        assert (f"backbone {broken / 'config.json'} is broken: not valid JSON (Expecting property name enclosed in "
+                "double quotes at line 2, column 1); restore it from the model's source") in said
+        assert "tokenizer" not in said
