@@ -133,3 +133,18 @@ def test_a_broken_config_json_of_a_backbone_is_named_broken(tiny_qwen, tiny_run,
         assert (f"backbone {broken / 'config.json'} is broken: not valid JSON (Expecting property name enclosed in "
                 "double quotes at line 2, column 1); restore it from the model's source") in said
         assert "tokenizer" not in said
+
+
+# --------------------------------------------------------------------------- global flags after the command
+
+def test_global_flags_after_the_command_also_follow_a_global_flag_before_it(tiny_run):
+    """``genretag --verbose info RUN --quiet`` said "No such option: --quiet" (moved only without a flag before)."""
+    result = runner.invoke(app, ["--verbose", "info", str(tiny_run), "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "No such option" not in result.output
+    import typer
+
+    for name in typer.main.get_command(app).commands:  # every command takes them, in either place
+        for args in (["--verbose", name, "--quiet", "--help"], ["-q", name, "-v", "--help"], [name, "-q", "--help"]):
+            result = runner.invoke(app, args)
+            assert result.exit_code == 0 and "No such option" not in result.output, (args, result.output)
