@@ -148,3 +148,22 @@ def test_global_flags_after_the_command_also_follow_a_global_flag_before_it(tiny
         for args in (["--verbose", name, "--quiet", "--help"], ["-q", name, "-v", "--help"], [name, "-q", "--help"]):
             result = runner.invoke(app, args)
             assert result.exit_code == 0 and "No such option" not in result.output, (args, result.output)
+
+
+# --------------------------------------------------------------------------- refused --lora-targets: exit 2
+
+@pytest.mark.parametrize("targets, said", [
+    ("LayerNorm", "--lora-targets LayerNorm: 'embeddings.LayerNorm' is a LayerNorm, not a linear layer; linear layers "
+                  "of this backbone: "),
+    ("ry", "--lora-targets names no layer of this backbone: ry; its linear layers: "),
+    ("pooler.dense", "--lora-targets pooler.dense: 'pooler.dense' does not feed the last hidden states"),
+])
+def test_every_refused_lora_target_is_bad_input_exit_2(movies_csv, tiny_bert, tmp_path, targets, said):
+    """A layer that is no linear layer or no layer at all exited 3 ("a model cannot be loaded"), one off the
+    pooled path 2: each is a bad option value (exit 2, as the README's table says)."""
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["train", "--data", str(movies_csv), "--backbone", str(tiny_bert), "--epochs", "1",
+                                 "--out", str(out), "--lora-targets", targets])
+    assert result.exit_code == 2, result.output
+    assert said in _one_line(result) and "internal error" not in result.output
+    assert not out.exists()
