@@ -167,3 +167,21 @@ def test_every_refused_lora_target_is_bad_input_exit_2(movies_csv, tiny_bert, tm
     assert result.exit_code == 2, result.output
     assert said in _one_line(result) and "internal error" not in result.output
     assert not out.exists()
+
+
+# --------------------------------------------------------------------------- tune: repeated grid values
+
+def test_tune_says_which_grid_values_were_given_more_than_once(movies_csv, tiny_bert, tmp_path, caplog):
+    """``--lr 1e-4 --lr 1e-4`` was one trial without a word."""
+    from genretag.tuning import parse_grid
+
+    result = runner.invoke(app, ["tune", "--data", str(movies_csv), "--backbone", str(tiny_bert), "--lr", "1e-4",
+                                 "--lr", "1e-4,2e-4", "--batch-size", "8,8,8", "--epochs", "1",
+                                 "--text-col", "overview", "--text-col", "title,overview", "--text-col", "overview",
+                                 "--out", str(tmp_path / "tune"), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert ("values given more than once are tried once: --lr 1e-4 (2 times), --batch 8 (3 times), "
+            "--text-col overview (2 times)") in caplog.text
+    assert result.output.count("lr1e-4_b8_e1") == 2 and "lr2e-4_b8_e1" in result.output  # 2 inputs × 2 lr, once each
+    grid = parse_grid(["1e-4", "2e-4"], ["8"], ["1"])
+    assert grid.repeated == {} and grid.lr == [1e-4, 2e-4]
