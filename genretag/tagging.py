@@ -496,6 +496,10 @@ def tag_csv(
     path = Path(path)
     # Fail on an unusable file or column choice before any partial output exists.
     source = formats.sniff(path, read)
+    if not out:
+        note = formats.default_output_note(path, source)
+        if note:
+            logger.info("%s", note)
     out = Path(out) if out else default_output(path, source)
     out_format = formats.check_output(out, source=source, resume=resume, shard=shard)
     summary_dialect = formats.describe_dialect(out_format)

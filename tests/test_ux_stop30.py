@@ -185,3 +185,49 @@ def test_tune_says_which_grid_values_were_given_more_than_once(movies_csv, tiny_
     assert result.output.count("lr1e-4_b8_e1") == 2 and "lr2e-4_b8_e1" in result.output  # 2 inputs × 2 lr, once each
     grid = parse_grid(["1e-4", "2e-4"], ["8"], ["1"])
     assert grid.repeated == {} and grid.lr == [1e-4, 2e-4]
+
+
+# --------------------------------------------------------------------------- default output names
+
+def test_the_default_output_of_text_files_is_named_by_what_is_written_and_said(tiny_run, tmp_path, caplog):
+    """IMDb's train_data.txt (' ::: ') became .tagged.tsv without a word, a tab-separated plot_summaries.txt
+    .tagged.txt with a warning that .txt is unknown: one rule now, said."""
+    import logging
+
+    imdb = tmp_path / "train_data.txt"
+    imdb.write_text("1 ::: Heat (1995) ::: crime ::: A thief and a detective circle each other across Los Angeles.\n"
+                    "2 ::: Love Story (1970) ::: romance ::: Two students fall in love against a rich father.\n",
+                    encoding="utf-8")
+    cmu = tmp_path / "plot_summaries.txt"
+    cmu.write_text("123\tA thief and a detective circle each other across Los Angeles.\n"
+                   "456\tTwo students fall in love against the wishes of a rich father.\n", encoding="utf-8")
+    cases = [(imdb, "id,title,genre,overview", "train_data.tagged.tsv: tab-separated, named .tsv rather than the "
+                                               "input's .txt; its ' ::: ' separator written as a tab"),
+             (cmu, "id,overview", "plot_summaries.tagged.tsv: tab-separated, named .tsv rather than the input's .txt")]
+    for source, columns, said in cases:
+        caplog.clear()
+        with caplog.at_level(logging.INFO):
+            result = runner.invoke(app, ["tag", str(source), "--model", str(tiny_run), "--no-header", "--columns",
+                                         columns, "--runtime", "torch"])
+        assert result.exit_code == 0, result.output
+        assert said in caplog.text and "not a suffix genretag knows" not in caplog.text
+        written = source.with_name(source.stem + ".tagged.tsv")
+        assert written.is_file() and "\t" in written.read_text(encoding="utf-8").splitlines()[0]
+
+
+def test_default_output_names():
+    from pathlib import Path
+
+    from genretag import formats
+
+    tab = formats.FileFormat(kind=formats.CSV, columns=["a"], sep="\t", inner_suffix=".txt")
+    assert formats.default_output(Path("plot_summaries.txt"), tab).name == "plot_summaries.tagged.tsv"
+    assert formats.default_output(Path("movies.2020")).name == "movies.2020.tagged.csv"
+    assert formats.default_output_note(Path("movies.2020")) == (
+        "movies.2020.tagged.csv: comma-separated, named .csv, the input's .2020 kept in the name (not a suffix "
+        "genretag knows)")
+    assert formats.default_output_note(Path("movies")) == ("movies.tagged.csv: comma-separated, named .csv: the "
+                                                           "input's name has no suffix")
+    assert formats.default_output_note(Path("movies.csv.zip")) == ("movies.tagged.csv.gz: comma-separated, "
+                                                                   "gzip-compressed, as genretag does not write .zip")
+    assert formats.default_output_note(Path("movies.tsv.gz")) is None
