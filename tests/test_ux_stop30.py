@@ -231,3 +231,28 @@ def test_default_output_names():
     assert formats.default_output_note(Path("movies.csv.zip")) == ("movies.tagged.csv.gz: comma-separated, "
                                                                    "gzip-compressed, as genretag does not write .zip")
     assert formats.default_output_note(Path("movies.tsv.gz")) is None
+
+
+# --------------------------------------------------------------------------- placeholder genres as written
+
+def test_placeholder_genre_names_are_said_as_the_file_writes_them(tiny_run, tmp_path):
+    """MovieLens' "(no genres listed)" was said as "No Genres Listed", "not available" as "Not Available"."""
+    from conftest import synthetic_movies, write_csv
+
+    from genretag.data import load_labelled
+    from genretag.data.genres import parse_genres
+    from genretag.vocabulary import current_vocabulary
+
+    rows = synthetic_movies(40, seed=30)
+    rows[0]["genres"], rows[1]["genres"], rows[2]["genres"] = "(no genres listed)", "Comedy|not available", "UNKNOWN"
+    source = write_csv(tmp_path / "ml.csv", rows)
+    said = "placeholders read as no genre: (no genres listed) (1 row), not available (1 row), UNKNOWN (1 row)"
+    _, report = load_labelled(source, vocabulary=current_vocabulary())
+    assert said in report.genres.lines()
+    assert report.genres.applied["No Genres Listed"]["written"] == "(no genres listed)"
+    result = runner.invoke(app, ["evaluate", "--model", str(tiny_run), "--data", str(source), "--no-baseline"])
+    assert result.exit_code == 0, result.output
+    assert said in _one_line(result) and "No Genres Listed" not in result.output
+    written: dict = {}
+    assert parse_genres("(no genres listed)", written) == ["No Genres Listed"]
+    assert written == {"No Genres Listed": "(no genres listed)"}
