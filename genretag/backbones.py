@@ -48,13 +48,34 @@ def resolve_backbone(name: str) -> str:
     key = PRESETS.get(key.lower(), key)
     path = Path(key).expanduser()
     if path.exists():
+        if not path.is_dir():
+            raise ModelError(f"backbone {path} is a file, not a model folder or a Hugging Face model id; point "
+                             "--backbone at the folder that holds the model's config.json and weights")
         not_backbone = genretag_folder(path)
         if not_backbone:
             raise ModelError(not_backbone)
         if not (path / "config.json").is_file():
             raise ModelError(f"backbone folder {path} has no config.json; point --backbone at a Hugging Face model folder")
+        _check_config(path / "config.json")
         return str(path.resolve())
     return key
+
+
+def _check_config(config: Path) -> None:
+    """Refuse a backbone's ``config.json`` that is not a JSON object: transformers reports it
+    from whichever loader reads it first (the tokenizer's, whose message then blames the tokenizer)."""
+    import json
+
+    try:
+        values = json.loads(config.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ModelError(f"backbone {config} is broken: not valid JSON ({exc.msg} at line {exc.lineno}, column "
+                         f"{exc.colno}); restore it from the model's source") from None
+    except UnicodeDecodeError:
+        raise ModelError(f"backbone {config} is broken: not UTF-8 text; restore it from the model's source") from None
+    if not isinstance(values, dict):
+        raise ModelError(f"backbone {config} is broken: a JSON {type(values).__name__}, not an object of settings; "
+                         "restore it from the model's source")
 
 
 def genretag_folder(path: str | Path) -> str | None:

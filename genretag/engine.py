@@ -26,7 +26,8 @@ from . import formats
 from .errors import DataError, GenretagError
 from .outputs import atomic_path, ensure_new, refuse_input, refuse_run_files
 from .data import choose_text_columns
-from .tagging import GENRES_COLUMN, HEADER_EXAMPLES, GenreTagger, free_column, warn_taken_columns
+from .tagging import (GENRES_COLUMN, HEADER_EXAMPLES, GenreTagger, describe_untagged, free_column, untagged_notes,
+                      warn_taken_columns)
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +71,9 @@ class EngineSummary:
     other_script: dict[str, int] = field(default_factory=dict)
     """Synopses flagged in the language column, by script (`genretag.language.count_by_script`)."""
     language_column: str = "language_warning"
+    not_synopsis: dict[str, int] = field(default_factory=dict)
+    """Untagged rows whose synopsis cell prints something that is no synopsis, by reason
+    (`genretag.tagging.untagged_notes`)."""
 
     @property
     def rows_per_second(self) -> float:
@@ -449,6 +453,9 @@ def tag_with_ray(
     summary.seconds = time.perf_counter() - t0
     if summary.header_count:
         logger.warning("left untagged %s", data_mod.header_rows_said(summary.header_rows, summary.header_count))
+    untagged = describe_untagged(summary.not_synopsis, summary.language_column)
+    if untagged:
+        logger.warning(untagged)
     message = language_message(model, summary)
     if message:
         logger.warning(message)
@@ -507,6 +514,8 @@ def _write(tagged, out: Path, fmt: formats.OutputFormat, force: bool, cols: list
                 summary.language_column = str(block.columns[-1])
                 for script, n in language.count_by_script(block.iloc[:, -1].fillna("").astype(str).tolist()).items():
                     summary.other_script[script] = summary.other_script.get(script, 0) + n
+                for reason, n in untagged_notes(block.iloc[:, -1].fillna("").astype(str).tolist()).items():
+                    summary.not_synopsis[reason] = summary.not_synopsis.get(reason, 0) + n
                 text = data_mod.join_text(block[synopsis_cols], synopsis_cols)
                 headers = []
                 if (text.str.len() <= data_mod.HEADER_CELL_CHARS).any():  # else no header row: skip the frame

@@ -2007,25 +2007,60 @@ def default_output(path: str | Path, source: FileFormat | None = None) -> Path:
     """Where ``tag`` writes by default: beside the input, in the input's format.
 
     ``movies.csv`` → ``movies.tagged.csv``, ``movies.tsv.gz`` → ``movies.tagged.tsv.gz``,
-    ``movies.parquet`` → ``movies.tagged.parquet``. A ``.zip`` input gives a ``.gz``
-    output (``movies.csv.zip`` → ``movies.tagged.csv.gz``), a file with a multi-character
-    separator (`` ::: ``) a ``.tsv``, and a file without a suffix the suffix of its format.
+    ``movies.parquet`` → ``movies.tagged.parquet``. A suffix that names no format genretag
+    writes takes the suffix of what is written, one rule for every such input
+    (`default_output_note` says it): a text file (``.txt``, ``.dat``) is replaced
+    (``plot_summaries.txt`` with tabs and IMDb's ``train_data.txt`` with `` ::: `` both give
+    ``.tagged.tsv``, a multi-character separator being written as a tab), another suffix kept in
+    the name (``movies.2020`` → ``movies.2020.tagged.csv``), a file without one given one. A
+    ``.zip`` input gives a ``.gz`` output (``movies.csv.zip`` → ``movies.tagged.csv.gz``).
     """
-    path = Path(path)
+    return _default_output(Path(path), source)[0]
+
+
+def default_output_note(path: str | Path, source: FileFormat | None = None) -> str | None:
+    """The line saying how `default_output` named the output when its suffix is not the input's
+    (``train_data.tagged.tsv: tab-separated, named .tsv rather than the input's .txt``), else None."""
+    return _default_output(Path(path), source)[1]
+
+
+#: Suffixes of plain text files: the default output takes its format's suffix instead.
+_TEXT_SUFFIXES = (".txt", ".text", ".dat", ".data")
+
+
+def _default_output(path: Path, source: FileFormat | None) -> tuple[Path, str | None]:
     _, compression = split_suffix(path)
     packed = path.suffix if compression else ""
     base = path.name[: len(path.name) - len(packed)]
     ext = Path(base).suffix
     stem = base[: len(base) - len(ext)]
+    why = []
     if compression == "zip":
         ext, packed = ext or (source.inner_suffix if source else ""), ".gz"
-    if source is not None and source.kind == CSV and len(source.sep) > 1 and ext.lower() != ".csv":
-        ext = ".tsv"  # a multi-character separator cannot be written back with quoting
-    if not ext:
+        why.append("gzip-compressed, as genretag does not write .zip")
+    if not (ext.lower() in _KIND_SUFFIXES or ext.lower() in _TAB_SUFFIXES or ext.lower() == ".csv"):
         kind = source.kind if source else CSV
-        ext = {JSONL: ".jsonl", JSON: ".json", PARQUET: ".parquet"}.get(kind, ".tsv" if source and source.sep == "\t"
-                                                                       else ".csv")
-    return path.with_name(f"{stem}.tagged{ext}{packed}")
+        sep = source.sep if source and kind == CSV else ","
+        new = {JSONL: ".jsonl", JSON: ".json", PARQUET: ".parquet"}.get(kind, ".csv" if sep in (",", ";", "|")
+                                                                     else ".tsv")
+        if not ext:
+            why.append(f"named {new}: the input's name has no suffix")
+        elif ext.lower() in _TEXT_SUFFIXES:
+            why.append(f"named {new} rather than the input's {ext}")
+        else:  # "movies.2020": a part of the name, kept
+            why.append(f"named {new}, the input's {ext} kept in the name (not a suffix genretag knows)")
+            stem = base
+        if kind == CSV and len(sep) > 1:
+            why.append(f"its {sep!r} separator written as a tab")
+        ext = new
+    out = path.with_name(f"{stem}.tagged{ext}{packed}")
+    if not why:
+        return out, None
+    fmt = output_format(out, source)
+    what = {JSONL: "JSON Lines", JSON: "a JSON array", PARQUET: "Parquet"}.get(
+        fmt.kind, "tab-separated" if fmt.sep == "\t" else "comma-separated" if fmt.sep == "," else
+        f"separated by {fmt.sep!r}")
+    return out, f"{out.name}: {what}, {'; '.join(why)}"
 
 
 def check_output(out: str | Path, *, source: FileFormat | None = None, resume: bool = False,

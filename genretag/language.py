@@ -254,7 +254,8 @@ def script_warnings(texts: Sequence[str], known: Sequence[str], scripts: Sequenc
 
 def count_by_script(warnings: Sequence[str]) -> dict[str, int]:
     """Flagged rows per script (most first), from `script_warnings` output."""
-    flagged = [w.split(" (model", 1)[0].removesuffix(" script") for w in warnings if w]
+    # only the language notes: a row's column may hold another note (`genretag.tagging.SHORT_NOTE`)
+    flagged = [w.split(" (model", 1)[0].removesuffix(" script") for w in warnings if w and " (model: " in w]
     if not flagged:
         return {}
     names, counts = np.unique(np.array(flagged, dtype=object), return_counts=True)

@@ -425,8 +425,8 @@ def build_model(spec: ModelSpec, *, dtype: torch.dtype = torch.float32, adapter_
                    if not any(n == t or n.endswith("." + t) for n, _ in base.named_modules())]
         if missing:
             leaves = sorted({n.rsplit(".", 1)[-1] for n in adaptable_layers(base)})
-            raise ModelError(f"LoRA target modules not in this backbone: {', '.join(missing)}; its linear layers: "
-                             f"{', '.join(leaves[:12])} (names are case-sensitive)")
+            raise ConfigError("lora_targets", f"names no layer of this backbone: {', '.join(missing)}; its linear "
+                                              f"layers: {', '.join(leaves[:12])} (names are case-sensitive)")
         _check_adaptable(base, spec.lora_targets)
         from transformers.pytorch_utils import Conv1D
 
@@ -508,7 +508,7 @@ def _check_adaptable(base: nn.Module, targets: list[str]) -> None:
     dotted parts) must be a layer LoRA adapts; peft's own error dumps whole modules.
 
     Raises:
-        ModelError: A target names a norm, a container such as ``attention``, or the like.
+        ConfigError: A target names a norm, a container such as ``attention``, or the like (``lora_targets``).
     """
     # Linear layers only: LoRA on an embedding trains, but the run's adapter cannot be merged for tagging.
     layers = adaptable_layers(base)
@@ -520,9 +520,9 @@ def _check_adaptable(base: nn.Module, targets: list[str]) -> None:
             name, module = wrong[0]
             leaves = sorted({n.rsplit(".", 1)[-1] for n in layers})
             kind = type(module).__name__
-            raise ModelError(f"--lora-targets {target}: '{name}' is {'an' if kind[:1] in 'AEIOU' else 'a'} {kind}, "
-                             "not a linear layer; "
-                             f"linear layers of this backbone: {', '.join(leaves[:12])}")
+            raise ConfigError("lora_targets", f"{target}: '{name}' is {'an' if kind[:1] in 'AEIOU' else 'a'} {kind}, "
+                                              f"not a linear layer; linear layers of this backbone: "
+                                              f"{', '.join(leaves[:12])}")
 
 
 def _check_targets_learn(model: GenreModel, tokenizer, targets: list[str], usual: list[str] | None) -> None:

@@ -270,6 +270,26 @@ class Partial:
     resumed: bool
 
 
+def refuse_finished(target: str | Path, *, marker: Callable[[Path], Path], force: bool, resume: bool) -> None:
+    """Refuse ``--resume`` of an output that is already complete (it exists, and no resumable
+    partial is beside it), saying so: `ensure_new`'s "pass --force" would throw it away.
+
+    Called by `resumable_path`, and by a command that checks its output before the slow part.
+
+    Args:
+        target: Final file or folder, as the user named it.
+        marker: Maps the partial path to its progress file (as for `resumable_path`).
+        force: ``--force`` was given: the output is redone, nothing to refuse.
+        resume: ``--resume`` was given.
+
+    Raises:
+        OutputExistsError: ``target`` is complete and ``resume`` without ``force``.
+    """
+    if resume and not force and physical_path(target).exists() and not marker(partial_path(target)).is_file():
+        raise OutputExistsError(f"{target} is already complete: nothing to resume; to redo it from the start, "
+                                "pass --force without --resume")
+
+
 @contextlib.contextmanager
 def resumable_path(
     target: str | Path,
@@ -302,10 +322,7 @@ def resumable_path(
             writing the same output right now.
         DataError: ``target`` is a folder for a file output, or the reverse (`ensure_new`).
     """
-    if resume and not force and physical_path(target).exists() and not marker(partial_path(target)).is_file():
-        # Finished, nothing left to resume: not "pass --force", which would train it again from the start.
-        raise OutputExistsError(f"{target} is finished: nothing to resume; to redo it from the start, pass --force "
-                                "without --resume")
+    refuse_finished(target, marker=marker, force=force, resume=resume)
     ensure_new(target, force, directory=directory, inputs=inputs)
     target = physical_path(target)  # written where it was checked
     _make_parent(target)

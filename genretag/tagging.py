@@ -20,6 +20,7 @@ import pandas as pd
 
 from . import data as data_mod
 from . import formats, language
+from .data.cells import no_synopsis_note
 from .decision import DecisionRule
 from .errors import DataError, ModelError
 from .outputs import atomic_path, refuse_input, resumable_path, write_json, write_record
@@ -33,6 +34,10 @@ logger = logging.getLogger(__name__)
 GENRES_COLUMN = "predicted_genres"
 #: A text of fewer words is too short to be a synopsis (a title, a tagline): its genres are guesses.
 SHORT_TEXT_WORDS = 6
+#: The flag of a tagged row whose synopsis has fewer than `SHORT_TEXT_WORDS` words.
+SHORT_NOTE = "short ({})"
+#: The flag of a row left untagged though its synopsis cell prints something (`genretag.data.cells.not_a_synopsis`).
+UNTAGGED_NOTE = "{} (not tagged)"
 #: Column flagging rows written in a script the model was not trained on (empty when fine).
 LANGUAGE_COLUMN = "language_warning"
 SCORE_PREFIX = "score_"
@@ -67,6 +72,8 @@ class TagSummary:
     """How they were chosen (`TextColumns.how`)."""
     short_texts: int = 0
     """Tagged rows whose text has fewer than `SHORT_TEXT_WORDS` words (a title, not a synopsis?)."""
+    not_synopsis: dict[str, int] = field(default_factory=dict)
+    """Untagged rows whose synopsis cell holds no synopsis but prints something, by reason ("no letters" ...)."""
     truncated: int = 0
     """Tagged rows whose text is longer than the run's max length in tokens (only its start read)."""
     no_genre: int = 0
@@ -173,6 +180,8 @@ class TaggedFrame:
     """Rows flagged in ``language_warning``, by script."""
     short_texts: int = 0
     """Rows with a text of fewer than `SHORT_TEXT_WORDS` words (a title, not a synopsis?)."""
+    not_synopsis: dict[str, int] = field(default_factory=dict)
+    """Untagged rows whose synopsis cell prints something that is no synopsis, by reason (`untagged_notes`)."""
     truncated: int = 0
     """Rows whose text is longer than the run's max length in tokens: only its start was read."""
     header_rows: list[int] = field(default_factory=list)
@@ -254,11 +263,37 @@ def tag_frame(
     scripts = language.row_scripts(text_list)  # once: for the script warnings and the word counts
     flags = language.script_warnings(text_list, language.known_scripts(run.meta), scripts,
                                      english=language.trained_on_english(run.meta))
-    out[free_column(list(frame.columns) + score_names, LANGUAGE_COLUMN)] = flags
+    other_script = language.count_by_script(flags)
     words = language.word_counts(text_list, scripts)
-    return TaggedFrame(frame=out, chosen=chosen, has_text=has_text, other_script=language.count_by_script(flags),
-                       short_texts=int(((words < SHORT_TEXT_WORDS) & has_text).sum()), truncated=truncated,
+    short = (words < SHORT_TEXT_WORDS) & has_text
+    for i in np.flatnonzero(short):
+        n = int(words[i])
+        flags[i] = flags[i] or SHORT_NOTE.format(f"{n} word{'s' * (n != 1)}")
+    for i in np.flatnonzero(~has_text & ~is_header):
+        reason = next(filter(None, (no_synopsis_note(frame[c].iat[i]) for c in synopsis_cols)), "")
+        flags[i] = UNTAGGED_NOTE.format(reason) if reason else flags[i]
+    out[free_column(list(frame.columns) + score_names, LANGUAGE_COLUMN)] = flags
+    return TaggedFrame(frame=out, chosen=chosen, has_text=has_text, other_script=other_script,
+                       short_texts=int(short.sum()), not_synopsis=untagged_notes(flags), truncated=truncated,
                        header_rows=[int(i) for i in frame.index[is_header]])
+
+
+def untagged_notes(flags: list[str]) -> dict[str, int]:
+    """Rows left untagged though their synopsis cell prints something, by reason ("no letters",
+    "a link only" ...), from the flags `tag_frame` writes."""
+    suffix = UNTAGGED_NOTE.format("")
+    reasons = [f.removesuffix(suffix) for f in flags if isinstance(f, str) and f.endswith(suffix)]
+    return {r: reasons.count(r) for r in sorted(set(reasons), key=lambda r: (-reasons.count(r), r))}
+
+
+def describe_untagged(not_synopsis: dict[str, int], column: str) -> str | None:
+    """One line counting the rows `untagged_notes` found, or None when there are none."""
+    if not not_synopsis:
+        return None
+    total = sum(not_synopsis.values())
+    listed = ", ".join(f"{n} {reason}" for reason, n in not_synopsis.items())
+    return (f"{total} row{'s' * (total != 1)} with no synopsis to read ({listed}) left untagged and counted as empty; "
+            f"flagged in column {column}")
 
 
 def count_truncated(tokenizer, texts: list[str], max_length: int) -> int:
@@ -461,6 +496,10 @@ def tag_csv(
     path = Path(path)
     # Fail on an unusable file or column choice before any partial output exists.
     source = formats.sniff(path, read)
+    if not out:
+        note = formats.default_output_note(path, source)
+        if note:
+            logger.info("%s", note)
     out = Path(out) if out else default_output(path, source)
     out_format = formats.check_output(out, source=source, resume=resume, shard=shard)
     summary_dialect = formats.describe_dialect(out_format)
@@ -507,6 +546,7 @@ def tag_csv(
         counts = np.asarray(record["counts"], dtype=np.int64)
         known = language.known_scripts(run.meta)
         other_script = dict(record.get("other_script") or {})
+        not_synopsis = dict(record.get("not_synopsis") or {})
         language_column = LANGUAGE_COLUMN
         no_rows = True
         input_rows = 0
@@ -534,6 +574,8 @@ def tag_csv(
                     chunk = chunk.drop(columns=formats.nested_fields(chunk.columns, source))
                 language_column = chunk.columns[-1]
                 summary.short_texts += tagged.short_texts
+                for reason, n in tagged.not_synopsis.items():
+                    not_synopsis[reason] = not_synopsis.get(reason, 0) + n
                 summary.truncated += tagged.truncated
                 counts += tagged.chosen.sum(axis=0)
                 for script, n in tagged.other_script.items():
@@ -550,6 +592,7 @@ def tag_csv(
                     no_genre=record.get("no_genre", 0) + int((has_text & (tagged.chosen.sum(axis=1) == 0)).sum()),
                     counts=counts.tolist(),
                     other_script=other_script,
+                    not_synopsis=not_synopsis,
                 )
                 if out_format.appendable:  # a Parquet partial cannot be resumed: no record keeps it
                     write_record(record_path, record)
@@ -583,6 +626,10 @@ def tag_csv(
             summary.tagged, run.config.max_length)
     if summary.header_rows:
         logger.warning("left untagged %s", data_mod.header_rows_said(summary.header_rows, summary.header_count))
+    summary.not_synopsis = dict(sorted(not_synopsis.items(), key=lambda x: -x[1]))
+    untagged = describe_untagged(summary.not_synopsis, language_column)
+    if untagged:
+        logger.warning("%s", untagged)
     summary.other_script = dict(sorted(other_script.items(), key=lambda x: -x[1]))
     message = language.describe(summary.other_script, summary.tagged, known)
     if message:

@@ -75,6 +75,8 @@ _LABEL = re.compile(r"^\s*(?:genres?|genre\(s\)|g[eéê]neros?|genere|generi|类
 #: Numbers that are no TMDB id are strays (`Vocabulary.apply`) when the rows holding them are at most
 #: 1 for this many rows with a genre name or TMDB id; more are a column of other numbers, refused.
 STRAY_SHARE = 4
+#: The `KINDS` of names read as no genre: their report names them as the file writes them.
+NO_GENRE_KINDS = ("placeholder", "category", "modifier", "stray number")
 #: Kinds of mapping, in the order they are reported.
 KINDS = ("tmdb id", "label", "split", "alias", "subgenre", "bracket", "breadcrumb", "spelling", "placeholder",
          "category", "modifier", "stray number")
@@ -132,8 +134,8 @@ class GenreReport:
             if not items:
                 continue
             items.sort(key=lambda kv: (-kv[1]["rows"], kv[0]))
-            if kind in ("placeholder", "category", "modifier", "stray number"):
-                parts = [f"{name} ({_rows(a['rows'])})" for name, a in items]
+            if kind in NO_GENRE_KINDS:  # named as the file writes them: "(no genres listed)", not "No Genres Listed"
+                parts = [f"{a.get('written', name)} ({_rows(a['rows'])})" for name, a in items]
             else:
                 parts = [f"{name} → {' + '.join(a['to'])} ({_rows(a['rows'])})" for name, a in items]
             out.append(f"{heads[kind]}: {', '.join(parts)}")
@@ -401,7 +403,8 @@ class Vocabulary:
                 i += 1
         return tuple(dict.fromkeys(found)) or None
 
-    def apply(self, rows: list[list[str]], *, where: str = "") -> tuple[list[list[str]], GenreReport]:
+    def apply(self, rows: list[list[str]], *, where: str = "",
+              written: dict[str, str] | None = None) -> tuple[list[list[str]], GenreReport]:
         """Map every row's genre names to canonical ones.
 
         Known names become their canonical genres; placeholders disappear (a row left with
@@ -413,6 +416,8 @@ class Vocabulary:
         Args:
             rows: Genre names per row (as `genretag.data.parse_genres` gives them).
             where: Named in errors, e.g. ``"movies.csv column 'genre_ids'"``.
+            written: Name → as the file writes it (`genretag.data.parse_genres`): the report
+                names what it reads as no genre so (``"written"`` of its entry).
 
         Returns:
             The mapped rows and a `GenreReport` of what changed.
@@ -472,6 +477,9 @@ class Vocabulary:
                 result[name] = (chosen,)
                 if name != chosen:
                     applied[name] = {"to": [chosen], "kind": "spelling", "rows": rows_with[name]}
+        for name, entry in applied.items():
+            if entry["kind"] in NO_GENRE_KINDS and (written or {}).get(name, name) != name:
+                entry["written"] = written[name]
         mapped = [list(dict.fromkeys(g for n in row for g in result[n])) for row in rows]
         self._say_new_genres(rows_with, result)
         return mapped, GenreReport(applied)

@@ -74,7 +74,7 @@ def test_headerless_tsv_errors_then_reads_with_columns(run_dir, tmp_path):
     assert "first row looks like data" in error and "--no-header --columns id,overview" in error
     result = _tag(src, "--model", run_dir, "--no-header", "--columns", "id,overview")
     assert result.exit_code == 0, result.output
-    out = read_table(tmp_path / "plot_summaries.tagged.txt")  # .txt kept, tab-separated like the input
+    out = read_table(tmp_path / "plot_summaries.tagged.tsv")  # tab-separated like the input, named so (as train_data.txt)
     assert out["id"].tolist() == ["1001", "1002"] and "predicted_genres" in out.columns
 
 

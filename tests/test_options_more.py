@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from genretag.cli import app
 from genretag.device import check_device
-from genretag.errors import DataError, ModelError
+from genretag.errors import ConfigError, DataError, ModelError
 
 
 def _flat(text: str) -> str:
@@ -48,7 +48,7 @@ def test_lora_targets_that_are_no_linear_layer_are_named(tiny_bert, target, kind
 
     spec = ModelSpec(backbone=str(tiny_bert), num_labels=3, lora_targets=[target])
     article = "an" if kind[0] in "AEIOU" else "a"  # "an Embedding"
-    with pytest.raises(ModelError, match=rf"--lora-targets {target}: '.*{target}' is {article} {kind}, not a linear layer; "
+    with pytest.raises(ConfigError, match=rf"lora_targets {target}: '.*{target}' is {article} {kind}, not a linear layer; "
                                          r"linear layers of this backbone: .*query"):
         build_model(spec)
 
@@ -60,7 +60,7 @@ def test_lora_targets_that_only_end_a_layer_name_or_differ_in_case_are_named(tin
     from genretag.modeling import build_model
 
     spec = ModelSpec(backbone=str(tiny_bert), num_labels=3, lora_targets=[target])
-    with pytest.raises(ModelError, match=rf"LoRA target modules not in this backbone: {target}; its linear layers: "
+    with pytest.raises(ConfigError, match=rf"lora_targets names no layer of this backbone: {target}; its linear layers: "
                                          r".*query.*\(names are case-sensitive\)"):
         build_model(spec)
 

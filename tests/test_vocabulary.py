@@ -181,7 +181,8 @@ def test_load_labelled_with_a_vocabulary_counts_placeholder_rows_as_without_genr
     data, report = load_labelled(path, vocabulary=V)
     assert data.genres == [["Science Fiction"], ["Comedy"]]
     assert (report.no_genres, report.kept) == (3, 2)
-    assert report.genres.applied["Unknown"] == {"to": [], "kind": "placeholder", "rows": 1}
+    # said as the file writes it
+    assert report.genres.applied["Unknown"] == {"to": [], "kind": "placeholder", "rows": 1, "written": "unknown"}
     assert plain_report.genres is None
 
 

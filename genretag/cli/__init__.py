@@ -32,12 +32,14 @@ class _Group(TyperGroup):
     """Moves `GLOBAL_FLAGS` typed after the command name in front of it, where Click reads them."""
 
     def parse_args(self, ctx, args):
-        if args and args[0] in self.commands:
+        # the command comes after any global flags typed before it (`genretag --verbose info RUN --quiet`)
+        at = next((i for i, a in enumerate(args) if a not in GLOBAL_FLAGS), len(args))
+        if at < len(args) and args[at] in self.commands:
             end = args.index("--") if "--" in args else len(args)
-            moved = [a for a in args[1:end] if a in GLOBAL_FLAGS]
+            moved = [a for a in args[at + 1:end] if a in GLOBAL_FLAGS]
             if moved:
-                rest = [a for a in args[1:end] if a not in GLOBAL_FLAGS]
-                args = [*moved, args[0], *rest, *args[end:]]
+                rest = [a for a in args[at + 1:end] if a not in GLOBAL_FLAGS]
+                args = [*args[:at], *moved, args[at], *rest, *args[end:]]
         return super().parse_args(ctx, args)
 
 

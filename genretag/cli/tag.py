@@ -72,7 +72,7 @@ def tag_cli(
     from ..onnx_runtime import check_runtime
     from ..data.reading import check_input
     from ..errors import DataError
-    from ..outputs import ensure_new, refuse_input, refuse_run_files
+    from ..outputs import ensure_new, refuse_finished, refuse_input, refuse_run_files
 
     check_tag_options(threshold=threshold, max_genres=max_genres, precision=precision, batch_size=batch_size,
                       threads=threads)
@@ -121,10 +121,11 @@ def tag_cli(
         parts = parse_shard(shard)
     target = out or default_output(csv, source)
     check_output(target, source=source, resume=resume, shard=parts, warn=False)  # tag_csv says its guess
-    from ..tagging import shard_output, tag_csv
+    from ..tagging import progress_file, shard_output, tag_csv
     final = shard_output(target, parts) if parts else target
     refuse_input(final, [csv])  # not even with --force
     refuse_run_files(final, "--out" if out else None)
+    refuse_finished(final, marker=progress_file, force=force, resume=resume)
     ensure_new(final, force, directory=False, option="--out" if out else None)
     run = load_model_for_tagging(model, runtime=runtime, precision=precision, threads=threads, backbone=backbone,
                                  trust_remote_code=trust_remote_code, force_backbone=force_backbone)

@@ -9,6 +9,7 @@ rest is shared by all trials.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from pathlib import Path
 from typing import Optional
@@ -16,7 +17,7 @@ from typing import Optional
 import typer
 
 from . import train as train_cmd
-from .common import console, err_console, given_options, handle_errors, info, show_progress
+from .common import console, err_console, flag_names, given_options, handle_errors, info, show_progress
 from .options import TRAIN_OPTIONS, Option, command, config_from_options
 
 _VALUES = Optional[list[str]]
@@ -72,10 +73,14 @@ def tune_cli(ctx: typer.Context, **options) -> None:
     from ..device import check_device
 
     options["device"] = check_device(options["device"])
-    from ..tuning import check_metric, check_trials, default_out, grid_cost, parse_grid, plan_tune, tune
+    from ..tuning import (check_metric, check_trials, default_out, describe_repeated, grid_cost, parse_grid,
+                          plan_tune, tune)
 
     variants = {name: axes[name] for name in ("lora_r", "loss", "max_length", "text_cols", "distill_alpha")}
     grid = parse_grid(axes["lr"], axes["batch_size"], axes["epochs"], variants=variants)
+    repeated = describe_repeated(grid, flag_names(ctx))
+    if repeated:
+        logging.getLogger(__name__).warning(repeated)
     metric = check_metric(metric)
     first = {name: values[0] for name, values in grid.variants.items()}
     if "text_cols" in first:

@@ -85,7 +85,6 @@ def strip_tags(text: str, block: str = " ") -> str:
 
 
 _ENTITY = re.compile(r"&(?:#\d+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
-_URL_ONLY = re.compile(r"(?:https?://|www\.)\S+")
 
 
 #: What a named entity may stand for to be read as one: letters and the punctuation of text.
@@ -112,7 +111,8 @@ def clean_cell(value: Any, *, title: bool = False) -> str:
     """One cell as text, as the model read its training synopses: HTML tags and entities
     undone (``<p>A&#x27;s</p>`` → ``A's``), invisible characters dropped, whitespace (CR/LF
     included) collapsed; "" for a missing cell, a null token (`NULL_TOKENS`) or, in a
-    synopsis, a placeholder (`SYNOPSIS_PLACEHOLDERS`) or a link alone. A whole number read
+    synopsis, a placeholder (`SYNOPSIS_PLACEHOLDERS`) or a cell without a synopsis's text
+    (`not_a_synopsis`: no letters, a link or an e-mail address alone). A whole number read
     as a float (a title "1917" in a column pandas made float) is written without ".0".
 
     Args:
@@ -123,17 +123,63 @@ def clean_cell(value: Any, *, title: bool = False) -> str:
         if value is None or is_missing(value):
             return ""
         value = str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+    value = _printed(value)
+    if not value:
+        return ""
+    if title:
+        return "" if value.lower() in TITLE_NULL_TOKENS else value
+    return "" if is_placeholder(value) or not_a_synopsis(value) else value
+
+
+def _printed(value: str) -> str:
+    """``value`` as `clean_cell` reads it: tags, entities, invisible characters and padding undone;
+    "" for a cell that prints nothing."""
     value = strip_tags(value)
     if "&" in value:
         value = unescape_entities(value)
     value = " ".join(value.translate(ZERO_WIDTH).split())  # also turns CR/LF inside quoted fields into spaces
     if value and (value[0] in INVISIBLE_FILLERS or value[-1] in INVISIBLE_FILLERS):
         value = value.strip(INVISIBLE_FILLERS + " ")  # "\u3164N/A\u3164": pasted around a value as padding
-    if is_blank(value):  # "\u2800", a lone U+FE0F or U+0301: a cell that prints nothing
+    return "" if is_blank(value) else value  # "\u2800", a lone U+FE0F or U+0301: a cell that prints nothing
+
+
+#: A letter of any script (CJK and Hangul included); digits and ``_`` are not.
+_LETTER = re.compile(r"[^\W\d_]")
+_LINK = r"(?:https?://|www\.)\S+"
+_EMAIL = r"(?:mailto:)?[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
+#: Links or e-mail addresses alone, one or several (separated by spaces, commas ...).
+_ADDRESSES_ONLY = re.compile(rf"(?:{_LINK}|{_EMAIL})(?:[\s,;|]+(?:{_LINK}|{_EMAIL}))*[.,;]?")
+
+
+def not_a_synopsis(text: str) -> str:
+    """Why a synopsis cell that prints something holds no synopsis, or "": ``"no letters"`` (emoji,
+    numbers, symbols, punctuation alone), ``"a link only"``, ``"an e-mail address only"``. Such a
+    cell is an empty synopsis in every command (`clean_cell`); ``tag`` flags its row with the reason.
+    A placeholder ("N/A", "TBA") is `is_placeholder`'s, not this.
+
+    Args:
+        text: The cell as `clean_cell` reads it (tags and invisible characters undone).
+    """
+    if _LETTER.search(text) is None:
+        return "no letters"
+    if ("@" in text or "://" in text or "www." in text) and _ADDRESSES_ONLY.fullmatch(text):
+        return "a link only" if re.search(_LINK, text) else "an e-mail address only"
+    return ""
+
+
+def no_synopsis_note(value: Any) -> str:
+    """`not_a_synopsis` of a raw cell: the reason its synopsis is empty though the cell prints
+    something; "" for a synopsis, an empty cell or a placeholder ("N/A", "-").
+
+    Punctuation alone ("-", "...") is a placeholder; emoji, digits and symbols are "no letters".
+    """
+    if not isinstance(value, str):
         return ""
-    if title:
-        return "" if value.lower() in TITLE_NULL_TOKENS else value
-    return "" if is_placeholder(value) or _URL_ONLY.fullmatch(value) else value
+    text = _printed(value)
+    if not text or (_LETTER.search(text) is None
+                    and not any(c.isdigit() or unicodedata.category(c)[0] == "S" for c in text)):
+        return ""
+    return not_a_synopsis(text)
 
 
 def is_placeholder(text: str) -> bool:

@@ -67,7 +67,7 @@ def _title_word(match: re.Match) -> str:
     return _ACRONYMS.get(word, word[:1].title() + word[1:])
 
 
-def parse_genres(cell: Any) -> list[str]:
+def parse_genres(cell: Any, written: dict[str, str] | None = None) -> list[str]:
     """Parse one genre cell into canonical genre names.
 
     Accepted forms: a Python-list string ``"['Action', 'Drama']"``, a JSON list of
@@ -84,14 +84,24 @@ def parse_genres(cell: Any) -> list[str]:
 
     Args:
         cell: The raw cell value.
+        written: Filled with each canonical name → the name as the cell wrote it (the first
+            spelling seen), for messages: ``"No Genres Listed"`` → ``"(no genres listed)"``.
 
     Returns:
         Canonical genre names in their original order, without duplicates.
     """
-    return _dedupe(canonical_genre(n) for n in _raw_genres(cell))
+    if written is None:
+        return _dedupe(canonical_genre(n) for n in _raw_genres(cell))
+    shown: dict[str, str] = {}
+    names = list(_raw_genres(cell, shown))
+    for name in names:
+        written.setdefault(canonical_genre(name), " ".join(shown.get(name, name).split()))
+    return _dedupe(canonical_genre(n) for n in names)
 
 
-def _raw_genres(cell: Any) -> Iterator[str]:
+def _raw_genres(cell: Any, shown: dict[str, str] | None = None) -> Iterator[str]:
+    """The names of a genre cell; ``shown`` gets a split piece's text before its brackets and
+    quotes were stripped (name → as written)."""
     if isinstance(cell, np.ndarray):
         cell = cell.tolist()
     if isinstance(cell, (list, tuple)):
@@ -127,6 +137,8 @@ def _raw_genres(cell: Any) -> Iterator[str]:
         name = _QUALIFIER.sub("", piece.strip(_GENRE_STRIP)).strip(_GENRE_STRIP)
         if name.count("(") == name.count(")") + 1 and piece.rstrip().endswith(")"):
             name += ")"  # "Comedy (romantic)": the strip took the bracket the name closes with
+        if shown is not None:
+            shown.setdefault(name, piece.strip())
         yield name
 
 

@@ -263,10 +263,11 @@ def load_labelled(
     synopses = join_text(df, synopsis_cols).tolist() if synopsis_cols != list(texts_cols) else texts
     is_header = header_rows(df, synopsis_cols)
     cells = df[genres_col].tolist()
-    genres = [parse_genres(c) for c in cells]
+    written: dict[str, str] = {}  # canonical name -> as the file writes it, for the report
+    genres = [parse_genres(c, written) for c in cells]
     genre_report = None
     if vocabulary is not None:
-        genres, genre_report = vocabulary.apply(genres, where=f"{path} column '{genres_col}'")
+        genres, genre_report = vocabulary.apply(genres, where=f"{path} column '{genres_col}'", written=written)
     malformed = sum(is_malformed_list(c) for c in cells)
     if malformed:
         logger.warning(

@@ -40,7 +40,8 @@ from .folder import (
     is_finished,
     score_keys,
 )
-from .grid import AXES, VARIANT_AXES, Grid, Plan, PlannedRun, Trial, format_lr, grid_cost, make_plan, parse_grid
+from .grid import (AXES, VARIANT_AXES, Grid, Plan, PlannedRun, Trial, describe_repeated, format_lr, grid_cost, make_plan,
+                   parse_grid)
 from .run import Callback, TuneResult, check_trials, default_out, plan_tune, tune
 
 __all__ = [
@@ -62,6 +63,7 @@ __all__ = [
     "check_metric",
     "check_trials",
     "default_out",
+    "describe_repeated",
     "format_lr",
     "grid_cost",
     "higher_is_better",

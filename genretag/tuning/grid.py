@@ -78,11 +78,19 @@ class Grid:
     epochs: list[int] = field(default_factory=lambda: list(DEFAULT_EPOCHS))
     variants: dict = field(default_factory=dict)
     """``{field: [values]}`` for `VARIANT_AXES` (an axis of one value is not varied)."""
+    repeated: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+    """``{field: {value: times given}}`` of the values given more than once (each is tried once)."""
 
     def __post_init__(self):
         unknown = sorted(set(self.variants) - set(VARIANT_AXES))
         if unknown:
             raise ValueError(f"cannot vary {', '.join(unknown)}; tune varies {', '.join(VARIANT_AXES)}")
+        given = {"lr": [float(x) for x in self.lr], "batch_size": [int(x) for x in self.batch_size],
+                 "epochs": [int(x) for x in self.epochs],
+                 **{k: [tuple(v) if isinstance(v, list) else v for v in values] for k, values in self.variants.items()}}
+        self.repeated = {axis: {v: values.count(v) for v in dict.fromkeys(values) if values.count(v) > 1}
+                         for axis, values in given.items()}
+        self.repeated = {axis: counts for axis, counts in self.repeated.items() if counts}
         self.variants = {k: list(dict.fromkeys(tuple(v) if isinstance(v, list) else v for v in values))
                          for k, values in self.variants.items() if values}
         self.lr = list(dict.fromkeys(float(x) for x in self.lr))
@@ -132,6 +140,21 @@ class Grid:
         out = {"lr": self.lr, "batch_size": self.batch_size, "epochs": self.epochs}
         out.update({k: [list(v) if isinstance(v, tuple) else v for v in values] for k, values in self.varied().items()})
         return out
+
+
+def describe_repeated(grid: Grid, flag=lambda name: "--" + name.replace("_", "-")) -> str | None:
+    """One line naming the grid values given more than once (`Grid.repeated`), or None.
+
+    Args:
+        grid: The grid.
+        flag: Field name → how the user named it (the CLI's flag).
+    """
+    if not grid.repeated:
+        return None
+    said = [f"{flag(axis)} {format_lr(v) if axis == 'lr' else ','.join(v) if isinstance(v, tuple) else format_value(v)}"
+            f" ({n} times)"
+            for axis, counts in grid.repeated.items() for v, n in counts.items()]
+    return f"values given more than once are tried once: {', '.join(said)}"
 
 
 def parse_grid(lr: list[str] | None = None, batch: list[str] | None = None, epochs: list[str] | None = None,
