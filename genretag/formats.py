@@ -1173,7 +1173,14 @@ def _sniff_delimited(path: Path, base: FileFormat, text: str, truncated: bool, o
         raise DataError(f"{path} is empty; expected a header row and data rows")
     blank: tuple[str, ...] = ()
     trailing = False
-    if options.header:
+    header_row = options.header
+    if header_row and (layout := _imdb_layout(header, sep)):
+        header_row = False
+        _warn_once(path, f"%s: no header row (its first line is a movie: '{header[0].strip()}' is a number); reading "
+                         f"its {len(layout)} ' ::: ' fields as IMDb's genre-classification layout: {', '.join(layout)} "
+                         "(pass --no-header --columns to name them otherwise)")
+        options = ReadOptions(sep=options.sep, header=False, columns=layout)
+    if header_row:
         # Names are kept as written ("Genre " stays "Genre "): the output's header is the file's own.
         # Matching a name (`genretag.data.columns`) ignores case and surrounding spaces.
         columns = [c.lstrip("\ufeff") for c in header]
@@ -1198,11 +1205,31 @@ def _sniff_delimited(path: Path, base: FileFormat, text: str, truncated: bool, o
                     f", or the file looks {found!r}-separated: pass --sep {found!r}" if found != sep else "")
             raise DataError(f"--columns gives {len(columns)} names but the first row of {path} has {len(header)} "
                             f"fields (separator {sep!r}); give one name per field{hint}")
-    return FileFormat(**{**base.__dict__, "kind": CSV, "columns": columns, "sep": sep, "header": options.header,
+    return FileFormat(**{**base.__dict__, "kind": CSV, "columns": columns, "sep": sep, "header": header_row,
                          "skip_lines": skip, "title_lines": title_lines, "quoting": quoting, "blank_columns": blank,
                          "trailing_sep": options.header and trailing, "sep_line": excel is not None,
                          "preamble": preamble, "bare_cr": bare_cr and len(sep) == 1,
                          "newline": _record_ending(text, sep, quoting) or base.newline})
+
+
+#: IMDb's genre-classification files (Kaggle "Genre Classification Dataset IMDb": ``train_data.txt``,
+#: ``test_data.txt``, ``test_data_solution.txt``) have no header row: ``id ::: title ::: genre ::: description``,
+#: the test file without the genre.
+_IMDB_LAYOUTS = {4: ["id", "title", "genres", "overview"], 3: ["id", "title", "overview"]}
+
+
+def _imdb_layout(first: list[str], sep: str) -> list[str] | None:
+    """The column names of a header-less IMDb `` ::: `` file whose first record is ``first``, or None.
+
+    Only when the first field is a number and the last reads as a sentence: a file with a header
+    row of its own (``id ::: title ::: genre ::: description``) keeps it.
+    """
+    if sep != " ::: " or len(first) not in _IMDB_LAYOUTS:
+        return None
+    cells = [c.strip() for c in first]
+    if not re.fullmatch(r"\d+", cells[0]) or len(cells[-1].split()) < 4:
+        return None
+    return list(_IMDB_LAYOUTS[len(cells)])
 
 
 def _preamble(text: str, sep: str | None, truncated: bool) -> tuple[int, int] | None:
