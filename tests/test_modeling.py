@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from genretag.batching import collate, encode
-from genretag.errors import ModelError
+from genretag.errors import ConfigError, ModelError
 from genretag.modeling import ModelSpec, build_model, resolve_backbone
 from genretag.predict import predict_logits
 
@@ -51,7 +51,7 @@ def test_lora_targets_override_and_unknown_target(tiny_qwen):
     model, _ = _model(tiny_qwen, lora_targets=["q_proj", "k_proj", "v_proj", "o_proj"])
     lora = _lora_modules(model)
     assert lora == {"q_proj", "k_proj", "v_proj", "o_proj"}
-    with pytest.raises(ModelError, match="not in this backbone"):
+    with pytest.raises(ConfigError, match="names no layer of this backbone: nonexistent_proj"):
         _model(tiny_qwen, lora_targets=["nonexistent_proj"])
 
 
