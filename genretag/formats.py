@@ -1591,13 +1591,126 @@ def _delimited_chunks(path: Path, fmt: FileFormat, chunksize: int) -> Iterator[p
     def tidy(chunk: pd.DataFrame) -> pd.DataFrame:
         return _name_columns(_without_eof_mark(_without_crs(chunk) if crlf else chunk), fmt)
 
-    with _lost_field_unsaid() if fmt.trailing_sep else contextlib.nullcontext():
-        if fmt.repair or fmt.compression == "zip":
-            with open_text(path, fmt) as fh, pd.read_csv(fh, **options) as reader:
-                yield from (tidy(chunk) for chunk in reader)
-        else:  # pandas decodes (and decompresses) faster by itself
-            with pd.read_csv(path, encoding=fmt.encoding, compression=fmt.compression, **options) as reader:
-                yield from (tidy(chunk) for chunk in reader)
+    short = None if fmt.trailing_sep or fmt.bare_cr else _ShortRecords(path, fmt)
+    try:
+        with _lost_field_unsaid() if fmt.trailing_sep else contextlib.nullcontext():
+            if fmt.repair or fmt.compression == "zip":
+                with open_text(path, fmt) as fh, pd.read_csv(fh, **options) as reader:
+                    chunks = (tidy(chunk) for chunk in reader)
+                    yield from short.mend(chunks) if short else chunks
+            else:  # pandas decodes (and decompresses) faster by itself
+                with pd.read_csv(path, encoding=fmt.encoding, compression=fmt.compression, **options) as reader:
+                    chunks = (tidy(chunk) for chunk in reader)
+                    yield from short.mend(chunks) if short else chunks
+    finally:
+        if short is not None:
+            short.close()
+
+
+class _ShortRecords:
+    """Records of a delimited file with fewer fields than its header. pandas pads them with empty
+    cells at the end, so without a word their cells land in other columns (Kaggle's
+    ``movies_metadata.csv``: three records broken over two lines, their production companies read
+    as genres).
+
+    A record broken by a line break inside an unquoted field is two short records whose fields
+    add up to the header's plus one: they are joined into one record (the break kept in the
+    field), said. Other short records are read as pandas pads them, said with their lines. The
+    fields of each record are counted by Python's csv module over the same text, in step with
+    pandas' rows; where the two readings disagree the check stops (nothing is changed).
+    """
+
+    EXAMPLES = 3
+
+    def __init__(self, path: Path, fmt: FileFormat):
+        self.path, self.width = path, len(fmt.columns)
+        self.fh = open_text(path, fmt)
+        quoting = csv.QUOTE_MINIMAL if fmt.quoting else csv.QUOTE_NONE
+        self.records = csv.reader(self.fh, delimiter=fmt.sep, quoting=quoting)
+        self.aligned = True
+        self.joined: list[int] = []  # first lines of the records joined
+        self.padded: list[int] = []  # lines of the other short records
+        for _ in range(fmt.skip_lines + bool(fmt.header)):
+            next(self.records, None)
+
+    def close(self) -> None:
+        self.fh.close()
+        self.report()
+
+    def _next(self, n: int) -> list[tuple[int, str, int]] | None:
+        """``(fields, first field, line)`` of the next ``n`` records that pandas reads as rows, or None."""
+        out = []
+        while len(out) < n:
+            record = next(self.records, None)
+            if record is None:
+                return None
+            if record:  # pandas skips empty lines
+                out.append((len(record), record[0], self.records.line_num))
+        return out
+
+    def mend(self, chunks: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        """``chunks`` with broken records joined and short ones counted (see the class)."""
+        held: tuple[pd.DataFrame, tuple[int, str, int]] | None = None
+        for chunk in chunks:
+            counts = self._next(len(chunk)) if self.aligned else None
+            if counts is None or any(counts[i][1] != chunk.iat[i, 0] for i in (0, len(chunk) - 1) if len(chunk)):
+                if self.aligned:
+                    logger.debug("%s: field counts out of step with pandas' rows; short records not checked", self.path)
+                self.aligned = False
+                if held is not None:
+                    yield held[0]
+                    held = None
+                yield chunk
+                continue
+            if held is not None:  # a short last row held back from the chunk before
+                chunk, counts = pd.concat([held[0], chunk]), [held[1], *counts]
+                held = None
+            chunk, last = self._join(chunk, counts, final=False)
+            if last is not None:  # a short last row: the next chunk may hold the rest of its record
+                held, chunk = (chunk.iloc[-1:], last), chunk.iloc[:-1]
+            yield chunk
+        if held is not None:
+            yield self._join(held[0], [held[1]], final=True)[0]
+
+    def _join(self, chunk: pd.DataFrame, counts: list[tuple[int, str, int]], *,
+              final: bool) -> tuple[pd.DataFrame, tuple[int, str, int] | None]:
+        """``(chunk with broken records joined, the count of a short last row left to join or None)``."""
+        if all(n >= self.width for n, _, _ in counts):
+            return chunk, None
+        chunk, drop, i, last = chunk.copy(), [], 0, None
+        while i < len(counts):
+            a, _, line = counts[i]
+            if a < self.width and i + 1 == len(counts) and not final:
+                last = counts[i]
+                break
+            b = counts[i + 1][0] if i + 1 < len(counts) else self.width
+            if a < self.width and b < self.width and a + b == self.width + 1:
+                first, second = chunk.iloc[i].tolist()[:a], chunk.iloc[i + 1].tolist()[:b]
+                chunk.iloc[i] = [*first[:-1], f"{first[-1]}\n{second[0]}", *second[1:]]
+                drop.append(i + 1)
+                self.joined.append(line)
+                i += 2
+                continue
+            if a < self.width:
+                self.padded.append(line)
+            i += 1
+        return (chunk.drop(index=chunk.index[drop]) if drop else chunk), last
+
+    def report(self) -> None:
+        """Say what was joined and what was padded (once per file version)."""
+        width = self.width
+        if self.joined:
+            lines = ", ".join(f"{n}-{n + 1}" for n in self.joined[: self.EXAMPLES])
+            more = ", ..." if len(self.joined) > self.EXAMPLES else ""
+            _warn_once(self.path, f"%s: {len(self.joined)} record(s) broken over two lines by a line break inside an "
+                                  f"unquoted field (lines {lines}{more}); each read as one record of the header's "
+                                  f"{width} fields, the break kept in the field")
+        if self.padded:
+            more = ", ..." if len(self.padded) > self.EXAMPLES else ""
+            lines = ", ".join(map(str, self.padded[: self.EXAMPLES])) + more
+            _warn_once(self.path, f"%s: {len(self.padded)} row(s) have fewer fields than the header's {width} (line "
+                                  f"{lines}): read with the missing cells empty at the end; if a field is missing "
+                                  "inside a row, its cells are in the wrong columns: fix those lines")
 
 
 def _without_crs(chunk: pd.DataFrame) -> pd.DataFrame:
