@@ -520,7 +520,7 @@ def _write(tagged, out: Path, fmt: formats.OutputFormat, force: bool, cols: list
                 headers = []
                 if (text.str.len() <= data_mod.HEADER_CELL_CHARS).any():  # else no header row: skip the frame
                     frame = block[[c for c in header if c in block.columns]]
-                    headers = [i for i, flag in enumerate(data_mod.header_rows(frame, synopsis_cols)) if flag]
+                    headers = [i for i, flag in enumerate(data_mod.header_rows(frame, synopsis_cols, summary.rows)) if flag]
                 has_text = int((text.str.len() > 0).sum()) - sum(bool(text.iloc[i]) for i in headers)
                 summary.header_rows = (summary.header_rows + [summary.rows + i for i in headers])[:HEADER_EXAMPLES]
                 summary.header_count += len(headers)

@@ -426,7 +426,7 @@ _HEADER_CELL_WORDS = frozenset("""overview synopsis plot description summary sto
 brief movie film en english of the""".split())
 
 
-def header_rows(frame: pd.DataFrame, synopsis_cols: list[str]) -> np.ndarray:
+def header_rows(frame: pd.DataFrame, synopsis_cols: list[str], rows_before: int | None = None) -> np.ndarray:
     """Rows that are a header, not a movie: files joined one after another (``cat a.csv b.csv``)
     repeat their header, with the same names or another export's ("ID, Movie title, Plot summary").
 
@@ -435,8 +435,18 @@ def header_rows(frame: pd.DataFrame, synopsis_cols: list[str]) -> np.ndarray:
     column names alone ("Plot summary"), and its non-empty cells together look like a header
     (`genretag.formats.looks_like_header`: short, not numbers, one a column name of movie files).
 
+    A header row of other names than ``frame``'s columns (in order, any case) starts a part whose
+    columns differ: its rows below would be read shifted, so it is an error.
+
+    Args:
+        rows_before: Data rows before ``frame`` in its file, for messages (default: ``frame``'s
+            index holds data-row numbers).
+
     Returns:
         ``[rows]`` bool, True for a header row.
+
+    Raises:
+        DataError: A header row of other columns (files of other layouts joined).
     """
     out = np.zeros(len(frame), dtype=bool)
     if not len(frame) or not synopsis_cols:
@@ -455,4 +465,39 @@ def header_rows(frame: pd.DataFrame, synopsis_cols: list[str]) -> np.ndarray:
             continue
         cells = [str(v).strip() for v in frame.iloc[pos].tolist() if not is_missing(v) and str(v).strip()]
         out[pos] = looks_like_header(cells)
+        if out[pos]:
+            _check_same_columns(frame, pos, rows_before, synopsis_cols)
     return out
+
+
+def _check_same_columns(frame: pd.DataFrame, pos: int, rows_before: int | None, synopsis_cols: list[str]) -> None:
+    """Refuse a header row inside ``frame`` whose synopsis or genre column is at another place than
+    in ``frame``'s columns (see `header_rows`); another export's names for the same layout ("ID, Movie
+    title, Plot summary, Genres" below "id, title, overview, genres") are fine."""
+    row = ["" if is_missing(v) else str(v).strip() for v in frame.iloc[pos].tolist()]
+    names = ["" if str(c).startswith("Unnamed: ") else str(c).strip() for c in frame.columns]
+    if [c.casefold() for c in row] == [n.casefold() for n in names]:
+        return
+    try:
+        texts, genres = detect_columns(row, need_genres=False)
+    except DataError:
+        return  # no synopsis column named in it: nothing to compare
+    places = sorted(row.index(c) for c in synopsis_columns(texts))
+    mine = sorted(list(frame.columns).index(c) for c in synopsis_cols if c in frame.columns)
+    try:
+        _, own_genres = detect_columns(list(frame.columns), text_cols=list(synopsis_cols), need_genres=False)
+    except DataError:
+        own_genres = None
+    same_genres = genres is None or own_genres is None or row.index(genres) == list(frame.columns).index(own_genres)
+    if places == mine and same_genres:
+        return
+    index = frame.index[pos]
+    number = rows_before + pos if rows_before is not None else index if isinstance(index, (int, np.integer)) else None
+    where = f"row {int(number) + 2}" if number is not None else "a row"  # as a spreadsheet numbers it
+    raise DataError(f"{where} is another header ({_clip(', '.join(c for c in row if c))}) than the file's "
+                    f"({_clip(', '.join(n for n in names if n))}): the file joins parts with other columns, whose rows "
+                    "would be read in the wrong columns; split it at that row and read each part on its own")
+
+
+def _clip(text: str, width: int = 80) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
