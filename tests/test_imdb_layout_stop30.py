@@ -8,9 +8,9 @@ import json
 import logging
 
 import pytest
+from conftest import synthetic_movies
 from typer.testing import CliRunner
 
-from conftest import synthetic_movies
 from genretag.cli import app
 from genretag.formats import read_table, sniff
 
