@@ -268,9 +268,12 @@ def _detect_encoding(path: Path, fmt: FileFormat, head: bytes) -> tuple[str, boo
     # Shift-JIS, GBK, EUC-KR or Windows-1251 bytes make a few valid UTF-8 pairs by chance: a
     # file with more invalid bytes than valid characters is asked whether it is one of those.
     legacy = _legacy_encoding(path, fmt) if bad > valid else None
-    if valid and legacy is None:
+    if valid >= bad and valid:
         # Mostly UTF-8: a cell pasted from a Windows program. Decoding the whole file as
         # cp1252 would garble every correct accented letter, so repair only the bad bytes.
+        # (More invalid bytes than valid characters is a legacy file whose bytes made a valid
+        # UTF-8 pair or two by chance, as Windows-1252's "É”" does: read in its code page below,
+        # so that its output keeps its bytes.)
         _warn_once(path, f"%s: {bad} byte(s) are not valid UTF-8 in an otherwise UTF-8 file; read them as "
                          f"Windows-1252 (first: '{example}'); every other cell is read unchanged")
         return utf8, True
@@ -469,21 +472,28 @@ def _scan_utf8(path: Path, fmt: FileFormat) -> tuple[int, str, int]:
     """Bytes invalid in UTF-8, the first one in context, and valid multi-byte characters."""
     decoder = codecs.getincrementaldecoder("utf-8")(errors=REPAIR_ERRORS)
     _repairs.counter = Counter()
-    non_ascii = 0
+    non_ascii = odd = 0
     try:
         with open_binary(path, fmt) as f:
             while True:
                 block = f.read(_BLOCK_BYTES)
                 text = decoder.decode(block, final=not block)
                 non_ascii += len(text) - len(text.encode("ascii", errors="ignore"))
+                odd += len(_CHANCE_UTF8.findall(text))
                 if not block:
                     break
         counter = _repairs.counter
     finally:
         _repairs.counter = None
     # Each repaired byte became one non-ASCII character (or a control character below 0x80:
-    # never, cp1252 maps 0x80-0xFF above ASCII); what is left was valid UTF-8.
-    return counter["bytes"], counter.get("example", ""), non_ascii - counter["bytes"]
+    # never, cp1252 maps 0x80-0xFF above ASCII); what is left was valid UTF-8, less the
+    # characters that legacy bytes make by chance.
+    return counter["bytes"], counter.get("example", ""), max(0, non_ascii - counter["bytes"] - odd)
+
+
+#: Characters that two bytes of a legacy encoding (Big5, EUC-KR, Windows-1252's "É”") make as valid
+#: UTF-8 by chance, and catalogues almost never hold: IPA letters and modifiers, Syriac to NKo.
+_CHANCE_UTF8 = re.compile("[\u0250-\u02ff\u0700-\u07ff]")
 
 
 _warned: set[tuple] = set()
