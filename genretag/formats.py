@@ -1334,6 +1334,11 @@ def _check_first_rows(path: Path, text: str, sep: str, quoting: bool, truncated:
         return False
     if all(len(r) == width + 1 for r in rows):
         return all(not r[-1].strip() for r in rows)
+    if len(rows[0]) == width + 1 and not rows[0][-1].strip():  # rows ending with a separator, and one that is off
+        odd = next(i for i, r in enumerate(rows) if len(r) != width + 1)
+        raise DataError(f"cannot parse {path}: its rows end with a separator ({width + 1} fields, the last empty) "
+                        f"but row {odd + 2} has {len(rows[odd])} fields separated by {sep!r}; quote fields that hold "
+                        f"{sep!r} (\"a, b\"), or pass --sep")
     if given:  # --sep was passed: name the separator the file seems to have instead
         found = _detect_long_separator(text, truncated) or _detect_delimiter(text, truncated)
         hint = (f"the file looks {found!r}-separated: pass --sep {found!r} or leave --sep out" if found != sep

@@ -96,3 +96,16 @@ def test_train_learns_no_company_as_a_genre(tmp_path, tiny_qwen):
     assert result.exit_code == 0, result.output
     labels = json.loads((run / "labels.json").read_text())
     assert "Carousel Productions" not in labels and "Drama" in labels
+
+
+def test_a_wide_row_among_rows_ending_with_a_separator_is_named(tmp_path):
+    """The error said "its first data row has 4 fields", while the first row was fine (it ends with a separator)."""
+    from genretag.errors import DataError
+
+    rows = [f"Film {i},Drama,A quiet story number {i}.," for i in range(12)]
+    rows.insert(10, "Dragon,Fantasy,A farm girl must unite, against all odds, the kingdoms.,")
+    path = tmp_path / "trailing.csv"
+    path.write_text("title,genres,overview\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"its rows end with a separator \(4 fields, the last empty\) but row 12 has 6 "
+                                        r"fields separated by ','; quote fields that hold ','"):
+        read_table(path)
