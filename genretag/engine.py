@@ -264,7 +264,7 @@ def output_format(out: str | Path, files: list[str]) -> formats.OutputFormat:
     kept = {formats.check_output(out, source=formats.sniff(f), warn=False) for f in files}
     if len(kept) == 1:
         return kept.pop()
-    settings = ("encoding", "sep", "bom", "sep_line", "newline", "quoting")
+    settings = ("encoding", "sep", "bom", "sep_line", "newline", "quoting", "decimal")
     values = {name: {getattr(fmt, name) for fmt in kept} for name in settings}
     # What every input shares is kept; what differs is plain UTF-8 CSV's own.
     chosen = replace(plain, **{name: next(iter(v)) for name, v in values.items() if len(v) == 1})

@@ -178,6 +178,9 @@ class FileFormat:
     header and row), as written: read past, and written back above a tagged table (csv)."""
     bare_cr: bool = False
     """A bare CR is inside a cell of a file whose lines end with LF or CRLF: it ends no record (csv)."""
+    decimal: str = "."
+    """The decimal mark of its numbers: ``,`` in a file not separated by commas whose numbers are
+    all written so (``3,5``: a French or German spreadsheet's export), else ``.`` (csv)."""
     records_key: tuple[str, ...] = ()
     """Where the records are in a file that is one JSON object (json): its key path; () for an array."""
     wrapper: tuple[str, str, str] | None = None
@@ -1219,7 +1222,24 @@ def _sniff_delimited(path: Path, base: FileFormat, text: str, truncated: bool, o
                          "skip_lines": skip, "title_lines": title_lines, "quoting": quoting, "blank_columns": blank,
                          "trailing_sep": options.header and trailing, "sep_line": excel is not None,
                          "preamble": preamble, "bare_cr": bare_cr and len(sep) == 1,
+                         "decimal": _decimal_mark(text, sep, quoting, columns if header_row else None),
                          "newline": _record_ending(text, sep, quoting) or base.newline})
+
+
+_COMMA_NUMBER = re.compile(r"[-+]?\d+,\d+")
+_DOT_NUMBER = re.compile(r"[-+]?\d+\.\d+")
+
+
+def _decimal_mark(text: str, sep: str, quoting: bool, columns: list[str] | None) -> str:
+    """``,`` when a file not separated by commas writes its decimal numbers with a comma (``3,5``)
+    and none with a point, in the sampled rows; else ``.`` (see `FileFormat.decimal`)."""
+    if sep == ",":
+        return "."
+    rows = _records(text, sep, _SAMPLE_LINES, quoting)[1 if columns is not None else 0:]
+    cells = [c.strip() for row in rows for c in row]
+    comma = sum(1 for c in cells if _COMMA_NUMBER.fullmatch(c))
+    dot = sum(1 for c in cells if _DOT_NUMBER.fullmatch(c))
+    return "," if comma and not dot else "."
 
 
 #: IMDb's genre-classification files (Kaggle "Genre Classification Dataset IMDb": ``train_data.txt``,
@@ -2040,6 +2060,8 @@ class OutputFormat:
     """The input's lines above its table (`FileFormat.preamble`), written as they were above the header (csv)."""
     wrapper: tuple[str, str, str] | None = None
     """The input's JSON object around its records (`FileFormat.wrapper`), written around the records (json)."""
+    decimal: str = "."
+    """The decimal mark of the numbers genretag writes (scores): the input's when it wrote ``3,5`` (csv)."""
 
     @property
     def spreadsheet(self) -> bool:
@@ -2120,7 +2142,8 @@ def _as_input(fmt: OutputFormat, source: FileFormat) -> OutputFormat:
                         newline=_kept_newline(CSV, source),
                         blank_columns=tuple(source.blank_columns),
                         quoting=(source.quoting and len(source.sep) == 1) or fmt.sep not in (source.sep, "\t"),
-                        preamble=source.preamble if fmt.sep == source.sep else "")
+                        preamble=source.preamble if fmt.sep == source.sep else "",
+                        decimal=source.decimal if fmt.sep == source.sep and fmt.sep != "," else ".")
 
 
 def _kept_newline(kind: str, source: FileFormat | None) -> str | None:
@@ -2148,6 +2171,8 @@ def describe_dialect(fmt: OutputFormat) -> str | None:
         parts.append(f"an Excel 'sep={fmt.sep}' first line")
     if fmt.encoding != "utf-8" or fmt.bom:
         parts.append(encoding_label(fmt.encoding) + (" with a byte-order mark" if fmt.bom else ""))
+    if fmt.decimal != ".":
+        parts.append(f"decimal {fmt.decimal!r} in scores")
     return f"{', '.join(parts)} (as the input)" if parts else None
 
 
@@ -2493,11 +2518,11 @@ def _delimited(frame: pd.DataFrame, fmt: OutputFormat, header, name: str) -> tup
     if not fmt.quoting:
         try:
             return frame.to_csv(sep=fmt.sep, header=header, index=False, lineterminator="\r\n",
-                                quoting=csv.QUOTE_NONE, quotechar=None), False
+                                quoting=csv.QUOTE_NONE, quotechar=None, decimal=fmt.decimal), False
         except csv.Error:  # "need to escape": a cell holds the separator or a line break
             _warn_once(Path(name), "%s: a cell holds the separator or a line break, which the input's unquoted "
                                    "layout cannot hold: the rows written with it are CSV-quoted")
-    return frame.to_csv(sep=fmt.sep, header=header, index=False, lineterminator="\r\n"), True
+    return frame.to_csv(sep=fmt.sep, header=header, index=False, lineterminator="\r\n", decimal=fmt.decimal), True
 
 
 def _json_text(value) -> str:
