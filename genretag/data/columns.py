@@ -59,8 +59,15 @@ TITLE_COLUMN_CANDIDATES: tuple[str, ...] = (
     "movie",
     "film",
     "titel", "titre", "título", "titulo", "titolo", "название", "片名", "タイトル", "제목",  # other languages
-    "filmtitel", "tytuł", "başlık", "電影名", "电影名", "作品名", "題名",
+    "filmtitel", "tytuł", "başlık", "電影名", "电影名", "作品名", "題名", "电影名称", "電影名稱", "影片名称",
+    "english_name",  # MyAnimeList's Kaggle export ("English name"), after its romaji "Name"
 )
+#: An English title column, and columns of a title in the original language or its romanisation
+#: beside it (anime exports: Jikan's ``title`` / ``title_english`` / ``title_japanese``, MyAnimeList's
+#: ``Name`` / ``English name`` / ``Other name``): there the English one is the title an English model reads.
+ENGLISH_TITLE_COLUMNS = ("title_english", "english_title", "english_name", "name_english")
+ORIGINAL_TITLE_COLUMNS = ("title_japanese", "japanese_title", "title_romaji", "romaji_title", "title_native",
+                          "native_title", "japanese_name", "other_name", "title_synonyms")
 
 
 def _column_list(columns: list[str], limit: int = 20) -> str:
@@ -225,6 +232,9 @@ def detect_title_column(columns: list[str], title_col: str | None = None) -> str
     if title_col is not None:
         return _resolve(title_col, columns, "--title-col")
     found = _candidates(columns, TITLE_COLUMN_CANDIDATES)
+    english = _candidates(columns, ENGLISH_TITLE_COLUMNS)
+    if english and _candidates(columns, ORIGINAL_TITLE_COLUMNS):
+        return english[0]
     return found[0] if found else None
 
 
