@@ -75,10 +75,22 @@ def ensure_new(target: str | Path, force: bool, *, directory: bool | None = None
             raise DataError(f"{named} is a file, not a folder; give a folder's name")
         if where.is_dir() and force:
             _check_replaceable(where, named, inputs)
+    if where.exists() and not where.is_file() and not where.is_dir():
+        raise DataError(f"{named} is a {_special_kind(where)}, not a file; give a file name (an output replaces "
+                        "what is there)")
     if where.exists() and not force:
         raise OutputExistsError(f"{target} already exists; pass --force to overwrite it")
     _check_writable(where, named)
     return target
+
+
+def _special_kind(path: Path) -> str:
+    """What a path that is neither a file nor a folder is: "device", "named pipe (FIFO)", "socket"."""
+    if path.is_char_device() or path.is_block_device():
+        return "device"
+    if path.is_fifo():
+        return "named pipe (FIFO)"
+    return "socket" if path.is_socket() else "special file"
 
 
 def _check_writable(where: Path, named: str) -> None:

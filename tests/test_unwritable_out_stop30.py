@@ -49,3 +49,18 @@ def test_a_writable_new_folder_is_still_made(tmp_path, movies_csv, tiny_run):
     result = runner.invoke(app, ["tag", str(movies_csv), "--model", str(tiny_run), "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert out.is_file() and not list(tmp_path.rglob("*.probe"))
+
+
+def test_a_device_or_named_pipe_is_never_replaced(tmp_path, movies_csv, tiny_run):
+    """``--out /dev/null --force`` said "already exists; pass --force", and with --force a device node or a FIFO
+    was replaced by a regular file (as root, /dev/null itself)."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    for target, kind in (("/dev/null", "a device"), (str(fifo), "a named pipe (FIFO)")):
+        for force in ([], ["--force"]):
+            result = runner.invoke(app, ["tag", str(movies_csv), "--model", str(tiny_run), "--out", target, *force])
+            assert result.exit_code == 2 and f"--out {target} is {kind}, not a file" in result.stderr
+    assert fifo.is_fifo() and os.path.exists("/dev/null") and not os.path.isfile("/dev/null")
+    result = runner.invoke(app, ["evaluate", "--model", str(tiny_run), "--data", str(movies_csv), "--json",
+                                 str(fifo), "--force"])
+    assert result.exit_code == 2 and "is a named pipe (FIFO), not a file" in result.stderr
