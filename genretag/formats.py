@@ -1626,7 +1626,7 @@ def _delimited_chunks(path: Path, fmt: FileFormat, chunksize: int) -> Iterator[p
     def tidy(chunk: pd.DataFrame) -> pd.DataFrame:
         return _name_columns(_without_eof_mark(_without_crs(chunk) if crlf else chunk), fmt)
 
-    short = None if fmt.trailing_sep or fmt.bare_cr else _ShortRecords(path, fmt)
+    short = None if fmt.trailing_sep else _ShortRecords(path, fmt)
     try:
         with _lost_field_unsaid() if fmt.trailing_sep else contextlib.nullcontext():
             if fmt.repair or fmt.compression == "zip":
@@ -1648,14 +1648,18 @@ class _ShortRecords:
     ``movies_metadata.csv``: three records broken over two lines, their production companies read
     as genres).
 
-    A record broken by a line break inside an unquoted field is two short records whose fields
-    add up to the header's plus one: they are joined into one record (the break kept in the
-    field), said. Other short records are read as pandas pads them, said with their lines. The
-    fields of each record are counted by Python's csv module over the same text, in step with
-    pandas' rows; where the two readings disagree the check stops (nothing is changed).
+    A record broken by a line break inside an unquoted field is two short records between full
+    ones whose fields add up to the header's plus one, the first ending in prose (the field the
+    break cut): they are joined into one record (the break kept in the field), said. Other short
+    records are read as pandas pads them, said with their lines; so are all of a chunk whose short
+    rows are many (another layout, not broken records). The fields of each record are counted by
+    Python's csv module over the same text, in step with pandas' rows, and a row is changed only
+    when its cells are the record's; where the two readings disagree the check stops (said).
     """
 
     EXAMPLES = 3
+    PROSE_WORDS = 4  # the cut field of a broken record is a synopsis-like text
+    MANY = 0.05  # share of a chunk's rows: more short rows than this are a layout of their own
 
     def __init__(self, path: Path, fmt: FileFormat):
         self.path, self.width = path, len(fmt.columns)
@@ -1663,7 +1667,7 @@ class _ShortRecords:
         quoting = csv.QUOTE_MINIMAL if fmt.quoting else csv.QUOTE_NONE
         self.records = csv.reader(self.fh, delimiter=fmt.sep, quoting=quoting)
         self.aligned = True
-        self.joined: list[int] = []  # first lines of the records joined
+        self.joined: list[int] = []  # last lines of the records joined' first parts
         self.padded: list[int] = []  # lines of the other short records
         for _ in range(fmt.skip_lines + bool(fmt.header)):
             next(self.records, None)
@@ -1672,64 +1676,87 @@ class _ShortRecords:
         self.fh.close()
         self.report()
 
-    def _next(self, n: int) -> list[tuple[int, str, int]] | None:
-        """``(fields, first field, line)`` of the next ``n`` records that pandas reads as rows, or None."""
+    def _next(self, n: int) -> list[tuple[list[str], int]] | None:
+        """``(fields, last line)`` of the next ``n`` records that pandas reads as rows, or None."""
         out = []
         while len(out) < n:
             record = next(self.records, None)
             if record is None:
                 return None
-            if record:  # pandas skips empty lines
-                out.append((len(record), record[0], self.records.line_num))
+            if record and not (len(record) == 1 and not record[0].strip()):  # pandas skips blank lines
+                out.append((record, self.records.line_num))
         return out
+
+    @staticmethod
+    def _same(cells: list, record: list[str]) -> bool:
+        """True when a row's cells are ``record``'s fields (padded with empty cells); CRs aside."""
+        cells = ["" if c is None else str(c).replace("\r", "") for c in cells]
+        fields = [f.replace("\r", "") for f in record]
+        return cells[: len(fields)] == fields and not any(cells[len(fields):])
+
+    def _lost(self) -> None:
+        if self.aligned:
+            logger.debug("%s: field counts out of step with pandas' rows; short records not checked", self.path)
+        self.aligned = False
 
     def mend(self, chunks: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         """``chunks`` with broken records joined and short ones counted (see the class)."""
-        held: tuple[pd.DataFrame, tuple[int, str, int]] | None = None
+        held: tuple[pd.DataFrame, list, bool] | None = None  # a chunk's last short rows, which the next may continue
         for chunk in chunks:
-            counts = self._next(len(chunk)) if self.aligned else None
-            if counts is None or any(counts[i][1] != chunk.iat[i, 0] for i in (0, len(chunk) - 1) if len(chunk)):
-                if self.aligned:
-                    logger.debug("%s: field counts out of step with pandas' rows; short records not checked", self.path)
-                self.aligned = False
+            records = self._next(len(chunk)) if self.aligned else None
+            if records is None or (len(chunk) and not self._same(chunk.iloc[-1].tolist(), records[-1][0])):
+                self._lost()
                 if held is not None:
                     yield held[0]
                     held = None
                 yield chunk
                 continue
-            if held is not None:  # a short last row held back from the chunk before
-                chunk, counts = pd.concat([held[0], chunk]), [held[1], *counts]
+            after_short = False  # the row before the chunk's first was short
+            if held is not None:
+                chunk, records, after_short = pd.concat([held[0], chunk]), [*held[1], *records], held[2]
                 held = None
-            chunk, last = self._join(chunk, counts, final=False)
-            if last is not None:  # a short last row: the next chunk may hold the rest of its record
-                held, chunk = (chunk.iloc[-1:], last), chunk.iloc[:-1]
-            yield chunk
+            tail = 0
+            while tail < min(2, len(records)) and len(records[-1 - tail][0]) < self.width:
+                tail += 1
+            if tail:
+                before = len(records) > tail and len(records[-1 - tail][0]) < self.width
+                held = (chunk.iloc[-tail:], records[-tail:], before or (len(records) == tail and after_short))
+                chunk, records = chunk.iloc[:-tail], records[:-tail]
+            yield self._join(chunk, records, after_short)
         if held is not None:
-            yield self._join(held[0], [held[1]], final=True)[0]
+            yield self._join(*held)
 
-    def _join(self, chunk: pd.DataFrame, counts: list[tuple[int, str, int]], *,
-              final: bool) -> tuple[pd.DataFrame, tuple[int, str, int] | None]:
-        """``(chunk with broken records joined, the count of a short last row left to join or None)``."""
-        if all(n >= self.width for n, _, _ in counts):
-            return chunk, None
-        chunk, drop, i, last = chunk.copy(), [], 0, None
-        while i < len(counts):
-            a, _, line = counts[i]
-            if a < self.width and i + 1 == len(counts) and not final:
-                last = counts[i]
-                break
-            b = counts[i + 1][0] if i + 1 < len(counts) else self.width
-            if a < self.width and b < self.width and a + b == self.width + 1:
-                first, second = chunk.iloc[i].tolist()[:a], chunk.iloc[i + 1].tolist()[:b]
-                chunk.iloc[i] = [*first[:-1], f"{first[-1]}\n{second[0]}", *second[1:]]
-                drop.append(i + 1)
-                self.joined.append(line)
-                i += 2
+    def _join(self, chunk: pd.DataFrame, records: list[tuple[list[str], int]], after_short: bool = False
+              ) -> pd.DataFrame:
+        short = [i for i, (record, _) in enumerate(records) if len(record) < self.width]
+        if not short:
+            return chunk
+        many = len(short) > max(2, self.MANY * len(records))
+        chunk, drop, done = chunk.copy(), [], set()
+        for i in short:
+            if i in done:
                 continue
-            if a < self.width:
-                self.padded.append(line)
-            i += 1
-        return (chunk.drop(index=chunk.index[drop]) if drop else chunk), last
+            first, line = records[i]
+            pair = not many and i + 1 < len(records) and len(records[i + 1][0]) < self.width and \
+                len(first) + len(records[i + 1][0]) == self.width + 1 and \
+                (not after_short if i == 0 else len(records[i - 1][0]) >= self.width) and \
+                (i + 2 >= len(records) or len(records[i + 2][0]) >= self.width) and \
+                len(first[-1].split()) >= self.PROSE_WORDS
+            if pair and self._same(chunk.iloc[i].tolist(), first) and \
+                    self._same(chunk.iloc[i + 1].tolist(), records[i + 1][0]):
+                second = chunk.iloc[i + 1].tolist()[: len(records[i + 1][0])]
+                second[-1] = str(second[-1]).removesuffix("\r")  # a CRLF line's CR, as pandas' last cell loses it
+                chunk.iloc[i] = [*chunk.iloc[i].tolist()[: len(first) - 1],
+                                 f"{chunk.iat[i, len(first) - 1]}\n{second[0]}", *second[1:]]
+                drop.append(i + 1)
+                done.add(i + 1)
+                self.joined.append(line)
+                continue
+            last = chunk.iat[i, len(first) - 1]
+            if isinstance(last, str) and last.endswith("\r"):  # a CRLF line's CR, as pandas' last cell loses it
+                chunk.iat[i, len(first) - 1] = last[:-1]
+            self.padded.append(line)
+        return chunk.drop(index=chunk.index[drop]) if drop else chunk
 
     def report(self) -> None:
         """Say what was joined and what was padded (once per file version)."""

@@ -57,3 +57,24 @@ def test_the_same_names_in_another_case_are_still_left_out(tmp_path, tiny_run, c
     tagged = read_table(out)
     assert len(tagged) == 13 and tagged["overview"].iloc[8].startswith(synthetic_movies(12, seed=4)[7]["overview"][:20])
     assert "that is a header, not a movie" in caplog.text
+
+
+@pytest.mark.parametrize(("second", "said"), [
+    ("name,genres,blurb", "row 8 is another header (name, genres, blurb)"),
+    ("name,genres,logline", "row 8 is another header (name, genres, logline)"),
+    ("genres,title,overview", "row 8 repeats the header with the columns in another order")])
+def test_a_second_header_naming_no_known_synopsis_or_another_order_is_refused(tmp_path, tiny_run, second, said):
+    path = _joined(tmp_path, second, order=tuple({"name": "title", "blurb": "overview", "logline": "overview"}
+                                                 .get(c, c) for c in second.split(",")))
+    result = runner.invoke(app, ["tag", str(path), "--model", str(tiny_run), "--out", str(tmp_path / "o.csv")])
+    assert result.exit_code == 2 and said in result.stderr
+
+
+def test_a_title_column_moved_under_another_name_is_refused(tmp_path, tiny_run):
+    path = tmp_path / "swap.csv"
+    movies = synthetic_movies(6, seed=1)
+    lines = ["Title,Year,Plot,Genres", *(f'{m["title"]},2001,"{m["overview"]}",{m["genres"]}' for m in movies[:3]),
+             "Year,Name,Plot,Genres", *(f'2002,{m["title"]},"{m["overview"]}",{m["genres"]}' for m in movies[3:])]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = runner.invoke(app, ["tag", str(path), "--model", str(tiny_run), "--out", str(tmp_path / "o.csv")])
+    assert result.exit_code == 2 and "row 5 is another header (Year, Name, Plot, Genres)" in result.stderr

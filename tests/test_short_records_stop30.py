@@ -109,3 +109,43 @@ def test_a_wide_row_among_rows_ending_with_a_separator_is_named(tmp_path):
     with pytest.raises(DataError, match=r"its rows end with a separator \(4 fields, the last empty\) but row 12 has 6 "
                                         r"fields separated by ','; quote fields that hold ','"):
         read_table(path)
+
+
+def test_a_blank_line_of_spaces_keeps_the_two_readings_in_step(tmp_path):
+    """pandas skips a line of spaces, Python's csv module read it as a record: the join took the wrong rows."""
+    rows = [_row(i, f"Film {i}", "Comedy", f"A story number {i} goes on.", "Studio") for i in range(4)]
+    path = _file(tmp_path, [*rows[:2], "   ", _broken(99), *rows[2:]])
+    frame = read_table(path)
+    assert frame["title"].tolist() == ["Film 0", "Film 1", "Midnight Man", "Film 2", "Film 3"]
+    assert frame.iloc[2]["overview"].endswith("\n - Written by Ornas") and frame.iloc[3]["status"] == "Released"
+
+
+def test_two_rows_missing_their_last_field_are_not_joined(tmp_path, caplog):
+    path = tmp_path / "short3.csv"
+    path.write_text("id,title,overview\n1,Heat Wave,A detective hunts robbers across the city.\n2,Lost Film\n"
+                    "3,Other Film\n4,Starfall,An astronaut fights to survive on a dead planet.\n", encoding="utf-8")
+    frame = read_table(path)
+    assert frame["title"].tolist() == ["Heat Wave", "Lost Film", "Other Film", "Starfall"]
+    assert "2 row(s) have fewer fields than the header's 3 (line 3, 4)" in caplog.text
+    assert "broken over two lines" not in caplog.text
+
+
+def test_many_short_rows_are_another_layout_not_broken_records(tmp_path, caplog):
+    path = tmp_path / "cat.csv"
+    lines = ["title,overview,genres", *(f"Film {i},A long story about person {i} and a dog.,Drama" for i in range(6)),
+             *(f"Short {i},Another story of someone number {i} in town." for i in range(6))]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    frame = read_table(path)
+    assert len(frame) == 12 and frame["title"].tolist()[6:] == [f"Short {i}" for i in range(6)]
+    assert "6 row(s) have fewer fields than the header's 3" in caplog.text and "broken over" not in caplog.text
+
+
+def test_a_crlf_file_with_a_bare_cr_in_a_quoted_synopsis_is_checked_too(tmp_path, caplog):
+    """The shared TMDB file's shape: the check was off for such files, and the broken record read as two rows."""
+    rows = [_row(i, f"Film {i}", "Comedy", f"A story number {i}\rgoes on.", "Studio") for i in range(4)]
+    path = tmp_path / "crlf.csv"
+    path.write_bytes(("\r\n".join([HEADER, *rows[:2], _broken(99).replace("\n", "\r\n"), *rows[2:]]) + "\r\n")
+                     .encode("utf-8"))
+    frame = read_table(path)
+    assert frame["title"].tolist() == ["Film 0", "Film 1", "Midnight Man", "Film 2", "Film 3"]
+    assert frame.iloc[2]["runtime"] == "104" and "broken over two lines" in caplog.text

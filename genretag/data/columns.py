@@ -481,26 +481,34 @@ def header_rows(frame: pd.DataFrame, synopsis_cols: list[str], rows_before: int 
 
 
 def _check_same_columns(frame: pd.DataFrame, pos: int, rows_before: int | None, synopsis_cols: list[str]) -> None:
-    """Refuse a header row inside ``frame`` whose synopsis or genre column is at another place than
-    in ``frame``'s columns (see `header_rows`); another export's names for the same layout ("ID, Movie
-    title, Plot summary, Genres" below "id, title, overview, genres") are fine."""
+    """Refuse a header row inside ``frame`` whose synopsis, genre or title column is at another place
+    than in ``frame``'s columns, or that names no synopsis column genretag knows but one of the file's
+    columns at another place (see `header_rows`); another export's names for the same layout ("ID,
+    Movie title, Plot summary, Genres" below "id, title, overview, genres") are fine."""
     row = ["" if is_missing(v) else str(v).strip() for v in frame.iloc[pos].tolist()]
     names = ["" if str(c).startswith("Unnamed: ") else str(c).strip() for c in frame.columns]
     if [c.casefold() for c in row] == [n.casefold() for n in names]:
         return
+    own = [str(c) for c in frame.columns]
     try:
         texts, genres = detect_columns(row, need_genres=False)
-    except DataError:
-        return  # no synopsis column named in it: nothing to compare
-    places = sorted(row.index(c) for c in synopsis_columns(texts))
-    mine = sorted(list(frame.columns).index(c) for c in synopsis_cols if c in frame.columns)
-    try:
-        _, own_genres = detect_columns(list(frame.columns), text_cols=list(synopsis_cols), need_genres=False)
-    except DataError:
-        own_genres = None
-    same_genres = genres is None or own_genres is None or row.index(genres) == list(frame.columns).index(own_genres)
-    if places == mine and same_genres:
-        return
+    except DataError:  # it names no synopsis column genretag knows: refused when it names one of the file's
+        texts = None       # columns at another place ("name, genres, blurb" below "title, overview, genres")
+        folded = [n.casefold() for n in names]
+        if not any(c and c.casefold() in folded and folded.index(c.casefold()) != i for i, c in enumerate(row)):
+            return
+    if texts is not None:
+        places = sorted(row.index(c) for c in synopsis_columns(texts))
+        mine = sorted(own.index(c) for c in synopsis_cols if c in own)
+        try:
+            _, own_genres = detect_columns(own, text_cols=list(synopsis_cols), need_genres=False)
+        except DataError:
+            own_genres = None
+        same_genres = genres is None or own_genres is None or row.index(genres) == own.index(own_genres)
+        title, own_title = detect_title_column(row), detect_title_column(own)
+        same_title = title is None or own_title is None or row.index(title) == own.index(own_title)
+        if places == mine and same_genres and same_title:
+            return
     index = frame.index[pos]
     number = rows_before + pos if rows_before is not None else index if isinstance(index, (int, np.integer)) else None
     where = f"row {int(number) + 2}" if number is not None else "a row"  # as a spreadsheet numbers it
