@@ -283,8 +283,8 @@ class Partial:
 
 
 def refuse_finished(target: str | Path, *, marker: Callable[[Path], Path], force: bool, resume: bool) -> None:
-    """Refuse ``--resume`` of an output that is already complete (it exists, and no resumable
-    partial is beside it), saying so: `ensure_new`'s "pass --force" would throw it away.
+    """Refuse ``--resume`` of an output that exists with no resumable partial beside it (complete,
+    or something else), saying so: `ensure_new`'s "pass --force" would throw it away.
 
     Called by `resumable_path`, and by a command that checks its output before the slow part.
 
@@ -295,11 +295,12 @@ def refuse_finished(target: str | Path, *, marker: Callable[[Path], Path], force
         resume: ``--resume`` was given.
 
     Raises:
-        OutputExistsError: ``target`` is complete and ``resume`` without ``force``.
+        OutputExistsError: ``target`` exists with nothing to resume, and ``resume`` without ``force``.
     """
     if resume and not force and physical_path(target).exists() and not marker(partial_path(target)).is_file():
-        raise OutputExistsError(f"{target} is already complete: nothing to resume; to redo it from the start, "
-                                "pass --force without --resume")
+        raise OutputExistsError(f"{target} exists with nothing unfinished to resume (an interrupted run leaves "
+                                f"{marker(partial_path(target)).name} beside it); to redo it from the start, pass "
+                                "--force without --resume")
 
 
 @contextlib.contextmanager

@@ -57,7 +57,7 @@ def test_resume_of_a_finished_training_says_it_is_finished(tiny_run, movies_csv,
     trained = runner.invoke(app, ["train", "--data", str(movies_csv), "--backbone", "minilm", "--out", str(run),
                                   "--resume"])
     assert trained.exit_code == 4, trained.output
-    assert f"{run} is already complete: nothing to resume; to redo it from the start, pass --force without --resume" in \
+    assert f"{run} exists with nothing unfinished to resume" in \
         " ".join(trained.output.split())
     assert sorted(p.name for p in run.iterdir()) == before
 

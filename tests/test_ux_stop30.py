@@ -27,12 +27,13 @@ def test_tag_resume_of_a_complete_output_says_it_is_complete(tiny_run, movies_cs
     before = out.read_bytes()
     again = runner.invoke(app, ["tag", str(movies_csv), "--model", str(tiny_run), "--out", str(out), "--resume"])
     assert again.exit_code == 4, again.output
-    assert (f"{out} is already complete: nothing to resume; to redo it from the start, pass --force without "
-            "--resume") in _one_line(again)
+    said = _one_line(again)
+    assert f"{out} exists with nothing unfinished to resume (an interrupted run leaves " in said
+    assert "beside it); to redo it from the start, pass --force without --resume" in said
     assert "model:" not in again.output  # refused before the model loads
     assert out.read_bytes() == before
     # From Python too
-    with pytest.raises(OutputExistsError, match="is already complete: nothing to resume"):
+    with pytest.raises(OutputExistsError, match="exists with nothing unfinished to resume"):
         tag_csv(runs.load_run(tiny_run, device="cpu"), movies_csv, out, resume=True)
     assert out.read_bytes() == before
 
