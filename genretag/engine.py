@@ -16,6 +16,7 @@ from __future__ import annotations
 import glob
 import logging
 import os
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -445,6 +446,9 @@ def tag_with_ray(
         _write(tagged, out, out_fmt, force, cols, header, summary, on_rows, added, fmt == "json" and on_driver(files),
                schema, nested)
     except ray.exceptions.RayError as exc:
+        own = _genretag_cause(exc)
+        if own is not None:  # a worker refused the input or the model: its own error, its own exit code
+            raise own from None
         raise GenretagError(_ray_message(exc)) from None
     finally:
         ray_data_log.setLevel(ray_data_level)
@@ -535,10 +539,41 @@ def _write(tagged, out: Path, fmt: formats.OutputFormat, force: bool, cols: list
             raise DataError(f"{', '.join(summary.inputs[:3])} holds no rows; nothing to tag")
 
 
+def _genretag_cause(exc: BaseException) -> GenretagError | None:
+    """The genretag error a Ray error wraps (a task's ``cause``, an exception's ``__cause__`` or
+    ``__context__``, at any depth), as the worker raised it; None when there is none."""
+    seen, stack = set(), [exc]
+    while stack:
+        error = stack.pop()
+        if error is None or id(error) in seen:
+            continue
+        seen.add(id(error))
+        if isinstance(error, GenretagError) and not isinstance(error, ray_errors()):
+            return error
+        stack += [getattr(error, "cause", None), error.__cause__, error.__context__]
+        stack += [arg for arg in getattr(error, "args", ()) if isinstance(arg, BaseException)]
+    # Ray Data keeps only the worker's traceback as text ("genretag.errors.DataError: row 9 is ...").
+    from . import errors
+
+    found = _RAISED.findall(str(exc))
+    for name, message in reversed(found):
+        kind = getattr(errors, name, None)
+        if isinstance(kind, type) and issubclass(kind, GenretagError):
+            return kind(message.strip())
+    return None
+
+
+_RAISED = re.compile(r"genretag\.errors\.(\w+): ([^\n]+)")
+
+
+def ray_errors() -> tuple[type, ...]:
+    """Ray's exception base classes (a task error may subclass the worker's error too)."""
+    import ray
+
+    return (ray.exceptions.RayError,)
+
+
 def _ray_message(exc: Exception) -> str:
     """One line from a Ray error, with genretag's own message when a worker raised one."""
-    cause = getattr(exc, "cause", None)
-    if isinstance(cause, GenretagError):
-        return str(cause)
     text = " ".join(str(exc).split())
     return f"Ray failed: {text[:300]}"

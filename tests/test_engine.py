@@ -436,3 +436,16 @@ def test_help_and_import_load_neither_torch_nor_ray():
     code = ("import sys, genretag, genretag.cli; from genretag.cli import app; "
             "sys.exit(int('torch' in sys.modules) + 2 * int('ray' in sys.modules))")
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
+
+
+def test_engine_says_a_worker_s_own_error_with_its_exit_code(trained, ray_local, tmp_path):
+    """Ray Data kept only the worker's traceback as text: ``error: Ray failed: ... File "_base.py"``, exit 1."""
+    movies = synthetic_movies(12, seed=4)
+    lines = ["title,overview,genres", *(f'{m["title"]},"{m["overview"]}",{m["genres"]}' for m in movies[:6]),
+             "name,genres,description", *(f'{m["title"]},{m["genres"]},"{m["overview"]}"' for m in movies[6:])]
+    source = tmp_path / "joined.csv"
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = _engine(trained, source, tmp_path / "out.csv")
+    assert result.exit_code == 2, result.output
+    assert "error: row 8 is another header (name, genres, description)" in result.stderr
+    assert "Ray failed" not in result.stderr and not (tmp_path / "out.csv").exists()
