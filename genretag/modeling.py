@@ -584,7 +584,7 @@ COMPUTE_KEYS = (
     "hidden_act", "hidden_activation", "activation_function", "layer_norm_eps", "layer_norm_epsilon", "rms_norm_eps",
     "position_embedding_type", "max_position_embeddings", "type_vocab_size", "rope_theta", "rope_scaling",
     "rope_parameters", "partial_rotary_factor", "num_attention_heads", "num_key_value_heads", "head_dim",
-    "intermediate_size", "sliding_window", "attention_bias", "scale_embedding",
+    "intermediate_size", "sliding_window", "attention_bias", "scale_embedding", "is_decoder",
 )
 
 

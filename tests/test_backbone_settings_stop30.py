@@ -90,3 +90,10 @@ def test_keys_that_change_nothing_and_older_runs_are_not_refused(run, tiny_bert,
     result = runner.invoke(app, ["tag", str(CASE / "to_tag.csv"), "--model", str(older), "--backbone", str(relu),
                                  "--runtime", "torch", "--out", str(tmp_path / "d.csv")])
     assert result.exit_code == 0, result.output
+
+
+def test_causal_attention_set_in_config_json_is_refused(run, tiny_bert, tmp_path):
+    other = _copy_with(tiny_bert, tmp_path / "decoder-bert", is_decoder=True)
+    result = runner.invoke(app, ["tag", str(CASE / "to_tag.csv"), "--model", str(run), "--backbone", str(other),
+                                 "--runtime", "torch", "--out", str(tmp_path / "a.csv")])
+    assert result.exit_code == 3 and "is_decoder True (the run's: False)" in result.stderr
