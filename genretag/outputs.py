@@ -80,7 +80,7 @@ def ensure_new(target: str | Path, force: bool, *, directory: bool | None = None
                         "what is there)")
     if where.exists() and not force:
         raise OutputExistsError(f"{target} already exists; pass --force to overwrite it")
-    _check_writable(where, named)
+    check_writable(where, named)
     return target
 
 
@@ -93,7 +93,7 @@ def _special_kind(path: Path) -> str:
     return "socket" if path.is_socket() else "special file"
 
 
-def _check_writable(where: Path, named: str) -> None:
+def check_writable(where: Path, named: str) -> None:
     """Refuse an output whose folder (or the nearest one that exists) takes no new file, before the work.
 
     A file is made there and removed: permissions alone miss read-only mounts, ``/proc`` and root.

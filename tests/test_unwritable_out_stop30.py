@@ -64,3 +64,10 @@ def test_a_device_or_named_pipe_is_never_replaced(tmp_path, movies_csv, tiny_run
     result = runner.invoke(app, ["evaluate", "--model", str(tiny_run), "--data", str(movies_csv), "--json",
                                  str(fifo), "--force"])
     assert result.exit_code == 2 and "is a named pipe (FIFO), not a file" in result.stderr
+
+
+def test_tune_refuses_it_as_the_others_do(movies_csv):
+    """tune said "No such file or directory: /proc/grid; check the path ..." with exit 1."""
+    result = runner.invoke(app, ["tune", "--data", str(movies_csv), "--backbone", "minilm", "--lr", "1e-4",
+                                 "--out", "/proc/grid"])
+    _refused(result, "--out ", "/proc/grid")

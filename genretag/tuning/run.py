@@ -137,7 +137,7 @@ def tune(
         A `TuneResult`; ``leaderboard.csv/.json``, ``best/`` and ``summary.html`` are written.
     """
     from ..data.splits import file_fingerprint
-    from ..outputs import partial_path
+    from ..outputs import check_writable, partial_path
     from ..training import epochs_reusable
 
     t0 = time.perf_counter()
@@ -154,6 +154,8 @@ def tune(
                    if p.name not in (LOCK_FILE, TRIALS_DIR) and not p.name.startswith(".")]
         if foreign:
             raise OutputExistsError(f"{out} is not empty and is not a genretag tune folder; pass a new --out")
+    if not out.exists():
+        check_writable(out, f"--out {out}")  # /proc, a read-only mount: said as every command says it
     out.mkdir(parents=True, exist_ok=True)
     with folder_lock(out):
         if force:
