@@ -24,6 +24,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from decision_rule_check import held_out, print_table
 
 from genretag.decision import DecisionRule
 from genretag.metrics import micro_f1 as micro  # pooled over every row x genre
@@ -84,7 +85,7 @@ def main() -> None:
         "F: + char_wb 2-5-grams": (WIDE, {"chars": True}),
     }
     fitted = {}
-    for name, (weights, params) in variants.items():
+    for _, params in variants.values():
         key = tuple(sorted(params.items()))
         if key not in fitted:
             t = time.perf_counter()
@@ -103,29 +104,17 @@ def main() -> None:
                 best = (score, w, rule)
         return best[1], best[2]
 
-    rng = np.random.default_rng(args.seed)
-    scores = {name: [] for name in variants}
-    chosen = {name: [] for name in variants}
-    for _ in range(args.halvings):
-        order = rng.permutation(len(y))
-        halves = (order[: len(y) // 2], order[len(y) // 2:])
-        for name, (weights, params) in variants.items():
-            tfidf = fitted[tuple(sorted(params.items()))]
-            pred = np.zeros_like(y)
-            for a, b in (halves, halves[::-1]):
-                w, rule = fit(weights, tfidf, a)
-                chosen[name].append(w)
-                pred[b] = rule.apply((1 - w) * lm[b] + w * tfidf[b]).astype(bool)
-            tp, fp, fn = (pred & y).sum(0), (pred & ~y).sum(0), (~pred & y).sum(0)
-            f1 = 2 * tp / np.maximum(2 * tp + fp + fn, 1)
-            scores[name].append((micro(y, pred), f1.mean(), f1[genre]))
+    def fitting(weights, tfidf):
+        def tuned(rows):
+            w, rule = fit(weights, tfidf, rows)
+            return w, lambda b: rule.apply((1 - w) * lm[b] + w * tfidf[b]).astype(bool)
+        return tuned
+
+    fits = {name: fitting(weights, fitted[tuple(sorted(params.items()))])
+            for name, (weights, params) in variants.items()}
+    results = held_out(y, fits, halvings=args.halvings, seed=args.seed, genre=genre)
     print(f"{args.halvings} halvings (seed {args.seed}), {time.perf_counter() - t0:.0f} s in all")
-    print(f"| held out (mean) | micro-F1 | macro-F1 | {args.genre} F1 | sd micro / macro | mean weight |")
-    print("|---|---:|---:|---:|---|---:|")
-    for name, values in scores.items():
-        mean, sd = np.mean(values, axis=0), np.std(values, axis=0)
-        print(f"| {name} | {mean[0]:.4f} | {mean[1]:.4f} | {mean[2]:.3f} | {sd[0]:.4f} / {sd[1]:.4f} "
-              f"| {np.mean(chosen[name]):.2f} |")
+    print_table(results, args.genre, "mean weight")
 
 
 if __name__ == "__main__":

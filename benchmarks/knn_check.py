@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from decision_rule_check import held_out, print_table
 
 from genretag.decision import DecisionRule
 from genretag.metrics import micro_f1 as micro
@@ -112,30 +113,20 @@ def main() -> None:
                     best = (score, w, v, rule)
         return best[1:]
 
-    candidates = {"A: the blend as it is": None, **parts}
-    rng = np.random.default_rng(args.seed)
-    scores = {name: [] for name in candidates}
-    chosen = {name: [] for name in candidates}
-    for _ in range(args.halvings):
-        order = rng.permutation(len(y))
-        halves = (order[: len(y) // 2], order[len(y) // 2:])
-        for name, part in candidates.items():
-            pred = np.zeros_like(y)
-            for a, b in (halves, halves[::-1]):
-                w, v, rule = fit(part, a)
-                chosen[name].append(v)
+    def fitting(part):
+        def tuned(rows):
+            w, v, rule = fit(part, rows)
+
+            def predict(b):
                 blend = (1 - w) * lm[b] + w * tfidf[b]
-                pred[b] = rule.apply((1 - v) * blend + v * part[b] if part is not None else blend).astype(bool)
-            tp, fp, fn = (pred & y).sum(0), (pred & ~y).sum(0), (~pred & y).sum(0)
-            f1 = 2 * tp / np.maximum(2 * tp + fp + fn, 1)
-            scores[name].append((micro(y, pred), f1.mean(), f1[genre]))
+                return rule.apply((1 - v) * blend + v * part[b] if part is not None else blend).astype(bool)
+            return v, predict
+        return tuned
+
+    fits = {name: fitting(part) for name, part in {"A: the blend as it is": None, **parts}.items()}
+    results = held_out(y, fits, halvings=args.halvings, seed=args.seed, genre=genre)
     print(f"{args.halvings} halvings (seed {args.seed}), k={args.k}, {time.perf_counter() - t0:.0f} s in all")
-    print(f"| held out (mean) | micro-F1 | macro-F1 | {args.genre} F1 | sd micro / macro | mean kNN weight |")
-    print("|---|---:|---:|---:|---|---:|")
-    for name, values in scores.items():
-        mean, sd = np.mean(values, axis=0), np.std(values, axis=0)
-        print(f"| {name} | {mean[0]:.4f} | {mean[1]:.4f} | {mean[2]:.3f} | {sd[0]:.4f} / {sd[1]:.4f} "
-              f"| {np.mean(chosen[name]):.2f} |")
+    print_table(results, args.genre, "mean kNN weight")
 
 
 if __name__ == "__main__":
