@@ -17,20 +17,16 @@ It is the check of stop 30 (benchmarks/RESULTS.md). Usage::
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
-from decision_rule_check import held_out, print_table
+from decision_rule_check import check_parser, held_out, print_table
 
 from genretag.decision import DecisionRule
 from genretag.metrics import micro_f1 as micro  # pooled over every row x genre
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "tmdb-movie-genres-9k.csv"
-BUNDLED = Path(__file__).resolve().parents[1] / "genretag" / "default_model"
 NARROW = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
 WIDE = NARROW + (0.6, 0.7, 0.8)
 
@@ -58,12 +54,7 @@ def tfidf_probs(train_texts, y_train, val_texts, *, C=4.0, class_weight=None, ch
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", type=Path, default=BUNDLED, help="the run to check (default: the bundled model)")
-    parser.add_argument("--data", type=Path, default=DATA if DATA.is_file() else None)
-    parser.add_argument("--halvings", type=int, default=200)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--genre", default="TV Movie", help="the genre whose held-out F1 is shown")
+    parser = check_parser(__doc__)
     args = parser.parse_args()
 
     from genretag.ensemble import tuning_rows

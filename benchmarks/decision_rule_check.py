@@ -121,14 +121,19 @@ def print_table(results: dict, genre_name: str, shown: str | None = None) -> Non
         print(f"| {name} | {mean[0]:.4f} | {mean[1]:.4f} | {mean[2]:.3f} | {sd[0]:.4f} / {sd[1]:.4f} |{cell}")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def check_parser(doc: str) -> argparse.ArgumentParser:
+    """The options every held-out check takes: the run, its data, the halvings and the genre shown."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=BUNDLED, help="the run to check (default: the bundled model)")
     parser.add_argument("--data", type=Path, default=DATA if DATA.is_file() else None)
     parser.add_argument("--halvings", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--genre", default="TV Movie", help="the genre whose held-out F1 is shown")
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = check_parser(__doc__).parse_args()
     t0 = time.perf_counter()
     labels, y, lm, tfidf, at_least_one = validation_probs(args.model, args.data)
 

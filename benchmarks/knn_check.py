@@ -16,20 +16,16 @@ It is the second check of stop 30 (benchmarks/RESULTS.md). Usage::
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
-from decision_rule_check import held_out, print_table
+from decision_rule_check import check_parser, held_out, print_table
 
 from genretag.decision import DecisionRule
 from genretag.metrics import micro_f1 as micro
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "tmdb-movie-genres-9k.csv"
-BUNDLED = Path(__file__).resolve().parents[1] / "genretag" / "default_model"
 WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
 
 
@@ -62,13 +58,8 @@ def unit(x: np.ndarray) -> np.ndarray:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", type=Path, default=BUNDLED)
-    parser.add_argument("--data", type=Path, default=DATA if DATA.is_file() else None)
-    parser.add_argument("--halvings", type=int, default=200)
-    parser.add_argument("--seed", type=int, default=0)
+    parser = check_parser(__doc__)
     parser.add_argument("--k", type=int, default=20)
-    parser.add_argument("--genre", default="TV Movie")
     args = parser.parse_args()
 
     from genretag.ensemble import tuning_rows

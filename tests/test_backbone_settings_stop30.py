@@ -9,21 +9,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-import torch
 from typer.testing import CliRunner
 
 from genretag.cli import app
 
 runner = CliRunner()
 CASE = Path(__file__).resolve().parent / "cases" / "backbone-same-shape"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
