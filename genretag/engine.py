@@ -524,7 +524,8 @@ def _write(tagged, out: Path, fmt: formats.OutputFormat, force: bool, cols: list
                 headers = []
                 if (text.str.len() <= data_mod.HEADER_CELL_CHARS).any():  # else no header row: skip the frame
                     frame = block[[c for c in header if c in block.columns]]
-                    headers = [i for i, flag in enumerate(data_mod.header_rows(frame, synopsis_cols, summary.rows)) if flag]
+                    flags = data_mod.header_rows(frame, synopsis_cols, summary.rows)
+                    headers = [i for i, flag in enumerate(flags) if flag]
                 has_text = int((text.str.len() > 0).sum()) - sum(bool(text.iloc[i]) for i in headers)
                 summary.header_rows = (summary.header_rows + [summary.rows + i for i in headers])[:HEADER_EXAMPLES]
                 summary.header_count += len(headers)
@@ -542,13 +543,16 @@ def _write(tagged, out: Path, fmt: formats.OutputFormat, force: bool, cols: list
 def _genretag_cause(exc: BaseException) -> GenretagError | None:
     """The genretag error a Ray error wraps (a task's ``cause``, an exception's ``__cause__`` or
     ``__context__``, at any depth), as the worker raised it; None when there is none."""
+    import ray
+
     seen, stack = set(), [exc]
     while stack:
         error = stack.pop()
         if error is None or id(error) in seen:
             continue
         seen.add(id(error))
-        if isinstance(error, GenretagError) and not isinstance(error, ray_errors()):
+        # (a Ray task error may subclass the worker's error too: that one is Ray's wrapper)
+        if isinstance(error, GenretagError) and not isinstance(error, ray.exceptions.RayError):
             return error
         stack += [getattr(error, "cause", None), error.__cause__, error.__context__]
         stack += [arg for arg in getattr(error, "args", ()) if isinstance(arg, BaseException)]
@@ -564,13 +568,6 @@ def _genretag_cause(exc: BaseException) -> GenretagError | None:
 
 
 _RAISED = re.compile(r"genretag\.errors\.(\w+): ([^\n]+)")
-
-
-def ray_errors() -> tuple[type, ...]:
-    """Ray's exception base classes (a task error may subclass the worker's error too)."""
-    import ray
-
-    return (ray.exceptions.RayError,)
 
 
 def _ray_message(exc: Exception) -> str:
