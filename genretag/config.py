@@ -111,6 +111,9 @@ class TrainConfig:
     """asl: asymmetric loss (`genretag.losses`)."""
     pos_weight_power: float = setting(0.5, "weighted-bce: (neg/pos) ** power.")
     pos_weight_cap: float = setting(10.0, "weighted-bce: cap on pos_weight.")
+    label_smoothing: float = setting(
+        0.0, "Label smoothing: the 0/1 labels become eps/2 and 1 - eps/2 (before a --teacher's probabilities are "
+        "mixed in).")
     oversample: bool = setting(False, "Repeat rows of rare genres (up to --oversample-max times).")
     oversample_max: int = setting(4, "--oversample: the most times a row is repeated.")
     thresholds: str = setting("per-genre", "fixed, global or per-genre (tuned on validation).")
@@ -156,6 +159,7 @@ class TrainConfig:
              f"must be at least 1, got {self.max_genres}"),
             ("pos_weight_power", self.pos_weight_power >= 0, f"must be >= 0, got {self.pos_weight_power}"),
             ("pos_weight_cap", self.pos_weight_cap >= 1, f"must be at least 1, got {self.pos_weight_cap}"),
+            ("label_smoothing", 0 <= self.label_smoothing < 1, f"must be in [0, 1), got {self.label_smoothing}"),
             ("oversample_max", self.oversample_max >= 1, f"must be at least 1, got {self.oversample_max}"),
             ("backbone", bool(str(self.backbone).strip()), "must name a model (a preset, a Hugging Face id or a "
                                                               "folder), got an empty value"),

@@ -8,6 +8,7 @@ loss of Ridnik et al. (2021), which down-weights easy negatives instead.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -25,6 +26,21 @@ def positive_weights(targets: torch.Tensor, *, power: float = 0.5, cap: float = 
     pos = targets.sum(0).clamp(min=1.0)
     neg = (targets.shape[0] - targets.sum(0)).clamp(min=1.0)
     return (neg / pos).pow(power).clamp(min=1.0, max=cap)
+
+
+def smooth_labels(targets: np.ndarray, eps: float) -> np.ndarray:
+    """Label smoothing for independent binary labels: 1 -> 1 - eps/2, 0 -> eps/2 (Szegedy et al., 2016).
+
+    Args:
+        targets: ``[rows, genres]`` 0/1 labels.
+        eps: Smoothing, in [0, 1); 0 returns the labels unchanged.
+
+    Returns:
+        ``[rows, genres]`` float32 targets.
+    """
+    if not 0 <= eps < 1:
+        raise ValueError(f"label smoothing must be in [0, 1), got {eps}")
+    return (targets * (1.0 - eps) + eps / 2).astype(np.float32)
 
 
 class MultiLabelLoss(torch.nn.Module):

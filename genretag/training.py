@@ -26,7 +26,7 @@ from .compiling import ModelCache, TrainForward
 from .decision import DecisionRule
 from .distill import soft_targets, teacher_probabilities
 from .holdout import split_around
-from .losses import MultiLabelLoss, positive_weights
+from .losses import MultiLabelLoss, positive_weights, smooth_labels
 from .metrics import FEW_ROWS, summary_scores
 from .language import text_profile
 from .modeling import backbone_identity, build_model, fit_max_length
@@ -486,8 +486,9 @@ def _train(config: TrainConfig, out, *, ctx: distributed.Context, dev: torch.dev
                                             synopses=True)
                 untitled_ids = [untitled[i] for i in tr_idx]
         titled_ids = train_ids
-        y_train = torch.from_numpy(prep.targets[tr_idx] if prep.teacher is None else
-                                   soft_targets(prep.targets[tr_idx], prep.teacher[tr_idx], config.distill_alpha))
+        labels = smooth_labels(prep.targets[tr_idx], config.label_smoothing)
+        y_train = torch.from_numpy(labels if prep.teacher is None else
+                                   soft_targets(labels, prep.teacher[tr_idx], config.distill_alpha))
         y_val = prep.targets[va_idx]
 
         params = [p for p in model.parameters() if p.requires_grad]

@@ -118,6 +118,7 @@ TRAIN_OPTIONS = (
     Option("loss"),
     Option("pos_weight_power"),
     Option("pos_weight_cap"),
+    Option("label_smoothing"),
     Option("oversample", ("--oversample/--no-oversample",)),
     Option("oversample_max"),
     Option("thresholds"),
