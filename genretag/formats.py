@@ -23,7 +23,8 @@ writes the format an output's name asks for. Supported:
 
 Text is decoded as UTF-8 (with or without BOM), UTF-16 (with a BOM, or ASCII-range without one),
 or, for a file that is not UTF-8: a legacy code page of a non-Latin script (Shift-JIS, GBK, Big5,
-EUC-KR, Windows-1251/1253/1255/1256 ..., as charset-normalizer judges it), Mac Roman, Windows-1250
+EUC-KR, Windows-1251/1253/1255/1256 ..., as charset-normalizer judges it; a file with only a few
+non-ASCII words, as those words read best: `_few_cells_encoding`), Mac Roman, Windows-1250
 or Windows-1254 where the letters inside its words are theirs, else Windows-1252 (else latin-1);
 each said. A UTF-8 file with a few stray single-byte characters keeps its UTF-8 cells exactly; only
 the invalid bytes are decoded as Windows-1252, and counted in a warning.
@@ -45,6 +46,7 @@ import math
 import os
 import re
 import threading
+import unicodedata
 import warnings
 import zipfile
 from collections import Counter
@@ -281,9 +283,9 @@ def _detect_encoding(path: Path, fmt: FileFormat, head: bytes) -> tuple[str, boo
                          f"Windows-1252 (first: '{example}'); every other cell is read unchanged")
         return utf8, True
     if legacy is not None:
-        encoding, language = legacy
+        encoding, language, note = legacy
         _warn_once(path, f"%s is not UTF-8: its text reads as {language} in {_ENCODING_NAMES.get(encoding, encoding)}; "
-                         "reading it so")
+                         f"reading it so{note}")
         return encoding, False
     inside = _in_word_bytes(path, fmt)  # read once for the single-byte code pages' tests below
     if _looks_mac_roman(inside):
@@ -319,20 +321,22 @@ _SCRIPT_SHARE = 0.9
 _WORD = re.compile(r"[^\W\d_]+")
 
 
-def _legacy_encoding(path: Path, fmt: FileFormat) -> tuple[str, str] | None:
-    """``(codec, language)`` for a file in a legacy encoding of a non-Latin script (Shift-JIS,
+def _legacy_encoding(path: Path, fmt: FileFormat) -> tuple[str, str, str] | None:
+    """``(codec, language, note)`` for a file in a legacy encoding of a non-Latin script (Shift-JIS,
     GBK, Big5, EUC-KR, Windows-1251 ...), as charset-normalizer judges its first megabyte, when
     the whole file decodes so and at least 90% of its non-ASCII letters are of non-Latin
     scripts; else None (Latin-script files are judged by genretag's own rules: charset-normalizer
-    tells Windows-1252 from its many Latin cousins less reliably)."""
-    import unicodedata
-
+    tells Windows-1252 from its many Latin cousins less reliably). A file with few non-ASCII bytes is
+    judged by `_few_cells_encoding` instead, whose ``note`` says on what."""
     try:
         from charset_normalizer import from_bytes
     except ImportError:  # pragma: no cover - a dependency; without it, files are read as before
         return None
     with open_binary(path, fmt) as f:
         sample = f.read(_BLOCK_BYTES)
+    if len(sample) - len(sample.translate(None, bytes(range(0x80, 0x100)))) < _FEW_BYTES:
+        few = _few_cells_encoding(sample)
+        return few if few is None or _decodes(path, fmt, few[0]) else None
     best = from_bytes(sample).best()
     if best is None or best.encoding in ("ascii", "utf_8"):
         return None
@@ -352,8 +356,134 @@ def _legacy_encoding(path: Path, fmt: FileFormat) -> tuple[str, str] | None:
     # The language only where the script tells it (a short Russian text was "Bulgarian"; Cyrillic, Greek and
     # Arabic letters write several languages): Japanese kana, Korean Hangul, Chinese in a Chinese code page.
     if best.language and best.language != "Unknown" and script in ("HIRAGANA", "KATAKANA", "HANGUL", "CJK"):
-        return encoding, best.language
-    return encoding, script.title() + " script"
+        return encoding, best.language, ""
+    return encoding, script.title() + " script", ""
+
+
+#: Fewer non-ASCII bytes than this in a file's first megabyte and charset-normalizer's guess is a coin toss
+#: (two Big5 titles in an English catalogue read as Windows-1252, two GBK ones as EUC-KR): `_few_cells_encoding`
+#: judges such a file by its non-ASCII runs instead.
+_FEW_BYTES = 2000
+#: Code pages of non-Latin scripts `_few_cells_encoding` tries, most used first (the order breaks ties), and what
+#: their text is.
+_FEW_CANDIDATES = {"gb18030": "Chinese", "cp932": "Japanese", "big5": "Chinese", "cp949": "Korean", "euc_jp": "Japanese",
+                   "cp1251": "Cyrillic script", "koi8_r": "Cyrillic script", "cp1253": "Greek script",
+                   "cp1255": "Hebrew script", "cp1256": "Arabic script"}
+_NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
+#: Windows-1252's typography, found alone between words (’ “ ” – — … « » ¡ ¿ ° € £ © ® ™ · • × ½, no-break space).
+_LATIN_MARKS = frozenset("\u2019\u2018\u201c\u201d\u2013\u2014\u2026\u00ab\u00bb\u00a1\u00bf\u00b0\u20ac\u00a3\u00a9"
+                         "\u00ae\u2122\u00b7\u2022\u00d7\u00bd\u00a0\u201e\u201a\u2039\u203a")
+#: CJK punctuation and full-width forms: neither evidence for nor against a CJK code page.
+_CJK_NEUTRAL = re.compile(r"[\u3000-\u303f\uff01-\uff60\u30fb\u30fc\u2014\u2026\u201c\u201d\u2018\u2019\u00b7]")
+#: Syllables that end Korean words (particles: 의 는 은 을 를 이 가 에 로 와 과 도 다 ...), and the most frequent ones.
+_KOREAN_ENDINGS = frozenset("의는은을를이가에로와과도다고서한기으년대사시리인스일")
+_KANA = re.compile("[\u3041-\u3096\u30a1-\u30fa]")
+
+
+def _rows_of(codec: str, leads: range, trails: tuple[range, ...]) -> frozenset[str]:
+    """The characters of ``codec``'s two-byte codes with those lead and trail bytes."""
+    out = set()
+    for lead in leads:
+        for part in trails:
+            for trail in part:
+                try:
+                    out.add(bytes([lead, trail]).decode(codec))
+                except UnicodeDecodeError:
+                    pass
+    return frozenset(out)
+
+
+@functools.lru_cache(maxsize=1)
+def _common_characters() -> dict[str, frozenset[str]]:
+    """Per CJK code page, the characters of its first, common level (GB2312 level 1, Big5's
+    common characters, JIS level 1 and kana, the 2,350 Hangul syllables of KS X 1001): a
+    legacy text read in its own code page is of these; one read in another is partly rare ones."""
+    high = (range(0xA1, 0xFF),)
+    kana = frozenset(chr(c) for c in range(0x3041, 0x3097)) | frozenset(chr(c) for c in range(0x30A1, 0x30FB))
+    japanese = _rows_of("euc_jp", range(0xB0, 0xD0), high) | kana
+    return {"gb18030": _rows_of("gb2312", range(0xB0, 0xD8), high),
+            "big5": _rows_of("big5", range(0xA4, 0xC7), (range(0x40, 0x7F), range(0xA1, 0xFF))),
+            "cp932": japanese, "euc_jp": japanese,
+            "cp949": _rows_of("euc_kr", range(0xB0, 0xC9), high)}
+
+
+def _run_score(codec: str, run: str, before: str, after: str) -> float | None:
+    """How plausible one run of non-ASCII characters is as text of ``codec`` (0-1), None for no
+    evidence (CJK punctuation alone); ``before``, ``after``: the characters beside it."""
+    common = _common_characters().get(codec)
+    if common is not None:
+        letters = [c for c in _CJK_NEUTRAL.sub("", run)]
+        if not letters:
+            return None
+        if codec == "cp949" and any(not ("\uac00" <= c <= "\ud7a3") for c in letters):
+            return 0.0  # Hangul mixed with Hanja or signs: no modern Korean text
+        if codec in ("gb18030", "big5") and any("\u3040" <= c <= "\u30ff" for c in letters):
+            return 0.0  # kana: Japanese, not Chinese
+        return sum(c in common for c in letters) / len(letters)
+    if codec == "cp1252":
+        if all(c in _LATIN_MARKS for c in run) and len(run) <= 3:
+            return 1.0
+        word = (before + run + after).strip()
+        return 1.0 if (run.isalpha() and len(run) <= 2 and (before.isalpha() or after.isalpha() or len(run) == 1)
+                       and not any(a.islower() and b.isupper() for a, b in zip(run, run[1:]))
+                       and len(word) > 0) else 0.0
+    # one-byte code pages of other scripts: whole words of its letters, in lower, Title or UPPER case
+    script = _FEW_CANDIDATES[codec].split()[0].upper()
+    letters = [c for c in run if c.isalpha()]
+    if not letters or before.isalpha() or after.isalpha() or any(
+            not unicodedata.name(c, "").startswith(script) for c in letters):
+        return 0.0
+    word = "".join(letters)
+    return 1.0 if word.islower() or word.isupper() or word.istitle() or len(word) == 1 else 0.0
+
+
+def _few_cells_encoding(sample: bytes) -> tuple[str, str, str] | None:
+    """``(codec, language, note)`` for a file whose few non-ASCII bytes (`_FEW_BYTES`) read best in a code page
+    of a non-Latin script (each run of them judged by `_run_score`); None when Windows-1252 reads
+    them as well (a Western file). ``note`` names the words it was judged by, and another code page
+    that reads them as well, if any (a short Korean word is valid GBK)."""
+    def score(codec: str) -> tuple[float, int, list[str]] | None:
+        try:
+            text = sample.decode(codec)
+        except UnicodeDecodeError:
+            return None
+        runs = list(_NON_ASCII_RUN.finditer(text))
+        if not runs:
+            return None
+        scored = [(m, _run_score(codec, m.group(), text[m.start() - 1:m.start()], text[m.end():m.end() + 1]))
+                  for m in runs]
+        runs = [m for m, value in scored if value is not None]
+        scores = [value for _, value in scored if value is not None]
+        if not scores:
+            return None
+        # Korean words end in particles, which Chinese read as Korean rarely does;
+        # Japanese text has kana, which Chinese and Korean text read as Japanese lacks
+        if codec == "cp949":
+            evidence = sum(m.group()[-1] in _KOREAN_ENDINGS for m in runs)
+        elif codec in ("cp932", "euc_jp"):
+            evidence = sum(bool(_KANA.search(m.group())) for m in runs)
+        else:
+            evidence = 0
+        return sum(scores) / len(scores), evidence, [m.group() for m in runs]
+
+    latin = score("cp1252")
+    found = {codec: s for codec in _FEW_CANDIDATES if (s := score(codec)) is not None and s[0] >= 0.8}
+    if not found:
+        return None
+    ranked = sorted(found, key=lambda c: (-found[c][0], -found[c][1], list(_FEW_CANDIDATES).index(c)))
+    codec = ranked[0]
+    if latin is not None and latin[0] >= found[codec][0] - 0.2:
+        return None
+    words = list(dict.fromkeys(found[codec][2]))
+    note = (f" (judged by its only {len(words)} non-ASCII word{'s' if len(words) > 1 else ''}: "
+            f"{', '.join(repr(w) for w in words[:3])}{', ...' if len(words) > 3 else ''})")
+    other = next((c for c in ranked[1:] if found[c][0] == found[codec][0]
+                  and _FEW_CANDIDATES[c] != _FEW_CANDIDATES[codec]), None)
+    if other is not None:
+        note += (f"; {_ENCODING_NAMES.get(other, other)} reads them as {_FEW_CANDIDATES[other]} "
+                 f"({', '.join(repr(w) for w in list(dict.fromkeys(found[other][2]))[:3])}): if that is the file's "
+                 "text, save the file as UTF-8")
+    return codec, _FEW_CANDIDATES[codec], note
 
 
 #: ISO 8859 code pages and the Windows code page of the same script that spreadsheets write.

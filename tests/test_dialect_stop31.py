@@ -1,0 +1,79 @@
+"""Stop 31's dialect faults: a few legacy-encoded cells in an English catalogue, link-only synopses,
+unrecognised second headers, UTF-32 files."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from typer.testing import CliRunner
+
+from genretag.cli import app
+from genretag.formats import read_table, sniff
+
+runner = CliRunner()
+
+ENGLISH = [
+    ("The Last Harbor", "A retired sailor returns to his hometown to find the harbor sold to a developer."),
+    ("Moon Over Tokyo", "Two strangers meet on the last train and spend one night walking the city."),
+    ("Iron Verdict", "A detective hunts a serial killer who leaves riddles at every crime scene."),
+    ("Laugh Track", "A failing comedian takes a job as a clown at children's parties."),
+    ("Starfall", "Astronauts stranded on a dying space station must repair the ship."),
+    ("The Quiet House", "A family moves into an old farmhouse where a ghost haunts the cellar."),
+]
+
+
+def _catalogue(tmp_path, encoding: str, titles: list[str]):
+    rows = [list(r) for r in ENGLISH]
+    for i, title in enumerate(titles):
+        rows[i][0] = title
+    path = tmp_path / f"few_{encoding}.csv"
+    path.write_bytes(("title,overview\n" + "".join(f"{t},{o}\n" for t, o in rows)).encode(encoding))
+    return path
+
+
+# Before: Big5/GBK/Shift-JIS/Windows-1251 titles read as Windows-1252 or latin-1 mojibake ('´äÆW', '\x8d`\x92¬'),
+# GBK ones as EUC-KR ('멍袞'), one Windows-1251 title as Big5 ('蹴瘔薤'), EUC-JP ones as EUC-KR.
+@pytest.mark.parametrize("encoding, titles, name", [
+    ("big5", ["港灣", "東京之月"], "Big5"),
+    ("big5", ["港灣"], "Big5"),
+    ("gbk", ["港湾", "东京之月"], "GB18030 (GBK)"),
+    ("gbk", ["港湾"], "GB18030 (GBK)"),
+    ("shift_jis", ["港町", "東京の月"], "Shift-JIS (cp932)"),
+    ("shift_jis", ["港町"], "Shift-JIS (cp932)"),
+    ("euc_jp", ["港町", "東京の月"], "EUC-JP"),
+    ("euc_kr", ["항구", "도쿄의 달"], "EUC-KR (cp949)"),
+    ("cp1251", ["Гавань", "Луна"], "Windows-1251"),
+    ("cp1251", ["Гавань"], "Windows-1251"),
+])
+def test_a_few_legacy_titles_in_an_english_catalogue_are_read_in_their_code_page(tmp_path, caplog, encoding,
+                                                                                  titles, name):
+    caplog.set_level(logging.WARNING)
+    path = _catalogue(tmp_path, encoding, titles)
+    assert read_table(path)["title"].tolist()[:len(titles) + 1] == [*titles, ENGLISH[len(titles)][0]]
+    words = ", ".join(repr(w) for t in titles for w in t.split())
+    assert f" in {name}; reading it so (judged by its only " in caplog.text and words in caplog.text
+
+
+def test_a_western_file_with_few_accents_stays_windows_1252(tmp_path):
+    path = _catalogue(tmp_path, "cp1252", ["Amélie à Paris", "Café Noir", "Größe", "Año Nuevo"])
+    assert sniff(path).encoding == "cp1252"
+    assert read_table(path)["title"].tolist()[:4] == ["Amélie à Paris", "Café Noir", "Größe", "Año Nuevo"]
+
+
+def test_an_ambiguous_short_word_says_the_other_reading(tmp_path, caplog):
+    caplog.set_level(logging.WARNING)
+    path = _catalogue(tmp_path, "euc_kr", ["항구"])  # its two bytes pairs are GBK's 亲备 too
+    sniff(path)
+    assert "EUC-KR (cp949) reads them as Korean ('항구'): if that is the file's text, save the file as UTF-8" \
+        in caplog.text
+
+
+def test_tag_writes_the_few_legacy_titles_back_in_their_bytes(tmp_path, tiny_run):
+    path = _catalogue(tmp_path, "gbk", ["港湾", "东京之月"])
+    out = tmp_path / "out.csv"
+    result = runner.invoke(app, ["tag", str(path), "--model", str(tiny_run), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert read_table(out)["title"].tolist()[:2] == ["港湾", "东京之月"]
+    for before, after in zip(path.read_bytes().splitlines(), out.read_bytes().splitlines(), strict=True):
+        assert after.startswith(before)
