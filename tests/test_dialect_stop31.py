@@ -77,3 +77,41 @@ def test_tag_writes_the_few_legacy_titles_back_in_their_bytes(tmp_path, tiny_run
     assert read_table(out)["title"].tolist()[:2] == ["港湾", "东京之月"]
     for before, after in zip(path.read_bytes().splitlines(), out.read_bytes().splitlines(), strict=True):
         assert after.startswith(before)
+
+
+# --------------------------------------------------------------------------- links as a catalogue writes them
+
+# Before: each was tagged as a movie ("Comedy|Drama|TV Movie" for the first), flagged at most as short.
+LINKS = ["<https://www.imdb.com/title/tt0111161/>", "[see plot](https://en.wikipedia.org/wiki/Some_Film)",
+         "imdb.com", "letterboxd.com/film/heat/", "IMDb.com, www.themoviedb.org/movie/949"]
+
+
+@pytest.mark.parametrize("text", LINKS)
+def test_an_angle_bracket_markdown_or_bare_domain_link_is_no_synopsis(text):
+    from genretag.data.cells import clean_cell, no_synopsis_note
+
+    assert clean_cell(text) == "" and no_synopsis_note(text) == "a link only"
+
+
+@pytest.mark.parametrize("text", ["A spy visits imdb.com to find his past.", "Dr.No", "Mr.Smith goes to Washington.",
+                                  "[Heat] A thief plans one last job.", "bob@example.com"])
+def test_prose_holding_a_domain_stays_a_synopsis(text):
+    from genretag.data.cells import clean_cell, no_synopsis_note
+
+    expected = "an e-mail address only" if "@" in text else ""
+    assert no_synopsis_note(text) == expected and clean_cell(text) == ("" if expected else text)
+
+
+def test_tag_leaves_link_only_rows_untagged_and_flags_them(tiny_run, tmp_path):
+    rows = [list(r) for r in ENGLISH]
+    for i, link in enumerate(LINKS[:3]):
+        rows[i][1] = link
+    path = tmp_path / "links.csv"
+    path.write_text("title,overview\n" + "".join(f'{t},"{o}"\n' for t, o in rows), encoding="utf-8")
+    out = tmp_path / "out.csv"
+    result = runner.invoke(app, ["tag", str(path), "--model", str(tiny_run), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    tagged = read_table(out)
+    assert tagged["language_warning"].tolist()[:3] == ["a link only (not tagged)"] * 3
+    assert tagged["predicted_genres"].tolist()[:3] == ["", "", ""]
+    assert "3 tagged" in result.output and "3 with an empty synopsis left untagged" in result.output

@@ -145,10 +145,15 @@ def _printed(value: str) -> str:
 
 #: A letter of any script (CJK and Hangul included); digits and ``_`` are not.
 _LETTER = re.compile(r"[^\W\d_]")
-_LINK = r"(?:https?://|www\.)\S+"
+_URL = r"(?:https?://|www\.)[^\s<>()\[\]]+"
+#: A bare domain of a common top-level domain, with or without a path: "imdb.com", "letterboxd.com/film/x".
+_DOMAIN = (r"(?:[a-z0-9][a-z0-9-]*\.)+(?:com|org|net|edu|gov|io|tv|co|info|biz|me|ly|to|uk|de|fr|jp|ru|es|it|nl|"
+           r"ca|au|in|cn|kr|br)(?:/[^\s<>]*)?")
+#: A link as catalogues write one: a URL, a bare domain, ``<https://...>``, a Markdown link ``[see plot](https://...)``.
+_LINK = rf"(?:<{_URL}>|\[[^\]\n]{{0,80}}\]\({_URL}\)|{_URL}|{_DOMAIN})"
 _EMAIL = r"(?:mailto:)?[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
 #: Links or e-mail addresses alone, one or several (separated by spaces, commas ...).
-_ADDRESSES_ONLY = re.compile(rf"(?:{_LINK}|{_EMAIL})(?:[\s,;|]+(?:{_LINK}|{_EMAIL}))*[.,;]?")
+_ADDRESSES_ONLY = re.compile(rf"(?:{_LINK}|{_EMAIL})(?:[\s,;|]+(?:{_LINK}|{_EMAIL}))*[.,;]?", re.IGNORECASE)
 
 
 def not_a_synopsis(text: str) -> str:
@@ -162,8 +167,8 @@ def not_a_synopsis(text: str) -> str:
     """
     if _LETTER.search(text) is None:
         return "no letters"
-    if ("@" in text or "://" in text or "www." in text) and _ADDRESSES_ONLY.fullmatch(text):
-        return "a link only" if re.search(_LINK, text) else "an e-mail address only"
+    if "." in text and _ADDRESSES_ONLY.fullmatch(text):
+        return "a link only" if re.search(_LINK, re.sub(_EMAIL, "", text), re.IGNORECASE) else "an e-mail address only"
     return ""
 
 
