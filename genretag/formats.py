@@ -260,6 +260,8 @@ def _detect_encoding(path: Path, fmt: FileFormat, head: bytes) -> tuple[str, boo
     """Pick the codec for the whole file, streaming it in blocks: (encoding, repair)."""
     if head.startswith(codecs.BOM_UTF8):
         utf8 = "utf-8-sig"
+    elif head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):  # before UTF-16: FF FE 00 00 starts both
+        return "utf-32", False
     elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16", False
     elif (utf16 := _utf16_without_bom(head)) and _decodes(path, fmt, utf16):

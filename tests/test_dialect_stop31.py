@@ -115,3 +115,21 @@ def test_tag_leaves_link_only_rows_untagged_and_flags_them(tiny_run, tmp_path):
     assert tagged["language_warning"].tolist()[:3] == ["a link only (not tagged)"] * 3
     assert tagged["predicted_genres"].tolist()[:3] == ["", "", ""]
     assert "3 tagged" in result.output and "3 with an empty synopsis left untagged" in result.output
+
+
+# --------------------------------------------------------------------------- UTF-32
+
+
+@pytest.mark.parametrize("encoding", ["utf-32", "utf-32-be"])
+def test_a_utf32_file_with_its_byte_order_mark_is_read(tmp_path, tiny_run, encoding):
+    """Before: its BOM (FF FE 00 00) was taken for UTF-16's: 'first data row has 4 fields ... and the header 3'."""
+    import codecs
+
+    text = "title,overview\n" + "".join(f'{t},"{o}"\n' for t, o in ENGLISH)
+    path = tmp_path / "u32.csv"
+    path.write_bytes(text.encode(encoding) if encoding == "utf-32" else codecs.BOM_UTF32_BE + text.encode(encoding))
+    assert read_table(path)["title"].tolist() == [t for t, _ in ENGLISH]
+    out = tmp_path / "out.csv"
+    result = runner.invoke(app, ["tag", str(path), "--model", str(tiny_run), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert read_table(out)["overview"].tolist() == [o for _, o in ENGLISH]
