@@ -133,3 +133,34 @@ def test_a_utf32_file_with_its_byte_order_mark_is_read(tmp_path, tiny_run, encod
     result = runner.invoke(app, ["tag", str(path), "--model", str(tiny_run), "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert read_table(out)["overview"].tolist() == [o for _, o in ENGLISH]
+
+
+# --------------------------------------------------------------------------- a second header of unknown names
+
+
+@pytest.mark.parametrize("second", ["film_id,name,blurb", "id,name,about", "tmdb_id,original_title,tagline",
+                                    "id,title,logline"])
+def test_a_second_header_of_unknown_names_is_left_untagged(tmp_path, tiny_run, caplog, second):
+    """Before: the row was tagged as a movie named 'name' whose synopsis is 'blurb'."""
+    lines = ["id,title,overview"] + [f'{i},{t},"{o}"' for i, (t, o) in enumerate(ENGLISH, 1)]
+    lines.insert(4, second)
+    path = tmp_path / "joined.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "out.csv"
+    result = runner.invoke(app, ["tag", str(path), "--model", str(tiny_run), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    tagged = read_table(out)
+    assert tagged["predicted_genres"].iloc[3] == "" and (tagged["predicted_genres"].drop(index=3) != "").all()
+    assert "left untagged 1 row that is a header, not a movie (data row 4" in caplog.text
+
+
+@pytest.mark.parametrize("row", [["tt01", "Name", "Untitled"], ["abc", "Film Story", "Documentary"],
+                                 ["7", "Movie", "Plot"]])
+def test_a_short_movie_row_is_no_header(row):
+    import pandas as pd
+
+    from genretag.data.columns import header_rows
+
+    frame = pd.DataFrame([["1", "Heat", "A thief plans one last job in Los Angeles."], row],
+                         columns=["id", "title", "overview"])
+    assert header_rows(frame, ["overview"]).tolist() == [False, False]

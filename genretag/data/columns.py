@@ -430,6 +430,9 @@ def missing_title_warning(chosen: TextColumns) -> str:
 #: A synopsis of at most this many words and characters may be a header's cell ("Plot summary", "overview").
 HEADER_CELL_WORDS = 3
 HEADER_CELL_CHARS = 60
+#: A synopsis cell that is one name-like token ("blurb", "logline", "plot_keywords"): another export's
+#: column name when two other cells of its row are names of movie files' columns ("film_id", "name").
+_IDENTIFIER = re.compile(r"[^\W\d][\w-]*")
 # The words of a synopsis column's name ("Plot summary", "Short_Description", "overview (en)"): a
 # synopsis cell of these alone names a column (one of other words, "Plot number 1.", is a movie's).
 _HEADER_CELL_WORDS = frozenset("""overview synopsis plot description summary storyline story text short long full
@@ -470,10 +473,11 @@ def header_rows(frame: pd.DataFrame, synopsis_cols: list[str], rows_before: int 
     for pos in np.flatnonzero(short):
         synopsis = " ".join(part.iloc[pos] for part in parts if part.iloc[pos])
         words = [w for w in re.split(r"[\s_\-()]+", synopsis.casefold()) if w]
-        if len(synopsis.split()) > HEADER_CELL_WORDS or not (
-                synopsis.casefold() in names or (words and all(w in _HEADER_CELL_WORDS for w in words))):
-            continue
         cells = [str(v).strip() for v in frame.iloc[pos].tolist() if not is_missing(v) and str(v).strip()]
+        if len(synopsis.split()) > HEADER_CELL_WORDS or not (
+                synopsis.casefold() in names or (words and all(w in _HEADER_CELL_WORDS for w in words))
+                or (_IDENTIFIER.fullmatch(synopsis) and sum(looks_like_header([c]) for c in cells) >= 2)):
+            continue
         out[pos] = looks_like_header(cells)
         if out[pos]:
             _check_same_columns(frame, pos, rows_before, synopsis_cols)
