@@ -30,7 +30,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .data.cells import ZERO_WIDTH
+from .data.cells import ZERO_WIDTH, placeholder_key
 from .data.genres import canonical_genre
 from .errors import DataError
 
@@ -72,6 +72,15 @@ _SLASHED_PLACEHOLDER = re.compile(r"(?:^|(?<=[\s/&+]))([^\W\d_])/([^\W\d_])(?=$|
 # A cell's own label before its genres ("Genre: Horror", Douban's "类型: 剧情"): read past it.
 _LABEL = re.compile(r"^\s*(?:genres?|genre\(s\)|g[eéê]neros?|genere|generi|类型|類型|ジャンル|жанры?|장르)\s*[:：]\s*",
                     re.IGNORECASE)
+# A whole name that says a title has no genre (compared as `placeholder_key`s: case, punctuation and spacing
+# ignored): "None listed", "Genre not available", "No genres given", "Not specified"; the table lists single words
+# ("unknown", "n/a", "tba"). A name of punctuation or symbols alone (".", "*", "...") is no genre either.
+_NO_GENRE = re.compile(
+    r"(?:(?:no|without) genres?(?: (?:listed|given|available|specified|found|assigned|set|provided|entered))?"
+    r"|genres? (?:(?:is |are )?not (?:yet )?(?:available|listed|given|known|specified|assigned|set|found|provided)"
+    r"|unknown|missing|pending|unavailable|n a|tba|tbd|none)"
+    r"|none (?:listed|given|specified|found|assigned|provided|available|yet)"
+    r"|not (?:applicable|available|listed|specified|known|given|provided|assigned|set))")
 #: Numbers that are no TMDB id are strays (`Vocabulary.apply`) when the rows holding them are at most
 #: 1 for this many rows with a genre name or TMDB id; more are a column of other numbers, refused.
 STRAY_SHARE = 4
@@ -313,6 +322,9 @@ class Vocabulary:
         key = genre_key(name)
         if key in self.names:
             return self.names[key], None
+        bare = placeholder_key(name)
+        if not bare or _NO_GENRE.fullmatch(bare):  # "." or "None listed": a placeholder
+            return (), None
         found = self._compound(key)
         if found is None and (bare := _LABEL.sub("", name, count=1)) != name and bare.strip():
             return self._resolve(bare)
