@@ -47,7 +47,10 @@ OUTPUT_VOCABULARIES: tuple[str, ...] = ("tmdb", "imdb", "movielens")
 #: 3: catalogue categories that are no genre ("International Movies", "British TV Shows", "IMAX") are read as
 #: none, a modifier alone ("Comedy, Dark") as none, a breadcrumb ("Comedy › Romantic") as the genres of its
 #: parts; a run's vocabulary of format 2 or less reads its own data without them.
-FORMAT = 3
+#: 4: placeholders written as phrases ("None listed") or punctuation alone (".") are read as none, and the parts of
+#: a name joined by "&" that are no genre are left out ("Sports & Fitness" → Sport, not Sport + "Fitness"); a run's
+#: vocabulary of format 3 or less reads its own data without them.
+FORMAT = 4
 
 # Every Unicode dash is "-": hyphen (U+2010), non-breaking hyphen (U+2011), figure dash, en and em
 # dash, horizontal bar, minus sign (U+2212), small and full-width hyphen-minus.
@@ -67,6 +70,8 @@ _COMPOUND_SPLIT = re.compile(r"[\s&/+,]+")
 # The marks that list genres inside one name ("Drama/Lgbt", "剧情 / 传记", "Drama & LGBTQ", Filmaffinity's
 # "Drama. Romance"); a name the table does not know is read as its parts when one is a genre (`Vocabulary.apply`).
 _LIST_MARKS = re.compile(r"\s*[/&+]\s*|\.\s+")
+_LIST_MARKS_BUT_AMPERSAND = re.compile(r"\s*[/+]\s*|\.\s+")
+_AMPERSAND = re.compile(r"\s*&\s*")
 # A placeholder written with a slash between two letters ("N/A", "n/d", "S/D"): one part, not two names.
 _SLASHED_PLACEHOLDER = re.compile(r"(?:^|(?<=[\s/&+]))([^\W\d_])/([^\W\d_])(?=$|[\s/&+.])")
 # A cell's own label before its genres ("Genre: Horror", Douban's "类型: 剧情"): read past it.
@@ -146,13 +151,21 @@ class GenreReport:
             if kind in NO_GENRE_KINDS:  # named as the file writes them: "(no genres listed)", not "No Genres Listed"
                 parts = [f"{a.get('written', name)} ({_rows(a['rows'])})" for name, a in items]
             else:
-                parts = [f"{name} → {' + '.join(a['to'])} ({_rows(a['rows'])})" for name, a in items]
+                parts = [f"{name} → {' + '.join(a['to'])}{_left_out(a.get('dropped'))} ({_rows(a['rows'])})"
+                         for name, a in items]
             out.append(f"{heads[kind]}: {', '.join(parts)}")
         return out
 
     def to_dict(self) -> dict:
         """JSON-ready copy."""
         return {name: dict(a) for name, a in self.applied.items()}
+
+
+def _left_out(names: list[str] | None) -> str:
+    """What a "split" entry left out, as its line says it."""
+    if not names:
+        return ""
+    return f", {' and '.join(names)} left out ({'no genre' if len(names) == 1 else 'no genres'} of the vocabulary)"
 
 
 def _rows(n: int) -> str:
@@ -322,9 +335,8 @@ class Vocabulary:
         key = genre_key(name)
         if key in self.names:
             return self.names[key], None
-        bare = placeholder_key(name)
-        if not bare or _NO_GENRE.fullmatch(bare):  # "." or "None listed": a placeholder
-            return (), None
+        if self.format >= 4 and (not (bare := placeholder_key(name)) or _NO_GENRE.fullmatch(bare)):
+            return (), None  # "." or "None listed": a placeholder
         found = self._compound(key)
         if found is None and (bare := _LABEL.sub("", name, count=1)) != name and bare.strip():
             return self._resolve(bare)
@@ -517,6 +529,7 @@ class Vocabulary:
         before an unknown name ("Жанр: биография") is read past. Also the report entries ("split",
         "label") of the names rewritten."""
         parts_of: dict[str, tuple[list[str], str]] = {}
+        dropped_of: dict[str, list[str]] = {}
         for name in dict.fromkeys(n for row in rows for n in row):
             if self.resolve(name) is not None:
                 continue
@@ -524,14 +537,35 @@ class Vocabulary:
             kept = _SLASHED_PLACEHOLDER.sub("\\1\u2215\\2", bare)  # a division slash until split
             parts = [canonical_genre(p.replace("\u2215", "/")) for p in _LIST_MARKS.split(kept) if p.strip()]
             if len(parts) > 1 and any(self.resolve(p) is not None for p in parts):
+                parts, dropped = self._joined_parts(kept) if self.format >= 4 else (parts, [])
                 parts_of[name] = (list(dict.fromkeys(parts)), "split")
+                if dropped:
+                    dropped_of[name] = dropped
             elif bare and bare != name:
                 parts_of[name] = ([canonical_genre(bare)], "label")
         if not parts_of:
             return rows, {}
         split = [[p for n in row for p in parts_of.get(n, ((n,),))[0]] for row in rows]
         counts = Counter(n for row in rows for n in dict.fromkeys(row) if n in parts_of)
-        return split, {n: {"to": parts, "kind": kind, "rows": counts[n]} for n, (parts, kind) in parts_of.items()}
+        return split, {n: {"to": parts, "kind": kind, "rows": counts[n], **({"dropped": dropped_of[n]} if n in dropped_of
+                                                                             else {})}
+                       for n, (parts, kind) in parts_of.items()}
+
+    def _joined_parts(self, text: str) -> tuple[list[str], list[str]]:
+        """The parts of a name listing genres (`_LIST_MARKS`), and those left out: "A & B" is one category of its
+        catalogue (Netflix's "Sci-Fi & Fantasy", "Sports & Fitness"), whose parts that are no genre ("Fitness") are
+        not genres of their own; "/" and "+" list names of the file, kept ("Drama/Lgbt", "剧情 / 同性")."""
+        parts: list[str] = []
+        dropped: list[str] = []
+        for piece in _LIST_MARKS_BUT_AMPERSAND.split(text):
+            piece = piece.replace("\u2215", "/").strip()
+            joined = [canonical_genre(s) for s in _AMPERSAND.split(piece) if s.strip()]
+            if len(joined) > 1 and any(self.resolve(s) is not None for s in joined):
+                parts += [s for s in joined if self.resolve(s) is not None]
+                dropped += [s for s in joined if self.resolve(s) is None]
+            elif piece:
+                parts.append(canonical_genre(piece))
+        return parts, dropped
 
     # ------------------------------------------------------------------ scoring
 

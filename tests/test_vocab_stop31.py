@@ -78,3 +78,39 @@ def test_placeholders_written_as_phrases_or_punctuation_are_no_genre(cell):
 @pytest.mark.parametrize("name", ["No Country for Old Men", "Nonesuch", "Notable", "Genre Bending", "Noir"])
 def test_names_near_a_placeholder_phrase_are_not_one(name):
     assert V.resolve(name) != ()
+
+
+# --------------------------------------------------------------------------- "&" joins one category's parts
+
+
+@pytest.mark.parametrize(("name", "genres", "said"), [
+    ("Sports & Fitness", ["Sport"], "Sports & Fitness → Sports, Fitness left out (no genre of the vocabulary) (1 row)"),
+    ("Music & Concerts", ["Music"], "Music & Concerts → Music, Concerts left out (no genre of the vocabulary) (1 row)"),
+    ("Kids & Teens", ["Family"], "Kids & Teens → Kids, Teens left out (no genre of the vocabulary) (1 row)"),
+    ("Drama/Sword & Sorcery", ["Drama", "Sword & Sorcery"], "Drama/Sword & Sorcery → Drama + Sword & Sorcery (1 row)"),
+])
+def test_a_part_of_an_ampersand_name_that_is_no_genre_is_left_out_and_said(name, genres, said):
+    rows, report = _apply(name)
+    assert rows == [genres]
+    assert report.lines()[0] == f"names listing genres read as their parts: {said}"
+    assert "Fitness" not in rows[0] and "Concerts" not in rows[0]
+
+
+@pytest.mark.parametrize(("name", "genres"), [
+    ("Sci-Fi & Fantasy", ["Science Fiction", "Fantasy"]), ("Mystery & Thriller", ["Mystery", "Thriller"]),
+    ("Faith & Spirituality", ["Faith & Spirituality"]),  # no part a genre: kept whole, as before
+    ("Drama/Lgbt", ["Drama", "Lgbt"]),  # "/" lists the file's own names: kept, as before
+])
+def test_ampersand_names_of_known_or_unknown_parts_read_as_before(name, genres):
+    assert _apply(name)[0] == [genres]
+
+
+def test_a_run_vocabulary_of_format_3_reads_its_data_as_it_was_trained():
+    from genretag.vocabulary import FORMAT
+
+    assert FORMAT == 4
+    old = Vocabulary.from_dict({**V.to_dict(), "format": 3})
+    assert old.apply([["Sports & Fitness"], ["None listed"], ["."]])[0] == [["Sport", "Fitness"], ["None listed"], ["."]]
+    # another file is read by today's rules
+    today = old.with_rules_of(V)
+    assert today.apply([["Sports & Fitness"], ["None listed"], ["."]])[0] == [["Sport"], [], []]
