@@ -114,3 +114,42 @@ def test_a_run_vocabulary_of_format_3_reads_its_data_as_it_was_trained():
     # another file is read by today's rules
     today = old.with_rules_of(V)
     assert today.apply([["Sports & Fitness"], ["None listed"], ["."]])[0] == [["Sport"], [], []]
+
+
+# --------------------------------------------------------------------------- genre cells as maps and objects
+
+
+@pytest.mark.parametrize(("cell", "genres"), [
+    ('{"Action": 1, "Drama": 0, "Comedy": 1}', ["Action", "Comedy"]),  # one-hot as a map: was no genre at all
+    ("{'Action': 1, 'Drama': 0}", ["Action"]),
+    ('{"Action": 1.0, "Drama": 0.0}', ["Action"]),  # a float column's flags
+    ('{"Action": "1", "Drama": "0"}', ["Action"]),  # was read as the numbers 1 and 0
+    ('{"Action": "yes", "Drama": "no", "Horror": "x", "Comedy": ""}', ["Action", "Horror"]),
+    ('{"Action": true, "Drama": false}', ["Action"]),  # as before
+    ('{"genres": ["Action", "Drama"]}', ["Action", "Drama"]),
+    ('{"Genres": "Action|Drama"}', ["Action", "Drama"]),  # was one genre "Action|Drama"
+    ('["Action, Adventure", "Drama"]', ["Action", "Adventure", "Drama"]),
+    ('{"genre_ids": [18, 35]}', ["18", "35"]),  # TMDB ids, named by the vocabulary
+    ('[{"slug": "science-fiction"}, {"slug": "drama"}]', ["Science-Fiction", "Drama"]),
+    ('[{"id": 28, "name": "Action"}]', ["Action"]),  # as before
+    ('{"id": 1}', ["1"]),  # an id, not a flag named "id"
+    ('{"Action": 0.9, "Drama": 0.1}', []),  # scores, not flags: no genre, as before
+])
+def test_genre_maps_and_objects_give_their_genres(cell, genres):
+    assert parse_genres(cell) == genres
+
+
+def test_a_file_of_flag_maps_trains_on_its_genres(tmp_path):
+    import json
+
+    from genretag.data import load_labelled
+
+    path = tmp_path / "flags.jsonl"
+    rows = [{"title": "A", "overview": "A haunted house terrifies a family.", "genres": {"Horror": 1, "Comedy": 0}},
+            {"title": "B", "overview": "Two friends crash a wedding.", "genres": {"Horror": 0, "Comedy": 1}},
+            {"title": "C", "overview": "A sheriff faces an outlaw gang.", "genres": {"genre_ids": [37, 28]}}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    data, report = load_labelled(path, vocabulary=V)
+    assert data.genres == [["Horror"], ["Comedy"], ["Western", "Action"]]
+    assert report.kept == 3 and report.no_genres == 0
+    assert report.genres.lines() == ["TMDB genre ids read as names: 28 → Action (1 row), 37 → Western (1 row)"]

@@ -204,14 +204,22 @@ def is_malformed_list(cell: Any) -> bool:
 
 # Keys that hold the name in a genre object, in the order they are tried (case-insensitive):
 # TMDB/MAL {"id", "name"}, AniList {"genre"}, Wikidata-style {"label"}, {"genre_name"}, ...
-_NAME_KEYS = ("name", "genre", "genre_name", "genrename", "label", "title", "value", "text", "tag")
+_NAME_KEYS = ("name", "genre", "genres", "genre_name", "genrename", "genre_names", "names", "label", "labels", "title",
+              "value", "values", "text", "tag", "tags")
+# Keys that hold TMDB ids, where no key holds a name: {"id": 28}, {"genre_ids": [18, 35]}; then a slug
+# ({"slug": "science-fiction"}), read as a name.
+_ID_KEYS = ("id", "ids", "genre_id", "genre_ids")
+# The flags of a map of genres to whether each applies: {"Action": 1, "Drama": 0}, {"Action": "yes"}.
+_FLAG_TRUE = frozenset({"1", "1.0", "true", "yes", "y", "x"})
+_FLAG_FALSE = frozenset({"0", "0.0", "false", "no", "n", ""})
 
 
 def _names_from_object(obj: Any, depth: int = 0) -> Iterator[str]:
     if depth > _MAX_DEPTH:
         return  # not a genre list; recursing on would exhaust the stack (RecursionError)
     if isinstance(obj, str):
-        yield strip_tags(_unescape(obj)).strip()  # a list item may be markup too: '<a href="...">Drama</a>'
+        # a list item may be markup too: '<a href="...">Drama</a>'; or a list itself: {"genres": "Action|Drama"}
+        yield from (name.strip() for name in _GENRE_SPLIT.split(strip_tags(_unescape(obj))) if name.strip())
     elif isinstance(obj, dict):
         yield from _names_from_dict(obj, depth)
     elif isinstance(obj, (list, tuple, set, frozenset)):
@@ -240,14 +248,29 @@ def _names_from_dict(obj: dict, depth: int = 0) -> Iterator[str]:
             yield _unescape(value)
             return
     values = list(obj.values())
-    if values and all(isinstance(v, bool) for v in values):
-        # {"Action": true, "Drama": false}: the keys are the genres, the flags say which apply.
-        yield from (_unescape(str(k)) for k, v in obj.items() if v)
+    flags = [_flag(v) for v in values]
+    if values and None not in flags and not set(_ID_KEYS) & set(by_key):
+        # {"Action": true, "Drama": false}, {"Action": 1, "Drama": 0}: the keys are the genres, the flags say which apply.
+        yield from (_unescape(str(k)) for k, flag in zip(obj, flags) if flag)
     elif values and all(isinstance(v, str) for v in values) and not {"id", "slug", "url", "type"} & set(by_key):
         # An id -> name map, e.g. CMU's Freebase {"/m/07s9rl0": "Drama", "/m/01z4y": "Comedy"}.
         yield from map(_unescape, values)
-    elif "id" in by_key:
-        yield from _names_from_object(by_key["id"], depth + 1)  # {"id": 28}: a TMDB id, named by the vocabulary
+    else:  # {"id": 28}, {"genre_ids": [18, 35]}: TMDB ids, named by the vocabulary
+        key = next((k for k in (*_ID_KEYS, "slug") if by_key.get(k) is not None), None)
+        if key is not None:
+            yield from _names_from_object(by_key[key], depth + 1)
+
+
+def _flag(value: Any) -> bool | None:
+    """True or False for a flag of a map of genres (true, 1, 1.0, "yes", "x"; false, 0, "no", ""), else None."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return bool(value) if value in (0, 1) else None
+    if isinstance(value, str):
+        text = value.strip().lower()
+        return True if text in _FLAG_TRUE else False if text in _FLAG_FALSE else None
+    return None
 
 
 def _dedupe(names: Iterable[str]) -> list[str]:
