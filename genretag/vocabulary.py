@@ -485,7 +485,10 @@ class Vocabulary:
             else:
                 genres, rule = self._resolve(name)
                 if genres is None:
-                    unknown.setdefault(genre_key(name), []).append(name)
+                    # one genre however written: case, dashes, and a word naming a kind of title ("Silent Film" is
+                    # "Silent", "Kaiju Movies" is "Kaiju"), when the file writes both
+                    key = genre_key(name)
+                    unknown.setdefault((_content_words(key) or key) if self.format >= 4 else key, []).append(name)
                     continue
                 if genres == ():
                     kind = rule if rule in ("category", "modifier") else "placeholder"
@@ -496,7 +499,8 @@ class Vocabulary:
             if kind:
                 applied[name] = {"to": list(genres), "kind": kind, "rows": rows_with[name]}
         for spellings in unknown.values():
-            chosen = max(spellings, key=lambda s: rows_with[s])  # max keeps the first on ties
+            # the most rows; on a tie the name without a kind of title ("Kaiju", not "Kaiju Movies"), then the first
+            chosen = max(spellings, key=lambda s: (rows_with[s], _content_words(genre_key(s)) == genre_key(s)))
             for name in spellings:
                 result[name] = (chosen,)
                 if name != chosen:

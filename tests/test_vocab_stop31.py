@@ -153,3 +153,17 @@ def test_a_file_of_flag_maps_trains_on_its_genres(tmp_path):
     assert data.genres == [["Horror"], ["Comedy"], ["Western", "Action"]]
     assert report.kept == 3 and report.no_genres == 0
     assert report.genres.lines() == ["TMDB genre ids read as names: 28 → Action (1 row), 37 → Western (1 row)"]
+
+
+# --------------------------------------------------------------------------- one unknown genre, with and without "Film"
+
+
+def test_an_unknown_genre_written_with_and_without_a_kind_of_title_is_one_genre():
+    rows, report = _apply("Silent Film", "Silent", "Silent|Drama", "Kaiju Movies|Kaiju", "Concert Film")
+    assert rows == [["Silent"], ["Silent"], ["Silent", "Drama"], ["Kaiju"], ["Concert Film"]]
+    assert report.lines() == ["spellings merged: Kaiju Movies → Kaiju (1 row), Silent Film → Silent (1 row)"]
+
+
+def test_case_spellings_of_an_unknown_genre_still_merge_under_the_most_frequent():
+    rows, report = _apply("Ecchi", "ECCHI", "ecchi|Comedy", "Ecchi")
+    assert rows == [["Ecchi"], ["Ecchi"], ["Ecchi", "Comedy"], ["Ecchi"]]
