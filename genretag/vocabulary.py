@@ -303,11 +303,12 @@ class Vocabulary:
         )
 
     def with_rules_of(self, today: Vocabulary) -> Vocabulary:
-        """This vocabulary's names read by the rules of ``today`` (a newer format): its subgenre heads and
-        categories. Used for files other than a run's own data, which keeps the rules it was trained with."""
+        """This vocabulary's names read by the rules of ``today`` (a newer format): its subgenre heads,
+        categories and words skipped in compounds. Used for files other than a run's own data, which keeps the rules it was trained with."""
         if self.format >= today.format:
             return self
         return replace(self, format=today.format, heads=today.heads, categories=today.categories,
+                       ignore=self.ignore | today.ignore,  # "series", "tv" of format 4: "Comedy Series" is Comedy
                        category_words=today.category_words, category_kinds=today.category_kinds)
 
     # ------------------------------------------------------------------ reading

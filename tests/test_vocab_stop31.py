@@ -167,3 +167,10 @@ def test_an_unknown_genre_written_with_and_without_a_kind_of_title_is_one_genre(
 def test_case_spellings_of_an_unknown_genre_still_merge_under_the_most_frequent():
     rows, report = _apply("Ecchi", "ECCHI", "ecchi|Comedy", "Ecchi")
     assert rows == [["Ecchi"], ["Ecchi"], ["Ecchi", "Comedy"], ["Ecchi"]]
+
+
+def test_a_format_3_run_with_a_genre_map_reads_another_file_by_todays_rules():
+    old = Vocabulary.from_dict({**V.to_dict(), "format": 3, "ignore": ["and", "film", "films", "movie", "movies"],
+                                "sources": ["bundled vocabulary.toml", "/tmp/map.toml"]})
+    assert old.resolve("Comedy Series") is None  # its own data: as trained
+    assert old.with_rules_of(V).resolve("Comedy Series") == ("Comedy",)
