@@ -55,8 +55,8 @@ FINGERPRINT_VALUES = 256
 def position_limit(config) -> int | None:
     """Longest input in tokens the backbone's position embeddings cover; None: no fixed limit.
 
-    ``max_position_embeddings`` (GPT-2's ``n_positions``), less the offset of RoBERTa-style
-    position ids; None for relative positions (T5, DeBERTa-v3), which take any length.
+    ``max_position_embeddings`` (GPT-2's ``n_positions``; MPT's ``max_seq_len``), less the offset
+    of RoBERTa-style position ids; None for relative positions (T5, DeBERTa-v3), which take any length.
     """
     if getattr(config, "relative_attention_num_buckets", None) is not None and \
             getattr(config, "max_position_embeddings", None) is None:  # T5 family (MPNet has both: absolute limit)
@@ -64,6 +64,8 @@ def position_limit(config) -> int | None:
     if getattr(config, "model_type", "").startswith("deberta") and not getattr(config, "position_biased_input", True):
         return None
     limit = getattr(config, "max_position_embeddings", None)
+    if limit is None:  # MPT's ALiBi table is built for max_seq_len positions: longer inputs fail
+        limit = getattr(config, "max_seq_len", None)
     if not isinstance(limit, int) or limit <= 0:
         return None
     kind = getattr(config, "model_type", "")
