@@ -190,8 +190,17 @@ class Predictor:
 
                 self._int8_model = quantize_int8(self.model)
             model = self._int8_model
-        return predict_logits(model, rows, self.pad_id, batch_size=batch_size, device=self.device, on_batch=on_batch,
-                              precision=precision, width_step=fixed_width_step(self.device))
+        try:
+            return predict_logits(model, rows, self.pad_id, batch_size=batch_size, device=self.device,
+                                  on_batch=on_batch, precision=precision, width_step=fixed_width_step(self.device))
+        except torch.cuda.OutOfMemoryError:
+            raise
+        except RuntimeError as exc:
+            if precision == "fp32" or self.requested == "auto":
+                raise  # auto falls back to fp32 (`logits`)
+            # --precision bf16 with a backbone whose code fails in it (DeBERTa's masks under bf16 autocast)
+            raise ConfigError("precision", f"{precision} fails with this backbone ({_first_line(exc)}); use "
+                                           "--precision fp32 (or auto, which falls back to fp32)") from None
 
     def logits(self, encoded: Sequence[Sequence[int]], *, batch_size: int = 64,
                on_batch: Callable[[int], None] | None = None,
@@ -220,7 +229,15 @@ class Predictor:
             new = remaining[np.linspace(0, len(remaining) - 1, size - len(sample)).round().astype(int)]
             rows = [encoded[i] for i in new]
             fp32 = _stack(fp32, run(rows, "fp32"))
-            fast = _stack(fast, run(rows, self.fast))
+            try:
+                fast = _stack(fast, run(rows, self.fast))
+            except torch.cuda.OutOfMemoryError:
+                raise
+            except RuntimeError as exc:  # the backbone's code fails in it (DeBERTa's masks under bf16 autocast)
+                sample = np.concatenate([sample, new])
+                self.choice, checked = PrecisionChoice("fp32", f"the backbone fails in {self.fast}: "
+                                                                f"{_first_line(exc)}", len(fp32)), fp32
+                break
             sample = np.concatenate([sample, new])
             self.choice, checked = self._judge(fp32, fast, sample, finish, unsure_fn)
             if stage == PARITY_PROBE and stage < self.stages[-1]:
@@ -233,7 +250,9 @@ class Predictor:
                           and self.choice.agreement >= PARITY_AGREEMENT - 0.01)
             if self.choice.precision != "fp32" or not borderline or size == len(encoded):
                 break
-        if self.choice.precision == "fp32":
+        if self.choice.precision == "fp32" and self.choice.max_prob_diff is None:  # the fast arithmetic failed
+            logger.warning("predicting in fp32, about 2-3x slower than %s: %s", self.fast, self.choice.reason)
+        elif self.choice.precision == "fp32":
             logger.warning("predicting in fp32, about 2-3x slower than %s: %s (pass --precision %s to use "
                            "%s anyway)", self.fast, self.choice.why_fp32(self.fast), self.fast, self.fast)
         else:
@@ -286,6 +305,11 @@ class Predictor:
         reason = f"{head}, same decisions on {agreement:.1%} (need {PARITY_AGREEMENT:.0%})"
         choice = PrecisionChoice(self.fast if ok else "fp32", reason, len(fp32), diff, agreement)
         return choice, (fast if ok else fp32)
+
+
+def _first_line(exc: Exception) -> str:
+    """An exception's first line, at most 200 characters."""
+    return ((str(exc).strip().splitlines() or [type(exc).__name__])[0])[:200]
 
 
 def _stack(a: np.ndarray | None, b: np.ndarray) -> np.ndarray:

@@ -425,6 +425,34 @@ def training_precision(requested: str, device: torch.device) -> str:
     return "fp32"
 
 
+def _check_bf16(model: torch.nn.Module, tokenizer, dev: torch.device, backbone: str, requested: str) -> str:
+    """bf16, or fp32 for a backbone whose code fails under bf16 autocast (DeBERTa v1 fills its
+    attention mask with fp32's minimum, which bf16 cannot hold): one forward pass of a short text
+    tells, before an epoch starts. The pass draws no random numbers (eval mode).
+
+    Raises:
+        ConfigError: ``--precision bf16`` asked for, and the backbone fails in it.
+    """
+    batch = tokenizer(["A ghost haunts the family home after the funeral."], return_tensors="pt")
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad(), autocast(dev, "bf16"):
+            model(batch["input_ids"].to(dev), batch["attention_mask"].to(dev))
+    except torch.cuda.OutOfMemoryError:
+        raise
+    except RuntimeError as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        if requested == "bf16":
+            raise ConfigError("precision", f"bf16 fails with backbone {backbone} ({reason}); use "
+                                           "--precision fp32 (or auto, which falls back to fp32)") from None
+        logger.warning("training in fp32: backbone %s fails under bf16 autocast (%s)", backbone, reason)
+        return "fp32"
+    finally:
+        model.train(was_training)
+    return "bf16"
+
+
 @contextlib.contextmanager
 def _run_folder(out: Path, ctx: distributed.Context, *, force: bool, resume: bool, inputs=()):
     """Rank 0 owns the partial run directory; the other ranks learn where it is and whether it resumes."""
@@ -468,7 +496,10 @@ def _train(config: TrainConfig, out, *, ctx: distributed.Context, dev: torch.dev
         net = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[dev.index] if dev.type == "cuda" else None) if ctx.active else model
         # Saved resolved, like the LoRA targets: the run says what it was trained with.
-        precision = config.precision = training_precision(config.precision, dev)
+        requested = config.precision
+        precision = config.precision = training_precision(requested, dev)
+        if precision == "bf16":
+            precision = config.precision = _check_bf16(model, tokenizer, dev, config.backbone, requested)
         encoded = prep.encoded_for(tokenizer, (config.backbone, config.max_length), config.max_length)
         pad_id = tokenizer.pad_token_id
         tr_idx, va_idx = prep.split["train"], prep.split["validation"]
