@@ -161,3 +161,51 @@ def test_prediction_falls_back_to_fp32_where_bf16_fails(tiny_deberta, monkeypatc
     forced = predict.Predictor(model, tokenizer.pad_token_id, precision="bf16")
     with pytest.raises(ConfigError, match=r"^precision bf16 fails with this backbone \(value cannot be converted"):
         forced.logits(encoded[:4])
+
+
+# tune wrote its folder (grid.json, leaderboard) and a "tuning 9 trials" line before the data was split,
+# then failed on a --split that left a part empty or a --min-support above every genre's count.
+@pytest.mark.parametrize("extra, message", [
+    (["--split", "0.98,0.01,0.01"], "error: --split 0.98,0.01,0.01 leaves the validation and test splits empty "
+                                    "(30 usable rows: 30 train, 0 validation, 0 test); give each a fraction of at "
+                                    "least 0.033 (1 row in 30)"),
+    (["--split", "0.01,0.98,0.01"], "error: --split 0.01,0.98,0.01 leaves the train and test splits empty "
+                                    "(30 usable rows: 0 train, 30 validation, 0 test); give each a fraction of at "
+                                    "least 0.033 (1 row in 30)"),
+])
+def test_tune_refuses_an_empty_split_before_it_writes_anything(extra, message, tiny_bert, tmp_path):
+    data = write_csv(tmp_path / "train.csv", synthetic_movies(30))
+    result = runner.invoke(app, ["tune", "--data", str(data), "--backbone", str(tiny_bert), "--epochs", "1",
+                                 *extra, "--out", str(tmp_path / "grid")])
+    assert result.exit_code == 2, result.output
+    assert result.output.strip().splitlines() == [message]
+    assert not (tmp_path / "grid").exists()
+
+
+def _most_frequent(rows: list[dict], run: Path) -> tuple[str, int, int]:
+    """The most frequent genre of a run's training rows, its count and the training row count."""
+    from collections import Counter
+
+    split = json.loads((run / "split.json").read_text())
+    counts = Counter(g for i in split["train"] for g in rows[i]["genres"].split("|"))
+    genre, n = counts.most_common(1)[0]
+    return genre, n, len(split["train"])
+
+
+@pytest.mark.parametrize("command", ["train", "tune"])
+def test_a_min_support_above_every_genre_names_the_most_frequent_and_its_count(command, tiny_bert, tmp_path):
+    """It said "no genre is left in the training split; lower --min-support" (lower to what?)."""
+    rows = synthetic_movies(30)
+    data = write_csv(tmp_path / "train.csv", rows)
+    result = runner.invoke(app, [command, "--data", str(data), "--backbone", str(tiny_bert), "--epochs", "1",
+                                 "--split", "0.9,0.1,0", "--min-support", "40", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    # The same split as a run of these options: 27 training rows, whose most frequent genre is counted.
+    assert runner.invoke(app, ["train", "--data", str(data), "--backbone", str(tiny_bert), "--epochs", "1",
+                               "--split", "0.9,0.1,0", "--out", str(tmp_path / "ref")]).exit_code == 0
+    genre, n, train_rows = _most_frequent(rows, tmp_path / "ref")
+    assert train_rows == 27
+    assert result.output.strip().splitlines() == [
+        f"error: no genre is left in the training split: --min-support 40 drops every genre (the most frequent, "
+        f"{genre}, has {n} rows of the 27); give --min-support at most {n}"]
+    assert not (tmp_path / "out").exists()

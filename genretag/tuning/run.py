@@ -15,11 +15,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..config import TrainConfig, replace
 from ..errors import ModelError, OutputExistsError
 from ..outputs import refuse_run_files, write_json
 from ..rundir import DEFAULT_RUNS_DIR, read_json
+if TYPE_CHECKING:
+    from ..training import Prepared
 from .folder import (
     BEST_DIR,
     GRID_FILE,
@@ -138,7 +141,7 @@ def tune(
     """
     from ..data.splits import file_fingerprint
     from ..outputs import check_writable, partial_path
-    from ..training import epochs_reusable
+    from ..training import epochs_reusable, prepare
 
     t0 = time.perf_counter()
     metric = check_metric(metric)
@@ -156,6 +159,9 @@ def tune(
             raise OutputExistsError(f"{out} is not empty and is not a genretag tune folder; pass a new --out")
     if not out.exists():
         check_writable(out, f"--out {out}")  # /proc, a read-only mount: said as every command says it
+    # Read and split once, before anything is written: a --split or --min-support that leaves nothing to
+    # train on is refused as train refuses it, not after the folder and its leaderboard are made.
+    first = prepare(base)
     out.mkdir(parents=True, exist_ok=True)
     with folder_lock(out):
         if force:
@@ -205,7 +211,7 @@ def tune(
         status: dict[str, str] = {t.id: "kept" for t in plan.finished}
         try:
             if plan.runs:
-                _run_plan(plan, base, out, metric, status, emit, device, resume)
+                _run_plan(plan, base, out, metric, status, emit, device, resume, first)
         finally:
             # Even after Ctrl-C or a crash the leaderboard shows what is finished.
             rows = leaderboard(out, plan.trials, metric, status)
@@ -222,19 +228,22 @@ def tune(
 
 
 def _run_plan(plan: Plan, base: TrainConfig, out: Path, metric: str, status: dict, emit: Callback, device,
-              resume: dict[str, int]) -> None:
+              resume: dict[str, int], first: Prepared) -> None:
     import torch
 
     from ..compiling import ModelCache
     from ..training import Diverged, prepare, train
 
     # Read, split and binarise once per input (text columns); token ids are cached on it per backbone.
-    preps: dict = {}
+    preps: dict = {tuple(base.text_cols or ()): first}
+    said: set = set()
 
     def prepared_for(config: TrainConfig):
         key = tuple(config.text_cols or ())
         if key not in preps:
             preps[key] = prepare(config)
+        if key not in said:
+            said.add(key)
             prep = preps[key]
             emit("prepared", {"train_rows": len(prep.split["train"]), "validation_rows": len(prep.split["validation"]),
                               "labels": prep.labels, "data_report": prep.dropped,
