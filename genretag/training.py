@@ -110,7 +110,11 @@ def prepare(config: TrainConfig, *, teacher_cache: str | Path | None = None) -> 
     genres = data_mod.drop_genres(data.genres, set(rare)) if rare else data.genres
     labels = sorted({g for i in split["train"] for g in genres[i]})
     if not labels:
-        raise DataError("no genre is left in the training split; lower --min-support")
+        counts = Counter(g for row in train_genres for g in row)
+        top, most = counts.most_common(1)[0]  # training rows have genres (check_split: there are some)
+        raise DataError(f"no genre is left in the training split: --min-support {config.min_support} drops every "
+                        f"genre (the most frequent, {top}, has {_rows(most)} of the {len(train_genres)}); give "
+                        f"--min-support at most {most}")
     notes = []
     if rare:  # said at the start of training, not only in meta.json
         counts = {g: sum(g in row for row in train_genres) for g in rare}
