@@ -38,6 +38,9 @@ LORA_TARGET_FAMILIES = (
     ("query_key_value",),  # GPT-NeoX, Falcon, BLOOM
     ("qkv_proj",),  # Phi-3
     ("Wqkv",),  # ModernBERT
+    ("Wq", "Wv"),  # CTRL
+    ("W_pack",),  # Baichuan (remote code): fused qkv
+    ("qkv",),  # fused qkv of other remote-code models
 )
 
 

@@ -209,3 +209,17 @@ def test_a_min_support_above_every_genre_names_the_most_frequent_and_its_count(c
         f"error: no genre is left in the training split: --min-support 40 drops every genre (the most frequent, "
         f"{genre}, has {n} rows of the 27); give --min-support at most {n}"]
     assert not (tmp_path / "out").exists()
+
+
+# CTRL's attention is Wq/Wk/Wv, Baichuan's (remote code) one fused W_pack: "cannot tell which layers to adapt".
+def test_default_lora_targets_of_ctrl_and_of_fused_w_pack_attention(tmp_path):
+    from genretag.modeling import default_lora_targets
+
+    ctrl = _save(tmp_path / "ctrl", "CTRLConfig", n_embd=32, n_layer=2, n_head=4, dff=64, n_positions=64)
+    model, tokenizer = build_model(ModelSpec(backbone=str(ctrl), num_labels=3))
+    assert sorted(model.backbone.peft_config["default"].target_modules) == ["Wq", "Wv"]
+    assert model.pooling == "last"
+    enc = tokenizer(["a ghost haunts the night", "love"], padding=True, return_tensors="pt")
+    assert torch.isfinite(model(enc["input_ids"], enc["attention_mask"])).all()
+    layer = torch.nn.ModuleDict({"W_pack": torch.nn.Linear(4, 12), "o_proj": torch.nn.Linear(4, 4)})
+    assert default_lora_targets(torch.nn.ModuleDict({"self_attn": layer})) == ["W_pack"]
