@@ -21,8 +21,6 @@ from ..config import TrainConfig, replace
 from ..errors import ModelError, OutputExistsError
 from ..outputs import refuse_run_files, write_json
 from ..rundir import DEFAULT_RUNS_DIR, read_json
-if TYPE_CHECKING:
-    from ..training import Prepared
 from .folder import (
     BEST_DIR,
     GRID_FILE,
@@ -45,6 +43,9 @@ from .folder import (
 )
 from .grid import Grid, Plan, PlannedRun, make_plan
 from .summary import write_summary
+
+if TYPE_CHECKING:
+    from ..training import Prepared
 
 logger = logging.getLogger(__name__)
 
