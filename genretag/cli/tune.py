@@ -299,16 +299,25 @@ def _print_result(result, cost: dict) -> None:
 
     extra = [k for k in ("micro_f1", "macro_f1") if k != result.metric]
     table = Table(title=f"leaderboard (validation {result.metric})", title_justify="left")
-    for name in ("#", "trial", "lr", "batch", "epochs", result.metric, *extra, "seconds", "status", "read from"):
+    names = ["#", "trial", "lr", "batch", "epochs", result.metric, *extra, "seconds", "status", "read from"]
+    cells = [[
+        "" if r["rank"] is None else str(r["rank"]), r["trial"], format_lr(r["lr"]), str(r["batch"]),
+        str(r["epochs"]),
+        _f(r["score"]), *[_f(r[k]) for k in extra], "" if r["seconds"] is None else f"{r['seconds']:.0f}",
+        r["status"], r["reused_from"],
+    ] for r in result.rows]
+    if not any(row[-1] for row in cells):  # nothing read from a longer trial: no empty column to squeeze the rest
+        names.pop()
+        cells = [row[:-1] for row in cells]
+    for i, name in enumerate(names):
         text = name in ("trial", "status", "read from")
-        table.add_column(name, justify="left" if text else "right", no_wrap=name == "trial")
-    for r in result.rows:
-        table.add_row(
-            "" if r["rank"] is None else str(r["rank"]), r["trial"], format_lr(r["lr"]), str(r["batch"]),
-            str(r["epochs"]),
-            _f(r["score"]), *[_f(r[k]) for k in extra], "" if r["seconds"] is None else f"{r['seconds']:.0f}",
-            r["status"], r["reused_from"], style="bold green" if r is result.best else None,
-        )
+        # Fits 80 columns: score names on two lines ("micro" over "f1"), "sec"; a number or trial id is never cut.
+        header = {"seconds": "sec"}.get(name, name.replace("_", "\n") if i >= 5 and not text else name)
+        table.add_column(header, justify="left" if text else "right", overflow="fold",
+                         min_width=None if name in ("status", "read from") else max((len(row[i]) for row in cells),
+                                                                                    default=1))
+    for r, row in zip(result.rows, cells):
+        table.add_row(*row, style="bold green" if r is result.best else None)
     console.print(table)
     best = result.best
     plan = result.plan
