@@ -247,7 +247,9 @@ def _run_plan(plan: Plan, base: TrainConfig, out: Path, metric: str, status: dic
             said.add(key)
             prep = preps[key]
             emit("prepared", {"train_rows": len(prep.split["train"]), "validation_rows": len(prep.split["validation"]),
-                              "labels": prep.labels, "data_report": prep.dropped,
+                              "labels": prep.labels,
+                              # The cautions are logged as warnings by `prepare`: said once, as `train` does.
+                              "data_report": [line for line in prep.dropped if line not in prep.cautions],
                               "genre_report": prep.genre_report.lines() if prep.genre_report else []})
         return preps[key]
 
