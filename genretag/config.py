@@ -95,7 +95,8 @@ class TrainConfig:
     lora_alpha: int = setting(16, "LoRA alpha.")
     """The LoRA scale is alpha / r."""
     lora_dropout: float = setting(0.05, "LoRA dropout.")
-    lora_targets: list[str] | None = setting(None, "Modules to adapt [default: q/v projections].")
+    lora_targets: list[str] | None = setting(None, "Modules to adapt [default: detected from the backbone: q_proj,v_proj; "
+                                                   "query,value (BERT); c_attn (GPT-2) ...].")
     """None: the q/v projections detected from the backbone."""
     head_dropout: float = setting(0.1, "Dropout before the linear head.")
     trust_remote_code: bool = setting(False, "Run model code shipped with a hub model.")
@@ -116,7 +117,8 @@ class TrainConfig:
         "mixed in).")
     oversample: bool = setting(False, "Repeat rows of rare genres (up to --oversample-max times).")
     oversample_max: int = setting(4, "--oversample: the most times a row is repeated.")
-    thresholds: str = setting("per-genre", "fixed, global or per-genre (tuned on validation).")
+    thresholds: str = setting("per-genre", "fixed, global or per-genre (tuned on validation; a genre with fewer than "
+                                           "5 validation positives takes the global one).")
     threshold: float = setting(0.5, "The fixed threshold (--thresholds fixed).")
     """Also where tuning starts."""
     at_least_one: bool = setting(True, "Every movie gets its most likely genre when none passes.")

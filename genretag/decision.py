@@ -30,6 +30,8 @@ GRID = np.round(np.arange(0.05, 0.951, 0.01), 2)
 #: Decimal places of a threshold. `DecisionRule.tune` rounds to them and ``thresholds.json``
 #: holds them, so the rule scored in training is exactly the one a run ships with.
 DIGITS = 4
+#: Per-genre mode: a genre with fewer validation positives than this keeps the global threshold.
+MIN_POSITIVES = 5
 
 
 @dataclass(frozen=True, eq=False)
@@ -141,7 +143,7 @@ class DecisionRule:
         fixed: float = 0.5,
         at_least_one: bool = False,
         max_genres: int | None = None,
-        min_positives: int = 5,
+        min_positives: int = MIN_POSITIVES,
         shrink: float = 10.0,
         grid: np.ndarray = GRID,
     ) -> DecisionRule:

@@ -139,6 +139,8 @@ def prepare(config: TrainConfig, *, teacher_cache: str | Path | None = None) -> 
         for g in row:
             if g in index:  # a genre seen only outside the training split cannot be learnt
                 targets[i, index[g]] = 1.0
+    if config.thresholds == "per-genre" and len(split["validation"]):
+        _say_shared_thresholds(labels, targets[split["validation"]])
     everywhere = [g for j, g in enumerate(labels) if targets[split["train"], j].all()]
     if everywhere and len(everywhere) == len(labels):  # every row the same genres: no example of "not"
         few = len(split["train"]) < FEW_ROWS and len(data.texts) >= 2 * FEW_ROWS
@@ -271,6 +273,21 @@ def _scheduler(optimizer, config: TrainConfig, total_steps: int):
 
 def _trainable_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in model.named_parameters() if v.requires_grad}
+
+
+def _say_shared_thresholds(labels: list[str], y_val: np.ndarray) -> None:
+    """Say which genres `DecisionRule.tune` gives the global threshold in per-genre mode (too few
+    validation positives for one of their own): otherwise their equal thresholds look like a fault."""
+    from .decision import MIN_POSITIVES
+
+    few = [g for g, n in zip(labels, y_val.sum(0)) if n < MIN_POSITIVES]
+    if not few:
+        return
+    which = (f"no genre has {MIN_POSITIVES} validation positives, so every genre takes" if len(few) == len(labels)
+             else f"{len(few)} of {len(labels)} genres ({', '.join(few)}) have fewer than {MIN_POSITIVES} validation "
+                  "positives and take")
+    logger.info("thresholds: %s the global threshold tuned on validation (--thresholds per-genre tunes a genre's "
+                "own from %d positives)", which, MIN_POSITIVES)
 
 
 def epochs_reusable(config: TrainConfig) -> bool:
