@@ -101,7 +101,7 @@ def _print_tables(details: dict) -> None:
         ("backbone", config.get("backbone")),
         ("pooling", meta.get("pooling", config.get("pooling"))),
         ("LoRA", f"r={config.get('lora_r')}, alpha={config.get('lora_alpha')}, on {_fmt(config.get('lora_targets'))}"),
-        ("training", f"{config.get('epochs')} epochs (best {meta.get('best_epoch', '-')}), lr {config.get('lr')}, "
+        ("training", f"{config.get('epochs')} epoch{'s' * (config.get('epochs') != 1)} (best {meta.get('best_epoch', '-')}), lr {config.get('lr')}, "
                      f"batch {config.get('batch_size')}, loss {config.get('loss')}, seed {config.get('seed')}"),
         ("data", split.get("data", config.get("data"))),
         ("data fingerprint", meta.get("data_fingerprint", split.get("fingerprint"))),

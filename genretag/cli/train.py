@@ -30,7 +30,7 @@ class TrainProgress:
                 how += f", {data['processes']} processes"
             info(
                 f"training on {data['train_rows']} rows ({data['validation_rows']} for validation), "
-                f"{len(data['labels'])} genres, {data['epochs']} epochs, device {data['device']} ({how}), "
+                f"{len(data['labels'])} genres, {data['epochs']} epoch{'s' * (data['epochs'] != 1)}, device {data['device']} ({how}), "
                 f"LoRA on {', '.join(data['lora_targets'])}, {data['pooling']} pooling"
             )
             if self.live:
