@@ -115,6 +115,10 @@ class TrainConfig:
     label_smoothing: float = setting(
         0.0, "Label smoothing: the 0/1 labels become eps/2 and 1 - eps/2 (before a --teacher's probabilities are "
         "mixed in).")
+    rdrop: float = setting(
+        0.0, "R-Drop: weight of the symmetric KL between two dropout passes of each batch (0: off); doubles the "
+        "compute of a step.")
+    """Liang et al. (2021); each row is read twice in one batch, the loss is the mean of both passes plus this."""
     oversample: bool = setting(False, "Repeat rows of rare genres (up to --oversample-max times).")
     oversample_max: int = setting(4, "--oversample: the most times a row is repeated.")
     thresholds: str = setting("per-genre", "fixed, global or per-genre (tuned on validation; a genre with fewer than "
@@ -162,6 +166,7 @@ class TrainConfig:
             ("pos_weight_power", self.pos_weight_power >= 0, f"must be >= 0, got {self.pos_weight_power}"),
             ("pos_weight_cap", self.pos_weight_cap >= 1, f"must be at least 1, got {self.pos_weight_cap}"),
             ("label_smoothing", 0 <= self.label_smoothing < 1, f"must be in [0, 1), got {self.label_smoothing}"),
+            ("rdrop", self.rdrop >= 0 and math.isfinite(self.rdrop), f"must be >= 0, got {self.rdrop}"),
             ("oversample_max", self.oversample_max >= 1, f"must be at least 1, got {self.oversample_max}"),
             ("backbone", bool(str(self.backbone).strip()), "must name a model (a preset, a Hugging Face id or a "
                                                               "folder), got an empty value"),

@@ -43,6 +43,18 @@ def smooth_labels(targets: np.ndarray, eps: float) -> np.ndarray:
     return (targets * (1.0 - eps) + eps / 2).astype(np.float32)
 
 
+def rdrop_divergence(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """R-Drop's consistency term for independent binary labels (Liang et al., 2021): the symmetric KL
+    divergence ``(KL(p||q) + KL(q||p)) / 2`` between the Bernoulli distributions of two passes' logits,
+    which equals ``(p - q) * (a - b) / 2``; the mean over cells, >= 0.
+
+    Args:
+        a, b: ``[rows, genres]`` logits of the same rows under two dropout masks.
+    """
+    a, b = a.float(), b.float()
+    return ((torch.sigmoid(a) - torch.sigmoid(b)) * (a - b)).mean() / 2
+
+
 class MultiLabelLoss(torch.nn.Module):
     """One module for every training loss, chosen by name; returns the mean over cells."""
 

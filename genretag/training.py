@@ -26,7 +26,7 @@ from .compiling import ModelCache, TrainForward
 from .decision import DecisionRule
 from .distill import soft_targets, teacher_probabilities
 from .holdout import split_around
-from .losses import MultiLabelLoss, positive_weights, smooth_labels
+from .losses import MultiLabelLoss, positive_weights, rdrop_divergence, smooth_labels
 from .metrics import FEW_ROWS, summary_scores
 from .language import text_profile
 from .modeling import backbone_identity, build_model, fit_max_length
@@ -586,9 +586,17 @@ def _train(config: TrainConfig, out, *, ctx: distributed.Context, dev: torch.dev
             running, seen, rows_seen = 0.0, 0, []
             for idx, weight in distributed.shard_batches(batches, ctx):
                 ids, mask = collate([train_ids[i] for i in idx], pad_id, width_step=forward.width_step)
+                if config.rdrop:  # each row twice in one pass (one forward for DDP): two dropout masks
+                    ids, mask = ids.repeat(2, 1), mask.repeat(2, 1)
                 with autocast(dev, precision):
                     logits = forward(ids.to(dev), mask.to(dev))
-                loss = loss_fn(logits.float(), y_train[idx].to(dev))
+                targets = y_train[idx].to(dev)
+                if config.rdrop:
+                    first, second = logits.float().chunk(2)
+                    loss = (loss_fn(first, targets) + loss_fn(second, targets)) / 2 + \
+                        config.rdrop * rdrop_divergence(first, second)
+                else:
+                    loss = loss_fn(logits.float(), targets)
                 if weight != 1.0:
                     loss = loss * weight
                 if not math.isfinite(loss.item()):  # every later step, and the saved weights, would be NaN

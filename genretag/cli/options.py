@@ -119,6 +119,7 @@ TRAIN_OPTIONS = (
     Option("pos_weight_power"),
     Option("pos_weight_cap"),
     Option("label_smoothing"),
+    Option("rdrop", ("--rdrop",)),
     Option("oversample", ("--oversample/--no-oversample",)),
     Option("oversample_max"),
     Option("thresholds"),
