@@ -303,6 +303,20 @@ def refuse_finished(target: str | Path, *, marker: Callable[[Path], Path], force
                                 "--force without --resume")
 
 
+def refuse_unresumed(target: str | Path, *, marker: Callable[[Path], Path], force: bool, resume: bool) -> None:
+    """Refuse to start again over resumable work an interrupted run left for ``target`` when neither
+    ``--resume`` nor ``--force`` is given: hours of training or tagging are not thrown away by a rerun
+    that forgot ``--resume``. Commands call it before loading a model, so the refusal comes at once.
+
+    Raises:
+        OutputExistsError: A partial with its progress record is waiting.
+    """
+    tmp = partial_path(physical_path(target))
+    if not resume and not force and tmp.exists() and marker(tmp).is_file():
+        raise OutputExistsError(f"an interrupted run left resumable work in {tmp}; pass --resume to continue "
+                                "it, or --force to start again")
+
+
 @contextlib.contextmanager
 def resumable_path(
     target: str | Path,
@@ -348,10 +362,7 @@ def resumable_path(
         if resumed:
             logger.info("resuming the interrupted output in %s", tmp)
         else:
-            if not resume and not force and tmp.exists() and progress.is_file():
-                # Hours of training or tagging: not thrown away by a rerun that forgot --resume.
-                raise OutputExistsError(f"an interrupted run left resumable work in {tmp}; pass --resume to continue "
-                                        "it, or --force to start again")
+            refuse_unresumed(target, marker=marker, force=force, resume=resume)
             if tmp.exists() or progress.exists():
                 hint = "; it could not be resumed" if resume else " (--force)"
                 logger.warning("replacing %s left by an interrupted run%s", tmp, hint)
@@ -378,8 +389,8 @@ def resumable_path(
                     _remove(progress)
                     _remove(_record_tmp(progress))
             elif progress.is_file():
-                logger.warning("kept the unfinished output in %s; rerun with --resume to continue it (a tune trial: "
-                               "rerun the same tune command)", tmp)
+                logger.warning("kept the unfinished output in %s; rerun with --resume to continue it%s", tmp,
+                               " (a tune trial: rerun the same tune command)" if directory else "")
             else:
                 _remove(tmp)  # nothing worth resuming yet
             raise

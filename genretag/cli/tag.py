@@ -72,7 +72,7 @@ def tag_cli(
     from ..onnx_runtime import check_runtime
     from ..data.reading import check_input
     from ..errors import DataError
-    from ..outputs import ensure_new, refuse_finished, refuse_input, refuse_run_files
+    from ..outputs import ensure_new, refuse_finished, refuse_input, refuse_run_files, refuse_unresumed
 
     check_tag_options(threshold=threshold, max_genres=max_genres, precision=precision, batch_size=batch_size,
                       threads=threads)
@@ -126,6 +126,7 @@ def tag_cli(
     refuse_input(final, [csv])  # not even with --force
     refuse_run_files(final, "--out" if out else None)
     refuse_finished(final, marker=progress_file, force=force, resume=resume)
+    refuse_unresumed(final, marker=progress_file, force=force, resume=resume)  # before the model loads
     ensure_new(final, force, directory=False, option="--out" if out else None)
     run = load_model_for_tagging(model, runtime=runtime, precision=precision, threads=threads, backbone=backbone,
                                  trust_remote_code=trust_remote_code, force_backbone=force_backbone)
