@@ -52,3 +52,9 @@ class OutputExistsError(GenretagError):
     """An output file already exists and ``--force`` was not given."""
 
     exit_code = 4
+
+
+def first_line(exc: BaseException, limit: int = 200) -> str:
+    """An exception's first line, at most ``limit`` characters (its type's name when it has no text):
+    what a one-line error quotes of a library's failure."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:limit]

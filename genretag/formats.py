@@ -425,10 +425,8 @@ def _run_score(codec: str, run: str, before: str, after: str) -> float | None:
     if codec == "cp1252":
         if all(c in _LATIN_MARKS for c in run) and len(run) <= 3:
             return 1.0
-        word = (before + run + after).strip()
         return 1.0 if (run.isalpha() and len(run) <= 2 and (before.isalpha() or after.isalpha() or len(run) == 1)
-                       and not any(a.islower() and b.isupper() for a, b in zip(run, run[1:]))
-                       and len(word) > 0) else 0.0
+                       and not any(a.islower() and b.isupper() for a, b in zip(run, run[1:]))) else 0.0
     # one-byte code pages of other scripts: whole words of its letters, in lower, Title or UPPER case
     script = _FEW_CANDIDATES[codec].split()[0].upper()
     letters = [c for c in run if c.isalpha()]

@@ -38,7 +38,7 @@ import numpy as np
 
 from .config import TrainConfig
 from .decision import DecisionRule, finite_scores
-from .errors import DataError, ModelError
+from .errors import DataError, ModelError, first_line
 from .rundir import LABELS_FILE, META_FILE, check_run_dir, fingerprint, read_config, read_json
 from .tfidf import load_blend
 
@@ -260,7 +260,7 @@ def load(run_path: str | Path, folder: Path, *, threads: int | None = None) -> O
         session = ort.InferenceSession(str(folder / MODEL_FILE), options, providers=["CPUExecutionProvider"])
         tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
     except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        first = first_line(exc)
         raise ModelError(f"the exported model in {folder} cannot be loaded ({first})") from None
     config = read_config(run_path)
     config.max_length = int(info["max_length"])
@@ -423,7 +423,7 @@ def prepare(run_path: str | Path, load_torch, *, threads: int | None = None, bac
     try:
         info = export(run, folder)
     except Exception as exc:  # noqa: BLE001 - the exporter fails in many ways on unusual models
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        first = first_line(exc)
         why = first if isinstance(exc, (ModelError, OSError)) else f"{type(exc).__name__}: {first}"
         if strict:
             raise ModelError(f"this run cannot use ONNX Runtime: {why}") from None

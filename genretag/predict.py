@@ -19,7 +19,7 @@ from .batching import collate, length_sorted_batches
 from .config import PREDICT_PRECISIONS, PRECISIONS  # noqa: F401 - PRECISIONS: importers of predict
 from .decision import DecisionRule
 from .device import autocast, fast_precision, fixed_width_step, no_bf16_reason
-from .errors import ConfigError
+from .errors import ConfigError, first_line
 
 logger = logging.getLogger(__name__)
 
@@ -199,7 +199,7 @@ class Predictor:
             if precision == "fp32" or self.requested == "auto":
                 raise  # auto falls back to fp32 (`logits`)
             # --precision bf16 with a backbone whose code fails in it (DeBERTa's masks under bf16 autocast)
-            raise ConfigError("precision", f"{precision} fails with this backbone ({_first_line(exc)}); use "
+            raise ConfigError("precision", f"{precision} fails with this backbone ({first_line(exc)}); use "
                                            "--precision fp32 (or auto, which falls back to fp32)") from None
 
     def logits(self, encoded: Sequence[Sequence[int]], *, batch_size: int = 64,
@@ -236,7 +236,7 @@ class Predictor:
             except RuntimeError as exc:  # the backbone's code fails in it (DeBERTa's masks under bf16 autocast)
                 sample = np.concatenate([sample, new])
                 self.choice, checked = PrecisionChoice("fp32", f"the backbone fails in {self.fast}: "
-                                                                f"{_first_line(exc)}", len(fp32)), fp32
+                                                                f"{first_line(exc)}", len(fp32)), fp32
                 break
             sample = np.concatenate([sample, new])
             self.choice, checked = self._judge(fp32, fast, sample, finish, unsure_fn)
@@ -305,11 +305,6 @@ class Predictor:
         reason = f"{head}, same decisions on {agreement:.1%} (need {PARITY_AGREEMENT:.0%})"
         choice = PrecisionChoice(self.fast if ok else "fp32", reason, len(fp32), diff, agreement)
         return choice, (fast if ok else fp32)
-
-
-def _first_line(exc: Exception) -> str:
-    """An exception's first line, at most 200 characters."""
-    return ((str(exc).strip().splitlines() or [type(exc).__name__])[0])[:200]
 
 
 def _stack(a: np.ndarray | None, b: np.ndarray) -> np.ndarray:

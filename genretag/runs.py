@@ -17,7 +17,7 @@ import torch
 from . import __version__
 from .config import TrainConfig
 from .decision import DecisionRule, finite_scores
-from .errors import GenretagError, ModelError
+from .errors import GenretagError, ModelError, first_line
 from .tfidf import load_blend
 from .rundir import (  # noqa: F401 - the file names are part of runs' interface
     CONFIG_FILE, LABELS_FILE, THRESHOLDS_FILE, ADAPTER_DIR, HEAD_FILE, SPLIT_FILE, HISTORY_FILE, METRICS_FILE,
@@ -292,7 +292,7 @@ def load_run(
     except ModelError:
         raise
     except (SafetensorError, RuntimeError, ValueError, OSError, KeyError) as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        first = first_line(exc)
         raise ModelError(
             f"cannot load the adapter in {path / ADAPTER_DIR} ({first}); the run is corrupt, train it again"
         ) from None

@@ -20,7 +20,7 @@ from . import checkpoints
 from . import data as data_mod
 from . import distributed
 from .config import TrainConfig
-from .errors import ConfigError, DataError
+from .errors import ConfigError, DataError, first_line
 from .tfidf import fit_blend
 from .compiling import ModelCache, TrainForward
 from .decision import DecisionRule
@@ -463,7 +463,7 @@ def _check_bf16(model: torch.nn.Module, tokenizer, dev: torch.device, backbone: 
     except torch.cuda.OutOfMemoryError:
         raise
     except RuntimeError as exc:
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        reason = first_line(exc)
         if requested == "bf16":
             raise ConfigError("precision", f"bf16 fails with backbone {backbone} ({reason}); use "
                                            "--precision fp32 (or auto, which falls back to fp32)") from None
